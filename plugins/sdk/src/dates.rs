@@ -1,0 +1,33 @@
+//! Calendar days in a platform's time zone, as `YYYY-MM-DD`: what "the day's changes" means.
+
+use crate::AdapterError;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+
+const DATE: &[BorrowedFormatItem<'static>] = format_description!("[year]-[month]-[day]");
+const OFFSET: &[BorrowedFormatItem<'static>] =
+    format_description!("[offset_hour sign:mandatory]:[offset_minute]");
+
+/// A fixed UTC offset such as `+08:00`.
+pub type Offset = time::UtcOffset;
+
+/// Parses `+HH:MM` / `-HH:MM`; the error names what was expected.
+pub fn parse_offset(text: &str) -> Result<Offset, String> {
+    time::UtcOffset::parse(text, OFFSET)
+        .map_err(|e| format!("expected an offset such as \"+08:00\", found {text:?} ({e})"))
+}
+
+/// The date `days` from today at `offset`, as `YYYY-MM-DD`.
+pub fn day(offset: Offset, days: i64) -> Result<String, AdapterError> {
+    let today = time::OffsetDateTime::now_utc().to_offset(offset).date();
+    (today + time::Duration::days(days))
+        .format(DATE)
+        .map_err(|e| AdapterError::transient(format!("date formatting failed: {e}")))
+}
+
+/// Checks that `text` is a `YYYY-MM-DD` date.
+pub fn check_date(text: &str) -> Result<(), String> {
+    time::Date::parse(text, DATE)
+        .map(|_| ())
+        .map_err(|e| format!("expected a date such as \"2026-11-23\", found {text:?} ({e})"))
+}

@@ -1,0 +1,184 @@
+//! Outbound HTTP through the host, with JSON and form bodies.
+
+use crate::bindings::weft::adapter::http as wit;
+use crate::{AdapterError, InboundResponse, Result};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use wit::{HttpError, Method};
+
+/// An outbound request being built.
+#[derive(Debug, Clone)]
+pub struct Request {
+    method: Method,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    timeout_ms: Option<u32>,
+}
+
+impl Request {
+    /// A request with `method` to the absolute `url`.
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
+        Self {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout_ms: None,
+        }
+    }
+
+    /// A GET request.
+    pub fn get(url: impl Into<String>) -> Self {
+        Self::new(Method::Get, url)
+    }
+
+    /// A POST request.
+    pub fn post(url: impl Into<String>) -> Self {
+        Self::new(Method::Post, url)
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets a JSON body and its Content-Type.
+    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Result<Self> {
+        self.body = serde_json::to_vec(body)
+            .map_err(|e| AdapterError::invalid_input(format!("body is not serialisable: {e}")))?;
+        Ok(self.header("Content-Type", "application/json"))
+    }
+
+    /// Sets an `application/x-www-form-urlencoded` body from name/value pairs.
+    pub fn form(mut self, fields: &[(&str, &str)]) -> Self {
+        self.body = form_encode(fields).into_bytes();
+        self.header("Content-Type", "application/x-www-form-urlencoded")
+    }
+
+    /// Sets a raw body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Sets this request's timeout (the host caps it by the manifest's limit).
+    pub fn timeout_ms(mut self, ms: u32) -> Self {
+        self.timeout_ms = Some(ms);
+        self
+    }
+
+    /// Sends the request through the host and waits for the whole answer.
+    pub fn send(self) -> std::result::Result<Response, HttpError> {
+        let response = wit::send(&wit::Request {
+            method: self.method,
+            url: self.url,
+            headers: self.headers,
+            body: self.body,
+            timeout_ms: self.timeout_ms,
+        })?;
+        Ok(Response {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        })
+    }
+}
+
+/// A platform's answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Parses the body as JSON; a body that is not the expected JSON is a transient failure
+    /// (a proxy's error page, a truncated answer), with the start of the body in the message.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            AdapterError::transient(format!(
+                "HTTP {} answer is not the expected JSON ({e}): {}",
+                self.status,
+                snippet(&self.body)
+            ))
+        })
+    }
+
+    /// Seconds from a `Retry-After` header given in seconds, as milliseconds.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        self.header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| s.saturating_mul(1000))
+    }
+}
+
+/// At most 200 characters of a body, for error messages.
+pub fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut cut: String = text.chars().take(200).collect();
+    if text.chars().count() > 200 {
+        cut.push('…');
+    }
+    cut
+}
+
+/// Encodes name/value pairs as `application/x-www-form-urlencoded` (`+`, `/`, `=` escaped).
+pub fn form_encode(fields: &[(&str, &str)]) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in fields {
+        out.append_pair(name, value);
+    }
+    out.finish()
+}
+
+/// Maps a failed send to an adapter error: no answer is worth a retry, except a denied host or
+/// a malformed request, which are configuration or programming errors.
+pub fn http_error(e: HttpError) -> AdapterError {
+    match e {
+        HttpError::Denied(m) => AdapterError::rejected("denied", m),
+        HttpError::InvalidRequest(m) => AdapterError::invalid_input(m),
+        HttpError::TooLarge(m) => AdapterError::rejected("too-large", m),
+        HttpError::Timeout(m) => AdapterError::transient_code("timeout", m),
+        HttpError::Connect(m) => AdapterError::transient_code("connect", m),
+    }
+}
+
+impl From<HttpError> for AdapterError {
+    fn from(e: HttpError) -> Self {
+        http_error(e)
+    }
+}
+
+/// A JSON answer to an inbound request.
+pub fn inbound_json<T: Serialize + ?Sized>(status: u16, body: &T) -> InboundResponse {
+    InboundResponse {
+        status,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: serde_json::to_vec(body).unwrap_or_default(),
+    }
+}
+
+/// Joins a base URL and a path with exactly one slash between them.
+pub fn join(base: &str, path: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}

@@ -1,0 +1,150 @@
+//! The guest side of Weft: everything a Rust adapter needs besides its platform's dialect.
+//!
+//! An adapter implements [`Adapter`] and exports it with [`export_adapter!`]. The modules wrap
+//! the host's capabilities in Rust idioms: [`http`] (requests, JSON and form bodies), [`tokens`]
+//! (the host's token cache), [`storage`], [`jobs`], [`config`] (typed `[config]` and secrets),
+//! [`log`], [`batch`] (splitting rows into numbered requests) and [`error`] (the four-way
+//! adapter error).
+
+pub mod batch;
+pub mod config;
+pub mod dates;
+pub mod error;
+pub mod http;
+pub mod jobs;
+pub mod log;
+pub mod storage;
+pub mod tokens;
+
+/// Bindings generated from `wit/adapter.wit`; adapters rarely need them directly.
+#[allow(missing_docs)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "adapter-world",
+        pub_export_macro: true,
+        default_bindings_module: "weft_sdk::bindings",
+        export_macro_name: "export_raw",
+    });
+}
+
+pub use bindings::exports::weft::adapter::adapter::{
+    Description, InboundRequest, InboundResponse, Operation, TokenGrant,
+};
+pub use bindings::weft::adapter::types::CallContext;
+pub use error::{AdapterError, Detail, Result};
+pub use serde_json::{Value, json};
+
+/// What a platform adapter implements. Only `describe`, `fetch_token` and `invoke` are required;
+/// an adapter without inbound routes or schedules keeps the defaults, which refuse clearly.
+pub trait Adapter {
+    /// Names the adapter, its operations and the secrets it needs.
+    fn describe() -> Description;
+
+    /// Obtains a token for `scope` from the platform (called by the host's token cache only).
+    fn fetch_token(scope: String) -> Result<TokenGrant>;
+
+    /// Runs operation `op` on JSON `input`, answering JSON.
+    fn invoke(ctx: CallContext, op: String, input: Value) -> Result<Value>;
+
+    /// Answers a platform-facing route; by default every route is 404.
+    fn handle_inbound(_ctx: CallContext, req: InboundRequest) -> InboundResponse {
+        http::inbound_json(
+            404,
+            &json!({ "error": format!("this adapter serves no route {}", req.route) }),
+        )
+    }
+
+    /// Runs a manifest schedule; by default every schedule name is unknown.
+    fn on_schedule(_ctx: CallContext, name: String) -> Result<()> {
+        Err(AdapterError::invalid_input(format!(
+            "this adapter has no schedule named {name:?}"
+        )))
+    }
+}
+
+/// Builds a [`Description`] from a name, a version and `(operation, description)` pairs.
+pub fn describe(name: &str, version: &str, ops: &[(&str, &str)], secrets: &[&str]) -> Description {
+    Description {
+        name: name.to_string(),
+        version: version.to_string(),
+        operations: ops
+            .iter()
+            .map(|(name, description)| Operation {
+                name: name.to_string(),
+                description: description.to_string(),
+            })
+            .collect(),
+        secrets: secrets.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// Parses an operation's JSON input into `T`, naming the offending field on failure.
+pub fn parse_input<T: serde::de::DeserializeOwned>(input: Value) -> Result<T> {
+    serde_json::from_value(input).map_err(|e| AdapterError::invalid_input(format!("input: {e}")))
+}
+
+/// Glue between [`Adapter`] and the generated bindings; used by [`export_adapter!`].
+#[doc(hidden)]
+pub mod glue {
+    use super::*;
+    use bindings::exports::weft::adapter::adapter as exports;
+
+    /// Runs `invoke`, parsing the input and serialising the output.
+    pub fn invoke<A: Adapter>(
+        ctx: CallContext,
+        op: String,
+        input: String,
+    ) -> std::result::Result<String, exports::AdapterError> {
+        let input: Value = serde_json::from_str(&input)
+            .map_err(|e| AdapterError::invalid_input(format!("input is not JSON: {e}")).into_wit())?;
+        let output = A::invoke(ctx, op, input).map_err(AdapterError::into_wit)?;
+        serde_json::to_string(&output).map_err(|e| {
+            AdapterError::transient(format!("output could not be serialised: {e}")).into_wit()
+        })
+    }
+}
+
+/// Exports a type implementing [`Adapter`] as the component's `adapter` interface.
+#[macro_export]
+macro_rules! export_adapter {
+    ($ty:ident) => {
+        impl $crate::bindings::exports::weft::adapter::adapter::Guest for $ty {
+            fn describe() -> $crate::Description {
+                <$ty as $crate::Adapter>::describe()
+            }
+            fn fetch_token(
+                scope: String,
+            ) -> ::std::result::Result<
+                $crate::TokenGrant,
+                $crate::bindings::exports::weft::adapter::adapter::AdapterError,
+            > {
+                <$ty as $crate::Adapter>::fetch_token(scope).map_err($crate::AdapterError::into_wit)
+            }
+            fn invoke(
+                ctx: $crate::CallContext,
+                op: String,
+                input: String,
+            ) -> ::std::result::Result<
+                String,
+                $crate::bindings::exports::weft::adapter::adapter::AdapterError,
+            > {
+                $crate::glue::invoke::<$ty>(ctx, op, input)
+            }
+            fn handle_inbound(
+                ctx: $crate::CallContext,
+                req: $crate::InboundRequest,
+            ) -> $crate::InboundResponse {
+                <$ty as $crate::Adapter>::handle_inbound(ctx, req)
+            }
+            fn on_schedule(
+                ctx: $crate::CallContext,
+                name: String,
+            ) -> ::std::result::Result<(), $crate::bindings::exports::weft::adapter::adapter::AdapterError>
+            {
+                <$ty as $crate::Adapter>::on_schedule(ctx, name).map_err($crate::AdapterError::into_wit)
+            }
+        }
+        $crate::bindings::export_raw!($ty with_types_in $crate::bindings);
+    };
+}

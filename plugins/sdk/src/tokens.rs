@@ -1,0 +1,37 @@
+//! The host's token cache, seen from an adapter.
+
+use crate::AdapterError;
+use crate::bindings::weft::adapter::tokens as wit;
+
+/// The current token for `scope`, fetched by the host if needed. Ask right before each send.
+pub fn get(scope: &str) -> Result<String, AdapterError> {
+    wit::get(scope).map_err(|e| match e {
+        wit::TokenError::Auth(m) => AdapterError::auth(m),
+        wit::TokenError::FetchFailed(m) => AdapterError::transient_code("token", m),
+        wit::TokenError::RateLimited(ms) => AdapterError::transient_code(
+            "token-rate-limited",
+            format!("token endpoint may be called again in {ms} ms"),
+        )
+        .retry_after_ms(ms),
+        wit::TokenError::Unavailable(m) => AdapterError::transient_code("token", m),
+    })
+}
+
+/// Tells the host the platform refused `rejected`; a refresh happens only if it is still current.
+pub fn invalidate(scope: &str, rejected: &str) {
+    wit::invalidate(scope, rejected);
+}
+
+/// Runs `send` with the current token; when it fails with an auth error, invalidates exactly
+/// that token before returning the error, so the host's retry gets a fresh one.
+pub fn with_token<T>(
+    scope: &str,
+    send: impl FnOnce(&str) -> Result<T, AdapterError>,
+) -> Result<T, AdapterError> {
+    let token = get(scope)?;
+    let result = send(&token);
+    if matches!(&result, Err(e) if e.is_auth()) {
+        invalidate(scope, &token);
+    }
+    result
+}
