@@ -1,1 +1,25 @@
-//! Weft host.
+//! Weft: a host process that lends HTTP, a token cache and storage to sandboxed WebAssembly
+//! adapters, one per outside platform, loaded from TOML manifests.
+//!
+//! Start from [`Runtime`]: it opens the store, builds the engine, loads `manifests/*.toml` and
+//! runs operations with [`Runtime::invoke`].
+
+pub mod adapter;
+mod bindings;
+pub mod engine;
+pub mod error;
+mod guest_output;
+pub mod http;
+pub mod invoke;
+pub mod manifest;
+pub mod metrics;
+pub mod redact;
+pub mod registry;
+pub mod runtime;
+mod state;
+pub mod store;
+pub mod tokens;
+
+pub use error::{ErrorKind, InvokeError};
+pub use invoke::CallOptions;
+pub use runtime::{Runtime, RuntimeError, RuntimeOptions};

@@ -1,0 +1,270 @@
+//! A loaded adapter instance: its manifest, its compiled component ready to instantiate, and its
+//! capabilities. Every call runs in a fresh instance from the `InstancePre` built at load.
+
+use crate::bindings::{AdapterWorld, AdapterWorldPre, guest};
+use crate::engine::WeftEngine;
+use crate::error::ErrorKind;
+use crate::http::HttpCapability;
+use crate::manifest::Manifest;
+use crate::metrics::{Metrics, TokenLabels};
+use crate::redact::Redactor;
+use crate::state::{CallState, Purpose};
+use crate::store::Store;
+use crate::tokens::{FetchedToken, TokenCache, TokenError, TokenFetcher};
+use async_trait::async_trait;
+use serde::Serialize;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use wasmtime::UpdateDeadline;
+
+/// What every adapter of a process shares.
+pub struct Shared {
+    /// The engine and linker.
+    pub engine: WeftEngine,
+    /// Durable state.
+    pub store: Arc<dyn Store>,
+    /// The token cache.
+    pub tokens: TokenCache,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// One operation, as the adapter described it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OperationInfo {
+    /// Name.
+    pub name: String,
+    /// One line on what it does.
+    pub description: String,
+}
+
+/// The adapter's own description (`describe`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AdapterDescription {
+    /// Adapter name (the component's, not the instance's).
+    pub name: String,
+    /// Adapter version.
+    pub version: String,
+    /// Operations offered.
+    pub operations: Vec<OperationInfo>,
+    /// Secrets it needs.
+    pub secrets: Vec<String>,
+}
+
+/// A loaded, validated adapter instance.
+pub struct LoadedAdapter {
+    /// The manifest it was loaded from.
+    pub manifest: Manifest,
+    /// SHA-256 of the component file.
+    pub component_hash: String,
+    pub(crate) description: OnceLock<AdapterDescription>,
+    pub(crate) pre: AdapterWorldPre<CallState>,
+    pub(crate) http: HttpCapability,
+    pub(crate) redactor: Redactor,
+    pub(crate) credentials: String,
+    pub(crate) config_json: String,
+    pub(crate) permits: Arc<Semaphore>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// Why a call produced no answer from the adapter.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Timeout, trap, limit or unavailable.
+    pub kind: ErrorKind,
+    /// What happened, naming the adapter and the limit.
+    pub message: String,
+}
+
+/// What a finished call left behind besides its result.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Tokens handed out, by scope.
+    pub tokens_used: Vec<(String, String)>,
+    /// An `http.send` the allow-list refused.
+    pub denied: Option<String>,
+}
+
+/// A fresh instance of an adapter, for one call.
+pub(crate) struct Instance {
+    pub store: wasmtime::Store<CallState>,
+    pub world: AdapterWorld,
+}
+
+impl LoadedAdapter {
+    /// The description; set at load, before the adapter is published.
+    pub fn description(&self) -> Option<&AdapterDescription> {
+        self.description.get()
+    }
+
+    /// A fresh instance whose CPU, memory and wall-clock budgets are this call's.
+    pub(crate) async fn instantiate(self: &Arc<Self>, purpose: Purpose, op: &str, deadline: Instant) -> Result<Instance, Failure> {
+        let tick = self.shared.engine.options().epoch_tick;
+        let mut store = wasmtime::Store::new(
+            self.shared.engine.engine(),
+            CallState::new(self.clone(), purpose, op, deadline, tick),
+        );
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            let state = ctx.data_mut();
+            if state.cpu_ticks_left == 0 {
+                state.cpu_exhausted = true;
+                return Err(wasmtime::format_err!("CPU time limit reached"));
+            }
+            state.cpu_ticks_left -= 1;
+            // Yield at every tick so that one busy guest cannot starve the executor.
+            Ok(UpdateDeadline::Yield(1))
+        });
+        let world = match tokio::time::timeout_at(deadline.into(), self.pre.instantiate_async(&mut store)).await {
+            Ok(Ok(w)) => w,
+            Ok(Err(e)) => return Err(self.classify(&store, e)),
+            Err(_) => return Err(self.timeout()),
+        };
+        Ok(Instance { store, world })
+    }
+
+    fn timeout(&self) -> Failure {
+        Failure {
+            kind: ErrorKind::Timeout,
+            message: format!(
+                "adapter {} did not finish within limits.timeout ({})",
+                self.manifest.name, self.manifest.limits.timeout
+            ),
+        }
+    }
+
+    fn classify(&self, store: &wasmtime::Store<CallState>, e: wasmtime::Error) -> Failure {
+        let state = store.data();
+        let name = &self.manifest.name;
+        if let Some(wanted) = state.limiter.refused {
+            return Failure {
+                kind: ErrorKind::Limit,
+                message: format!(
+                    "adapter {name} exceeded limits.memory ({}): it asked for {} bytes in all",
+                    self.manifest.limits.memory, wanted
+                ),
+            };
+        }
+        if state.cpu_exhausted {
+            return Failure {
+                kind: ErrorKind::Limit,
+                message: format!("adapter {name} used up limits.cpu_time ({}) in one call", self.manifest.limits.cpu_time),
+            };
+        }
+        let text = state.redactor.scrub(&format!("{e:#}"));
+        if text.contains("maximum concurrent") || text.contains("pooling allocator") {
+            return Failure {
+                kind: ErrorKind::Unavailable,
+                message: format!("no instance slot free for adapter {name}: {text}"),
+            };
+        }
+        // A trap message plus the first frames of its wasm backtrace is enough to act on.
+        let short: Vec<&str> = text.lines().take(8).collect();
+        Failure {
+            kind: ErrorKind::Trap,
+            message: format!("adapter {name} trapped: {}", short.join(" | ")),
+        }
+    }
+
+    /// Turns an export call's result into the adapter's answer or a failure.
+    pub(crate) fn finish<T>(
+        &self,
+        store: wasmtime::Store<CallState>,
+        result: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+    ) -> Result<(T, Outcome), Failure> {
+        match result {
+            Err(_) => Err(self.timeout()),
+            Ok(Err(e)) => Err(self.classify(&store, e)),
+            Ok(Ok(value)) => {
+                let state = store.into_data();
+                Ok((
+                    value,
+                    Outcome {
+                        tokens_used: state.tokens_used,
+                        denied: state.denied,
+                    },
+                ))
+            }
+        }
+    }
+
+    /// Calls `describe` in a fresh instance.
+    pub(crate) async fn describe(self: &Arc<Self>, deadline: Instant) -> Result<AdapterDescription, Failure> {
+        let Instance { mut store, world } = self.instantiate(Purpose::Describe, "describe", deadline).await?;
+        let result = tokio::time::timeout_at(deadline.into(), world.weft_adapter_adapter().call_describe(&mut store)).await;
+        let (d, _) = self.finish(store, result)?;
+        Ok(AdapterDescription {
+            name: d.name,
+            version: d.version,
+            operations: d
+                .operations
+                .into_iter()
+                .map(|o| OperationInfo {
+                    name: o.name,
+                    description: o.description,
+                })
+                .collect(),
+            secrets: d.secrets,
+        })
+    }
+
+    /// Calls `fetch-token(scope)` in a fresh instance.
+    async fn fetch_token(self: &Arc<Self>, scope: &str) -> Result<FetchedToken, TokenError> {
+        let deadline = Instant::now() + self.manifest.token.fetch_timeout.get();
+        let outcome = async {
+            let Instance { mut store, world } = self
+                .instantiate(Purpose::FetchToken, "fetch-token", deadline)
+                .await
+                .map_err(|f| TokenError::Failed(f.message))?;
+            let result = tokio::time::timeout_at(
+                deadline.into(),
+                world.weft_adapter_adapter().call_fetch_token(&mut store, scope),
+            )
+            .await;
+            let redactor = store.data().redactor.clone();
+            let (answer, _) = self.finish(store, result).map_err(|f| TokenError::Failed(f.message))?;
+            match answer {
+                Ok(grant) => Ok(FetchedToken {
+                    token: grant.token,
+                    expires_in: grant.expires_in_seconds.map(Duration::from_secs),
+                }),
+                Err(guest::AdapterError::Auth(m)) => Err(TokenError::Auth(redactor.scrub(&m))),
+                Err(e) => Err(TokenError::Failed(redactor.scrub(&crate::invoke::describe_error(&e)))),
+            }
+        }
+        .await;
+        let label = match &outcome {
+            Ok(_) => "ok",
+            Err(TokenError::Auth(_)) => "auth",
+            Err(_) => "failed",
+        };
+        self.shared
+            .metrics
+            .token_fetches
+            .get_or_create(&TokenLabels {
+                adapter: self.manifest.name.clone(),
+                outcome: label.to_string(),
+            })
+            .inc();
+        outcome
+    }
+}
+
+/// Runs an adapter's `fetch-token` for the token cache.
+pub(crate) struct ComponentFetcher(Arc<LoadedAdapter>);
+
+impl ComponentFetcher {
+    /// The fetcher for `adapter`.
+    pub(crate) fn new(adapter: Arc<LoadedAdapter>) -> Self {
+        Self(adapter)
+    }
+}
+
+#[async_trait]
+impl TokenFetcher for ComponentFetcher {
+    async fn fetch(&self, scope: &str) -> Result<FetchedToken, TokenError> {
+        self.0.fetch_token(scope).await
+    }
+}

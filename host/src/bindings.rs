@@ -1,0 +1,13 @@
+//! Host-side bindings generated from `wit/adapter.wit`, kept apart from the code using them.
+
+#![allow(missing_docs)]
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "adapter-world",
+    imports: { default: async | trappable },
+    exports: { default: async },
+});
+
+pub use exports::weft::adapter::adapter as guest;
+pub use weft::adapter::{config, http, jobs, log, storage, tokens, types};

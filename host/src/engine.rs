@@ -1,0 +1,193 @@
+//! The one wasmtime `Engine`: pooling allocator, epoch ticker for CPU deadlines, and compiled
+//! components cached on disk by content hash and engine compatibility.
+
+use crate::bindings::AdapterWorld;
+use crate::state::CallState;
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// The wasmtime release pinned in Cargo.toml; part of the compiled-component cache key.
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
+/// Engine-wide settings (per-adapter limits come from manifests).
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Largest linear memory any instance may have; manifests may ask for less, not more.
+    pub max_instance_memory: u64,
+    /// Instances alive at once across all adapters (the pooling allocator's slots).
+    pub max_instances: u32,
+    /// Epoch tick: the granularity of CPU deadlines and of yielding to other tasks.
+    pub epoch_tick: Duration,
+    /// Where compiled components are cached; `None` compiles every time.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            max_instance_memory: 512 * 1024 * 1024,
+            max_instances: 128,
+            epoch_tick: Duration::from_millis(10),
+            cache_dir: None,
+        }
+    }
+}
+
+/// Why the engine or a component could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// wasmtime refused the configuration.
+    #[error("engine: {0}")]
+    Config(String),
+    /// The component is not valid WebAssembly or does not compile.
+    #[error("not a valid component: {0}")]
+    Compile(String),
+    /// The component does not implement the weft:adapter contract.
+    #[error("does not implement weft:adapter@0.1.0: {0}")]
+    Contract(String),
+}
+
+/// Stops the epoch ticker when dropped.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The engine, its linker, and the on-disk compilation cache.
+pub struct WeftEngine {
+    engine: wasmtime::Engine,
+    linker: Linker<CallState>,
+    options: EngineOptions,
+    compat: String,
+    _ticker: Ticker,
+}
+
+impl WeftEngine {
+    /// Builds the engine and starts its ticker.
+    pub fn new(options: EngineOptions) -> Result<Self, EngineError> {
+        let mut pool = PoolingAllocationConfig::new();
+        let n = options.max_instances.max(1);
+        pool.total_component_instances(n)
+            .total_core_instances(n.saturating_mul(8))
+            .total_memories(n.saturating_mul(2))
+            .total_tables(n.saturating_mul(4))
+            .total_stacks(n)
+            .max_core_instances_per_component(32)
+            .max_memories_per_component(4)
+            .max_tables_per_component(8)
+            .max_memory_size(usize::try_from(options.max_instance_memory).unwrap_or(usize::MAX));
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = wasmtime::Engine::new(&config).map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        AdapterWorld::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
+            .map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        WASMTIME_VERSION.hash(&mut hasher);
+        let compat = format!("{:016x}", hasher.finish());
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker_engine = engine.clone();
+        let ticker_stop = stop.clone();
+        let tick = options.epoch_tick;
+        let thread = std::thread::Builder::new()
+            .name("weft-epoch".into())
+            .spawn(move || {
+                while !ticker_stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    ticker_engine.increment_epoch();
+                }
+            })
+            .map_err(|e| EngineError::Config(format!("epoch ticker: {e}")))?;
+        Ok(Self {
+            engine,
+            linker,
+            options,
+            compat,
+            _ticker: Ticker {
+                stop,
+                thread: Some(thread),
+            },
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &wasmtime::Engine {
+        &self.engine
+    }
+
+    /// The linker with WASI and the weft:adapter imports.
+    pub fn linker(&self) -> &Linker<CallState> {
+        &self.linker
+    }
+
+    /// Engine-wide settings.
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// Compiles `bytes`, or loads the cached compilation; returns it with its SHA-256.
+    pub fn compile(&self, bytes: &[u8]) -> Result<(Component, String), EngineError> {
+        let hash = hex::encode(Sha256::digest(bytes));
+        let cached = self
+            .options
+            .cache_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{hash}-{}.cwasm", self.compat)));
+        if let Some(path) = &cached
+            && path.is_file()
+        {
+            match self.deserialize(path) {
+                Ok(c) => return Ok((c, hash)),
+                Err(e) => tracing::warn!(path = %path.display(), "cached compilation unusable, recompiling: {e:#}"),
+            }
+        }
+        let component = Component::new(&self.engine, bytes).map_err(|e| EngineError::Compile(format!("{e:#}")))?;
+        if let Some(path) = &cached {
+            if let Err(e) = self.write_cache(&component, path) {
+                tracing::warn!(path = %path.display(), "could not cache the compiled component: {e}");
+            }
+        }
+        Ok((component, hash))
+    }
+
+    #[allow(unsafe_code)]
+    fn deserialize(&self, path: &Path) -> wasmtime::Result<Component> {
+        // SAFETY: the file is one this process (or an earlier run with the same engine
+        // compatibility hash) wrote into the cache directory it owns, named by the component's
+        // content hash; wasmtime further checks the compatibility header before using it.
+        unsafe { Component::deserialize_file(&self.engine, path) }
+    }
+
+    fn write_cache(&self, component: &Component, path: &Path) -> std::io::Result<()> {
+        let bytes = component
+            .serialize()
+            .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        // Write-then-rename, so a concurrent reader never sees half a file.
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, path)
+    }
+}

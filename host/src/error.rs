@@ -1,0 +1,144 @@
+//! What went wrong with a call, as callers see it: one kind per way of failing, each with its
+//! HTTP status and CLI exit code.
+
+use serde::Serialize;
+use std::fmt;
+
+/// The kind of an invocation failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The caller's input is wrong; nothing was sent.
+    InvalidInput,
+    /// The platform refused the request.
+    Rejected,
+    /// The platform refused a duplicate.
+    Conflict,
+    /// The platform refused the token or credentials, even after one refresh.
+    Auth,
+    /// The platform or network failed, even after the retries the manifest allows.
+    Transient,
+    /// The call ran past `limits.timeout`.
+    Timeout,
+    /// The adapter tried a host not in `allowed_hosts`.
+    Denied,
+    /// The adapter trapped (panic, unreachable, stack overflow).
+    Trap,
+    /// The adapter hit `limits.memory` or `limits.cpu_time`.
+    Limit,
+    /// No such adapter or operation.
+    NotFound,
+    /// The adapter is not loaded (its manifest or component failed) or the host is overloaded.
+    Unavailable,
+}
+
+impl ErrorKind {
+    /// The kebab-case name used in problem documents, metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidInput => "invalid-input",
+            Self::Rejected => "rejected",
+            Self::Conflict => "conflict",
+            Self::Auth => "auth",
+            Self::Transient => "transient",
+            Self::Timeout => "timeout",
+            Self::Denied => "denied",
+            Self::Trap => "trap",
+            Self::Limit => "limit",
+            Self::NotFound => "not-found",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
+    /// Exit code of `weft invoke` for this kind (0 is success, 1 usage, 2 configuration).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Self::InvalidInput => 10,
+            Self::Rejected => 11,
+            Self::Conflict => 12,
+            Self::Auth => 13,
+            Self::Transient => 14,
+            Self::Timeout => 15,
+            Self::Denied => 16,
+            Self::Trap => 17,
+            Self::Limit => 18,
+            Self::NotFound => 19,
+            Self::Unavailable => 20,
+        }
+    }
+
+    /// HTTP status of the front door's answer.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidInput => 400,
+            Self::Rejected => 422,
+            Self::Conflict => 409,
+            Self::Auth => 502,
+            Self::Transient => 503,
+            Self::Timeout => 504,
+            Self::Denied => 403,
+            Self::Trap | Self::Limit => 500,
+            Self::NotFound => 404,
+            Self::Unavailable => 503,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem with one row or item of the input, or one platform detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Detail {
+    /// Index in the caller's input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// Field name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Platform code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Description.
+    pub message: String,
+}
+
+/// A failed invocation: which adapter and operation, what kind, and everything known about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{adapter}/{op}: {kind}: {message}")]
+pub struct InvokeError {
+    /// The kind.
+    pub kind: ErrorKind,
+    /// Adapter instance.
+    pub adapter: String,
+    /// Operation.
+    pub op: String,
+    /// What happened, with secrets redacted.
+    pub message: String,
+    /// The platform's code, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_code: Option<String>,
+    /// Per-row details.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<Detail>,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+impl InvokeError {
+    /// An error without platform code or details.
+    pub fn new(kind: ErrorKind, adapter: &str, op: &str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            adapter: adapter.to_string(),
+            op: op.to_string(),
+            message: message.into(),
+            platform_code: None,
+            details: Vec::new(),
+            attempts: 0,
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Outbound HTTP for adapters: allow-list, timeouts, size caps, metrics and redacted logs.
+
+pub mod allowed;
+
+use crate::metrics::{HttpLabels, Metrics};
+use crate::redact::{self, Redactor};
+use allowed::AllowedHosts;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A request as an adapter sent it, in host types.
+#[derive(Debug, Clone)]
+pub struct OutboundRequest {
+    /// Upper-case method.
+    pub method: reqwest::Method,
+    /// Absolute URL.
+    pub url: String,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+    /// Requested timeout.
+    pub timeout: Option<Duration>,
+}
+
+/// The platform's answer.
+#[derive(Debug, Clone)]
+pub struct OutboundResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers (values that are not UTF-8 are passed lossily).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// Why a request got no answer; mirrors the WIT `http-error`.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum HttpError {
+    /// Not allowed by the manifest; nothing was sent.
+    #[error("denied: {0}")]
+    Denied(String),
+    /// No complete answer in time.
+    #[error("timeout: {0}")]
+    Timeout(String),
+    /// Connection failed or broke.
+    #[error("connect: {0}")]
+    Connect(String),
+    /// Request or answer too large.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// Malformed request.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+}
+
+impl HttpError {
+    fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Denied(_) => "denied",
+            Self::Timeout(_) => "timeout",
+            Self::Connect(_) => "connect",
+            Self::TooLarge(_) => "too-large",
+            Self::InvalidRequest(_) => "invalid-request",
+        }
+    }
+}
+
+/// Settings of one adapter's HTTP capability, from its manifest.
+#[derive(Debug, Clone)]
+pub struct HttpPolicy {
+    /// Hosts the adapter may call.
+    pub allowed: AllowedHosts,
+    /// Longest timeout of one request.
+    pub timeout: Duration,
+    /// Largest request body.
+    pub max_request: u64,
+    /// Largest response body.
+    pub max_response: u64,
+}
+
+/// One adapter instance's HTTP client; built once at load.
+pub struct HttpCapability {
+    adapter: String,
+    policy: HttpPolicy,
+    client: reqwest::Client,
+    metrics: Arc<Metrics>,
+}
+
+/// Redirects followed at most; each hop is checked against the allow-list.
+const MAX_REDIRECTS: usize = 5;
+
+impl HttpCapability {
+    /// Builds the client for `adapter`.
+    pub fn new(adapter: &str, policy: HttpPolicy, metrics: Arc<Metrics>) -> Result<Self, HttpError> {
+        let allowed = policy.allowed.clone();
+        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+            }
+            match allowed.check(attempt.url()) {
+                Ok(()) => attempt.follow(),
+                Err(why) => attempt.error(format!("redirect refused: {why}")),
+            }
+        });
+        let client = reqwest::Client::builder()
+            .redirect(redirect)
+            .no_proxy()
+            .connect_timeout(policy.timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| HttpError::InvalidRequest(format!("HTTP client could not be built: {e}")))?;
+        Ok(Self {
+            adapter: adapter.to_string(),
+            policy,
+            client,
+            metrics,
+        })
+    }
+
+    /// Sends `req`, finishing before `deadline`; secrets in `redactor` never reach the log.
+    pub async fn send(
+        &self,
+        req: OutboundRequest,
+        deadline: Instant,
+        redactor: &Redactor,
+    ) -> Result<OutboundResponse, HttpError> {
+        let url = url::Url::parse(&req.url)
+            .map_err(|e| HttpError::InvalidRequest(format!("URL {:?}: {e}", redactor.scrub(&req.url))))?;
+        let host = url.host_str().unwrap_or("").to_string();
+        let result = self.send_checked(&url, req, deadline, redactor).await;
+        let status = match &result {
+            Ok(r) => r.status.to_string(),
+            Err(e) => e.metric_label().to_string(),
+        };
+        self.metrics
+            .http_requests
+            .get_or_create(&HttpLabels {
+                adapter: self.adapter.clone(),
+                host,
+                status,
+            })
+            .inc();
+        result
+    }
+
+    async fn send_checked(
+        &self,
+        url: &url::Url,
+        req: OutboundRequest,
+        deadline: Instant,
+        redactor: &Redactor,
+    ) -> Result<OutboundResponse, HttpError> {
+        let shown = redact::url_for_log(url, redactor);
+        if let Err(why) = self.policy.allowed.check(url) {
+            tracing::warn!(adapter = %self.adapter, url = %shown, "outbound request denied: {why}");
+            return Err(HttpError::Denied(format!("{} {shown}: {why}", req.method)));
+        }
+        if req.body.len() as u64 > self.policy.max_request {
+            return Err(HttpError::TooLarge(format!(
+                "request body of {} bytes exceeds limits.http_request ({} bytes)",
+                req.body.len(),
+                self.policy.max_request
+            )));
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let timeout = req
+            .timeout
+            .unwrap_or(self.policy.timeout)
+            .min(self.policy.timeout)
+            .min(remaining);
+        if timeout.is_zero() {
+            return Err(HttpError::Timeout(format!("{} {shown}: the call's deadline has passed", req.method)));
+        }
+        let mut builder = self.client.request(req.method.clone(), url.clone()).timeout(timeout);
+        for (name, value) in &req.headers {
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| HttpError::InvalidRequest(format!("header name {name:?} is not valid")))?;
+            let value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+                HttpError::InvalidRequest(format!("value of header {name} is not a valid header value"))
+            })?;
+            builder = builder.header(name, value);
+        }
+        let headers_shown: Vec<String> = req
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let v = if redact::is_sensitive_header(n) { redact::REDACTED.to_string() } else { redactor.scrub(v) };
+                format!("{n}: {v}")
+            })
+            .collect();
+        tracing::debug!(adapter = %self.adapter, method = %req.method, url = %shown, headers = ?headers_shown, body_bytes = req.body.len(), "outbound request");
+        let started = Instant::now();
+        let response = builder.body(req.body).send().await.map_err(|e| classify(&e, &shown, timeout, redactor))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let body = read_capped(response, self.policy.max_response, &shown, timeout, redactor).await?;
+        tracing::debug!(adapter = %self.adapter, url = %shown, status, body_bytes = body.len(), elapsed_ms = started.elapsed().as_millis() as u64, "outbound response");
+        Ok(OutboundResponse { status, headers, body })
+    }
+}
+
+async fn read_capped(
+    mut response: reqwest::Response,
+    max: u64,
+    shown: &str,
+    timeout: Duration,
+    redactor: &Redactor,
+) -> Result<Vec<u8>, HttpError> {
+    if let Some(len) = response.content_length()
+        && len > max
+    {
+        return Err(HttpError::TooLarge(format!(
+            "answer from {shown} announces {len} bytes, more than limits.http_response ({max} bytes)"
+        )));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e, shown, timeout, redactor))? {
+        if body.len() as u64 + chunk.len() as u64 > max {
+            return Err(HttpError::TooLarge(format!(
+                "answer from {shown} is larger than limits.http_response ({max} bytes)"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn classify(e: &reqwest::Error, shown: &str, timeout: Duration, redactor: &Redactor) -> HttpError {
+    let detail = redactor.scrub(&error_chain(e));
+    if e.is_timeout() {
+        HttpError::Timeout(format!("{shown}: no complete answer within {} ms", timeout.as_millis()))
+    } else if e.is_redirect() {
+        HttpError::Denied(format!("{shown}: {detail}"))
+    } else if e.is_builder() {
+        HttpError::InvalidRequest(format!("{shown}: {detail}"))
+    } else {
+        HttpError::Connect(format!("{shown}: {detail}"))
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

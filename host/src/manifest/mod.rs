@@ -1,0 +1,383 @@
+//! Manifests: one TOML file per adapter instance, parsed once into typed values.
+//!
+//! Loading is strict (an unknown key is an error), interpolates `${VAR}` / `${VAR:-default}` in
+//! string values, resolves secret references, and reports every problem as
+//! `FILE: KEY: what was expected, what was found`.
+
+mod interpolate;
+mod secrets;
+mod units;
+
+pub use interpolate::interpolate;
+pub use secrets::{SecretRef, SecretValue};
+pub use units::{ByteSize, Duration, RefreshWindow};
+
+use crate::http::allowed::{AllowedHosts, HostPattern};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A manifest problem, naming the file, the key path and what was expected.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub struct ManifestError {
+    /// The manifest file.
+    pub file: PathBuf,
+    /// Dotted key path (`limits.memory`), or a line/column for syntax errors; empty if neither.
+    pub key: String,
+    /// What was expected and what was found.
+    pub message: String,
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
+        }
+    }
+}
+
+impl ManifestError {
+    fn new(file: &Path, key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One adapter instance, as ops configured it. Everything here is validated.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// Instance name: the front door's `{name}`, the storage namespace, the token cache key.
+    pub name: String,
+    /// The component file (resolved against the manifest's folder).
+    pub component: PathBuf,
+    /// The platform's base URL, if the manifest names one (handed to the adapter as
+    /// `config.base_url`).
+    pub base_url: Option<url::Url>,
+    /// Hosts the adapter may call.
+    pub allowed_hosts: AllowedHosts,
+    /// Secrets, resolved at load.
+    pub secrets: BTreeMap<String, SecretValue>,
+    /// Token cache policy.
+    pub token: TokenPolicy,
+    /// Resource limits.
+    pub limits: Limits,
+    /// Retry policy for transient failures.
+    pub retry: RetryPolicy,
+    /// Schedules calling `on-schedule`.
+    pub schedules: Vec<Schedule>,
+    /// The adapter's own `[config]`, as JSON, `base_url` included.
+    pub config: serde_json::Value,
+}
+
+/// `[token]`: how the host's token cache treats this adapter's tokens.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenPolicy {
+    /// Refresh once a token is this close to expiry: a duration ("5m") or a share of its
+    /// lifetime ("10%").
+    pub refresh_window: RefreshWindow,
+    /// Never call `fetch-token` more often than this (the token endpoint's rate limit).
+    pub min_fetch_interval: Duration,
+    /// Lifetime of a grant that does not say how long it lives.
+    pub default_ttl: Duration,
+    /// Fetch a token as soon as the adapter is loaded.
+    pub refresh_at_startup: bool,
+    /// How long one `fetch-token` may take.
+    pub fetch_timeout: Duration,
+}
+
+impl Default for TokenPolicy {
+    fn default() -> Self {
+        Self {
+            refresh_window: RefreshWindow::Fixed(Duration::secs(300)),
+            min_fetch_interval: Duration::secs(1),
+            default_ttl: Duration::secs(3600),
+            refresh_at_startup: false,
+            fetch_timeout: Duration::secs(30),
+        }
+    }
+}
+
+/// `[limits]`: what one call of this adapter may use.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Linear memory of one instance (all its memories together).
+    pub memory: ByteSize,
+    /// CPU time one call may spend executing WebAssembly (host calls excluded).
+    pub cpu_time: Duration,
+    /// Wall-clock time of one call, host calls and retries included.
+    pub timeout: Duration,
+    /// Calls of this adapter running at once; more wait their turn.
+    pub concurrency: u32,
+    /// Timeout of one outbound HTTP request.
+    pub http_timeout: Duration,
+    /// Largest outbound request body.
+    pub http_request: ByteSize,
+    /// Largest outbound response body.
+    pub http_response: ByteSize,
+    /// Largest storage value.
+    pub storage_value: ByteSize,
+    /// Largest operation input or inbound body accepted by the front door.
+    pub request_body: ByteSize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory: ByteSize::mib(64),
+            cpu_time: Duration::secs(5),
+            timeout: Duration::secs(60),
+            concurrency: 32,
+            http_timeout: Duration::secs(30),
+            http_request: ByteSize::mib(16),
+            http_response: ByteSize::mib(16),
+            storage_value: ByteSize::mib(1),
+            request_body: ByteSize::mib(8),
+        }
+    }
+}
+
+/// `[retry]`: how transient failures are retried.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 means never retry).
+    pub max_attempts: u32,
+    /// Wait before the first retry; doubles each time, with full jitter.
+    pub initial_backoff: Duration,
+    /// Longest wait between attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            initial_backoff: Duration::millis(200),
+            max_backoff: Duration::secs(30),
+        }
+    }
+}
+
+/// `[[schedules]]`: an `on-schedule(name)` call on a fixed period or a cron expression.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// Name passed to `on-schedule`.
+    pub name: String,
+    /// Fixed period, e.g. "6m".
+    pub every: Option<Duration>,
+    /// Cron expression (5 fields, or 6 with seconds), e.g. "50 23 * * *".
+    pub cron: Option<String>,
+    /// UTC offset the cron expression is read in, e.g. "+08:00" (default UTC).
+    pub utc_offset: Option<String>,
+    /// Run once at start-up if ticks were missed while Weft was down.
+    #[serde(default)]
+    pub catch_up: bool,
+}
+
+/// The file as written, before semantic checks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    name: String,
+    component: PathBuf,
+    base_url: Option<String>,
+    allowed_hosts: Option<Vec<String>>,
+    #[serde(default)]
+    secrets: BTreeMap<String, String>,
+    #[serde(default)]
+    token: TokenPolicy,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    retry: RetryPolicy,
+    #[serde(default)]
+    schedules: Vec<Schedule>,
+    #[serde(default)]
+    config: toml::Table,
+}
+
+/// Reads and validates the manifest at `path`, with `env` for interpolation and secrets.
+pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Manifest, ManifestError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ManifestError::new(path, "", format!("cannot be read: {e}")))?;
+    parse(path, &text, env)
+}
+
+/// Parses manifest `text` as if read from `path` (used by `load` and by tests).
+pub fn parse(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Manifest, ManifestError> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| syntax_error(path, text, &e))?;
+    interpolate::interpolate_table(&mut table, "", env)
+        .map_err(|(key, message)| ManifestError::new(path, key, message))?;
+    let raw: RawManifest = serde_path_to_error::deserialize(toml::Value::Table(table))
+        .map_err(|e| {
+            let key = e.path().to_string();
+            let key = if key == "." { String::new() } else { key };
+            ManifestError::new(path, key, e.into_inner().message().to_string())
+        })?;
+    validate(path, raw, env)
+}
+
+fn syntax_error(path: &Path, text: &str, e: &toml::de::Error) -> ManifestError {
+    let position = e
+        .span()
+        .map(|span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}")
+        })
+        .unwrap_or_default();
+    ManifestError::new(path, position, format!("invalid TOML: {}", e.message()))
+}
+
+fn validate(
+    path: &Path,
+    raw: RawManifest,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Manifest, ManifestError> {
+    let err = |key: &str, message: String| ManifestError::new(path, key, message);
+    if !valid_name(&raw.name) {
+        return Err(err(
+            "name",
+            format!(
+                "expected 1 to 64 characters a-z, 0-9, '-' or '_', starting with a letter or digit, found {:?}",
+                raw.name
+            ),
+        ));
+    }
+    let base_url = match raw.base_url {
+        None => None,
+        Some(text) => {
+            let url = url::Url::parse(&text)
+                .map_err(|e| err("base_url", format!("expected an absolute http(s) URL, found {text:?} ({e})")))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(err("base_url", format!("expected an absolute http(s) URL, found {text:?}")));
+            }
+            Some(url)
+        }
+    };
+    let allowed_hosts = match raw.allowed_hosts {
+        Some(list) => {
+            let mut patterns = Vec::with_capacity(list.len());
+            for (i, text) in list.iter().enumerate() {
+                patterns.push(
+                    HostPattern::parse(text).map_err(|m| err(&format!("allowed_hosts[{i}]"), m))?,
+                );
+            }
+            AllowedHosts::new(patterns)
+        }
+        None => match &base_url {
+            Some(url) => AllowedHosts::new(vec![HostPattern::for_url(url)]),
+            None => AllowedHosts::new(Vec::new()),
+        },
+    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut secrets = BTreeMap::new();
+    for (name, reference) in raw.secrets {
+        let key = format!("secrets.{name}");
+        let reference = SecretRef::parse(&reference).map_err(|m| err(&key, m))?;
+        let value = reference.resolve(base, env).map_err(|m| err(&key, m))?;
+        secrets.insert(name, value);
+    }
+    let limits = raw.limits;
+    if limits.concurrency == 0 {
+        return Err(err("limits.concurrency", "expected at least 1, found 0".into()));
+    }
+    if limits.memory.bytes() < ByteSize::mib(1).bytes() {
+        return Err(err("limits.memory", format!("expected at least 1MiB, found {}", limits.memory)));
+    }
+    for (key, d) in [
+        ("limits.cpu_time", limits.cpu_time),
+        ("limits.timeout", limits.timeout),
+        ("limits.http_timeout", limits.http_timeout),
+        ("token.fetch_timeout", raw.token.fetch_timeout),
+        ("token.default_ttl", raw.token.default_ttl),
+    ] {
+        if d.is_zero() {
+            return Err(err(key, "expected a positive duration such as \"10s\", found 0".into()));
+        }
+    }
+    if raw.retry.max_attempts == 0 {
+        return Err(err("retry.max_attempts", "expected at least 1, found 0".into()));
+    }
+    if let RefreshWindow::Fraction(f) = raw.token.refresh_window
+        && !(0.0..1.0).contains(&f)
+    {
+        return Err(err("token.refresh_window", format!("expected a share below 100%, found {}%", f * 100.0)));
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, s) in raw.schedules.iter().enumerate() {
+        let key = format!("schedules[{i}]");
+        if !names.insert(s.name.as_str()) {
+            return Err(err(&format!("{key}.name"), format!("schedule {:?} is declared twice", s.name)));
+        }
+        match (&s.every, &s.cron) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(err(&key, "expected exactly one of `every` or `cron`".into()));
+            }
+            (Some(d), None) if d.is_zero() => {
+                return Err(err(&format!("{key}.every"), "expected a positive duration such as \"6m\"".into()));
+            }
+            (None, Some(expr)) => {
+                expr.parse::<croner::Cron>()
+                    .map_err(|e| err(&format!("{key}.cron"), format!("expected a cron expression such as \"0 2 * * *\", found {expr:?} ({e})")))?;
+            }
+            _ => {}
+        }
+        if let Some(offset) = &s.utc_offset {
+            units::parse_utc_offset(offset).map_err(|m| err(&format!("{key}.utc_offset"), m))?;
+        }
+    }
+    let mut config = serde_json::to_value(&raw.config)
+        .map_err(|e| err("config", format!("cannot be represented as JSON: {e}")))?;
+    if let (Some(url), Some(obj)) = (&base_url, config.as_object_mut()) {
+        obj.entry("base_url")
+            .or_insert_with(|| serde_json::Value::String(url.as_str().trim_end_matches('/').to_string()));
+    }
+    Ok(Manifest {
+        file: path.to_path_buf(),
+        name: raw.name,
+        component: base.join(raw.component),
+        base_url,
+        allowed_hosts,
+        secrets,
+        token: raw.token,
+        limits,
+        retry: raw.retry,
+        schedules: raw.schedules,
+        config,
+    })
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Every `*.toml` file in `dir`, sorted by name.
+pub fn files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}

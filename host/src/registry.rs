@@ -1,0 +1,233 @@
+//! Loading adapters from manifests: parse, compile (through the cache), check the contract,
+//! describe, and publish. A manifest that fails leaves an error that names file and key.
+
+use crate::adapter::{LoadedAdapter, Shared};
+use crate::bindings::AdapterWorldPre;
+use crate::http::{HttpCapability, HttpPolicy};
+use crate::manifest::{self, ManifestError};
+use crate::redact::Redactor;
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// How long `describe` may take at load.
+const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What `weft adapters` and `GET /v1/adapters` show of one manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdapterStatus {
+    /// Instance name (the file name when the manifest could not be read).
+    pub name: String,
+    /// Manifest file.
+    pub file: PathBuf,
+    /// "ready" or "failed".
+    pub status: &'static str,
+    /// Adapter version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// SHA-256 of the component.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component_hash: Option<String>,
+    /// Operations offered.
+    pub operations: Vec<String>,
+    /// The load error, naming file and key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The adapters a process serves, swapped atomically as a whole.
+#[derive(Default)]
+pub struct Registry {
+    adapters: ArcSwap<BTreeMap<String, Arc<LoadedAdapter>>>,
+    failures: ArcSwap<Vec<ManifestError>>,
+}
+
+impl Registry {
+    /// The adapter instance called `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<LoadedAdapter>> {
+        self.adapters.load().get(name).cloned()
+    }
+
+    /// Names of the loaded adapters.
+    pub fn names(&self) -> Vec<String> {
+        self.adapters.load().keys().cloned().collect()
+    }
+
+    /// Errors of the manifests that failed to load.
+    pub fn failures(&self) -> Vec<ManifestError> {
+        self.failures.load().as_ref().clone()
+    }
+
+    /// Status of every manifest, loaded or not.
+    pub fn status(&self) -> Vec<AdapterStatus> {
+        let mut out: Vec<AdapterStatus> = self
+            .adapters
+            .load()
+            .values()
+            .map(|a| {
+                let d = a.description();
+                AdapterStatus {
+                    name: a.manifest.name.clone(),
+                    file: a.manifest.file.clone(),
+                    status: "ready",
+                    version: d.map(|d| d.version.clone()),
+                    component_hash: Some(a.component_hash.clone()),
+                    operations: d.map(|d| d.operations.iter().map(|o| o.name.clone()).collect()).unwrap_or_default(),
+                    error: None,
+                }
+            })
+            .collect();
+        for f in self.failures.load().iter() {
+            out.push(AdapterStatus {
+                name: f.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+                file: f.file.clone(),
+                status: "failed",
+                version: None,
+                component_hash: None,
+                operations: Vec::new(),
+                error: Some(f.to_string()),
+            });
+        }
+        out
+    }
+
+    /// Loads every manifest in `dir` and publishes the result in one swap.
+    pub async fn load_dir(&self, shared: &Arc<Shared>, dir: &Path, env: &(dyn Fn(&str) -> Option<String> + Sync)) {
+        let mut adapters = BTreeMap::new();
+        let mut failures = Vec::new();
+        match manifest::files_in(dir) {
+            Err(e) => failures.push(ManifestError {
+                file: dir.to_path_buf(),
+                key: String::new(),
+                message: format!("manifests folder cannot be read: {e}"),
+            }),
+            Ok(files) => {
+                let mut origin: BTreeMap<String, PathBuf> = BTreeMap::new();
+                for file in files {
+                    match load_adapter(shared, &file, env).await {
+                        Ok(adapter) => {
+                            let name = adapter.manifest.name.clone();
+                            if let Some(first) = origin.get(&name) {
+                                failures.push(ManifestError {
+                                    file: file.clone(),
+                                    key: "name".into(),
+                                    message: format!("adapter {name:?} is already defined by {}", first.display()),
+                                });
+                                continue;
+                            }
+                            origin.insert(name.clone(), file);
+                            adapters.insert(name, adapter);
+                        }
+                        Err(e) => {
+                            tracing::error!("{e}");
+                            failures.push(e);
+                        }
+                    }
+                }
+            }
+        }
+        self.adapters.store(Arc::new(adapters));
+        self.failures.store(Arc::new(failures));
+    }
+}
+
+/// Loads one manifest and its component, ready to serve.
+pub async fn load_adapter(
+    shared: &Arc<Shared>,
+    file: &Path,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<Arc<LoadedAdapter>, ManifestError> {
+    let manifest = manifest::load(file, env)?;
+    let err = |key: &str, message: String| ManifestError {
+        file: file.to_path_buf(),
+        key: key.to_string(),
+        message,
+    };
+    let max = shared.engine.options().max_instance_memory;
+    if manifest.limits.memory.bytes() > max {
+        return Err(err(
+            "limits.memory",
+            format!(
+                "{} exceeds the host's per-instance maximum of {} (weft --max-instance-memory)",
+                manifest.limits.memory,
+                manifest::ByteSize::bytes_exact(max)
+            ),
+        ));
+    }
+    let bytes = tokio::fs::read(&manifest.component)
+        .await
+        .map_err(|e| err("component", format!("cannot read {}: {e}", manifest.component.display())))?;
+    let compile_shared = shared.clone();
+    let (component, hash) = tokio::task::spawn_blocking(move || compile_shared.engine.compile(&bytes))
+        .await
+        .map_err(|e| err("component", format!("compilation did not finish: {e}")))?
+        .map_err(|e| err("component", format!("{}: {e}", manifest.component.display())))?;
+    let pre = shared
+        .engine
+        .linker()
+        .instantiate_pre(&component)
+        .and_then(AdapterWorldPre::new)
+        .map_err(|e| {
+            err(
+                "component",
+                format!("{} does not implement weft:adapter@0.1.0: {e:#}", manifest.component.display()),
+            )
+        })?;
+    let http = HttpCapability::new(
+        &manifest.name,
+        HttpPolicy {
+            allowed: manifest.allowed_hosts.clone(),
+            timeout: manifest.limits.http_timeout.get(),
+            max_request: manifest.limits.http_request.bytes(),
+            max_response: manifest.limits.http_response.bytes(),
+        },
+        shared.metrics.clone(),
+    )
+    .map_err(|e| err("", e.to_string()))?;
+    let redactor = Redactor::new(manifest.secrets.values().map(|s| s.expose()));
+    let mut fingerprint = Sha256::new();
+    for (name, value) in &manifest.secrets {
+        fingerprint.update(name.as_bytes());
+        fingerprint.update([0]);
+        fingerprint.update(value.expose().as_bytes());
+        fingerprint.update([0]);
+    }
+    let credentials = hex::encode(&fingerprint.finalize()[..12]);
+    let config_json = manifest.config.to_string();
+    let permits = Arc::new(Semaphore::new(manifest.limits.concurrency as usize));
+    let adapter = Arc::new(LoadedAdapter {
+        manifest,
+        component_hash: hash,
+        description: OnceLock::new(),
+        pre,
+        http,
+        redactor,
+        credentials,
+        config_json,
+        permits,
+        shared: shared.clone(),
+    });
+    let description = adapter
+        .describe(Instant::now() + DESCRIBE_TIMEOUT)
+        .await
+        .map_err(|f| err("component", format!("describe() failed: {}", f.message)))?;
+    for secret in &description.secrets {
+        if !adapter.manifest.secrets.contains_key(secret) {
+            return Err(err(
+                "secrets",
+                format!(
+                    "adapter {} {} needs secret {secret:?} (add `{secret} = \"env:SOME_VARIABLE\"` under [secrets])",
+                    description.name, description.version
+                ),
+            ));
+        }
+    }
+    let _ = adapter.description.set(description);
+    tracing::info!(adapter = %adapter.manifest.name, file = %file.display(), hash = %adapter.component_hash, "adapter loaded");
+    Ok(adapter)
+}

@@ -1,0 +1,117 @@
+//! The host as a library: open the store and the engine, load the manifests, run operations.
+
+use crate::adapter::Shared;
+use crate::engine::{EngineError, EngineOptions, WeftEngine};
+use crate::error::{ErrorKind, InvokeError};
+use crate::invoke::CallOptions;
+use crate::metrics::Metrics;
+use crate::registry::{AdapterStatus, Registry};
+use crate::store::{SqliteStore, Store, StoreError};
+use crate::tokens::TokenCache;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where a runtime finds its manifests and keeps its data.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Folder of `*.toml` manifests.
+    pub manifests: PathBuf,
+    /// Data folder: the SQLite store and the compiled-component cache.
+    pub data: PathBuf,
+    /// Engine settings (its `cache_dir` defaults to `DATA/cache`).
+    pub engine: EngineOptions,
+}
+
+/// Why a runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The engine could not be built.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// A running Weft host.
+pub struct Runtime {
+    shared: Arc<Shared>,
+    registry: Registry,
+    options: RuntimeOptions,
+}
+
+impl Runtime {
+    /// Opens the store and engine and loads every manifest (failures are kept in status).
+    pub async fn open(options: RuntimeOptions) -> Result<Self, RuntimeError> {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&options.data).await?);
+        Self::with_store(options, store).await
+    }
+
+    /// Like [`Runtime::open`], with a store of the caller's choosing.
+    pub async fn with_store(mut options: RuntimeOptions, store: Arc<dyn Store>) -> Result<Self, RuntimeError> {
+        if options.engine.cache_dir.is_none() {
+            options.engine.cache_dir = Some(options.data.join("cache"));
+        }
+        let engine = WeftEngine::new(options.engine.clone())?;
+        let shared = Arc::new(Shared {
+            engine,
+            tokens: TokenCache::new(store.clone()),
+            store,
+            metrics: Arc::new(Metrics::default()),
+        });
+        let runtime = Self {
+            shared,
+            registry: Registry::default(),
+            options,
+        };
+        runtime.reload().await;
+        Ok(runtime)
+    }
+
+    /// Re-reads every manifest and swaps the result in.
+    pub async fn reload(&self) {
+        let env = |name: &str| std::env::var(name).ok();
+        self.registry.load_dir(&self.shared, &self.options.manifests, &env).await;
+    }
+
+    /// Runs `op` of adapter `adapter` with JSON `input`.
+    pub async fn invoke(&self, adapter: &str, op: &str, input: &str, options: CallOptions) -> Result<String, InvokeError> {
+        let Some(loaded) = self.registry.get(adapter) else {
+            let failed = self
+                .registry
+                .failures()
+                .into_iter()
+                .find(|f| f.file.file_stem().is_some_and(|s| s == adapter));
+            return Err(match failed {
+                Some(f) => InvokeError::new(ErrorKind::Unavailable, adapter, op, format!("adapter {adapter} failed to load: {f}")),
+                None => InvokeError::new(
+                    ErrorKind::NotFound,
+                    adapter,
+                    op,
+                    format!("no adapter named {adapter:?} (loaded: {})", self.registry.names().join(", ")),
+                ),
+            });
+        };
+        loaded.invoke(op, input, options).await
+    }
+
+    /// Status of every manifest.
+    pub fn adapters(&self) -> Vec<AdapterStatus> {
+        self.registry.status()
+    }
+
+    /// The manifests that failed to load, with their errors.
+    pub fn load_errors(&self) -> Vec<crate::manifest::ManifestError> {
+        self.registry.failures()
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    /// The loaded adapters.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+}

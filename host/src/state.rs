@@ -1,0 +1,354 @@
+//! Per-call state (`Store<CallState>`) and the host side of every imported interface.
+//!
+//! Each call gets a fresh instance and a fresh `CallState`: nothing leaks between calls. The
+//! outer `wasmtime::Result` of each function is a trap; the inner `Result` is the WIT error the
+//! guest sees.
+
+use crate::adapter::LoadedAdapter;
+use crate::bindings::{config, http, jobs, log, storage, tokens, types};
+use crate::guest_output::LogStream;
+use crate::http::{HttpError, OutboundRequest};
+use crate::redact::Redactor;
+use crate::tokens::{TokenError, TokenKey};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// Longest storage key.
+const MAX_KEY: usize = 512;
+/// Most keys one `list-keys` returns.
+const MAX_LIST: u32 = 1000;
+
+/// Why an instance is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `describe` at load.
+    Describe,
+    /// `fetch-token` for the token cache.
+    FetchToken,
+    /// `invoke`.
+    Invoke,
+    /// `on-schedule`.
+    Schedule,
+    /// `handle-inbound`.
+    Inbound,
+}
+
+/// Memory accounting across all of an instance's linear memories.
+pub struct MemoryLimiter {
+    limit: usize,
+    total: usize,
+    /// Size asked for when the limit refused a growth.
+    pub refused: Option<usize>,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        let total = self.total.saturating_sub(current).saturating_add(desired);
+        if total > self.limit {
+            self.refused = Some(total);
+            return Ok(false);
+        }
+        self.total = total;
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+/// Everything one call's instance may touch.
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    /// Memory accounting.
+    pub limiter: MemoryLimiter,
+    /// The adapter this instance belongs to.
+    pub adapter: Arc<LoadedAdapter>,
+    /// Why it runs.
+    pub purpose: Purpose,
+    /// Operation (or schedule / route name), for logs.
+    pub op: String,
+    /// When the call must be over.
+    pub deadline: Instant,
+    /// Epoch ticks of CPU left; at zero the instance traps.
+    pub cpu_ticks_left: u64,
+    /// True once the CPU budget ran out.
+    pub cpu_exhausted: bool,
+    /// Tokens handed out during this call, by scope: invalidated if the call ends in `auth`.
+    pub tokens_used: Vec<(String, String)>,
+    /// The last `http.send` refused by the allow-list.
+    pub denied: Option<String>,
+    /// Secrets and this call's tokens, for scrubbing logs.
+    pub redactor: Redactor,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl CallState {
+    /// Fresh state for one instance of `adapter`.
+    pub fn new(adapter: Arc<LoadedAdapter>, purpose: Purpose, op: &str, deadline: Instant, tick: Duration) -> Self {
+        let redactor = Arc::new(adapter.redactor.clone());
+        // Nothing is granted: no preopened directories, no environment, no sockets.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(LogStream::new(&adapter.manifest.name, "stdout", redactor.clone()))
+            .stderr(LogStream::new(&adapter.manifest.name, "stderr", redactor))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let cpu = adapter.manifest.limits.cpu_time.get();
+        let cpu_ticks_left = (cpu.as_nanos() / tick.as_nanos().max(1)).max(1) as u64;
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter {
+                limit: adapter.manifest.limits.memory.as_usize(),
+                total: 0,
+                refused: None,
+            },
+            redactor: adapter.redactor.clone(),
+            adapter,
+            purpose,
+            op: op.to_string(),
+            deadline,
+            cpu_ticks_left,
+            cpu_exhausted: false,
+            tokens_used: Vec::new(),
+            denied: None,
+        }
+    }
+}
+
+impl types::Host for CallState {}
+
+impl http::Host for CallState {
+    async fn send(&mut self, req: http::Request) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
+        let method = match req.method {
+            http::Method::Get => reqwest::Method::GET,
+            http::Method::Post => reqwest::Method::POST,
+            http::Method::Put => reqwest::Method::PUT,
+            http::Method::Patch => reqwest::Method::PATCH,
+            http::Method::Delete => reqwest::Method::DELETE,
+            http::Method::Head => reqwest::Method::HEAD,
+        };
+        let outbound = OutboundRequest {
+            method,
+            url: req.url,
+            headers: req.headers,
+            body: req.body,
+            timeout: req.timeout_ms.map(|ms| Duration::from_millis(u64::from(ms))),
+        };
+        let result = self.adapter.http.send(outbound, self.deadline, &self.redactor).await;
+        Ok(match result {
+            Ok(r) => Ok(http::Response {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            }),
+            Err(e) => Err(match e {
+                HttpError::Denied(m) => {
+                    self.denied = Some(m.clone());
+                    http::HttpError::Denied(m)
+                }
+                HttpError::Timeout(m) => http::HttpError::Timeout(m),
+                HttpError::Connect(m) => http::HttpError::Connect(m),
+                HttpError::TooLarge(m) => http::HttpError::TooLarge(m),
+                HttpError::InvalidRequest(m) => http::HttpError::InvalidRequest(m),
+            }),
+        })
+    }
+}
+
+impl tokens::Host for CallState {
+    async fn get(&mut self, scope: String) -> wasmtime::Result<Result<String, tokens::TokenError>> {
+        if self.purpose == Purpose::FetchToken {
+            return Ok(Err(tokens::TokenError::Unavailable(
+                "tokens.get cannot be called from fetch-token".into(),
+            )));
+        }
+        let adapter = self.adapter.clone();
+        let key = TokenKey {
+            adapter: &adapter.manifest.name,
+            scope: &scope,
+            credentials: &adapter.credentials,
+        };
+        let fetcher = crate::adapter::ComponentFetcher::new(adapter.clone());
+        let result = adapter
+            .shared
+            .tokens
+            .get(key, &adapter.manifest.token, &fetcher, self.deadline)
+            .await;
+        Ok(match result {
+            Ok(token) => {
+                self.redactor.add(&token);
+                self.tokens_used.push((scope, token.clone()));
+                Ok(token)
+            }
+            Err(e) => Err(match e {
+                TokenError::Auth(m) => tokens::TokenError::Auth(self.redactor.scrub(&m)),
+                TokenError::Failed(m) => tokens::TokenError::FetchFailed(self.redactor.scrub(&m)),
+                TokenError::RateLimited(d) => tokens::TokenError::RateLimited(d.as_millis() as u64),
+                TokenError::Unavailable(m) => tokens::TokenError::Unavailable(m),
+            }),
+        })
+    }
+
+    async fn invalidate(&mut self, scope: String, rejected: String) -> wasmtime::Result<()> {
+        let adapter = self.adapter.clone();
+        adapter.shared.tokens.invalidate(&adapter.manifest.name, &scope, &rejected).await;
+        Ok(())
+    }
+}
+
+fn check_key(key: &str) -> Result<(), storage::StorageError> {
+    if key.is_empty() || key.len() > MAX_KEY {
+        return Err(storage::StorageError::InvalidKey(format!(
+            "keys are 1 to {MAX_KEY} bytes, found {} bytes",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+impl CallState {
+    fn check_value(&self, value: &[u8]) -> Result<(), storage::StorageError> {
+        let max = self.adapter.manifest.limits.storage_value;
+        if value.len() as u64 > max.bytes() {
+            return Err(storage::StorageError::TooLarge(format!(
+                "value of {} bytes exceeds limits.storage_value ({max})",
+                value.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn ns(&self) -> &str {
+        &self.adapter.manifest.name
+    }
+}
+
+fn unavailable(e: crate::store::StoreError) -> storage::StorageError {
+    storage::StorageError::Unavailable(e.to_string())
+}
+
+impl storage::Host for CallState {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, storage::StorageError>> {
+        if let Err(e) = check_key(&key) {
+            return Ok(Err(e));
+        }
+        Ok(self.adapter.shared.store.kv_get(self.ns(), &key).await.map_err(unavailable))
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), storage::StorageError>> {
+        if let Err(e) = check_key(&key).and_then(|()| self.check_value(&value)) {
+            return Ok(Err(e));
+        }
+        Ok(self.adapter.shared.store.kv_set(self.ns(), &key, &value).await.map_err(unavailable))
+    }
+
+    async fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, storage::StorageError>> {
+        if let Err(e) = check_key(&key) {
+            return Ok(Err(e));
+        }
+        Ok(self.adapter.shared.store.kv_delete(self.ns(), &key).await.map_err(unavailable))
+    }
+
+    async fn list_keys(
+        &mut self,
+        prefix: String,
+        start_after: Option<String>,
+        limit: u32,
+    ) -> wasmtime::Result<Result<Vec<String>, storage::StorageError>> {
+        if prefix.len() > MAX_KEY {
+            return Ok(Err(storage::StorageError::InvalidKey(format!("prefix longer than {MAX_KEY} bytes"))));
+        }
+        Ok(self
+            .adapter
+            .shared
+            .store
+            .kv_list(self.ns(), &prefix, start_after.as_deref(), limit.min(MAX_LIST))
+            .await
+            .map_err(unavailable))
+    }
+
+    async fn compare_and_swap(
+        &mut self,
+        key: String,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+    ) -> wasmtime::Result<Result<bool, storage::StorageError>> {
+        if let Err(e) = check_key(&key).and_then(|()| new.as_deref().map_or(Ok(()), |v| self.check_value(v))) {
+            return Ok(Err(e));
+        }
+        Ok(self
+            .adapter
+            .shared
+            .store
+            .kv_cas(self.ns(), &key, expected.as_deref(), new.as_deref())
+            .await
+            .map_err(unavailable))
+    }
+}
+
+impl jobs::Host for CallState {
+    async fn enqueue(
+        &mut self,
+        _op: String,
+        _input: String,
+        _delay_ms: u64,
+        _idempotency_key: Option<String>,
+    ) -> wasmtime::Result<Result<String, jobs::JobError>> {
+        Ok(Err(jobs::JobError::Unavailable(
+            "durable jobs are not enabled in this host process".into(),
+        )))
+    }
+}
+
+impl config::Host for CallState {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.adapter.manifest.config.get(&key).map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }))
+    }
+
+    async fn all(&mut self) -> wasmtime::Result<String> {
+        Ok(self.adapter.config_json.clone())
+    }
+
+    async fn secret(&mut self, name: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.adapter.manifest.secrets.get(&name).map(|s| s.expose().to_string()))
+    }
+}
+
+impl log::Host for CallState {
+    async fn write(&mut self, level: log::Level, message: String, fields: Vec<(String, String)>) -> wasmtime::Result<()> {
+        let message = self.redactor.scrub(&message);
+        let fields: Vec<String> = fields
+            .iter()
+            .take(32)
+            .map(|(k, v)| format!("{k}={}", self.redactor.scrub(v)))
+            .collect();
+        let fields = fields.join(" ");
+        let adapter = self.ns();
+        let op = self.op.as_str();
+        match level {
+            log::Level::Trace => tracing::trace!(adapter, op, fields, "{message}"),
+            log::Level::Debug => tracing::debug!(adapter, op, fields, "{message}"),
+            log::Level::Info => tracing::info!(adapter, op, fields, "{message}"),
+            log::Level::Warn => tracing::warn!(adapter, op, fields, "{message}"),
+            log::Level::Error => tracing::error!(adapter, op, fields, "{message}"),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,354 @@
+//! The host-owned token cache: single-flight fetches, refresh windows, `min_fetch_interval`,
+//! conditional invalidation and durable grants.
+//!
+//! The cache never knows how a token is obtained: it asks a [`TokenFetcher`] (the engine runs
+//! the adapter's `fetch-token` in a fresh instance).
+
+use crate::manifest::TokenPolicy;
+use crate::store::{Store, StoredGrant};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Why no token could be had.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    /// The platform refused the credentials.
+    #[error("token endpoint refused the credentials: {0}")]
+    Auth(String),
+    /// `fetch-token` failed for another reason.
+    #[error("token fetch failed: {0}")]
+    Failed(String),
+    /// `min_fetch_interval` forbids another fetch for this long.
+    #[error("token endpoint may be called again in {} ms (token.min_fetch_interval)", .0.as_millis())]
+    RateLimited(Duration),
+    /// The cache could not work (store down, deadline passed, recursion).
+    #[error("token unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A token as `fetch-token` returned it.
+#[derive(Debug, Clone)]
+pub struct FetchedToken {
+    /// The token.
+    pub token: String,
+    /// Its lifetime, if the platform said.
+    pub expires_in: Option<Duration>,
+}
+
+/// Obtains a new token for a scope (the adapter's `fetch-token`).
+#[async_trait]
+pub trait TokenFetcher: Send + Sync {
+    /// Fetches a token for `scope`.
+    async fn fetch(&self, scope: &str) -> Result<FetchedToken, TokenError>;
+}
+
+/// Which tokens: adapter instance, scope, and the fingerprint of the credentials in force.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenKey<'a> {
+    /// Adapter instance name.
+    pub adapter: &'a str,
+    /// Scope ("" for the adapter's only one).
+    pub scope: &'a str,
+    /// Fingerprint of the adapter's secrets: a grant fetched with other credentials is ignored.
+    pub credentials: &'a str,
+}
+
+#[derive(Debug, Clone)]
+struct Grant {
+    token: String,
+    expires_at_ms: i64,
+    fetched_at_ms: i64,
+}
+
+#[derive(Default)]
+struct State {
+    grant: Option<Grant>,
+    credentials: String,
+    last_attempt_ms: i64,
+    version: Option<i64>,
+    /// Completed fetch attempts, and the error of the last one if it failed: callers that
+    /// waited for an attempt share its failure instead of each trying again.
+    attempts: u64,
+    last_error: Option<TokenError>,
+}
+
+#[derive(Default)]
+struct Entry {
+    fetch: tokio::sync::Mutex<()>,
+    state: Mutex<State>,
+}
+
+/// The cache shared by every adapter instance of a process.
+pub struct TokenCache {
+    store: Arc<dyn Store>,
+    entries: Mutex<HashMap<(String, String), Arc<Entry>>>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Grant {
+    fn window_ms(&self, policy: &TokenPolicy) -> i64 {
+        let lifetime = Duration::from_millis(u64::try_from(self.expires_at_ms - self.fetched_at_ms).unwrap_or(0));
+        ms(policy.refresh_window.for_lifetime(lifetime))
+    }
+
+    /// Outside the refresh window: hand it out without a thought.
+    fn fresh(&self, now: i64, policy: &TokenPolicy) -> bool {
+        now < self.expires_at_ms - self.window_ms(policy)
+    }
+
+    /// Not expired yet, though perhaps due for refresh.
+    fn usable(&self, now: i64) -> bool {
+        now < self.expires_at_ms
+    }
+}
+
+impl State {
+    fn current(&self, key: &TokenKey<'_>) -> Option<&Grant> {
+        self.grant.as_ref().filter(|_| self.credentials == key.credentials)
+    }
+}
+
+impl TokenCache {
+    /// A cache persisting grants in `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn entry(&self, key: &TokenKey<'_>) -> Arc<Entry> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .entry((key.adapter.to_string(), key.scope.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    /// A valid token for `key`, fetching through `fetcher` at most once however many callers
+    /// ask at the same moment; gives up at `deadline`.
+    pub async fn get(
+        &self,
+        key: TokenKey<'_>,
+        policy: &TokenPolicy,
+        fetcher: &dyn TokenFetcher,
+        deadline: Instant,
+    ) -> Result<String, TokenError> {
+        let entry = self.entry(&key);
+        let (due, seen_attempts) = {
+            let state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
+            let now = now_ms();
+            match state.current(&key) {
+                Some(g) if g.fresh(now, policy) => return Ok(g.token.clone()),
+                Some(g) if g.usable(now) => (Some(g.token.clone()), state.attempts),
+                _ => (None, state.attempts),
+            }
+        };
+        if let Some(token) = due {
+            // Due for refresh but still valid: one caller refreshes, nobody waits.
+            if let Ok(_guard) = entry.fetch.try_lock() {
+                match self.refresh(&entry, &key, policy, fetcher, deadline, false).await {
+                    Ok(t) => return Ok(t),
+                    Err(e) => {
+                        tracing::warn!(adapter = key.adapter, scope = key.scope, "token refresh inside the window failed, the current token stays in use: {e}");
+                    }
+                }
+            }
+            return Ok(token);
+        }
+        let _guard = tokio::time::timeout_at(deadline.into(), entry.fetch.lock())
+            .await
+            .map_err(|_| TokenError::Unavailable("the call's deadline passed while waiting for a token fetch".into()))?;
+        {
+            let state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(g) = state.current(&key)
+                && g.fresh(now_ms(), policy)
+            {
+                return Ok(g.token.clone());
+            }
+            if state.attempts > seen_attempts
+                && let Some(e) = &state.last_error
+            {
+                return Err(e.clone());
+            }
+        }
+        self.refresh(&entry, &key, policy, fetcher, deadline, true).await
+    }
+
+    /// Fetches (or adopts from the store) a new grant. Called with `entry.fetch` held.
+    async fn refresh(
+        &self,
+        entry: &Entry,
+        key: &TokenKey<'_>,
+        policy: &TokenPolicy,
+        fetcher: &dyn TokenFetcher,
+        deadline: Instant,
+        may_wait: bool,
+    ) -> Result<String, TokenError> {
+        let unavailable = |e: crate::store::StoreError| TokenError::Unavailable(e.to_string());
+        let stored = self.store.token_load(key.adapter, key.scope).await.map_err(unavailable)?;
+        let now = now_ms();
+        {
+            let mut state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
+            if state.credentials != key.credentials {
+                state.grant = None;
+                state.credentials = key.credentials.to_string();
+            }
+            if let Some(s) = &stored {
+                state.version = Some(s.version);
+                // The endpoint's rate limit holds whoever called it last, with any credentials.
+                state.last_attempt_ms = state.last_attempt_ms.max(s.last_attempt_ms);
+                if let Some(token) = s.token.clone().filter(|_| s.credentials == key.credentials) {
+                    let grant = Grant {
+                        token,
+                        expires_at_ms: s.expires_at_ms,
+                        fetched_at_ms: s.fetched_at_ms,
+                    };
+                    if grant.fresh(now, policy) {
+                        let token = grant.token.clone();
+                        state.grant = Some(grant);
+                        return Ok(token);
+                    }
+                    if grant.usable(now) {
+                        state.grant = Some(grant);
+                    }
+                }
+            }
+        }
+        let last_attempt = entry.state.lock().unwrap_or_else(|p| p.into_inner()).last_attempt_ms;
+        let wait = last_attempt + ms(policy.min_fetch_interval.get()) - now;
+        if wait > 0 {
+            let wait = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
+            if !may_wait || Instant::now() + wait >= deadline {
+                return Err(self.fail(entry, TokenError::RateLimited(wait)));
+            }
+            tokio::time::sleep(wait).await;
+        }
+        let attempt_at = now_ms();
+        self.record_attempt(entry, key, attempt_at).await?;
+        let budget = policy.fetch_timeout.get().min(deadline.saturating_duration_since(Instant::now()));
+        let fetched = match tokio::time::timeout(budget, fetcher.fetch(key.scope)).await {
+            Ok(Ok(f)) => f,
+            Ok(Err(e)) => return Err(self.fail(entry, e)),
+            Err(_) => {
+                return Err(self.fail(
+                    entry,
+                    TokenError::Failed(format!("fetch-token did not finish within {} ms", budget.as_millis())),
+                ));
+            }
+        };
+        let lifetime = fetched.expires_in.unwrap_or(policy.default_ttl.get());
+        let grant = Grant {
+            token: fetched.token,
+            expires_at_ms: attempt_at + ms(lifetime),
+            fetched_at_ms: attempt_at,
+        };
+        self.persist(entry, key, &grant, attempt_at).await?;
+        let mut state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.grant = Some(grant.clone());
+        state.attempts += 1;
+        state.last_error = None;
+        tracing::info!(adapter = key.adapter, scope = key.scope, expires_in_s = lifetime.as_secs(), "token fetched");
+        Ok(grant.token)
+    }
+
+    fn fail(&self, entry: &Entry, e: TokenError) -> TokenError {
+        let mut state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.attempts += 1;
+        state.last_error = Some(e.clone());
+        e
+    }
+
+    /// Writes the attempt time durably before calling the endpoint, so a crash right after the
+    /// call still counts against `min_fetch_interval`.
+    async fn record_attempt(&self, entry: &Entry, key: &TokenKey<'_>, at: i64) -> Result<(), TokenError> {
+        let (grant, version) = {
+            let mut state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.last_attempt_ms = at;
+            (state.grant.clone(), state.version)
+        };
+        let row = StoredGrant {
+            token: grant.as_ref().map(|g| g.token.clone()),
+            expires_at_ms: grant.as_ref().map_or(0, |g| g.expires_at_ms),
+            fetched_at_ms: grant.as_ref().map_or(0, |g| g.fetched_at_ms),
+            last_attempt_ms: at,
+            credentials: key.credentials.to_string(),
+            version: version.map_or(1, |v| v + 1),
+        };
+        self.write(entry, key, row, version).await
+    }
+
+    async fn persist(&self, entry: &Entry, key: &TokenKey<'_>, grant: &Grant, attempt_at: i64) -> Result<(), TokenError> {
+        let version = entry.state.lock().unwrap_or_else(|p| p.into_inner()).version;
+        let row = StoredGrant {
+            token: Some(grant.token.clone()),
+            expires_at_ms: grant.expires_at_ms,
+            fetched_at_ms: grant.fetched_at_ms,
+            last_attempt_ms: attempt_at,
+            credentials: key.credentials.to_string(),
+            version: version.map_or(1, |v| v + 1),
+        };
+        self.write(entry, key, row, version).await
+    }
+
+    /// Compare-and-swap on the row's version; a lost race (another process wrote) re-reads the
+    /// version and writes once more, since this process holds the newest information.
+    async fn write(&self, entry: &Entry, key: &TokenKey<'_>, mut row: StoredGrant, version: Option<i64>) -> Result<(), TokenError> {
+        let unavailable = |e: crate::store::StoreError| TokenError::Unavailable(e.to_string());
+        let mut expected = version;
+        for _ in 0..3 {
+            if self.store.token_store(key.adapter, key.scope, &row, expected).await.map_err(unavailable)? {
+                entry.state.lock().unwrap_or_else(|p| p.into_inner()).version = Some(row.version);
+                return Ok(());
+            }
+            expected = self
+                .store
+                .token_load(key.adapter, key.scope)
+                .await
+                .map_err(unavailable)?
+                .map(|s| s.version);
+            row.version = expected.map_or(1, |v| v + 1);
+        }
+        Err(TokenError::Unavailable("token grant could not be stored: concurrent writers".into()))
+    }
+
+    /// Forgets `rejected` if it is still the current token of `adapter`/`scope`; true if so.
+    pub async fn invalidate(&self, adapter: &str, scope: &str, rejected: &str) -> bool {
+        let entry = self.entry(&TokenKey { adapter, scope, credentials: "" });
+        let was_current = {
+            let mut state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
+            let current = state.grant.as_ref().is_some_and(|g| g.token == rejected);
+            if current {
+                state.grant = None;
+            }
+            current
+        };
+        match self.store.token_invalidate(adapter, scope, rejected).await {
+            Ok(stored) => {
+                if let Ok(Some(s)) = self.store.token_load(adapter, scope).await {
+                    entry.state.lock().unwrap_or_else(|p| p.into_inner()).version = Some(s.version);
+                }
+                if was_current || stored {
+                    tracing::info!(adapter, scope, "token invalidated after the platform refused it");
+                }
+                was_current || stored
+            }
+            Err(e) => {
+                tracing::warn!(adapter, scope, "token invalidation could not be stored: {e}");
+                was_current
+            }
+        }
+    }
+}
