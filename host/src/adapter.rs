@@ -224,14 +224,19 @@ impl LoadedAdapter {
             )
             .await;
             let redactor = store.data().redactor.clone();
-            let (answer, _) = self.finish(store, result).map_err(|f| TokenError::Failed(f.message))?;
+            let (answer, outcome) = self.finish(store, result).map_err(|f| TokenError::Failed(f.message))?;
+            if let (Err(_), Some(why)) = (&answer, outcome.denied) {
+                return Err(TokenError::Denied(redactor.scrub(&why)));
+            }
             match answer {
                 Ok(grant) => Ok(FetchedToken {
                     token: grant.token,
                     expires_in: grant.expires_in_seconds.map(Duration::from_secs),
                 }),
                 Err(guest::AdapterError::Auth(m)) => Err(TokenError::Auth(redactor.scrub(&m))),
-                Err(e) => Err(TokenError::Failed(redactor.scrub(&crate::invoke::describe_error(&e)))),
+                Err(guest::AdapterError::Rejected(r)) => Err(TokenError::Rejected(r.code, redactor.scrub(&r.message))),
+                Err(guest::AdapterError::InvalidInput(p)) => Err(TokenError::Invalid(redactor.scrub(&p.message))),
+                Err(e) => Err(TokenError::Failed(redactor.scrub(&crate::invoke::error_message(&e)))),
             }
         }
         .await;

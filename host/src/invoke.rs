@@ -25,13 +25,13 @@ pub struct CallOptions {
     pub deadline: Option<Instant>,
 }
 
-/// A one-line description of a WIT adapter error, for messages.
-pub(crate) fn describe_error(e: &guest::AdapterError) -> String {
+/// The message of a WIT adapter error, with the platform code where there is one.
+pub(crate) fn error_message(e: &guest::AdapterError) -> String {
     match e {
-        types::AdapterError::InvalidInput(p) => format!("invalid input: {}", p.message),
-        types::AdapterError::Rejected(r) => format!("rejected ({}): {}", r.code, r.message),
-        types::AdapterError::Auth(m) => format!("auth: {m}"),
-        types::AdapterError::Transient(t) => format!("transient: {}", t.message),
+        types::AdapterError::InvalidInput(p) => p.message.clone(),
+        types::AdapterError::Rejected(r) => format!("{} (platform code {})", r.message, r.code),
+        types::AdapterError::Auth(m) => m.clone(),
+        types::AdapterError::Transient(t) => t.message.clone(),
     }
 }
 

@@ -195,8 +195,33 @@ impl tokens::Host for CallState {
                 Ok(token)
             }
             Err(e) => Err(match e {
-                TokenError::Auth(m) => tokens::TokenError::Auth(self.redactor.scrub(&m)),
-                TokenError::Failed(m) => tokens::TokenError::FetchFailed(self.redactor.scrub(&m)),
+                TokenError::Auth(m) => tokens::TokenError::FetchFailed(types::AdapterError::Auth(m)),
+                TokenError::Rejected(code, message) => {
+                    tokens::TokenError::FetchFailed(types::AdapterError::Rejected(types::Rejection {
+                        code,
+                        message,
+                        details: Vec::new(),
+                        conflict: false,
+                    }))
+                }
+                TokenError::Invalid(message) => {
+                    tokens::TokenError::FetchFailed(types::AdapterError::InvalidInput(types::InputProblem {
+                        message: format!("fetch-token: {message}"),
+                        details: Vec::new(),
+                    }))
+                }
+                TokenError::Failed(message) => {
+                    tokens::TokenError::FetchFailed(types::AdapterError::Transient(types::TransientFailure {
+                        message,
+                        code: Some("token".into()),
+                        retry_after_ms: None,
+                    }))
+                }
+                TokenError::Denied(m) => {
+                    // The denial happened in fetch-token's instance; it explains this call too.
+                    self.denied = Some(m.clone());
+                    tokens::TokenError::Denied(m)
+                }
                 TokenError::RateLimited(d) => tokens::TokenError::RateLimited(d.as_millis() as u64),
                 TokenError::Unavailable(m) => tokens::TokenError::Unavailable(m),
             }),

@@ -17,7 +17,16 @@ pub enum TokenError {
     /// The platform refused the credentials.
     #[error("token endpoint refused the credentials: {0}")]
     Auth(String),
-    /// `fetch-token` failed for another reason.
+    /// The platform refused the token request for another reason (code, message).
+    #[error("token endpoint refused the request ({0}): {1}")]
+    Rejected(String, String),
+    /// `fetch-token` found its configuration or secrets unusable.
+    #[error("fetch-token cannot run: {0}")]
+    Invalid(String),
+    /// `fetch-token` tried a host that is not allowed.
+    #[error("fetch-token was denied: {0}")]
+    Denied(String),
+    /// `fetch-token` failed in a way worth retrying later (or trapped, or timed out).
     #[error("token fetch failed: {0}")]
     Failed(String),
     /// `min_fetch_interval` forbids another fetch for this long.

@@ -1,1 +1,5 @@
-//! Simulators.
+//! Test support for Weft: strict platform simulators over real HTTP on loopback, and helpers
+//! that set up manifests, data folders and the real components built from `plugins/`.
+
+pub mod harness;
+pub mod sekorm;

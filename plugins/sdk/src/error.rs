@@ -114,6 +114,28 @@ impl AdapterError {
         matches!(self, Self::Auth(_))
     }
 
+    /// Converts from the generated WIT type.
+    pub fn from_wit(e: wit::AdapterError) -> Self {
+        match e {
+            wit::AdapterError::InvalidInput(p) => Self::InvalidInput {
+                message: p.message,
+                details: p.details,
+            },
+            wit::AdapterError::Rejected(r) => Self::Rejected {
+                code: r.code,
+                message: r.message,
+                details: r.details,
+                conflict: r.conflict,
+            },
+            wit::AdapterError::Auth(m) => Self::Auth(m),
+            wit::AdapterError::Transient(t) => Self::Transient {
+                message: t.message,
+                code: t.code,
+                retry_after_ms: t.retry_after_ms,
+            },
+        }
+    }
+
     /// Converts into the generated WIT type.
     pub fn into_wit(self) -> wit::AdapterError {
         match self {

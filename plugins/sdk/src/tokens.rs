@@ -6,8 +6,8 @@ use crate::bindings::weft::adapter::tokens as wit;
 /// The current token for `scope`, fetched by the host if needed. Ask right before each send.
 pub fn get(scope: &str) -> Result<String, AdapterError> {
     wit::get(scope).map_err(|e| match e {
-        wit::TokenError::Auth(m) => AdapterError::auth(m),
-        wit::TokenError::FetchFailed(m) => AdapterError::transient_code("token", m),
+        wit::TokenError::FetchFailed(e) => AdapterError::from_wit(e),
+        wit::TokenError::Denied(m) => AdapterError::rejected("denied", m),
         wit::TokenError::RateLimited(ms) => AdapterError::transient_code(
             "token-rate-limited",
             format!("token endpoint may be called again in {ms} ms"),

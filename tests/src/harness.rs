@@ -1,0 +1,100 @@
+//! Manifests in temporary folders, the built components, and the `weft` binary.
+
+use std::path::{Path, PathBuf};
+use weft::engine::EngineOptions;
+use weft::{Runtime, RuntimeOptions};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"))
+}
+
+/// The component built from `plugins/NAME` (or `tests/NAME`) by `make plugins`.
+pub fn component(crate_name: &str) -> PathBuf {
+    let path = target_dir()
+        .join("wasm32-wasip2/wasm")
+        .join(format!("{}.wasm", crate_name.replace('-', "_")));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the adapters first with `make plugins` (the README's test command does)",
+        path.display()
+    );
+    path
+}
+
+/// The `weft` binary built by `cargo build` (the README's test command builds it first).
+pub fn weft_bin() -> PathBuf {
+    let path = target_dir().join("debug/weft");
+    assert!(path.is_file(), "{} is missing: run `cargo build -p weft` first", path.display());
+    path
+}
+
+/// A temporary deployment: a manifests folder, a data folder and secret files.
+pub struct Deployment {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Deployment {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Deployment {
+    /// An empty deployment.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        std::fs::create_dir_all(dir.path().join("manifests")).expect("manifests folder");
+        Self { dir }
+    }
+
+    /// The manifests folder.
+    pub fn manifests(&self) -> PathBuf {
+        self.dir.path().join("manifests")
+    }
+
+    /// The data folder.
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Writes `manifests/NAME.toml`.
+    pub fn manifest(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.manifests().join(format!("{name}.toml"));
+        std::fs::write(&path, text).expect("write manifest");
+        path
+    }
+
+    /// Writes a secret file and answers its `file:` reference.
+    pub fn secret(&self, name: &str, value: &str) -> String {
+        let path = self.dir.path().join(format!("secret-{name}"));
+        std::fs::write(&path, format!("{value}\n")).expect("write secret");
+        format!("file:{}", path.display())
+    }
+
+    /// Runtime options for this deployment, with a small instance pool fit for tests.
+    pub fn options(&self) -> RuntimeOptions {
+        RuntimeOptions {
+            manifests: self.manifests(),
+            data: self.data(),
+            engine: EngineOptions {
+                max_instances: 200,
+                ..EngineOptions::default()
+            },
+        }
+    }
+
+    /// Opens a runtime on this deployment; every manifest must load.
+    pub async fn runtime(&self) -> Runtime {
+        let runtime = Runtime::open(self.options()).await.expect("runtime opens");
+        let errors = runtime.load_errors();
+        assert!(errors.is_empty(), "manifests failed to load: {errors:?}");
+        runtime
+    }
+}

@@ -1,0 +1,283 @@
+//! The Sekorm adapter end to end: the real component from `plugins/sekorm`, the host library,
+//! and the strict simulator over loopback HTTP.
+
+use serde_json::{Value, json};
+use std::time::Duration;
+use weft::{CallOptions, ErrorKind, Runtime};
+use weft_tests::harness::{Deployment, component};
+use weft_tests::sekorm::{Fault, Sekorm};
+
+const ACCOUNT: &str = "weft-test-account";
+const SECRET: &str = "s3cret+/=app";
+
+/// Manifest sections a test may change.
+#[derive(Default)]
+struct Sections {
+    top: &'static str,
+    token: &'static str,
+    limits: &'static str,
+    retry: &'static str,
+    config: &'static str,
+}
+
+fn deploy(sim: &Sekorm, s: Sections) -> Deployment {
+    let dep = Deployment::new();
+    let account = dep.secret("account", ACCOUNT);
+    let secret = dep.secret("app_secret", SECRET);
+    let retry = if s.retry.is_empty() { "max_attempts = 3\ninitial_backoff = \"10ms\"\nmax_backoff = \"50ms\"" } else { s.retry };
+    let token = if s.token.is_empty() { "min_fetch_interval = \"0s\"" } else { s.token };
+    let limits = if s.limits.is_empty() { "http_timeout = \"2s\"" } else { s.limits };
+    dep.manifest(
+        "sekorm",
+        &format!(
+            r#"
+name = "sekorm"
+component = "{component}"
+base_url = "{base}"
+{top}
+
+[secrets]
+account = "{account}"
+app_secret = "{secret}"
+
+[token]
+{token}
+
+[limits]
+timeout = "20s"
+{limits}
+
+[retry]
+{retry}
+
+[config]
+{config}
+"#,
+            component = component("weft-sekorm").display(),
+            base = sim.base_url(),
+            top = s.top,
+            config = s.config,
+        ),
+    );
+    dep
+}
+
+async fn setup(s: Sections) -> (Sekorm, Deployment, Runtime) {
+    let sim = Sekorm::start(ACCOUNT, SECRET).await;
+    let dep = deploy(&sim, s);
+    let rt = dep.runtime().await;
+    (sim, dep, rt)
+}
+
+fn items(n: usize) -> Value {
+    let list: Vec<Value> = (0..n)
+        .map(|i| json!({ "pnCode": format!("PN-{i:05}/+="), "brandName": "AMS", "stockQuantity": i }))
+        .collect();
+    json!({ "items": list })
+}
+
+async fn call(rt: &Runtime, op: &str, input: Value) -> Result<Value, weft::InvokeError> {
+    rt.invoke("sekorm", op, &input.to_string(), CallOptions::default())
+        .await
+        .map(|out| serde_json::from_str(&out).expect("output is JSON"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_sync_sends_every_item_in_chunks_with_one_token() {
+    let (sim, _dep, rt) = setup(Sections { config: "chunk_size = 500", ..Sections::default() }).await;
+    let out = call(&rt, "full-sync", items(1234)).await.expect("full sync");
+    assert_eq!(out["items"], 1234);
+    assert_eq!(out["chunks"], 3);
+    sim.ledger(|l| {
+        assert_eq!(l.full_sync_batches, vec![500, 500, 234]);
+        assert_eq!(l.stock.len(), 1234);
+        assert_eq!(l.stock.get(&("AMS".into(), "PN-01233/+=".into())), Some(&1233));
+    });
+    call(&rt, "full-sync", items(10)).await.expect("second sync");
+    assert_eq!(sim.token_requests(), 1, "the token is reused while valid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_quantity_is_recorded_and_reconcile_sends_the_days_changes() {
+    let (sim, _dep, rt) = setup(Sections::default()).await;
+    for (pn, q) in [("A-1", 5), ("B/2+", 7), ("A-1", 9)] {
+        let out = call(&rt, "update-quantity", json!({ "pnCode": pn, "brandName": "AMS", "stockQuantity": q }))
+            .await
+            .expect("update");
+        assert_eq!(out["updated"]["stockQuantity"], q);
+    }
+    let out = call(&rt, "reconcile", json!({})).await.expect("reconcile");
+    assert_eq!(out["items"], 2, "one line per item changed today, with its last quantity");
+    sim.ledger(|l| {
+        assert_eq!(l.updates.len(), 3);
+        let sent = &l.compares[0];
+        let a = sent.iter().find(|x| x.pn_code == "A-1").expect("A-1 compared");
+        assert_eq!(a.quantity, 9);
+        assert!(sent.iter().any(|x| x.pn_code == "B/2+" && x.quantity == 7));
+    });
+    let out = call(&rt, "reconcile", json!({ "date": "2001-01-01" })).await.expect("empty day");
+    assert_eq!(out["sent"], false);
+    assert_eq!(sim.ledger(|l| l.compares.len()), 1, "an empty day sends nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_revoked_mid_run_is_refreshed_once_and_the_call_succeeds() {
+    let (sim, _dep, rt) = setup(Sections::default()).await;
+    call(&rt, "full-sync", items(3)).await.expect("first");
+    sim.revoke_tokens();
+    call(&rt, "full-sync", items(3)).await.expect("after revocation");
+    assert_eq!(sim.token_requests(), 2);
+    assert_eq!(sim.ledger(|l| l.refused_tokens), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_near_expiry_is_refreshed_before_use() {
+    let (sim, _dep, rt) = setup(Sections { token: "refresh_window = \"50%\"\nmin_fetch_interval = \"0s\"", ..Sections::default() }).await;
+    sim.set_expires_in(2);
+    call(&rt, "full-sync", items(1)).await.expect("first");
+    call(&rt, "full-sync", items(1)).await.expect("second, same token");
+    assert_eq!(sim.token_requests(), 1);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    call(&rt, "full-sync", items(1)).await.expect("inside the refresh window");
+    assert_eq!(sim.token_requests(), 2, "refreshed inside the window");
+    assert_eq!(sim.ledger(|l| l.refused_tokens), 0, "no request ever carried an expired token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_are_an_auth_error_without_a_fetch_loop() {
+    let sim = Sekorm::start(ACCOUNT, "another-secret").await;
+    let dep = deploy(&sim, Sections::default());
+    let rt = dep.runtime().await;
+    let e = call(&rt, "full-sync", items(1)).await.expect_err("refused");
+    assert_eq!(e.kind, ErrorKind::Auth, "{e}");
+    assert!(e.message.contains("no permission"), "{e}");
+    assert_eq!(sim.token_requests(), 1);
+    assert_eq!(sim.business_requests(), 0);
+    assert!(!e.message.contains(SECRET), "secrets never appear in errors");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_are_retried_with_backoff_then_reported() {
+    let (sim, _dep, rt) = setup(Sections::default()).await;
+    sim.fail_next([Fault::Status(500), Fault::SystemError]);
+    let out = call(&rt, "full-sync", items(2)).await.expect("third attempt succeeds");
+    assert_eq!(out["items"], 2);
+    assert_eq!(sim.ledger(|l| l.full_sync_batches.clone()), vec![2]);
+    sim.fail_next([Fault::Status(502), Fault::Status(503), Fault::Status(500)]);
+    let e = call(&rt, "full-sync", items(2)).await.expect_err("gives up");
+    assert_eq!(e.kind, ErrorKind::Transient);
+    assert_eq!(e.attempts, 3);
+    assert_eq!(e.platform_code.as_deref(), Some("500"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_platform_times_out_and_a_lost_answer_is_resent() {
+    let (sim, _dep, rt) = setup(Sections { limits: "http_timeout = \"300ms\"", retry: "max_attempts = 1", ..Sections::default() }).await;
+    // Get the token first so the faults hit the business call.
+    call(&rt, "update-quantity", json!({"pnCode": "X", "brandName": "AMS", "stockQuantity": 1})).await.expect("warm");
+    sim.fail_next([Fault::Latency(Duration::from_secs(2))]);
+    let e = call(&rt, "update-quantity", json!({"pnCode": "X", "brandName": "AMS", "stockQuantity": 2})).await.expect_err("timeout");
+    assert_eq!(e.kind, ErrorKind::Transient);
+    assert_eq!(e.platform_code.as_deref(), Some("timeout"), "{e}");
+    sim.fail_next([Fault::DropAfterProcessing]);
+    let e = call(&rt, "update-quantity", json!({"pnCode": "X", "brandName": "AMS", "stockQuantity": 3})).await.expect_err("lost answer");
+    assert_eq!(e.kind, ErrorKind::Transient);
+    // The update is idempotent (a quantity, not a delta): sending it again is safe.
+    call(&rt, "update-quantity", json!({"pnCode": "X", "brandName": "AMS", "stockQuantity": 3})).await.expect("resent");
+    sim.ledger(|l| assert_eq!(l.stock.get(&("AMS".into(), "X".into())), Some(&3)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_input_is_refused_before_anything_is_sent() {
+    let (sim, _dep, rt) = setup(Sections::default()).await;
+    let long = "x".repeat(51);
+    let bad = json!({ "items": [
+        { "pnCode": "ok", "brandName": "AMS", "stockQuantity": 1 },
+        { "pnCode": long, "brandName": "AMS", "stockQuantity": 1 },
+        { "pnCode": "ok", "brandName": "AMS", "stockQuantity": "12" },
+        { "pnCode": "ok", "brandName": "AMS", "stockQuantity": 1.5 },
+        { "pnCode": "ok", "stockQuantity": 1 },
+        { "pnCode": "ok", "brandName": "AMS", "stockQuantity": 1, "extra": true },
+    ]});
+    let e = call(&rt, "full-sync", bad).await.expect_err("refused");
+    assert_eq!(e.kind, ErrorKind::InvalidInput);
+    let indexes: Vec<Option<u32>> = e.details.iter().map(|d| d.index).collect();
+    assert_eq!(indexes, vec![Some(1), Some(2), Some(3), Some(4), Some(5)], "{:?}", e.details);
+    assert_eq!(e.details[0].field.as_deref(), Some("pnCode"));
+    let e = call(&rt, "update-quantity", json!({"pnCode": "A", "brandName": "AMS", "stockQuantity": -3})).await.expect_err("negative");
+    assert_eq!(e.kind, ErrorKind::InvalidInput);
+    let e = rt.invoke("sekorm", "full-sync", "{not json", CallOptions::default()).await.expect_err("not JSON");
+    assert_eq!(e.kind, ErrorKind::InvalidInput);
+    let e = call(&rt, "no-such-op", json!({})).await.expect_err("unknown op");
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    assert_eq!(sim.token_requests() + sim.business_requests(), 0, "nothing reached the platform");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_outside_allowed_hosts_is_refused_without_a_connection() {
+    let (sim, _dep, rt) = setup(Sections { top: "allowed_hosts = [\"wwww.sekorm.com\"]", ..Sections::default() }).await;
+    let e = call(&rt, "full-sync", items(1)).await.expect_err("denied");
+    assert_eq!(e.kind, ErrorKind::Denied, "{e}");
+    assert!(e.message.contains("not in allowed_hosts [wwww.sekorm.com]"), "{e}");
+    assert_eq!(sim.token_requests() + sim.business_requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_refusals_keep_their_message() {
+    let (sim, _dep, rt) = setup(Sections::default()).await;
+    sim.deny_loopback();
+    let e = call(&rt, "full-sync", items(1)).await.expect_err("ip invalid");
+    assert_eq!(e.kind, ErrorKind::Rejected, "{e}");
+    assert!(e.message.contains("ip invalid"), "{e}");
+    assert_eq!(e.platform_code.as_deref(), Some("-1"));
+    let sim2 = Sekorm::start(ACCOUNT, SECRET).await;
+    sim2.forbid();
+    let dep2 = deploy(&sim2, Sections::default());
+    let rt2 = dep2.runtime().await;
+    let e = call(&rt2, "full-sync", items(1)).await.expect_err("forbidden");
+    assert!(e.message.contains("sp already forbidden"), "{e}");
+    drop(sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_concurrent_calls_on_a_cold_cache_make_one_token_request() {
+    let (sim, _dep, rt) = setup(Sections { limits: "concurrency = 100\nhttp_timeout = \"5s\"", ..Sections::default() }).await;
+    let rt = std::sync::Arc::new(rt);
+    let calls: Vec<_> = (0..100)
+        .map(|i| {
+            let rt = rt.clone();
+            tokio::spawn(async move {
+                call(&rt, "update-quantity", json!({"pnCode": format!("P{i}"), "brandName": "AMS", "stockQuantity": i})).await
+            })
+        })
+        .collect();
+    for c in calls {
+        c.await.expect("task").expect("call succeeds");
+    }
+    assert_eq!(sim.token_requests(), 1);
+    assert_eq!(sim.ledger(|l| l.updates.len()), 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_reuses_the_persisted_token() {
+    let sim = Sekorm::start(ACCOUNT, SECRET).await;
+    let dep = deploy(&sim, Sections::default());
+    {
+        let rt = dep.runtime().await;
+        call(&rt, "full-sync", items(1)).await.expect("first process");
+    }
+    let rt = dep.runtime().await;
+    call(&rt, "full-sync", items(1)).await.expect("second process");
+    assert_eq!(sim.token_requests(), 1, "the second process reused the stored grant");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_fetch_interval_spaces_token_fetches() {
+    let (sim, _dep, rt) = setup(Sections { token: "min_fetch_interval = \"1500ms\"", ..Sections::default() }).await;
+    call(&rt, "full-sync", items(1)).await.expect("first");
+    sim.revoke_tokens();
+    let started = std::time::Instant::now();
+    call(&rt, "full-sync", items(1)).await.expect("waits for the interval, then refreshes");
+    assert!(started.elapsed() >= Duration::from_millis(1000), "the second fetch waited for min_fetch_interval");
+    assert_eq!(sim.token_requests(), 2);
+}
