@@ -99,7 +99,12 @@ impl LoadedAdapter {
     }
 
     /// A fresh instance whose CPU, memory and wall-clock budgets are this call's.
-    pub(crate) async fn instantiate(self: &Arc<Self>, purpose: Purpose, op: &str, deadline: Instant) -> Result<Instance, Failure> {
+    pub(crate) async fn instantiate(
+        self: &Arc<Self>,
+        purpose: Purpose,
+        op: &str,
+        deadline: Instant,
+    ) -> Result<Instance, Failure> {
         let tick = self.shared.engine.options().epoch_tick;
         let mut store = wasmtime::Store::new(
             self.shared.engine.engine(),
@@ -117,11 +122,14 @@ impl LoadedAdapter {
             // Yield at every tick so that one busy guest cannot starve the executor.
             Ok(UpdateDeadline::Yield(1))
         });
-        let world = match tokio::time::timeout_at(deadline.into(), self.pre.instantiate_async(&mut store)).await {
-            Ok(Ok(w)) => w,
-            Ok(Err(e)) => return Err(self.classify(&store, e)),
-            Err(_) => return Err(self.timeout()),
-        };
+        let world =
+            match tokio::time::timeout_at(deadline.into(), self.pre.instantiate_async(&mut store))
+                .await
+            {
+                Ok(Ok(w)) => w,
+                Ok(Err(e)) => return Err(self.classify(&store, e)),
+                Err(_) => return Err(self.timeout()),
+            };
         Ok(Instance { store, world })
     }
 
@@ -150,7 +158,10 @@ impl LoadedAdapter {
         if state.cpu_exhausted {
             return Failure {
                 kind: ErrorKind::Limit,
-                message: format!("adapter {name} used up limits.cpu_time ({}) in one call", self.manifest.limits.cpu_time),
+                message: format!(
+                    "adapter {name} used up limits.cpu_time ({}) in one call",
+                    self.manifest.limits.cpu_time
+                ),
             };
         }
         let text = state.redactor.scrub(&format!("{e:#}"));
@@ -191,9 +202,18 @@ impl LoadedAdapter {
     }
 
     /// Calls `describe` in a fresh instance.
-    pub(crate) async fn describe(self: &Arc<Self>, deadline: Instant) -> Result<AdapterDescription, Failure> {
-        let Instance { mut store, world } = self.instantiate(Purpose::Describe, "describe", deadline).await?;
-        let result = tokio::time::timeout_at(deadline.into(), world.weft_adapter_adapter().call_describe(&mut store)).await;
+    pub(crate) async fn describe(
+        self: &Arc<Self>,
+        deadline: Instant,
+    ) -> Result<AdapterDescription, Failure> {
+        let Instance { mut store, world } = self
+            .instantiate(Purpose::Describe, "describe", deadline)
+            .await?;
+        let result = tokio::time::timeout_at(
+            deadline.into(),
+            world.weft_adapter_adapter().call_describe(&mut store),
+        )
+        .await;
         let (d, _) = self.finish(store, result)?;
         Ok(AdapterDescription {
             name: d.name,
@@ -220,11 +240,15 @@ impl LoadedAdapter {
                 .map_err(|f| TokenError::Failed(f.message))?;
             let result = tokio::time::timeout_at(
                 deadline.into(),
-                world.weft_adapter_adapter().call_fetch_token(&mut store, scope),
+                world
+                    .weft_adapter_adapter()
+                    .call_fetch_token(&mut store, scope),
             )
             .await;
             let redactor = store.data().redactor.clone();
-            let (answer, outcome) = self.finish(store, result).map_err(|f| TokenError::Failed(f.message))?;
+            let (answer, outcome) = self
+                .finish(store, result)
+                .map_err(|f| TokenError::Failed(f.message))?;
             if let (Err(_), Some(why)) = (&answer, outcome.denied) {
                 return Err(TokenError::Denied(redactor.scrub(&why)));
             }
@@ -234,9 +258,15 @@ impl LoadedAdapter {
                     expires_in: grant.expires_in_seconds.map(Duration::from_secs),
                 }),
                 Err(guest::AdapterError::Auth(m)) => Err(TokenError::Auth(redactor.scrub(&m))),
-                Err(guest::AdapterError::Rejected(r)) => Err(TokenError::Rejected(r.code, redactor.scrub(&r.message))),
-                Err(guest::AdapterError::InvalidInput(p)) => Err(TokenError::Invalid(redactor.scrub(&p.message))),
-                Err(e) => Err(TokenError::Failed(redactor.scrub(&crate::invoke::error_message(&e)))),
+                Err(guest::AdapterError::Rejected(r)) => {
+                    Err(TokenError::Rejected(r.code, redactor.scrub(&r.message)))
+                }
+                Err(guest::AdapterError::InvalidInput(p)) => {
+                    Err(TokenError::Invalid(redactor.scrub(&p.message)))
+                }
+                Err(e) => Err(TokenError::Failed(
+                    redactor.scrub(&crate::invoke::error_message(&e)),
+                )),
             }
         }
         .await;

@@ -96,9 +96,11 @@ impl WeftEngine {
             .wasm_component_model(true)
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = wasmtime::Engine::new(&config).map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        let engine =
+            wasmtime::Engine::new(&config).map_err(|e| EngineError::Config(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| EngineError::Config(format!("{e:#}")))?;
         AdapterWorld::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
             .map_err(|e| EngineError::Config(format!("{e:#}")))?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -158,10 +160,13 @@ impl WeftEngine {
         {
             match self.deserialize(path) {
                 Ok(c) => return Ok((c, hash)),
-                Err(e) => tracing::warn!(path = %path.display(), "cached compilation unusable, recompiling: {e:#}"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "cached compilation unusable, recompiling: {e:#}")
+                }
             }
         }
-        let component = Component::new(&self.engine, bytes).map_err(|e| EngineError::Compile(format!("{e:#}")))?;
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| EngineError::Compile(format!("{e:#}")))?;
         if let Some(path) = &cached {
             if let Err(e) = self.write_cache(&component, path) {
                 tracing::warn!(path = %path.display(), "could not cache the compiled component: {e}");

@@ -58,7 +58,10 @@ impl LogWriter {
         if self.line.is_empty() {
             return;
         }
-        let text = self.target.redactor.scrub(&String::from_utf8_lossy(&self.line));
+        let text = self
+            .target
+            .redactor
+            .scrub(&String::from_utf8_lossy(&self.line));
         let text = text.trim_end_matches('\r');
         if self.target.stream == "stderr" {
             tracing::warn!(adapter = %self.target.adapter, stream = self.target.stream, "{text}");
@@ -70,7 +73,11 @@ impl LogWriter {
 }
 
 impl AsyncWrite for LogWriter {
-    fn poll_write(mut self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         let this = &mut *self;
         // Output past the budget is accepted and dropped: a chatty guest must not fail its call
         // (Rust's println! panics on a write error), nor flood the log.

@@ -48,7 +48,12 @@ fn details(list: &[types::Detail]) -> Vec<Detail> {
 
 impl LoadedAdapter {
     /// Runs `op` with JSON `input`, answering the adapter's JSON output.
-    pub async fn invoke(self: &Arc<Self>, op: &str, input: &str, options: CallOptions) -> Result<String, InvokeError> {
+    pub async fn invoke(
+        self: &Arc<Self>,
+        op: &str,
+        input: &str,
+        options: CallOptions,
+    ) -> Result<String, InvokeError> {
         let started = Instant::now();
         let result = self.invoke_inner(op, input, options, started).await;
         let outcome = match &result {
@@ -62,7 +67,10 @@ impl LoadedAdapter {
         };
         let metrics = &self.shared.metrics;
         metrics.invocations.get_or_create(&labels).inc();
-        metrics.invocation_seconds.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+        metrics
+            .invocation_seconds
+            .get_or_create(&labels)
+            .observe(started.elapsed().as_secs_f64());
         if let Err(e) = &result {
             metrics
                 .errors
@@ -85,19 +93,30 @@ impl LoadedAdapter {
     ) -> Result<String, InvokeError> {
         let name = self.manifest.name.as_str();
         let err = |kind, message: String| InvokeError::new(kind, name, op, message);
-        let offered = self.description().map(|d| d.operations.as_slice()).unwrap_or_default();
+        let offered = self
+            .description()
+            .map(|d| d.operations.as_slice())
+            .unwrap_or_default();
         if !offered.iter().any(|o| o.name == op) {
             let names: Vec<&str> = offered.iter().map(|o| o.name.as_str()).collect();
             return Err(err(
                 ErrorKind::NotFound,
-                format!("adapter {name} has no operation {op:?} (it offers: {})", names.join(", ")),
+                format!(
+                    "adapter {name} has no operation {op:?} (it offers: {})",
+                    names.join(", ")
+                ),
             ));
         }
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(input) {
-            return Err(err(ErrorKind::InvalidInput, format!("input is not JSON: {e}")));
+            return Err(err(
+                ErrorKind::InvalidInput,
+                format!("input is not JSON: {e}"),
+            ));
         }
         let limit = self.manifest.limits.timeout.get();
-        let deadline = options.deadline.map_or(started + limit, |d| d.min(started + limit));
+        let deadline = options
+            .deadline
+            .map_or(started + limit, |d| d.min(started + limit));
         let _permit = match tokio::time::timeout_at(deadline.into(), self.permits.acquire()).await {
             Ok(Ok(p)) => p,
             _ => {
@@ -110,7 +129,10 @@ impl LoadedAdapter {
                 ));
             }
         };
-        let call_id = options.call_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let call_id = options
+            .call_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let first = options.first_attempt.unwrap_or(1);
         let retry = &self.manifest.retry;
         let mut attempt = first;
@@ -128,7 +150,10 @@ impl LoadedAdapter {
             let (error, outcome) = match answer {
                 Ok((Ok(output), _)) => {
                     if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&output) {
-                        let mut e = err(ErrorKind::Trap, format!("adapter {name} answered output that is not JSON: {e}"));
+                        let mut e = err(
+                            ErrorKind::Trap,
+                            format!("adapter {name} answered output that is not JSON: {e}"),
+                        );
                         e.attempts = attempts;
                         return Err(e);
                     }
@@ -144,23 +169,41 @@ impl LoadedAdapter {
             let mut e = self.map_error(op, &error, outcome.denied.as_deref());
             e.attempts = attempts;
             match (&error, e.kind) {
-                (types::AdapterError::Auth(_), ErrorKind::Auth) if !auth_retried && !outcome.tokens_used.is_empty() => {
+                (types::AdapterError::Auth(_), ErrorKind::Auth)
+                    if !auth_retried && !outcome.tokens_used.is_empty() =>
+                {
                     // An auth failure with no token used came from the token endpoint itself:
                     // another fetch with the same credentials would fail the same way.
                     auth_retried = true;
                     for (scope, token) in &outcome.tokens_used {
                         self.shared.tokens.invalidate(name, scope, token).await;
                     }
-                    tracing::info!(adapter = name, op, "platform refused the token: retrying once with a fresh one");
+                    tracing::info!(
+                        adapter = name,
+                        op,
+                        "platform refused the token: retrying once with a fresh one"
+                    );
                 }
-                (types::AdapterError::Transient(t), ErrorKind::Transient) if transient_tries + 1 < retry.max_attempts => {
+                (types::AdapterError::Transient(t), ErrorKind::Transient)
+                    if transient_tries + 1 < retry.max_attempts =>
+                {
                     transient_tries += 1;
                     let wait = backoff(retry, transient_tries, t.retry_after_ms);
                     if Instant::now() + wait >= deadline {
-                        e.message.push_str(&format!(" (no time left for another attempt within limits.timeout {})", self.manifest.limits.timeout));
+                        e.message.push_str(&format!(
+                            " (no time left for another attempt within limits.timeout {})",
+                            self.manifest.limits.timeout
+                        ));
                         return Err(e);
                     }
-                    tracing::info!(adapter = name, op, attempt, wait_ms = wait.as_millis() as u64, "transient failure, retrying: {}", e.message);
+                    tracing::info!(
+                        adapter = name,
+                        op,
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "transient failure, retrying: {}",
+                        e.message
+                    );
                     tokio::time::sleep(wait).await;
                 }
                 _ => return Err(e),
@@ -175,11 +218,17 @@ impl LoadedAdapter {
         op: &str,
         input: &str,
         deadline: Instant,
-    ) -> Result<(Result<String, guest::AdapterError>, crate::adapter::Outcome), crate::adapter::Failure> {
-        let crate::adapter::Instance { mut store, world } = self.instantiate(Purpose::Invoke, op, deadline).await?;
+    ) -> Result<
+        (Result<String, guest::AdapterError>, crate::adapter::Outcome),
+        crate::adapter::Failure,
+    > {
+        let crate::adapter::Instance { mut store, world } =
+            self.instantiate(Purpose::Invoke, op, deadline).await?;
         let result = tokio::time::timeout_at(
             deadline.into(),
-            world.weft_adapter_adapter().call_invoke(&mut store, ctx, op, input),
+            world
+                .weft_adapter_adapter()
+                .call_invoke(&mut store, ctx, op, input),
         )
         .await;
         self.finish(store, result)
@@ -192,16 +241,29 @@ impl LoadedAdapter {
         // A send refused by the allow-list explains the failure better than whatever the
         // adapter made of it.
         if let Some(why) = denied {
-            return InvokeError::new(ErrorKind::Denied, name, op, format!("adapter {name} tried a host it was not granted: {}", scrub(why)));
+            return InvokeError::new(
+                ErrorKind::Denied,
+                name,
+                op,
+                format!(
+                    "adapter {name} tried a host it was not granted: {}",
+                    scrub(why)
+                ),
+            );
         }
         match e {
             types::AdapterError::InvalidInput(p) => {
-                let mut out = InvokeError::new(ErrorKind::InvalidInput, name, op, scrub(&p.message));
+                let mut out =
+                    InvokeError::new(ErrorKind::InvalidInput, name, op, scrub(&p.message));
                 out.details = details(&p.details);
                 out
             }
             types::AdapterError::Rejected(r) => {
-                let kind = if r.conflict { ErrorKind::Conflict } else { ErrorKind::Rejected };
+                let kind = if r.conflict {
+                    ErrorKind::Conflict
+                } else {
+                    ErrorKind::Rejected
+                };
                 let mut out = InvokeError::new(kind, name, op, scrub(&r.message));
                 out.platform_code = Some(r.code.clone());
                 out.details = details(&r.details);
@@ -218,8 +280,15 @@ impl LoadedAdapter {
 }
 
 /// Exponential backoff with full jitter, never shorter than the platform's Retry-After.
-fn backoff(policy: &crate::manifest::RetryPolicy, retry: u32, retry_after_ms: Option<u64>) -> Duration {
-    let base = policy.initial_backoff.get().saturating_mul(1u32 << retry.saturating_sub(1).min(20));
+fn backoff(
+    policy: &crate::manifest::RetryPolicy,
+    retry: u32,
+    retry_after_ms: Option<u64>,
+) -> Duration {
+    let base = policy
+        .initial_backoff
+        .get()
+        .saturating_mul(1u32 << retry.saturating_sub(1).min(20));
     let cap = base.min(policy.max_backoff.get());
     let jittered = Duration::from_millis(rand::rng().random_range(0..=cap.as_millis() as u64));
     let floor = Duration::from_millis(retry_after_ms.unwrap_or(0));

@@ -13,13 +13,23 @@ use weft::{CallOptions, Runtime, RuntimeOptions};
 #[command(name = "weft", version, about)]
 struct Cli {
     /// Folder of adapter manifests (*.toml).
-    #[arg(long, global = true, env = "WEFT_MANIFESTS", default_value = "manifests")]
+    #[arg(
+        long,
+        global = true,
+        env = "WEFT_MANIFESTS",
+        default_value = "manifests"
+    )]
     manifests: PathBuf,
     /// Data folder: the embedded store and the compiled-component cache.
     #[arg(long, global = true, env = "WEFT_DATA", default_value = "data")]
     data: PathBuf,
     /// Largest linear memory an adapter instance may be given (a manifest may ask for less).
-    #[arg(long, global = true, env = "WEFT_MAX_INSTANCE_MEMORY", default_value = "512MiB")]
+    #[arg(
+        long,
+        global = true,
+        env = "WEFT_MAX_INSTANCE_MEMORY",
+        default_value = "512MiB"
+    )]
     max_instance_memory: String,
     /// Log filter (tracing's EnvFilter syntax), e.g. "info" or "weft=debug".
     #[arg(long, global = true, env = "WEFT_LOG")]
@@ -78,10 +88,9 @@ fn main() -> ExitCode {
 }
 
 async fn open(cli: &Cli) -> anyhow::Result<Runtime> {
-    let max: bytesize::ByteSize = cli
-        .max_instance_memory
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--max-instance-memory: expected a size such as \"512MiB\": {e}"))?;
+    let max: bytesize::ByteSize = cli.max_instance_memory.parse().map_err(|e| {
+        anyhow::anyhow!("--max-instance-memory: expected a size such as \"512MiB\": {e}")
+    })?;
     let options = RuntimeOptions {
         manifests: cli.manifests.clone(),
         data: cli.data.clone(),
@@ -136,7 +145,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => "{}".to_string(),
                 Some("-") => {
                     let mut text = String::new();
-                    std::io::stdin().read_to_string(&mut text).context("cannot read input from standard input")?;
+                    std::io::stdin()
+                        .read_to_string(&mut text)
+                        .context("cannot read input from standard input")?;
                     text
                 }
                 Some(text) => text.to_string(),
@@ -160,7 +171,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                     for d in &e.details {
                         let at = d.index.map(|i| format!("[{i}]")).unwrap_or_default();
-                        let field = d.field.as_ref().map(|f| format!(".{f}")).unwrap_or_default();
+                        let field = d
+                            .field
+                            .as_ref()
+                            .map(|f| format!(".{f}"))
+                            .unwrap_or_default();
                         eprintln!("  {at}{field}: {}", d.message);
                     }
                     let code = u8::try_from(e.kind.exit_code()).unwrap_or(1);

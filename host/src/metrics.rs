@@ -72,10 +72,22 @@ impl Default for Metrics {
         let http_requests = Family::<HttpLabels, Counter>::default();
         let token_fetches = Family::<TokenLabels, Counter>::default();
         registry.register("invocations", "Adapter invocations", invocations.clone());
-        registry.register("invocation_duration_seconds", "Adapter invocation duration", invocation_seconds.clone());
+        registry.register(
+            "invocation_duration_seconds",
+            "Adapter invocation duration",
+            invocation_seconds.clone(),
+        );
         registry.register("errors", "Invocation errors by kind", errors.clone());
-        registry.register("http_requests", "Outbound HTTP requests by host and status", http_requests.clone());
-        registry.register("token_fetches", "Calls of an adapter's fetch-token", token_fetches.clone());
+        registry.register(
+            "http_requests",
+            "Outbound HTTP requests by host and status",
+            http_requests.clone(),
+        );
+        registry.register(
+            "token_fetches",
+            "Calls of an adapter's fetch-token",
+            token_fetches.clone(),
+        );
         Self {
             registry,
             invocations,

@@ -57,10 +57,20 @@ fn form_urlencoded_byte_serialize(value: &str) -> String {
 /// True for header names whose values are credentials.
 pub fn is_sensitive_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    matches!(n.as_str(), "authorization" | "proxy-authorization" | "cookie" | "set-cookie")
-        || ["token", "secret", "password", "api-key", "apikey", "signature", "sign"]
-            .iter()
-            .any(|s| n.contains(s))
+    matches!(
+        n.as_str(),
+        "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
+    ) || [
+        "token",
+        "secret",
+        "password",
+        "api-key",
+        "apikey",
+        "signature",
+        "sign",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
 }
 
 /// A URL for logs: query values whose names look like credentials are replaced.
@@ -70,7 +80,11 @@ pub fn url_for_log(url: &url::Url, redactor: &Redactor) -> String {
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .map(|(k, v)| {
-                let v = if is_sensitive_header(&k) { REDACTED.to_string() } else { v.into_owned() };
+                let v = if is_sensitive_header(&k) {
+                    REDACTED.to_string()
+                } else {
+                    v.into_owned()
+                };
                 (k.into_owned(), v)
             })
             .collect();
@@ -98,6 +112,9 @@ mod tests {
         assert!(is_sensitive_header("X-Access-Token"));
         assert!(!is_sensitive_header("Content-Type"));
         let u = url::Url::parse("https://h/p?accessToken=abc&x=1").expect("url");
-        assert_eq!(url_for_log(&u, &Redactor::default()), "https://h/p?accessToken=%5Bredacted%5D&x=1");
+        assert_eq!(
+            url_for_log(&u, &Redactor::default()),
+            "https://h/p?accessToken=%5Bredacted%5D&x=1"
+        );
     }
 }

@@ -77,14 +77,20 @@ impl Registry {
                     status: "ready",
                     version: d.map(|d| d.version.clone()),
                     component_hash: Some(a.component_hash.clone()),
-                    operations: d.map(|d| d.operations.iter().map(|o| o.name.clone()).collect()).unwrap_or_default(),
+                    operations: d
+                        .map(|d| d.operations.iter().map(|o| o.name.clone()).collect())
+                        .unwrap_or_default(),
                     error: None,
                 }
             })
             .collect();
         for f in self.failures.load().iter() {
             out.push(AdapterStatus {
-                name: f.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+                name: f
+                    .file
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
                 file: f.file.clone(),
                 status: "failed",
                 version: None,
@@ -97,7 +103,12 @@ impl Registry {
     }
 
     /// Loads every manifest in `dir` and publishes the result in one swap.
-    pub async fn load_dir(&self, shared: &Arc<Shared>, dir: &Path, env: &(dyn Fn(&str) -> Option<String> + Sync)) {
+    pub async fn load_dir(
+        &self,
+        shared: &Arc<Shared>,
+        dir: &Path,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) {
         let mut adapters = BTreeMap::new();
         let mut failures = Vec::new();
         match manifest::files_in(dir) {
@@ -116,7 +127,10 @@ impl Registry {
                                 failures.push(ManifestError {
                                     file: file.clone(),
                                     key: "name".into(),
-                                    message: format!("adapter {name:?} is already defined by {}", first.display()),
+                                    message: format!(
+                                        "adapter {name:?} is already defined by {}",
+                                        first.display()
+                                    ),
                                 });
                                 continue;
                             }
@@ -159,14 +173,23 @@ pub async fn load_adapter(
             ),
         ));
     }
-    let bytes = tokio::fs::read(&manifest.component)
-        .await
-        .map_err(|e| err("component", format!("cannot read {}: {e}", manifest.component.display())))?;
+    let bytes = tokio::fs::read(&manifest.component).await.map_err(|e| {
+        err(
+            "component",
+            format!("cannot read {}: {e}", manifest.component.display()),
+        )
+    })?;
     let compile_shared = shared.clone();
-    let (component, hash) = tokio::task::spawn_blocking(move || compile_shared.engine.compile(&bytes))
-        .await
-        .map_err(|e| err("component", format!("compilation did not finish: {e}")))?
-        .map_err(|e| err("component", format!("{}: {e}", manifest.component.display())))?;
+    let (component, hash) =
+        tokio::task::spawn_blocking(move || compile_shared.engine.compile(&bytes))
+            .await
+            .map_err(|e| err("component", format!("compilation did not finish: {e}")))?
+            .map_err(|e| {
+                err(
+                    "component",
+                    format!("{}: {e}", manifest.component.display()),
+                )
+            })?;
     let pre = shared
         .engine
         .linker()
@@ -175,7 +198,10 @@ pub async fn load_adapter(
         .map_err(|e| {
             err(
                 "component",
-                format!("{} does not implement weft:adapter@0.1.0: {e:#}", manifest.component.display()),
+                format!(
+                    "{} does not implement weft:adapter@0.1.0: {e:#}",
+                    manifest.component.display()
+                ),
             )
         })?;
     let http = HttpCapability::new(

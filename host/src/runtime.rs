@@ -48,7 +48,10 @@ impl Runtime {
     }
 
     /// Like [`Runtime::open`], with a store of the caller's choosing.
-    pub async fn with_store(mut options: RuntimeOptions, store: Arc<dyn Store>) -> Result<Self, RuntimeError> {
+    pub async fn with_store(
+        mut options: RuntimeOptions,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, RuntimeError> {
         if options.engine.cache_dir.is_none() {
             options.engine.cache_dir = Some(options.data.join("cache"));
         }
@@ -71,11 +74,19 @@ impl Runtime {
     /// Re-reads every manifest and swaps the result in.
     pub async fn reload(&self) {
         let env = |name: &str| std::env::var(name).ok();
-        self.registry.load_dir(&self.shared, &self.options.manifests, &env).await;
+        self.registry
+            .load_dir(&self.shared, &self.options.manifests, &env)
+            .await;
     }
 
     /// Runs `op` of adapter `adapter` with JSON `input`.
-    pub async fn invoke(&self, adapter: &str, op: &str, input: &str, options: CallOptions) -> Result<String, InvokeError> {
+    pub async fn invoke(
+        &self,
+        adapter: &str,
+        op: &str,
+        input: &str,
+        options: CallOptions,
+    ) -> Result<String, InvokeError> {
         let Some(loaded) = self.registry.get(adapter) else {
             let failed = self
                 .registry
@@ -83,12 +94,20 @@ impl Runtime {
                 .into_iter()
                 .find(|f| f.file.file_stem().is_some_and(|s| s == adapter));
             return Err(match failed {
-                Some(f) => InvokeError::new(ErrorKind::Unavailable, adapter, op, format!("adapter {adapter} failed to load: {f}")),
+                Some(f) => InvokeError::new(
+                    ErrorKind::Unavailable,
+                    adapter,
+                    op,
+                    format!("adapter {adapter} failed to load: {f}"),
+                ),
                 None => InvokeError::new(
                     ErrorKind::NotFound,
                     adapter,
                     op,
-                    format!("no adapter named {adapter:?} (loaded: {})", self.registry.names().join(", ")),
+                    format!(
+                        "no adapter named {adapter:?} (loaded: {})",
+                        self.registry.names().join(", ")
+                    ),
                 ),
             });
         };

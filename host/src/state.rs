@@ -44,7 +44,12 @@ pub struct MemoryLimiter {
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let total = self.total.saturating_sub(current).saturating_add(desired);
         if total > self.limit {
             self.refused = Some(total);
@@ -54,7 +59,12 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
     }
 }
@@ -96,11 +106,21 @@ impl WasiView for CallState {
 
 impl CallState {
     /// Fresh state for one instance of `adapter`.
-    pub fn new(adapter: Arc<LoadedAdapter>, purpose: Purpose, op: &str, deadline: Instant, tick: Duration) -> Self {
+    pub fn new(
+        adapter: Arc<LoadedAdapter>,
+        purpose: Purpose,
+        op: &str,
+        deadline: Instant,
+        tick: Duration,
+    ) -> Self {
         let redactor = Arc::new(adapter.redactor.clone());
         // Nothing is granted: no preopened directories, no environment, no sockets.
         let wasi = WasiCtxBuilder::new()
-            .stdout(LogStream::new(&adapter.manifest.name, "stdout", redactor.clone()))
+            .stdout(LogStream::new(
+                &adapter.manifest.name,
+                "stdout",
+                redactor.clone(),
+            ))
             .stderr(LogStream::new(&adapter.manifest.name, "stderr", redactor))
             .allow_tcp(false)
             .allow_udp(false)
@@ -132,7 +152,10 @@ impl CallState {
 impl types::Host for CallState {}
 
 impl http::Host for CallState {
-    async fn send(&mut self, req: http::Request) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
+    async fn send(
+        &mut self,
+        req: http::Request,
+    ) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
         let method = match req.method {
             http::Method::Get => reqwest::Method::GET,
             http::Method::Post => reqwest::Method::POST,
@@ -146,9 +169,15 @@ impl http::Host for CallState {
             url: req.url,
             headers: req.headers,
             body: req.body,
-            timeout: req.timeout_ms.map(|ms| Duration::from_millis(u64::from(ms))),
+            timeout: req
+                .timeout_ms
+                .map(|ms| Duration::from_millis(u64::from(ms))),
         };
-        let result = self.adapter.http.send(outbound, self.deadline, &self.redactor).await;
+        let result = self
+            .adapter
+            .http
+            .send(outbound, self.deadline, &self.redactor)
+            .await;
         Ok(match result {
             Ok(r) => Ok(http::Response {
                 status: r.status,
@@ -195,28 +224,30 @@ impl tokens::Host for CallState {
                 Ok(token)
             }
             Err(e) => Err(match e {
-                TokenError::Auth(m) => tokens::TokenError::FetchFailed(types::AdapterError::Auth(m)),
-                TokenError::Rejected(code, message) => {
-                    tokens::TokenError::FetchFailed(types::AdapterError::Rejected(types::Rejection {
+                TokenError::Auth(m) => {
+                    tokens::TokenError::FetchFailed(types::AdapterError::Auth(m))
+                }
+                TokenError::Rejected(code, message) => tokens::TokenError::FetchFailed(
+                    types::AdapterError::Rejected(types::Rejection {
                         code,
                         message,
                         details: Vec::new(),
                         conflict: false,
-                    }))
-                }
-                TokenError::Invalid(message) => {
-                    tokens::TokenError::FetchFailed(types::AdapterError::InvalidInput(types::InputProblem {
+                    }),
+                ),
+                TokenError::Invalid(message) => tokens::TokenError::FetchFailed(
+                    types::AdapterError::InvalidInput(types::InputProblem {
                         message: format!("fetch-token: {message}"),
                         details: Vec::new(),
-                    }))
-                }
-                TokenError::Failed(message) => {
-                    tokens::TokenError::FetchFailed(types::AdapterError::Transient(types::TransientFailure {
+                    }),
+                ),
+                TokenError::Failed(message) => tokens::TokenError::FetchFailed(
+                    types::AdapterError::Transient(types::TransientFailure {
                         message,
                         code: Some("token".into()),
                         retry_after_ms: None,
-                    }))
-                }
+                    }),
+                ),
                 TokenError::Denied(m) => {
                     // The denial happened in fetch-token's instance; it explains this call too.
                     self.denied = Some(m.clone());
@@ -230,7 +261,11 @@ impl tokens::Host for CallState {
 
     async fn invalidate(&mut self, scope: String, rejected: String) -> wasmtime::Result<()> {
         let adapter = self.adapter.clone();
-        adapter.shared.tokens.invalidate(&adapter.manifest.name, &scope, &rejected).await;
+        adapter
+            .shared
+            .tokens
+            .invalidate(&adapter.manifest.name, &scope, &rejected)
+            .await;
         Ok(())
     }
 }
@@ -267,25 +302,53 @@ fn unavailable(e: crate::store::StoreError) -> storage::StorageError {
 }
 
 impl storage::Host for CallState {
-    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, storage::StorageError>> {
+    async fn get(
+        &mut self,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, storage::StorageError>> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
-        Ok(self.adapter.shared.store.kv_get(self.ns(), &key).await.map_err(unavailable))
+        Ok(self
+            .adapter
+            .shared
+            .store
+            .kv_get(self.ns(), &key)
+            .await
+            .map_err(unavailable))
     }
 
-    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), storage::StorageError>> {
+    async fn set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), storage::StorageError>> {
         if let Err(e) = check_key(&key).and_then(|()| self.check_value(&value)) {
             return Ok(Err(e));
         }
-        Ok(self.adapter.shared.store.kv_set(self.ns(), &key, &value).await.map_err(unavailable))
+        Ok(self
+            .adapter
+            .shared
+            .store
+            .kv_set(self.ns(), &key, &value)
+            .await
+            .map_err(unavailable))
     }
 
-    async fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, storage::StorageError>> {
+    async fn delete(
+        &mut self,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, storage::StorageError>> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
-        Ok(self.adapter.shared.store.kv_delete(self.ns(), &key).await.map_err(unavailable))
+        Ok(self
+            .adapter
+            .shared
+            .store
+            .kv_delete(self.ns(), &key)
+            .await
+            .map_err(unavailable))
     }
 
     async fn list_keys(
@@ -295,13 +358,20 @@ impl storage::Host for CallState {
         limit: u32,
     ) -> wasmtime::Result<Result<Vec<String>, storage::StorageError>> {
         if prefix.len() > MAX_KEY {
-            return Ok(Err(storage::StorageError::InvalidKey(format!("prefix longer than {MAX_KEY} bytes"))));
+            return Ok(Err(storage::StorageError::InvalidKey(format!(
+                "prefix longer than {MAX_KEY} bytes"
+            ))));
         }
         Ok(self
             .adapter
             .shared
             .store
-            .kv_list(self.ns(), &prefix, start_after.as_deref(), limit.min(MAX_LIST))
+            .kv_list(
+                self.ns(),
+                &prefix,
+                start_after.as_deref(),
+                limit.min(MAX_LIST),
+            )
             .await
             .map_err(unavailable))
     }
@@ -312,7 +382,9 @@ impl storage::Host for CallState {
         expected: Option<Vec<u8>>,
         new: Option<Vec<u8>>,
     ) -> wasmtime::Result<Result<bool, storage::StorageError>> {
-        if let Err(e) = check_key(&key).and_then(|()| new.as_deref().map_or(Ok(()), |v| self.check_value(v))) {
+        if let Err(e) =
+            check_key(&key).and_then(|()| new.as_deref().map_or(Ok(()), |v| self.check_value(v)))
+        {
             return Ok(Err(e));
         }
         Ok(self
@@ -352,12 +424,22 @@ impl config::Host for CallState {
     }
 
     async fn secret(&mut self, name: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.adapter.manifest.secrets.get(&name).map(|s| s.expose().to_string()))
+        Ok(self
+            .adapter
+            .manifest
+            .secrets
+            .get(&name)
+            .map(|s| s.expose().to_string()))
     }
 }
 
 impl log::Host for CallState {
-    async fn write(&mut self, level: log::Level, message: String, fields: Vec<(String, String)>) -> wasmtime::Result<()> {
+    async fn write(
+        &mut self,
+        level: log::Level,
+        message: String,
+        fields: Vec<(String, String)>,
+    ) -> wasmtime::Result<()> {
         let message = self.redactor.scrub(&message);
         let fields: Vec<String> = fields
             .iter()

@@ -108,7 +108,9 @@ fn ms(d: Duration) -> i64 {
 
 impl Grant {
     fn window_ms(&self, policy: &TokenPolicy) -> i64 {
-        let lifetime = Duration::from_millis(u64::try_from(self.expires_at_ms - self.fetched_at_ms).unwrap_or(0));
+        let lifetime = Duration::from_millis(
+            u64::try_from(self.expires_at_ms - self.fetched_at_ms).unwrap_or(0),
+        );
         ms(policy.refresh_window.for_lifetime(lifetime))
     }
 
@@ -125,7 +127,9 @@ impl Grant {
 
 impl State {
     fn current(&self, key: &TokenKey<'_>) -> Option<&Grant> {
-        self.grant.as_ref().filter(|_| self.credentials == key.credentials)
+        self.grant
+            .as_ref()
+            .filter(|_| self.credentials == key.credentials)
     }
 }
 
@@ -168,10 +172,17 @@ impl TokenCache {
         if let Some(token) = due {
             // Due for refresh but still valid: one caller refreshes, nobody waits.
             if let Ok(_guard) = entry.fetch.try_lock() {
-                match self.refresh(&entry, &key, policy, fetcher, deadline, false).await {
+                match self
+                    .refresh(&entry, &key, policy, fetcher, deadline, false)
+                    .await
+                {
                     Ok(t) => return Ok(t),
                     Err(e) => {
-                        tracing::warn!(adapter = key.adapter, scope = key.scope, "token refresh inside the window failed, the current token stays in use: {e}");
+                        tracing::warn!(
+                            adapter = key.adapter,
+                            scope = key.scope,
+                            "token refresh inside the window failed, the current token stays in use: {e}"
+                        );
                     }
                 }
             }
@@ -179,7 +190,11 @@ impl TokenCache {
         }
         let _guard = tokio::time::timeout_at(deadline.into(), entry.fetch.lock())
             .await
-            .map_err(|_| TokenError::Unavailable("the call's deadline passed while waiting for a token fetch".into()))?;
+            .map_err(|_| {
+                TokenError::Unavailable(
+                    "the call's deadline passed while waiting for a token fetch".into(),
+                )
+            })?;
         {
             let state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(g) = state.current(&key)
@@ -193,7 +208,8 @@ impl TokenCache {
                 return Err(e.clone());
             }
         }
-        self.refresh(&entry, &key, policy, fetcher, deadline, true).await
+        self.refresh(&entry, &key, policy, fetcher, deadline, true)
+            .await
     }
 
     /// Fetches (or adopts from the store) a new grant. Called with `entry.fetch` held.
@@ -207,7 +223,11 @@ impl TokenCache {
         may_wait: bool,
     ) -> Result<String, TokenError> {
         let unavailable = |e: crate::store::StoreError| TokenError::Unavailable(e.to_string());
-        let stored = self.store.token_load(key.adapter, key.scope).await.map_err(unavailable)?;
+        let stored = self
+            .store
+            .token_load(key.adapter, key.scope)
+            .await
+            .map_err(unavailable)?;
         let now = now_ms();
         {
             let mut state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -236,7 +256,11 @@ impl TokenCache {
                 }
             }
         }
-        let last_attempt = entry.state.lock().unwrap_or_else(|p| p.into_inner()).last_attempt_ms;
+        let last_attempt = entry
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last_attempt_ms;
         let wait = last_attempt + ms(policy.min_fetch_interval.get()) - now;
         if wait > 0 {
             let wait = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
@@ -247,14 +271,20 @@ impl TokenCache {
         }
         let attempt_at = now_ms();
         self.record_attempt(entry, key, attempt_at).await?;
-        let budget = policy.fetch_timeout.get().min(deadline.saturating_duration_since(Instant::now()));
+        let budget = policy
+            .fetch_timeout
+            .get()
+            .min(deadline.saturating_duration_since(Instant::now()));
         let fetched = match tokio::time::timeout(budget, fetcher.fetch(key.scope)).await {
             Ok(Ok(f)) => f,
             Ok(Err(e)) => return Err(self.fail(entry, e)),
             Err(_) => {
                 return Err(self.fail(
                     entry,
-                    TokenError::Failed(format!("fetch-token did not finish within {} ms", budget.as_millis())),
+                    TokenError::Failed(format!(
+                        "fetch-token did not finish within {} ms",
+                        budget.as_millis()
+                    )),
                 ));
             }
         };
@@ -269,7 +299,12 @@ impl TokenCache {
         state.grant = Some(grant.clone());
         state.attempts += 1;
         state.last_error = None;
-        tracing::info!(adapter = key.adapter, scope = key.scope, expires_in_s = lifetime.as_secs(), "token fetched");
+        tracing::info!(
+            adapter = key.adapter,
+            scope = key.scope,
+            expires_in_s = lifetime.as_secs(),
+            "token fetched"
+        );
         Ok(grant.token)
     }
 
@@ -282,7 +317,12 @@ impl TokenCache {
 
     /// Writes the attempt time durably before calling the endpoint, so a crash right after the
     /// call still counts against `min_fetch_interval`.
-    async fn record_attempt(&self, entry: &Entry, key: &TokenKey<'_>, at: i64) -> Result<(), TokenError> {
+    async fn record_attempt(
+        &self,
+        entry: &Entry,
+        key: &TokenKey<'_>,
+        at: i64,
+    ) -> Result<(), TokenError> {
         let (grant, version) = {
             let mut state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
             state.last_attempt_ms = at;
@@ -299,8 +339,18 @@ impl TokenCache {
         self.write(entry, key, row, version).await
     }
 
-    async fn persist(&self, entry: &Entry, key: &TokenKey<'_>, grant: &Grant, attempt_at: i64) -> Result<(), TokenError> {
-        let version = entry.state.lock().unwrap_or_else(|p| p.into_inner()).version;
+    async fn persist(
+        &self,
+        entry: &Entry,
+        key: &TokenKey<'_>,
+        grant: &Grant,
+        attempt_at: i64,
+    ) -> Result<(), TokenError> {
+        let version = entry
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .version;
         let row = StoredGrant {
             token: Some(grant.token.clone()),
             expires_at_ms: grant.expires_at_ms,
@@ -314,12 +364,27 @@ impl TokenCache {
 
     /// Compare-and-swap on the row's version; a lost race (another process wrote) re-reads the
     /// version and writes once more, since this process holds the newest information.
-    async fn write(&self, entry: &Entry, key: &TokenKey<'_>, mut row: StoredGrant, version: Option<i64>) -> Result<(), TokenError> {
+    async fn write(
+        &self,
+        entry: &Entry,
+        key: &TokenKey<'_>,
+        mut row: StoredGrant,
+        version: Option<i64>,
+    ) -> Result<(), TokenError> {
         let unavailable = |e: crate::store::StoreError| TokenError::Unavailable(e.to_string());
         let mut expected = version;
         for _ in 0..3 {
-            if self.store.token_store(key.adapter, key.scope, &row, expected).await.map_err(unavailable)? {
-                entry.state.lock().unwrap_or_else(|p| p.into_inner()).version = Some(row.version);
+            if self
+                .store
+                .token_store(key.adapter, key.scope, &row, expected)
+                .await
+                .map_err(unavailable)?
+            {
+                entry
+                    .state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .version = Some(row.version);
                 return Ok(());
             }
             expected = self
@@ -330,12 +395,18 @@ impl TokenCache {
                 .map(|s| s.version);
             row.version = expected.map_or(1, |v| v + 1);
         }
-        Err(TokenError::Unavailable("token grant could not be stored: concurrent writers".into()))
+        Err(TokenError::Unavailable(
+            "token grant could not be stored: concurrent writers".into(),
+        ))
     }
 
     /// Forgets `rejected` if it is still the current token of `adapter`/`scope`; true if so.
     pub async fn invalidate(&self, adapter: &str, scope: &str, rejected: &str) -> bool {
-        let entry = self.entry(&TokenKey { adapter, scope, credentials: "" });
+        let entry = self.entry(&TokenKey {
+            adapter,
+            scope,
+            credentials: "",
+        });
         let was_current = {
             let mut state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
             let current = state.grant.as_ref().is_some_and(|g| g.token == rejected);
@@ -347,15 +418,27 @@ impl TokenCache {
         match self.store.token_invalidate(adapter, scope, rejected).await {
             Ok(stored) => {
                 if let Ok(Some(s)) = self.store.token_load(adapter, scope).await {
-                    entry.state.lock().unwrap_or_else(|p| p.into_inner()).version = Some(s.version);
+                    entry
+                        .state
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .version = Some(s.version);
                 }
                 if was_current || stored {
-                    tracing::info!(adapter, scope, "token invalidated after the platform refused it");
+                    tracing::info!(
+                        adapter,
+                        scope,
+                        "token invalidated after the platform refused it"
+                    );
                 }
                 was_current || stored
             }
             Err(e) => {
-                tracing::warn!(adapter, scope, "token invalidation could not be stored: {e}");
+                tracing::warn!(
+                    adapter,
+                    scope,
+                    "token invalidation could not be stored: {e}"
+                );
                 was_current
             }
         }

@@ -31,7 +31,11 @@ pub fn component(crate_name: &str) -> PathBuf {
 /// The `weft` binary built by `cargo build` (the README's test command builds it first).
 pub fn weft_bin() -> PathBuf {
     let path = target_dir().join("debug/weft");
-    assert!(path.is_file(), "{} is missing: run `cargo build -p weft` first", path.display());
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build -p weft` first",
+        path.display()
+    );
     path
 }
 

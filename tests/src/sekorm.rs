@@ -107,10 +107,16 @@ impl Sekorm {
             ledger: Ledger::default(),
         }));
         let app = Router::new().fallback(handle).with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind simulator");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind simulator");
         let addr = listener.local_addr().expect("simulator address");
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
         });
         Self {
             addr,
@@ -181,7 +187,12 @@ impl Sekorm {
 
 fn envelope(code: i64, msg: &str, data: Value) -> Response {
     let body = json!({ "code": code, "msg": msg, "data": data });
-    (StatusCode::OK, [("content-type", "application/json;charset=UTF-8")], body.to_string()).into_response()
+    (
+        StatusCode::OK,
+        [("content-type", "application/json;charset=UTF-8")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn fail(msg: &str) -> Response {
@@ -199,11 +210,19 @@ fn dropped() -> Response {
         .unwrap_or_default()
 }
 
-fn params(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, String> {
+fn params(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<HashMap<String, String>, String> {
     let raw: Vec<u8> = if method == Method::GET {
         uri.query().unwrap_or("").as_bytes().to_vec()
     } else {
-        let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ct = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if !ct.starts_with("application/x-www-form-urlencoded") {
             return Err(format!("expected a form body, got content-type {ct:?}"));
         }
@@ -230,11 +249,16 @@ async fn handle(
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
     let is_token = path == "/getAccessToken";
-    let known = matches!(path.as_str(), "/pnarttnumber/pnStock" | "/stock/updQuantity" | "/stock/compare");
+    let known = matches!(
+        path.as_str(),
+        "/pnarttnumber/pnStock" | "/stock/updQuantity" | "/stock/compare"
+    );
     if !is_token && !known {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
-    if !is_token && method != Method::POST || is_token && method != Method::POST && method != Method::GET {
+    if !is_token && method != Method::POST
+        || is_token && method != Method::POST && method != Method::GET
+    {
         return (StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into_response();
     }
     let fault = {
@@ -250,7 +274,11 @@ async fn handle(
     let mut drop_after = false;
     match fault {
         Some(Fault::Status(s)) => {
-            return (StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "simulated failure").into_response();
+            return (
+                StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                "simulated failure",
+            )
+                .into_response();
         }
         Some(Fault::SystemError) => return fail("system error"),
         Some(Fault::Latency(d)) => tokio::time::sleep(d).await,
@@ -265,7 +293,15 @@ async fn handle(
     if drop_after { dropped() } else { response }
 }
 
-fn process(i: &mut Inner, ip: IpAddr, path: &str, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Response {
+fn process(
+    i: &mut Inner,
+    ip: IpAddr,
+    path: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
     if !i.config.allowed_ips.contains(&ip) {
         return fail("ip invalid");
     }
@@ -277,15 +313,25 @@ fn process(i: &mut Inner, ip: IpAddr, path: &str, method: &Method, uri: &Uri, he
         Err(e) => return fail(&format!("parameter error: {e}")),
     };
     if path == "/getAccessToken" {
-        if p.len() != 2 || p.get("accessToken") != Some(&i.config.account) || p.get("appSecret") != Some(&i.config.secret) {
+        if p.len() != 2
+            || p.get("accessToken") != Some(&i.config.account)
+            || p.get("appSecret") != Some(&i.config.secret)
+        {
             return fail("no permission");
         }
         let mut raw = [0u8; 64];
         rand::Rng::fill(&mut rand::rng(), &mut raw[..]);
         let token = base64::engine::general_purpose::STANDARD.encode(raw);
         let expires_in = i.config.expires_in;
-        i.tokens.insert(token.clone(), Instant::now() + Duration::from_secs(expires_in));
-        return envelope(0, "ok", json!({ "expiresIn": expires_in, "accessToken": token }));
+        i.tokens.insert(
+            token.clone(),
+            Instant::now() + Duration::from_secs(expires_in),
+        );
+        return envelope(
+            0,
+            "ok",
+            json!({ "expiresIn": expires_in, "accessToken": token }),
+        );
     }
     let token = p.get("accessToken").cloned().unwrap_or_default();
     if token.is_empty() || token.chars().count() > 100 {
@@ -300,14 +346,21 @@ fn process(i: &mut Inner, ip: IpAddr, path: &str, method: &Method, uri: &Uri, he
     }
     match path {
         "/stock/updQuantity" => {
-            let expected: HashSet<&str> = ["accessToken", "pnCode", "brandName", "stockQuantity"].into();
+            let expected: HashSet<&str> =
+                ["accessToken", "pnCode", "brandName", "stockQuantity"].into();
             if p.keys().any(|k| !expected.contains(k.as_str())) {
                 return fail("parameter error: unknown parameter");
             }
             let line = match (p.get("pnCode"), p.get("brandName"), p.get("stockQuantity")) {
                 (Some(pn), Some(brand), Some(q)) => {
-                    if pn.is_empty() || brand.is_empty() || pn.chars().count() > 50 || brand.chars().count() > 50 {
-                        return fail("parameter error: pnCode and brandName are 1 to 50 characters");
+                    if pn.is_empty()
+                        || brand.is_empty()
+                        || pn.chars().count() > 50
+                        || brand.chars().count() > 50
+                    {
+                        return fail(
+                            "parameter error: pnCode and brandName are 1 to 50 characters",
+                        );
                     }
                     let Ok(q) = q.parse::<i32>() else {
                         return fail("parameter error: stockQuantity must be an Integer");
@@ -318,9 +371,16 @@ fn process(i: &mut Inner, ip: IpAddr, path: &str, method: &Method, uri: &Uri, he
                         quantity: i64::from(q),
                     }
                 }
-                _ => return fail("parameter error: pnCode, brandName and stockQuantity are required"),
+                _ => {
+                    return fail(
+                        "parameter error: pnCode, brandName and stockQuantity are required",
+                    );
+                }
             };
-            i.ledger.stock.insert((line.brand_name.clone(), line.pn_code.clone()), line.quantity);
+            i.ledger.stock.insert(
+                (line.brand_name.clone(), line.pn_code.clone()),
+                line.quantity,
+            );
             i.ledger.updates.push(line);
             envelope(0, "OK", Value::Null)
         }
@@ -336,7 +396,9 @@ fn process(i: &mut Inner, ip: IpAddr, path: &str, method: &Method, uri: &Uri, he
             if path == "/pnarttnumber/pnStock" {
                 i.ledger.full_sync_batches.push(lines.len());
                 for l in &lines {
-                    i.ledger.stock.insert((l.brand_name.clone(), l.pn_code.clone()), l.quantity);
+                    i.ledger
+                        .stock
+                        .insert((l.brand_name.clone(), l.pn_code.clone()), l.quantity);
                 }
             } else {
                 i.ledger.compares.push(lines);
@@ -358,7 +420,9 @@ fn parse_data(data: &str) -> Result<Vec<StockLine>, String> {
         .map(|(n, item)| {
             let obj = item.as_object().ok_or(format!("[{n}] is not an object"))?;
             if obj.len() != 3 {
-                return Err(format!("[{n}] must have exactly pnCode, brandName, stockQuantity"));
+                return Err(format!(
+                    "[{n}] must have exactly pnCode, brandName, stockQuantity"
+                ));
             }
             let text = |k: &str| {
                 obj.get(k)

@@ -24,9 +24,21 @@ fn deploy(sim: &Sekorm, s: Sections) -> Deployment {
     let dep = Deployment::new();
     let account = dep.secret("account", ACCOUNT);
     let secret = dep.secret("app_secret", SECRET);
-    let retry = if s.retry.is_empty() { "max_attempts = 3\ninitial_backoff = \"10ms\"\nmax_backoff = \"50ms\"" } else { s.retry };
-    let token = if s.token.is_empty() { "min_fetch_interval = \"0s\"" } else { s.token };
-    let limits = if s.limits.is_empty() { "http_timeout = \"2s\"" } else { s.limits };
+    let retry = if s.retry.is_empty() {
+        "max_attempts = 3\ninitial_backoff = \"10ms\"\nmax_backoff = \"50ms\""
+    } else {
+        s.retry
+    };
+    let token = if s.token.is_empty() {
+        "min_fetch_interval = \"0s\""
+    } else {
+        s.token
+    };
+    let limits = if s.limits.is_empty() {
+        "http_timeout = \"2s\""
+    } else {
+        s.limits
+    };
     dep.manifest(
         "sekorm",
         &format!(
@@ -84,16 +96,27 @@ async fn call(rt: &Runtime, op: &str, input: Value) -> Result<Value, weft::Invok
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_sync_sends_every_item_in_chunks_with_one_token() {
-    let (sim, _dep, rt) = setup(Sections { config: "chunk_size = 500", ..Sections::default() }).await;
-    let out = call(&rt, "full-sync", items(1234)).await.expect("full sync");
+    let (sim, _dep, rt) = setup(Sections {
+        config: "chunk_size = 500",
+        ..Sections::default()
+    })
+    .await;
+    let out = call(&rt, "full-sync", items(1234))
+        .await
+        .expect("full sync");
     assert_eq!(out["items"], 1234);
     assert_eq!(out["chunks"], 3);
     sim.ledger(|l| {
         assert_eq!(l.full_sync_batches, vec![500, 500, 234]);
         assert_eq!(l.stock.len(), 1234);
-        assert_eq!(l.stock.get(&("AMS".into(), "PN-01233/+=".into())), Some(&1233));
+        assert_eq!(
+            l.stock.get(&("AMS".into(), "PN-01233/+=".into())),
+            Some(&1233)
+        );
     });
-    call(&rt, "full-sync", items(10)).await.expect("second sync");
+    call(&rt, "full-sync", items(10))
+        .await
+        .expect("second sync");
     assert_eq!(sim.token_requests(), 1, "the token is reused while valid");
 }
 
@@ -101,23 +124,39 @@ async fn full_sync_sends_every_item_in_chunks_with_one_token() {
 async fn update_quantity_is_recorded_and_reconcile_sends_the_days_changes() {
     let (sim, _dep, rt) = setup(Sections::default()).await;
     for (pn, q) in [("A-1", 5), ("B/2+", 7), ("A-1", 9)] {
-        let out = call(&rt, "update-quantity", json!({ "pnCode": pn, "brandName": "AMS", "stockQuantity": q }))
-            .await
-            .expect("update");
+        let out = call(
+            &rt,
+            "update-quantity",
+            json!({ "pnCode": pn, "brandName": "AMS", "stockQuantity": q }),
+        )
+        .await
+        .expect("update");
         assert_eq!(out["updated"]["stockQuantity"], q);
     }
     let out = call(&rt, "reconcile", json!({})).await.expect("reconcile");
-    assert_eq!(out["items"], 2, "one line per item changed today, with its last quantity");
+    assert_eq!(
+        out["items"], 2,
+        "one line per item changed today, with its last quantity"
+    );
     sim.ledger(|l| {
         assert_eq!(l.updates.len(), 3);
         let sent = &l.compares[0];
-        let a = sent.iter().find(|x| x.pn_code == "A-1").expect("A-1 compared");
+        let a = sent
+            .iter()
+            .find(|x| x.pn_code == "A-1")
+            .expect("A-1 compared");
         assert_eq!(a.quantity, 9);
         assert!(sent.iter().any(|x| x.pn_code == "B/2+" && x.quantity == 7));
     });
-    let out = call(&rt, "reconcile", json!({ "date": "2001-01-01" })).await.expect("empty day");
+    let out = call(&rt, "reconcile", json!({ "date": "2001-01-01" }))
+        .await
+        .expect("empty day");
     assert_eq!(out["sent"], false);
-    assert_eq!(sim.ledger(|l| l.compares.len()), 1, "an empty day sends nothing");
+    assert_eq!(
+        sim.ledger(|l| l.compares.len()),
+        1,
+        "an empty day sends nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,22 +164,36 @@ async fn a_token_revoked_mid_run_is_refreshed_once_and_the_call_succeeds() {
     let (sim, _dep, rt) = setup(Sections::default()).await;
     call(&rt, "full-sync", items(3)).await.expect("first");
     sim.revoke_tokens();
-    call(&rt, "full-sync", items(3)).await.expect("after revocation");
+    call(&rt, "full-sync", items(3))
+        .await
+        .expect("after revocation");
     assert_eq!(sim.token_requests(), 2);
     assert_eq!(sim.ledger(|l| l.refused_tokens), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_near_expiry_is_refreshed_before_use() {
-    let (sim, _dep, rt) = setup(Sections { token: "refresh_window = \"50%\"\nmin_fetch_interval = \"0s\"", ..Sections::default() }).await;
+    let (sim, _dep, rt) = setup(Sections {
+        token: "refresh_window = \"50%\"\nmin_fetch_interval = \"0s\"",
+        ..Sections::default()
+    })
+    .await;
     sim.set_expires_in(2);
     call(&rt, "full-sync", items(1)).await.expect("first");
-    call(&rt, "full-sync", items(1)).await.expect("second, same token");
+    call(&rt, "full-sync", items(1))
+        .await
+        .expect("second, same token");
     assert_eq!(sim.token_requests(), 1);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    call(&rt, "full-sync", items(1)).await.expect("inside the refresh window");
+    call(&rt, "full-sync", items(1))
+        .await
+        .expect("inside the refresh window");
     assert_eq!(sim.token_requests(), 2, "refreshed inside the window");
-    assert_eq!(sim.ledger(|l| l.refused_tokens), 0, "no request ever carried an expired token");
+    assert_eq!(
+        sim.ledger(|l| l.refused_tokens),
+        0,
+        "no request ever carried an expired token"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,18 +206,25 @@ async fn wrong_credentials_are_an_auth_error_without_a_fetch_loop() {
     assert!(e.message.contains("no permission"), "{e}");
     assert_eq!(sim.token_requests(), 1);
     assert_eq!(sim.business_requests(), 0);
-    assert!(!e.message.contains(SECRET), "secrets never appear in errors");
+    assert!(
+        !e.message.contains(SECRET),
+        "secrets never appear in errors"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_are_retried_with_backoff_then_reported() {
     let (sim, _dep, rt) = setup(Sections::default()).await;
     sim.fail_next([Fault::Status(500), Fault::SystemError]);
-    let out = call(&rt, "full-sync", items(2)).await.expect("third attempt succeeds");
+    let out = call(&rt, "full-sync", items(2))
+        .await
+        .expect("third attempt succeeds");
     assert_eq!(out["items"], 2);
     assert_eq!(sim.ledger(|l| l.full_sync_batches.clone()), vec![2]);
     sim.fail_next([Fault::Status(502), Fault::Status(503), Fault::Status(500)]);
-    let e = call(&rt, "full-sync", items(2)).await.expect_err("gives up");
+    let e = call(&rt, "full-sync", items(2))
+        .await
+        .expect_err("gives up");
     assert_eq!(e.kind, ErrorKind::Transient);
     assert_eq!(e.attempts, 3);
     assert_eq!(e.platform_code.as_deref(), Some("500"));
@@ -172,18 +232,47 @@ async fn server_errors_are_retried_with_backoff_then_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_platform_times_out_and_a_lost_answer_is_resent() {
-    let (sim, _dep, rt) = setup(Sections { limits: "http_timeout = \"300ms\"", retry: "max_attempts = 1", ..Sections::default() }).await;
+    let (sim, _dep, rt) = setup(Sections {
+        limits: "http_timeout = \"300ms\"",
+        retry: "max_attempts = 1",
+        ..Sections::default()
+    })
+    .await;
     // Get the token first so the faults hit the business call.
-    call(&rt, "update-quantity", json!({"pnCode": "X", "brandName": "AMS", "stockQuantity": 1})).await.expect("warm");
+    call(
+        &rt,
+        "update-quantity",
+        json!({"pnCode": "X", "brandName": "AMS", "stockQuantity": 1}),
+    )
+    .await
+    .expect("warm");
     sim.fail_next([Fault::Latency(Duration::from_secs(2))]);
-    let e = call(&rt, "update-quantity", json!({"pnCode": "X", "brandName": "AMS", "stockQuantity": 2})).await.expect_err("timeout");
+    let e = call(
+        &rt,
+        "update-quantity",
+        json!({"pnCode": "X", "brandName": "AMS", "stockQuantity": 2}),
+    )
+    .await
+    .expect_err("timeout");
     assert_eq!(e.kind, ErrorKind::Transient);
     assert_eq!(e.platform_code.as_deref(), Some("timeout"), "{e}");
     sim.fail_next([Fault::DropAfterProcessing]);
-    let e = call(&rt, "update-quantity", json!({"pnCode": "X", "brandName": "AMS", "stockQuantity": 3})).await.expect_err("lost answer");
+    let e = call(
+        &rt,
+        "update-quantity",
+        json!({"pnCode": "X", "brandName": "AMS", "stockQuantity": 3}),
+    )
+    .await
+    .expect_err("lost answer");
     assert_eq!(e.kind, ErrorKind::Transient);
     // The update is idempotent (a quantity, not a delta): sending it again is safe.
-    call(&rt, "update-quantity", json!({"pnCode": "X", "brandName": "AMS", "stockQuantity": 3})).await.expect("resent");
+    call(
+        &rt,
+        "update-quantity",
+        json!({"pnCode": "X", "brandName": "AMS", "stockQuantity": 3}),
+    )
+    .await
+    .expect("resent");
     sim.ledger(|l| assert_eq!(l.stock.get(&("AMS".into(), "X".into())), Some(&3)));
 }
 
@@ -202,23 +291,50 @@ async fn invalid_input_is_refused_before_anything_is_sent() {
     let e = call(&rt, "full-sync", bad).await.expect_err("refused");
     assert_eq!(e.kind, ErrorKind::InvalidInput);
     let indexes: Vec<Option<u32>> = e.details.iter().map(|d| d.index).collect();
-    assert_eq!(indexes, vec![Some(1), Some(2), Some(3), Some(4), Some(5)], "{:?}", e.details);
+    assert_eq!(
+        indexes,
+        vec![Some(1), Some(2), Some(3), Some(4), Some(5)],
+        "{:?}",
+        e.details
+    );
     assert_eq!(e.details[0].field.as_deref(), Some("pnCode"));
-    let e = call(&rt, "update-quantity", json!({"pnCode": "A", "brandName": "AMS", "stockQuantity": -3})).await.expect_err("negative");
+    let e = call(
+        &rt,
+        "update-quantity",
+        json!({"pnCode": "A", "brandName": "AMS", "stockQuantity": -3}),
+    )
+    .await
+    .expect_err("negative");
     assert_eq!(e.kind, ErrorKind::InvalidInput);
-    let e = rt.invoke("sekorm", "full-sync", "{not json", CallOptions::default()).await.expect_err("not JSON");
+    let e = rt
+        .invoke("sekorm", "full-sync", "{not json", CallOptions::default())
+        .await
+        .expect_err("not JSON");
     assert_eq!(e.kind, ErrorKind::InvalidInput);
-    let e = call(&rt, "no-such-op", json!({})).await.expect_err("unknown op");
+    let e = call(&rt, "no-such-op", json!({}))
+        .await
+        .expect_err("unknown op");
     assert_eq!(e.kind, ErrorKind::NotFound);
-    assert_eq!(sim.token_requests() + sim.business_requests(), 0, "nothing reached the platform");
+    assert_eq!(
+        sim.token_requests() + sim.business_requests(),
+        0,
+        "nothing reached the platform"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_outside_allowed_hosts_is_refused_without_a_connection() {
-    let (sim, _dep, rt) = setup(Sections { top: "allowed_hosts = [\"wwww.sekorm.com\"]", ..Sections::default() }).await;
+    let (sim, _dep, rt) = setup(Sections {
+        top: "allowed_hosts = [\"wwww.sekorm.com\"]",
+        ..Sections::default()
+    })
+    .await;
     let e = call(&rt, "full-sync", items(1)).await.expect_err("denied");
     assert_eq!(e.kind, ErrorKind::Denied, "{e}");
-    assert!(e.message.contains("not in allowed_hosts [wwww.sekorm.com]"), "{e}");
+    assert!(
+        e.message.contains("not in allowed_hosts [wwww.sekorm.com]"),
+        "{e}"
+    );
     assert_eq!(sim.token_requests() + sim.business_requests(), 0);
 }
 
@@ -226,7 +342,9 @@ async fn a_host_outside_allowed_hosts_is_refused_without_a_connection() {
 async fn platform_refusals_keep_their_message() {
     let (sim, _dep, rt) = setup(Sections::default()).await;
     sim.deny_loopback();
-    let e = call(&rt, "full-sync", items(1)).await.expect_err("ip invalid");
+    let e = call(&rt, "full-sync", items(1))
+        .await
+        .expect_err("ip invalid");
     assert_eq!(e.kind, ErrorKind::Rejected, "{e}");
     assert!(e.message.contains("ip invalid"), "{e}");
     assert_eq!(e.platform_code.as_deref(), Some("-1"));
@@ -234,20 +352,31 @@ async fn platform_refusals_keep_their_message() {
     sim2.forbid();
     let dep2 = deploy(&sim2, Sections::default());
     let rt2 = dep2.runtime().await;
-    let e = call(&rt2, "full-sync", items(1)).await.expect_err("forbidden");
+    let e = call(&rt2, "full-sync", items(1))
+        .await
+        .expect_err("forbidden");
     assert!(e.message.contains("sp already forbidden"), "{e}");
     drop(sim);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_calls_on_a_cold_cache_make_one_token_request() {
-    let (sim, _dep, rt) = setup(Sections { limits: "concurrency = 100\nhttp_timeout = \"5s\"", ..Sections::default() }).await;
+    let (sim, _dep, rt) = setup(Sections {
+        limits: "concurrency = 100\nhttp_timeout = \"5s\"",
+        ..Sections::default()
+    })
+    .await;
     let rt = std::sync::Arc::new(rt);
     let calls: Vec<_> = (0..100)
         .map(|i| {
             let rt = rt.clone();
             tokio::spawn(async move {
-                call(&rt, "update-quantity", json!({"pnCode": format!("P{i}"), "brandName": "AMS", "stockQuantity": i})).await
+                call(
+                    &rt,
+                    "update-quantity",
+                    json!({"pnCode": format!("P{i}"), "brandName": "AMS", "stockQuantity": i}),
+                )
+                .await
             })
         })
         .collect();
@@ -264,20 +393,37 @@ async fn a_restart_reuses_the_persisted_token() {
     let dep = deploy(&sim, Sections::default());
     {
         let rt = dep.runtime().await;
-        call(&rt, "full-sync", items(1)).await.expect("first process");
+        call(&rt, "full-sync", items(1))
+            .await
+            .expect("first process");
     }
     let rt = dep.runtime().await;
-    call(&rt, "full-sync", items(1)).await.expect("second process");
-    assert_eq!(sim.token_requests(), 1, "the second process reused the stored grant");
+    call(&rt, "full-sync", items(1))
+        .await
+        .expect("second process");
+    assert_eq!(
+        sim.token_requests(),
+        1,
+        "the second process reused the stored grant"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn min_fetch_interval_spaces_token_fetches() {
-    let (sim, _dep, rt) = setup(Sections { token: "min_fetch_interval = \"1500ms\"", ..Sections::default() }).await;
+    let (sim, _dep, rt) = setup(Sections {
+        token: "min_fetch_interval = \"1500ms\"",
+        ..Sections::default()
+    })
+    .await;
     call(&rt, "full-sync", items(1)).await.expect("first");
     sim.revoke_tokens();
     let started = std::time::Instant::now();
-    call(&rt, "full-sync", items(1)).await.expect("waits for the interval, then refreshes");
-    assert!(started.elapsed() >= Duration::from_millis(1000), "the second fetch waited for min_fetch_interval");
+    call(&rt, "full-sync", items(1))
+        .await
+        .expect("waits for the interval, then refreshes");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1000),
+        "the second fetch waited for min_fetch_interval"
+    );
     assert_eq!(sim.token_requests(), 2);
 }

@@ -131,16 +131,26 @@ impl AllowedHosts {
     /// Checks `url`; the error explains the refusal and lists what is allowed.
     pub fn check(&self, url: &url::Url) -> Result<(), String> {
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("scheme {:?} is not allowed (http and https only)", url.scheme()));
+            return Err(format!(
+                "scheme {:?} is not allowed (http and https only)",
+                url.scheme()
+            ));
         }
         if self.0.iter().any(|p| p.matches(url)) {
             return Ok(());
         }
         let host = url.host_str().unwrap_or("");
-        let port = url.port_or_known_default().map(|p| format!(":{p}")).unwrap_or_default();
+        let port = url
+            .port_or_known_default()
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default();
         Err(format!(
             "host {host}{port} is not in allowed_hosts [{}]",
-            self.0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            self.0
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     }
 
@@ -155,7 +165,12 @@ mod tests {
     use super::*;
 
     fn allowed(patterns: &[&str]) -> AllowedHosts {
-        AllowedHosts::new(patterns.iter().map(|p| HostPattern::parse(p).expect("pattern")).collect())
+        AllowedHosts::new(
+            patterns
+                .iter()
+                .map(|p| HostPattern::parse(p).expect("pattern"))
+                .collect(),
+        )
     }
 
     fn url(u: &str) -> url::Url {
@@ -164,7 +179,12 @@ mod tests {
 
     #[test]
     fn exact_wildcard_port_and_scheme() {
-        let a = allowed(&["api.example.com", "*.sekorm.com", "127.0.0.1:8080", "https://secure.example.org"]);
+        let a = allowed(&[
+            "api.example.com",
+            "*.sekorm.com",
+            "127.0.0.1:8080",
+            "https://secure.example.org",
+        ]);
         assert!(a.check(&url("https://api.example.com/x")).is_ok());
         assert!(a.check(&url("http://API.example.com/x")).is_ok());
         assert!(a.check(&url("https://wwww.sekorm.com/serviceGate")).is_ok());
@@ -180,14 +200,19 @@ mod tests {
 
     #[test]
     fn empty_list_denies_everything() {
-        let e = AllowedHosts::default().check(&url("https://example.com")).unwrap_err();
+        let e = AllowedHosts::default()
+            .check(&url("https://example.com"))
+            .unwrap_err();
         assert!(e.contains("not in allowed_hosts []"), "{e}");
     }
 
     #[test]
     fn malformed_patterns_are_refused() {
         for bad in ["", "ftp://x", "a/b", "*", "x:notaport", "user@host", "a*.b"] {
-            assert!(HostPattern::parse(bad).is_err(), "{bad:?} should be refused");
+            assert!(
+                HostPattern::parse(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 }

@@ -92,7 +92,11 @@ const MAX_REDIRECTS: usize = 5;
 
 impl HttpCapability {
     /// Builds the client for `adapter`.
-    pub fn new(adapter: &str, policy: HttpPolicy, metrics: Arc<Metrics>) -> Result<Self, HttpError> {
+    pub fn new(
+        adapter: &str,
+        policy: HttpPolicy,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, HttpError> {
         let allowed = policy.allowed.clone();
         let redirect = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= MAX_REDIRECTS {
@@ -109,7 +113,9 @@ impl HttpCapability {
             .connect_timeout(policy.timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
-            .map_err(|e| HttpError::InvalidRequest(format!("HTTP client could not be built: {e}")))?;
+            .map_err(|e| {
+                HttpError::InvalidRequest(format!("HTTP client could not be built: {e}"))
+            })?;
         Ok(Self {
             adapter: adapter.to_string(),
             policy,
@@ -125,8 +131,9 @@ impl HttpCapability {
         deadline: Instant,
         redactor: &Redactor,
     ) -> Result<OutboundResponse, HttpError> {
-        let url = url::Url::parse(&req.url)
-            .map_err(|e| HttpError::InvalidRequest(format!("URL {:?}: {e}", redactor.scrub(&req.url))))?;
+        let url = url::Url::parse(&req.url).map_err(|e| {
+            HttpError::InvalidRequest(format!("URL {:?}: {e}", redactor.scrub(&req.url)))
+        })?;
         let host = url.host_str().unwrap_or("").to_string();
         let result = self.send_checked(&url, req, deadline, redactor).await;
         let status = match &result {
@@ -170,14 +177,23 @@ impl HttpCapability {
             .min(self.policy.timeout)
             .min(remaining);
         if timeout.is_zero() {
-            return Err(HttpError::Timeout(format!("{} {shown}: the call's deadline has passed", req.method)));
+            return Err(HttpError::Timeout(format!(
+                "{} {shown}: the call's deadline has passed",
+                req.method
+            )));
         }
-        let mut builder = self.client.request(req.method.clone(), url.clone()).timeout(timeout);
+        let mut builder = self
+            .client
+            .request(req.method.clone(), url.clone())
+            .timeout(timeout);
         for (name, value) in &req.headers {
-            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| HttpError::InvalidRequest(format!("header name {name:?} is not valid")))?;
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                HttpError::InvalidRequest(format!("header name {name:?} is not valid"))
+            })?;
             let value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
-                HttpError::InvalidRequest(format!("value of header {name} is not a valid header value"))
+                HttpError::InvalidRequest(format!(
+                    "value of header {name} is not a valid header value"
+                ))
             })?;
             builder = builder.header(name, value);
         }
@@ -185,22 +201,46 @@ impl HttpCapability {
             .headers
             .iter()
             .map(|(n, v)| {
-                let v = if redact::is_sensitive_header(n) { redact::REDACTED.to_string() } else { redactor.scrub(v) };
+                let v = if redact::is_sensitive_header(n) {
+                    redact::REDACTED.to_string()
+                } else {
+                    redactor.scrub(v)
+                };
                 format!("{n}: {v}")
             })
             .collect();
         tracing::debug!(adapter = %self.adapter, method = %req.method, url = %shown, headers = ?headers_shown, body_bytes = req.body.len(), "outbound request");
         let started = Instant::now();
-        let response = builder.body(req.body).send().await.map_err(|e| classify(&e, &shown, timeout, redactor))?;
+        let response = builder
+            .body(req.body)
+            .send()
+            .await
+            .map_err(|e| classify(&e, &shown, timeout, redactor))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
             .iter()
-            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
-        let body = read_capped(response, self.policy.max_response, &shown, timeout, redactor).await?;
+        let body = read_capped(
+            response,
+            self.policy.max_response,
+            &shown,
+            timeout,
+            redactor,
+        )
+        .await?;
         tracing::debug!(adapter = %self.adapter, url = %shown, status, body_bytes = body.len(), elapsed_ms = started.elapsed().as_millis() as u64, "outbound response");
-        Ok(OutboundResponse { status, headers, body })
+        Ok(OutboundResponse {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -219,7 +259,11 @@ async fn read_capped(
         )));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e, shown, timeout, redactor))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| classify(&e, shown, timeout, redactor))?
+    {
         if body.len() as u64 + chunk.len() as u64 > max {
             return Err(HttpError::TooLarge(format!(
                 "answer from {shown} is larger than limits.http_response ({max} bytes)"
@@ -233,7 +277,10 @@ async fn read_capped(
 fn classify(e: &reqwest::Error, shown: &str, timeout: Duration, redactor: &Redactor) -> HttpError {
     let detail = redactor.scrub(&error_chain(e));
     if e.is_timeout() {
-        HttpError::Timeout(format!("{shown}: no complete answer within {} ms", timeout.as_millis()))
+        HttpError::Timeout(format!(
+            "{shown}: no complete answer within {} ms",
+            timeout.as_millis()
+        ))
     } else if e.is_redirect() {
         HttpError::Denied(format!("{shown}: {detail}"))
     } else if e.is_builder() {

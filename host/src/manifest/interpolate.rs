@@ -23,7 +23,9 @@ pub fn interpolate(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<S
                 None => (inner, None),
             };
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!("expected a variable name such as ${{SEKORM_BASE_URL}}, found \"${{{inner}}}\""));
+                return Err(format!(
+                    "expected a variable name such as ${{SEKORM_BASE_URL}}, found \"${{{inner}}}\""
+                ));
             }
             match (env(name).filter(|v| !v.is_empty()), default) {
                 (Some(value), _) => out.push_str(&value),
@@ -51,7 +53,11 @@ pub(super) fn interpolate_table(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), (String, String)> {
     for (key, value) in table.iter_mut() {
-        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         interpolate_value(value, &path, env)?;
     }
     Ok(())
@@ -91,17 +97,31 @@ mod tests {
 
     #[test]
     fn replaces_defaults_and_escapes() {
-        assert_eq!(interpolate("https://${HOST}/x", &env).as_deref(), Ok("https://example.com/x"));
+        assert_eq!(
+            interpolate("https://${HOST}/x", &env).as_deref(),
+            Ok("https://example.com/x")
+        );
         assert_eq!(interpolate("${MISSING:-dflt}", &env).as_deref(), Ok("dflt"));
         assert_eq!(interpolate("${EMPTY:-dflt}", &env).as_deref(), Ok("dflt"));
-        assert_eq!(interpolate("$${HOST} costs $5", &env).as_deref(), Ok("${HOST} costs $5"));
+        assert_eq!(
+            interpolate("$${HOST} costs $5", &env).as_deref(),
+            Ok("${HOST} costs $5")
+        );
     }
 
     #[test]
     fn names_the_missing_variable() {
         let e = interpolate("${MISSING}", &env).unwrap_err();
         assert!(e.contains("MISSING is not set"), "{e}");
-        assert!(interpolate("${oops", &env).unwrap_err().contains("unterminated"));
-        assert!(interpolate("${a b}", &env).unwrap_err().contains("variable name"));
+        assert!(
+            interpolate("${oops", &env)
+                .unwrap_err()
+                .contains("unterminated")
+        );
+        assert!(
+            interpolate("${a b}", &env)
+                .unwrap_err()
+                .contains("variable name")
+        );
     }
 }

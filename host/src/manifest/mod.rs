@@ -223,8 +223,8 @@ pub fn parse(
     let mut table: toml::Table = toml::from_str(text).map_err(|e| syntax_error(path, text, &e))?;
     interpolate::interpolate_table(&mut table, "", env)
         .map_err(|(key, message)| ManifestError::new(path, key, message))?;
-    let raw: RawManifest = serde_path_to_error::deserialize(toml::Value::Table(table))
-        .map_err(|e| {
+    let raw: RawManifest =
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let key = e.path().to_string();
             let key = if key == "." { String::new() } else { key };
             ManifestError::new(path, key, e.into_inner().message().to_string())
@@ -263,10 +263,17 @@ fn validate(
     let base_url = match raw.base_url {
         None => None,
         Some(text) => {
-            let url = url::Url::parse(&text)
-                .map_err(|e| err("base_url", format!("expected an absolute http(s) URL, found {text:?} ({e})")))?;
+            let url = url::Url::parse(&text).map_err(|e| {
+                err(
+                    "base_url",
+                    format!("expected an absolute http(s) URL, found {text:?} ({e})"),
+                )
+            })?;
             if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                return Err(err("base_url", format!("expected an absolute http(s) URL, found {text:?}")));
+                return Err(err(
+                    "base_url",
+                    format!("expected an absolute http(s) URL, found {text:?}"),
+                ));
             }
             Some(url)
         }
@@ -296,10 +303,16 @@ fn validate(
     }
     let limits = raw.limits;
     if limits.concurrency == 0 {
-        return Err(err("limits.concurrency", "expected at least 1, found 0".into()));
+        return Err(err(
+            "limits.concurrency",
+            "expected at least 1, found 0".into(),
+        ));
     }
     if limits.memory.bytes() < ByteSize::mib(1).bytes() {
-        return Err(err("limits.memory", format!("expected at least 1MiB, found {}", limits.memory)));
+        return Err(err(
+            "limits.memory",
+            format!("expected at least 1MiB, found {}", limits.memory),
+        ));
     }
     for (key, d) in [
         ("limits.cpu_time", limits.cpu_time),
@@ -309,33 +322,57 @@ fn validate(
         ("token.default_ttl", raw.token.default_ttl),
     ] {
         if d.is_zero() {
-            return Err(err(key, "expected a positive duration such as \"10s\", found 0".into()));
+            return Err(err(
+                key,
+                "expected a positive duration such as \"10s\", found 0".into(),
+            ));
         }
     }
     if raw.retry.max_attempts == 0 {
-        return Err(err("retry.max_attempts", "expected at least 1, found 0".into()));
+        return Err(err(
+            "retry.max_attempts",
+            "expected at least 1, found 0".into(),
+        ));
     }
     if let RefreshWindow::Fraction(f) = raw.token.refresh_window
         && !(0.0..1.0).contains(&f)
     {
-        return Err(err("token.refresh_window", format!("expected a share below 100%, found {}%", f * 100.0)));
+        return Err(err(
+            "token.refresh_window",
+            format!("expected a share below 100%, found {}%", f * 100.0),
+        ));
     }
     let mut names = std::collections::HashSet::new();
     for (i, s) in raw.schedules.iter().enumerate() {
         let key = format!("schedules[{i}]");
         if !names.insert(s.name.as_str()) {
-            return Err(err(&format!("{key}.name"), format!("schedule {:?} is declared twice", s.name)));
+            return Err(err(
+                &format!("{key}.name"),
+                format!("schedule {:?} is declared twice", s.name),
+            ));
         }
         match (&s.every, &s.cron) {
             (Some(_), Some(_)) | (None, None) => {
-                return Err(err(&key, "expected exactly one of `every` or `cron`".into()));
+                return Err(err(
+                    &key,
+                    "expected exactly one of `every` or `cron`".into(),
+                ));
             }
             (Some(d), None) if d.is_zero() => {
-                return Err(err(&format!("{key}.every"), "expected a positive duration such as \"6m\"".into()));
+                return Err(err(
+                    &format!("{key}.every"),
+                    "expected a positive duration such as \"6m\"".into(),
+                ));
             }
             (None, Some(expr)) => {
-                expr.parse::<croner::Cron>()
-                    .map_err(|e| err(&format!("{key}.cron"), format!("expected a cron expression such as \"0 2 * * *\", found {expr:?} ({e})")))?;
+                expr.parse::<croner::Cron>().map_err(|e| {
+                    err(
+                        &format!("{key}.cron"),
+                        format!(
+                            "expected a cron expression such as \"0 2 * * *\", found {expr:?} ({e})"
+                        ),
+                    )
+                })?;
             }
             _ => {}
         }
@@ -346,8 +383,9 @@ fn validate(
     let mut config = serde_json::to_value(&raw.config)
         .map_err(|e| err("config", format!("cannot be represented as JSON: {e}")))?;
     if let (Some(url), Some(obj)) = (&base_url, config.as_object_mut()) {
-        obj.entry("base_url")
-            .or_insert_with(|| serde_json::Value::String(url.as_str().trim_end_matches('/').to_string()));
+        obj.entry("base_url").or_insert_with(|| {
+            serde_json::Value::String(url.as_str().trim_end_matches('/').to_string())
+        });
     }
     Ok(Manifest {
         file: path.to_path_buf(),

@@ -30,7 +30,11 @@ impl SecretRef {
     }
 
     /// Reads the secret's value.
-    pub fn resolve(&self, base: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<SecretValue, String> {
+    pub fn resolve(
+        &self,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<SecretValue, String> {
         match self {
             Self::Env(name) => env(name)
                 .filter(|v| !v.is_empty())

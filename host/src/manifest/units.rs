@@ -47,7 +47,11 @@ impl<'de> Deserialize<'de> for ByteSize {
         text.trim()
             .parse::<bytesize::ByteSize>()
             .map(|b| Self(b.as_u64()))
-            .map_err(|_| serde::de::Error::custom(format!("expected a size such as \"64MiB\", found {text:?}")))
+            .map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "expected a size such as \"64MiB\", found {text:?}"
+                ))
+            })
     }
 }
 
@@ -94,7 +98,11 @@ impl<'de> Deserialize<'de> for Duration {
         let text = String::deserialize(d)?;
         humantime::parse_duration(text.trim())
             .map(Self)
-            .map_err(|_| serde::de::Error::custom(format!("expected a duration such as \"10s\" or \"6m\", found {text:?}")))
+            .map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "expected a duration such as \"10s\" or \"6m\", found {text:?}"
+                ))
+            })
     }
 }
 
@@ -147,7 +155,10 @@ pub fn parse_utc_offset(text: &str) -> Result<i32, String> {
         _ => return Err(expected()),
     };
     let (h, m) = rest.split_once(':').ok_or_else(expected)?;
-    let (h, m): (i32, i32) = (h.parse().map_err(|_| expected())?, m.parse().map_err(|_| expected())?);
+    let (h, m): (i32, i32) = (
+        h.parse().map_err(|_| expected())?,
+        m.parse().map_err(|_| expected())?,
+    );
     if h > 14 || m > 59 || h < 0 || m < 0 {
         return Err(expected());
     }

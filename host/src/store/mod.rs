@@ -65,7 +65,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 
     /// The grant of `adapter`/`scope`, if any.
-    async fn token_load(&self, adapter: &str, scope: &str) -> Result<Option<StoredGrant>, StoreError>;
+    async fn token_load(
+        &self,
+        adapter: &str,
+        scope: &str,
+    ) -> Result<Option<StoredGrant>, StoreError>;
     /// Writes `grant` if the stored version is still `expected_version` (`None`: no row yet);
     /// true if it was written. The stored version becomes `grant.version`.
     async fn token_store(
@@ -76,7 +80,12 @@ pub trait Store: Send + Sync + 'static {
         expected_version: Option<i64>,
     ) -> Result<bool, StoreError>;
     /// Forgets the token of `adapter`/`scope` if it is still `token`; true if it was.
-    async fn token_invalidate(&self, adapter: &str, scope: &str, token: &str) -> Result<bool, StoreError>;
+    async fn token_invalidate(
+        &self,
+        adapter: &str,
+        scope: &str,
+        token: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` prefix match.

@@ -3,7 +3,9 @@
 use super::{Store, StoreError, StoredGrant, like_prefix};
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::path::Path;
 use std::time::Duration;
 
@@ -91,41 +93,52 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         // Each case is one statement, so the check and the write are atomic.
         let affected = match (expected, new) {
-            (None, Some(new)) => sqlx::query("INSERT INTO kv (ns, key, value) VALUES (?, ?, ?) ON CONFLICT (ns, key) DO NOTHING")
-                .bind(ns)
-                .bind(key)
-                .bind(new)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
-            (Some(old), Some(new)) => sqlx::query("UPDATE kv SET value = ? WHERE ns = ? AND key = ? AND value = ?")
-                .bind(new)
-                .bind(ns)
-                .bind(key)
-                .bind(old)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
-            (Some(old), None) => sqlx::query("DELETE FROM kv WHERE ns = ? AND key = ? AND value = ?")
-                .bind(ns)
-                .bind(key)
-                .bind(old)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
-            (None, None) => {
-                let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM kv WHERE ns = ? AND key = ?")
+            (None, Some(new)) => sqlx::query(
+                "INSERT INTO kv (ns, key, value) VALUES (?, ?, ?) ON CONFLICT (ns, key) DO NOTHING",
+            )
+            .bind(ns)
+            .bind(key)
+            .bind(new)
+            .execute(&self.pool)
+            .await?
+            .rows_affected(),
+            (Some(old), Some(new)) => {
+                sqlx::query("UPDATE kv SET value = ? WHERE ns = ? AND key = ? AND value = ?")
+                    .bind(new)
                     .bind(ns)
                     .bind(key)
-                    .fetch_one(&self.pool)
-                    .await?;
+                    .bind(old)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+            }
+            (Some(old), None) => {
+                sqlx::query("DELETE FROM kv WHERE ns = ? AND key = ? AND value = ?")
+                    .bind(ns)
+                    .bind(key)
+                    .bind(old)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+            }
+            (None, None) => {
+                let exists: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM kv WHERE ns = ? AND key = ?")
+                        .bind(ns)
+                        .bind(key)
+                        .fetch_one(&self.pool)
+                        .await?;
                 u64::from(exists == 0)
             }
         };
         Ok(affected == 1)
     }
 
-    async fn token_load(&self, adapter: &str, scope: &str) -> Result<Option<StoredGrant>, StoreError> {
+    async fn token_load(
+        &self,
+        adapter: &str,
+        scope: &str,
+    ) -> Result<Option<StoredGrant>, StoreError> {
         let row = sqlx::query(
             "SELECT token, expires_at_ms, fetched_at_ms, last_attempt_ms, credentials, version FROM tokens WHERE adapter = ? AND scope = ?",
         )
@@ -182,7 +195,12 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn token_invalidate(&self, adapter: &str, scope: &str, token: &str) -> Result<bool, StoreError> {
+    async fn token_invalidate(
+        &self,
+        adapter: &str,
+        scope: &str,
+        token: &str,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE tokens SET token = NULL, version = version + 1 WHERE adapter = ? AND scope = ? AND token = ?",
         )

@@ -181,7 +181,12 @@ impl fmt::Display for AdapterError {
 impl std::error::Error for AdapterError {}
 
 /// A detail about the row at `index` of the caller's input.
-pub fn detail(index: Option<usize>, field: Option<&str>, code: Option<&str>, message: impl Into<String>) -> Detail {
+pub fn detail(
+    index: Option<usize>,
+    field: Option<&str>,
+    code: Option<&str>,
+    message: impl Into<String>,
+) -> Detail {
     Detail {
         index: index.and_then(|i| u32::try_from(i).ok()),
         field: field.map(str::to_string),

@@ -180,5 +180,9 @@ pub fn inbound_json<T: Serialize + ?Sized>(status: u16, body: &T) -> InboundResp
 
 /// Joins a base URL and a path with exactly one slash between them.
 pub fn join(base: &str, path: &str) -> String {
-    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }

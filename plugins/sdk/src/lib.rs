@@ -96,8 +96,9 @@ pub mod glue {
         op: String,
         input: String,
     ) -> std::result::Result<String, exports::AdapterError> {
-        let input: Value = serde_json::from_str(&input)
-            .map_err(|e| AdapterError::invalid_input(format!("input is not JSON: {e}")).into_wit())?;
+        let input: Value = serde_json::from_str(&input).map_err(|e| {
+            AdapterError::invalid_input(format!("input is not JSON: {e}")).into_wit()
+        })?;
         let output = A::invoke(ctx, op, input).map_err(AdapterError::into_wit)?;
         serde_json::to_string(&output).map_err(|e| {
             AdapterError::transient(format!("output could not be serialised: {e}")).into_wit()

@@ -7,8 +7,12 @@ use serde::de::DeserializeOwned;
 
 fn err(e: wit::StorageError) -> AdapterError {
     match e {
-        wit::StorageError::InvalidKey(m) => AdapterError::invalid_input(format!("storage key: {m}")),
-        wit::StorageError::TooLarge(m) => AdapterError::invalid_input(format!("storage value: {m}")),
+        wit::StorageError::InvalidKey(m) => {
+            AdapterError::invalid_input(format!("storage key: {m}"))
+        }
+        wit::StorageError::TooLarge(m) => {
+            AdapterError::invalid_input(format!("storage value: {m}"))
+        }
         wit::StorageError::Unavailable(m) => AdapterError::transient_code("storage", m),
     }
 }
@@ -32,9 +36,9 @@ pub fn delete(key: &str) -> Result<bool, AdapterError> {
 pub fn get_json<T: DeserializeOwned>(key: &str) -> Result<Option<T>, AdapterError> {
     match get(key)? {
         None => Ok(None),
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| AdapterError::transient(format!("stored value {key:?} is not valid: {e}"))),
+        Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            AdapterError::transient(format!("stored value {key:?} is not valid: {e}"))
+        }),
     }
 }
 

@@ -26,9 +26,18 @@ impl Adapter for Sekorm {
             "sekorm",
             env!("CARGO_PKG_VERSION"),
             &[
-                ("full-sync", "send the whole stock (pnStock), in chunks of config.chunk_size"),
-                ("update-quantity", "send one item's new quantity in real time (updQuantity) and record it for the day's reconciliation"),
-                ("reconcile", "send the day's changed items for comparison (compare)"),
+                (
+                    "full-sync",
+                    "send the whole stock (pnStock), in chunks of config.chunk_size",
+                ),
+                (
+                    "update-quantity",
+                    "send one item's new quantity in real time (updQuantity) and record it for the day's reconciliation",
+                ),
+                (
+                    "reconcile",
+                    "send the day's changed items for comparison (compare)",
+                ),
             ],
             &["account", "app_secret"],
         )
@@ -60,7 +69,10 @@ impl Adapter for Sekorm {
         }
         let day = platform.day(platform.config.reconcile_day_offset)?;
         let out = reconcile(&platform, json!({ "date": day }))?;
-        log::info("daily reconciliation sent", &[("date", &day), ("items", &out["items"].to_string())]);
+        log::info(
+            "daily reconciliation sent",
+            &[("date", &day), ("items", &out["items"].to_string())],
+        );
         prune_changes(&platform)
     }
 }

@@ -1,8 +1,8 @@
 //! Sekorm's dialect: form-encoded calls, the `{code, msg, data}` envelope and its -1 messages.
 
 use crate::stock::Item;
-use weft_sdk::http::{self, Request, Response, join};
 use weft_sdk::dates::{self, Offset};
+use weft_sdk::http::{self, Request, Response, join};
 use weft_sdk::{AdapterError, Result, TokenGrant, Value, config, tokens};
 
 /// The manifest's `[config]` for this adapter; every path and policy the document leaves to
@@ -94,10 +94,13 @@ impl Platform {
     pub fn load() -> Result<Self> {
         let config: Config = config::typed()?;
         if config.chunk_size == 0 {
-            return Err(AdapterError::invalid_input("manifest [config] chunk_size: must be at least 1"));
+            return Err(AdapterError::invalid_input(
+                "manifest [config] chunk_size: must be at least 1",
+            ));
         }
-        let offset = dates::parse_offset(&config.utc_offset)
-            .map_err(|e| AdapterError::invalid_input(format!("manifest [config] utc_offset: {e}")))?;
+        let offset = dates::parse_offset(&config.utc_offset).map_err(|e| {
+            AdapterError::invalid_input(format!("manifest [config] utc_offset: {e}"))
+        })?;
         if !matches!(config.token_method.as_str(), "GET" | "POST") {
             return Err(AdapterError::invalid_input(format!(
                 "manifest [config] token_method: expected \"GET\" or \"POST\", found {:?}",
@@ -116,7 +119,10 @@ impl Platform {
     pub fn fetch_token(&self) -> Result<TokenGrant> {
         let account = config::secret("account")?;
         let secret = config::secret("app_secret")?;
-        let fields = [("accessToken", account.as_str()), ("appSecret", secret.as_str())];
+        let fields = [
+            ("accessToken", account.as_str()),
+            ("appSecret", secret.as_str()),
+        ];
         let url = join(&self.config.base_url, &self.config.token_path);
         let request = if self.config.token_method == "GET" {
             Request::get(format!("{url}?{}", http::form_encode(&fields)))
@@ -128,7 +134,9 @@ impl Platform {
             .get("accessToken")
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| AdapterError::transient("getAccessToken answered code 0 without data.accessToken"))?;
+            .ok_or_else(|| {
+                AdapterError::transient("getAccessToken answered code 0 without data.accessToken")
+            })?;
         let expires = data.get("expiresIn").and_then(Value::as_u64);
         Ok(TokenGrant {
             token: token.to_string(),
@@ -160,14 +168,21 @@ fn check(response: Response) -> Result<Value> {
     match response.status {
         200..=299 => {}
         429 => {
-            let mut e = AdapterError::transient_code("429", format!("rate limited: {}", http::snippet(&response.body)));
+            let mut e = AdapterError::transient_code(
+                "429",
+                format!("rate limited: {}", http::snippet(&response.body)),
+            );
             if let Some(ms) = response.retry_after_ms() {
                 e = e.retry_after_ms(ms);
             }
             return Err(e);
         }
         401 | 403 => {
-            return Err(AdapterError::auth(format!("HTTP {}: {}", response.status, http::snippet(&response.body))));
+            return Err(AdapterError::auth(format!(
+                "HTTP {}: {}",
+                response.status,
+                http::snippet(&response.body)
+            )));
         }
         s if s >= 500 => {
             return Err(AdapterError::transient_code(
@@ -189,10 +204,18 @@ fn check(response: Response) -> Result<Value> {
     let msg = envelope.msg.unwrap_or_default();
     let code = envelope.code.to_string();
     Err(match msg.trim().to_ascii_lowercase().as_str() {
-        "no permission" => AdapterError::auth(format!("Sekorm: {msg} (permission denied: token invalid or expired, or the account lacks rights)")),
+        "no permission" => AdapterError::auth(format!(
+            "Sekorm: {msg} (permission denied: token invalid or expired, or the account lacks rights)"
+        )),
         "system error" => AdapterError::transient_code(code, format!("Sekorm: {msg}")),
-        "ip invalid" => AdapterError::rejected(code, format!("Sekorm: {msg} (this host's IP is not on Sekorm's allow-list)")),
-        "sp already forbidden" => AdapterError::rejected(code, format!("Sekorm: {msg} (the service provider account is disabled)")),
+        "ip invalid" => AdapterError::rejected(
+            code,
+            format!("Sekorm: {msg} (this host's IP is not on Sekorm's allow-list)"),
+        ),
+        "sp already forbidden" => AdapterError::rejected(
+            code,
+            format!("Sekorm: {msg} (the service provider account is disabled)"),
+        ),
         _ => AdapterError::rejected(code, format!("Sekorm: {msg}")),
     })
 }

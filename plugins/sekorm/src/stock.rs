@@ -23,16 +23,20 @@ pub struct Item {
 /// Checks every item against the document; all problems at once, each with its index.
 pub fn validate_items(items: &[Value]) -> Result<Vec<Item>> {
     if items.is_empty() {
-        return Err(AdapterError::invalid_input("items: at least one item is required"));
+        return Err(AdapterError::invalid_input(
+            "items: at least one item is required",
+        ));
     }
     let mut problems: Vec<Detail> = Vec::new();
     let mut valid = Vec::with_capacity(items.len());
     for (i, raw) in items.iter().enumerate() {
         match validate_item(raw) {
             Ok(item) => valid.push(item),
-            Err(found) => problems.extend(found.into_iter().map(|(field, msg)| {
-                detail(Some(i), field, None, msg)
-            })),
+            Err(found) => problems.extend(
+                found
+                    .into_iter()
+                    .map(|(field, msg)| detail(Some(i), field, None, msg)),
+            ),
         }
     }
     if problems.is_empty() {
@@ -43,7 +47,11 @@ pub fn validate_items(items: &[Value]) -> Result<Vec<Item>> {
         "{} problem(s) in items, first: items[{}]{}: {}",
         problems.len(),
         first.index.unwrap_or_default(),
-        first.field.as_ref().map(|f| format!(".{f}")).unwrap_or_default(),
+        first
+            .field
+            .as_ref()
+            .map(|f| format!(".{f}"))
+            .unwrap_or_default(),
         first.message
     );
     Err(AdapterError::invalid_input(summary).with_details(problems))
@@ -53,7 +61,10 @@ type Problems = Vec<(Option<&'static str>, String)>;
 
 fn validate_item(raw: &Value) -> std::result::Result<Item, Problems> {
     let Some(obj) = raw.as_object() else {
-        return Err(vec![(None, "expected an object with pnCode, brandName and stockQuantity".into())]);
+        return Err(vec![(
+            None,
+            "expected an object with pnCode, brandName and stockQuantity".into(),
+        )]);
     };
     let mut problems: Problems = Vec::new();
     for key in obj.keys() {
@@ -67,16 +78,25 @@ fn validate_item(raw: &Value) -> std::result::Result<Item, Problems> {
         Some(Value::Number(n)) => match n.as_i64() {
             Some(q) if (0..=i64::from(i32::MAX)).contains(&q) => Some(q),
             Some(q) => {
-                problems.push((Some("stockQuantity"), format!("expected 0..=2147483647, found {q}")));
+                problems.push((
+                    Some("stockQuantity"),
+                    format!("expected 0..=2147483647, found {q}"),
+                ));
                 None
             }
             None => {
-                problems.push((Some("stockQuantity"), format!("expected an integer, found {n}")));
+                problems.push((
+                    Some("stockQuantity"),
+                    format!("expected an integer, found {n}"),
+                ));
                 None
             }
         },
         Some(other) => {
-            problems.push((Some("stockQuantity"), format!("expected an integer, found {other}")));
+            problems.push((
+                Some("stockQuantity"),
+                format!("expected an integer, found {other}"),
+            ));
             None
         }
         None => {
@@ -85,11 +105,13 @@ fn validate_item(raw: &Value) -> std::result::Result<Item, Problems> {
         }
     };
     match (pn_code, brand_name, stock_quantity) {
-        (Some(pn_code), Some(brand_name), Some(stock_quantity)) if problems.is_empty() => Ok(Item {
-            pn_code,
-            brand_name,
-            stock_quantity,
-        }),
+        (Some(pn_code), Some(brand_name), Some(stock_quantity)) if problems.is_empty() => {
+            Ok(Item {
+                pn_code,
+                brand_name,
+                stock_quantity,
+            })
+        }
         _ => Err(problems),
     }
 }
@@ -101,7 +123,10 @@ fn text(value: Option<&Value>, field: &'static str, problems: &mut Problems) -> 
             None
         }
         Some(Value::String(s)) if s.chars().count() > MAX_LEN => {
-            problems.push((Some(field), format!("at most {MAX_LEN} characters, found {}", s.chars().count())));
+            problems.push((
+                Some(field),
+                format!("at most {MAX_LEN} characters, found {}", s.chars().count()),
+            ));
             None
         }
         Some(Value::String(s)) if s.chars().any(char::is_control) => {

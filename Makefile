@@ -1,0 +1,36 @@
+# Weft's entry points. `make run` and `make test` work on a fresh machine: they install the
+# wasm32-wasip2 target themselves and build the adapters before anything needs them.
+
+CARGO ?= cargo
+# Adapter crates built as components (plugins/) and the test adapters (tests/).
+PLUGINS := weft-sekorm
+TEST_PLUGINS := weft-probe
+WASM_DIR := target/wasm32-wasip2/wasm
+
+.PHONY: run test toolchain plugins build check lint bench
+
+toolchain:
+	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+plugins: toolchain
+	$(CARGO) build --target wasm32-wasip2 --profile wasm $(addprefix -p ,$(PLUGINS) $(TEST_PLUGINS))
+
+build: plugins
+	$(CARGO) build -p weft
+
+# Runs Weft on the embedded store (./data) with the adapters in manifests/.
+run: build
+	$(CARGO) run -p weft -- serve --manifests manifests --data data
+
+# Every test: unit, manifest snapshots, the adapters against their simulators, the CLI.
+test: build
+	$(CARGO) test --workspace --exclude weft-sekorm --exclude weft-sdk --exclude weft-probe
+	$(CARGO) test -p weft-sdk --lib
+
+lint: plugins
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --target wasm32-wasip2 $(addprefix -p ,$(PLUGINS) $(TEST_PLUGINS)) -- -D warnings
+
+bench: plugins
+	$(CARGO) bench -p weft --bench invoke

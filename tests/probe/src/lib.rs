@@ -1,0 +1,114 @@
+//! A test adapter: echoes, probes what the sandbox grants, and misbehaves on request (spins,
+//! allocates without end, panics) so that tests can prove the host's limits.
+
+use weft_sdk::http::Request;
+use weft_sdk::{
+    Adapter, AdapterError, CallContext, Description, Result, TokenGrant, Value, json, storage,
+};
+
+struct Probe;
+
+impl Adapter for Probe {
+    fn describe() -> Description {
+        weft_sdk::describe(
+            "probe",
+            env!("CARGO_PKG_VERSION"),
+            &[
+                ("echo", "answer the input"),
+                ("spin", "loop forever"),
+                ("alloc", "allocate memory without end"),
+                ("panic", "panic"),
+                (
+                    "sandbox",
+                    "report what the sandbox grants: environment, files, clock",
+                ),
+                (
+                    "http-get",
+                    "GET input.url through the host and report the outcome",
+                ),
+                (
+                    "storage",
+                    "set input.key to input.value, then list and read back",
+                ),
+                ("context", "answer the call context"),
+            ],
+            &[],
+        )
+    }
+
+    fn fetch_token(scope: String) -> Result<TokenGrant> {
+        Ok(TokenGrant {
+            token: format!("probe-token-{scope}"),
+            expires_in_seconds: Some(60),
+        })
+    }
+
+    fn invoke(ctx: CallContext, op: String, input: Value) -> Result<Value> {
+        match op.as_str() {
+            "echo" => Ok(input),
+            "spin" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "alloc" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "panic" => panic!("probe was asked to panic"),
+            "sandbox" => {
+                let env: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+                let read = std::fs::read_to_string("/etc/passwd")
+                    .map(|s| s.len())
+                    .map_err(|e| e.to_string());
+                let list = std::fs::read_dir(".")
+                    .map(|d| d.count())
+                    .map_err(|e| e.to_string());
+                let args: Vec<String> = std::env::args().collect();
+                println!("probe stdout line");
+                eprintln!("probe stderr line");
+                Ok(json!({
+                    "env": env,
+                    "args": args,
+                    "read_etc_passwd": format!("{read:?}"),
+                    "list_cwd": format!("{list:?}"),
+                    "clock_works": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).is_ok(),
+                }))
+            }
+            "http-get" => {
+                let url = input["url"]
+                    .as_str()
+                    .ok_or_else(|| AdapterError::invalid_input("url is required"))?;
+                match Request::get(url).send() {
+                    Ok(r) => Ok(json!({ "status": r.status, "body": r.text() })),
+                    Err(e) => Ok(json!({ "error": format!("{e:?}") })),
+                }
+            }
+            "storage" => {
+                let key = input["key"]
+                    .as_str()
+                    .ok_or_else(|| AdapterError::invalid_input("key is required"))?;
+                if let Some(value) = input["value"].as_str() {
+                    storage::set(key, value.as_bytes())?;
+                }
+                let read = storage::get(key)?.map(|v| String::from_utf8_lossy(&v).into_owned());
+                let keys = storage::list_all("")?;
+                Ok(json!({ "read": read, "keys": keys }))
+            }
+            "context" => Ok(json!({
+                "call_id": ctx.call_id,
+                "attempt": ctx.attempt,
+                "idempotency_key": ctx.idempotency_key,
+            })),
+            other => Err(AdapterError::invalid_input(format!(
+                "unknown operation {other:?}"
+            ))),
+        }
+    }
+}
+
+weft_sdk::export_adapter!(Probe);

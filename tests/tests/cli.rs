@@ -1,0 +1,166 @@
+//! The `weft` binary: `check` with readable errors and exit codes, `invoke` against the Sekorm
+//! simulator, with the token reused across processes.
+
+use serde_json::{Value, json};
+use std::process::Command;
+use weft_tests::harness::{Deployment, component, weft_bin};
+use weft_tests::sekorm::Sekorm;
+
+fn weft(dep: &Deployment, args: &[&str]) -> std::process::Output {
+    Command::new(weft_bin())
+        .arg("--manifests")
+        .arg(dep.manifests())
+        .arg("--data")
+        .arg(dep.data())
+        .args(args)
+        .env_remove("WEFT_LOG")
+        .output()
+        .expect("weft runs")
+}
+
+fn sekorm_manifest(dep: &Deployment, sim: &Sekorm) -> String {
+    format!(
+        r#"
+name = "sekorm"
+component = "{}"
+base_url = "{}"
+
+[secrets]
+account = "{}"
+app_secret = "{}"
+
+[token]
+min_fetch_interval = "0s"
+"#,
+        component("weft-sekorm").display(),
+        sim.base_url(),
+        dep.secret("account", "cli-account"),
+        dep.secret("secret", "cli-secret"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_runs_an_operation_and_a_second_process_reuses_the_token() {
+    let sim = Sekorm::start("cli-account", "cli-secret").await;
+    let dep = Deployment::new();
+    dep.manifest("sekorm", &sekorm_manifest(&dep, &sim));
+    let input = json!({ "items": [
+        { "pnCode": "ABCDE", "brandName": "AMS", "stockQuantity": 1000 },
+        { "pnCode": "X+/=", "brandName": "AMS", "stockQuantity": 0 },
+    ]})
+    .to_string();
+    let dep_ref = &dep;
+    let out =
+        tokio::task::block_in_place(|| weft(dep_ref, &["invoke", "sekorm", "full-sync", &input]));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(answer["items"], 2);
+    let out =
+        tokio::task::block_in_place(|| weft(dep_ref, &["invoke", "sekorm", "full-sync", &input]));
+    assert!(out.status.success());
+    assert_eq!(
+        sim.token_requests(),
+        1,
+        "the second process reused the persisted token"
+    );
+    assert_eq!(sim.ledger(|l| l.full_sync_batches.clone()), vec![2, 2]);
+
+    let out = tokio::task::block_in_place(|| {
+        weft(
+            dep_ref,
+            &[
+                "invoke",
+                "sekorm",
+                "update-quantity",
+                r#"{"pnCode":"A","brandName":"AMS","stockQuantity":"many"}"#,
+            ],
+        )
+    });
+    assert_eq!(out.status.code(), Some(10), "invalid input exits 10");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("stockQuantity: expected an integer"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_passes_good_manifests_and_names_file_key_and_expectation_otherwise() {
+    let dep = Deployment::new();
+    dep.manifest(
+        "probe",
+        &format!(
+            "name = \"probe\"\ncomponent = \"{}\"\n",
+            component("weft-probe").display()
+        ),
+    );
+    let out = weft(&dep, &["check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok      probe"));
+
+    let broken = dep.manifest(
+        "broken",
+        &format!(
+            "name = \"broken\"\ncomponent = \"{}\"\n\n[limits]\nmemory = \"lots\"\n",
+            component("weft-probe").display()
+        ),
+    );
+    let out = weft(&dep, &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let expected = format!(
+        "{}: limits.memory: expected a size such as \"64MiB\", found \"lots\"",
+        broken.display()
+    );
+    assert!(stdout.contains(&expected), "{stdout}");
+
+    std::fs::write(&broken, "name = \"broken\"\ncomponent = \"missing.wasm\"\n").expect("rewrite");
+    let out = weft(&dep, &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("broken.toml: component: cannot read"),
+        "{stdout}"
+    );
+
+    std::fs::write(
+        &broken,
+        format!(
+            "name = \"broken\"\ncomponent = \"{}\"\n",
+            dep.manifests().join("broken.toml").display()
+        ),
+    )
+    .expect("rewrite");
+    let out = weft(&dep, &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("broken.toml: component:") && stdout.contains("not a valid component"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_refuses_an_adapter_whose_secrets_are_not_configured() {
+    let dep = Deployment::new();
+    let file = dep.manifest(
+        "sekorm",
+        &format!("name = \"sekorm\"\ncomponent = \"{}\"\nbase_url = \"https://wwww.sekorm.com/serviceGate\"\n", component("weft-sekorm").display()),
+    );
+    let out = weft(&dep, &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let expected = format!(
+        "{}: secrets: adapter sekorm 0.1.0 needs secret \"account\"",
+        file.display()
+    );
+    assert!(stdout.contains(&expected), "{stdout}");
+}

@@ -1,0 +1,208 @@
+//! The sandbox and the per-call limits, proven with the misbehaving probe adapter: CPU time,
+//! memory and traps end the call with the right kind while the host and other calls carry on;
+//! nothing of the host's environment or files is visible; storage namespaces are separate.
+
+use serde_json::{Value, json};
+use weft::{CallOptions, ErrorKind, Runtime};
+use weft_tests::harness::{Deployment, component};
+
+fn probe_manifest(name: &str, limits: &str) -> String {
+    format!(
+        r#"
+name = "{name}"
+component = "{}"
+allowed_hosts = []
+
+[limits]
+{limits}
+"#,
+        component("weft-probe").display()
+    )
+}
+
+async fn runtime(dep: &Deployment) -> Runtime {
+    dep.runtime().await
+}
+
+async fn call(
+    rt: &Runtime,
+    adapter: &str,
+    op: &str,
+    input: Value,
+) -> Result<Value, weft::InvokeError> {
+    rt.invoke(adapter, op, &input.to_string(), CallOptions::default())
+        .await
+        .map(|o| serde_json::from_str(&o).expect("JSON output"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_loop_hits_the_cpu_limit_and_others_keep_working() {
+    let dep = Deployment::new();
+    dep.manifest(
+        "probe",
+        &probe_manifest("probe", "cpu_time = \"300ms\"\ntimeout = \"20s\""),
+    );
+    let rt = std::sync::Arc::new(runtime(&dep).await);
+    let spinner = {
+        let rt = rt.clone();
+        tokio::spawn(async move { call(&rt, "probe", "spin", json!({})).await })
+    };
+    // While one instance spins, the others answer: the spinner yields at every epoch tick.
+    for i in 0..5 {
+        let out = call(&rt, "probe", "echo", json!({ "n": i }))
+            .await
+            .expect("echo while spinning");
+        assert_eq!(out["n"], i);
+    }
+    let e = spinner.await.expect("task").expect_err("spin must fail");
+    assert_eq!(e.kind, ErrorKind::Limit, "{e}");
+    assert!(e.message.contains("limits.cpu_time (300ms)"), "{e}");
+    assert!(e.message.contains("probe"), "names the adapter: {e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wall_clock_timeout_ends_the_call() {
+    let dep = Deployment::new();
+    dep.manifest(
+        "probe",
+        &probe_manifest("probe", "cpu_time = \"60s\"\ntimeout = \"400ms\""),
+    );
+    let rt = runtime(&dep).await;
+    let e = call(&rt, "probe", "spin", json!({}))
+        .await
+        .expect_err("timeout");
+    assert_eq!(e.kind, ErrorKind::Timeout, "{e}");
+    assert!(e.message.contains("limits.timeout (400ms)"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_allocation_hits_the_memory_limit() {
+    let dep = Deployment::new();
+    dep.manifest("probe", &probe_manifest("probe", "memory = \"16MiB\""));
+    let rt = runtime(&dep).await;
+    let e = call(&rt, "probe", "alloc", json!({}))
+        .await
+        .expect_err("out of memory");
+    assert_eq!(e.kind, ErrorKind::Limit, "{e}");
+    assert!(e.message.contains("limits.memory (16.0 MiB)"), "{e}");
+    call(&rt, "probe", "echo", json!({}))
+        .await
+        .expect("the next call gets a fresh instance");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_is_a_trap_and_the_host_carries_on() {
+    let dep = Deployment::new();
+    dep.manifest("probe", &probe_manifest("probe", ""));
+    let rt = runtime(&dep).await;
+    let e = call(&rt, "probe", "panic", json!({}))
+        .await
+        .expect_err("trap");
+    assert_eq!(e.kind, ErrorKind::Trap, "{e}");
+    assert!(e.message.contains("probe trapped"), "{e}");
+    assert_eq!(
+        call(&rt, "probe", "echo", json!({"ok": true}))
+            .await
+            .expect("after the trap")["ok"],
+        true
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_grants_no_environment_files_or_arguments() {
+    let dep = Deployment::new();
+    dep.manifest("probe", &probe_manifest("probe", ""));
+    let rt = runtime(&dep).await;
+    let out = call(&rt, "probe", "sandbox", json!({}))
+        .await
+        .expect("sandbox report");
+    assert_eq!(out["env"], json!([]), "no environment variables");
+    assert_eq!(out["args"], json!([]), "no arguments");
+    assert!(
+        out["read_etc_passwd"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Err"),
+        "{out}"
+    );
+    assert!(
+        out["list_cwd"].as_str().unwrap_or("").starts_with("Err"),
+        "{out}"
+    );
+    assert_eq!(out["clock_works"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_http_is_denied_without_a_grant() {
+    let dep = Deployment::new();
+    dep.manifest("probe", &probe_manifest("probe", ""));
+    let rt = runtime(&dep).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    listener.set_nonblocking(true).expect("nonblocking");
+    // The probe reports the send's error as data, so the guest-visible error is checked.
+    let out = call(&rt, "probe", "http-get", json!({ "url": url }))
+        .await
+        .expect("probe answers");
+    let error = out["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("HttpError::Denied"), "{out}");
+    assert!(error.contains("not in allowed_hosts []"), "{out}");
+    assert!(listener.accept().is_err(), "no connection was opened");
+    let out = call(
+        &rt,
+        "probe",
+        "http-get",
+        json!({ "url": "file:///etc/passwd" }),
+    )
+    .await
+    .expect("probe answers");
+    assert!(
+        out["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("scheme \\\"file\\\" is not allowed"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_adapter_instance_has_its_own_storage_namespace() {
+    let dep = Deployment::new();
+    dep.manifest("a", &probe_manifest("probe-a", ""));
+    dep.manifest("b", &probe_manifest("probe-b", ""));
+    let rt = runtime(&dep).await;
+    let out = call(
+        &rt,
+        "probe-a",
+        "storage",
+        json!({"key": "shared/name", "value": "from-a"}),
+    )
+    .await
+    .expect("a writes");
+    assert_eq!(out["read"], "from-a");
+    let out = call(&rt, "probe-b", "storage", json!({"key": "shared/name"}))
+        .await
+        .expect("b reads");
+    assert_eq!(out["read"], Value::Null, "b cannot see a's key");
+    assert_eq!(out["keys"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_gets_a_fresh_instance_and_its_context() {
+    let dep = Deployment::new();
+    dep.manifest("probe", &probe_manifest("probe", ""));
+    let rt = runtime(&dep).await;
+    let options = CallOptions {
+        idempotency_key: Some("key-1".into()),
+        ..CallOptions::default()
+    };
+    let out: Value = serde_json::from_str(
+        &rt.invoke("probe", "context", "{}", options)
+            .await
+            .expect("context"),
+    )
+    .expect("json");
+    assert_eq!(out["attempt"], 1);
+    assert_eq!(out["idempotency_key"], "key-1");
+    assert!(out["call_id"].as_str().is_some_and(|s| s.len() == 36));
+}
