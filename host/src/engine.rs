@@ -167,10 +167,10 @@ impl WeftEngine {
         }
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| EngineError::Compile(format!("{e:#}")))?;
-        if let Some(path) = &cached {
-            if let Err(e) = self.write_cache(&component, path) {
-                tracing::warn!(path = %path.display(), "could not cache the compiled component: {e}");
-            }
+        if let Some(path) = &cached
+            && let Err(e) = self.write_cache(&component, path)
+        {
+            tracing::warn!(path = %path.display(), "could not cache the compiled component: {e}");
         }
         Ok((component, hash))
     }

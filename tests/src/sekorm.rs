@@ -256,9 +256,8 @@ async fn handle(
     if !is_token && !known {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
-    if !is_token && method != Method::POST
-        || is_token && method != Method::POST && method != Method::GET
-    {
+    let allowed = method == Method::POST || (is_token && method == Method::GET);
+    if !allowed {
         return (StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into_response();
     }
     let fault = {
