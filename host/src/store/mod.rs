@@ -1,5 +1,5 @@
-//! Durable state behind one trait: adapter storage and token grants (jobs and schedules join
-//! it with the front door). The embedded default is SQLite; PostgreSQL fits the same trait.
+//! Durable state behind one trait: adapter storage, token grants, jobs and schedule ticks. The
+//! embedded default is SQLite; PostgreSQL fits the same trait.
 
 mod sqlite;
 
@@ -36,6 +36,131 @@ pub struct StoredGrant {
     pub credentials: String,
     /// Incremented on every write; writes are compare-and-swap on it.
     pub version: i64,
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Waiting for its `run_at` (or for its adapter to come back).
+    Queued,
+    /// An attempt holds the lease.
+    Running,
+    /// Finished with an output.
+    Succeeded,
+    /// Failed for good (not retryable, or out of attempts); `retry` brings it back.
+    Dead,
+}
+
+impl JobState {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Dead => "dead",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "queued" => Some(Self::Queued),
+            "running" => Some(Self::Running),
+            "succeeded" => Some(Self::Succeeded),
+            "dead" => Some(Self::Dead),
+            _ => None,
+        }
+    }
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Job id (a UUID).
+    pub id: String,
+    /// Adapter instance.
+    pub adapter: String,
+    /// Operation.
+    pub op: String,
+    /// JSON input.
+    pub input: String,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// First run, unix ms.
+    pub run_at_ms: i64,
+    /// Caller's idempotency key.
+    pub idempotency_key: Option<String>,
+    /// Hash of what the key was used for (op and input): same key, other request → conflict.
+    pub request_hash: Option<String>,
+}
+
+/// What enqueueing did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enqueued {
+    /// A new job with this id.
+    New(String),
+    /// The key was used before for the same request: that job's id.
+    Existing(String),
+    /// The key was used before for another request.
+    KeyConflict(String),
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JobRecord {
+    /// Id.
+    pub id: String,
+    /// Adapter instance.
+    pub adapter: String,
+    /// Operation.
+    pub op: String,
+    /// JSON input.
+    #[serde(skip)]
+    pub input: String,
+    /// State.
+    pub state: JobState,
+    /// Attempts started.
+    pub attempt: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// Next run, unix ms.
+    pub run_at_ms: i64,
+    /// Caller's idempotency key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    /// JSON output once succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    /// The last attempt's error (a problem object).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<serde_json::Value>,
+    /// Created, unix ms.
+    pub created_at_ms: i64,
+    /// Last change, unix ms.
+    pub updated_at_ms: i64,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone)]
+pub enum JobOutcome {
+    /// Success with this output.
+    Succeeded(String),
+    /// Try again at this time, keeping the error.
+    Retry {
+        /// Next run, unix ms.
+        run_at_ms: i64,
+        /// The error, as a JSON problem.
+        error: String,
+    },
+    /// Give up with this error.
+    Dead(String),
+    /// Hand the job back untried (shutdown, adapter gone): the attempt does not count.
+    Release {
+        /// Next run, unix ms.
+        run_at_ms: i64,
+    },
 }
 
 /// Durable state shared by every capability.
@@ -86,6 +211,34 @@ pub trait Store: Send + Sync + 'static {
         scope: &str,
         token: &str,
     ) -> Result<bool, StoreError>;
+
+    /// Enqueues a job; an idempotency key is enforced by a unique index.
+    async fn job_enqueue(&self, job: &NewJob, now_ms: i64) -> Result<Enqueued, StoreError>;
+    /// Claims the next due job (queued and due, or running with a lapsed lease) for `owner`
+    /// until `lease_until_ms`, starting a new attempt.
+    async fn job_claim(&self, owner: &str, now_ms: i64, lease_until_ms: i64) -> Result<Option<JobRecord>, StoreError>;
+    /// Extends the lease of attempt `attempt`; false if the job moved on (fenced).
+    async fn job_heartbeat(&self, id: &str, attempt: u32, lease_until_ms: i64) -> Result<bool, StoreError>;
+    /// Records how attempt `attempt` ended; false if a newer attempt owns the job (fenced).
+    async fn job_finish(&self, id: &str, attempt: u32, outcome: &JobOutcome, now_ms: i64) -> Result<bool, StoreError>;
+    /// One job.
+    async fn job_get(&self, id: &str) -> Result<Option<JobRecord>, StoreError>;
+    /// Jobs by state and adapter, newest first, at most `limit`.
+    async fn job_list(&self, state: Option<JobState>, adapter: Option<&str>, limit: u32) -> Result<Vec<JobRecord>, StoreError>;
+    /// Puts a dead job back in the queue with `extra_attempts` more; false if it is not dead.
+    async fn job_retry(&self, id: &str, extra_attempts: u32, now_ms: i64) -> Result<bool, StoreError>;
+    /// Hands back every running job leased by `owner` (graceful shutdown); returns how many.
+    async fn job_release_owner(&self, owner: &str, now_ms: i64) -> Result<u64, StoreError>;
+    /// Job counts by adapter and state.
+    async fn job_counts(&self) -> Result<Vec<(String, JobState, i64)>, StoreError>;
+
+    /// Claims the tick `tick_ms` of a schedule: only one claim per tick, none while a previous
+    /// run is still inside its `running_until_ms`; returns the previous tick if claimed.
+    async fn schedule_claim(&self, adapter: &str, name: &str, tick_ms: i64, now_ms: i64, running_until_ms: i64) -> Result<Option<i64>, StoreError>;
+    /// Marks a schedule's run of `tick_ms` finished.
+    async fn schedule_done(&self, adapter: &str, name: &str, tick_ms: i64) -> Result<(), StoreError>;
+    /// The last claimed tick of a schedule.
+    async fn schedule_last(&self, adapter: &str, name: &str) -> Result<Option<i64>, StoreError>;
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` prefix match.

@@ -1,6 +1,7 @@
 //! The embedded store: one SQLite file under the data directory, nothing to install.
 
-use super::{Store, StoreError, StoredGrant, like_prefix};
+use super::{Enqueued, JobOutcome, JobRecord, JobState, NewJob, Store, StoreError, StoredGrant, like_prefix};
+use sqlx::sqlite::SqliteRow;
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::{
@@ -210,5 +211,219 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn job_enqueue(&self, job: &NewJob, now_ms: i64) -> Result<Enqueued, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO jobs (id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, request_hash, created_at_ms, updated_at_ms) \
+             VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&job.id)
+        .bind(&job.adapter)
+        .bind(&job.op)
+        .bind(&job.input)
+        .bind(i64::from(job.max_attempts))
+        .bind(job.run_at_ms)
+        .bind(&job.idempotency_key)
+        .bind(&job.request_hash)
+        .bind(now_ms)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok(Enqueued::New(job.id.clone()));
+        }
+        let Some(key) = &job.idempotency_key else {
+            return Ok(Enqueued::Existing(job.id.clone()));
+        };
+        let row = sqlx::query("SELECT id, request_hash FROM jobs WHERE adapter = ? AND idempotency_key = ?")
+            .bind(&job.adapter)
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?;
+        let id: String = row.get(0);
+        let hash: Option<String> = row.get(1);
+        Ok(if hash == job.request_hash { Enqueued::Existing(id) } else { Enqueued::KeyConflict(id) })
+    }
+
+    async fn job_claim(&self, owner: &str, now_ms: i64, lease_until_ms: i64) -> Result<Option<JobRecord>, StoreError> {
+        // One statement: SQLite runs it under its write lock, so two workers never claim the
+        // same job.
+        let row = sqlx::query(
+            "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?, lease_until_ms = ?, updated_at_ms = ? \
+             WHERE id = (SELECT id FROM jobs WHERE (state = 'queued' AND run_at_ms <= ?) OR (state = 'running' AND lease_until_ms < ?) \
+                         ORDER BY run_at_ms LIMIT 1) \
+             RETURNING id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms",
+        )
+        .bind(owner)
+        .bind(lease_until_ms)
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| job_from_row(&r)))
+    }
+
+    async fn job_heartbeat(&self, id: &str, attempt: u32, lease_until_ms: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE jobs SET lease_until_ms = ? WHERE id = ? AND attempt = ? AND state = 'running'")
+            .bind(lease_until_ms)
+            .bind(id)
+            .bind(i64::from(attempt))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn job_finish(&self, id: &str, attempt: u32, outcome: &JobOutcome, now_ms: i64) -> Result<bool, StoreError> {
+        let query = match outcome {
+            JobOutcome::Succeeded(output) => sqlx::query(
+                "UPDATE jobs SET state = 'succeeded', output = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND attempt = ? AND state = 'running'"
+            )
+            .bind(output.clone())
+            .bind(now_ms),
+            JobOutcome::Retry { run_at_ms, error } => sqlx::query(
+                "UPDATE jobs SET state = 'queued', run_at_ms = ?, last_error = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND attempt = ? AND state = 'running'"
+            )
+            .bind(*run_at_ms)
+            .bind(error.clone())
+            .bind(now_ms),
+            JobOutcome::Dead(error) => sqlx::query(
+                "UPDATE jobs SET state = 'dead', last_error = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND attempt = ? AND state = 'running'"
+            )
+            .bind(error.clone())
+            .bind(now_ms),
+            JobOutcome::Release { run_at_ms } => sqlx::query(
+                "UPDATE jobs SET state = 'queued', attempt = attempt - 1, run_at_ms = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND attempt = ? AND state = 'running'"
+            )
+            .bind(*run_at_ms)
+            .bind(now_ms),
+        };
+        // The fence (same attempt, still running) makes a late finisher's update a no-op.
+        let done = query.bind(id).bind(i64::from(attempt)).execute(&self.pool).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn job_get(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| job_from_row(&r)))
+    }
+
+    async fn job_list(&self, state: Option<JobState>, adapter: Option<&str>, limit: u32) -> Result<Vec<JobRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE (? IS NULL OR state = ?) AND (? IS NULL OR adapter = ?) ORDER BY created_at_ms DESC, id LIMIT ?"
+        ))
+        .bind(state.map(JobState::as_str))
+        .bind(state.map(JobState::as_str))
+        .bind(adapter)
+        .bind(adapter)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(job_from_row).collect())
+    }
+
+    async fn job_retry(&self, id: &str, extra_attempts: u32, now_ms: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', max_attempts = attempt + ?, run_at_ms = ?, updated_at_ms = ? WHERE id = ? AND state = 'dead'",
+        )
+        .bind(i64::from(extra_attempts))
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn job_release_owner(&self, owner: &str, now_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempt = attempt - 1, run_at_ms = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ? \
+             WHERE lease_owner = ? AND state = 'running'",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn job_counts(&self) -> Result<Vec<(String, JobState, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT adapter, state, COUNT(*) FROM jobs GROUP BY adapter, state")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| JobState::parse(r.get::<&str, _>(1)).map(|s| (r.get::<String, _>(0), s, r.get::<i64, _>(2))))
+            .collect())
+    }
+
+    async fn schedule_claim(&self, adapter: &str, name: &str, tick_ms: i64, now_ms: i64, running_until_ms: i64) -> Result<Option<i64>, StoreError> {
+        sqlx::query("INSERT INTO schedules (adapter, name, last_tick_ms, running_until_ms) VALUES (?, ?, 0, 0) ON CONFLICT DO NOTHING")
+            .bind(adapter)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query(
+            "UPDATE schedules SET last_tick_ms = ?, running_until_ms = ? \
+             WHERE adapter = ? AND name = ? AND last_tick_ms < ? AND running_until_ms <= ? \
+             RETURNING (SELECT last_tick_ms FROM schedules WHERE adapter = ? AND name = ?)",
+        )
+        .bind(tick_ms)
+        .bind(running_until_ms)
+        .bind(adapter)
+        .bind(name)
+        .bind(tick_ms)
+        .bind(now_ms)
+        .bind(adapter)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.get::<i64, _>(0)))
+    }
+
+    async fn schedule_done(&self, adapter: &str, name: &str, tick_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE schedules SET running_until_ms = 0 WHERE adapter = ? AND name = ? AND last_tick_ms = ?")
+            .bind(adapter)
+            .bind(name)
+            .bind(tick_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn schedule_last(&self, adapter: &str, name: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT last_tick_ms FROM schedules WHERE adapter = ? AND name = ?")
+            .bind(adapter)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get::<i64, _>(0)).filter(|t| *t > 0))
+    }
+}
+
+const JOB_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms";
+
+fn job_from_row(r: &SqliteRow) -> JobRecord {
+    let json = |i: usize| r.get::<Option<String>, _>(i).and_then(|t| serde_json::from_str(&t).ok());
+    JobRecord {
+        id: r.get(0),
+        adapter: r.get(1),
+        op: r.get(2),
+        input: r.get(3),
+        state: JobState::parse(r.get::<&str, _>(4)).unwrap_or(JobState::Dead),
+        attempt: u32::try_from(r.get::<i64, _>(5)).unwrap_or(0),
+        max_attempts: u32::try_from(r.get::<i64, _>(6)).unwrap_or(0),
+        run_at_ms: r.get(7),
+        idempotency_key: r.get(8),
+        output: json(9),
+        last_error: json(10),
+        created_at_ms: r.get(11),
+        updated_at_ms: r.get(12),
     }
 }
