@@ -28,6 +28,8 @@ pub struct Shared {
     pub tokens: TokenCache,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Wakes the job workers when a job is enqueued.
+    pub jobs_wakeup: tokio::sync::Notify,
 }
 
 /// One operation, as the adapter described it.
@@ -84,6 +86,8 @@ pub struct Outcome {
     pub tokens_used: Vec<(String, String)>,
     /// An `http.send` the allow-list refused.
     pub denied: Option<String>,
+    /// Jobs the call enqueued: committed only if the call succeeds.
+    pub jobs: Vec<crate::store::NewJob>,
 }
 
 /// A fresh instance of an adapter, for one call.
@@ -93,6 +97,11 @@ pub(crate) struct Instance {
 }
 
 impl LoadedAdapter {
+    /// True if the adapter offers operation `op`.
+    pub fn offers(&self, op: &str) -> bool {
+        self.description().is_some_and(|d| d.operations.iter().any(|o| o.name == op))
+    }
+
     /// The description; set at load, before the adapter is published.
     pub fn description(&self) -> Option<&AdapterDescription> {
         self.description.get()
@@ -195,10 +204,25 @@ impl LoadedAdapter {
                     Outcome {
                         tokens_used: state.tokens_used,
                         denied: state.denied,
+                        jobs: state.jobs,
                     },
                 ))
             }
         }
+    }
+
+    /// Stores the jobs a successful call enqueued; the error says what could not be stored.
+    pub(crate) async fn commit_jobs(&self, jobs: Vec<crate::store::NewJob>) -> Result<(), String> {
+        let now = crate::jobs::now_ms();
+        for job in jobs {
+            self.shared
+                .store
+                .job_enqueue(&job, now)
+                .await
+                .map_err(|e| format!("the call succeeded but the jobs it enqueued could not be stored: {e}"))?;
+        }
+        self.shared.jobs_wakeup.notify_waiters();
+        Ok(())
     }
 
     /// Calls `describe` in a fresh instance.

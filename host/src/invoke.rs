@@ -23,6 +23,9 @@ pub struct CallOptions {
     pub first_attempt: Option<u32>,
     /// A deadline earlier than `limits.timeout`, e.g. the front door's.
     pub deadline: Option<Instant>,
+    /// Attempts for transient failures inside this call (default `retry.max_attempts`); jobs
+    /// use 1, since the queue retries them itself with its own backoff.
+    pub max_attempts: Option<u32>,
 }
 
 /// The message of a WIT adapter error, with the platform code where there is one.
@@ -135,6 +138,7 @@ impl LoadedAdapter {
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let first = options.first_attempt.unwrap_or(1);
         let retry = &self.manifest.retry;
+        let max_attempts = options.max_attempts.unwrap_or(retry.max_attempts).max(1);
         let mut attempt = first;
         let mut transient_tries = 0u32;
         let mut auth_retried = false;
@@ -148,12 +152,17 @@ impl LoadedAdapter {
             let answer = self.invoke_once(&ctx, op, input, deadline).await;
             let attempts = attempt - first + 1;
             let (error, outcome) = match answer {
-                Ok((Ok(output), _)) => {
+                Ok((Ok(output), outcome)) => {
                     if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&output) {
                         let mut e = err(
                             ErrorKind::Trap,
                             format!("adapter {name} answered output that is not JSON: {e}"),
                         );
+                        e.attempts = attempts;
+                        return Err(e);
+                    }
+                    if let Err(message) = self.commit_jobs(outcome.jobs).await {
+                        let mut e = err(ErrorKind::Transient, message);
                         e.attempts = attempts;
                         return Err(e);
                     }
@@ -185,7 +194,7 @@ impl LoadedAdapter {
                     );
                 }
                 (types::AdapterError::Transient(t), ErrorKind::Transient)
-                    if transient_tries + 1 < retry.max_attempts =>
+                    if transient_tries + 1 < max_attempts =>
                 {
                     transient_tries += 1;
                     let wait = backoff(retry, transient_tries, t.retry_after_ms);
@@ -280,7 +289,7 @@ impl LoadedAdapter {
 }
 
 /// Exponential backoff with full jitter, never shorter than the platform's Retry-After.
-fn backoff(
+pub(crate) fn backoff(
     policy: &crate::manifest::RetryPolicy,
     retry: u32,
     retry_after_ms: Option<u64>,

@@ -11,6 +11,7 @@ pub mod error;
 mod guest_output;
 pub mod http;
 pub mod invoke;
+pub mod jobs;
 pub mod manifest;
 pub mod metrics;
 pub mod redact;

@@ -61,6 +61,7 @@ impl Runtime {
             tokens: TokenCache::new(store.clone()),
             store,
             metrics: Arc::new(Metrics::default()),
+            jobs_wakeup: tokio::sync::Notify::new(),
         });
         let runtime = Self {
             shared,
@@ -87,6 +88,11 @@ impl Runtime {
         input: &str,
         options: CallOptions,
     ) -> Result<String, InvokeError> {
+        self.adapter(adapter, op)?.invoke(op, input, options).await
+    }
+
+    /// The loaded adapter called `adapter`, or the error a caller of `op` should see.
+    pub fn adapter(&self, adapter: &str, op: &str) -> Result<Arc<crate::adapter::LoadedAdapter>, InvokeError> {
         let Some(loaded) = self.registry.get(adapter) else {
             let failed = self
                 .registry
@@ -111,7 +117,12 @@ impl Runtime {
                 ),
             });
         };
-        loaded.invoke(op, input, options).await
+        Ok(loaded)
+    }
+
+    /// What every adapter shares (store, tokens, engine, metrics).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Status of every manifest.

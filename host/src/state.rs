@@ -93,6 +93,8 @@ pub struct CallState {
     pub denied: Option<String>,
     /// Secrets and this call's tokens, for scrubbing logs.
     pub redactor: Redactor,
+    /// Jobs enqueued by this call, committed if it succeeds.
+    pub jobs: Vec<crate::store::NewJob>,
 }
 
 impl WasiView for CallState {
@@ -145,6 +147,7 @@ impl CallState {
             cpu_exhausted: false,
             tokens_used: Vec::new(),
             denied: None,
+            jobs: Vec::new(),
         }
     }
 }
@@ -397,17 +400,52 @@ impl storage::Host for CallState {
     }
 }
 
+/// Jobs one call may enqueue.
+const MAX_JOBS_PER_CALL: usize = 1000;
+/// Longest delay of an enqueued job.
+const MAX_DELAY_MS: u64 = 30 * 24 * 3600 * 1000;
+
 impl jobs::Host for CallState {
     async fn enqueue(
         &mut self,
-        _op: String,
-        _input: String,
-        _delay_ms: u64,
-        _idempotency_key: Option<String>,
+        op: String,
+        input: String,
+        delay_ms: u64,
+        idempotency_key: Option<String>,
     ) -> wasmtime::Result<Result<String, jobs::JobError>> {
-        Ok(Err(jobs::JobError::Unavailable(
-            "durable jobs are not enabled in this host process".into(),
-        )))
+        let known = self
+            .adapter
+            .description()
+            .is_some_and(|d| d.operations.iter().any(|o| o.name == op));
+        if !known {
+            return Ok(Err(jobs::JobError::Invalid(format!("this adapter has no operation {op:?}"))));
+        }
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&input) {
+            return Ok(Err(jobs::JobError::Invalid(format!("input is not JSON: {e}"))));
+        }
+        if delay_ms > MAX_DELAY_MS {
+            return Ok(Err(jobs::JobError::Invalid(format!("delay of {delay_ms} ms exceeds 30 days"))));
+        }
+        if self.jobs.len() >= MAX_JOBS_PER_CALL {
+            return Ok(Err(jobs::JobError::Limit(format!("one call may enqueue at most {MAX_JOBS_PER_CALL} jobs"))));
+        }
+        if input.len() as u64 > self.adapter.manifest.limits.request_body.bytes() {
+            return Ok(Err(jobs::JobError::Invalid(format!(
+                "input of {} bytes exceeds limits.request_body ({})",
+                input.len(),
+                self.adapter.manifest.limits.request_body
+            ))));
+        }
+        let job = crate::jobs::new_job(
+            &self.adapter,
+            &op,
+            input,
+            idempotency_key,
+            Duration::from_millis(delay_ms),
+        );
+        let id = job.id.clone();
+        self.jobs.push(job);
+        Ok(Ok(id))
     }
 }
 

@@ -1,0 +1,262 @@
+//! Durable jobs: enqueue (with idempotency keys), a worker pool that claims jobs under a lease
+//! renewed by heartbeat, retries transient failures with backoff, and buries the rest.
+//!
+//! Delivery is at least once: an attempt whose process died is taken again once its lease
+//! lapses, so adapters make re-sends safe. Every state change is fenced on (state, attempt).
+
+use crate::adapter::LoadedAdapter;
+use crate::error::{ErrorKind, InvokeError};
+use crate::invoke::CallOptions;
+use crate::runtime::Runtime;
+use crate::store::{Enqueued, JobOutcome, JobRecord, NewJob};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::task::JoinSet;
+
+/// Current time in unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Namespace of job ids derived from idempotency keys.
+const KEYED_JOBS: uuid::Uuid = uuid::Uuid::from_u128(0x8f1c_51a4_7d0e_4b8e_9a39_2c4e_5f0b_a1d7);
+
+/// A job for `adapter`: a keyed job's id is derived from its key, so the same key always names
+/// the same job.
+pub(crate) fn new_job(adapter: &LoadedAdapter, op: &str, input: String, key: Option<String>, delay: Duration) -> NewJob {
+    let name = &adapter.manifest.name;
+    let id = match &key {
+        Some(k) => uuid::Uuid::new_v5(&KEYED_JOBS, format!("{name}\0{k}").as_bytes()).to_string(),
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let request_hash = key.as_ref().map(|_| {
+        let mut h = Sha256::new();
+        h.update(op.as_bytes());
+        h.update([0]);
+        h.update(input.as_bytes());
+        hex::encode(h.finalize())
+    });
+    NewJob {
+        id,
+        adapter: name.clone(),
+        op: op.to_string(),
+        input,
+        max_attempts: adapter.manifest.retry.max_attempts,
+        run_at_ms: now_ms() + ms(delay),
+        idempotency_key: key,
+        request_hash,
+    }
+}
+
+/// Settings of the worker pool.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Jobs run at once across all adapters (each adapter's `limits.concurrency` also holds).
+    pub workers: usize,
+    /// How long a claimed attempt owns its job without a heartbeat.
+    pub lease: Duration,
+    /// How often idle workers look for due jobs (an enqueue wakes them at once).
+    pub poll: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            workers: 4,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Running workers; [`Workers::shutdown`] lets running attempts finish and hands the rest back.
+pub struct Workers {
+    stop: Arc<AtomicBool>,
+    wake: Arc<tokio::sync::Notify>,
+    tasks: JoinSet<()>,
+    runtime: Arc<Runtime>,
+    owner: String,
+}
+
+impl Runtime {
+    /// Enqueues `op` of `adapter` as a durable job. With an idempotency key, the same key and
+    /// request return the same job; the same key with another request is a `conflict`.
+    pub async fn enqueue(
+        &self,
+        adapter: &str,
+        op: &str,
+        input: &str,
+        idempotency_key: Option<String>,
+        delay: Duration,
+    ) -> Result<Enqueued, InvokeError> {
+        let loaded = self.adapter(adapter, op)?;
+        let err = |kind, message: String| InvokeError::new(kind, adapter, op, message);
+        if !loaded.offers(op) {
+            return Err(err(ErrorKind::NotFound, format!("adapter {adapter} has no operation {op:?}")));
+        }
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(input) {
+            return Err(err(ErrorKind::InvalidInput, format!("input is not JSON: {e}")));
+        }
+        let job = new_job(&loaded, op, input.to_string(), idempotency_key, delay);
+        let result = self
+            .shared()
+            .store
+            .job_enqueue(&job, now_ms())
+            .await
+            .map_err(|e| err(ErrorKind::Unavailable, format!("the job could not be stored: {e}")))?;
+        if let Enqueued::KeyConflict(id) = &result {
+            return Err(err(
+                ErrorKind::Conflict,
+                format!("idempotency key already used for another request (job {id})"),
+            ));
+        }
+        self.shared().jobs_wakeup.notify_waiters();
+        Ok(result)
+    }
+
+    /// Starts the worker pool.
+    pub fn start_workers(self: &Arc<Self>, options: WorkerOptions) -> Workers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4());
+        let mut tasks = JoinSet::new();
+        for _ in 0..options.workers.max(1) {
+            let rt = self.clone();
+            let stop = stop.clone();
+            let wake = wake.clone();
+            let owner = owner.clone();
+            let options = options.clone();
+            tasks.spawn(async move { worker(rt, owner, options, stop, wake).await });
+        }
+        Workers {
+            stop,
+            wake,
+            tasks,
+            runtime: self.clone(),
+            owner,
+        }
+    }
+}
+
+impl Workers {
+    /// Stops claiming, waits for running attempts to finish, and hands back any job still
+    /// leased by this process.
+    pub async fn shutdown(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
+        self.runtime.shared().jobs_wakeup.notify_waiters();
+        while self.tasks.join_next().await.is_some() {}
+        match self.runtime.shared().store.job_release_owner(&self.owner, now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "running jobs handed back to the queue"),
+            Err(e) => tracing::warn!("jobs could not be handed back (their leases will lapse): {e}"),
+        }
+    }
+}
+
+async fn worker(rt: Arc<Runtime>, owner: String, options: WorkerOptions, stop: Arc<AtomicBool>, wake: Arc<tokio::sync::Notify>) {
+    let store = rt.shared().store.clone();
+    while !stop.load(Ordering::SeqCst) {
+        let now = now_ms();
+        match store.job_claim(&owner, now, now + ms(options.lease)).await {
+            Ok(Some(job)) => run_attempt(&rt, &owner, job, &options).await,
+            Ok(None) => {
+                let shared_wake = rt.shared().jobs_wakeup.notified();
+                tokio::select! {
+                    _ = shared_wake => {}
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(options.poll) => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!("job queue unavailable: {e}");
+                tokio::time::sleep(options.poll).await;
+            }
+        }
+    }
+}
+
+/// Kinds worth another attempt later.
+fn retryable(kind: ErrorKind) -> bool {
+    matches!(kind, ErrorKind::Transient | ErrorKind::Timeout | ErrorKind::Unavailable)
+}
+
+async fn run_attempt(rt: &Arc<Runtime>, owner: &str, job: JobRecord, options: &WorkerOptions) {
+    let store = rt.shared().store.clone();
+    let Some(adapter) = rt.registry().get(&job.adapter) else {
+        // Its manifest is gone or broken: the job waits, visible as queued, for it to return.
+        let _ = store
+            .job_finish(&job.id, job.attempt, &JobOutcome::Release { run_at_ms: now_ms() + 5_000 }, now_ms())
+            .await;
+        return;
+    };
+    let heartbeat = {
+        let store = store.clone();
+        let (id, attempt, lease) = (job.id.clone(), job.attempt, options.lease);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                match store.job_heartbeat(&id, attempt, now_ms() + ms(lease)).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job = %id, attempt, "lease lost: a newer attempt owns the job");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(job = %id, "heartbeat failed: {e}"),
+                }
+            }
+        })
+    };
+    let result = adapter
+        .invoke(
+            &job.op,
+            &job.input,
+            CallOptions {
+                call_id: Some(job.id.clone()),
+                job_id: Some(job.id.clone()),
+                idempotency_key: job.idempotency_key.clone(),
+                first_attempt: Some(job.attempt),
+                max_attempts: Some(1),
+                deadline: None,
+            },
+        )
+        .await;
+    heartbeat.abort();
+    let outcome = match result {
+        Ok(output) => JobOutcome::Succeeded(output),
+        Err(e) => {
+            let problem = serde_json::to_string(&e).unwrap_or_default();
+            if retryable(e.kind) && job.attempt < job.max_attempts {
+                let wait = crate::invoke::backoff(&adapter.manifest.retry, job.attempt, None);
+                JobOutcome::Retry {
+                    run_at_ms: now_ms() + ms(wait),
+                    error: problem,
+                }
+            } else {
+                JobOutcome::Dead(problem)
+            }
+        }
+    };
+    match store.job_finish(&job.id, job.attempt, &outcome, now_ms()).await {
+        Ok(true) => {
+            let state = match &outcome {
+                JobOutcome::Succeeded(_) => "succeeded",
+                JobOutcome::Retry { .. } => "queued for retry",
+                JobOutcome::Dead(_) => "dead",
+                JobOutcome::Release { .. } => "released",
+            };
+            tracing::info!(job = %job.id, adapter = %job.adapter, op = %job.op, attempt = job.attempt, owner, "job attempt ended: {state}");
+        }
+        Ok(false) => tracing::warn!(job = %job.id, attempt = job.attempt, "a newer attempt owns the job: this attempt's result is dropped"),
+        Err(e) => tracing::warn!(job = %job.id, "job result could not be stored (the lease will lapse and the job run again): {e}"),
+    }
+}
