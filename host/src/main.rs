@@ -56,12 +56,65 @@ enum Command {
     },
     /// List the adapters with their status, version and operations.
     Adapters,
+    /// Serve the front door, run jobs and schedules until SIGTERM or Ctrl-C.
+    Serve {
+        /// Address to listen on (port 0 picks a free port; the address is printed).
+        #[arg(long, env = "WEFT_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Jobs run at once across all adapters.
+        #[arg(long, env = "WEFT_WORKERS", default_value_t = 4)]
+        workers: usize,
+        /// Largest request body accepted by any route.
+        #[arg(long, env = "WEFT_MAX_BODY", default_value = "16MiB")]
+        max_body: String,
+        /// Deadline of a synchronous call, e.g. "120s".
+        #[arg(long, env = "WEFT_REQUEST_TIMEOUT", default_value = "120s")]
+        request_timeout: String,
+        /// How long an attempt owns its job between heartbeats, e.g. "30s".
+        #[arg(long, env = "WEFT_JOB_LEASE", default_value = "30s")]
+        job_lease: String,
+    },
+    /// Inspect and retry durable jobs in the store.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        /// queued, running, succeeded or dead.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this adapter's jobs.
+        #[arg(long)]
+        adapter: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Show one job with its output or last error.
+    Show {
+        /// Job id.
+        id: String,
+    },
+    /// Put a dead job back in the queue.
+    Retry {
+        /// Job id.
+        id: String,
+        /// Attempts to allow from now on.
+        #[arg(long, default_value_t = 3)]
+        attempts: u32,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_log = match cli.command {
-        Command::Check | Command::Adapters => "warn",
+        Command::Serve { .. } => "info",
+        Command::Check | Command::Adapters | Command::Jobs { .. } => "warn",
         // The outcome is printed; the log only adds what went wrong on the way.
         Command::Invoke { .. } => "error",
     };
@@ -104,9 +157,124 @@ async fn open(cli: &Cli) -> anyhow::Result<Runtime> {
         .with_context(|| format!("cannot open Weft with data folder {}", cli.data.display()))
 }
 
+fn parse_size(flag: &str, text: &str) -> anyhow::Result<u64> {
+    text.parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| anyhow::anyhow!("{flag}: expected a size such as \"16MiB\", found {text:?}: {e}"))
+}
+
+fn parse_duration(flag: &str, text: &str) -> anyhow::Result<std::time::Duration> {
+    humantime::parse_duration(text).map_err(|e| anyhow::anyhow!("{flag}: expected a duration such as \"120s\", found {text:?}: {e}"))
+}
+
+async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<ExitCode> {
+    use weft::store::{JobState, SqliteStore, Store};
+    let store = SqliteStore::open(&cli.data)
+        .await
+        .with_context(|| format!("cannot open the store in {}", cli.data.display()))?;
+    match command {
+        JobsCommand::List { state, adapter, limit } => {
+            let state = match state.as_deref() {
+                None => None,
+                Some(s) => Some(JobState::parse(s).ok_or_else(|| anyhow::anyhow!("--state: expected queued, running, succeeded or dead, found {s:?}"))?),
+            };
+            let list = store.job_list(state, adapter.as_deref(), *limit).await?;
+            println!("{}", serde_json::to_string_pretty(&list)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        JobsCommand::Show { id } => match store.job_get(id).await? {
+            Some(job) => {
+                println!("{}", serde_json::to_string_pretty(&job)?);
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                eprintln!("error: no job {id}");
+                Ok(ExitCode::from(19))
+            }
+        },
+        JobsCommand::Retry { id, attempts } => {
+            if store.job_retry(id, (*attempts).max(1), weft::jobs::now_ms()).await? {
+                println!("job {id} queued again");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("error: job {id} does not exist or is not dead");
+                Ok(ExitCode::from(12))
+            }
+        }
+    }
+}
+
+async fn serve(cli: &Cli, listen: &str, workers: usize, max_body: &str, request_timeout: &str, job_lease: &str) -> anyhow::Result<ExitCode> {
+    let front = weft::front::FrontOptions {
+        max_body: parse_size("--max-body", max_body)?,
+        request_timeout: parse_duration("--request-timeout", request_timeout)?,
+    };
+    let lease = parse_duration("--job-lease", job_lease)?;
+    let runtime = std::sync::Arc::new(open(cli).await?);
+    for e in runtime.load_errors() {
+        tracing::error!("not loaded: {e}");
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let workers = runtime.start_workers(weft::jobs::WorkerOptions {
+        workers,
+        lease,
+        ..weft::jobs::WorkerOptions::default()
+    });
+    let schedules = runtime.start_schedules();
+    let reloader = {
+        let runtime = runtime.clone();
+        tokio::spawn(async move {
+            let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading every manifest");
+                runtime.reload().await;
+            }
+        })
+    };
+    let app = weft::front::router(runtime.clone(), front);
+    println!("weft listening on http://{addr}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    tracing::info!(%addr, adapters = runtime.adapters().len(), "serving");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("stopped accepting; finishing running jobs");
+    reloader.abort();
+    schedules.shutdown().await;
+    workers.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Jobs { command } => return jobs(&cli, command).await,
+        Command::Serve { listen, workers, max_body, request_timeout, job_lease } => {
+            return serve(&cli, listen, *workers, max_body, request_timeout, job_lease).await;
+        }
+        _ => {}
+    }
     let runtime = open(&cli).await?;
     match &cli.command {
+        Command::Serve { .. } | Command::Jobs { .. } => Ok(ExitCode::SUCCESS),
         Command::Check => {
             for a in runtime.adapters() {
                 match &a.error {

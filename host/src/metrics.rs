@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -46,6 +47,26 @@ pub struct TokenLabels {
     pub outcome: String,
 }
 
+/// Labels of the job queue depth.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    /// Adapter instance.
+    pub adapter: String,
+    /// Job state.
+    pub state: String,
+}
+
+/// Labels of a schedule run.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScheduleLabels {
+    /// Adapter instance.
+    pub adapter: String,
+    /// Schedule name.
+    pub schedule: String,
+    /// `ok` or the error kind.
+    pub outcome: String,
+}
+
 /// Every metric the host records.
 pub struct Metrics {
     registry: Registry,
@@ -59,6 +80,10 @@ pub struct Metrics {
     pub http_requests: Family<HttpLabels, Counter>,
     /// Token fetches (`fetch-token` calls).
     pub token_fetches: Family<TokenLabels, Counter>,
+    /// Jobs by adapter and state, refreshed at each scrape.
+    pub jobs: Family<JobLabels, Gauge>,
+    /// Schedule runs.
+    pub schedule_runs: Family<ScheduleLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -71,6 +96,8 @@ impl Default for Metrics {
         let errors = Family::<ErrorLabels, Counter>::default();
         let http_requests = Family::<HttpLabels, Counter>::default();
         let token_fetches = Family::<TokenLabels, Counter>::default();
+        let jobs = Family::<JobLabels, Gauge>::default();
+        let schedule_runs = Family::<ScheduleLabels, Counter>::default();
         registry.register("invocations", "Adapter invocations", invocations.clone());
         registry.register(
             "invocation_duration_seconds",
@@ -88,6 +115,8 @@ impl Default for Metrics {
             "Calls of an adapter's fetch-token",
             token_fetches.clone(),
         );
+        registry.register("jobs", "Jobs by adapter and state", jobs.clone());
+        registry.register("schedule_runs", "Schedule runs by outcome", schedule_runs.clone());
         Self {
             registry,
             invocations,
@@ -95,11 +124,33 @@ impl Default for Metrics {
             errors,
             http_requests,
             token_fetches,
+            jobs,
+            schedule_runs,
         }
     }
 }
 
 impl Metrics {
+    /// Sets the job gauges from the store's counts (states without jobs read 0).
+    pub fn set_job_counts(&self, counts: &[(String, crate::store::JobState, i64)]) {
+        use crate::store::JobState;
+        let adapters: std::collections::BTreeSet<&str> = counts.iter().map(|(a, _, _)| a.as_str()).collect();
+        for adapter in adapters {
+            for state in [JobState::Queued, JobState::Running, JobState::Succeeded, JobState::Dead] {
+                let n = counts
+                    .iter()
+                    .find(|(a, s, _)| a == adapter && *s == state)
+                    .map_or(0, |(_, _, n)| *n);
+                self.jobs
+                    .get_or_create(&JobLabels {
+                        adapter: adapter.to_string(),
+                        state: state.as_str().to_string(),
+                    })
+                    .set(n);
+            }
+        }
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut out = String::new();

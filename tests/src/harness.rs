@@ -102,3 +102,73 @@ impl Deployment {
         runtime
     }
 }
+
+/// A `weft serve` process on a free port; killed when dropped.
+pub struct Served {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Served {
+    /// Starts `weft serve` on this deployment with extra arguments, waiting for its address.
+    pub fn start(dep: &Deployment, extra: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(weft_bin())
+            .arg("--manifests")
+            .arg(dep.manifests())
+            .arg("--data")
+            .arg(dep.data())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("WEFT_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("weft serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("address line");
+        let url = line
+            .trim()
+            .strip_prefix("weft listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Self { child, url }
+    }
+
+    /// Sends SIGKILL and waits for the process to be gone.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM and waits for a graceful exit; returns its exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        self.child.wait().expect("weft exits")
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` every 50 ms until it answers `Some`, for at most `limit`.
+pub async fn eventually<T, F, Fut>(limit: std::time::Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let end = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < end {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    None
+}

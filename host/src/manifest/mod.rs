@@ -183,6 +183,18 @@ pub struct Schedule {
     /// Run once at start-up if ticks were missed while Weft was down.
     #[serde(default)]
     pub catch_up: bool,
+    /// `every` or `cron`, parsed at load.
+    #[serde(skip)]
+    pub cadence: Option<Cadence>,
+}
+
+/// When a schedule ticks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cadence {
+    /// Every period, aligned to multiples of the period since the Unix epoch.
+    Every(std::time::Duration),
+    /// A cron expression read at a fixed UTC offset (seconds east).
+    Cron(Box<croner::Cron>, i32),
 }
 
 /// The file as written, before semantic checks.
@@ -343,7 +355,8 @@ fn validate(
         ));
     }
     let mut names = std::collections::HashSet::new();
-    for (i, s) in raw.schedules.iter().enumerate() {
+    let mut schedules = raw.schedules;
+    for (i, s) in schedules.iter_mut().enumerate() {
         let key = format!("schedules[{i}]");
         if !names.insert(s.name.as_str()) {
             return Err(err(
@@ -364,8 +377,14 @@ fn validate(
                     "expected a positive duration such as \"6m\"".into(),
                 ));
             }
+            (Some(d), None) => s.cadence = Some(Cadence::Every(d.get())),
             (None, Some(expr)) => {
-                expr.parse::<croner::Cron>().map_err(|e| {
+                let offset = match &s.utc_offset {
+                    Some(o) => units::parse_utc_offset(o).map_err(|m| err(&format!("{key}.utc_offset"), m))?,
+                    None => 0,
+                };
+                let cron = expr
+                    .parse::<croner::Cron>().map_err(|e| {
                     err(
                         &format!("{key}.cron"),
                         format!(
@@ -373,8 +392,8 @@ fn validate(
                         ),
                     )
                 })?;
+                s.cadence = Some(Cadence::Cron(Box::new(cron), offset));
             }
-            _ => {}
         }
         if let Some(offset) = &s.utc_offset {
             units::parse_utc_offset(offset).map_err(|m| err(&format!("{key}.utc_offset"), m))?;
@@ -397,7 +416,7 @@ fn validate(
         token: raw.token,
         limits,
         retry: raw.retry,
-        schedules: raw.schedules,
+        schedules,
         config,
     })
 }

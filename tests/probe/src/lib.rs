@@ -31,6 +31,7 @@ impl Adapter for Probe {
                     "set input.key to input.value, then list and read back",
                 ),
                 ("context", "answer the call context"),
+                ("enqueue", "enqueue input.op with input.input as a job; fail afterwards if input.fail_after"),
             ],
             &[],
         )
@@ -104,10 +105,38 @@ impl Adapter for Probe {
                 "attempt": ctx.attempt,
                 "idempotency_key": ctx.idempotency_key,
             })),
+            "enqueue" => {
+                let op = input["op"].as_str().unwrap_or("echo");
+                let delay = input["delay_ms"].as_u64().unwrap_or(0);
+                let id = weft_sdk::jobs::enqueue(op, &input["input"], delay, None)?;
+                if input["fail_after"].as_bool() == Some(true) {
+                    return Err(AdapterError::rejected("asked", "failing after enqueue"));
+                }
+                Ok(json!({ "job_id": id }))
+            }
             other => Err(AdapterError::invalid_input(format!(
                 "unknown operation {other:?}"
             ))),
         }
+    }
+
+    /// Schedule "tick" counts its runs in storage and records any overlap with itself; it
+    /// sleeps `config.tick_sleep_ms` to make overlaps possible if the host allowed them.
+    fn on_schedule(_ctx: CallContext, name: String) -> Result<()> {
+        if name != "tick" {
+            return Err(AdapterError::invalid_input(format!("unknown schedule {name:?}")));
+        }
+        if !storage::compare_and_swap("running", None, Some(b"1"))? {
+            storage::set("overlap", b"1")?;
+        }
+        let sleep = weft_sdk::config::get("tick_sleep_ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        std::thread::sleep(std::time::Duration::from_millis(sleep));
+        let ticks: u64 = storage::get_json("ticks")?.unwrap_or(0);
+        storage::set_json("ticks", &(ticks + 1))?;
+        storage::delete("running")?;
+        Ok(())
     }
 }
 

@@ -1,0 +1,220 @@
+//! The front door: operations over HTTP (sync and async), jobs, adapter status, health, and
+//! Prometheus metrics. Every error is `application/problem+json`.
+
+mod problem;
+
+pub use problem::Problem;
+
+use crate::error::ErrorKind;
+use crate::invoke::CallOptions;
+use crate::runtime::Runtime;
+use crate::store::{Enqueued, JobState};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Front-door settings.
+#[derive(Debug, Clone)]
+pub struct FrontOptions {
+    /// Largest request body for any route (a manifest's `limits.request_body` may lower it).
+    pub max_body: u64,
+    /// Deadline of a synchronous call (the adapter's `limits.timeout` may shorten it).
+    pub request_timeout: Duration,
+}
+
+impl Default for FrontOptions {
+    fn default() -> Self {
+        Self {
+            max_body: 16 * 1024 * 1024,
+            request_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct App {
+    runtime: Arc<Runtime>,
+    options: FrontOptions,
+}
+
+/// The router, ready for `axum::serve`.
+pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
+    Router::new()
+        .route("/v1/adapters", get(adapters))
+        .route("/v1/adapters/{name}/ops/{op}", post(operation))
+        .route("/v1/jobs", get(list_jobs))
+        .route("/v1/jobs/{id}", get(show_job))
+        .route("/v1/jobs/{id}/retry", post(retry_job))
+        .route("/v1/admin/reload", post(reload))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { Problem::new(ErrorKind::NotFound, 404, "no such route") })
+        .with_state(App { runtime, options })
+}
+
+/// Reads at most `limit` bytes of `body`; more is a 413 naming the limit.
+async fn read_body(body: Body, limit: u64, what: &str) -> Result<bytes::Bytes, Problem> {
+    axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX))
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.to_string().contains("length limit"))
+                || e.to_string().contains("length limit");
+            if too_large {
+                Problem::new(
+                    ErrorKind::InvalidInput,
+                    413,
+                    format!("request body exceeds {what} ({})", crate::manifest::ByteSize::bytes_exact(limit)),
+                )
+            } else {
+                Problem::new(ErrorKind::InvalidInput, 400, format!("request body could not be read: {e}"))
+            }
+        })
+}
+
+#[derive(Deserialize)]
+struct OpQuery {
+    mode: Option<String>,
+}
+
+async fn operation(
+    State(app): State<App>,
+    Path((name, op)): Path<(String, String)>,
+    Query(query): Query<OpQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let adapter = app.runtime.adapter(&name, &op).map_err(Problem::from)?;
+    let limit = adapter.manifest.limits.request_body.bytes().min(app.options.max_body);
+    let what = if limit < app.options.max_body {
+        format!("limits.request_body of adapter {name}")
+    } else {
+        "the front door's --max-body".to_string()
+    };
+    let bytes = read_body(body, limit, &what).await?;
+    let input = std::str::from_utf8(&bytes)
+        .map_err(|e| Problem::new(ErrorKind::InvalidInput, 400, format!("body is not UTF-8: {e}")))?;
+    let input = if input.trim().is_empty() { "{}" } else { input };
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_string))
+        .transpose()
+        .map_err(|_| Problem::new(ErrorKind::InvalidInput, 400, "Idempotency-Key is not valid text"))?;
+    match query.mode.as_deref() {
+        None | Some("sync") => {
+            let options = CallOptions {
+                idempotency_key: key,
+                deadline: Some(Instant::now() + app.options.request_timeout),
+                ..CallOptions::default()
+            };
+            let output = app.runtime.invoke(&name, &op, input, options).await?;
+            Ok(([(header::CONTENT_TYPE, "application/json")], output).into_response())
+        }
+        Some("async") => {
+            let enqueued = app.runtime.enqueue(&name, &op, input, key, Duration::ZERO).await?;
+            let (status, id) = match enqueued {
+                Enqueued::New(id) => (StatusCode::ACCEPTED, id),
+                Enqueued::Existing(id) | Enqueued::KeyConflict(id) => (StatusCode::ACCEPTED, id),
+            };
+            let location = format!("/v1/jobs/{id}");
+            Ok((status, [(header::LOCATION, location)], axum::Json(json!({ "job_id": id }))).into_response())
+        }
+        Some(other) => Err(Problem::new(
+            ErrorKind::InvalidInput,
+            400,
+            format!("mode must be \"sync\" or \"async\", found {other:?}"),
+        )),
+    }
+}
+
+async fn adapters(State(app): State<App>) -> Response {
+    axum::Json(app.runtime.adapters()).into_response()
+}
+
+fn store_problem(e: crate::store::StoreError) -> Problem {
+    Problem::new(ErrorKind::Unavailable, 503, format!("store unavailable: {e}"))
+}
+
+async fn show_job(State(app): State<App>, Path(id): Path<String>) -> Result<Response, Problem> {
+    match app.runtime.shared().store.job_get(&id).await.map_err(store_problem)? {
+        Some(job) => Ok(axum::Json(job).into_response()),
+        None => Err(Problem::new(ErrorKind::NotFound, 404, format!("no job {id}"))),
+    }
+}
+
+#[derive(Deserialize)]
+struct JobQuery {
+    state: Option<String>,
+    adapter: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list_jobs(State(app): State<App>, Query(q): Query<JobQuery>) -> Result<Response, Problem> {
+    let state = match q.state.as_deref() {
+        None => None,
+        Some(s) => Some(JobState::parse(s).ok_or_else(|| {
+            Problem::new(ErrorKind::InvalidInput, 400, format!("state must be queued, running, succeeded or dead, found {s:?}"))
+        })?),
+    };
+    let jobs = app
+        .runtime
+        .shared()
+        .store
+        .job_list(state, q.adapter.as_deref(), q.limit.unwrap_or(100).min(1000))
+        .await
+        .map_err(store_problem)?;
+    Ok(axum::Json(jobs).into_response())
+}
+
+async fn retry_job(State(app): State<App>, Path(id): Path<String>) -> Result<Response, Problem> {
+    let store = &app.runtime.shared().store;
+    let Some(job) = store.job_get(&id).await.map_err(store_problem)? else {
+        return Err(Problem::new(ErrorKind::NotFound, 404, format!("no job {id}")));
+    };
+    let extra = app
+        .runtime
+        .registry()
+        .get(&job.adapter)
+        .map_or(1, |a| a.manifest.retry.max_attempts);
+    if !store.job_retry(&id, extra, crate::jobs::now_ms()).await.map_err(store_problem)? {
+        return Err(Problem::new(
+            ErrorKind::Conflict,
+            409,
+            format!("job {id} is {}, only a dead job can be retried", job.state.as_str()),
+        ));
+    }
+    app.runtime.shared().jobs_wakeup.notify_waiters();
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "job_id": id, "state": "queued" }))).into_response())
+}
+
+async fn reload(State(app): State<App>) -> Response {
+    app.runtime.reload().await;
+    axum::Json(app.runtime.adapters()).into_response()
+}
+
+async fn ready(State(app): State<App>) -> Response {
+    match app.runtime.shared().store.kv_get("weft", "readyz").await {
+        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => Problem::new(ErrorKind::Unavailable, 503, format!("store unavailable: {e}")).into_response(),
+    }
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    let shared = app.runtime.shared();
+    if let Ok(counts) = shared.store.job_counts().await {
+        shared.metrics.set_job_counts(&counts);
+    }
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        shared.metrics.encode(),
+    )
+        .into_response()
+}

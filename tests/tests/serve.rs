@@ -1,0 +1,288 @@
+//! `weft serve`: the front door, durable jobs, schedules and graceful shutdown, through the real
+//! binary over loopback HTTP.
+
+use serde_json::{Value, json};
+use std::time::Duration;
+use weft_tests::harness::{Deployment, Served, component, eventually};
+use weft_tests::sekorm::{Fault, Sekorm};
+
+const ACCOUNT: &str = "serve-account";
+const SECRET: &str = "serve-secret";
+
+fn sekorm(dep: &Deployment, sim: &Sekorm, extra: &str) {
+    dep.manifest(
+        "sekorm",
+        &format!(
+            r#"
+name = "sekorm"
+component = "{}"
+base_url = "{}"
+
+[secrets]
+account = "{}"
+app_secret = "{}"
+
+[token]
+min_fetch_interval = "0s"
+
+[retry]
+max_attempts = 3
+initial_backoff = "50ms"
+max_backoff = "200ms"
+
+[limits]
+request_body = "1MiB"
+http_timeout = "2s"
+{extra}
+"#,
+            component("weft-sekorm").display(),
+            sim.base_url(),
+            dep.secret("account", ACCOUNT),
+            dep.secret("secret", SECRET),
+        ),
+    );
+}
+
+fn probe(dep: &Deployment, extra: &str) {
+    dep.manifest(
+        "probe",
+        &format!("name = \"probe\"\ncomponent = \"{}\"\n{extra}\n", component("weft-probe").display()),
+    );
+}
+
+fn items(n: usize) -> Value {
+    json!({ "items": (0..n).map(|i| json!({"pnCode": format!("P{i}"), "brandName": "AMS", "stockQuantity": i})).collect::<Vec<_>>() })
+}
+
+async fn job(client: &reqwest::Client, url: &str, id: &str) -> Value {
+    client.get(format!("{url}/v1/jobs/{id}")).send().await.expect("GET job").json().await.expect("job JSON")
+}
+
+async fn wait_state(client: &reqwest::Client, url: &str, id: &str, state: &str) -> Value {
+    eventually(Duration::from_secs(20), || async {
+        let j = job(client, url, id).await;
+        (j["state"] == state).then_some(j)
+    })
+    .await
+    .unwrap_or_else(|| panic!("job {id} never reached {state}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_calls_answer_json_and_errors_are_problem_documents() {
+    let sim = Sekorm::start(ACCOUNT, SECRET).await;
+    let dep = Deployment::new();
+    sekorm(&dep, &sim, "");
+    let served = Served::start(&dep, &["--max-body", "4MiB"]);
+    let c = reqwest::Client::new();
+    let url = &served.url;
+
+    let r = c.post(format!("{url}/v1/adapters/sekorm/ops/full-sync")).json(&items(3)).send().await.expect("post");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.expect("json")["items"], 3);
+
+    let r = c.post(format!("{url}/v1/adapters/sekorm/ops/full-sync")).body("{\"items\": [1,").send().await.expect("post");
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let p: Value = r.json().await.expect("problem");
+    assert_eq!(p["kind"], "invalid-input");
+    assert!(p["detail"].as_str().unwrap_or("").contains("line 1 column"), "{p}");
+    assert_eq!(p["status"], 400);
+    assert_eq!(p["adapter"], "sekorm");
+
+    let r = c
+        .post(format!("{url}/v1/adapters/sekorm/ops/full-sync"))
+        .json(&json!({"items": [{"pnCode": "x", "brandName": "AMS", "stockQuantity": -1}]}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 422);
+    let p: Value = r.json().await.expect("problem");
+    assert_eq!(p["details"][0]["index"], 0);
+    assert_eq!(p["details"][0]["field"], "stockQuantity");
+
+    let big = vec![b' '; 20 * 1024 * 1024];
+    let r = c.post(format!("{url}/v1/adapters/sekorm/ops/full-sync")).body(big).send().await;
+    if let Ok(r) = r {
+        assert_eq!(r.status(), 413);
+        let p: Value = r.json().await.expect("problem");
+        assert!(p["detail"].as_str().unwrap_or("").contains("limits.request_body of adapter sekorm (1.0 MiB)"), "{p}");
+    }
+
+    let r = c.post(format!("{url}/v1/adapters/nope/ops/x")).send().await.expect("post");
+    assert_eq!(r.status(), 404);
+    let r = c.post(format!("{url}/v1/adapters/sekorm/ops/nope")).send().await.expect("post");
+    assert_eq!(r.status(), 404);
+
+    let r = c.get(format!("{url}/v1/adapters")).send().await.expect("adapters");
+    let list: Value = r.json().await.expect("json");
+    assert_eq!(list[0]["name"], "sekorm");
+    assert_eq!(list[0]["status"], "ready");
+    assert_eq!(list[0]["component_hash"].as_str().map(str::len), Some(64));
+    assert!(!list.to_string().contains(SECRET), "no secret in /v1/adapters");
+
+    assert_eq!(c.get(format!("{url}/healthz")).send().await.expect("healthz").status(), 200);
+    assert_eq!(c.get(format!("{url}/readyz")).send().await.expect("readyz").status(), 200);
+    let metrics = c.get(format!("{url}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("weft_invocations_total{adapter=\"sekorm\",op=\"full-sync\",outcome=\"ok\"} 1"), "{metrics}");
+    assert!(metrics.contains("weft_invocation_duration_seconds_bucket"), "{metrics}");
+    assert!(metrics.contains("weft_token_fetches_total{adapter=\"sekorm\",outcome=\"ok\"} 1"), "{metrics}");
+    assert!(metrics.contains("weft_http_requests_total"), "{metrics}");
+    assert!(!metrics.contains(SECRET));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_call_survives_two_failures_and_a_dead_job_comes_back_with_retry() {
+    let sim = Sekorm::start(ACCOUNT, SECRET).await;
+    let dep = Deployment::new();
+    sekorm(&dep, &sim, "");
+    let served = Served::start(&dep, &[]);
+    let c = reqwest::Client::new();
+    let url = &served.url;
+
+    sim.fail_next([Fault::Status(500), Fault::Status(503)]);
+    let r = c.post(format!("{url}/v1/adapters/sekorm/ops/full-sync?mode=async")).json(&items(2)).send().await.expect("post");
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.expect("json")["job_id"].as_str().expect("id").to_string();
+    let done = wait_state(&c, url, &id, "succeeded").await;
+    assert_eq!(done["attempt"], 3, "{done}");
+    assert_eq!(done["output"]["items"], 2);
+    assert_eq!(sim.ledger(|l| l.full_sync_batches.clone()), vec![2]);
+
+    sim.fail_next([Fault::Status(500), Fault::Status(500), Fault::Status(500)]);
+    let r = c.post(format!("{url}/v1/adapters/sekorm/ops/full-sync?mode=async")).json(&items(1)).send().await.expect("post");
+    let id = r.json::<Value>().await.expect("json")["job_id"].as_str().expect("id").to_string();
+    let dead = wait_state(&c, url, &id, "dead").await;
+    assert_eq!(dead["attempt"], 3);
+    assert_eq!(dead["last_error"]["kind"], "transient");
+    let listed: Value = c.get(format!("{url}/v1/jobs?state=dead&adapter=sekorm")).send().await.expect("list").json().await.expect("json");
+    assert!(listed.as_array().is_some_and(|l| l.iter().any(|j| j["id"] == id.as_str())));
+    let r = c.post(format!("{url}/v1/jobs/{id}/retry")).send().await.expect("retry");
+    assert_eq!(r.status(), 202);
+    let done = wait_state(&c, url, &id, "succeeded").await;
+    assert_eq!(done["attempt"], 4);
+    let r = c.post(format!("{url}/v1/jobs/{id}/retry")).send().await.expect("retry again");
+    assert_eq!(r.status(), 409, "only a dead job can be retried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_never_makes_a_second_platform_call() {
+    let sim = Sekorm::start(ACCOUNT, SECRET).await;
+    let dep = Deployment::new();
+    sekorm(&dep, &sim, "");
+    let served = Served::start(&dep, &[]);
+    let c = reqwest::Client::new();
+    let url = &served.url;
+    let send = |body: Value| {
+        c.post(format!("{url}/v1/adapters/sekorm/ops/full-sync?mode=async"))
+            .header("Idempotency-Key", "order-42")
+            .json(&body)
+            .send()
+    };
+    let first: Value = send(items(4)).await.expect("first").json().await.expect("json");
+    let id = first["job_id"].as_str().expect("id").to_string();
+    wait_state(&c, url, &id, "succeeded").await;
+    let again = send(items(4)).await.expect("again");
+    assert_eq!(again.status(), 202);
+    assert_eq!(again.json::<Value>().await.expect("json")["job_id"], id.as_str());
+    let other = send(items(5)).await.expect("other body");
+    assert_eq!(other.status(), 409);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sim.ledger(|l| l.full_sync_batches.clone()), vec![4], "exactly one platform call");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_process_was_killed_completes_after_restart_without_duplicates() {
+    let sim = Sekorm::start(ACCOUNT, SECRET).await;
+    let dep = Deployment::new();
+    sekorm(&dep, &sim, "");
+    let served = Served::start(&dep, &["--job-lease", "1s"]);
+    let c = reqwest::Client::new();
+    // The platform holds the first request long enough for the kill; it never answers it.
+    sim.fail_next([Fault::Latency(Duration::from_secs(3))]);
+    let r = c.post(format!("{}/v1/adapters/sekorm/ops/full-sync?mode=async", served.url)).json(&items(6)).send().await.expect("post");
+    let id = r.json::<Value>().await.expect("json")["job_id"].as_str().expect("id").to_string();
+    eventually(Duration::from_secs(10), || async { (sim.business_requests() >= 1).then_some(()) }).await.expect("job started");
+    served.kill9();
+    let served = Served::start(&dep, &["--job-lease", "1s"]);
+    let done = wait_state(&c, &served.url, &id, "succeeded").await;
+    assert!(done["attempt"].as_u64() >= Some(2), "{done}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(sim.ledger(|l| l.full_sync_batches.clone()), vec![6], "one effect at the platform");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_enqueued_by_an_adapter_commit_only_with_a_successful_call() {
+    let dep = Deployment::new();
+    probe(&dep, "");
+    let served = Served::start(&dep, &[]);
+    let c = reqwest::Client::new();
+    let url = &served.url;
+    let r: Value = c
+        .post(format!("{url}/v1/adapters/probe/ops/enqueue"))
+        .json(&json!({"op": "echo", "input": {"hello": "later"}}))
+        .send()
+        .await
+        .expect("enqueue")
+        .json()
+        .await
+        .expect("json");
+    let id = r["job_id"].as_str().expect("id").to_string();
+    let done = wait_state(&c, url, &id, "succeeded").await;
+    assert_eq!(done["output"]["hello"], "later");
+    let r = c
+        .post(format!("{url}/v1/adapters/probe/ops/enqueue"))
+        .json(&json!({"op": "echo", "input": {}, "fail_after": true}))
+        .send()
+        .await
+        .expect("enqueue then fail");
+    assert_eq!(r.status(), 422);
+    let all: Value = c.get(format!("{url}/v1/jobs?adapter=probe")).send().await.expect("list").json().await.expect("json");
+    assert_eq!(all.as_array().map(Vec::len), Some(1), "the failed call's job was never committed: {all}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_ticks_and_never_overlaps_itself() {
+    let dep = Deployment::new();
+    probe(&dep, "[[schedules]]\nname = \"tick\"\nevery = \"300ms\"\n\n[config]\ntick_sleep_ms = 700\n");
+    let served = Served::start(&dep, &[]);
+    let c = reqwest::Client::new();
+    let url = &served.url;
+    let ticks = eventually(Duration::from_secs(20), || async {
+        let out: Value = c
+            .post(format!("{url}/v1/adapters/probe/ops/storage"))
+            .json(&json!({"key": "ticks"}))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let n: u64 = out["read"].as_str()?.parse().ok()?;
+        (n >= 3).then_some(n)
+    })
+    .await
+    .expect("three ticks ran");
+    assert!(ticks >= 3);
+    let out: Value = c.post(format!("{url}/v1/adapters/probe/ops/storage")).json(&json!({"key": "overlap"})).send().await.expect("read").json().await.expect("json");
+    assert_eq!(out["read"], Value::Null, "a tick never started while the previous one ran");
+    let metrics = c.get(format!("{url}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("weft_schedule_runs_total{adapter=\"probe\",schedule=\"tick\",outcome=\"ok\"}"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_an_in_flight_call_finish() {
+    let sim = Sekorm::start(ACCOUNT, SECRET).await;
+    let dep = Deployment::new();
+    sekorm(&dep, &sim, "");
+    let served = Served::start(&dep, &[]);
+    let url = served.url.clone();
+    sim.fail_next([Fault::Latency(Duration::from_millis(800))]);
+    let call = tokio::spawn(async move {
+        reqwest::Client::new().post(format!("{url}/v1/adapters/sekorm/ops/full-sync")).json(&items(1)).send().await
+    });
+    eventually(Duration::from_secs(10), || async { (sim.business_requests() >= 1).then_some(()) }).await.expect("in flight");
+    let status = tokio::task::spawn_blocking(move || served.terminate()).await.expect("join");
+    assert!(status.success(), "graceful exit: {status}");
+    let r = call.await.expect("task").expect("the in-flight call was answered");
+    assert_eq!(r.status(), 200);
+}
