@@ -41,13 +41,19 @@ struct Bare {
 
 impl WasiView for Bare {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl types::Host for Bare {}
 impl http::Host for Bare {
-    async fn send(&mut self, _r: http::Request) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
+    async fn send(
+        &mut self,
+        _r: http::Request,
+    ) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
         Ok(Err(http::HttpError::Denied("bare".into())))
     }
 }
@@ -60,24 +66,50 @@ impl tokens::Host for Bare {
     }
 }
 impl storage::Host for Bare {
-    async fn get(&mut self, _k: String) -> wasmtime::Result<Result<Option<Vec<u8>>, storage::StorageError>> {
+    async fn get(
+        &mut self,
+        _k: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, storage::StorageError>> {
         Ok(Ok(None))
     }
-    async fn set(&mut self, _k: String, _v: Vec<u8>) -> wasmtime::Result<Result<(), storage::StorageError>> {
+    async fn set(
+        &mut self,
+        _k: String,
+        _v: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), storage::StorageError>> {
         Ok(Ok(()))
     }
-    async fn delete(&mut self, _k: String) -> wasmtime::Result<Result<bool, storage::StorageError>> {
+    async fn delete(
+        &mut self,
+        _k: String,
+    ) -> wasmtime::Result<Result<bool, storage::StorageError>> {
         Ok(Ok(false))
     }
-    async fn list_keys(&mut self, _p: String, _a: Option<String>, _l: u32) -> wasmtime::Result<Result<Vec<String>, storage::StorageError>> {
+    async fn list_keys(
+        &mut self,
+        _p: String,
+        _a: Option<String>,
+        _l: u32,
+    ) -> wasmtime::Result<Result<Vec<String>, storage::StorageError>> {
         Ok(Ok(Vec::new()))
     }
-    async fn compare_and_swap(&mut self, _k: String, _e: Option<Vec<u8>>, _n: Option<Vec<u8>>) -> wasmtime::Result<Result<bool, storage::StorageError>> {
+    async fn compare_and_swap(
+        &mut self,
+        _k: String,
+        _e: Option<Vec<u8>>,
+        _n: Option<Vec<u8>>,
+    ) -> wasmtime::Result<Result<bool, storage::StorageError>> {
         Ok(Ok(false))
     }
 }
 impl jobs::Host for Bare {
-    async fn enqueue(&mut self, _o: String, _i: String, _d: u64, _k: Option<String>) -> wasmtime::Result<Result<String, jobs::JobError>> {
+    async fn enqueue(
+        &mut self,
+        _o: String,
+        _i: String,
+        _d: u64,
+        _k: Option<String>,
+    ) -> wasmtime::Result<Result<String, jobs::JobError>> {
         Ok(Err(jobs::JobError::Unavailable("bare".into())))
     }
 }
@@ -93,7 +125,12 @@ impl config::Host for Bare {
     }
 }
 impl log::Host for Bare {
-    async fn write(&mut self, _l: log::Level, _m: String, _f: Vec<(String, String)>) -> wasmtime::Result<()> {
+    async fn write(
+        &mut self,
+        _l: log::Level,
+        _m: String,
+        _f: Vec<(String, String)>,
+    ) -> wasmtime::Result<()> {
         Ok(())
     }
 }
@@ -103,7 +140,14 @@ fn bare_engine(pooling: bool) -> Engine {
     config.epoch_interruption(true);
     if pooling {
         let mut pool = PoolingAllocationConfig::new();
-        pool.total_component_instances(64).total_core_instances(512).total_memories(128).total_tables(256).total_stacks(64).max_core_instances_per_component(32).max_memories_per_component(4).max_tables_per_component(8);
+        pool.total_component_instances(64)
+            .total_core_instances(512)
+            .total_memories(128)
+            .total_tables(256)
+            .total_stacks(64)
+            .max_core_instances_per_component(32)
+            .max_memories_per_component(4)
+            .max_tables_per_component(8);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     Engine::new(&config).expect("engine")
@@ -111,8 +155,16 @@ fn bare_engine(pooling: bool) -> Engine {
 
 fn bench(c: &mut Criterion) {
     let path = component_path();
-    assert!(path.is_file(), "{} is missing: run `make plugins`", path.display());
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `make plugins`",
+        path.display()
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio");
 
     // Weft: the host library, manifest and all.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -127,41 +179,80 @@ fn bench(c: &mut Criterion) {
         .block_on(weft::Runtime::open(weft::RuntimeOptions {
             manifests,
             data: dir.path().join("data"),
-            engine: weft::engine::EngineOptions { max_instances: 64, ..Default::default() },
+            engine: weft::engine::EngineOptions {
+                max_instances: 64,
+                ..Default::default()
+            },
         }))
         .expect("runtime");
-    assert!(runtime.load_errors().is_empty(), "{:?}", runtime.load_errors());
+    assert!(
+        runtime.load_errors().is_empty(),
+        "{:?}",
+        runtime.load_errors()
+    );
 
     let mut group = c.benchmark_group("no-io invoke");
     group.measurement_time(Duration::from_secs(8));
-    group.bench_function("weft Runtime::invoke (fresh instance from cached InstancePre)", |b| {
-        b.to_async(&rt).iter(|| async {
-            runtime.invoke("probe", "echo", INPUT, weft::CallOptions::default()).await.expect("echo")
-        })
-    });
+    group.bench_function(
+        "weft Runtime::invoke (fresh instance from cached InstancePre)",
+        |b| {
+            b.to_async(&rt).iter(|| async {
+                runtime
+                    .invoke("probe", "echo", INPUT, weft::CallOptions::default())
+                    .await
+                    .expect("echo")
+            })
+        },
+    );
 
     for pooling in [true, false] {
         let engine = bare_engine(pooling);
         let component = Component::from_file(&engine, &path).expect("component");
         let mut linker: Linker<Bare> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).expect("wasi");
-        bare::AdapterWorld::add_to_linker::<Bare, HasSelf<Bare>>(&mut linker, |s| s).expect("world");
-        let pre = bare::AdapterWorldPre::new(linker.instantiate_pre(&component).expect("pre")).expect("typed pre");
-        let ctx = types::CallContext { call_id: "bench".into(), attempt: 1, job_id: None, idempotency_key: None };
-        let name = if pooling { "bare wasmtime instantiate+call (pooling)" } else { "bare wasmtime instantiate+call (on-demand)" };
+        bare::AdapterWorld::add_to_linker::<Bare, HasSelf<Bare>>(&mut linker, |s| s)
+            .expect("world");
+        let pre = bare::AdapterWorldPre::new(linker.instantiate_pre(&component).expect("pre"))
+            .expect("typed pre");
+        let ctx = types::CallContext {
+            call_id: "bench".into(),
+            attempt: 1,
+            job_id: None,
+            idempotency_key: None,
+        };
+        let name = if pooling {
+            "bare wasmtime instantiate+call (pooling)"
+        } else {
+            "bare wasmtime instantiate+call (on-demand)"
+        };
         group.bench_function(name, |b| {
             b.to_async(&rt).iter(|| async {
-                let mut store = Store::new(&engine, Bare { wasi: WasiCtxBuilder::new().build(), table: ResourceTable::new() });
+                let mut store = Store::new(
+                    &engine,
+                    Bare {
+                        wasi: WasiCtxBuilder::new().build(),
+                        table: ResourceTable::new(),
+                    },
+                );
                 store.set_epoch_deadline(u64::MAX / 2);
-                let world = pre.instantiate_async(&mut store).await.expect("instantiate");
-                world.weft_adapter_adapter().call_invoke(&mut store, &ctx, "echo", INPUT).await.expect("call").expect("echo")
+                let world = pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .expect("instantiate");
+                world
+                    .weft_adapter_adapter()
+                    .call_invoke(&mut store, &ctx, "echo", INPUT)
+                    .await
+                    .expect("call")
+                    .expect("echo")
             })
         });
     }
 
     group.bench_function("plain Rust: the same JSON parse and serialise", |b| {
         b.iter(|| {
-            let v: serde_json::Value = serde_json::from_str(std::hint::black_box(INPUT)).expect("json");
+            let v: serde_json::Value =
+                serde_json::from_str(std::hint::black_box(INPUT)).expect("json");
             serde_json::to_string(&v).expect("json")
         })
     });

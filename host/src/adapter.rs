@@ -99,7 +99,8 @@ pub(crate) struct Instance {
 impl LoadedAdapter {
     /// True if the adapter offers operation `op`.
     pub fn offers(&self, op: &str) -> bool {
-        self.description().is_some_and(|d| d.operations.iter().any(|o| o.name == op))
+        self.description()
+            .is_some_and(|d| d.operations.iter().any(|o| o.name == op))
     }
 
     /// The description; set at load, before the adapter is published.
@@ -219,7 +220,9 @@ impl LoadedAdapter {
                 .store
                 .job_enqueue(&job, now)
                 .await
-                .map_err(|e| format!("the call succeeded but the jobs it enqueued could not be stored: {e}"))?;
+                .map_err(|e| {
+                    format!("the call succeeded but the jobs it enqueued could not be stored: {e}")
+                })?;
         }
         self.shared.jobs_wakeup.notify_waiters();
         Ok(())

@@ -32,7 +32,13 @@ const KEYED_JOBS: uuid::Uuid = uuid::Uuid::from_u128(0x8f1c_51a4_7d0e_4b8e_9a39_
 
 /// A job for `adapter`: a keyed job's id is derived from its key, so the same key always names
 /// the same job.
-pub(crate) fn new_job(adapter: &LoadedAdapter, op: &str, input: String, key: Option<String>, delay: Duration) -> NewJob {
+pub(crate) fn new_job(
+    adapter: &LoadedAdapter,
+    op: &str,
+    input: String,
+    key: Option<String>,
+    delay: Duration,
+) -> NewJob {
     let name = &adapter.manifest.name;
     let id = match &key {
         Some(k) => uuid::Uuid::new_v5(&KEYED_JOBS, format!("{name}\0{k}").as_bytes()).to_string(),
@@ -101,10 +107,16 @@ impl Runtime {
         let loaded = self.adapter(adapter, op)?;
         let err = |kind, message: String| InvokeError::new(kind, adapter, op, message);
         if !loaded.offers(op) {
-            return Err(err(ErrorKind::NotFound, format!("adapter {adapter} has no operation {op:?}")));
+            return Err(err(
+                ErrorKind::NotFound,
+                format!("adapter {adapter} has no operation {op:?}"),
+            ));
         }
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(input) {
-            return Err(err(ErrorKind::InvalidInput, format!("input is not JSON: {e}")));
+            return Err(err(
+                ErrorKind::InvalidInput,
+                format!("input is not JSON: {e}"),
+            ));
         }
         let job = new_job(&loaded, op, input.to_string(), idempotency_key, delay);
         let result = self
@@ -112,7 +124,12 @@ impl Runtime {
             .store
             .job_enqueue(&job, now_ms())
             .await
-            .map_err(|e| err(ErrorKind::Unavailable, format!("the job could not be stored: {e}")))?;
+            .map_err(|e| {
+                err(
+                    ErrorKind::Unavailable,
+                    format!("the job could not be stored: {e}"),
+                )
+            })?;
         if let Enqueued::KeyConflict(id) = &result {
             return Err(err(
                 ErrorKind::Conflict,
@@ -155,15 +172,29 @@ impl Workers {
         self.wake.notify_waiters();
         self.runtime.shared().jobs_wakeup.notify_waiters();
         while self.tasks.join_next().await.is_some() {}
-        match self.runtime.shared().store.job_release_owner(&self.owner, now_ms()).await {
+        match self
+            .runtime
+            .shared()
+            .store
+            .job_release_owner(&self.owner, now_ms())
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(jobs = n, "running jobs handed back to the queue"),
-            Err(e) => tracing::warn!("jobs could not be handed back (their leases will lapse): {e}"),
+            Err(e) => {
+                tracing::warn!("jobs could not be handed back (their leases will lapse): {e}")
+            }
         }
     }
 }
 
-async fn worker(rt: Arc<Runtime>, owner: String, options: WorkerOptions, stop: Arc<AtomicBool>, wake: Arc<tokio::sync::Notify>) {
+async fn worker(
+    rt: Arc<Runtime>,
+    owner: String,
+    options: WorkerOptions,
+    stop: Arc<AtomicBool>,
+    wake: Arc<tokio::sync::Notify>,
+) {
     let store = rt.shared().store.clone();
     while !stop.load(Ordering::SeqCst) {
         let now = now_ms();
@@ -187,7 +218,10 @@ async fn worker(rt: Arc<Runtime>, owner: String, options: WorkerOptions, stop: A
 
 /// Kinds worth another attempt later.
 fn retryable(kind: ErrorKind) -> bool {
-    matches!(kind, ErrorKind::Transient | ErrorKind::Timeout | ErrorKind::Unavailable)
+    matches!(
+        kind,
+        ErrorKind::Transient | ErrorKind::Timeout | ErrorKind::Unavailable
+    )
 }
 
 async fn run_attempt(rt: &Arc<Runtime>, owner: &str, job: JobRecord, options: &WorkerOptions) {
@@ -195,7 +229,14 @@ async fn run_attempt(rt: &Arc<Runtime>, owner: &str, job: JobRecord, options: &W
     let Some(adapter) = rt.registry().get(&job.adapter) else {
         // Its manifest is gone or broken: the job waits, visible as queued, for it to return.
         let _ = store
-            .job_finish(&job.id, job.attempt, &JobOutcome::Release { run_at_ms: now_ms() + 5_000 }, now_ms())
+            .job_finish(
+                &job.id,
+                job.attempt,
+                &JobOutcome::Release {
+                    run_at_ms: now_ms() + 5_000,
+                },
+                now_ms(),
+            )
             .await;
         return;
     };
@@ -205,7 +246,10 @@ async fn run_attempt(rt: &Arc<Runtime>, owner: &str, job: JobRecord, options: &W
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(lease / 3).await;
-                match store.job_heartbeat(&id, attempt, now_ms() + ms(lease)).await {
+                match store
+                    .job_heartbeat(&id, attempt, now_ms() + ms(lease))
+                    .await
+                {
                     Ok(true) => {}
                     Ok(false) => {
                         tracing::warn!(job = %id, attempt, "lease lost: a newer attempt owns the job");
@@ -246,7 +290,10 @@ async fn run_attempt(rt: &Arc<Runtime>, owner: &str, job: JobRecord, options: &W
             }
         }
     };
-    match store.job_finish(&job.id, job.attempt, &outcome, now_ms()).await {
+    match store
+        .job_finish(&job.id, job.attempt, &outcome, now_ms())
+        .await
+    {
         Ok(true) => {
             let state = match &outcome {
                 JobOutcome::Succeeded(_) => "succeeded",
@@ -256,7 +303,11 @@ async fn run_attempt(rt: &Arc<Runtime>, owner: &str, job: JobRecord, options: &W
             };
             tracing::info!(job = %job.id, adapter = %job.adapter, op = %job.op, attempt = job.attempt, owner, "job attempt ended: {state}");
         }
-        Ok(false) => tracing::warn!(job = %job.id, attempt = job.attempt, "a newer attempt owns the job: this attempt's result is dropped"),
-        Err(e) => tracing::warn!(job = %job.id, "job result could not be stored (the lease will lapse and the job run again): {e}"),
+        Ok(false) => {
+            tracing::warn!(job = %job.id, attempt = job.attempt, "a newer attempt owns the job: this attempt's result is dropped")
+        }
+        Err(e) => {
+            tracing::warn!(job = %job.id, "job result could not be stored (the lease will lapse and the job run again): {e}")
+        }
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod front;
 mod guest_output;
 pub mod http;
+pub mod inbound;
 pub mod invoke;
 pub mod jobs;
 pub mod manifest;

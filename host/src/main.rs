@@ -160,11 +160,15 @@ async fn open(cli: &Cli) -> anyhow::Result<Runtime> {
 fn parse_size(flag: &str, text: &str) -> anyhow::Result<u64> {
     text.parse::<bytesize::ByteSize>()
         .map(|b| b.as_u64())
-        .map_err(|e| anyhow::anyhow!("{flag}: expected a size such as \"16MiB\", found {text:?}: {e}"))
+        .map_err(|e| {
+            anyhow::anyhow!("{flag}: expected a size such as \"16MiB\", found {text:?}: {e}")
+        })
 }
 
 fn parse_duration(flag: &str, text: &str) -> anyhow::Result<std::time::Duration> {
-    humantime::parse_duration(text).map_err(|e| anyhow::anyhow!("{flag}: expected a duration such as \"120s\", found {text:?}: {e}"))
+    humantime::parse_duration(text).map_err(|e| {
+        anyhow::anyhow!("{flag}: expected a duration such as \"120s\", found {text:?}: {e}")
+    })
 }
 
 async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<ExitCode> {
@@ -173,10 +177,18 @@ async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot open the store in {}", cli.data.display()))?;
     match command {
-        JobsCommand::List { state, adapter, limit } => {
+        JobsCommand::List {
+            state,
+            adapter,
+            limit,
+        } => {
             let state = match state.as_deref() {
                 None => None,
-                Some(s) => Some(JobState::parse(s).ok_or_else(|| anyhow::anyhow!("--state: expected queued, running, succeeded or dead, found {s:?}"))?),
+                Some(s) => Some(JobState::parse(s).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--state: expected queued, running, succeeded or dead, found {s:?}"
+                    )
+                })?),
             };
             let list = store.job_list(state, adapter.as_deref(), *limit).await?;
             println!("{}", serde_json::to_string_pretty(&list)?);
@@ -193,7 +205,10 @@ async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<ExitCode> {
             }
         },
         JobsCommand::Retry { id, attempts } => {
-            if store.job_retry(id, (*attempts).max(1), weft::jobs::now_ms()).await? {
+            if store
+                .job_retry(id, (*attempts).max(1), weft::jobs::now_ms())
+                .await?
+            {
                 println!("job {id} queued again");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -204,7 +219,14 @@ async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(cli: &Cli, listen: &str, workers: usize, max_body: &str, request_timeout: &str, job_lease: &str) -> anyhow::Result<ExitCode> {
+async fn serve(
+    cli: &Cli,
+    listen: &str,
+    workers: usize,
+    max_body: &str,
+    request_timeout: &str,
+    job_lease: &str,
+) -> anyhow::Result<ExitCode> {
     let front = weft::front::FrontOptions {
         max_body: parse_size("--max-body", max_body)?,
         request_timeout: parse_duration("--request-timeout", request_timeout)?,
@@ -227,7 +249,9 @@ async fn serve(cli: &Cli, listen: &str, workers: usize, max_body: &str, request_
     let reloader = {
         let runtime = runtime.clone();
         tokio::spawn(async move {
-            let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
                 return;
             };
             while hup.recv().await.is_some() {
@@ -241,7 +265,9 @@ async fn serve(cli: &Cli, listen: &str, workers: usize, max_body: &str, request_
     use std::io::Write;
     let _ = std::io::stdout().flush();
     tracing::info!(%addr, adapters = runtime.adapters().len(), "serving");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     tracing::info!("stopped accepting; finishing running jobs");
     reloader.abort();
     schedules.shutdown().await;
@@ -267,7 +293,13 @@ async fn shutdown_signal() {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Jobs { command } => return jobs(&cli, command).await,
-        Command::Serve { listen, workers, max_body, request_timeout, job_lease } => {
+        Command::Serve {
+            listen,
+            workers,
+            max_body,
+            request_timeout,
+            job_lease,
+        } => {
             return serve(&cli, listen, *workers, max_body, request_timeout, job_lease).await;
         }
         _ => {}

@@ -116,7 +116,11 @@ impl Default for Metrics {
             token_fetches.clone(),
         );
         registry.register("jobs", "Jobs by adapter and state", jobs.clone());
-        registry.register("schedule_runs", "Schedule runs by outcome", schedule_runs.clone());
+        registry.register(
+            "schedule_runs",
+            "Schedule runs by outcome",
+            schedule_runs.clone(),
+        );
         Self {
             registry,
             invocations,
@@ -134,9 +138,15 @@ impl Metrics {
     /// Sets the job gauges from the store's counts (states without jobs read 0).
     pub fn set_job_counts(&self, counts: &[(String, crate::store::JobState, i64)]) {
         use crate::store::JobState;
-        let adapters: std::collections::BTreeSet<&str> = counts.iter().map(|(a, _, _)| a.as_str()).collect();
+        let adapters: std::collections::BTreeSet<&str> =
+            counts.iter().map(|(a, _, _)| a.as_str()).collect();
         for adapter in adapters {
-            for state in [JobState::Queued, JobState::Running, JobState::Succeeded, JobState::Dead] {
+            for state in [
+                JobState::Queued,
+                JobState::Running,
+                JobState::Succeeded,
+                JobState::Dead,
+            ] {
                 let n = counts
                     .iter()
                     .find(|(a, s, _)| a == adapter && *s == state)

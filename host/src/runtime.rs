@@ -92,7 +92,11 @@ impl Runtime {
     }
 
     /// The loaded adapter called `adapter`, or the error a caller of `op` should see.
-    pub fn adapter(&self, adapter: &str, op: &str) -> Result<Arc<crate::adapter::LoadedAdapter>, InvokeError> {
+    pub fn adapter(
+        &self,
+        adapter: &str,
+        op: &str,
+    ) -> Result<Arc<crate::adapter::LoadedAdapter>, InvokeError> {
         let Some(loaded) = self.registry.get(adapter) else {
             let failed = self
                 .registry

@@ -43,7 +43,9 @@ pub fn latest_tick(cadence: &Cadence, now_ms: i64) -> Option<i64> {
         Cadence::Cron(cron, offset) => {
             let tz = FixedOffset::east_opt(*offset)?;
             let now = tz.timestamp_millis_opt(now_ms).single()?;
-            cron.find_previous_occurrence(&now, true).ok().map(|t| t.timestamp_millis())
+            cron.find_previous_occurrence(&now, true)
+                .ok()
+                .map(|t| t.timestamp_millis())
         }
     }
 }
@@ -58,7 +60,9 @@ impl Runtime {
             let mut running = tokio::task::JoinSet::new();
             while !flag.load(Ordering::SeqCst) {
                 for name in rt.registry().names() {
-                    let Some(adapter) = rt.registry().get(&name) else { continue };
+                    let Some(adapter) = rt.registry().get(&name) else {
+                        continue;
+                    };
                     for schedule in &adapter.manifest.schedules {
                         if let Some(tick) = due(&rt, &adapter, schedule).await {
                             let adapter = adapter.clone();
@@ -88,8 +92,11 @@ async fn due(rt: &Runtime, adapter: &Arc<LoadedAdapter>, schedule: &Schedule) ->
         return None;
     }
     let missed = now - tick > FRESH || last.is_none() && matches!(cadence, Cadence::Cron(..));
-    let lease = now + i64::try_from(adapter.manifest.limits.timeout.get().as_millis()).unwrap_or(i64::MAX / 2);
-    let claimed = store.schedule_claim(name, &schedule.name, tick, now, lease).await;
+    let lease = now
+        + i64::try_from(adapter.manifest.limits.timeout.get().as_millis()).unwrap_or(i64::MAX / 2);
+    let claimed = store
+        .schedule_claim(name, &schedule.name, tick, now, lease)
+        .await;
     match claimed {
         Ok(Some(_)) if missed && !schedule.catch_up => {
             // Missed while Weft was down and the manifest does not ask to catch up: the tick is
@@ -123,7 +130,12 @@ async fn run_tick(adapter: Arc<LoadedAdapter>, schedule: String, tick: i64) {
             outcome: label,
         })
         .inc();
-    if let Err(e) = adapter.shared.store.schedule_done(&name, &schedule, tick).await {
+    if let Err(e) = adapter
+        .shared
+        .store
+        .schedule_done(&name, &schedule, tick)
+        .await
+    {
         tracing::warn!(adapter = %name, %schedule, "schedule completion not stored (the lease will lapse): {e}");
     }
 }
@@ -148,7 +160,9 @@ impl LoadedAdapter {
         };
         let result = tokio::time::timeout_at(
             deadline.into(),
-            world.weft_adapter_adapter().call_on_schedule(&mut store, &ctx, schedule),
+            world
+                .weft_adapter_adapter()
+                .call_on_schedule(&mut store, &ctx, schedule),
         )
         .await;
         match self.finish(store, result) {

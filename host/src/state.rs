@@ -418,16 +418,24 @@ impl jobs::Host for CallState {
             .description()
             .is_some_and(|d| d.operations.iter().any(|o| o.name == op));
         if !known {
-            return Ok(Err(jobs::JobError::Invalid(format!("this adapter has no operation {op:?}"))));
+            return Ok(Err(jobs::JobError::Invalid(format!(
+                "this adapter has no operation {op:?}"
+            ))));
         }
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&input) {
-            return Ok(Err(jobs::JobError::Invalid(format!("input is not JSON: {e}"))));
+            return Ok(Err(jobs::JobError::Invalid(format!(
+                "input is not JSON: {e}"
+            ))));
         }
         if delay_ms > MAX_DELAY_MS {
-            return Ok(Err(jobs::JobError::Invalid(format!("delay of {delay_ms} ms exceeds 30 days"))));
+            return Ok(Err(jobs::JobError::Invalid(format!(
+                "delay of {delay_ms} ms exceeds 30 days"
+            ))));
         }
         if self.jobs.len() >= MAX_JOBS_PER_CALL {
-            return Ok(Err(jobs::JobError::Limit(format!("one call may enqueue at most {MAX_JOBS_PER_CALL} jobs"))));
+            return Ok(Err(jobs::JobError::Limit(format!(
+                "one call may enqueue at most {MAX_JOBS_PER_CALL} jobs"
+            ))));
         }
         if input.len() as u64 > self.adapter.manifest.limits.request_body.bytes() {
             return Ok(Err(jobs::JobError::Invalid(format!(

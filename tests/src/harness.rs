@@ -127,7 +127,9 @@ impl Served {
             .expect("weft serve starts");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        std::io::BufReader::new(stdout).read_line(&mut line).expect("address line");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("address line");
         let url = line
             .trim()
             .strip_prefix("weft listening on ")
@@ -145,7 +147,9 @@ impl Served {
     /// Sends SIGTERM and waits for a graceful exit; returns its exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
         self.child.wait().expect("weft exits")
     }
 }

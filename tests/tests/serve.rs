@@ -46,7 +46,10 @@ http_timeout = "2s"
 fn probe(dep: &Deployment, extra: &str) {
     dep.manifest(
         "probe",
-        &format!("name = \"probe\"\ncomponent = \"{}\"\n{extra}\n", component("weft-probe").display()),
+        &format!(
+            "name = \"probe\"\ncomponent = \"{}\"\n{extra}\n",
+            component("weft-probe").display()
+        ),
     );
 }
 
@@ -55,7 +58,14 @@ fn items(n: usize) -> Value {
 }
 
 async fn job(client: &reqwest::Client, url: &str, id: &str) -> Value {
-    client.get(format!("{url}/v1/jobs/{id}")).send().await.expect("GET job").json().await.expect("job JSON")
+    client
+        .get(format!("{url}/v1/jobs/{id}"))
+        .send()
+        .await
+        .expect("GET job")
+        .json()
+        .await
+        .expect("job JSON")
 }
 
 async fn wait_state(client: &reqwest::Client, url: &str, id: &str, state: &str) -> Value {
@@ -76,16 +86,29 @@ async fn sync_calls_answer_json_and_errors_are_problem_documents() {
     let c = reqwest::Client::new();
     let url = &served.url;
 
-    let r = c.post(format!("{url}/v1/adapters/sekorm/ops/full-sync")).json(&items(3)).send().await.expect("post");
+    let r = c
+        .post(format!("{url}/v1/adapters/sekorm/ops/full-sync"))
+        .json(&items(3))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.expect("json")["items"], 3);
 
-    let r = c.post(format!("{url}/v1/adapters/sekorm/ops/full-sync")).body("{\"items\": [1,").send().await.expect("post");
+    let r = c
+        .post(format!("{url}/v1/adapters/sekorm/ops/full-sync"))
+        .body("{\"items\": [1,")
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status(), 400);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let p: Value = r.json().await.expect("problem");
     assert_eq!(p["kind"], "invalid-input");
-    assert!(p["detail"].as_str().unwrap_or("").contains("line 1 column"), "{p}");
+    assert!(
+        p["detail"].as_str().unwrap_or("").contains("line 1 column"),
+        "{p}"
+    );
     assert_eq!(p["status"], 400);
     assert_eq!(p["adapter"], "sekorm");
 
@@ -101,31 +124,88 @@ async fn sync_calls_answer_json_and_errors_are_problem_documents() {
     assert_eq!(p["details"][0]["field"], "stockQuantity");
 
     let big = vec![b' '; 20 * 1024 * 1024];
-    let r = c.post(format!("{url}/v1/adapters/sekorm/ops/full-sync")).body(big).send().await;
+    let r = c
+        .post(format!("{url}/v1/adapters/sekorm/ops/full-sync"))
+        .body(big)
+        .send()
+        .await;
     if let Ok(r) = r {
         assert_eq!(r.status(), 413);
         let p: Value = r.json().await.expect("problem");
-        assert!(p["detail"].as_str().unwrap_or("").contains("limits.request_body of adapter sekorm (1.0 MiB)"), "{p}");
+        assert!(
+            p["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("limits.request_body of adapter sekorm (1.0 MiB)"),
+            "{p}"
+        );
     }
 
-    let r = c.post(format!("{url}/v1/adapters/nope/ops/x")).send().await.expect("post");
+    let r = c
+        .post(format!("{url}/v1/adapters/nope/ops/x"))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status(), 404);
-    let r = c.post(format!("{url}/v1/adapters/sekorm/ops/nope")).send().await.expect("post");
+    let r = c
+        .post(format!("{url}/v1/adapters/sekorm/ops/nope"))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status(), 404);
 
-    let r = c.get(format!("{url}/v1/adapters")).send().await.expect("adapters");
+    let r = c
+        .get(format!("{url}/v1/adapters"))
+        .send()
+        .await
+        .expect("adapters");
     let list: Value = r.json().await.expect("json");
     assert_eq!(list[0]["name"], "sekorm");
     assert_eq!(list[0]["status"], "ready");
     assert_eq!(list[0]["component_hash"].as_str().map(str::len), Some(64));
-    assert!(!list.to_string().contains(SECRET), "no secret in /v1/adapters");
+    assert!(
+        !list.to_string().contains(SECRET),
+        "no secret in /v1/adapters"
+    );
 
-    assert_eq!(c.get(format!("{url}/healthz")).send().await.expect("healthz").status(), 200);
-    assert_eq!(c.get(format!("{url}/readyz")).send().await.expect("readyz").status(), 200);
-    let metrics = c.get(format!("{url}/metrics")).send().await.expect("metrics").text().await.expect("text");
-    assert!(metrics.contains("weft_invocations_total{adapter=\"sekorm\",op=\"full-sync\",outcome=\"ok\"} 1"), "{metrics}");
-    assert!(metrics.contains("weft_invocation_duration_seconds_bucket"), "{metrics}");
-    assert!(metrics.contains("weft_token_fetches_total{adapter=\"sekorm\",outcome=\"ok\"} 1"), "{metrics}");
+    assert_eq!(
+        c.get(format!("{url}/healthz"))
+            .send()
+            .await
+            .expect("healthz")
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(format!("{url}/readyz"))
+            .send()
+            .await
+            .expect("readyz")
+            .status(),
+        200
+    );
+    let metrics = c
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(
+            "weft_invocations_total{adapter=\"sekorm\",op=\"full-sync\",outcome=\"ok\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("weft_invocation_duration_seconds_bucket"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("weft_token_fetches_total{adapter=\"sekorm\",outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("weft_http_requests_total"), "{metrics}");
     assert!(!metrics.contains(SECRET));
 }
@@ -140,27 +220,62 @@ async fn an_async_call_survives_two_failures_and_a_dead_job_comes_back_with_retr
     let url = &served.url;
 
     sim.fail_next([Fault::Status(500), Fault::Status(503)]);
-    let r = c.post(format!("{url}/v1/adapters/sekorm/ops/full-sync?mode=async")).json(&items(2)).send().await.expect("post");
+    let r = c
+        .post(format!("{url}/v1/adapters/sekorm/ops/full-sync?mode=async"))
+        .json(&items(2))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status(), 202);
-    let id = r.json::<Value>().await.expect("json")["job_id"].as_str().expect("id").to_string();
+    let id = r.json::<Value>().await.expect("json")["job_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
     let done = wait_state(&c, url, &id, "succeeded").await;
     assert_eq!(done["attempt"], 3, "{done}");
     assert_eq!(done["output"]["items"], 2);
     assert_eq!(sim.ledger(|l| l.full_sync_batches.clone()), vec![2]);
 
     sim.fail_next([Fault::Status(500), Fault::Status(500), Fault::Status(500)]);
-    let r = c.post(format!("{url}/v1/adapters/sekorm/ops/full-sync?mode=async")).json(&items(1)).send().await.expect("post");
-    let id = r.json::<Value>().await.expect("json")["job_id"].as_str().expect("id").to_string();
+    let r = c
+        .post(format!("{url}/v1/adapters/sekorm/ops/full-sync?mode=async"))
+        .json(&items(1))
+        .send()
+        .await
+        .expect("post");
+    let id = r.json::<Value>().await.expect("json")["job_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
     let dead = wait_state(&c, url, &id, "dead").await;
     assert_eq!(dead["attempt"], 3);
     assert_eq!(dead["last_error"]["kind"], "transient");
-    let listed: Value = c.get(format!("{url}/v1/jobs?state=dead&adapter=sekorm")).send().await.expect("list").json().await.expect("json");
-    assert!(listed.as_array().is_some_and(|l| l.iter().any(|j| j["id"] == id.as_str())));
-    let r = c.post(format!("{url}/v1/jobs/{id}/retry")).send().await.expect("retry");
+    let listed: Value = c
+        .get(format!("{url}/v1/jobs?state=dead&adapter=sekorm"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        listed
+            .as_array()
+            .is_some_and(|l| l.iter().any(|j| j["id"] == id.as_str()))
+    );
+    let r = c
+        .post(format!("{url}/v1/jobs/{id}/retry"))
+        .send()
+        .await
+        .expect("retry");
     assert_eq!(r.status(), 202);
     let done = wait_state(&c, url, &id, "succeeded").await;
     assert_eq!(done["attempt"], 4);
-    let r = c.post(format!("{url}/v1/jobs/{id}/retry")).send().await.expect("retry again");
+    let r = c
+        .post(format!("{url}/v1/jobs/{id}/retry"))
+        .send()
+        .await
+        .expect("retry again");
     assert_eq!(r.status(), 409, "only a dead job can be retried");
 }
 
@@ -178,16 +293,28 @@ async fn an_idempotency_key_never_makes_a_second_platform_call() {
             .json(&body)
             .send()
     };
-    let first: Value = send(items(4)).await.expect("first").json().await.expect("json");
+    let first: Value = send(items(4))
+        .await
+        .expect("first")
+        .json()
+        .await
+        .expect("json");
     let id = first["job_id"].as_str().expect("id").to_string();
     wait_state(&c, url, &id, "succeeded").await;
     let again = send(items(4)).await.expect("again");
     assert_eq!(again.status(), 202);
-    assert_eq!(again.json::<Value>().await.expect("json")["job_id"], id.as_str());
+    assert_eq!(
+        again.json::<Value>().await.expect("json")["job_id"],
+        id.as_str()
+    );
     let other = send(items(5)).await.expect("other body");
     assert_eq!(other.status(), 409);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(sim.ledger(|l| l.full_sync_batches.clone()), vec![4], "exactly one platform call");
+    assert_eq!(
+        sim.ledger(|l| l.full_sync_batches.clone()),
+        vec![4],
+        "exactly one platform call"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,15 +326,34 @@ async fn a_job_whose_process_was_killed_completes_after_restart_without_duplicat
     let c = reqwest::Client::new();
     // The platform holds the first request long enough for the kill; it never answers it.
     sim.fail_next([Fault::Latency(Duration::from_secs(3))]);
-    let r = c.post(format!("{}/v1/adapters/sekorm/ops/full-sync?mode=async", served.url)).json(&items(6)).send().await.expect("post");
-    let id = r.json::<Value>().await.expect("json")["job_id"].as_str().expect("id").to_string();
-    eventually(Duration::from_secs(10), || async { (sim.business_requests() >= 1).then_some(()) }).await.expect("job started");
+    let r = c
+        .post(format!(
+            "{}/v1/adapters/sekorm/ops/full-sync?mode=async",
+            served.url
+        ))
+        .json(&items(6))
+        .send()
+        .await
+        .expect("post");
+    let id = r.json::<Value>().await.expect("json")["job_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    eventually(Duration::from_secs(10), || async {
+        (sim.business_requests() >= 1).then_some(())
+    })
+    .await
+    .expect("job started");
     served.kill9();
     let served = Served::start(&dep, &["--job-lease", "1s"]);
     let done = wait_state(&c, &served.url, &id, "succeeded").await;
     assert!(done["attempt"].as_u64() >= Some(2), "{done}");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(sim.ledger(|l| l.full_sync_batches.clone()), vec![6], "one effect at the platform");
+    assert_eq!(
+        sim.ledger(|l| l.full_sync_batches.clone()),
+        vec![6],
+        "one effect at the platform"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,14 +382,28 @@ async fn jobs_enqueued_by_an_adapter_commit_only_with_a_successful_call() {
         .await
         .expect("enqueue then fail");
     assert_eq!(r.status(), 422);
-    let all: Value = c.get(format!("{url}/v1/jobs?adapter=probe")).send().await.expect("list").json().await.expect("json");
-    assert_eq!(all.as_array().map(Vec::len), Some(1), "the failed call's job was never committed: {all}");
+    let all: Value = c
+        .get(format!("{url}/v1/jobs?adapter=probe"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        all.as_array().map(Vec::len),
+        Some(1),
+        "the failed call's job was never committed: {all}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schedule_ticks_and_never_overlaps_itself() {
     let dep = Deployment::new();
-    probe(&dep, "[[schedules]]\nname = \"tick\"\nevery = \"300ms\"\n\n[config]\ntick_sleep_ms = 700\n");
+    probe(
+        &dep,
+        "[[schedules]]\nname = \"tick\"\nevery = \"300ms\"\n\n[config]\ntick_sleep_ms = 700\n",
+    );
     let served = Served::start(&dep, &[]);
     let c = reqwest::Client::new();
     let url = &served.url;
@@ -263,10 +423,34 @@ async fn a_schedule_ticks_and_never_overlaps_itself() {
     .await
     .expect("three ticks ran");
     assert!(ticks >= 3);
-    let out: Value = c.post(format!("{url}/v1/adapters/probe/ops/storage")).json(&json!({"key": "overlap"})).send().await.expect("read").json().await.expect("json");
-    assert_eq!(out["read"], Value::Null, "a tick never started while the previous one ran");
-    let metrics = c.get(format!("{url}/metrics")).send().await.expect("metrics").text().await.expect("text");
-    assert!(metrics.contains("weft_schedule_runs_total{adapter=\"probe\",schedule=\"tick\",outcome=\"ok\"}"), "{metrics}");
+    let out: Value = c
+        .post(format!("{url}/v1/adapters/probe/ops/storage"))
+        .json(&json!({"key": "overlap"}))
+        .send()
+        .await
+        .expect("read")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        out["read"],
+        Value::Null,
+        "a tick never started while the previous one ran"
+    );
+    let metrics = c
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(
+            "weft_schedule_runs_total{adapter=\"probe\",schedule=\"tick\",outcome=\"ok\"}"
+        ),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,11 +462,171 @@ async fn sigterm_lets_an_in_flight_call_finish() {
     let url = served.url.clone();
     sim.fail_next([Fault::Latency(Duration::from_millis(800))]);
     let call = tokio::spawn(async move {
-        reqwest::Client::new().post(format!("{url}/v1/adapters/sekorm/ops/full-sync")).json(&items(1)).send().await
+        reqwest::Client::new()
+            .post(format!("{url}/v1/adapters/sekorm/ops/full-sync"))
+            .json(&items(1))
+            .send()
+            .await
     });
-    eventually(Duration::from_secs(10), || async { (sim.business_requests() >= 1).then_some(()) }).await.expect("in flight");
-    let status = tokio::task::spawn_blocking(move || served.terminate()).await.expect("join");
+    eventually(Duration::from_secs(10), || async {
+        (sim.business_requests() >= 1).then_some(())
+    })
+    .await
+    .expect("in flight");
+    let status = tokio::task::spawn_blocking(move || served.terminate())
+        .await
+        .expect("join");
     assert!(status.success(), "graceful exit: {status}");
-    let r = call.await.expect("task").expect("the in-flight call was answered");
+    let r = call
+        .await
+        .expect("task")
+        .expect("the in-flight call was answered");
     assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_routes_are_authenticated_by_the_host_before_the_adapter_runs() {
+    let dep = Deployment::new();
+    let token = dep.secret("crm_token", "crm-shared-token");
+    let key = dep.secret("hmac_key", "hmac-key-123");
+    let password = dep.secret("basic_pw", "pa55word");
+    probe(
+        &dep,
+        &format!(
+            r#"
+[secrets]
+crm_token = "{token}"
+hmac_key = "{key}"
+basic_pw = "{password}"
+
+[[routes]]
+name = "create"
+method = "POST"
+path = "/erp/create"
+auth = {{ type = "header", header = "token", secret = "crm_token" }}
+
+[[routes]]
+name = "signed"
+method = "POST"
+path = "/hook"
+auth = {{ type = "hmac", header = "X-Signature", secret = "hmac_key", timestamp_header = "X-Timestamp", window = "5m" }}
+
+[[routes]]
+name = "basic"
+method = "GET"
+path = "/basic"
+auth = {{ type = "basic", username = "erp", secret = "basic_pw" }}
+"#
+        ),
+    );
+    let served = Served::start(&dep, &[]);
+    let c = reqwest::Client::new();
+    let url = &served.url;
+    let calls = || async {
+        let out: Value = c
+            .post(format!("{url}/v1/adapters/probe/ops/storage"))
+            .json(&json!({"key": "inbound_calls"}))
+            .send()
+            .await
+            .expect("read")
+            .json()
+            .await
+            .expect("json");
+        out["read"]
+            .as_str()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+
+    let r = c
+        .post(format!("{url}/inbound/probe/erp/create"))
+        .header("token", "wrong")
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 401);
+    let r = c
+        .post(format!("{url}/inbound/probe/erp/create"))
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        calls().await,
+        0,
+        "the adapter never saw the refused requests"
+    );
+
+    let r = c
+        .post(format!("{url}/inbound/probe/erp/create?objAPIName=Order"))
+        .header("token", "crm-shared-token")
+        .body("{\"a\":1}")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+    let echo: Value = r.json().await.expect("json");
+    assert_eq!(echo["route"], "create");
+    assert_eq!(echo["path"], "/erp/create");
+    assert_eq!(echo["query"][0], json!(["objAPIName", "Order"]));
+    assert_eq!(echo["body"], "{\"a\":1}");
+
+    let body = b"{\"event\":\"x\"}";
+    let sign = |ts: i64| {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"hmac-key-123").expect("key");
+        mac.update(format!("{ts}.").as_bytes());
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let send = |ts: i64, sig: String| {
+        c.post(format!("{url}/inbound/probe/hook"))
+            .header("X-Timestamp", ts.to_string())
+            .header("X-Signature", sig)
+            .body(body.to_vec())
+            .send()
+    };
+    assert_eq!(send(now, sign(now)).await.expect("signed").status(), 200);
+    assert_eq!(
+        send(now, sign(now - 1)).await.expect("bad sig").status(),
+        401
+    );
+    assert_eq!(
+        send(now - 3600, sign(now - 3600))
+            .await
+            .expect("stale")
+            .status(),
+        401,
+        "outside the window"
+    );
+
+    let r = c
+        .get(format!("{url}/inbound/probe/basic"))
+        .basic_auth("erp", Some("pa55word"))
+        .send()
+        .await
+        .expect("basic");
+    assert_eq!(r.status(), 200);
+    let r = c
+        .get(format!("{url}/inbound/probe/basic"))
+        .basic_auth("erp", Some("nope"))
+        .send()
+        .await
+        .expect("basic");
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        c.get(format!("{url}/inbound/probe/nowhere"))
+            .send()
+            .await
+            .expect("404")
+            .status(),
+        404
+    );
+    assert_eq!(calls().await, 3);
 }

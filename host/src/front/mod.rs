@@ -53,6 +53,7 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
         .route("/v1/jobs/{id}", get(show_job))
         .route("/v1/jobs/{id}/retry", post(retry_job))
         .route("/v1/admin/reload", post(reload))
+        .route("/inbound/{name}/{*rest}", axum::routing::any(inbound))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -72,10 +73,17 @@ async fn read_body(body: Body, limit: u64, what: &str) -> Result<bytes::Bytes, P
                 Problem::new(
                     ErrorKind::InvalidInput,
                     413,
-                    format!("request body exceeds {what} ({})", crate::manifest::ByteSize::bytes_exact(limit)),
+                    format!(
+                        "request body exceeds {what} ({})",
+                        crate::manifest::ByteSize::bytes_exact(limit)
+                    ),
                 )
             } else {
-                Problem::new(ErrorKind::InvalidInput, 400, format!("request body could not be read: {e}"))
+                Problem::new(
+                    ErrorKind::InvalidInput,
+                    400,
+                    format!("request body could not be read: {e}"),
+                )
             }
         })
 }
@@ -93,21 +101,37 @@ async fn operation(
     body: Body,
 ) -> Result<Response, Problem> {
     let adapter = app.runtime.adapter(&name, &op).map_err(Problem::from)?;
-    let limit = adapter.manifest.limits.request_body.bytes().min(app.options.max_body);
+    let limit = adapter
+        .manifest
+        .limits
+        .request_body
+        .bytes()
+        .min(app.options.max_body);
     let what = if limit < app.options.max_body {
         format!("limits.request_body of adapter {name}")
     } else {
         "the front door's --max-body".to_string()
     };
     let bytes = read_body(body, limit, &what).await?;
-    let input = std::str::from_utf8(&bytes)
-        .map_err(|e| Problem::new(ErrorKind::InvalidInput, 400, format!("body is not UTF-8: {e}")))?;
+    let input = std::str::from_utf8(&bytes).map_err(|e| {
+        Problem::new(
+            ErrorKind::InvalidInput,
+            400,
+            format!("body is not UTF-8: {e}"),
+        )
+    })?;
     let input = if input.trim().is_empty() { "{}" } else { input };
     let key = headers
         .get("idempotency-key")
         .map(|v| v.to_str().map(str::to_string))
         .transpose()
-        .map_err(|_| Problem::new(ErrorKind::InvalidInput, 400, "Idempotency-Key is not valid text"))?;
+        .map_err(|_| {
+            Problem::new(
+                ErrorKind::InvalidInput,
+                400,
+                "Idempotency-Key is not valid text",
+            )
+        })?;
     match query.mode.as_deref() {
         None | Some("sync") => {
             let options = CallOptions {
@@ -119,13 +143,21 @@ async fn operation(
             Ok(([(header::CONTENT_TYPE, "application/json")], output).into_response())
         }
         Some("async") => {
-            let enqueued = app.runtime.enqueue(&name, &op, input, key, Duration::ZERO).await?;
+            let enqueued = app
+                .runtime
+                .enqueue(&name, &op, input, key, Duration::ZERO)
+                .await?;
             let (status, id) = match enqueued {
                 Enqueued::New(id) => (StatusCode::ACCEPTED, id),
                 Enqueued::Existing(id) | Enqueued::KeyConflict(id) => (StatusCode::ACCEPTED, id),
             };
             let location = format!("/v1/jobs/{id}");
-            Ok((status, [(header::LOCATION, location)], axum::Json(json!({ "job_id": id }))).into_response())
+            Ok((
+                status,
+                [(header::LOCATION, location)],
+                axum::Json(json!({ "job_id": id })),
+            )
+                .into_response())
         }
         Some(other) => Err(Problem::new(
             ErrorKind::InvalidInput,
@@ -135,18 +167,113 @@ async fn operation(
     }
 }
 
+async fn inbound(
+    State(app): State<App>,
+    Path((name, rest)): Path<(String, String)>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let path = format!("/{rest}");
+    let adapter = app.runtime.registry().get(&name).ok_or_else(|| {
+        Problem::new(
+            ErrorKind::NotFound,
+            404,
+            format!("no adapter named {name:?}"),
+        )
+    })?;
+    let route = adapter
+        .route(method.as_str(), &path)
+        .ok_or_else(|| {
+            Problem::new(
+                ErrorKind::NotFound,
+                404,
+                format!("adapter {name} declares no route {method} {path}"),
+            )
+        })?
+        .clone();
+    let limit = adapter
+        .manifest
+        .limits
+        .request_body
+        .bytes()
+        .min(app.options.max_body);
+    let body = read_body(
+        body,
+        limit,
+        &format!("limits.request_body of adapter {name}"),
+    )
+    .await?;
+    let request = crate::inbound::InboundRequest {
+        method: method.as_str().to_string(),
+        path,
+        query: url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: body.to_vec(),
+    };
+    if let Err(refused) = crate::inbound::authenticate(&adapter, &route, &request) {
+        tracing::warn!(adapter = %name, route = %route.name, "inbound request refused: {refused}");
+        return Err(Problem::new(
+            ErrorKind::Auth,
+            401,
+            format!("route {} refused the request: {refused}", route.name),
+        ));
+    }
+    let answer = adapter
+        .handle_inbound(&route, request)
+        .await
+        .map_err(|f| Problem::new(f.kind, f.kind.http_status(), f.message))?;
+    let mut response = Response::new(Body::from(answer.body));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    for (n, v) in answer.headers {
+        if let (Ok(n), Ok(v)) = (
+            axum::http::HeaderName::from_bytes(n.as_bytes()),
+            axum::http::HeaderValue::from_str(&v),
+        ) {
+            response.headers_mut().append(n, v);
+        }
+    }
+    Ok(response)
+}
+
 async fn adapters(State(app): State<App>) -> Response {
     axum::Json(app.runtime.adapters()).into_response()
 }
 
 fn store_problem(e: crate::store::StoreError) -> Problem {
-    Problem::new(ErrorKind::Unavailable, 503, format!("store unavailable: {e}"))
+    Problem::new(
+        ErrorKind::Unavailable,
+        503,
+        format!("store unavailable: {e}"),
+    )
 }
 
 async fn show_job(State(app): State<App>, Path(id): Path<String>) -> Result<Response, Problem> {
-    match app.runtime.shared().store.job_get(&id).await.map_err(store_problem)? {
+    match app
+        .runtime
+        .shared()
+        .store
+        .job_get(&id)
+        .await
+        .map_err(store_problem)?
+    {
         Some(job) => Ok(axum::Json(job).into_response()),
-        None => Err(Problem::new(ErrorKind::NotFound, 404, format!("no job {id}"))),
+        None => Err(Problem::new(
+            ErrorKind::NotFound,
+            404,
+            format!("no job {id}"),
+        )),
     }
 }
 
@@ -161,14 +288,22 @@ async fn list_jobs(State(app): State<App>, Query(q): Query<JobQuery>) -> Result<
     let state = match q.state.as_deref() {
         None => None,
         Some(s) => Some(JobState::parse(s).ok_or_else(|| {
-            Problem::new(ErrorKind::InvalidInput, 400, format!("state must be queued, running, succeeded or dead, found {s:?}"))
+            Problem::new(
+                ErrorKind::InvalidInput,
+                400,
+                format!("state must be queued, running, succeeded or dead, found {s:?}"),
+            )
         })?),
     };
     let jobs = app
         .runtime
         .shared()
         .store
-        .job_list(state, q.adapter.as_deref(), q.limit.unwrap_or(100).min(1000))
+        .job_list(
+            state,
+            q.adapter.as_deref(),
+            q.limit.unwrap_or(100).min(1000),
+        )
         .await
         .map_err(store_problem)?;
     Ok(axum::Json(jobs).into_response())
@@ -177,22 +312,37 @@ async fn list_jobs(State(app): State<App>, Query(q): Query<JobQuery>) -> Result<
 async fn retry_job(State(app): State<App>, Path(id): Path<String>) -> Result<Response, Problem> {
     let store = &app.runtime.shared().store;
     let Some(job) = store.job_get(&id).await.map_err(store_problem)? else {
-        return Err(Problem::new(ErrorKind::NotFound, 404, format!("no job {id}")));
+        return Err(Problem::new(
+            ErrorKind::NotFound,
+            404,
+            format!("no job {id}"),
+        ));
     };
     let extra = app
         .runtime
         .registry()
         .get(&job.adapter)
         .map_or(1, |a| a.manifest.retry.max_attempts);
-    if !store.job_retry(&id, extra, crate::jobs::now_ms()).await.map_err(store_problem)? {
+    if !store
+        .job_retry(&id, extra, crate::jobs::now_ms())
+        .await
+        .map_err(store_problem)?
+    {
         return Err(Problem::new(
             ErrorKind::Conflict,
             409,
-            format!("job {id} is {}, only a dead job can be retried", job.state.as_str()),
+            format!(
+                "job {id} is {}, only a dead job can be retried",
+                job.state.as_str()
+            ),
         ));
     }
     app.runtime.shared().jobs_wakeup.notify_waiters();
-    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "job_id": id, "state": "queued" }))).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "job_id": id, "state": "queued" })),
+    )
+        .into_response())
 }
 
 async fn reload(State(app): State<App>) -> Response {
@@ -203,7 +353,12 @@ async fn reload(State(app): State<App>) -> Response {
 async fn ready(State(app): State<App>) -> Response {
     match app.runtime.shared().store.kv_get("weft", "readyz").await {
         Ok(_) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => Problem::new(ErrorKind::Unavailable, 503, format!("store unavailable: {e}")).into_response(),
+        Err(e) => Problem::new(
+            ErrorKind::Unavailable,
+            503,
+            format!("store unavailable: {e}"),
+        )
+        .into_response(),
     }
 }
 
@@ -213,7 +368,10 @@ async fn metrics(State(app): State<App>) -> Response {
         shared.metrics.set_job_counts(&counts);
     }
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         shared.metrics.encode(),
     )
         .into_response()

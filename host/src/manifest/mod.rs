@@ -73,6 +73,8 @@ pub struct Manifest {
     pub retry: RetryPolicy,
     /// Schedules calling `on-schedule`.
     pub schedules: Vec<Schedule>,
+    /// Platform-facing routes, served at `/inbound/{name}{path}`.
+    pub routes: Vec<Route>,
     /// The adapter's own `[config]`, as JSON, `base_url` included.
     pub config: serde_json::Value,
 }
@@ -197,6 +199,59 @@ pub enum Cadence {
     Cron(Box<croner::Cron>, i32),
 }
 
+/// `[[routes]]`: a platform-facing route, authenticated by the host.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Name passed to `handle-inbound`.
+    pub name: String,
+    /// HTTP method, e.g. "POST".
+    pub method: String,
+    /// Path below `/inbound/{adapter}`, starting with `/`.
+    pub path: String,
+    /// How the host authenticates callers before the adapter sees the request.
+    pub auth: InboundAuth,
+}
+
+/// How an inbound route is authenticated; secrets are names from `[secrets]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum InboundAuth {
+    /// No authentication (say so explicitly).
+    None,
+    /// A header whose value must equal the secret.
+    Header {
+        /// Header name.
+        header: String,
+        /// Secret name.
+        secret: String,
+    },
+    /// HTTP Basic with this user name and the secret as password.
+    Basic {
+        /// User name.
+        username: String,
+        /// Secret name.
+        secret: String,
+    },
+    /// Hex HMAC-SHA256 of `TIMESTAMP.BODY` (or of the body alone without `timestamp_header`)
+    /// in `header`, keyed by the secret; the timestamp (unix seconds) must be within `window`.
+    Hmac {
+        /// Header carrying the signature (optionally prefixed `sha256=`).
+        header: String,
+        /// Secret name.
+        secret: String,
+        /// Header carrying the unix-seconds timestamp that is signed with the body.
+        timestamp_header: Option<String>,
+        /// Largest clock difference accepted.
+        #[serde(default = "default_window")]
+        window: Duration,
+    },
+}
+
+fn default_window() -> Duration {
+    Duration::secs(300)
+}
+
 /// The file as written, before semantic checks.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -215,6 +270,8 @@ struct RawManifest {
     retry: RetryPolicy,
     #[serde(default)]
     schedules: Vec<Schedule>,
+    #[serde(default)]
+    routes: Vec<Route>,
     #[serde(default)]
     config: toml::Table,
 }
@@ -380,11 +437,11 @@ fn validate(
             (Some(d), None) => s.cadence = Some(Cadence::Every(d.get())),
             (None, Some(expr)) => {
                 let offset = match &s.utc_offset {
-                    Some(o) => units::parse_utc_offset(o).map_err(|m| err(&format!("{key}.utc_offset"), m))?,
+                    Some(o) => units::parse_utc_offset(o)
+                        .map_err(|m| err(&format!("{key}.utc_offset"), m))?,
                     None => 0,
                 };
-                let cron = expr
-                    .parse::<croner::Cron>().map_err(|e| {
+                let cron = expr.parse::<croner::Cron>().map_err(|e| {
                     err(
                         &format!("{key}.cron"),
                         format!(
@@ -397,6 +454,48 @@ fn validate(
         }
         if let Some(offset) = &s.utc_offset {
             units::parse_utc_offset(offset).map_err(|m| err(&format!("{key}.utc_offset"), m))?;
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, r) in raw.routes.iter().enumerate() {
+        let key = format!("routes[{i}]");
+        if !r.path.starts_with('/') || r.path.contains("//") || r.path.contains('?') {
+            return Err(err(
+                &format!("{key}.path"),
+                format!("expected a path such as \"/create\", found {:?}", r.path),
+            ));
+        }
+        if !matches!(
+            r.method.to_ascii_uppercase().as_str(),
+            "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
+        ) {
+            return Err(err(
+                &format!("{key}.method"),
+                format!(
+                    "expected GET, POST, PUT, PATCH or DELETE, found {:?}",
+                    r.method
+                ),
+            ));
+        }
+        if !seen.insert((r.method.to_ascii_uppercase(), r.path.clone())) {
+            return Err(err(
+                &key,
+                format!("{} {} is declared twice", r.method, r.path),
+            ));
+        }
+        let secret = match &r.auth {
+            InboundAuth::None => None,
+            InboundAuth::Header { secret, .. }
+            | InboundAuth::Basic { secret, .. }
+            | InboundAuth::Hmac { secret, .. } => Some(secret),
+        };
+        if let Some(s) = secret
+            && !secrets.contains_key(s)
+        {
+            return Err(err(
+                &format!("{key}.auth.secret"),
+                format!("expected the name of a [secrets] entry, found {s:?}"),
+            ));
         }
     }
     let mut config = serde_json::to_value(&raw.config)
@@ -417,6 +516,8 @@ fn validate(
         limits,
         retry: raw.retry,
         schedules,
+        routes: raw.routes,
+
         config,
     })
 }

@@ -216,17 +216,43 @@ pub trait Store: Send + Sync + 'static {
     async fn job_enqueue(&self, job: &NewJob, now_ms: i64) -> Result<Enqueued, StoreError>;
     /// Claims the next due job (queued and due, or running with a lapsed lease) for `owner`
     /// until `lease_until_ms`, starting a new attempt.
-    async fn job_claim(&self, owner: &str, now_ms: i64, lease_until_ms: i64) -> Result<Option<JobRecord>, StoreError>;
+    async fn job_claim(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Option<JobRecord>, StoreError>;
     /// Extends the lease of attempt `attempt`; false if the job moved on (fenced).
-    async fn job_heartbeat(&self, id: &str, attempt: u32, lease_until_ms: i64) -> Result<bool, StoreError>;
+    async fn job_heartbeat(
+        &self,
+        id: &str,
+        attempt: u32,
+        lease_until_ms: i64,
+    ) -> Result<bool, StoreError>;
     /// Records how attempt `attempt` ended; false if a newer attempt owns the job (fenced).
-    async fn job_finish(&self, id: &str, attempt: u32, outcome: &JobOutcome, now_ms: i64) -> Result<bool, StoreError>;
+    async fn job_finish(
+        &self,
+        id: &str,
+        attempt: u32,
+        outcome: &JobOutcome,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
     /// One job.
     async fn job_get(&self, id: &str) -> Result<Option<JobRecord>, StoreError>;
     /// Jobs by state and adapter, newest first, at most `limit`.
-    async fn job_list(&self, state: Option<JobState>, adapter: Option<&str>, limit: u32) -> Result<Vec<JobRecord>, StoreError>;
+    async fn job_list(
+        &self,
+        state: Option<JobState>,
+        adapter: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError>;
     /// Puts a dead job back in the queue with `extra_attempts` more; false if it is not dead.
-    async fn job_retry(&self, id: &str, extra_attempts: u32, now_ms: i64) -> Result<bool, StoreError>;
+    async fn job_retry(
+        &self,
+        id: &str,
+        extra_attempts: u32,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
     /// Hands back every running job leased by `owner` (graceful shutdown); returns how many.
     async fn job_release_owner(&self, owner: &str, now_ms: i64) -> Result<u64, StoreError>;
     /// Job counts by adapter and state.
@@ -234,9 +260,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// Claims the tick `tick_ms` of a schedule: only one claim per tick, none while a previous
     /// run is still inside its `running_until_ms`; returns the previous tick if claimed.
-    async fn schedule_claim(&self, adapter: &str, name: &str, tick_ms: i64, now_ms: i64, running_until_ms: i64) -> Result<Option<i64>, StoreError>;
+    async fn schedule_claim(
+        &self,
+        adapter: &str,
+        name: &str,
+        tick_ms: i64,
+        now_ms: i64,
+        running_until_ms: i64,
+    ) -> Result<Option<i64>, StoreError>;
     /// Marks a schedule's run of `tick_ms` finished.
-    async fn schedule_done(&self, adapter: &str, name: &str, tick_ms: i64) -> Result<(), StoreError>;
+    async fn schedule_done(
+        &self,
+        adapter: &str,
+        name: &str,
+        tick_ms: i64,
+    ) -> Result<(), StoreError>;
     /// The last claimed tick of a schedule.
     async fn schedule_last(&self, adapter: &str, name: &str) -> Result<Option<i64>, StoreError>;
 }

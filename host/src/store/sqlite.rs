@@ -1,9 +1,11 @@
 //! The embedded store: one SQLite file under the data directory, nothing to install.
 
-use super::{Enqueued, JobOutcome, JobRecord, JobState, NewJob, Store, StoreError, StoredGrant, like_prefix};
-use sqlx::sqlite::SqliteRow;
+use super::{
+    Enqueued, JobOutcome, JobRecord, JobState, NewJob, Store, StoreError, StoredGrant, like_prefix,
+};
 use async_trait::async_trait;
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -237,17 +239,28 @@ impl Store for SqliteStore {
         let Some(key) = &job.idempotency_key else {
             return Ok(Enqueued::Existing(job.id.clone()));
         };
-        let row = sqlx::query("SELECT id, request_hash FROM jobs WHERE adapter = ? AND idempotency_key = ?")
-            .bind(&job.adapter)
-            .bind(key)
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, request_hash FROM jobs WHERE adapter = ? AND idempotency_key = ?",
+        )
+        .bind(&job.adapter)
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await?;
         let id: String = row.get(0);
         let hash: Option<String> = row.get(1);
-        Ok(if hash == job.request_hash { Enqueued::Existing(id) } else { Enqueued::KeyConflict(id) })
+        Ok(if hash == job.request_hash {
+            Enqueued::Existing(id)
+        } else {
+            Enqueued::KeyConflict(id)
+        })
     }
 
-    async fn job_claim(&self, owner: &str, now_ms: i64, lease_until_ms: i64) -> Result<Option<JobRecord>, StoreError> {
+    async fn job_claim(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Option<JobRecord>, StoreError> {
         // One statement: SQLite runs it under its write lock, so two workers never claim the
         // same job.
         let row = sqlx::query(
@@ -266,17 +279,30 @@ impl Store for SqliteStore {
         Ok(row.map(|r| job_from_row(&r)))
     }
 
-    async fn job_heartbeat(&self, id: &str, attempt: u32, lease_until_ms: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE jobs SET lease_until_ms = ? WHERE id = ? AND attempt = ? AND state = 'running'")
-            .bind(lease_until_ms)
-            .bind(id)
-            .bind(i64::from(attempt))
-            .execute(&self.pool)
-            .await?;
+    async fn job_heartbeat(
+        &self,
+        id: &str,
+        attempt: u32,
+        lease_until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_until_ms = ? WHERE id = ? AND attempt = ? AND state = 'running'",
+        )
+        .bind(lease_until_ms)
+        .bind(id)
+        .bind(i64::from(attempt))
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn job_finish(&self, id: &str, attempt: u32, outcome: &JobOutcome, now_ms: i64) -> Result<bool, StoreError> {
+    async fn job_finish(
+        &self,
+        id: &str,
+        attempt: u32,
+        outcome: &JobOutcome,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         let query = match outcome {
             JobOutcome::Succeeded(output) => sqlx::query(
                 "UPDATE jobs SET state = 'succeeded', output = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND attempt = ? AND state = 'running'"
@@ -301,7 +327,11 @@ impl Store for SqliteStore {
             .bind(now_ms),
         };
         // The fence (same attempt, still running) makes a late finisher's update a no-op.
-        let done = query.bind(id).bind(i64::from(attempt)).execute(&self.pool).await?;
+        let done = query
+            .bind(id)
+            .bind(i64::from(attempt))
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -313,7 +343,12 @@ impl Store for SqliteStore {
         Ok(row.map(|r| job_from_row(&r)))
     }
 
-    async fn job_list(&self, state: Option<JobState>, adapter: Option<&str>, limit: u32) -> Result<Vec<JobRecord>, StoreError> {
+    async fn job_list(
+        &self,
+        state: Option<JobState>,
+        adapter: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE (? IS NULL OR state = ?) AND (? IS NULL OR adapter = ?) ORDER BY created_at_ms DESC, id LIMIT ?"
         ))
@@ -327,7 +362,12 @@ impl Store for SqliteStore {
         Ok(rows.iter().map(job_from_row).collect())
     }
 
-    async fn job_retry(&self, id: &str, extra_attempts: u32, now_ms: i64) -> Result<bool, StoreError> {
+    async fn job_retry(
+        &self,
+        id: &str,
+        extra_attempts: u32,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE jobs SET state = 'queued', max_attempts = attempt + ?, run_at_ms = ?, updated_at_ms = ? WHERE id = ? AND state = 'dead'",
         )
@@ -359,11 +399,21 @@ impl Store for SqliteStore {
             .await?;
         Ok(rows
             .iter()
-            .filter_map(|r| JobState::parse(r.get::<&str, _>(1)).map(|s| (r.get::<String, _>(0), s, r.get::<i64, _>(2))))
+            .filter_map(|r| {
+                JobState::parse(r.get::<&str, _>(1))
+                    .map(|s| (r.get::<String, _>(0), s, r.get::<i64, _>(2)))
+            })
             .collect())
     }
 
-    async fn schedule_claim(&self, adapter: &str, name: &str, tick_ms: i64, now_ms: i64, running_until_ms: i64) -> Result<Option<i64>, StoreError> {
+    async fn schedule_claim(
+        &self,
+        adapter: &str,
+        name: &str,
+        tick_ms: i64,
+        now_ms: i64,
+        running_until_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
         sqlx::query("INSERT INTO schedules (adapter, name, last_tick_ms, running_until_ms) VALUES (?, ?, 0, 0) ON CONFLICT DO NOTHING")
             .bind(adapter)
             .bind(name)
@@ -387,7 +437,12 @@ impl Store for SqliteStore {
         Ok(row.map(|r| r.get::<i64, _>(0)))
     }
 
-    async fn schedule_done(&self, adapter: &str, name: &str, tick_ms: i64) -> Result<(), StoreError> {
+    async fn schedule_done(
+        &self,
+        adapter: &str,
+        name: &str,
+        tick_ms: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE schedules SET running_until_ms = 0 WHERE adapter = ? AND name = ? AND last_tick_ms = ?")
             .bind(adapter)
             .bind(name)
@@ -410,7 +465,10 @@ impl Store for SqliteStore {
 const JOB_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms";
 
 fn job_from_row(r: &SqliteRow) -> JobRecord {
-    let json = |i: usize| r.get::<Option<String>, _>(i).and_then(|t| serde_json::from_str(&t).ok());
+    let json = |i: usize| {
+        r.get::<Option<String>, _>(i)
+            .and_then(|t| serde_json::from_str(&t).ok())
+    };
     JobRecord {
         id: r.get(0),
         adapter: r.get(1),

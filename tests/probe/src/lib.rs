@@ -31,7 +31,10 @@ impl Adapter for Probe {
                     "set input.key to input.value, then list and read back",
                 ),
                 ("context", "answer the call context"),
-                ("enqueue", "enqueue input.op with input.input as a job; fail afterwards if input.fail_after"),
+                (
+                    "enqueue",
+                    "enqueue input.op with input.input as a job; fail afterwards if input.fail_after",
+                ),
             ],
             &[],
         )
@@ -120,11 +123,35 @@ impl Adapter for Probe {
         }
     }
 
+    /// Echoes an inbound request and counts the calls in storage under "inbound_calls".
+    fn handle_inbound(
+        _ctx: CallContext,
+        req: weft_sdk::InboundRequest,
+    ) -> weft_sdk::InboundResponse {
+        let calls: u64 = storage::get_json("inbound_calls")
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        let _ = storage::set_json("inbound_calls", &(calls + 1));
+        weft_sdk::http::inbound_json(
+            200,
+            &json!({
+                "route": req.route,
+                "method": req.method,
+                "path": req.path,
+                "query": req.query,
+                "body": String::from_utf8_lossy(&req.body),
+            }),
+        )
+    }
+
     /// Schedule "tick" counts its runs in storage and records any overlap with itself; it
     /// sleeps `config.tick_sleep_ms` to make overlaps possible if the host allowed them.
     fn on_schedule(_ctx: CallContext, name: String) -> Result<()> {
         if name != "tick" {
-            return Err(AdapterError::invalid_input(format!("unknown schedule {name:?}")));
+            return Err(AdapterError::invalid_input(format!(
+                "unknown schedule {name:?}"
+            )));
         }
         if !storage::compare_and_swap("running", None, Some(b"1"))? {
             storage::set("overlap", b"1")?;

@@ -1,0 +1,206 @@
+//! Platform-facing routes: declared in the manifest, authenticated by the host before the
+//! adapter sees anything, then answered by the adapter's `handle-inbound`.
+
+use crate::adapter::LoadedAdapter;
+use crate::manifest::{InboundAuth, Route};
+use crate::state::Purpose;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::sync::Arc;
+use std::time::Instant;
+use subtle::ConstantTimeEq;
+
+/// Why the host refused an inbound request before calling the adapter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AuthRefused(pub String);
+
+/// An inbound request as the front door received it.
+#[derive(Debug, Clone)]
+pub struct InboundRequest {
+    /// Upper-case method.
+    pub method: String,
+    /// Path below the adapter's prefix, starting with `/`.
+    pub path: String,
+    /// Decoded query pairs.
+    pub query: Vec<(String, String)>,
+    /// Headers, names lower-case.
+    pub headers: Vec<(String, String)>,
+    /// Raw body.
+    pub body: Vec<u8>,
+}
+
+/// The adapter's answer.
+#[derive(Debug, Clone)]
+pub struct InboundResponse {
+    /// Status.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+fn header<'a>(req: &'a InboundRequest, name: &str) -> Option<&'a str> {
+    req.headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// Checks `req` against the route's auth; secrets come from the adapter's manifest.
+pub fn authenticate(
+    adapter: &LoadedAdapter,
+    route: &Route,
+    req: &InboundRequest,
+) -> Result<(), AuthRefused> {
+    let secret = |name: &str| {
+        adapter
+            .manifest
+            .secrets
+            .get(name)
+            .map(|s| s.expose().as_bytes().to_vec())
+            .ok_or_else(|| {
+                AuthRefused(format!(
+                    "route {}: secret {name:?} is not configured",
+                    route.name
+                ))
+            })
+    };
+    match &route.auth {
+        InboundAuth::None => Ok(()),
+        InboundAuth::Header {
+            header: name,
+            secret: s,
+        } => {
+            let expected = secret(s)?;
+            match header(req, name) {
+                Some(given) if same(given.as_bytes(), &expected) => Ok(()),
+                Some(_) => Err(AuthRefused(format!("header {name} does not match"))),
+                None => Err(AuthRefused(format!("header {name} is missing"))),
+            }
+        }
+        InboundAuth::Basic {
+            username,
+            secret: s,
+        } => {
+            let expected = secret(s)?;
+            let given = header(req, "authorization")
+                .and_then(|v| {
+                    v.strip_prefix("Basic ")
+                        .or_else(|| v.strip_prefix("basic "))
+                })
+                .and_then(|b| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b.trim())
+                        .ok()
+                })
+                .ok_or_else(|| AuthRefused("Basic credentials are missing or malformed".into()))?;
+            let mut wanted = username.as_bytes().to_vec();
+            wanted.push(b':');
+            wanted.extend_from_slice(&expected);
+            if same(&given, &wanted) {
+                Ok(())
+            } else {
+                Err(AuthRefused("Basic credentials do not match".into()))
+            }
+        }
+        InboundAuth::Hmac {
+            header: name,
+            secret: s,
+            timestamp_header,
+            window,
+        } => {
+            let key = secret(s)?;
+            let given = header(req, name)
+                .ok_or_else(|| AuthRefused(format!("header {name} is missing")))?;
+            let given = given.trim().strip_prefix("sha256=").unwrap_or(given.trim());
+            let given = hex::decode(given)
+                .map_err(|_| AuthRefused(format!("header {name} is not a hex HMAC-SHA256")))?;
+            let mut mac = Hmac::<Sha256>::new_from_slice(&key)
+                .map_err(|_| AuthRefused("HMAC key is unusable".into()))?;
+            if let Some(ts_name) = timestamp_header {
+                let ts = header(req, ts_name)
+                    .ok_or_else(|| AuthRefused(format!("header {ts_name} is missing")))?;
+                let seconds: i64 = ts
+                    .trim()
+                    .parse()
+                    .map_err(|_| AuthRefused(format!("header {ts_name} is not unix seconds")))?;
+                let now = crate::jobs::now_ms() / 1000;
+                let window = i64::try_from(window.get().as_secs()).unwrap_or(i64::MAX);
+                if (now - seconds).abs() > window {
+                    return Err(AuthRefused(format!(
+                        "timestamp {seconds} is outside the {window}s window"
+                    )));
+                }
+                mac.update(ts.trim().as_bytes());
+                mac.update(b".");
+            }
+            mac.update(&req.body);
+            mac.verify_slice(&given)
+                .map_err(|_| AuthRefused(format!("header {name} does not match the body's HMAC")))
+        }
+    }
+}
+
+impl LoadedAdapter {
+    /// The declared route matching `method` and `path`.
+    pub fn route(&self, method: &str, path: &str) -> Option<&Route> {
+        self.manifest
+            .routes
+            .iter()
+            .find(|r| r.method.eq_ignore_ascii_case(method) && r.path == path)
+    }
+
+    /// Runs `handle-inbound` for an authenticated request, in a fresh instance.
+    pub async fn handle_inbound(
+        self: &Arc<Self>,
+        route: &Route,
+        req: InboundRequest,
+    ) -> Result<InboundResponse, crate::adapter::Failure> {
+        let deadline = Instant::now() + self.manifest.limits.timeout.get();
+        let label = format!("inbound:{}", route.name);
+        let crate::adapter::Instance { mut store, world } =
+            self.instantiate(Purpose::Inbound, &label, deadline).await?;
+        let ctx = crate::bindings::types::CallContext {
+            call_id: uuid::Uuid::new_v4().to_string(),
+            attempt: 1,
+            job_id: None,
+            idempotency_key: None,
+        };
+        let wit_req = crate::bindings::guest::InboundRequest {
+            route: route.name.clone(),
+            method: req.method,
+            path: req.path,
+            query: req.query,
+            headers: req.headers,
+            body: req.body,
+        };
+        let result = tokio::time::timeout_at(
+            deadline.into(),
+            world
+                .weft_adapter_adapter()
+                .call_handle_inbound(&mut store, &ctx, &wit_req),
+        )
+        .await;
+        let (response, outcome) = self.finish(store, result)?;
+        if (200..300).contains(&response.status)
+            && let Err(message) = self.commit_jobs(outcome.jobs).await
+        {
+            return Err(crate::adapter::Failure {
+                kind: crate::error::ErrorKind::Transient,
+                message,
+            });
+        }
+        Ok(InboundResponse {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+        })
+    }
+}
