@@ -14,6 +14,7 @@ toolchain:
 
 plugins: toolchain
 	$(CARGO) build --target wasm32-wasip2 --profile wasm $(addprefix -p ,$(PLUGINS) $(TEST_PLUGINS))
+	$(CARGO) build --target wasm32-wasip2 --profile wasm -p weft-probe --features v2 --target-dir target/probe-v2
 
 build: plugins
 	$(CARGO) build -p weft

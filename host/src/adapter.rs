@@ -58,6 +58,8 @@ pub struct AdapterDescription {
 pub struct LoadedAdapter {
     /// The manifest it was loaded from.
     pub manifest: Manifest,
+    /// SHA-256 of the manifest file's text.
+    pub source_hash: String,
     /// SHA-256 of the component file.
     pub component_hash: String,
     pub(crate) description: OnceLock<AdapterDescription>,

@@ -23,6 +23,7 @@ pub mod schedule;
 mod state;
 pub mod store;
 pub mod tokens;
+pub mod watch;
 
 pub use error::{ErrorKind, InvokeError};
 pub use invoke::CallOptions;

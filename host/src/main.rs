@@ -246,6 +246,13 @@ async fn serve(
         ..weft::jobs::WorkerOptions::default()
     });
     let schedules = runtime.start_schedules();
+    let _watcher = match runtime.watch(std::time::Duration::from_millis(200)) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!("hot reload is off: {e}");
+            None
+        }
+    };
     let reloader = {
         let runtime = runtime.clone();
         tokio::spawn(async move {

@@ -25,7 +25,8 @@ pub struct AdapterStatus {
     pub name: String,
     /// Manifest file.
     pub file: PathBuf,
-    /// "ready" or "failed".
+    /// "ready"; "stale" when the manifest's latest change failed and the previous version
+    /// keeps serving; "failed" when nothing of it is loaded.
     pub status: &'static str,
     /// Adapter version.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,6 +66,13 @@ impl Registry {
 
     /// Status of every manifest, loaded or not.
     pub fn status(&self) -> Vec<AdapterStatus> {
+        let failures = self.failures.load();
+        let failed_file = |f: &Path| {
+            failures
+                .iter()
+                .find(|e| e.file == f)
+                .map(ToString::to_string)
+        };
         let mut out: Vec<AdapterStatus> = self
             .adapters
             .load()
@@ -74,17 +82,22 @@ impl Registry {
                 AdapterStatus {
                     name: a.manifest.name.clone(),
                     file: a.manifest.file.clone(),
-                    status: "ready",
+                    status: if failed_file(&a.manifest.file).is_some() {
+                        "stale"
+                    } else {
+                        "ready"
+                    },
                     version: d.map(|d| d.version.clone()),
                     component_hash: Some(a.component_hash.clone()),
                     operations: d
                         .map(|d| d.operations.iter().map(|o| o.name.clone()).collect())
                         .unwrap_or_default(),
-                    error: None,
+                    error: failed_file(&a.manifest.file),
                 }
             })
             .collect();
-        for f in self.failures.load().iter() {
+        let serving: Vec<PathBuf> = out.iter().map(|s| s.file.clone()).collect();
+        for f in failures.iter().filter(|f| !serving.contains(&f.file)) {
             out.push(AdapterStatus {
                 name: f
                     .file
@@ -102,51 +115,102 @@ impl Registry {
         out
     }
 
-    /// Loads every manifest in `dir` and publishes the result in one swap.
+    /// Loads every manifest in `dir` and publishes the result in one swap. Unless `force`, a
+    /// manifest whose text and component are unchanged keeps its loaded version untouched; a
+    /// manifest that fails to load keeps serving its previous version, with the error in status.
     pub async fn load_dir(
         &self,
         shared: &Arc<Shared>,
         dir: &Path,
         env: &(dyn Fn(&str) -> Option<String> + Sync),
+        force: bool,
     ) {
+        let current = self.adapters.load_full();
+        let by_file: BTreeMap<&Path, &Arc<LoadedAdapter>> = current
+            .values()
+            .map(|a| (a.manifest.file.as_path(), a))
+            .collect();
         let mut adapters = BTreeMap::new();
         let mut failures = Vec::new();
-        match manifest::files_in(dir) {
-            Err(e) => failures.push(ManifestError {
-                file: dir.to_path_buf(),
-                key: String::new(),
-                message: format!("manifests folder cannot be read: {e}"),
-            }),
-            Ok(files) => {
-                let mut origin: BTreeMap<String, PathBuf> = BTreeMap::new();
-                for file in files {
-                    match load_adapter(shared, &file, env).await {
-                        Ok(adapter) => {
-                            let name = adapter.manifest.name.clone();
-                            if let Some(first) = origin.get(&name) {
-                                failures.push(ManifestError {
-                                    file: file.clone(),
-                                    key: "name".into(),
-                                    message: format!(
-                                        "adapter {name:?} is already defined by {}",
-                                        first.display()
-                                    ),
-                                });
-                                continue;
-                            }
-                            origin.insert(name.clone(), file);
-                            adapters.insert(name, adapter);
+        let files = match manifest::files_in(dir) {
+            Ok(files) => files,
+            Err(e) => {
+                // An unreadable folder changes nothing: what serves keeps serving.
+                self.failures.store(Arc::new(vec![ManifestError {
+                    file: dir.to_path_buf(),
+                    key: String::new(),
+                    message: format!("manifests folder cannot be read: {e}"),
+                }]));
+                return;
+            }
+        };
+        let mut origin: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for file in files {
+            let previous = by_file.get(file.as_path()).copied();
+            let loaded = match previous {
+                Some(old) if !force && unchanged(old, &file).await => Ok(old.clone()),
+                _ => load_adapter(shared, &file, env).await,
+            };
+            let adapter = match loaded {
+                Ok(adapter) => adapter,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    failures.push(e);
+                    match previous {
+                        Some(old) => {
+                            tracing::warn!(adapter = %old.manifest.name, "the previous version keeps serving");
+                            old.clone()
                         }
-                        Err(e) => {
-                            tracing::error!("{e}");
-                            failures.push(e);
-                        }
+                        None => continue,
                     }
                 }
+            };
+            let name = adapter.manifest.name.clone();
+            if let Some(first) = origin.get(&name) {
+                failures.push(ManifestError {
+                    file: file.clone(),
+                    key: "name".into(),
+                    message: format!("adapter {name:?} is already defined by {}", first.display()),
+                });
+                continue;
             }
+            if previous.is_none_or(|p| !Arc::ptr_eq(p, &adapter)) {
+                tracing::info!(adapter = %name, hash = %adapter.component_hash, "adapter version published");
+            }
+            origin.insert(name.clone(), file);
+            adapters.insert(name, adapter);
+        }
+        for gone in current
+            .values()
+            .filter(|a| !adapters.contains_key(&a.manifest.name))
+        {
+            tracing::info!(adapter = %gone.manifest.name, "adapter removed: its schedules and routes stop, its queued jobs wait");
         }
         self.adapters.store(Arc::new(adapters));
         self.failures.store(Arc::new(failures));
+    }
+
+    /// Every component file the loaded adapters use, for the watcher.
+    pub fn component_files(&self) -> Vec<PathBuf> {
+        self.adapters
+            .load()
+            .values()
+            .map(|a| a.manifest.component.clone())
+            .collect()
+    }
+}
+
+/// True if `file` and the component it names are byte for byte what `old` was loaded from.
+async fn unchanged(old: &LoadedAdapter, file: &Path) -> bool {
+    let Ok(text) = tokio::fs::read(file).await else {
+        return false;
+    };
+    if hex::encode(Sha256::digest(&text)) != old.source_hash {
+        return false;
+    }
+    match tokio::fs::read(&old.manifest.component).await {
+        Ok(bytes) => hex::encode(Sha256::digest(&bytes)) == old.component_hash,
+        Err(_) => false,
     }
 }
 
@@ -156,7 +220,18 @@ pub async fn load_adapter(
     file: &Path,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Arc<LoadedAdapter>, ManifestError> {
-    let manifest = manifest::load(file, env)?;
+    let text = tokio::fs::read(file).await.map_err(|e| ManifestError {
+        file: file.to_path_buf(),
+        key: String::new(),
+        message: format!("cannot be read: {e}"),
+    })?;
+    let source_hash = hex::encode(Sha256::digest(&text));
+    let text = String::from_utf8(text).map_err(|_| ManifestError {
+        file: file.to_path_buf(),
+        key: String::new(),
+        message: "is not UTF-8 text".into(),
+    })?;
+    let manifest = manifest::parse(file, &text, env)?;
     let err = |key: &str, message: String| ManifestError {
         file: file.to_path_buf(),
         key: key.to_string(),
@@ -228,6 +303,7 @@ pub async fn load_adapter(
     let permits = Arc::new(Semaphore::new(manifest.limits.concurrency as usize));
     let adapter = Arc::new(LoadedAdapter {
         manifest,
+        source_hash,
         component_hash: hash,
         description: OnceLock::new(),
         pre,

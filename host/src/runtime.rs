@@ -38,6 +38,7 @@ pub struct Runtime {
     shared: Arc<Shared>,
     registry: Registry,
     options: RuntimeOptions,
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl Runtime {
@@ -67,17 +68,30 @@ impl Runtime {
             shared,
             registry: Registry::default(),
             options,
+            reloading: tokio::sync::Mutex::new(()),
         };
         runtime.reload().await;
         Ok(runtime)
     }
 
-    /// Re-reads every manifest and swaps the result in.
-    pub async fn reload(&self) {
+    /// Re-reads every manifest and swaps the result in (`force`: reload even what is unchanged,
+    /// e.g. after environment variables or secret files changed).
+    pub async fn reload_with(&self, force: bool) {
+        let _one_at_a_time = self.reloading.lock().await;
         let env = |name: &str| std::env::var(name).ok();
         self.registry
-            .load_dir(&self.shared, &self.options.manifests, &env)
+            .load_dir(&self.shared, &self.options.manifests, &env, force)
             .await;
+    }
+
+    /// A full rescan: every manifest is loaded again.
+    pub async fn reload(&self) {
+        self.reload_with(true).await;
+    }
+
+    /// The manifests folder.
+    pub fn manifests_dir(&self) -> &std::path::Path {
+        &self.options.manifests
     }
 
     /// Runs `op` of adapter `adapter` with JSON `input`.

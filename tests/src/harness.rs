@@ -28,6 +28,17 @@ pub fn component(crate_name: &str) -> PathBuf {
     path
 }
 
+/// The second build of the probe (`--features v2`), for hot-reload tests.
+pub fn probe_v2() -> PathBuf {
+    let path = target_dir().join("probe-v2/wasm32-wasip2/wasm/weft_probe.wasm");
+    assert!(
+        path.is_file(),
+        "{} is missing: build the adapters first with `make plugins`",
+        path.display()
+    );
+    path
+}
+
 /// The `weft` binary built by `cargo build` (the README's test command builds it first).
 pub fn weft_bin() -> PathBuf {
     let path = target_dir().join("debug/weft");

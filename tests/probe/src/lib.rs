@@ -8,6 +8,9 @@ use weft_sdk::{
 
 struct Probe;
 
+/// Which build this is: hot-reload tests swap the two.
+const BUILD: &str = if cfg!(feature = "v2") { "v2" } else { "v1" };
+
 impl Adapter for Probe {
     fn describe() -> Description {
         weft_sdk::describe(
@@ -31,6 +34,7 @@ impl Adapter for Probe {
                     "set input.key to input.value, then list and read back",
                 ),
                 ("context", "answer the call context"),
+                ("version", "answer which build of the probe this is"),
                 (
                     "enqueue",
                     "enqueue input.op with input.input as a job; fail afterwards if input.fail_after",
@@ -50,6 +54,7 @@ impl Adapter for Probe {
     fn invoke(ctx: CallContext, op: String, input: Value) -> Result<Value> {
         match op.as_str() {
             "echo" => Ok(input),
+            "version" => Ok(json!({ "build": BUILD })),
             "spin" => {
                 let mut n: u64 = 0;
                 loop {
