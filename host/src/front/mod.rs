@@ -61,6 +61,25 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
         .with_state(App { runtime, options })
 }
 
+/// Answers 413 at once when the declared length is over `limit`, before reading any body.
+fn check_length(headers: &HeaderMap, limit: u64, what: &str) -> Result<(), Problem> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit => Err(Problem::new(
+            ErrorKind::InvalidInput,
+            413,
+            format!(
+                "request body of {n} bytes exceeds {what} ({})",
+                crate::manifest::ByteSize::bytes_exact(limit)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Reads at most `limit` bytes of `body`; more is a 413 naming the limit.
 async fn read_body(body: Body, limit: u64, what: &str) -> Result<bytes::Bytes, Problem> {
     axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX))
@@ -112,6 +131,7 @@ async fn operation(
     } else {
         "the front door's --max-body".to_string()
     };
+    check_length(&headers, limit, &what)?;
     let bytes = read_body(body, limit, &what).await?;
     let input = std::str::from_utf8(&bytes).map_err(|e| {
         Problem::new(
@@ -199,12 +219,9 @@ async fn inbound(
         .request_body
         .bytes()
         .min(app.options.max_body);
-    let body = read_body(
-        body,
-        limit,
-        &format!("limits.request_body of adapter {name}"),
-    )
-    .await?;
+    let what = format!("limits.request_body of adapter {name}");
+    check_length(&headers, limit, &what)?;
+    let body = read_body(body, limit, &what).await?;
     let request = crate::inbound::InboundRequest {
         method: method.as_str().to_string(),
         path,
