@@ -34,4 +34,6 @@ lint: plugins
 	$(CARGO) clippy --target wasm32-wasip2 $(addprefix -p ,$(PLUGINS) $(TEST_PLUGINS)) -- -D warnings
 
 bench: plugins
+	$(CARGO) build --release -p weft
 	$(CARGO) bench -p weft --bench invoke
+	WEFT_BIN=$(CURDIR)/target/release/weft $(CARGO) bench -p weft-tests --bench reload

@@ -39,9 +39,12 @@ pub fn probe_v2() -> PathBuf {
     path
 }
 
-/// The `weft` binary built by `cargo build` (the README's test command builds it first).
+/// The `weft` binary: `WEFT_BIN` if set (benchmarks point it at the release build), else the
+/// one `cargo build` made (the README's test command builds it first).
 pub fn weft_bin() -> PathBuf {
-    let path = target_dir().join("debug/weft");
+    let path = std::env::var_os("WEFT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("debug/weft"));
     assert!(
         path.is_file(),
         "{} is missing: run `cargo build -p weft` first",
