@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 # Adapter crates built as components (plugins/) and the test adapters (tests/).
-PLUGINS := weft-sekorm
+PLUGINS := weft-sekorm weft-lenovo
 TEST_PLUGINS := weft-probe
 WASM_DIR := target/wasm32-wasip2/wasm
 

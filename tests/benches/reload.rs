@@ -15,9 +15,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 async fn one(c: &reqwest::Client, url: &str) -> (Duration, Option<String>) {
     let t = Instant::now();
-    let r = c.post(format!("{url}/v1/adapters/probe/ops/version")).send().await;
+    let r = c
+        .post(format!("{url}/v1/adapters/probe/ops/version"))
+        .send()
+        .await;
     let build = match r {
-        Ok(r) if r.status().is_success() => r.json::<Value>().await.ok().and_then(|v| v["build"].as_str().map(str::to_string)),
+        Ok(r) if r.status().is_success() => r
+            .json::<Value>()
+            .await
+            .ok()
+            .and_then(|v| v["build"].as_str().map(str::to_string)),
         _ => None,
     };
     (t.elapsed(), build)
@@ -36,7 +43,10 @@ async fn main() {
     std::fs::create_dir_all(&dir).expect("dir");
     let live = dir.join("probe.wasm");
     install(&component("weft-probe"), &live);
-    dep.manifest("probe", &format!("name = \"probe\"\ncomponent = \"{}\"\n", live.display()));
+    dep.manifest(
+        "probe",
+        &format!("name = \"probe\"\ncomponent = \"{}\"\n", live.display()),
+    );
     let served = Served::start(&dep, &[]);
     let url = served.url.clone();
     let c = reqwest::Client::new();
@@ -65,7 +75,10 @@ async fn main() {
                 Some(_) => {}
                 None => failed += 1,
             }
-            assert!(written.elapsed() < Duration::from_secs(30), "swap {i} never served");
+            assert!(
+                written.elapsed() < Duration::from_secs(30),
+                "swap {i} never served"
+            );
         }
         write_to_serve.push(written.elapsed());
     }
@@ -75,11 +88,31 @@ async fn main() {
     let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1000.0);
     println!("| figure | p50 | p99 | max | requests |");
     println!("|---|---|---|---|---|");
-    println!("| steady state: sequential `POST /v1/adapters/probe/ops/version` | {} | {} | {} | {} |", ms(percentile(&steady, 0.5)), ms(percentile(&steady, 0.99)), ms(percentile(&steady, 1.0)), steady.len());
-    println!("| during 20 component swaps (same requests) | {} | {} | {} | {} |", ms(percentile(&during, 0.5)), ms(percentile(&during, 0.99)), ms(percentile(&during, 1.0)), during.len());
-    println!("| write of the component → first answer from the new version | {} | {} | {} | {} |", ms(percentile(&write_to_serve, 0.5)), ms(percentile(&write_to_serve, 0.99)), ms(percentile(&write_to_serve, 1.0)), write_to_serve.len());
+    println!(
+        "| steady state: sequential `POST /v1/adapters/probe/ops/version` | {} | {} | {} | {} |",
+        ms(percentile(&steady, 0.5)),
+        ms(percentile(&steady, 0.99)),
+        ms(percentile(&steady, 1.0)),
+        steady.len()
+    );
+    println!(
+        "| during 20 component swaps (same requests) | {} | {} | {} | {} |",
+        ms(percentile(&during, 0.5)),
+        ms(percentile(&during, 0.99)),
+        ms(percentile(&during, 1.0)),
+        during.len()
+    );
+    println!(
+        "| write of the component → first answer from the new version | {} | {} | {} | {} |",
+        ms(percentile(&write_to_serve, 0.5)),
+        ms(percentile(&write_to_serve, 0.99)),
+        ms(percentile(&write_to_serve, 1.0)),
+        write_to_serve.len()
+    );
     println!();
-    println!("ratio p50 during/steady: {:.2}×, p99 during/steady: {:.2}×; failed requests: {failed}",
+    println!(
+        "ratio p50 during/steady: {:.2}×, p99 during/steady: {:.2}×; failed requests: {failed}",
         percentile(&during, 0.5).as_secs_f64() / percentile(&steady, 0.5).as_secs_f64(),
-        percentile(&during, 0.99).as_secs_f64() / percentile(&steady, 0.99).as_secs_f64());
+        percentile(&during, 0.99).as_secs_f64() / percentile(&steady, 0.99).as_secs_f64()
+    );
 }

@@ -2,4 +2,5 @@
 //! that set up manifests, data folders and the real components built from `plugins/`.
 
 pub mod harness;
+pub mod lenovo;
 pub mod sekorm;

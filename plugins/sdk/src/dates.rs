@@ -25,6 +25,15 @@ pub fn day(offset: Offset, days: i64) -> Result<String, AdapterError> {
         .map_err(|e| AdapterError::transient(format!("date formatting failed: {e}")))
 }
 
+/// The current UTC time as `yyMMddHHmmss` (12 digits), for identifiers.
+pub fn stamp_utc() -> Result<String, AdapterError> {
+    const STAMP: &[BorrowedFormatItem<'static>] =
+        format_description!("[year repr:last_two][month][day][hour][minute][second]");
+    time::OffsetDateTime::now_utc()
+        .format(STAMP)
+        .map_err(|e| AdapterError::transient(format!("time formatting failed: {e}")))
+}
+
 /// Checks that `text` is a `YYYY-MM-DD` date.
 pub fn check_date(text: &str) -> Result<(), String> {
     time::Date::parse(text, DATE)

@@ -178,6 +178,15 @@ pub fn inbound_json<T: Serialize + ?Sized>(status: u16, body: &T) -> InboundResp
     }
 }
 
+/// An `Authorization: Basic …` value for `user` and `password`.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
 /// Joins a base URL and a path with exactly one slash between them.
 pub fn join(base: &str, path: &str) -> String {
     format!(

@@ -1,0 +1,510 @@
+//! `sync`: validation, batch identity, sequences of at most `seq_max` rows, per-sequence
+//! progress in storage, and the document's codes mapped to error kinds.
+
+use crate::codec::{self, Answer, Envelope, Format};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use weft_sdk::error::detail;
+use weft_sdk::http::{Method, Request, join, snippet};
+use weft_sdk::{AdapterError, CallContext, Detail, Result, batch, config, storage, tokens};
+
+/// The document's upper bound of rows per request.
+const SEQ_LIMIT: usize = 500;
+/// How long a run holds a batch before another run may take it over.
+const LEASE_MS: u64 = 10 * 60 * 1000;
+
+#[derive(serde::Deserialize)]
+struct Config {
+    base_url: String,
+    #[serde(default = "default_seq_max")]
+    seq_max: usize,
+    app_name: Option<String>,
+    #[serde(default = "default_format")]
+    format: String,
+}
+
+fn default_seq_max() -> usize {
+    SEQ_LIMIT
+}
+fn default_format() -> String {
+    "json".into()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyncInput {
+    data_category: String,
+    biz_key: String,
+    action: String,
+    rows: Vec<Value>,
+    batch_id: Option<String>,
+    format: Option<String>,
+}
+
+/// What storage keeps about a batch, so that a rerun resumes it and a reuse is caught.
+#[derive(serde::Serialize, serde::Deserialize, PartialEq)]
+struct BatchRecord {
+    fingerprint: String,
+    total: usize,
+    seq_max: usize,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Lease {
+    owner: String,
+    until_ms: u64,
+}
+
+fn path_segment(name: &str, value: &str) -> Result<()> {
+    let ok = (1..=100).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && value != "."
+        && value != "..";
+    if ok {
+        Ok(())
+    } else {
+        Err(AdapterError::invalid_input(format!(
+            "{name}: expected 1 to 100 characters A-Z, a-z, 0-9, '_', '-' or '.', found {value:?}"
+        )))
+    }
+}
+
+fn xml_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !name.to_ascii_lowercase().starts_with("xml")
+}
+
+/// Rows must be flat objects of scalars with field names usable in JSON and XML alike.
+fn check_rows(rows: Vec<Value>) -> Result<Vec<Map<String, Value>>> {
+    if rows.is_empty() {
+        return Err(AdapterError::invalid_input(
+            "rows: at least one row is required",
+        ));
+    }
+    let mut problems: Vec<Detail> = Vec::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, row) in rows.into_iter().enumerate() {
+        match row {
+            Value::Object(map) => {
+                if map.is_empty() {
+                    problems.push(detail(
+                        Some(i),
+                        None,
+                        None,
+                        "a row needs at least one field",
+                    ));
+                }
+                for (k, v) in &map {
+                    if !xml_name(k) {
+                        problems.push(detail(Some(i), Some(k), None, "field names are letters, digits, '_', '-' or '.', starting with a letter or '_'"));
+                    }
+                    if v.is_object() || v.is_array() {
+                        problems.push(detail(
+                            Some(i),
+                            Some(k),
+                            None,
+                            "values must be strings, numbers, booleans or null (rows are flat)",
+                        ));
+                    }
+                }
+                out.push(map);
+            }
+            other => problems.push(detail(
+                Some(i),
+                None,
+                None,
+                format!("expected a flat object, found {other}"),
+            )),
+        }
+        if problems.len() >= 100 {
+            break;
+        }
+    }
+    if let Some(first) = problems.first() {
+        let msg = format!(
+            "{} problem(s) in rows, first: rows[{}]{}: {}",
+            problems.len(),
+            first.index.unwrap_or_default(),
+            first
+                .field
+                .as_ref()
+                .map(|f| format!(".{f}"))
+                .unwrap_or_default(),
+            first.message
+        );
+        return Err(AdapterError::invalid_input(msg).with_details(problems));
+    }
+    Ok(out)
+}
+
+fn check_batch_id(id: &str) -> Result<()> {
+    let ok = (1..=16).contains(&id.chars().count())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(AdapterError::invalid_input(format!(
+            "batch_id: expected 1 to 16 characters A-Z, a-z, 0-9, '_' or '-', found {id:?}"
+        )))
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A new batch id: 12 digits of UTC time and 4 hex digits of the call id's hash (16 in all).
+fn new_batch_id(ctx: &CallContext) -> Result<String> {
+    let now = weft_sdk::dates::stamp_utc()?;
+    let hash = hex::encode(Sha256::digest(format!("{}:{}", ctx.call_id, now_ms())));
+    Ok(format!("{now}{}", &hash[..4]))
+}
+
+/// Runs (or resumes) one batch.
+pub fn sync(ctx: &CallContext, input: Value) -> Result<Value> {
+    let cfg: Config = config::typed()?;
+    if !(1..=SEQ_LIMIT).contains(&cfg.seq_max) {
+        return Err(AdapterError::invalid_input(format!(
+            "manifest [config] seq_max: expected 1 to {SEQ_LIMIT}, found {}",
+            cfg.seq_max
+        )));
+    }
+    if let Some(app) = &cfg.app_name
+        && app.chars().count() > 10
+    {
+        return Err(AdapterError::invalid_input(format!(
+            "manifest [config] app_name: at most 10 characters, found {app:?}"
+        )));
+    }
+    let input: SyncInput = weft_sdk::parse_input(input)?;
+    path_segment("data_category", &input.data_category)?;
+    path_segment("biz_key", &input.biz_key)?;
+    let method = match input.action.as_str() {
+        "add" => Method::Post,
+        "update" => Method::Put,
+        "delete" => Method::Delete,
+        "overwrite" => Method::Patch,
+        other => {
+            return Err(AdapterError::invalid_input(format!(
+                "action: expected \"add\", \"update\", \"delete\" or \"overwrite\", found {other:?}"
+            )));
+        }
+    };
+    let format = Format::parse(input.format.as_deref().unwrap_or(&cfg.format))?;
+    let rows = check_rows(input.rows)?;
+    if let Some(id) = &input.batch_id {
+        check_batch_id(id)?;
+    }
+    let fingerprint = {
+        let mut h = Sha256::new();
+        h.update(format!(
+            "{}\0{}\0{}\0",
+            input.data_category, input.biz_key, input.action
+        ));
+        h.update(serde_json::to_vec(&rows).unwrap_or_default());
+        hex::encode(h.finalize())
+    };
+    // The batch of this call: the caller's, or the one an earlier attempt of this call made.
+    let call_key = format!("call/{}", ctx.call_id);
+    let batch_id = match input.batch_id {
+        Some(id) => id,
+        None => match storage::get_json::<String>(&call_key)? {
+            Some(id) => id,
+            None => {
+                let id = new_batch_id(ctx)?;
+                storage::set_json(&call_key, &id)?;
+                id
+            }
+        },
+    };
+    let record = BatchRecord {
+        fingerprint,
+        total: rows.len(),
+        seq_max: cfg.seq_max,
+    };
+    let record_key = format!("batch/{batch_id}");
+    let bytes = serde_json::to_vec(&record).unwrap_or_default();
+    if !storage::compare_and_swap(&record_key, None, Some(&bytes))? {
+        let existing: Option<BatchRecord> = storage::get_json(&record_key)?;
+        match existing {
+            Some(e) if e.fingerprint == record.fingerprint && e.seq_max == record.seq_max => {}
+            Some(_) => {
+                return Err(AdapterError::invalid_input(format!(
+                    "batch_id {batch_id:?} was already used for other rows, another target or another seq_max: a batch id is unique per batch"
+                )));
+            }
+            None => {
+                return Err(AdapterError::transient(format!(
+                    "batch {batch_id} record vanished; try again"
+                )));
+            }
+        }
+    }
+    let lease_key = format!("batch/{batch_id}/lease");
+    take_lease(&lease_key, ctx, &batch_id)?;
+    let result = send_all(
+        &cfg,
+        &input.data_category,
+        &input.biz_key,
+        method,
+        format,
+        &batch_id,
+        &rows,
+    );
+    let _ = storage::delete(&lease_key);
+    result
+}
+
+/// One run at a time per batch: an overwrite in particular must never run twice at once.
+fn take_lease(key: &str, ctx: &CallContext, batch_id: &str) -> Result<()> {
+    let owner = format!("{}#{}", ctx.call_id, ctx.attempt);
+    let mine = serde_json::to_vec(&Lease {
+        owner: owner.clone(),
+        until_ms: now_ms() + LEASE_MS,
+    })
+    .unwrap_or_default();
+    if storage::compare_and_swap(key, None, Some(&mine))? {
+        return Ok(());
+    }
+    let current = storage::get(key)?;
+    let lapsed = current
+        .as_deref()
+        .and_then(|b| serde_json::from_slice::<Lease>(b).ok())
+        .is_none_or(|l| l.until_ms < now_ms() || l.owner.starts_with(&format!("{}#", ctx.call_id)));
+    if lapsed && storage::compare_and_swap(key, current.as_deref(), Some(&mine))? {
+        return Ok(());
+    }
+    Err(AdapterError::transient_code(
+        "busy",
+        format!("batch {batch_id} is being sent by another run; try again later"),
+    ))
+}
+
+fn send_all(
+    cfg: &Config,
+    category: &str,
+    biz_key: &str,
+    method: Method,
+    format: Format,
+    batch_id: &str,
+    rows: &[Map<String, Value>],
+) -> Result<Value> {
+    let url = join(&cfg.base_url, &format!("{category}/{biz_key}"));
+    let sequences = batch::sequences(rows.len(), cfg.seq_max);
+    let mut answers = Vec::with_capacity(sequences.len());
+    let (mut sent, mut resumed) = (0usize, 0usize);
+    for seq in &sequences {
+        let progress_key = format!("batch/{batch_id}/seq/{:05}", seq.seq_id);
+        if let Some(done) = storage::get_json::<Value>(&progress_key)? {
+            resumed += 1;
+            answers.push(done);
+            continue;
+        }
+        let part = &rows[seq.rows.clone()];
+        let body = codec::encode(
+            format,
+            &Envelope {
+                app_name: cfg.app_name.as_deref(),
+                batch_id,
+                batch_size: rows.len(),
+                seq_id: seq.seq_id,
+                rows: part,
+            },
+        );
+        let where_ = format!(
+            "batch {batch_id}, sequence {} of {}",
+            seq.seq_id, seq.seq_count
+        );
+        let answer = tokens::with_token("", |token| {
+            let response = Request::new(method, &url)
+                .header("Authorization", format!("Bearer {token}"))
+                .header("Content-Type", format.media_type())
+                .header("Accept", format.media_type())
+                .body(body.clone())
+                .send()
+                .map_err(|e| prefix(&where_, e.into()))?;
+            match response.status {
+                200 => codec::decode(format, &response.body).map_err(|e| prefix(&where_, e)),
+                401 => Err(AdapterError::auth(format!(
+                    "{where_}: HTTP 401 (token or signature refused)"
+                ))),
+                404 => Err(AdapterError::rejected(
+                    "404",
+                    format!("{where_}: HTTP 404: no such path {category}/{biz_key}"),
+                )),
+                429 => {
+                    let mut e =
+                        AdapterError::transient_code("429", format!("{where_}: rate limited"));
+                    if let Some(ms) = response.retry_after_ms() {
+                        e = e.retry_after_ms(ms);
+                    }
+                    Err(e)
+                }
+                s if s >= 500 => Err(AdapterError::transient_code(
+                    s.to_string(),
+                    format!("{where_}: HTTP {s}: {}", snippet(&response.body)),
+                )),
+                s => Err(AdapterError::rejected(
+                    s.to_string(),
+                    format!("{where_}: HTTP {s}: {}", snippet(&response.body)),
+                )),
+            }
+        })?;
+        let offset = seq.rows.start;
+        match answer.code.as_str() {
+            "0" | "E00A00" => {
+                // E00A00: this sequence was consumed already (a resend after a lost answer).
+                let done = json!({ "seq_id": seq.seq_id, "code": answer.code, "msg": answer.msg, "rows": part.len() });
+                storage::set_json(&progress_key, &done)?;
+                answers.push(done);
+                sent += 1;
+            }
+            _ => return Err(refusal(&where_, &answer, part, offset)),
+        }
+    }
+    Ok(json!({
+        "batch_id": batch_id,
+        "batch_size": rows.len(),
+        "sequences": sequences.len(),
+        "sent": sent,
+        "resumed": resumed,
+        "rows_accepted": rows.len(),
+        "answers": answers,
+    }))
+}
+
+fn prefix(where_: &str, e: AdapterError) -> AdapterError {
+    match e {
+        AdapterError::Transient {
+            message,
+            code,
+            retry_after_ms,
+        } => AdapterError::Transient {
+            message: format!("{where_}: {message}"),
+            code,
+            retry_after_ms,
+        },
+        AdapterError::Rejected {
+            code,
+            message,
+            details,
+            conflict,
+        } => AdapterError::Rejected {
+            code,
+            message: format!("{where_}: {message}"),
+            details,
+            conflict,
+        },
+        AdapterError::InvalidInput { message, details } => AdapterError::InvalidInput {
+            message: format!("{where_}: {message}"),
+            details,
+        },
+        AdapterError::Auth(m) => AdapterError::Auth(format!("{where_}: {m}")),
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The index in the caller's rows of the row the platform echoed back.
+fn find_row(row: &Value, part: &[Map<String, Value>], offset: usize) -> Option<usize> {
+    let wanted = row.as_object()?;
+    part.iter()
+        .position(|r| {
+            wanted
+                .iter()
+                .all(|(k, v)| r.get(k).is_some_and(|mine| text(mine) == text(v)))
+        })
+        .map(|i| offset + i)
+}
+
+fn list(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(items) => items.iter().collect(),
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+/// Maps a refusal code to its error kind, with details tied to the caller's row indexes.
+fn refusal(
+    where_: &str,
+    answer: &Answer,
+    part: &[Map<String, Value>],
+    offset: usize,
+) -> AdapterError {
+    let code = answer.code.as_str();
+    let msg = format!("{where_}: {code}: {}", answer.msg);
+    let mut details = Vec::new();
+    match code {
+        "-1" => return AdapterError::transient_code(code, msg),
+        "E00V00" => {
+            for item in list(&answer.result) {
+                let index = find_row(&item["row"], part, offset);
+                for v in list(&item["verify"]) {
+                    let fields = text(&v["fields"]);
+                    details.push(detail(
+                        index,
+                        Some(fields.as_str()).filter(|f| !f.is_empty()),
+                        Some(code),
+                        text(&v["type"]),
+                    ));
+                }
+            }
+        }
+        "E00W00" => {
+            for item in list(&answer.result) {
+                let row = if item.get("row").is_some() {
+                    &item["row"]
+                } else {
+                    item
+                };
+                details.push(detail(
+                    find_row(row, part, offset),
+                    None,
+                    Some(code),
+                    "unique constraint violated",
+                ));
+            }
+            return AdapterError::rejected(code, msg)
+                .with_details(details)
+                .conflict();
+        }
+        "E00M00" => {
+            for item in list(&answer.result) {
+                let sub = text(&item["code"]);
+                let message = [&item["message"], &item["msg"]]
+                    .iter()
+                    .map(|v| text(v))
+                    .find(|s| !s.is_empty())
+                    .unwrap_or_default();
+                let index = item.get("row").and_then(|r| find_row(r, part, offset));
+                details.push(detail(
+                    index,
+                    None,
+                    Some(sub.as_str()).filter(|s| !s.is_empty()),
+                    message,
+                ));
+            }
+        }
+        // E00P00: the platform's retry limit is reached; retrying from here cannot help.
+        _ => {}
+    }
+    AdapterError::rejected(code, msg).with_details(details)
+}

@@ -1,0 +1,233 @@
+//! The two wire formats of the document: JSON (default) and XML (`<Req>` with repeated `<data>`
+//! out, `<Resp>` with repeated `<result>` back).
+
+use quick_xml::escape::{escape, resolve_predefined_entity};
+use quick_xml::events::Event;
+use serde_json::{Map, Value};
+use weft_sdk::{AdapterError, Result};
+
+/// Request and answer format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `application/json`.
+    Json,
+    /// `application/xml`.
+    Xml,
+}
+
+impl Format {
+    /// Parses "json" / "xml".
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "json" => Ok(Self::Json),
+            "xml" => Ok(Self::Xml),
+            other => Err(AdapterError::invalid_input(format!(
+                "format: expected \"json\" or \"xml\", found {other:?}"
+            ))),
+        }
+    }
+
+    /// The media type for Content-Type and Accept.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::Xml => "application/xml",
+        }
+    }
+}
+
+/// The batch fields of one request.
+pub struct Envelope<'a> {
+    /// Partner short name, if configured.
+    pub app_name: Option<&'a str>,
+    /// Batch id.
+    pub batch_id: &'a str,
+    /// Rows in the whole batch.
+    pub batch_size: usize,
+    /// 1-based sequence number.
+    pub seq_id: usize,
+    /// The rows of this sequence.
+    pub rows: &'a [Map<String, Value>],
+}
+
+/// Encodes one request body. Types follow the document's table: batch_size and seq_size are
+/// numbers, batch_id and seq_id strings.
+pub fn encode(format: Format, env: &Envelope<'_>) -> Vec<u8> {
+    match format {
+        Format::Json => {
+            let mut body = Map::new();
+            if let Some(app) = env.app_name {
+                body.insert("appName".into(), Value::String(app.into()));
+            }
+            body.insert("batch_id".into(), Value::String(env.batch_id.into()));
+            body.insert("batch_size".into(), Value::from(env.batch_size));
+            body.insert("seq_id".into(), Value::String(env.seq_id.to_string()));
+            body.insert("seq_size".into(), Value::from(env.rows.len()));
+            body.insert(
+                "data".into(),
+                Value::Array(env.rows.iter().cloned().map(Value::Object).collect()),
+            );
+            serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
+        }
+        Format::Xml => {
+            let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<Req>");
+            let mut field = |name: &str, value: &str| {
+                x.push_str(&format!("<{name}>{}</{name}>", escape(value)));
+            };
+            if let Some(app) = env.app_name {
+                field("appName", app);
+            }
+            field("batch_id", env.batch_id);
+            field("batch_size", &env.batch_size.to_string());
+            field("seq_id", &env.seq_id.to_string());
+            field("seq_size", &env.rows.len().to_string());
+            for row in env.rows {
+                x.push_str("<data>");
+                for (k, v) in row {
+                    let text = match v {
+                        Value::String(s) => s.clone(),
+                        Value::Null => String::new(),
+                        other => other.to_string(),
+                    };
+                    x.push_str(&format!("<{k}>{}</{k}>", escape(text.as_str())));
+                }
+                x.push_str("</data>");
+            }
+            x.push_str("</Req>");
+            x.into_bytes()
+        }
+    }
+}
+
+/// A platform answer, whatever its format.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// `code`: "0" for success.
+    pub code: String,
+    /// `msg`.
+    pub msg: String,
+    /// `result`, as JSON (XML's repeated `<result>` become an array).
+    pub result: Value,
+}
+
+/// Decodes an answer body; a body that is not the expected shape is a transient failure.
+pub fn decode(format: Format, body: &[u8]) -> Result<Answer> {
+    let bad = |why: String| {
+        AdapterError::transient(format!(
+            "answer is not the document's {} ({why}): {}",
+            format.media_type(),
+            weft_sdk::http::snippet(body)
+        ))
+    };
+    let value = match format {
+        Format::Json => serde_json::from_slice::<Value>(body).map_err(|e| bad(e.to_string()))?,
+        Format::Xml => {
+            let text = std::str::from_utf8(body).map_err(|e| bad(e.to_string()))?;
+            let (root, value) = xml_to_json(text).map_err(bad)?;
+            if root != "Resp" {
+                return Err(bad(format!("root element <{root}>, expected <Resp>")));
+            }
+            let mut value = value;
+            // Repeated <result> are a list even when there is one.
+            if let Some(obj) = value.as_object_mut()
+                && let Some(r) = obj.get_mut("result")
+                && !r.is_array()
+                && !r.is_string()
+            {
+                *r = Value::Array(vec![r.take()]);
+            }
+            value
+        }
+    };
+    let code = match &value["code"] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return Err(bad("no code".into())),
+    };
+    Ok(Answer {
+        code,
+        msg: value["msg"].as_str().unwrap_or_default().to_string(),
+        result: value.get("result").cloned().unwrap_or(Value::Null),
+    })
+}
+
+/// Reads an XML document into (root name, JSON): an element with children becomes an object
+/// (repeated names become arrays), a text-only element a string.
+pub fn xml_to_json(text: &str) -> std::result::Result<(String, Value), String> {
+    let mut reader = quick_xml::Reader::from_str(text);
+    reader.config_mut().trim_text(true);
+    // Stack of (name, children, text).
+    let mut stack: Vec<(String, Map<String, Value>, String)> = Vec::new();
+    loop {
+        match reader.read_event().map_err(|e| e.to_string())? {
+            Event::Start(e) => {
+                let name = e.name().as_ref().to_string();
+                stack.push((name, Map::new(), String::new()));
+            }
+            Event::Empty(e) => {
+                let name = e.name().as_ref().to_string();
+                match stack.last_mut() {
+                    Some(parent) => insert(&mut parent.1, name, Value::String(String::new())),
+                    None => return Ok((name, Value::Object(Map::new()))),
+                }
+            }
+            Event::Text(t) => {
+                if let Some(top) = stack.last_mut() {
+                    top.2.push_str(&t.xml10_content());
+                }
+            }
+            Event::CData(c) => {
+                if let Some(top) = stack.last_mut() {
+                    top.2.push_str(&c.xml10_content());
+                }
+            }
+            Event::GeneralRef(r) => {
+                let name = r.xml10_content();
+                let resolved = if let Some(num) = name.strip_prefix("#x") {
+                    u32::from_str_radix(num, 16)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .map(String::from)
+                } else if let Some(num) = name.strip_prefix('#') {
+                    num.parse::<u32>()
+                        .ok()
+                        .and_then(char::from_u32)
+                        .map(String::from)
+                } else {
+                    resolve_predefined_entity(&name).map(str::to_string)
+                };
+                let resolved = resolved.ok_or_else(|| format!("unknown entity &{name};"))?;
+                if let Some(top) = stack.last_mut() {
+                    top.2.push_str(&resolved);
+                }
+            }
+            Event::End(_) => {
+                let (name, children, text) = stack.pop().ok_or("unbalanced end tag")?;
+                let value = if children.is_empty() {
+                    Value::String(text)
+                } else {
+                    Value::Object(children)
+                };
+                match stack.last_mut() {
+                    Some(parent) => insert(&mut parent.1, name, value),
+                    None => return Ok((name, value)),
+                }
+            }
+            Event::Eof => return Err("document ended before its root element closed".into()),
+            _ => {}
+        }
+    }
+}
+
+fn insert(map: &mut Map<String, Value>, name: String, value: Value) {
+    match map.get_mut(&name) {
+        None => {
+            map.insert(name, value);
+        }
+        Some(Value::Array(list)) => list.push(value),
+        Some(existing) => {
+            let first = existing.take();
+            *existing = Value::Array(vec![first, value]);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! Weft adapter for the Lenovo SCC open-platform general data sync (`lenovo-data-sync.md`).
+//!
+//! One operation, `sync`: rows go to `{base_url}/{data_category}/{biz_key}` in sequences of at
+//! most `seq_max` rows, as JSON or XML, with the batch fields the document requires. Progress is
+//! kept per sequence in storage, so a batch run again sends only what was not acknowledged.
+
+mod batch;
+mod codec;
+mod token;
+
+use weft_sdk::{Adapter, AdapterError, CallContext, Description, Result, TokenGrant, Value};
+
+struct Lenovo;
+
+impl Adapter for Lenovo {
+    fn describe() -> Description {
+        weft_sdk::describe(
+            "lenovo",
+            env!("CARGO_PKG_VERSION"),
+            &[(
+                "sync",
+                "send rows to {data_category}/{biz_key} (add, update, delete, overwrite) in sequences of seq_max, resumable by batch_id",
+            )],
+            &[],
+        )
+    }
+
+    fn fetch_token(_scope: String) -> Result<TokenGrant> {
+        token::fetch()
+    }
+
+    fn invoke(ctx: CallContext, op: String, input: Value) -> Result<Value> {
+        match op.as_str() {
+            "sync" => batch::sync(&ctx, input),
+            other => Err(AdapterError::invalid_input(format!(
+                "unknown operation {other:?}"
+            ))),
+        }
+    }
+}
+
+weft_sdk::export_adapter!(Lenovo);
