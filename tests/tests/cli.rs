@@ -164,3 +164,28 @@ fn check_refuses_an_adapter_whose_secrets_are_not_configured() {
     );
     assert!(stdout.contains(&expected), "{stdout}");
 }
+
+#[test]
+fn the_shipped_manifests_pass_check() {
+    let dep = Deployment::new();
+    let out = Command::new(weft_bin())
+        .arg("--manifests")
+        .arg(weft_tests::harness::workspace().join("manifests"))
+        .arg("--data")
+        .arg(dep.data())
+        .arg("check")
+        .env("WEFT_PLUGIN_DIR", component("weft-sekorm").parent().expect("folder"))
+        .env("SEKORM_ACCOUNT", "acct")
+        .env("SEKORM_APP_SECRET", "secret")
+        .env("LENOVO_CLIENT_ID", "id")
+        .env("LENOVO_CLIENT_SECRET", "secret")
+        .env("LENOVO_TEST_CLIENT_ID", "id")
+        .env("LENOVO_TEST_CLIENT_SECRET", "secret")
+        .output()
+        .expect("weft check");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    for name in ["sekorm", "lenovo-test", "lenovo-prod"] {
+        assert!(stdout.contains(&format!("ok      {name} ")), "{stdout}");
+    }
+}
