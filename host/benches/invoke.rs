@@ -183,6 +183,7 @@ fn bench(c: &mut Criterion) {
                 max_instances: 64,
                 ..Default::default()
             },
+            store: None,
         }))
         .expect("runtime");
     assert!(

@@ -202,9 +202,17 @@ async fn worker(
             Ok(Some(job)) => run_attempt(&rt, &owner, job, &options).await,
             Ok(None) => {
                 let shared_wake = rt.shared().jobs_wakeup.notified();
+                let store_wake = store.job_wakeup();
+                let other_nodes = async {
+                    match &store_wake {
+                        Some(n) => n.notified().await,
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     _ = shared_wake => {}
                     _ = wake.notified() => {}
+                    _ = other_nodes => {}
                     _ = tokio::time::sleep(options.poll) => {}
                 }
             }

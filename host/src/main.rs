@@ -31,6 +31,10 @@ struct Cli {
         default_value = "512MiB"
     )]
     max_instance_memory: String,
+    /// The store: "sqlite" (embedded, in the data folder) or a postgres:// URL shared by
+    /// several processes (add ?schema=NAME to use a schema other than public).
+    #[arg(long, global = true, env = "WEFT_STORE", default_value = "sqlite")]
+    store: String,
     /// Log filter (tracing's EnvFilter syntax), e.g. "info" or "weft=debug".
     #[arg(long, global = true, env = "WEFT_LOG")]
     log: Option<String>,
@@ -151,6 +155,7 @@ async fn open(cli: &Cli) -> anyhow::Result<Runtime> {
             max_instance_memory: max.as_u64(),
             ..EngineOptions::default()
         },
+        store: Some(cli.store.clone()),
     };
     Runtime::open(options)
         .await
@@ -172,10 +177,10 @@ fn parse_duration(flag: &str, text: &str) -> anyhow::Result<std::time::Duration>
 }
 
 async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<ExitCode> {
-    use weft::store::{JobState, SqliteStore, Store};
-    let store = SqliteStore::open(&cli.data)
+    use weft::store::JobState;
+    let store = weft::store::open(Some(&cli.store), &cli.data)
         .await
-        .with_context(|| format!("cannot open the store in {}", cli.data.display()))?;
+        .context("cannot open the store")?;
     match command {
         JobsCommand::List {
             state,

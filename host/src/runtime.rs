@@ -6,7 +6,7 @@ use crate::error::{ErrorKind, InvokeError};
 use crate::invoke::CallOptions;
 use crate::metrics::Metrics;
 use crate::registry::{AdapterStatus, Registry};
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::tokens::TokenCache;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +20,8 @@ pub struct RuntimeOptions {
     pub data: PathBuf,
     /// Engine settings (its `cache_dir` defaults to `DATA/cache`).
     pub engine: EngineOptions,
+    /// The store: `None` or "sqlite" for the embedded default, or a `postgres://` URL.
+    pub store: Option<String>,
 }
 
 /// Why a runtime could not start.
@@ -44,7 +46,7 @@ pub struct Runtime {
 impl Runtime {
     /// Opens the store and engine and loads every manifest (failures are kept in status).
     pub async fn open(options: RuntimeOptions) -> Result<Self, RuntimeError> {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&options.data).await?);
+        let store = crate::store::open(options.store.as_deref(), &options.data).await?;
         Self::with_store(options, store).await
     }
 

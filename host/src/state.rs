@@ -274,6 +274,11 @@ impl tokens::Host for CallState {
 }
 
 fn check_key(key: &str) -> Result<(), storage::StorageError> {
+    if key.contains('\0') {
+        return Err(storage::StorageError::InvalidKey(
+            "keys must not contain NUL".into(),
+        ));
+    }
     if key.is_empty() || key.len() > MAX_KEY {
         return Err(storage::StorageError::InvalidKey(format!(
             "keys are 1 to {MAX_KEY} bytes, found {} bytes",

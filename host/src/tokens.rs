@@ -222,6 +222,40 @@ impl TokenCache {
         deadline: Instant,
         may_wait: bool,
     ) -> Result<String, TokenError> {
+        // Other processes sharing the store wait here while one fetches; then they find its
+        // grant in the store instead of fetching again.
+        let lock = match tokio::time::timeout_at(
+            deadline.into(),
+            self.store.token_lock(key.adapter, key.scope),
+        )
+        .await
+        {
+            Ok(Ok(lock)) => lock,
+            Ok(Err(e)) => return Err(TokenError::Unavailable(e.to_string())),
+            Err(_) => {
+                return Err(TokenError::Unavailable(
+                    "the call's deadline passed while another node fetched the token".into(),
+                ));
+            }
+        };
+        let result = self
+            .refresh_locked(entry, key, policy, fetcher, deadline, may_wait)
+            .await;
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
+        result
+    }
+
+    async fn refresh_locked(
+        &self,
+        entry: &Entry,
+        key: &TokenKey<'_>,
+        policy: &TokenPolicy,
+        fetcher: &dyn TokenFetcher,
+        deadline: Instant,
+        may_wait: bool,
+    ) -> Result<String, TokenError> {
         let unavailable = |e: crate::store::StoreError| TokenError::Unavailable(e.to_string());
         let stored = self
             .store

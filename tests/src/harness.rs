@@ -105,6 +105,7 @@ impl Deployment {
                 max_instances: 200,
                 ..EngineOptions::default()
             },
+            store: None,
         }
     }
 

@@ -174,7 +174,10 @@ fn the_shipped_manifests_pass_check() {
         .arg("--data")
         .arg(dep.data())
         .arg("check")
-        .env("WEFT_PLUGIN_DIR", component("weft-sekorm").parent().expect("folder"))
+        .env(
+            "WEFT_PLUGIN_DIR",
+            component("weft-sekorm").parent().expect("folder"),
+        )
         .env("SEKORM_ACCOUNT", "acct")
         .env("SEKORM_APP_SECRET", "secret")
         .env("LENOVO_CLIENT_ID", "id")
@@ -184,7 +187,11 @@ fn the_shipped_manifests_pass_check() {
         .output()
         .expect("weft check");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for name in ["sekorm", "lenovo-test", "lenovo-prod"] {
         assert!(stdout.contains(&format!("ok      {name} ")), "{stdout}");
     }

@@ -1,8 +1,10 @@
 //! Durable state behind one trait: adapter storage, token grants, jobs and schedule ticks. The
 //! embedded default is SQLite; PostgreSQL fits the same trait.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -19,6 +21,36 @@ pub enum StoreError {
     /// The data directory could not be prepared.
     #[error("store: {0}")]
     Io(#[from] std::io::Error),
+    /// The store's address or options are wrong.
+    #[error("store: {0}")]
+    Config(String),
+}
+
+/// A lock held across processes (PostgreSQL advisory lock); released explicitly.
+#[async_trait]
+pub trait StoreLock: Send {
+    /// Releases the lock.
+    async fn release(self: Box<Self>);
+}
+
+/// Opens the store `url` names: `sqlite` (the default: `weft.db` in `data_dir`) or a
+/// `postgres://…` URL (optionally with `?schema=NAME`).
+pub async fn open(
+    url: Option<&str>,
+    data_dir: &std::path::Path,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    match url {
+        None | Some("") | Some("sqlite") => {
+            Ok(std::sync::Arc::new(SqliteStore::open(data_dir).await?))
+        }
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+            Ok(std::sync::Arc::new(PgStore::open(u).await?))
+        }
+        Some(other) => Err(StoreError::Config(format!(
+            "expected \"sqlite\" or a postgres:// URL, found {:?}",
+            other.split('@').next_back().unwrap_or_default()
+        ))),
+    }
 }
 
 /// A token grant as persisted.
@@ -277,6 +309,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// The last claimed tick of a schedule.
     async fn schedule_last(&self, adapter: &str, name: &str) -> Result<Option<i64>, StoreError>;
+
+    /// Takes the cluster-wide lock around a token fetch for `adapter`/`scope`; `None` where the
+    /// store is private to one process (the in-process single flight is enough there).
+    async fn token_lock(
+        &self,
+        _adapter: &str,
+        _scope: &str,
+    ) -> Result<Option<Box<dyn StoreLock>>, StoreError> {
+        Ok(None)
+    }
+
+    /// Notified when a job is enqueued by any process (PostgreSQL LISTEN/NOTIFY).
+    fn job_wakeup(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` prefix match.

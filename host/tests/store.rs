@@ -1,0 +1,396 @@
+//! The store trait's behaviour, the same on both backends: SQLite (a temporary file) and
+//! PostgreSQL (its own schema per test, on the machine's server; never skipped under CI).
+
+use std::sync::Arc;
+use weft::store::{
+    Enqueued, JobOutcome, JobState, NewJob, PgStore, SqliteStore, Store, StoredGrant,
+};
+
+/// The PostgreSQL server the tests use (`WEFT_TEST_POSTGRES`, default the machine's).
+fn pg_url() -> String {
+    std::env::var("WEFT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A store of each kind; the PostgreSQL one in a fresh schema dropped by the guard.
+struct Backends {
+    stores: Vec<(&'static str, Arc<dyn Store>)>,
+    _dir: tempfile::TempDir,
+    schema: String,
+}
+
+impl Drop for Backends {
+    fn drop(&mut self) {
+        let url = pg_url();
+        let schema = self.schema.clone();
+        // Best effort: a leftover schema only costs disk.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("rt");
+            rt.block_on(async {
+                use sqlx::ConnectOptions;
+                if let Ok(opts) = url.parse::<sqlx::postgres::PgConnectOptions>()
+                    && let Ok(mut c) = opts.connect().await
+                {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(&mut c)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn backends() -> Backends {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite = SqliteStore::open(dir.path()).await.expect("sqlite");
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let pg = PgStore::open(&format!("{}?schema={schema}", pg_url()))
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL at {} is required for these tests (`.ci/run` starts it): {e}",
+                pg_url()
+            )
+        });
+    Backends {
+        stores: vec![("sqlite", Arc::new(sqlite)), ("postgres", Arc::new(pg))],
+        _dir: dir,
+        schema,
+    }
+}
+
+fn job(id: &str, key: Option<&str>, input: &str) -> NewJob {
+    NewJob {
+        id: id.into(),
+        adapter: "a".into(),
+        op: "op".into(),
+        input: input.into(),
+        max_attempts: 3,
+        run_at_ms: 0,
+        idempotency_key: key.map(str::to_string),
+        request_hash: key.map(|_| format!("hash-{input}")),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_value_storage_with_prefixes_and_namespaces() {
+    let b = backends().await;
+    for (name, s) in &b.stores {
+        s.kv_set("a", "x/1", b"one").await.expect("set");
+        s.kv_set("a", "x/2", b"two").await.expect("set");
+        s.kv_set("a", "x_3", b"under").await.expect("set");
+        s.kv_set("b", "x/1", b"other ns").await.expect("set");
+        assert_eq!(
+            s.kv_get("a", "x/1").await.expect("get").as_deref(),
+            Some(&b"one"[..]),
+            "{name}"
+        );
+        assert_eq!(
+            s.kv_list("a", "x/", None, 10).await.expect("list"),
+            vec!["x/1", "x/2"],
+            "{name}: '/' prefix, '_' not a wildcard"
+        );
+        assert_eq!(
+            s.kv_list("a", "x", Some("x/1"), 10).await.expect("page"),
+            vec!["x/2", "x_3"],
+            "{name}"
+        );
+        assert_eq!(
+            s.kv_list("a", "x%", None, 10).await.expect("list"),
+            Vec::<String>::new(),
+            "{name}: '%' is literal"
+        );
+        assert!(s.kv_delete("a", "x/1").await.expect("delete"), "{name}");
+        assert!(!s.kv_delete("a", "x/1").await.expect("delete"), "{name}");
+        assert_eq!(
+            s.kv_get("b", "x/1").await.expect("get").as_deref(),
+            Some(&b"other ns"[..]),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_and_swap_is_atomic_under_contention() {
+    let b = backends().await;
+    for (name, s) in &b.stores {
+        assert!(
+            s.kv_cas("n", "k", None, None).await.expect("absent"),
+            "{name}"
+        );
+        assert!(
+            s.kv_cas("n", "k", None, Some(b"0")).await.expect("create"),
+            "{name}"
+        );
+        assert!(
+            !s.kv_cas("n", "k", None, Some(b"0")).await.expect("exists"),
+            "{name}"
+        );
+        // 8 tasks × 10 increments through CAS: every increment lands exactly once.
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut done = 0;
+                while done < 10 {
+                    let cur = s.kv_get("n", "k").await.expect("get").expect("value");
+                    let n: u64 = std::str::from_utf8(&cur)
+                        .expect("utf8")
+                        .parse()
+                        .expect("number");
+                    if s.kv_cas("n", "k", Some(&cur), Some((n + 1).to_string().as_bytes()))
+                        .await
+                        .expect("cas")
+                    {
+                        done += 1;
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        assert_eq!(
+            s.kv_get("n", "k").await.expect("get").as_deref(),
+            Some(&b"80"[..]),
+            "{name}"
+        );
+        assert!(
+            s.kv_cas("n", "k", Some(b"80"), None)
+                .await
+                .expect("delete by cas"),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_grants_are_versioned_and_invalidated_only_when_current() {
+    let b = backends().await;
+    for (name, s) in &b.stores {
+        let g = StoredGrant {
+            token: Some("t1".into()),
+            expires_at_ms: 10,
+            fetched_at_ms: 1,
+            last_attempt_ms: 1,
+            credentials: "c".into(),
+            version: 1,
+        };
+        assert!(
+            s.token_store("a", "", &g, None).await.expect("insert"),
+            "{name}"
+        );
+        assert!(
+            !s.token_store("a", "", &g, None)
+                .await
+                .expect("insert twice"),
+            "{name}"
+        );
+        let g2 = StoredGrant {
+            token: Some("t2".into()),
+            version: 2,
+            ..g.clone()
+        };
+        assert!(
+            !s.token_store("a", "", &g2, Some(7))
+                .await
+                .expect("stale version"),
+            "{name}"
+        );
+        assert!(
+            s.token_store("a", "", &g2, Some(1)).await.expect("cas"),
+            "{name}"
+        );
+        assert!(
+            !s.token_invalidate("a", "", "t1")
+                .await
+                .expect("stale token"),
+            "{name}: a stale rejection changes nothing"
+        );
+        assert!(
+            s.token_invalidate("a", "", "t2").await.expect("current"),
+            "{name}"
+        );
+        let loaded = s.token_load("a", "").await.expect("load").expect("row");
+        assert_eq!(loaded.token, None, "{name}");
+        assert_eq!(loaded.version, 3, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_are_claimed_once_fenced_and_keyed() {
+    let b = backends().await;
+    for (name, s) in &b.stores {
+        for i in 0..40 {
+            assert_eq!(
+                s.job_enqueue(&job(&format!("j{i}"), None, "{}"), 0)
+                    .await
+                    .expect("enqueue"),
+                Enqueued::New(format!("j{i}")),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            s.job_enqueue(&job("k1", Some("key"), "A"), 0)
+                .await
+                .expect("keyed"),
+            Enqueued::New("k1".into())
+        );
+        assert_eq!(
+            s.job_enqueue(&job("k2", Some("key"), "A"), 0)
+                .await
+                .expect("same"),
+            Enqueued::Existing("k1".into()),
+            "{name}"
+        );
+        assert_eq!(
+            s.job_enqueue(&job("k3", Some("key"), "B"), 0)
+                .await
+                .expect("other"),
+            Enqueued::KeyConflict("k1".into()),
+            "{name}"
+        );
+        // Four claimers at once: 41 jobs, each claimed by exactly one.
+        let mut tasks = Vec::new();
+        for w in 0..4 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(j) = s
+                    .job_claim(&format!("w{w}"), 100, 10_000)
+                    .await
+                    .expect("claim")
+                {
+                    got.push(j.id);
+                }
+                got
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.expect("task"));
+        }
+        all.sort();
+        let before = all.len();
+        all.dedup();
+        assert_eq!(
+            (before, all.len()),
+            (41, 41),
+            "{name}: every job claimed exactly once"
+        );
+        // Fencing: attempt 1 finished late after attempt 2 took over is a no-op.
+        let late = s
+            .job_claim("late", 20_000, 30_000)
+            .await
+            .expect("lease lapsed, claimed again")
+            .expect("a job");
+        assert_eq!(late.attempt, 2, "{name}");
+        assert!(
+            !s.job_finish(
+                &late.id,
+                1,
+                &JobOutcome::Succeeded("\"old\"".into()),
+                21_000
+            )
+            .await
+            .expect("fenced"),
+            "{name}"
+        );
+        assert!(
+            s.job_finish(
+                &late.id,
+                2,
+                &JobOutcome::Dead("{\"kind\":\"trap\"}".into()),
+                21_000
+            )
+            .await
+            .expect("finish"),
+            "{name}"
+        );
+        assert_eq!(
+            s.job_get(&late.id).await.expect("get").expect("job").state,
+            JobState::Dead,
+            "{name}"
+        );
+        assert!(
+            s.job_retry(&late.id, 2, 22_000).await.expect("retry"),
+            "{name}"
+        );
+        assert!(
+            !s.job_retry(&late.id, 2, 22_000).await.expect("not dead"),
+            "{name}"
+        );
+        let released = s.job_release_owner("w0", 23_000).await.expect("release");
+        assert!(released <= 41, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_schedule_tick_is_claimed_once() {
+    let b = backends().await;
+    for (name, s) in &b.stores {
+        assert!(
+            s.schedule_claim("a", "tick", 1000, 1000, 5000)
+                .await
+                .expect("claim")
+                .is_some(),
+            "{name}"
+        );
+        assert!(
+            s.schedule_claim("a", "tick", 1000, 1000, 5000)
+                .await
+                .expect("again")
+                .is_none(),
+            "{name}: same tick"
+        );
+        assert!(
+            s.schedule_claim("a", "tick", 2000, 2000, 5000)
+                .await
+                .expect("overlap")
+                .is_none(),
+            "{name}: previous run still going"
+        );
+        s.schedule_done("a", "tick", 1000).await.expect("done");
+        assert!(
+            s.schedule_claim("a", "tick", 2000, 2000, 6000)
+                .await
+                .expect("next")
+                .is_some(),
+            "{name}"
+        );
+        assert_eq!(
+            s.schedule_last("a", "tick").await.expect("last"),
+            Some(2000),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_token_locks_exclude_each_other() {
+    let b = backends().await;
+    let (_, pg) = &b.stores[1];
+    let first = pg
+        .token_lock("a", "")
+        .await
+        .expect("lock")
+        .expect("postgres locks");
+    let pg2 = pg.clone();
+    let waiter =
+        tokio::spawn(async move { pg2.token_lock("a", "").await.expect("lock").expect("lock") });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !waiter.is_finished(),
+        "the second lock waits while the first is held"
+    );
+    first.release().await;
+    let second = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+        .await
+        .expect("granted after release")
+        .expect("task");
+    second.release().await;
+}
