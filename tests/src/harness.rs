@@ -128,14 +128,21 @@ pub struct Served {
 impl Served {
     /// Starts `weft serve` on this deployment with extra arguments, waiting for its address.
     pub fn start(dep: &Deployment, extra: &[&str]) -> Self {
+        let data = dep.data();
+        let mut args = vec!["--data", data.to_str().unwrap_or_default()];
+        args.extend_from_slice(extra);
+        Self::start_with(dep, &args)
+    }
+
+    /// Starts `weft serve` on this deployment's manifests with exactly these extra arguments
+    /// (global ones such as `--data` and `--store` included).
+    pub fn start_with(dep: &Deployment, args: &[&str]) -> Self {
         use std::io::BufRead;
         let mut child = std::process::Command::new(weft_bin())
             .arg("--manifests")
             .arg(dep.manifests())
-            .arg("--data")
-            .arg(dep.data())
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra)
+            .args(args)
             .env("WEFT_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .spawn()

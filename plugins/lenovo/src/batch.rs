@@ -164,11 +164,18 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// A new batch id: 12 digits of UTC time and 4 hex digits of the call id's hash (16 in all).
-fn new_batch_id(ctx: &CallContext) -> Result<String> {
-    let now = weft_sdk::dates::stamp_utc()?;
-    let hash = hex::encode(Sha256::digest(format!("{}:{}", ctx.call_id, now_ms())));
-    Ok(format!("{now}{}", &hash[..4]))
+/// A new batch id (16 characters): `yyMMddHH` of UTC time, then 8 base-32 characters of a hash
+/// of the call id, the time and an attempt counter (about 10^12 ids per hour).
+fn new_batch_id(ctx: &CallContext, salt: u32) -> Result<String> {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let stamp = weft_sdk::dates::stamp_utc()?;
+    let hash = Sha256::digest(format!("{}:{}:{salt}", ctx.call_id, now_ms()));
+    let tail: String = hash
+        .iter()
+        .take(8)
+        .map(|b| ALPHABET[usize::from(b % 32)] as char)
+        .collect();
+    Ok(format!("{}{tail}", &stamp[..8]))
 }
 
 /// Runs (or resumes) one batch.
@@ -217,24 +224,35 @@ pub fn sync(ctx: &CallContext, input: Value) -> Result<Value> {
     };
     // The batch of this call: the caller's, or the one an earlier attempt of this call made.
     let call_key = format!("call/{}", ctx.call_id);
-    let batch_id = match input.batch_id {
-        Some(id) => id,
-        None => match storage::get_json::<String>(&call_key)? {
-            Some(id) => id,
-            None => {
-                let id = new_batch_id(ctx)?;
-                storage::set_json(&call_key, &id)?;
-                id
-            }
-        },
-    };
     let record = BatchRecord {
         fingerprint,
         total: rows.len(),
         seq_max: cfg.seq_max,
     };
-    let record_key = format!("batch/{batch_id}");
     let bytes = serde_json::to_vec(&record).unwrap_or_default();
+    let batch_id = match input.batch_id {
+        Some(id) => id,
+        None => match storage::get_json::<String>(&call_key)? {
+            Some(id) => id,
+            None => {
+                // Claim a fresh id: its record is created here, so two batches can never share
+                // one however unlucky the hash.
+                let mut claimed = None;
+                for salt in 0..8 {
+                    let id = new_batch_id(ctx, salt)?;
+                    if storage::compare_and_swap(&format!("batch/{id}"), None, Some(&bytes))? {
+                        claimed = Some(id);
+                        break;
+                    }
+                }
+                let id = claimed
+                    .ok_or_else(|| AdapterError::transient("no free batch id after 8 tries"))?;
+                storage::set_json(&call_key, &id)?;
+                id
+            }
+        },
+    };
+    let record_key = format!("batch/{batch_id}");
     if !storage::compare_and_swap(&record_key, None, Some(&bytes))? {
         let existing: Option<BatchRecord> = storage::get_json(&record_key)?;
         match existing {
