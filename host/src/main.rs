@@ -31,6 +31,9 @@ struct Cli {
         default_value = "512MiB"
     )]
     max_instance_memory: String,
+    /// Where compiled components are cached (default DATA/cache); several processes may share it.
+    #[arg(long, global = true, env = "WEFT_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
     /// The store: "sqlite" (embedded, in the data folder) or a postgres:// URL shared by
     /// several processes (add ?schema=NAME to use a schema other than public).
     #[arg(long, global = true, env = "WEFT_STORE", default_value = "sqlite")]
@@ -153,6 +156,7 @@ async fn open(cli: &Cli) -> anyhow::Result<Runtime> {
         data: cli.data.clone(),
         engine: EngineOptions {
             max_instance_memory: max.as_u64(),
+            cache_dir: cli.cache_dir.clone(),
             ..EngineOptions::default()
         },
         store: Some(cli.store.clone()),

@@ -53,6 +53,11 @@ pub fn weft_bin() -> PathBuf {
     path
 }
 
+/// One compiled-component cache for every test, so each component compiles once per run.
+pub fn shared_cache() -> PathBuf {
+    target_dir().join("weft-test-cache")
+}
+
 /// A temporary deployment: a manifests folder, a data folder and secret files.
 pub struct Deployment {
     dir: tempfile::TempDir,
@@ -103,6 +108,7 @@ impl Deployment {
             data: self.data(),
             engine: EngineOptions {
                 max_instances: 200,
+                cache_dir: Some(shared_cache()),
                 ..EngineOptions::default()
             },
             store: None,
@@ -144,6 +150,7 @@ impl Served {
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .env("WEFT_LOG", "warn")
+            .env("WEFT_CACHE_DIR", shared_cache())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("weft serve starts");

@@ -14,6 +14,7 @@ fn weft(dep: &Deployment, args: &[&str]) -> std::process::Output {
         .arg(dep.data())
         .args(args)
         .env_remove("WEFT_LOG")
+        .env("WEFT_CACHE_DIR", weft_tests::harness::shared_cache())
         .output()
         .expect("weft runs")
 }
