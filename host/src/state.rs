@@ -154,6 +154,57 @@ impl CallState {
 
 impl types::Host for CallState {}
 
+impl CallState {
+    /// This call's outbound budget: `limits.rate`, or `limits.token_rate` inside `fetch-token`.
+    fn rate_budget(&self) -> Option<RateBudget> {
+        let limits = &self.adapter.manifest.limits;
+        let (rate, which) = match self.purpose {
+            Purpose::FetchToken => (limits.token_rate?, "limits.token_rate"),
+            _ => (limits.rate?, "limits.rate"),
+        };
+        Some(RateBudget {
+            store: self.adapter.shared.store.clone(),
+            key: format!("{}\u{1f}{which}", self.adapter.manifest.name),
+            rate,
+            which,
+            deadline: self.deadline,
+        })
+    }
+}
+
+/// A rate budget to wait for, detached from the call state so the wait can cross an await.
+struct RateBudget {
+    store: Arc<dyn crate::store::Store>,
+    key: String,
+    rate: crate::manifest::Rate,
+    which: &'static str,
+    deadline: Instant,
+}
+
+impl RateBudget {
+    /// Waits for the next slot, shared through the store by every process.
+    async fn wait(self) -> Result<(), http::HttpError> {
+        let interval = i64::try_from(self.rate.interval().as_millis()).unwrap_or(i64::MAX);
+        let now = crate::jobs::now_ms();
+        let slot = self
+            .store
+            .rate_acquire(&self.key, interval, now)
+            .await
+            .map_err(|e| http::HttpError::Connect(format!("rate budget unavailable: {e}")))?;
+        let wait = Duration::from_millis(u64::try_from(slot - now).unwrap_or(0));
+        if Instant::now() + wait > self.deadline {
+            return Err(http::HttpError::Timeout(format!(
+                "{} ({}) has no slot before the call's deadline (next in {} ms)",
+                self.which,
+                self.rate,
+                wait.as_millis()
+            )));
+        }
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+}
+
 impl http::Host for CallState {
     async fn send(
         &mut self,
@@ -176,6 +227,11 @@ impl http::Host for CallState {
                 .timeout_ms
                 .map(|ms| Duration::from_millis(u64::from(ms))),
         };
+        if let Some(budget) = self.rate_budget()
+            && let Err(e) = budget.wait().await
+        {
+            return Ok(Err(e));
+        }
         let result = self
             .adapter
             .http

@@ -394,3 +394,35 @@ async fn postgres_token_locks_exclude_each_other() {
         .expect("task");
     second.release().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_budget_slots_are_spaced_by_the_interval() {
+    let b = backends().await;
+    for (name, s) in &b.stores {
+        assert_eq!(
+            s.rate_acquire("r", 100, 1000).await.expect("first"),
+            1000,
+            "{name}: free now"
+        );
+        assert_eq!(
+            s.rate_acquire("r", 100, 1000).await.expect("second"),
+            1100,
+            "{name}"
+        );
+        assert_eq!(
+            s.rate_acquire("r", 100, 1050).await.expect("third"),
+            1200,
+            "{name}"
+        );
+        assert_eq!(
+            s.rate_acquire("r", 100, 5000).await.expect("idle"),
+            5000,
+            "{name}: no burst saved up"
+        );
+        assert_eq!(
+            s.rate_acquire("other", 100, 5000).await.expect("own key"),
+            5000,
+            "{name}"
+        );
+    }
+}

@@ -62,6 +62,8 @@ pub struct Ledger {
     pub compares: Vec<Vec<StockLine>>,
     /// Tokens the adapter sent that were refused.
     pub refused_tokens: usize,
+    /// Arrival time of every business call, for rate checks.
+    pub arrivals: Vec<Instant>,
 }
 
 struct Config {
@@ -267,6 +269,7 @@ async fn handle(
             i.token_faults.pop_front()
         } else {
             *i.ledger.business_requests.entry(path.clone()).or_default() += 1;
+            i.ledger.arrivals.push(Instant::now());
             i.faults.pop_front()
         }
     };

@@ -204,3 +204,68 @@ async fn a_schedule_ticks_once_per_tick_across_the_cluster_and_survives_a_node()
         "never two runs of the schedule at once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_budget_holds_across_nodes() {
+    let sim = Sekorm::start("acct", "secret").await;
+    let dep = Deployment::new();
+    dep.manifest(
+        "sekorm",
+        &format!(
+            "name = \"sekorm\"\ncomponent = \"{}\"\nbase_url = \"{}\"\n[secrets]\naccount = \"{}\"\napp_secret = \"{}\"\n[token]\nmin_fetch_interval = \"0s\"\n[limits]\nrate = \"10/s\"\nconcurrency = 50\n",
+            component("weft-sekorm").display(),
+            sim.base_url(),
+            dep.secret("a", "acct"),
+            dep.secret("s", "secret"),
+        ),
+    );
+    let store = store_url();
+    let nodes: Vec<Served> = (0..3)
+        .map(|i| node(&dep, &store, &format!("n{i}"), &[]))
+        .collect();
+    let client = reqwest::Client::new();
+    let mut calls = Vec::new();
+    for i in 0..30 {
+        let url = format!(
+            "{}/v1/adapters/sekorm/ops/update-quantity",
+            nodes[i % 3].url
+        );
+        let c = client.clone();
+        calls.push(tokio::spawn(async move {
+            c.post(url)
+                .json(&json!({"pnCode": format!("P{i}"), "brandName": "AMS", "stockQuantity": i}))
+                .send()
+                .await
+                .map(|r| r.status())
+        }));
+    }
+    for c in calls {
+        assert_eq!(c.await.expect("task").expect("answer"), 200);
+    }
+    let arrivals = sim.ledger(|l| l.arrivals.clone());
+    assert_eq!(arrivals.len(), 30);
+    // Slots are 100 ms apart; network jitter may bunch a few, never a burst.
+    let most_in_a_second = arrivals
+        .iter()
+        .map(|start| {
+            arrivals
+                .iter()
+                .filter(|t| **t >= *start && t.duration_since(*start) < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(
+        most_in_a_second <= 12,
+        "at most about 10 calls in any second across 3 nodes, saw {most_in_a_second}"
+    );
+    let span = arrivals
+        .iter()
+        .max()
+        .expect("last")
+        .duration_since(*arrivals.iter().min().expect("first"));
+    assert!(
+        span >= Duration::from_millis(2500),
+        "30 calls at 10/s take about 3 s, took {span:?}"
+    );
+}

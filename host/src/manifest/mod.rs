@@ -10,7 +10,7 @@ mod units;
 
 pub use interpolate::interpolate;
 pub use secrets::{SecretRef, SecretValue};
-pub use units::{ByteSize, Duration, RefreshWindow};
+pub use units::{ByteSize, Duration, Rate, RefreshWindow};
 
 use crate::http::allowed::{AllowedHosts, HostPattern};
 use serde::Deserialize;
@@ -130,6 +130,10 @@ pub struct Limits {
     pub storage_value: ByteSize,
     /// Largest operation input or inbound body accepted by the front door.
     pub request_body: ByteSize,
+    /// Outbound requests of this adapter instance, across every process sharing the store.
+    pub rate: Option<Rate>,
+    /// Outbound requests made by `fetch-token` (the token endpoint's own budget).
+    pub token_rate: Option<Rate>,
 }
 
 impl Default for Limits {
@@ -144,6 +148,8 @@ impl Default for Limits {
             http_response: ByteSize::mib(16),
             storage_value: ByteSize::mib(1),
             request_body: ByteSize::mib(8),
+            rate: None,
+            token_rate: None,
         }
     }
 }

@@ -164,3 +164,53 @@ pub fn parse_utc_offset(text: &str) -> Result<i32, String> {
     }
     Ok(sign * (h * 3600 + m * 60))
 }
+
+/// A rate written like "10/s", "600/m" or "1/h": calls are spaced evenly by its interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Calls allowed per unit.
+    pub count: u32,
+    /// The unit.
+    pub per: std::time::Duration,
+}
+
+impl Rate {
+    /// Time between two calls.
+    pub fn interval(self) -> std::time::Duration {
+        self.per / self.count.max(1)
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = match self.per.as_secs() {
+            1 => "s",
+            60 => "m",
+            _ => "h",
+        };
+        write!(f, "{}/{unit}", self.count)
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let expected = || {
+            serde::de::Error::custom(format!(
+                "expected a rate such as \"10/s\", \"600/m\" or \"1/h\", found {text:?}"
+            ))
+        };
+        let (n, unit) = text.trim().split_once('/').ok_or_else(expected)?;
+        let count: u32 = n.trim().parse().map_err(|_| expected())?;
+        let per = match unit.trim() {
+            "s" => std::time::Duration::from_secs(1),
+            "m" => std::time::Duration::from_secs(60),
+            "h" => std::time::Duration::from_secs(3600),
+            _ => return Err(expected()),
+        };
+        if count == 0 {
+            return Err(expected());
+        }
+        Ok(Self { count, per })
+    }
+}

@@ -320,6 +320,15 @@ pub trait Store: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// Takes the next slot of rate budget `key` (one call per `interval_ms`): answers when
+    /// the caller may send (at or after `now_ms`). Atomic, so the budget holds across processes.
+    async fn rate_acquire(
+        &self,
+        key: &str,
+        interval_ms: i64,
+        now_ms: i64,
+    ) -> Result<i64, StoreError>;
+
     /// Notified when a job is enqueued by any process (PostgreSQL LISTEN/NOTIFY).
     fn job_wakeup(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
         None

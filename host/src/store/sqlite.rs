@@ -452,6 +452,26 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn rate_acquire(
+        &self,
+        key: &str,
+        interval_ms: i64,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO rates (key, next_ms) VALUES (?, ? + ?) ON CONFLICT (key) DO UPDATE SET next_ms = max(rates.next_ms, ?) + ? RETURNING next_ms - ?",
+        )
+        .bind(key)
+        .bind(now_ms)
+        .bind(interval_ms)
+        .bind(now_ms)
+        .bind(interval_ms)
+        .bind(interval_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.get::<i64, _>(0))
+    }
+
     async fn schedule_last(&self, adapter: &str, name: &str) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query("SELECT last_tick_ms FROM schedules WHERE adapter = ? AND name = ?")
             .bind(adapter)
