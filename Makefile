@@ -37,3 +37,4 @@ bench: plugins
 	$(CARGO) build --release -p weft
 	$(CARGO) bench -p weft --bench invoke
 	WEFT_BIN=$(CURDIR)/target/release/weft $(CARGO) bench -p weft-tests --bench reload
+	WEFT_BIN=$(CURDIR)/target/release/weft $(CARGO) bench -p weft-tests --bench cluster
