@@ -25,7 +25,7 @@ run: build
 
 # Every test: unit, manifest snapshots, the adapters against their simulators, the CLI.
 test: build
-	$(CARGO) test --workspace --exclude weft-sekorm --exclude weft-sdk --exclude weft-probe
+	$(CARGO) test --workspace --exclude weft-sekorm --exclude weft-lenovo --exclude weft-sdk --exclude weft-probe
 	$(CARGO) test -p weft-sdk --lib
 
 lint: plugins
