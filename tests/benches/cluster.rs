@@ -13,34 +13,65 @@ use weft_tests::sekorm::Sekorm;
 const JOBS: usize = 500;
 
 fn pg_url() -> String {
-    std::env::var("WEFT_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("WEFT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 fn nodes(dep: &Deployment, store: &str, n: usize) -> Vec<Served> {
     (0..n)
         .map(|i| {
-            let data = dep.manifests().parent().expect("root").join(format!("n{i}"));
-            Served::start_with(dep, &["--store", store, "--data", data.to_str().expect("utf8"), "--workers", "4"])
+            let data = dep
+                .manifests()
+                .parent()
+                .expect("root")
+                .join(format!("n{i}"));
+            Served::start_with(
+                dep,
+                &[
+                    "--store",
+                    store,
+                    "--data",
+                    data.to_str().expect("utf8"),
+                    "--workers",
+                    "4",
+                ],
+            )
         })
         .collect()
 }
 
 async fn jobs_per_second(store: &str, n: usize) -> f64 {
     let dep = Deployment::new();
-    dep.manifest("probe", &format!("name = \"probe\"\ncomponent = \"{}\"\n[limits]\nconcurrency = 64\n", component("weft-probe").display()));
+    dep.manifest(
+        "probe",
+        &format!(
+            "name = \"probe\"\ncomponent = \"{}\"\n[limits]\nconcurrency = 64\n",
+            component("weft-probe").display()
+        ),
+    );
     let nodes = nodes(&dep, store, n);
     let c = reqwest::Client::new();
     let started = Instant::now();
     for i in 0..JOBS {
-        c.post(format!("{}/v1/adapters/probe/ops/echo?mode=async", nodes[i % n].url))
-            .json(&json!({ "i": i }))
-            .send()
-            .await
-            .expect("enqueue");
+        c.post(format!(
+            "{}/v1/adapters/probe/ops/echo?mode=async",
+            nodes[i % n].url
+        ))
+        .json(&json!({ "i": i }))
+        .send()
+        .await
+        .expect("enqueue");
     }
     let url = nodes[0].url.clone();
     eventually(Duration::from_secs(300), || async {
-        let list: Value = c.get(format!("{url}/v1/jobs?state=succeeded&limit=1000")).send().await.ok()?.json().await.ok()?;
+        let list: Value = c
+            .get(format!("{url}/v1/jobs?state=succeeded&limit=1000"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
         (list.as_array()?.len() >= JOBS).then_some(())
     })
     .await
@@ -55,7 +86,10 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 async fn burst(c: &reqwest::Client, nodes: &[Served], tag: &str) -> Vec<Duration> {
     let mut calls = Vec::new();
     for i in 0..300 {
-        let url = format!("{}/v1/adapters/sekorm/ops/update-quantity", nodes[i % nodes.len()].url);
+        let url = format!(
+            "{}/v1/adapters/sekorm/ops/update-quantity",
+            nodes[i % nodes.len()].url
+        );
         let c = c.clone();
         let body = json!({"pnCode": format!("{tag}{i}"), "brandName": "AMS", "stockQuantity": i});
         calls.push(tokio::spawn(async move {
@@ -76,7 +110,13 @@ async fn burst(c: &reqwest::Client, nodes: &[Served], tag: &str) -> Vec<Duration
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let sqlite = jobs_per_second("sqlite", 1).await;
-    let pg = |n| format!("{}?schema=b_{}_{n}", pg_url(), uuid::Uuid::new_v4().simple());
+    let pg = |n| {
+        format!(
+            "{}?schema=b_{}_{n}",
+            pg_url(),
+            uuid::Uuid::new_v4().simple()
+        )
+    };
     let pg1 = jobs_per_second(&pg(1), 1).await;
     let pg3 = jobs_per_second(&pg(3), 3).await;
     println!("| store, nodes | jobs/s ({JOBS} no-op jobs) | ratio to SQLite |");
@@ -89,13 +129,7 @@ async fn main() {
     let dep = Deployment::new();
     dep.manifest(
         "sekorm",
-        &format!(
-            "name = \"sekorm\"\ncomponent = \"{}\"\nbase_url = \"{}\"\n[secrets]\naccount = \"{}\"\napp_secret = \"{}\"\n[token]\nmin_fetch_interval = \"0s\"\n[limits]\nconcurrency = 100\n",
-            component("weft-sekorm").display(),
-            sim.base_url(),
-            dep.secret("a", "acct"),
-            dep.secret("s", "secret"),
-        ),
+        &sim.manifest(&dep, "acct", "secret", "[limits]\nconcurrency = 100\n"),
     );
     let nodes = nodes(&dep, &pg(9), 3);
     let c = reqwest::Client::new();
@@ -105,7 +139,21 @@ async fn main() {
     println!();
     println!("| 300 concurrent calls over 3 nodes | p50 | p99 | token fetches |");
     println!("|---|---|---|---|");
-    println!("| cold cache (stampede) | {:.1} ms | {:.1} ms | {} |", ms(pct(&cold, 0.5)), ms(pct(&cold, 0.99)), sim.token_requests());
-    println!("| warm cache | {:.1} ms | {:.1} ms | {} |", ms(pct(&warm, 0.5)), ms(pct(&warm, 0.99)), sim.token_requests());
-    println!("ratio cold/warm: p50 {:.2}×, p99 {:.2}×", ms(pct(&cold, 0.5)) / ms(pct(&warm, 0.5)), ms(pct(&cold, 0.99)) / ms(pct(&warm, 0.99)));
+    println!(
+        "| cold cache (stampede) | {:.1} ms | {:.1} ms | {} |",
+        ms(pct(&cold, 0.5)),
+        ms(pct(&cold, 0.99)),
+        sim.token_requests()
+    );
+    println!(
+        "| warm cache | {:.1} ms | {:.1} ms | {} |",
+        ms(pct(&warm, 0.5)),
+        ms(pct(&warm, 0.99)),
+        sim.token_requests()
+    );
+    println!(
+        "ratio cold/warm: p50 {:.2}×, p99 {:.2}×",
+        ms(pct(&cold, 0.5)) / ms(pct(&warm, 0.5)),
+        ms(pct(&cold, 0.99)) / ms(pct(&warm, 0.99))
+    );
 }

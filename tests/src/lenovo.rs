@@ -251,7 +251,7 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if !i.tokens.get(token).is_some_and(|exp| *exp > Instant::now()) {
+    if i.tokens.get(token).is_none_or(|exp| *exp <= Instant::now()) {
         return answer(
             format,
             StatusCode::UNAUTHORIZED,

@@ -166,6 +166,24 @@ impl Sekorm {
         self.with(|i| i.token_faults.extend(faults));
     }
 
+    /// A manifest for the adapter against this simulator, with the credentials as secret files
+    /// of `dep`, no pause between token fetches, and `extra` TOML appended (its own tables).
+    pub fn manifest(
+        &self,
+        dep: &crate::harness::Deployment,
+        account: &str,
+        secret: &str,
+        extra: &str,
+    ) -> String {
+        format!(
+            "name = \"sekorm\"\ncomponent = \"{}\"\nbase_url = \"{}\"\n\n[secrets]\naccount = \"{}\"\napp_secret = \"{}\"\n\n[token]\nmin_fetch_interval = \"0s\"\n\n{extra}\n",
+            crate::harness::component("weft-sekorm").display(),
+            self.base_url(),
+            dep.secret("account", account),
+            dep.secret("app_secret", secret),
+        )
+    }
+
     /// Makes every issued token invalid at once (as if Sekorm revoked or expired them).
     pub fn revoke_tokens(&self) {
         self.with(|i| i.tokens.clear());

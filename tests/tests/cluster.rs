@@ -30,13 +30,7 @@ async fn three_nodes_make_one_token_request_for_300_concurrent_calls() {
     let dep = Deployment::new();
     dep.manifest(
         "sekorm",
-        &format!(
-            "name = \"sekorm\"\ncomponent = \"{}\"\nbase_url = \"{}\"\n[secrets]\naccount = \"{}\"\napp_secret = \"{}\"\n[token]\nmin_fetch_interval = \"0s\"\n[limits]\nconcurrency = 100\n",
-            component("weft-sekorm").display(),
-            sim.base_url(),
-            dep.secret("a", "acct"),
-            dep.secret("s", "secret"),
-        ),
+        &sim.manifest(&dep, "acct", "secret", "[limits]\nconcurrency = 100\n"),
     );
     let store = store_url();
     let nodes: Vec<Served> = (0..3)
@@ -211,12 +205,11 @@ async fn a_rate_budget_holds_across_nodes() {
     let dep = Deployment::new();
     dep.manifest(
         "sekorm",
-        &format!(
-            "name = \"sekorm\"\ncomponent = \"{}\"\nbase_url = \"{}\"\n[secrets]\naccount = \"{}\"\napp_secret = \"{}\"\n[token]\nmin_fetch_interval = \"0s\"\n[limits]\nrate = \"10/s\"\nconcurrency = 50\n",
-            component("weft-sekorm").display(),
-            sim.base_url(),
-            dep.secret("a", "acct"),
-            dep.secret("s", "secret"),
+        &sim.manifest(
+            &dep,
+            "acct",
+            "secret",
+            "[limits]\nrate = \"10/s\"\nconcurrency = 50\n",
         ),
     );
     let store = store_url();
