@@ -177,10 +177,13 @@ impl LoadedAdapter {
             };
             let mut e = self.map_error(op, &error, outcome.denied.as_deref());
             e.attempts = attempts;
+            // The manifest may name platform codes that mean "token no longer good".
+            let token_refused = matches!(error, types::AdapterError::Auth(_))
+                || e.platform_code
+                    .as_ref()
+                    .is_some_and(|c| self.manifest.token.refresh_on.contains(c));
             match (&error, e.kind) {
-                (types::AdapterError::Auth(_), ErrorKind::Auth)
-                    if !auth_retried && !outcome.tokens_used.is_empty() =>
-                {
+                _ if token_refused && !auth_retried && !outcome.tokens_used.is_empty() => {
                     // An auth failure with no token used came from the token endpoint itself:
                     // another fetch with the same credentials would fail the same way.
                     auth_retried = true;

@@ -255,6 +255,7 @@ async fn serve(
         ..weft::jobs::WorkerOptions::default()
     });
     let schedules = runtime.start_schedules();
+    runtime.refresh_tokens_at_startup();
     let _watcher = match runtime.watch(std::time::Duration::from_millis(200)) {
         Ok(w) => Some(w),
         Err(e) => {

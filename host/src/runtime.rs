@@ -86,6 +86,37 @@ impl Runtime {
             .await;
     }
 
+    /// Fetches, in the background, the token of every adapter whose manifest says
+    /// `token.refresh_at_startup` (scope "").
+    pub fn refresh_tokens_at_startup(&self) {
+        for name in self.registry.names() {
+            let Some(adapter) = self.registry.get(&name) else {
+                continue;
+            };
+            if !adapter.manifest.token.refresh_at_startup {
+                continue;
+            }
+            tokio::spawn(async move {
+                let fetcher = crate::adapter::ComponentFetcher::new(adapter.clone());
+                let key = crate::tokens::TokenKey {
+                    adapter: &adapter.manifest.name,
+                    scope: "",
+                    credentials: &adapter.credentials,
+                };
+                let deadline =
+                    std::time::Instant::now() + adapter.manifest.token.fetch_timeout.get() * 3;
+                if let Err(e) = adapter
+                    .shared
+                    .tokens
+                    .get(key, &adapter.manifest.token, &fetcher, deadline)
+                    .await
+                {
+                    tracing::warn!(adapter = %adapter.manifest.name, "token refresh at start-up failed: {e}");
+                }
+            });
+        }
+    }
+
     /// A full rescan: every manifest is loaded again.
     pub async fn reload(&self) {
         self.reload_with(true).await;

@@ -4,3 +4,4 @@
 pub mod harness;
 pub mod lenovo;
 pub mod sekorm;
+pub mod supercarrier8;

@@ -185,6 +185,8 @@ fn the_shipped_manifests_pass_check() {
         .env("LENOVO_CLIENT_SECRET", "secret")
         .env("LENOVO_TEST_CLIENT_ID", "id")
         .env("LENOVO_TEST_CLIENT_SECRET", "secret")
+        .env("SC8_ACCESS_KEY", "key")
+        .env("SC8_SECRET_KEY", "secret")
         .output()
         .expect("weft check");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -193,7 +195,7 @@ fn the_shipped_manifests_pass_check() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for name in ["sekorm", "lenovo-test", "lenovo-prod"] {
+    for name in ["sekorm", "lenovo-test", "lenovo-prod", "supercarrier8"] {
         assert!(stdout.contains(&format!("ok      {name} ")), "{stdout}");
     }
 }

@@ -94,6 +94,10 @@ pub struct TokenPolicy {
     pub refresh_at_startup: bool,
     /// How long one `fetch-token` may take.
     pub fetch_timeout: Duration,
+    /// Platform codes that mean "the token is no longer good": a call failing with one of
+    /// them is treated like `auth` (the token it used is invalidated and the call runs once
+    /// more).
+    pub refresh_on: Vec<String>,
 }
 
 impl Default for TokenPolicy {
@@ -104,6 +108,7 @@ impl Default for TokenPolicy {
             default_ttl: Duration::secs(3600),
             refresh_at_startup: false,
             fetch_timeout: Duration::secs(30),
+            refresh_on: Vec::new(),
         }
     }
 }

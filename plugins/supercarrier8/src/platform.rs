@@ -1,0 +1,257 @@
+//! 超8's dialect: the MD5-signed token call, `Authorization: <token>` (no "Bearer"), and the
+//! `{code, message, data, traceId}` envelope with its error codes.
+
+use md5::{Digest, Md5};
+use std::collections::BTreeMap;
+use weft_sdk::http::{Method, Request, join, snippet};
+use weft_sdk::{AdapterError, Result, TokenGrant, Value, config, tokens};
+
+/// Token errors of the document (section 1.3) and what each means.
+const TOKEN_ERRORS: &[(i64, &str)] = &[
+    (21184031, "the access key or secret is wrong"),
+    (21184032, "the application account is disabled"),
+    (21184033, "the application account does not exist"),
+    (21180031, "the access key is empty"),
+    (21180041, "the secret is empty"),
+];
+/// "Token fetched more than once a minute".
+const TOKEN_RATE_LIMITED: i64 = 21185002;
+
+/// The manifest's `[config]`.
+#[derive(Debug, serde::Deserialize)]
+pub struct Config {
+    /// Root of the open platform, e.g. `https://sapi.supercarrier8.com`.
+    pub base_url: String,
+    /// The token call's path.
+    #[serde(default = "default_token_path")]
+    pub token_path: String,
+    /// Items per V3 batch call.
+    #[serde(default = "default_batch_max")]
+    pub batch_max: usize,
+    /// Paths of the product operations, by operation name.
+    #[serde(default)]
+    pub paths: BTreeMap<String, String>,
+    /// Field naming each item's product code (for validation and failList mapping).
+    #[serde(default = "default_item_key")]
+    pub item_key: String,
+    /// When set, a batch body is `{ batch_field: [items] }` instead of the bare array.
+    #[serde(default)]
+    pub batch_field: Option<String>,
+    /// Field names of the paged list.
+    #[serde(default = "default_page_field")]
+    pub page_field: String,
+    /// Page size field.
+    #[serde(default = "default_size_field")]
+    pub size_field: String,
+    /// Records field in the answer's data.
+    #[serde(default = "default_records_field")]
+    pub records_field: String,
+    /// Total field in the answer's data.
+    #[serde(default = "default_total_field")]
+    pub total_field: String,
+}
+
+fn default_token_path() -> String {
+    "/cncop/ca/v1/applications/get-token".into()
+}
+fn default_batch_max() -> usize {
+    100
+}
+fn default_item_key() -> String {
+    "goodsCode".into()
+}
+fn default_page_field() -> String {
+    "pageNo".into()
+}
+fn default_size_field() -> String {
+    "pageSize".into()
+}
+fn default_records_field() -> String {
+    "records".into()
+}
+fn default_total_field() -> String {
+    "total".into()
+}
+
+/// Default paths of the product family (override per operation under `[config.paths]`).
+fn default_path(op: &str) -> Option<&'static str> {
+    Some(match op {
+        "upsert-product" => "/cncop/pdm/v1/goods/save-by-code",
+        "upsert-products" => "/cncop/pdm/v3/goods/batch-save-by-code",
+        "query-products" => "/cncop/pdm/v3/goods/batch-query-by-code",
+        "delete-products" => "/cncop/pdm/v3/goods/batch-delete-by-code",
+        "enable-products" => "/cncop/pdm/v3/goods/batch-enable-by-code",
+        "disable-products" => "/cncop/pdm/v3/goods/batch-disable-by-code",
+        "list-products" => "/cncop/pdm/v3/goods/page",
+        _ => return None,
+    })
+}
+
+/// A platform answer that said success.
+pub struct Success {
+    /// `data`.
+    pub data: Value,
+    /// `traceId`, kept for logs and error details.
+    pub trace_id: String,
+}
+
+/// The platform as configured.
+pub struct Platform {
+    /// Typed `[config]`.
+    pub config: Config,
+}
+
+impl Platform {
+    /// Reads and checks the configuration.
+    pub fn load() -> Result<Self> {
+        let config: Config = config::typed()?;
+        if config.batch_max == 0 {
+            return Err(AdapterError::invalid_input(
+                "manifest [config] batch_max: must be at least 1",
+            ));
+        }
+        Ok(Self { config })
+    }
+
+    /// The path of operation `op`.
+    pub fn path(&self, op: &str) -> Result<String> {
+        self.config
+            .paths
+            .get(op)
+            .cloned()
+            .or_else(|| default_path(op).map(str::to_string))
+            .ok_or_else(|| {
+                AdapterError::invalid_input(format!(
+                    "manifest [config.paths] has no path for {op:?}"
+                ))
+            })
+    }
+
+    /// Calls get-token with the access key and the MD5 of the secret.
+    pub fn fetch_token(&self) -> Result<TokenGrant> {
+        let access_key = config::secret("access_key")?;
+        let secret = config::secret("secret_key")?;
+        let sign = hex::encode(Md5::digest(secret.as_bytes()));
+        let url = join(&self.config.base_url, &self.config.token_path);
+        let body = serde_json::json!({ "accessKey": access_key, "secretKeySign": sign });
+        let response = Request::post(url)
+            .json(&body)?
+            .header("Accept", "application/json")
+            .send()?;
+        let answer = envelope(response.status, &response.body)?;
+        let code = answer["code"].as_i64().unwrap_or_default();
+        let trace = answer["traceId"].as_str().unwrap_or_default();
+        if code == 200 {
+            let data = &answer["data"];
+            let token = data["accessToken"]
+                .as_str()
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    AdapterError::transient(format!(
+                        "get-token answered 200 without data.accessToken (traceId {trace})"
+                    ))
+                })?;
+            return Ok(TokenGrant {
+                token: token.to_string(),
+                expires_in_seconds: data["tokenTtlSeconds"].as_u64(),
+            });
+        }
+        let message = answer["message"].as_str().unwrap_or_default();
+        if let Some((_, cause)) = TOKEN_ERRORS.iter().find(|(c, _)| *c == code) {
+            return Err(AdapterError::auth(format!(
+                "get-token {code}: {cause} ({message}, traceId {trace})"
+            )));
+        }
+        if code == TOKEN_RATE_LIMITED {
+            return Err(AdapterError::transient_code(code.to_string(), format!("get-token {code}: more than one token call a minute ({message}, traceId {trace})"))
+                .retry_after_ms(60_000));
+        }
+        Err(AdapterError::transient_code(
+            code.to_string(),
+            format!("get-token {code}: {message} (traceId {trace})"),
+        ))
+    }
+
+    /// Sends `body` to `path` with the current token and checks the envelope.
+    pub fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Success> {
+        let url = join(&self.config.base_url, path);
+        tokens::with_token("", |token| {
+            let mut request = Request::new(method, &url)
+                .header("Authorization", token)
+                .header("Accept", "application/json");
+            if let Some(b) = body {
+                request = request.json(b)?;
+            }
+            let response = request.send()?;
+            let answer = envelope(response.status, &response.body)?;
+            let code = answer["code"].as_i64().unwrap_or_default();
+            let trace = answer["traceId"].as_str().unwrap_or_default().to_string();
+            if code == 200 {
+                return Ok(Success {
+                    data: answer["data"].clone(),
+                    trace_id: trace,
+                });
+            }
+            let message = answer["message"].as_str().unwrap_or_default();
+            let text = format!("{path}: {code} {message} (traceId {trace})");
+            Err(match code {
+                c if TOKEN_ERRORS.iter().any(|(t, _)| *t == c) => AdapterError::auth(text),
+                500 => AdapterError::transient_code("500", text),
+                // 20324012 / 20324013 (token expired / invalid) and every other code come back
+                // as rejections with the platform's code: the manifest's `token.refresh_on`
+                // tells the host which of them mean "refresh the token and retry once".
+                _ => AdapterError::rejected(code.to_string(), text)
+                    .with_details(item_errors(&answer["data"])),
+            })
+        })
+    }
+}
+
+/// Per-item errors a refusal may carry in `data.errors` (`index`, `field`, `message`).
+fn item_errors(data: &Value) -> Vec<weft_sdk::Detail> {
+    data["errors"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|e| {
+                    weft_sdk::error::detail(
+                        e["index"].as_u64().map(|i| i as usize),
+                        e["field"].as_str(),
+                        e["code"].as_str(),
+                        e["message"].as_str().unwrap_or("invalid"),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn envelope(status: u16, body: &[u8]) -> Result<Value> {
+    match status {
+        200..=299 => {}
+        429 => {
+            return Err(AdapterError::transient_code("429", "rate limited").retry_after_ms(60_000));
+        }
+        s if s >= 500 => {
+            return Err(AdapterError::transient_code(
+                s.to_string(),
+                format!("HTTP {s}: {}", snippet(body)),
+            ));
+        }
+        s => {
+            // A 4xx with the JSON envelope is judged by its code below; without it, rejected.
+            if let Ok(v) = serde_json::from_slice::<Value>(body)
+                && v.get("code").is_some()
+            {
+                return Ok(v);
+            }
+            return Err(AdapterError::rejected(
+                s.to_string(),
+                format!("HTTP {s}: {}", snippet(body)),
+            ));
+        }
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        AdapterError::transient(format!("answer is not JSON ({e}): {}", snippet(body)))
+    })
+}

@@ -1,0 +1,226 @@
+//! The product family: one product (V1), V3 batches split into calls of `batch_max`, the paged
+//! list, and the generic `call`.
+
+use crate::platform::Platform;
+use weft_sdk::error::detail;
+use weft_sdk::http::Method;
+use weft_sdk::{AdapterError, Detail, Result, Value, json};
+
+fn code_of<'a>(item: &'a Value, key: &str) -> Option<&'a str> {
+    match item {
+        Value::String(s) => Some(s.as_str()),
+        Value::Object(o) => o.get(key).and_then(Value::as_str),
+        _ => None,
+    }
+    .filter(|s| !s.trim().is_empty())
+}
+
+/// Every item needs its product code; all problems at once, with the caller's indexes.
+fn check_items(items: &[Value], key: &str, objects_only: bool) -> Result<()> {
+    if items.is_empty() {
+        return Err(AdapterError::invalid_input(
+            "items: at least one item is required",
+        ));
+    }
+    let problems: Vec<Detail> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| {
+            if objects_only && !item.is_object() {
+                return Some(detail(Some(i), None, None, "expected a product object"));
+            }
+            code_of(item, key)
+                .is_none()
+                .then(|| detail(Some(i), Some(key), None, format!("{key} is required")))
+        })
+        .collect();
+    match problems.first() {
+        None => Ok(()),
+        Some(first) => Err(AdapterError::invalid_input(format!(
+            "{} problem(s) in items, first: items[{}]: {}",
+            problems.len(),
+            first.index.unwrap_or_default(),
+            first.message
+        ))
+        .with_details(problems)),
+    }
+}
+
+/// `upsert-product`: one product object.
+pub fn single(p: &Platform, input: Value) -> Result<Value> {
+    check_items(std::slice::from_ref(&input), &p.config.item_key, true)?;
+    let ok = p.send(Method::Post, &p.path("upsert-product")?, Some(&input))?;
+    Ok(json!({ "data": ok.data, "trace_id": ok.trace_id }))
+}
+
+/// The V3 batch operations.
+pub fn batch(p: &Platform, op: &str, input: Value) -> Result<Value> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Input {
+        items: Vec<Value>,
+    }
+    let input: Input = weft_sdk::parse_input(input)?;
+    let key = p.config.item_key.clone();
+    check_items(&input.items, &key, op == "upsert-products")?;
+    let path = p.path(op)?;
+    let mut failed = Vec::new();
+    let mut results = Vec::new();
+    let mut traces = Vec::new();
+    let sequences = weft_sdk::batch::sequences(input.items.len(), p.config.batch_max);
+    for seq in &sequences {
+        let offset = seq.rows.start;
+        let chunk = &input.items[seq.rows.clone()];
+        let list = Value::Array(chunk.to_vec());
+        let body = match &p.config.batch_field {
+            Some(field) => json!({ field: list }),
+            None => list,
+        };
+        let ok = p
+            .send(Method::Post, &path, Some(&body))
+            .map_err(|e| shift(e, offset, seq.seq_id, sequences.len()))?;
+        for f in ok.data["failList"].as_array().into_iter().flatten() {
+            // A failed item names its index in the call or its product code.
+            let index = f["index"]
+                .as_u64()
+                .map(|i| offset + i as usize)
+                .or_else(|| {
+                    let code = f[key.as_str()].as_str()?;
+                    chunk
+                        .iter()
+                        .position(|item| code_of(item, &key) == Some(code))
+                        .map(|i| offset + i)
+                });
+            failed.push(json!({
+                "index": index,
+                "code": f["code"].clone(),
+                "message": f["message"].as_str().or(f["msg"].as_str()).unwrap_or("failed"),
+            }));
+        }
+        match &ok.data {
+            Value::Array(items) => results.extend(items.iter().cloned()),
+            Value::Null => {}
+            other => {
+                if let Some(list) = other["list"].as_array().or(other["successList"].as_array()) {
+                    results.extend(list.iter().cloned());
+                }
+            }
+        }
+        traces.push(ok.trace_id);
+    }
+    Ok(json!({
+        "items": input.items.len(),
+        "calls": sequences.len(),
+        "succeeded": input.items.len() - failed.len(),
+        "failed": failed,
+        "results": results,
+        "trace_ids": traces,
+    }))
+}
+
+/// Moves per-item indexes of a refused call to the caller's indexes and says which call it was.
+fn shift(e: AdapterError, offset: usize, call: usize, calls: usize) -> AdapterError {
+    match e {
+        AdapterError::Rejected {
+            code,
+            message,
+            details,
+            conflict,
+        } => AdapterError::Rejected {
+            code,
+            message: format!(
+                "call {call} of {calls} (items from {offset}; earlier calls were accepted): {message}"
+            ),
+            details: details
+                .into_iter()
+                .map(|mut d| {
+                    d.index = d.index.map(|i| i + offset as u32);
+                    d
+                })
+                .collect(),
+            conflict,
+        },
+        other => other,
+    }
+}
+
+/// `list-products`: `{"page"?, "size"?, "all"?, "filters"?}`.
+pub fn list(p: &Platform, input: Value) -> Result<Value> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Input {
+        page: Option<u64>,
+        size: Option<u64>,
+        #[serde(default)]
+        all: bool,
+        #[serde(default)]
+        filters: serde_json::Map<String, Value>,
+    }
+    let input: Input = weft_sdk::parse_input(input)?;
+    let size = input.size.unwrap_or(100);
+    if !(1..=1000).contains(&size) {
+        return Err(AdapterError::invalid_input(format!(
+            "size: expected 1 to 1000, found {size}"
+        )));
+    }
+    let path = p.path("list-products")?;
+    let c = &p.config;
+    let mut page = input.page.unwrap_or(1).max(1);
+    let mut records = Vec::new();
+    let mut total = None;
+    // At most 10,000 pages: a platform that never ends a list cannot keep us forever.
+    for _ in 0..10_000 {
+        let mut body = input.filters.clone();
+        body.insert(c.page_field.clone(), json!(page));
+        body.insert(c.size_field.clone(), json!(size));
+        let ok = p.send(Method::Post, &path, Some(&Value::Object(body)))?;
+        let got = ok.data[c.records_field.as_str()]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        total = ok.data[c.total_field.as_str()].as_u64().or(total);
+        let n = got.len();
+        records.extend(got);
+        let done =
+            !input.all || n < size as usize || total.is_some_and(|t| records.len() as u64 >= t);
+        if done {
+            break;
+        }
+        page += 1;
+    }
+    Ok(
+        json!({ "records": records, "total": total, "pages_read": if input.all { page - input.page.unwrap_or(1).max(1) + 1 } else { 1 } }),
+    )
+}
+
+/// `call`: `{"method", "path", "body"?}` with the same token and error handling.
+pub fn call(p: &Platform, input: Value) -> Result<Value> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Input {
+        method: String,
+        path: String,
+        body: Option<Value>,
+    }
+    let input: Input = weft_sdk::parse_input(input)?;
+    let method = match input.method.to_ascii_uppercase().as_str() {
+        "GET" => Method::Get,
+        "POST" => Method::Post,
+        "PUT" => Method::Put,
+        "PATCH" => Method::Patch,
+        "DELETE" => Method::Delete,
+        other => {
+            return Err(AdapterError::invalid_input(format!(
+                "method: expected GET, POST, PUT, PATCH or DELETE, found {other:?}"
+            )));
+        }
+    };
+    if !input.path.starts_with('/') || input.path.contains("..") || input.path.contains("://") {
+        return Err(AdapterError::invalid_input(format!(
+            "path: expected a path under base_url such as \"/cncop/demo\", found {:?}",
+            input.path
+        )));
+    }
+    let ok = p.send(method, &input.path, input.body.as_ref())?;
+    Ok(json!({ "data": ok.data, "trace_id": ok.trace_id }))
+}
