@@ -10,4 +10,4 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::weft::adapter::adapter as guest;
-pub use weft::adapter::{config, http, jobs, log, storage, tokens, types};
+pub use self::weft::adapter::{config, http, jobs, log, storage, tokens, types};
