@@ -4,7 +4,7 @@
 use crate::codec::{self, Answer, Envelope, Format};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use weft_sdk::error::detail;
+use weft_sdk::error::{detail, invalid_rows};
 use weft_sdk::http::{Method, Request, join, snippet};
 use weft_sdk::{AdapterError, CallContext, Detail, Result, batch, config, storage, tokens};
 
@@ -126,19 +126,8 @@ fn check_rows(rows: Vec<Value>) -> Result<Vec<Map<String, Value>>> {
             break;
         }
     }
-    if let Some(first) = problems.first() {
-        let msg = format!(
-            "{} problem(s) in rows, first: rows[{}]{}: {}",
-            problems.len(),
-            first.index.unwrap_or_default(),
-            first
-                .field
-                .as_ref()
-                .map(|f| format!(".{f}"))
-                .unwrap_or_default(),
-            first.message
-        );
-        return Err(AdapterError::invalid_input(msg).with_details(problems));
+    if let Some(e) = invalid_rows("rows", problems) {
+        return Err(e);
     }
     Ok(out)
 }

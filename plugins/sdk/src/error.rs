@@ -180,6 +180,24 @@ impl fmt::Display for AdapterError {
 
 impl std::error::Error for AdapterError {}
 
+/// Invalid input listing every problem found in the caller's `list` (e.g. "items"), summarised
+/// by the first; `None` when there is no problem.
+pub fn invalid_rows(list: &str, problems: Vec<Detail>) -> Option<AdapterError> {
+    let first = problems.first()?;
+    let summary = format!(
+        "{} problem(s) in {list}, first: {list}[{}]{}: {}",
+        problems.len(),
+        first.index.unwrap_or_default(),
+        first
+            .field
+            .as_ref()
+            .map(|f| format!(".{f}"))
+            .unwrap_or_default(),
+        first.message
+    );
+    Some(AdapterError::invalid_input(summary).with_details(problems))
+}
+
 /// A detail about the row at `index` of the caller's input.
 pub fn detail(
     index: Option<usize>,

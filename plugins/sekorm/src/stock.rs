@@ -1,6 +1,6 @@
 //! Stock items and the document's limits on them, checked before anything is sent.
 
-use weft_sdk::error::detail;
+use weft_sdk::error::{detail, invalid_rows};
 use weft_sdk::{AdapterError, Detail, Result, Value};
 
 /// Longest pnCode and brandName the document allows.
@@ -39,22 +39,10 @@ pub fn validate_items(items: &[Value]) -> Result<Vec<Item>> {
             ),
         }
     }
-    if problems.is_empty() {
-        return Ok(valid);
+    match invalid_rows("items", problems) {
+        None => Ok(valid),
+        Some(e) => Err(e),
     }
-    let first = &problems[0];
-    let summary = format!(
-        "{} problem(s) in items, first: items[{}]{}: {}",
-        problems.len(),
-        first.index.unwrap_or_default(),
-        first
-            .field
-            .as_ref()
-            .map(|f| format!(".{f}"))
-            .unwrap_or_default(),
-        first.message
-    );
-    Err(AdapterError::invalid_input(summary).with_details(problems))
 }
 
 type Problems = Vec<(Option<&'static str>, String)>;

@@ -2,7 +2,7 @@
 //! list, and the generic `call`.
 
 use crate::platform::Platform;
-use weft_sdk::error::detail;
+use weft_sdk::error::{detail, invalid_rows};
 use weft_sdk::http::Method;
 use weft_sdk::{AdapterError, Detail, Result, Value, json};
 
@@ -34,16 +34,7 @@ fn check_items(items: &[Value], key: &str, objects_only: bool) -> Result<()> {
                 .then(|| detail(Some(i), Some(key), None, format!("{key} is required")))
         })
         .collect();
-    match problems.first() {
-        None => Ok(()),
-        Some(first) => Err(AdapterError::invalid_input(format!(
-            "{} problem(s) in items, first: items[{}]: {}",
-            problems.len(),
-            first.index.unwrap_or_default(),
-            first.message
-        ))
-        .with_details(problems)),
-    }
+    invalid_rows("items", problems).map_or(Ok(()), Err)
 }
 
 /// `upsert-product`: one product object.
