@@ -93,3 +93,34 @@ chunk_size = 200
             .is_err()
     );
 }
+
+#[test]
+fn base_url_in_allowed_hosts_follows_the_base_url() {
+    let text = "name = \"x\"\ncomponent = \"x.wasm\"\nbase_url = \"http://127.0.0.1:9000/api\"\nallowed_hosts = [\"base_url\", \"auth.example.com\"]\n";
+    let m = weft::manifest::parse(Path::new("manifests/x.toml"), text, &env).expect("valid");
+    assert!(
+        m.allowed_hosts
+            .check(&url::Url::parse("http://127.0.0.1:9000/api/x").expect("url"))
+            .is_ok()
+    );
+    assert!(
+        m.allowed_hosts
+            .check(&url::Url::parse("http://127.0.0.1:9001/").expect("url"))
+            .is_err()
+    );
+    assert!(
+        m.allowed_hosts
+            .check(&url::Url::parse("https://auth.example.com/token").expect("url"))
+            .is_ok()
+    );
+    let e = weft::manifest::parse(
+        Path::new("manifests/x.toml"),
+        "name = \"x\"\ncomponent = \"x.wasm\"\nallowed_hosts = [\"base_url\"]\n",
+        &env,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "manifests/x.toml: allowed_hosts[0]: \"base_url\" needs a base_url in the manifest"
+    );
+}

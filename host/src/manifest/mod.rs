@@ -362,9 +362,18 @@ fn validate(
         Some(list) => {
             let mut patterns = Vec::with_capacity(list.len());
             for (i, text) in list.iter().enumerate() {
-                patterns.push(
-                    HostPattern::parse(text).map_err(|m| err(&format!("allowed_hosts[{i}]"), m))?,
-                );
+                let key = format!("allowed_hosts[{i}]");
+                // "base_url" stands for base_url's own scheme, host and port, so that a
+                // deployment that moves base_url (to a test server, a proxy) moves this too.
+                let pattern = if text == "base_url" {
+                    let url = base_url.as_ref().ok_or_else(|| {
+                        err(&key, "\"base_url\" needs a base_url in the manifest".into())
+                    })?;
+                    HostPattern::for_url(url)
+                } else {
+                    HostPattern::parse(text).map_err(|m| err(&key, m))?
+                };
+                patterns.push(pattern);
             }
             AllowedHosts::new(patterns)
         }
