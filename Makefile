@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 # Adapter crates built as components (plugins/) and the test adapters (tests/).
-PLUGINS := weft-sekorm weft-lenovo weft-supercarrier8
+PLUGINS := weft-sekorm weft-lenovo weft-supercarrier8 weft-hugevision weft-fxiaoke
 TEST_PLUGINS := weft-probe
 WASM_DIR := target/wasm32-wasip2/wasm
 
@@ -25,7 +25,7 @@ run: build
 
 # Every test: unit, manifest snapshots, the adapters against their simulators, the CLI.
 test: build
-	$(CARGO) test --workspace --exclude weft-sekorm --exclude weft-lenovo --exclude weft-supercarrier8 --exclude weft-sdk --exclude weft-probe
+	$(CARGO) test --workspace --exclude weft-sekorm --exclude weft-lenovo --exclude weft-supercarrier8 --exclude weft-hugevision --exclude weft-fxiaoke --exclude weft-sdk --exclude weft-probe
 	$(CARGO) test -p weft-sdk --lib
 
 lint: plugins

@@ -293,6 +293,12 @@ impl LoadedAdapter {
                 Err(guest::AdapterError::InvalidInput(p)) => {
                     Err(TokenError::Invalid(redactor.scrub(&p.message)))
                 }
+                Err(guest::AdapterError::Transient(t)) if t.retry_after_ms.is_some() => {
+                    Err(TokenError::Throttled(
+                        redactor.scrub(&t.message),
+                        Duration::from_millis(t.retry_after_ms.unwrap_or_default()),
+                    ))
+                }
                 Err(e) => Err(TokenError::Failed(
                     redactor.scrub(&crate::invoke::error_message(&e)),
                 )),

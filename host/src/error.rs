@@ -126,6 +126,10 @@ pub struct InvokeError {
     pub details: Vec<Detail>,
     /// Attempts made.
     pub attempts: u32,
+    /// How long the platform asked to wait before another try (a transient failure's
+    /// Retry-After), so that a job's next attempt honours it too.
+    #[serde(skip)]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl InvokeError {
@@ -139,6 +143,7 @@ impl InvokeError {
             platform_code: None,
             details: Vec::new(),
             attempts: 0,
+            retry_after_ms: None,
         }
     }
 }

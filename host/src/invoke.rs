@@ -285,6 +285,7 @@ impl LoadedAdapter {
             types::AdapterError::Transient(t) => {
                 let mut out = InvokeError::new(ErrorKind::Transient, name, op, scrub(&t.message));
                 out.platform_code = t.code.clone();
+                out.retry_after_ms = t.retry_after_ms;
                 out
             }
         }

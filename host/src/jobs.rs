@@ -288,7 +288,8 @@ async fn run_attempt(rt: &Arc<Runtime>, owner: &str, job: JobRecord, options: &W
         Err(e) => {
             let problem = serde_json::to_string(&e).unwrap_or_default();
             if retryable(e.kind) && job.attempt < job.max_attempts {
-                let wait = crate::invoke::backoff(&adapter.manifest.retry, job.attempt, None);
+                let wait =
+                    crate::invoke::backoff(&adapter.manifest.retry, job.attempt, e.retry_after_ms);
                 JobOutcome::Retry {
                     run_at_ms: now_ms() + ms(wait),
                     error: problem,

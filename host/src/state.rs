@@ -312,6 +312,13 @@ impl tokens::Host for CallState {
                     self.denied = Some(m.clone());
                     tokens::TokenError::Denied(m)
                 }
+                TokenError::Throttled(message, d) => tokens::TokenError::FetchFailed(
+                    types::AdapterError::Transient(types::TransientFailure {
+                        message,
+                        code: Some("token-throttled".into()),
+                        retry_after_ms: Some(d.as_millis() as u64),
+                    }),
+                ),
                 TokenError::RateLimited(d) => tokens::TokenError::RateLimited(d.as_millis() as u64),
                 TokenError::Unavailable(m) => tokens::TokenError::Unavailable(m),
             }),

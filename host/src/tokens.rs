@@ -29,6 +29,10 @@ pub enum TokenError {
     /// `fetch-token` failed in a way worth retrying later (or trapped, or timed out).
     #[error("token fetch failed: {0}")]
     Failed(String),
+    /// The token endpoint itself asked for a pause (HTTP 429 with Retry-After, or its own
+    /// rate-limit code): no fetch before this long, whatever `min_fetch_interval` allows.
+    #[error("token endpoint asked to wait {} ms: {0}", .1.as_millis())]
+    Throttled(String, Duration),
     /// `min_fetch_interval` forbids another fetch for this long.
     #[error("token endpoint may be called again in {} ms (token.min_fetch_interval)", .0.as_millis())]
     RateLimited(Duration),
@@ -311,6 +315,17 @@ impl TokenCache {
             .min(deadline.saturating_duration_since(Instant::now()));
         let fetched = match tokio::time::timeout(budget, fetcher.fetch(key.scope)).await {
             Ok(Ok(f)) => f,
+            Ok(Err(TokenError::Throttled(message, wait))) => {
+                // Counted as an attempt made later than it was, so that `min_fetch_interval`
+                // keeps every caller (and every node, through the store) off the endpoint until
+                // the pause it asked for is over.
+                let not_before = now_ms() + ms(wait);
+                let shifted = not_before - ms(policy.min_fetch_interval.get());
+                if shifted > attempt_at {
+                    self.record_attempt(entry, key, shifted).await?;
+                }
+                return Err(self.fail(entry, TokenError::Throttled(message, wait)));
+            }
             Ok(Err(e)) => return Err(self.fail(entry, e)),
             Err(_) => {
                 return Err(self.fail(

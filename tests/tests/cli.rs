@@ -187,6 +187,11 @@ fn the_shipped_manifests_pass_check() {
         .env("LENOVO_TEST_CLIENT_SECRET", "secret")
         .env("SC8_ACCESS_KEY", "key")
         .env("SC8_SECRET_KEY", "secret")
+        .env("HVS_SYSTEM_KEY", "system")
+        .env("HVS_SYSTEM_PASSWORD", "password")
+        .env("HVS_USER_NAME", "user")
+        .env("FXIAOKE_CRM_TOKEN", "crm")
+        .env("FXIAOKE_PUSH_TOKEN", "push")
         .output()
         .expect("weft check");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -195,7 +200,14 @@ fn the_shipped_manifests_pass_check() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for name in ["sekorm", "lenovo-test", "lenovo-prod", "supercarrier8"] {
+    for name in [
+        "sekorm",
+        "lenovo-test",
+        "lenovo-prod",
+        "supercarrier8",
+        "hugevision",
+        "fxiaoke",
+    ] {
         assert!(stdout.contains(&format!("ok      {name} ")), "{stdout}");
     }
 }

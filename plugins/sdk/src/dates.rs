@@ -25,6 +25,17 @@ pub fn day(offset: Offset, days: i64) -> Result<String, AdapterError> {
         .map_err(|e| AdapterError::transient(format!("date formatting failed: {e}")))
 }
 
+/// The current time at `offset` as `yyyy-MM-dd HH:mm:ss`, the timestamp format of platforms
+/// that write local time without a zone.
+pub fn timestamp(offset: Offset) -> Result<String, AdapterError> {
+    const STAMP: &[BorrowedFormatItem<'static>] =
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    time::OffsetDateTime::now_utc()
+        .to_offset(offset)
+        .format(STAMP)
+        .map_err(|e| AdapterError::transient(format!("time formatting failed: {e}")))
+}
+
 /// The current UTC time as `yyMMddHHmmss` (12 digits), for identifiers.
 pub fn stamp_utc() -> Result<String, AdapterError> {
     const STAMP: &[BorrowedFormatItem<'static>] =

@@ -54,7 +54,7 @@ pub fn list_all(prefix: &str) -> Result<Vec<String>, AdapterError> {
     let mut keys = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let page = wit::list_keys(prefix, after.as_deref(), 1000).map_err(err)?;
+        let page = list_keys(prefix, after.as_deref(), 1000)?;
         let done = page.len() < 1000;
         after = page.last().cloned();
         keys.extend(page);
@@ -71,4 +71,14 @@ pub fn compare_and_swap(
     new: Option<&[u8]>,
 ) -> Result<bool, AdapterError> {
     wit::compare_and_swap(key, expected, new).map_err(err)
+}
+
+/// One page of keys under `prefix`, in byte order, after `start_after` if given (the host caps
+/// `limit` at 1000).
+pub fn list_keys(
+    prefix: &str,
+    start_after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<String>, AdapterError> {
+    wit::list_keys(prefix, start_after, limit).map_err(err)
 }

@@ -35,3 +35,21 @@ pub fn with_token<T>(
     }
     result
 }
+
+/// Seconds until a JWT's `exp` claim, read without checking the signature (the platform checks
+/// it; the host only needs the lifetime). `None` when the token is not a JWT with a numeric
+/// `exp`, so the manifest's `token.default_ttl` applies; `Some(0)` for a token already expired.
+pub fn jwt_expires_in(token: &str) -> Option<u64> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let exp = claims.get("exp")?.as_f64()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs_f64();
+    Some((exp - now).max(0.0) as u64)
+}

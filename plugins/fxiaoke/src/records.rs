@@ -1,0 +1,433 @@
+//! The ERP-side records the CRM pushes and polls: master/detail records by object and id, and
+//! an append-only change log ordered by change time, so that a batch poll's window and its
+//! offsets see every record once.
+//!
+//! Storage layout (the adapter's own namespace):
+//! - `rec/{obj}/{id}` — the record (JSON [`Record`]);
+//! - `log/{obj}/{changed_ms:013}/{id}` — one entry per change. A record counts in a window at
+//!   its last change no later than the window's end, so later changes never move it inside a
+//!   window that has already closed.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use weft_sdk::{AdapterError, Result, Value, config, json, storage};
+
+/// The manifest's `[config]`.
+#[derive(Debug, Deserialize)]
+pub struct Config {
+    /// The CRM's root, e.g. `https://www.fxiaoke.com`.
+    pub base_url: String,
+    /// Path of the CRM's push endpoint.
+    #[serde(default = "default_syncpush_path")]
+    pub syncpush_path: String,
+    /// `tenantId` header of syncpush (given by Fxiaoke).
+    #[serde(default)]
+    pub tenant_id: String,
+    /// The ledgers (data centres) of a multi-ledger account; empty for a single ledger.
+    #[serde(default)]
+    pub data_center_ids: Vec<String>,
+    /// Field of `masterFieldVal` (and of detail rows) that holds the record's id.
+    #[serde(default = "default_id_field")]
+    pub id_field: String,
+    /// `code` of a successful answer to the CRM.
+    #[serde(default = "default_success_code")]
+    pub success_code: String,
+    /// `code` of a refused request.
+    #[serde(default = "default_error_code")]
+    pub error_code: String,
+    /// The company's own ERP endpoint: records the CRM pushes are delivered there by a job.
+    #[serde(default)]
+    pub erp_endpoint: Option<String>,
+    /// Largest `limit` of a batch poll.
+    #[serde(default = "default_max_limit")]
+    pub max_limit: usize,
+}
+
+fn default_syncpush_path() -> String {
+    "/erp/syncdata/open/objdata/syncpush".into()
+}
+fn default_id_field() -> String {
+    "id".into()
+}
+fn default_success_code() -> String {
+    "0".into()
+}
+fn default_error_code() -> String {
+    "-1".into()
+}
+fn default_max_limit() -> usize {
+    1000
+}
+
+impl Config {
+    /// Reads the configuration.
+    pub fn load() -> Result<Self> {
+        let config: Self = config::typed()?;
+        if config.id_field.is_empty() {
+            return Err(AdapterError::invalid_input(
+                "manifest [config] id_field: must not be empty",
+            ));
+        }
+        Ok(config)
+    }
+}
+
+/// A master/detail record as the document shapes it, with the ids this side gave it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    /// ERP-side object API name.
+    #[serde(rename = "objAPIName")]
+    pub obj_api_name: String,
+    /// Master fields (the id field included).
+    pub master_field_val: serde_json::Map<String, Value>,
+    /// Detail rows by detail object API name (each row's id field included).
+    #[serde(default)]
+    pub detail_field_vals: serde_json::Map<String, Value>,
+    /// The master id.
+    pub master_data_id: String,
+    /// Detail ids by detail object API name, in row order.
+    #[serde(default)]
+    pub detail_data_ids: serde_json::Map<String, Value>,
+    /// Change times, unix ms, oldest first.
+    #[serde(default)]
+    pub changes: Vec<u64>,
+}
+
+impl Record {
+    /// The document's shape: `{objAPIName, masterFieldVal, detailFieldVals}`.
+    pub fn standard(&self, include_detail: bool) -> Value {
+        let mut v = json!({
+            "objAPIName": self.obj_api_name,
+            "masterFieldVal": self.master_field_val,
+        });
+        if include_detail {
+            v["detailFieldVals"] = Value::Object(self.detail_field_vals.clone());
+        }
+        v
+    }
+
+    /// The ids answered to create and update.
+    pub fn ids(&self) -> Value {
+        json!({
+            "masterDataId": self.master_data_id,
+            "detailDataIds": self.detail_data_ids,
+        })
+    }
+}
+
+/// A push body checked against the document: `objAPIName`, `masterFieldVal` (an object),
+/// `detailFieldVals` (detail API name → list of row objects).
+#[derive(Debug)]
+pub struct Incoming {
+    /// Object API name.
+    pub obj: String,
+    /// Master fields.
+    pub master: serde_json::Map<String, Value>,
+    /// Detail rows.
+    pub details: serde_json::Map<String, Value>,
+}
+
+/// Checks a standard-format body; the error names the offending field.
+pub fn parse_standard(body: &Value) -> std::result::Result<Incoming, String> {
+    let Value::Object(b) = body else {
+        return Err(
+            "the body must be a JSON object {objAPIName, masterFieldVal, detailFieldVals}".into(),
+        );
+    };
+    let obj = match b.get("objAPIName") {
+        Some(Value::String(s)) if valid_name(s) => s.clone(),
+        Some(Value::String(s)) => {
+            return Err(format!(
+                "objAPIName {s:?}: 1 to 100 letters, digits, '_' or '.'"
+            ));
+        }
+        _ => return Err("objAPIName: required string".into()),
+    };
+    let master = match b.get("masterFieldVal") {
+        Some(Value::Object(m)) => m.clone(),
+        _ => return Err("masterFieldVal: required object".into()),
+    };
+    let details = match b.get("detailFieldVals") {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(d)) => {
+            for (name, rows) in d {
+                let ok = rows
+                    .as_array()
+                    .is_some_and(|rows| rows.iter().all(Value::is_object));
+                if !ok {
+                    return Err(format!("detailFieldVals.{name}: must be a list of objects"));
+                }
+            }
+            d.clone()
+        }
+        Some(_) => return Err("detailFieldVals: must be an object of lists".into()),
+    };
+    if let Some(other) = b
+        .keys()
+        .find(|k| !["objAPIName", "masterFieldVal", "detailFieldVals"].contains(&k.as_str()))
+    {
+        return Err(format!("{other}: not a field of the standard format"));
+    }
+    Ok(Incoming {
+        obj,
+        master,
+        details,
+    })
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 100
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+}
+
+/// A valid id: used in storage keys, so printable and short.
+pub fn valid_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 200 && !s.chars().any(|c| c.is_control() || c == '/')
+}
+
+fn id_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn record_key(obj: &str, id: &str) -> String {
+    format!("rec/{obj}/{id}")
+}
+
+fn log_key(obj: &str, at: u64, id: &str) -> String {
+    format!("log/{obj}/{at:013}/{id}")
+}
+
+/// Current time in unix ms.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Reads a record.
+pub fn get(obj: &str, id: &str) -> Result<Option<Record>> {
+    if !valid_name(obj) || !valid_id(id) {
+        return Ok(None);
+    }
+    storage::get_json(&record_key(obj, id))
+}
+
+/// What an upsert may do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    /// Create, or update a record of the same id (a create resent after a lost answer).
+    Create,
+    /// Update an existing record only.
+    Update,
+    /// Either.
+    Upsert,
+}
+
+/// Why an upsert was refused.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The body or an id is malformed.
+    Invalid(String),
+    /// An update of a record that does not exist.
+    Unknown(String),
+    /// The store failed.
+    Store(AdapterError),
+}
+
+impl From<AdapterError> for Refusal {
+    fn from(e: AdapterError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// Creates or updates a record. A record's id is its master id field when the body has one;
+/// otherwise a create derives it from the content, so a create resent after a lost answer
+/// lands on the same record. Detail rows get `{master id}-{detail name}-{n}` unless they carry
+/// their own id. Answers the stored record.
+pub fn upsert(
+    config: &Config,
+    incoming: Incoming,
+    mode: Mode,
+    given_id: Option<&str>,
+) -> std::result::Result<Record, Refusal> {
+    let Incoming {
+        obj,
+        mut master,
+        mut details,
+    } = incoming;
+    let field = config.id_field.as_str();
+    let id = match master
+        .get(field)
+        .and_then(id_text)
+        .or(given_id.map(String::from))
+    {
+        Some(id) => id,
+        None if mode == Mode::Update => {
+            return Err(Refusal::Invalid(format!(
+                "masterFieldVal.{field}: an update must name the record it changes"
+            )));
+        }
+        None => {
+            let digest = Sha256::digest(
+                json!({"obj": obj, "master": master, "details": details})
+                    .to_string()
+                    .as_bytes(),
+            );
+            hex::encode(&digest[..12])
+        }
+    };
+    if !valid_id(&id) {
+        return Err(Refusal::Invalid(format!(
+            "{field} {id:?}: 1 to 200 characters, no '/' or control characters"
+        )));
+    }
+    let existing = get(&obj, &id)?;
+    if mode == Mode::Update && existing.is_none() {
+        return Err(Refusal::Unknown(format!(
+            "no {obj} record with {field} {id:?}: create it first"
+        )));
+    }
+    master.insert(field.to_string(), Value::String(id.clone()));
+    let mut detail_ids = serde_json::Map::new();
+    for (name, rows) in details.iter_mut() {
+        let mut ids = Vec::new();
+        for (n, row) in rows.as_array_mut().into_iter().flatten().enumerate() {
+            let Some(row) = row.as_object_mut() else {
+                continue;
+            };
+            let row_id = row
+                .get(field)
+                .and_then(id_text)
+                .unwrap_or_else(|| format!("{id}-{name}-{}", n + 1));
+            row.insert(field.to_string(), Value::String(row_id.clone()));
+            ids.push(Value::String(row_id));
+        }
+        detail_ids.insert(name.clone(), Value::Array(ids));
+    }
+    let mut changes = existing.map(|r| r.changes).unwrap_or_default();
+    // Strictly increasing change times keep one log entry per change.
+    let at = now_ms().max(changes.last().map_or(0, |t| t + 1));
+    changes.push(at);
+    let record = Record {
+        obj_api_name: obj.clone(),
+        master_field_val: master,
+        detail_field_vals: details,
+        master_data_id: id.clone(),
+        detail_data_ids: detail_ids,
+        changes,
+    };
+    // The record first, then its log entry: a crash in between leaves a record that a poll
+    // finds at its previous change, never a log entry without its record.
+    storage::set_json(&record_key(&obj, &id), &record)?;
+    storage::set(&log_key(&obj, at, &id), b"")?;
+    Ok(record)
+}
+
+/// A batch poll: records of `obj` whose last change no later than `end` is at or after
+/// `start`, by that change time then id, from `offset`, at most `limit`; and how many in all.
+pub fn window(
+    obj: &str,
+    start: u64,
+    end: u64,
+    offset: usize,
+    limit: usize,
+) -> Result<(usize, Vec<Record>)> {
+    if !valid_name(obj) || start > end {
+        return Ok((0, Vec::new()));
+    }
+    let prefix = format!("log/{obj}/");
+    // Keys sort by time: start right before `start`'s first key.
+    let mut after = Some(if start == 0 {
+        prefix.clone()
+    } else {
+        format!("{prefix}{:013}/\u{10FFFF}", start - 1)
+    });
+    let mut total = 0usize;
+    let mut page = Vec::new();
+    'scan: loop {
+        let keys = storage::list_keys(&prefix, after.as_deref(), 1000)?;
+        let done = keys.len() < 1000;
+        after = keys.last().cloned();
+        for key in keys {
+            let Some((at, id)) = key[prefix.len()..].split_once('/') else {
+                continue;
+            };
+            let Ok(at) = at.parse::<u64>() else { continue };
+            if at > end {
+                break 'scan;
+            }
+            if at < start {
+                continue;
+            }
+            let Some(record) = get(obj, id)? else {
+                continue;
+            };
+            let last_in_window = record.changes.iter().rev().find(|t| **t <= end).copied();
+            if last_in_window != Some(at) {
+                continue;
+            }
+            if total >= offset && page.len() < limit {
+                page.push(record);
+            }
+            total += 1;
+        }
+        if done {
+            break;
+        }
+    }
+    Ok((total, page))
+}
+
+/// `upsert-record`: the company's own systems feed an ERP-side record.
+pub fn upsert_op(config: &Config, input: Value) -> Result<Value> {
+    let incoming =
+        parse_standard(&input).map_err(|e| AdapterError::invalid_input(format!("input: {e}")))?;
+    match upsert(config, incoming, Mode::Upsert, None) {
+        Ok(r) => Ok(r.ids()),
+        Err(Refusal::Invalid(m) | Refusal::Unknown(m)) => Err(AdapterError::invalid_input(m)),
+        Err(Refusal::Store(e)) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ListInput {
+    #[serde(rename = "objAPIName")]
+    obj_api_name: String,
+    #[serde(default)]
+    start_time: Option<u64>,
+    #[serde(default)]
+    end_time: Option<u64>,
+    #[serde(default)]
+    offset: Option<usize>,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    include_detail: Option<bool>,
+}
+
+/// `list-records`: what a batch poll of the same window would answer.
+pub fn list_op(config: &Config, input: Value) -> Result<Value> {
+    let input: ListInput = weft_sdk::parse_input(input)?;
+    let limit = input.limit.unwrap_or(100).min(config.max_limit);
+    let (total, records) = window(
+        &input.obj_api_name,
+        input.start_time.unwrap_or(0),
+        input.end_time.unwrap_or(u64::MAX / 2),
+        input.offset.unwrap_or(0),
+        limit,
+    )?;
+    let detail = input.include_detail.unwrap_or(true);
+    Ok(json!({
+        "totalNum": total,
+        "dataList": records.iter().map(|r| r.standard(detail)).collect::<Vec<_>>(),
+    }))
+}
