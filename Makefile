@@ -5,6 +5,8 @@ CARGO ?= cargo
 # Adapter crates built as components (plugins/) and the test adapters (tests/).
 PLUGINS := weft-sekorm weft-lenovo weft-supercarrier8 weft-hugevision weft-fxiaoke
 TEST_PLUGINS := weft-probe
+# Built for the benchmarks only: a hello wasi:http component for `wasmtime serve`.
+BENCH_PLUGINS := weft-hello-http
 WASM_DIR := target/wasm32-wasip2/wasm
 
 .PHONY: run test toolchain plugins build check lint bench
@@ -25,13 +27,13 @@ run: build
 
 # Every test: unit, manifest snapshots, the adapters against their simulators, the CLI.
 test: build
-	$(CARGO) test --workspace --exclude weft-sekorm --exclude weft-lenovo --exclude weft-supercarrier8 --exclude weft-hugevision --exclude weft-fxiaoke --exclude weft-sdk --exclude weft-probe
+	$(CARGO) test --workspace --exclude weft-sekorm --exclude weft-lenovo --exclude weft-supercarrier8 --exclude weft-hugevision --exclude weft-fxiaoke --exclude weft-sdk --exclude weft-probe --exclude weft-hello-http
 	$(CARGO) test -p weft-sdk --lib
 
 lint: plugins
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy --target wasm32-wasip2 $(addprefix -p ,$(PLUGINS) $(TEST_PLUGINS)) -- -D warnings
+	$(CARGO) clippy --target wasm32-wasip2 $(addprefix -p ,$(PLUGINS) $(TEST_PLUGINS) $(BENCH_PLUGINS)) -- -D warnings
 
 bench: plugins
 	$(CARGO) build --release -p weft

@@ -30,6 +30,8 @@ pub enum ErrorKind {
     NotFound,
     /// The adapter is not loaded (its manifest or component failed) or the host is overloaded.
     Unavailable,
+    /// Too many calls already wait for this adapter (`limits.queue`): try again shortly.
+    Busy,
 }
 
 impl ErrorKind {
@@ -47,6 +49,7 @@ impl ErrorKind {
             Self::Limit => "limit",
             Self::NotFound => "not-found",
             Self::Unavailable => "unavailable",
+            Self::Busy => "busy",
         }
     }
 
@@ -64,6 +67,7 @@ impl ErrorKind {
             Self::Limit => 18,
             Self::NotFound => 19,
             Self::Unavailable => 20,
+            Self::Busy => 21,
         }
     }
 
@@ -80,6 +84,7 @@ impl ErrorKind {
             Self::Trap | Self::Limit => 500,
             Self::NotFound => 404,
             Self::Unavailable => 503,
+            Self::Busy => 429,
         }
     }
 }

@@ -120,9 +120,9 @@ impl LoadedAdapter {
         let deadline = options
             .deadline
             .map_or(started + limit, |d| d.min(started + limit));
-        let _permit = match tokio::time::timeout_at(deadline.into(), self.permits.acquire()).await {
-            Ok(Ok(p)) => p,
-            _ => {
+        let _permit = match self.permit(name, op, deadline).await? {
+            Some(p) => p,
+            None => {
                 return Err(err(
                     ErrorKind::Unavailable,
                     format!(
@@ -221,6 +221,46 @@ impl LoadedAdapter {
                 _ => return Err(e),
             }
             attempt += 1;
+        }
+    }
+
+    /// A turn to run: at once if a slot is free; else waiting, if `limits.queue` leaves room,
+    /// until the deadline (`None` when it passed).
+    async fn permit(
+        &self,
+        name: &str,
+        op: &str,
+        deadline: Instant,
+    ) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, InvokeError> {
+        use std::sync::atomic::Ordering;
+        if let Ok(p) = self.permits.try_acquire() {
+            return Ok(Some(p));
+        }
+        let limits = &self.manifest.limits;
+        let waiting = self.waiting.fetch_add(1, Ordering::SeqCst) + 1;
+        struct Leave<'a>(&'a std::sync::atomic::AtomicU32);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let _leave = Leave(&self.waiting);
+        if let Some(queue) = limits.queue
+            && waiting > queue
+        {
+            return Err(InvokeError::new(
+                ErrorKind::Busy,
+                name,
+                op,
+                format!(
+                    "adapter {name} has limits.concurrency ({}) calls running and limits.queue ({queue}) waiting: try again shortly",
+                    limits.concurrency
+                ),
+            ));
+        }
+        match tokio::time::timeout_at(deadline.into(), self.permits.acquire()).await {
+            Ok(Ok(p)) => Ok(Some(p)),
+            _ => Ok(None),
         }
     }
 

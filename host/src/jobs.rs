@@ -228,7 +228,7 @@ async fn worker(
 fn retryable(kind: ErrorKind) -> bool {
     matches!(
         kind,
-        ErrorKind::Transient | ErrorKind::Timeout | ErrorKind::Unavailable
+        ErrorKind::Transient | ErrorKind::Timeout | ErrorKind::Unavailable | ErrorKind::Busy
     )
 }
 

@@ -312,6 +312,7 @@ pub async fn load_adapter(
         credentials,
         config_json,
         permits,
+        waiting: std::sync::atomic::AtomicU32::new(0),
         shared: shared.clone(),
     });
     let description = adapter

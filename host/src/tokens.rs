@@ -31,7 +31,7 @@ pub enum TokenError {
     Failed(String),
     /// The token endpoint itself asked for a pause (HTTP 429 with Retry-After, or its own
     /// rate-limit code): no fetch before this long, whatever `min_fetch_interval` allows.
-    #[error("token endpoint asked to wait {} ms: {0}", .1.as_millis())]
+    #[error("token endpoint asked to wait {wait} ms: {0}", wait = .1.as_millis())]
     Throttled(String, Duration),
     /// `min_fetch_interval` forbids another fetch for this long.
     #[error("token endpoint may be called again in {} ms (token.min_fetch_interval)", .0.as_millis())]

@@ -149,58 +149,10 @@ async fn handle(
     if uri.path() != SYNCPUSH {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
-    let mut refuse = |code: &str, why: String| {
-        i.ledger.refused.push(why.clone());
-        answer(code, &why)
-    };
-    if h("token").as_deref() != Some(i.token.as_str()) {
-        return refuse("s106240401", "token 认证失败".into());
-    }
-    if h("tenantid").as_deref() != Some(i.tenant.as_str()) {
-        return refuse("s106240402", format!("tenantId 错误: {:?}", h("tenantid")));
-    }
-    match (i.data_centers.is_empty(), h("datacenterid")) {
-        (true, Some(dc)) => {
-            return refuse("s106240403", format!("单账套不需要 dataCenterId: {dc}"));
-        }
-        (false, None) => return refuse("s106240403", "多账套必须推送 dataCenterId".into()),
-        (false, Some(dc)) if !i.data_centers.contains(&dc) => {
-            return refuse("s106240403", format!("dataCenterId 不存在: {dc}"));
-        }
-        _ => {}
-    }
-    if h("objectapiname").is_none_or(|o| o.is_empty()) {
-        return refuse("s106240404", "objectApiName 必填".into());
-    }
-    if h("version").as_deref() != Some("v1") {
-        return refuse(
-            "s106240405",
-            format!("version 必须为 v1: {:?}", h("version")),
-        );
-    }
-    if let Some(op) = h("operationtype")
-        && op != "3"
-    {
-        return refuse("s106240406", format!("operationType 只能为 3: {op}"));
-    }
     let content_type = h("content-type").unwrap_or_default();
-    // The standard format: a JSON body of the document's shape, which needs the `id` header.
-    let standard = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .filter(|v| v.get("objAPIName").is_some() && v.get("masterFieldVal").is_some());
-    if let Some(v) = &standard {
-        if !content_type.starts_with("application/json") {
-            return refuse("s106240407", "标准格式仅支持 json".into());
-        }
-        if h("id").is_none_or(|id| id.is_empty()) {
-            return refuse("s106240408", "标准格式必须传 id".into());
-        }
-        if v["objAPIName"].as_str() != h("objectapiname").as_deref() {
-            return refuse("s106240409", "objAPIName 与 objectApiName 不一致".into());
-        }
-        if !v["masterFieldVal"].is_object() {
-            return refuse("s106240410", "masterFieldVal 必须为对象".into());
-        }
+    if let Err((code, why)) = check_push(&i, &h, &content_type, &body) {
+        i.ledger.refused.push(why.clone());
+        return answer(code, &why);
     }
     if let Some((code, message)) = i.errors.pop_front() {
         return answer(&code, &message);
@@ -223,6 +175,64 @@ async fn handle(
         body: body.to_vec(),
     });
     answer("s106240000", "成功")
+}
+
+/// The document's header rules for syncpush; the refusal's code and reason.
+fn check_push(
+    i: &Inner,
+    h: &dyn Fn(&str) -> Option<String>,
+    content_type: &str,
+    body: &[u8],
+) -> Result<(), (&'static str, String)> {
+    if h("token").as_deref() != Some(i.token.as_str()) {
+        return Err(("s106240401", "token 认证失败".into()));
+    }
+    if h("tenantid").as_deref() != Some(i.tenant.as_str()) {
+        return Err(("s106240402", format!("tenantId 错误: {:?}", h("tenantid"))));
+    }
+    match (i.data_centers.is_empty(), h("datacenterid")) {
+        (true, Some(dc)) => {
+            return Err(("s106240403", format!("单账套不需要 dataCenterId: {dc}")));
+        }
+        (false, None) => return Err(("s106240403", "多账套必须推送 dataCenterId".into())),
+        (false, Some(dc)) if !i.data_centers.contains(&dc) => {
+            return Err(("s106240403", format!("dataCenterId 不存在: {dc}")));
+        }
+        _ => {}
+    }
+    if h("objectapiname").is_none_or(|o| o.is_empty()) {
+        return Err(("s106240404", "objectApiName 必填".into()));
+    }
+    if h("version").as_deref() != Some("v1") {
+        return Err((
+            "s106240405",
+            format!("version 必须为 v1: {:?}", h("version")),
+        ));
+    }
+    if let Some(op) = h("operationtype")
+        && op != "3"
+    {
+        return Err(("s106240406", format!("operationType 只能为 3: {op}")));
+    }
+    // The standard format: a JSON body of the document's shape, which needs the `id` header.
+    let standard = serde_json::from_slice::<Value>(body)
+        .ok()
+        .filter(|v| v.get("objAPIName").is_some() && v.get("masterFieldVal").is_some());
+    if let Some(v) = &standard {
+        if !content_type.starts_with("application/json") {
+            return Err(("s106240407", "标准格式仅支持 json".into()));
+        }
+        if h("id").is_none_or(|id| id.is_empty()) {
+            return Err(("s106240408", "标准格式必须传 id".into()));
+        }
+        if v["objAPIName"].as_str() != h("objectapiname").as_deref() {
+            return Err(("s106240409", "objAPIName 与 objectApiName 不一致".into()));
+        }
+        if !v["masterFieldVal"].is_object() {
+            return Err(("s106240410", "masterFieldVal 必须为对象".into()));
+        }
+    }
+    Ok(())
 }
 
 /// The CRM as a client of the ERP side's endpoints (behind `weft serve`'s inbound routes).

@@ -47,6 +47,7 @@ struct Inner {
     last_token: Option<Instant>,
     tokens: HashMap<String, Instant>,
     faults: VecDeque<Fault>,
+    latency: Duration,
     ledger: Ledger,
 }
 
@@ -75,6 +76,7 @@ impl SuperCarrier8 {
             last_token: None,
             tokens: HashMap::new(),
             faults: VecDeque::new(),
+            latency: Duration::ZERO,
             ledger: Ledger::default(),
         }));
         let app = Router::new().fallback(handle).with_state(inner.clone());
@@ -104,6 +106,11 @@ impl SuperCarrier8 {
     /// Reads the ledger.
     pub fn ledger<T>(&self, f: impl FnOnce(&Ledger) -> T) -> T {
         self.with(|i| f(&i.ledger))
+    }
+
+    /// Makes every business call take this long, as a platform across the internet does.
+    pub fn set_latency(&self, latency: Duration) {
+        self.with(|i| i.latency = latency);
     }
 
     /// Queues faults for the next business calls.
@@ -136,6 +143,10 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let latency = inner.lock().expect("state").latency;
+    if !latency.is_zero() && uri.path() != "/cncop/ca/v1/applications/get-token" {
+        tokio::time::sleep(latency).await;
+    }
     let mut i = inner.lock().expect("state");
     let path = uri.path().to_string();
     let json_body = || serde_json::from_slice::<Value>(&body).ok();

@@ -188,17 +188,17 @@ async fn an_expired_token_is_replaced_and_a_revoked_one_refreshed_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rate_limited_login_is_retried_only_after_its_retry_after() {
-    // Logins at most every 2 s; tokens live 1 s, so the second call needs a login too early.
+    // Logins at most every 4 s; tokens live 2 s, so the next calls need a login too early.
     let (sim, _dep, rt) = setup(Setup {
-        ttl: Duration::from_secs(1),
-        login_window: Duration::from_secs(2),
+        ttl: Duration::from_secs(2),
+        login_window: Duration::from_secs(4),
         ..Setup::default()
     })
     .await;
     call(&rt, "query-pending-shipments", json!({}))
         .await
         .expect("first");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let rt = Arc::new(rt);
     let calls: Vec<_> = (0..10)
         .map(|_| {

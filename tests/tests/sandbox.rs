@@ -206,3 +206,107 @@ async fn every_call_gets_a_fresh_instance_and_its_context() {
     assert_eq!(out["idempotency_key"], "key-1");
     assert!(out["call_id"].as_str().is_some_and(|s| s.len() == 36));
 }
+
+/// A loopback server counting its requests; `redirect_to` makes it answer 302 there.
+async fn counting_server(
+    redirect_to: Option<String>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        let counted = counted.clone();
+        let redirect_to = redirect_to.clone();
+        async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            match redirect_to {
+                Some(to) => axum::response::Redirect::temporary(&to).into_response(),
+                None => "secret".into_response(),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("127.0.0.1:{}", addr.port()), hits)
+}
+
+use axum::response::IntoResponse as _;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_and_names_that_lead_to_hosts_not_granted_are_denied() {
+    use std::sync::atomic::Ordering;
+    let (inner, inner_hits) = counting_server(None).await;
+    let (granted, granted_hits) = counting_server(Some(format!("http://{inner}/secret"))).await;
+    let inner_port = inner.rsplit(':').next().expect("port");
+    let dep = Deployment::new();
+    dep.manifest(
+        "probe",
+        &format!(
+            r#"
+name = "probe"
+component = "{}"
+allowed_hosts = ["http://{granted}", "localhost:{inner_port}"]
+"#,
+            component("weft-probe").display()
+        ),
+    );
+    let rt = runtime(&dep).await;
+    // A granted host that redirects to one that is not: the redirect is not followed.
+    let out = call(&rt, "probe", "http-get", json!({ "url": format!("http://{granted}/") }))
+        .await
+        .expect("probe answers");
+    let error = out["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("HttpError::Denied"), "{out}");
+    assert!(error.contains("redirect refused"), "{out}");
+    assert_eq!(granted_hits.load(Ordering::SeqCst), 1);
+    // A granted name whose DNS answer is loopback: refused before connecting.
+    let out = call(
+        &rt,
+        "probe",
+        "http-get",
+        json!({ "url": format!("http://localhost:{inner_port}/secret") }),
+    )
+    .await
+    .expect("probe answers");
+    let error = out["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("HttpError::Denied"), "{out}");
+    assert!(error.contains("resolves only to addresses adapters may not reach"), "{out}");
+    assert_eq!(inner_hits.load(Ordering::SeqCst), 0, "nothing reached the inner host");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_on_one_adapter_queues_up_to_its_bound_and_never_starves_the_others() {
+    let dep = Deployment::new();
+    dep.manifest(
+        "busy",
+        &probe_manifest("busy", "concurrency = 1\nqueue = 1\ncpu_time = \"1s\""),
+    );
+    dep.manifest("calm", &probe_manifest("calm", ""));
+    let rt = std::sync::Arc::new(runtime(&dep).await);
+    // One call runs (it spins until its CPU budget), one waits, the rest are turned away.
+    let flood: Vec<_> = (0..4)
+        .map(|_| {
+            let rt = rt.clone();
+            tokio::spawn(async move { call(&rt, "busy", "spin", json!({})).await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let out = call(&rt, "calm", "echo", json!({"still": "here"}))
+        .await
+        .expect("the other adapter answers");
+    assert_eq!(out["still"], "here");
+    assert!(started.elapsed() < std::time::Duration::from_millis(900), "not starved");
+    let mut kinds = Vec::new();
+    for c in flood {
+        kinds.push(c.await.expect("task").expect_err("spins or is turned away").kind);
+    }
+    let busy = kinds.iter().filter(|k| **k == ErrorKind::Busy).count();
+    let limited = kinds.iter().filter(|k| **k == ErrorKind::Limit).count();
+    assert_eq!((limited, busy), (2, 2), "{kinds:?}");
+}

@@ -25,6 +25,7 @@ fn title(kind: ErrorKind) -> &'static str {
         ErrorKind::Limit => "Adapter limit exceeded",
         ErrorKind::NotFound => "Not found",
         ErrorKind::Unavailable => "Unavailable",
+        ErrorKind::Busy => "Too many calls waiting",
     }
 }
 
@@ -79,7 +80,14 @@ impl From<InvokeError> for Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
+        let busy = self.status == StatusCode::TOO_MANY_REQUESTS;
         let mut response = (self.status, self.body.to_string()).into_response();
+        if busy {
+            // A slot frees as soon as one call ends; a second is a fair first wait.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

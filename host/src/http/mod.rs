@@ -1,6 +1,7 @@
 //! Outbound HTTP for adapters: allow-list, timeouts, size caps, metrics and redacted logs.
 
 pub mod allowed;
+pub mod resolve;
 
 use crate::metrics::{HttpLabels, Metrics};
 use crate::redact::{self, Redactor};
@@ -109,6 +110,7 @@ impl HttpCapability {
         });
         let client = reqwest::Client::builder()
             .redirect(redirect)
+            .dns_resolver(Arc::new(resolve::GuardedResolver))
             .no_proxy()
             .connect_timeout(policy.timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(60))
@@ -281,13 +283,25 @@ fn classify(e: &reqwest::Error, shown: &str, timeout: Duration, redactor: &Redac
             "{shown}: no complete answer within {} ms",
             timeout.as_millis()
         ))
-    } else if e.is_redirect() {
+    } else if e.is_redirect() || refused_by_resolver(e) {
         HttpError::Denied(format!("{shown}: {detail}"))
     } else if e.is_builder() {
         HttpError::InvalidRequest(format!("{shown}: {detail}"))
     } else {
         HttpError::Connect(format!("{shown}: {detail}"))
     }
+}
+
+/// True when the error chain holds the resolver's refusal of an internal address.
+fn refused_by_resolver(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if err.is::<resolve::InternalAddress>() {
+            return true;
+        }
+        current = err.source();
+    }
+    false
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -125,6 +125,9 @@ pub struct Limits {
     pub timeout: Duration,
     /// Calls of this adapter running at once; more wait their turn.
     pub concurrency: u32,
+    /// Calls that may wait for a turn; past that, callers are told `busy` (HTTP 429) at once
+    /// instead of queueing. Unset: every caller waits, up to its deadline.
+    pub queue: Option<u32>,
     /// Timeout of one outbound HTTP request.
     pub http_timeout: Duration,
     /// Largest outbound request body.
@@ -148,6 +151,7 @@ impl Default for Limits {
             cpu_time: Duration::secs(5),
             timeout: Duration::secs(60),
             concurrency: 32,
+            queue: None,
             http_timeout: Duration::secs(30),
             http_request: ByteSize::mib(16),
             http_response: ByteSize::mib(16),

@@ -312,6 +312,13 @@ pub fn upsert(
         }
         detail_ids.insert(name.clone(), Value::Array(ids));
     }
+    if let Some(same) = existing
+        .as_ref()
+        .filter(|r| r.master_field_val == master && r.detail_field_vals == details)
+    {
+        // A resend (lost answer) or a no-op update: not a change, nothing new to poll or deliver.
+        return Ok(same.clone());
+    }
     let mut changes = existing.map(|r| r.changes).unwrap_or_default();
     // Strictly increasing change times keep one log entry per change.
     let at = now_ms().max(changes.last().map_or(0, |t| t + 1));

@@ -1,0 +1,717 @@
+//! Weft against what a user would otherwise pick, every comparison in one run, the table
+//! written into BENCHMARKS.md (between the `compare` markers) with the command, the machine and
+//! the date. Run by `make bench`, which builds the release `weft`, the components, the hello
+//! wasi:http component and `wasmtime` 48 (`cargo install`, into `target/tools`) first, and runs
+//! the criterion invoke bench whose medians the first rows quote.
+//!
+//! Environment: `WEFT_BIN` (release weft), `WASMTIME_BIN` (wasmtime-cli 48), `BENCH_SECONDS`
+//! (length of each load phase, default 5).
+
+#![allow(missing_docs)]
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use weft::{CallOptions, Runtime};
+use weft_tests::harness::{Deployment, Served, component, weft_bin, workspace};
+
+const ECHO: &str = r#"{"items":[{"pnCode":"ABCDE","brandName":"AMS","stockQuantity":1000},{"pnCode":"FGHIJ","brandName":"AMS","stockQuantity":7}]}"#;
+const CONNECTIONS: usize = 32;
+
+/// Latencies and throughput of one load phase.
+struct Load {
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    sorted: Vec<Duration>,
+}
+
+impl Load {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    fn pct(&self, p: f64) -> Duration {
+        if self.sorted.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((self.sorted.len() as f64 - 1.0) * p).round() as usize;
+        self.sorted[i.min(self.sorted.len() - 1)]
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn seconds() -> Duration {
+    Duration::from_secs(
+        std::env::var("BENCH_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(5),
+    )
+}
+
+/// `CONNECTIONS` keep-alive clients POSTing `body` to `url` back to back for `length`.
+async fn load(url: &str, body: &'static str, length: Duration) -> Load {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONNECTIONS)
+        .build()
+        .expect("client");
+    // Warm up: connections open, caches filled.
+    for _ in 0..200 {
+        let _ = client.post(url).body(body).send().await;
+    }
+    let started = Instant::now();
+    let end = started + length;
+    let tasks: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.to_string());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut errors = 0;
+                while Instant::now() < end {
+                    let t = Instant::now();
+                    let ok = match client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                    {
+                        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                        Err(_) => false,
+                    };
+                    if ok {
+                        lat.push(t.elapsed());
+                    } else {
+                        errors += 1;
+                    }
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    let mut sorted = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, e) = t.await.expect("load task");
+        sorted.extend(lat);
+        errors += e;
+    }
+    let elapsed = started.elapsed();
+    sorted.sort();
+    Load {
+        requests: sorted.len(),
+        errors,
+        elapsed,
+        sorted,
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+async fn wait_for(addr: &str) {
+    for _ in 0..600 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{addr} never accepted a connection");
+}
+
+/// A bare hyper server (through axum) answering every POST with its body, on a runtime of its
+/// own with as many workers as the machine has cores.
+fn bare_hyper() -> String {
+    let port = free_port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let app = axum::Router::new().fallback(|body: axum::body::Bytes| async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+            });
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .expect("bind");
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    format!("127.0.0.1:{port}")
+}
+
+fn wasmtime_bin() -> PathBuf {
+    std::env::var_os("WASMTIME_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/tools/bin/wasmtime"))
+}
+
+fn hello_component() -> PathBuf {
+    component("weft-hello-http")
+}
+
+struct Child(std::process::Child);
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The criterion medians of `make bench`'s invoke run, by function name.
+fn criterion_medians() -> Vec<(String, f64)> {
+    let dir = workspace().join("target/criterion/no-io invoke");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let new = entry.path().join("new");
+        let (Ok(b), Ok(e)) = (
+            std::fs::read_to_string(new.join("benchmark.json")),
+            std::fs::read_to_string(new.join("estimates.json")),
+        ) else {
+            continue;
+        };
+        let (Ok(b), Ok(e)) = (
+            serde_json::from_str::<Value>(&b),
+            serde_json::from_str::<Value>(&e),
+        ) else {
+            continue;
+        };
+        if let (Some(name), Some(median)) = (
+            b["function_id"].as_str(),
+            e["median"]["point_estimate"].as_f64(),
+        ) {
+            out.push((name.to_string(), median));
+        }
+    }
+    out
+}
+
+fn sc8_manifest(dep: &Deployment, url: &str) -> String {
+    format!(
+        r#"
+name = "supercarrier8"
+component = "{}"
+base_url = "{url}"
+
+[secrets]
+access_key = "{}"
+secret_key = "{}"
+
+[token]
+min_fetch_interval = "1s"
+
+[limits]
+concurrency = 64
+timeout = "120s"
+"#,
+        component("weft-supercarrier8").display(),
+        dep.secret("ak", "bench-key"),
+        dep.secret("sk", "bench-secret"),
+    )
+}
+
+async fn runtime(dep: &Deployment) -> Runtime {
+    let mut options = dep.options();
+    options.engine.max_instances = 1000;
+    Runtime::open(options).await.expect("runtime")
+}
+
+/// Sequential calls: Weft's `call` op against the 超8 simulator, and plain reqwest sending the
+/// same request with the same token; `latency` is the simulated platform's own time.
+async fn platform_call(latency: Duration, n: usize) -> (Duration, Duration) {
+    use weft_tests::supercarrier8::{SuperCarrier8, md5_hex};
+    let sim = SuperCarrier8::start("bench-key", "bench-secret", 28800, Duration::ZERO).await;
+    sim.set_latency(latency);
+    let dep = Deployment::new();
+    dep.manifest("sc8", &sc8_manifest(&dep, &sim.base_url()));
+    let rt = runtime(&dep).await;
+    let input = json!({"method": "GET", "path": "/cncop/demo"}).to_string();
+    let weft_call = || async {
+        rt.invoke("supercarrier8", "call", &input, CallOptions::default())
+            .await
+            .expect("weft call")
+    };
+    for _ in 0..20 {
+        weft_call().await;
+    }
+    let client = reqwest::Client::new();
+    let token: Value = client
+        .post(format!("{}/cncop/ca/v1/applications/get-token", sim.base_url()))
+        .json(&json!({"accessKey": "bench-key", "secretKeySign": md5_hex("bench-secret")}))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let token = token["data"]["accessToken"].as_str().expect("token").to_string();
+    let plain = || async {
+        let v: Value = client
+            .get(format!("{}/cncop/demo", sim.base_url()))
+            .header("Authorization", &token)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .expect("plain")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(v["code"], 200);
+    };
+    for _ in 0..20 {
+        plain().await;
+    }
+    // Interleaved, so that drift of the shared machine hits both alike.
+    let (mut w, mut p) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let t = Instant::now();
+        weft_call().await;
+        w.push(t.elapsed());
+        let t = Instant::now();
+        plain().await;
+        p.push(t.elapsed());
+    }
+    w.sort();
+    p.sort();
+    (w[n / 2], p[n / 2])
+}
+
+/// 1,000 concurrent first calls on a cold token cache, then on a warm one.
+async fn stampede() -> (Duration, Duration, Duration, Duration, usize) {
+    use weft_tests::supercarrier8::SuperCarrier8;
+    let sim = SuperCarrier8::start("bench-key", "bench-secret", 28800, Duration::ZERO).await;
+    let dep = Deployment::new();
+    dep.manifest("sc8", &sc8_manifest(&dep, &sim.base_url()));
+    let rt = Arc::new(runtime(&dep).await);
+    let burst = |rt: Arc<Runtime>| async move {
+        let started = Instant::now();
+        let calls: Vec<_> = (0..1000)
+            .map(|_| {
+                let rt = rt.clone();
+                tokio::spawn(async move {
+                    let t = Instant::now();
+                    rt.invoke(
+                        "supercarrier8",
+                        "call",
+                        r#"{"method":"GET","path":"/cncop/demo"}"#,
+                        CallOptions::default(),
+                    )
+                    .await
+                    .expect("call");
+                    t.elapsed()
+                })
+            })
+            .collect();
+        let mut lat = Vec::new();
+        for c in calls {
+            lat.push(c.await.expect("task"));
+        }
+        lat.sort();
+        (started.elapsed(), lat[lat.len() * 99 / 100])
+    };
+    let (cold, cold_p99) = burst(rt.clone()).await;
+    let (warm, warm_p99) = burst(rt.clone()).await;
+    (cold, cold_p99, warm, warm_p99, sim.ledger(|l| l.token_requests))
+}
+
+/// 100,000 rows through Lenovo `sync` (200 requests), and a plain reqwest loop sending the same
+/// 200 requests to a fresh simulator.
+async fn lenovo() -> (Duration, Duration, usize, usize) {
+    use weft_tests::lenovo::Lenovo;
+    let rows: Vec<Value> = (0..100_000)
+        .map(|i| json!({"LENOVO_PN": format!("pn_{i}"), "PLANT": "1111", "QTY": i}))
+        .collect();
+    let sim = Lenovo::start("bench-client", "bench-secret").await;
+    let dep = Deployment::new();
+    dep.manifest(
+        "lenovo",
+        &format!(
+            r#"
+name = "lenovo"
+component = "{}"
+base_url = "{}"
+
+[secrets]
+client_id = "{}"
+client_secret = "{}"
+
+[limits]
+memory = "512MiB"
+request_body = "64MiB"
+timeout = "300s"
+cpu_time = "120s"
+
+[config]
+token_url = "{}"
+app_name = "WEFT"
+"#,
+            component("weft-lenovo").display(),
+            sim.base_url(),
+            dep.secret("id", "bench-client"),
+            dep.secret("secret", "bench-secret"),
+            sim.token_url(),
+        ),
+    );
+    let rt = runtime(&dep).await;
+    let input = json!({"data_category": "inventory", "biz_key": "stock", "action": "add", "rows": rows}).to_string();
+    let started = Instant::now();
+    rt.invoke("lenovo", "sync", &input, CallOptions::default())
+        .await
+        .expect("sync");
+    let weft = started.elapsed();
+    let weft_requests = sim.ledger(|l| l.seen.len());
+
+    let plain_sim = Lenovo::start("bench-client", "bench-secret").await;
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let token: Value = client
+        .post(plain_sim.token_url())
+        .basic_auth("bench-client", Some("bench-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let token = token["access_token"].as_str().expect("token").to_string();
+    for (i, chunk) in rows.chunks(500).enumerate() {
+        let body = json!({
+            "appName": "WEFT",
+            "batch_id": "2611231200ab12",
+            "batch_size": rows.len(),
+            "seq_id": (i + 1).to_string(),
+            "seq_size": chunk.len(),
+            "data": chunk,
+        });
+        let r: Value = client
+            .post(format!("{}/inventory/stock", plain_sim.base_url()))
+            .bearer_auth(&token)
+            .header("Accept", "application/json")
+            .json(&body)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(r["code"], "0", "{r}");
+    }
+    let plain = started.elapsed();
+    (weft, plain, weft_requests, plain_sim.ledger(|l| l.seen.len()))
+}
+
+/// `weft serve` with every manifest of manifests/: RSS idle, and the most seen under load.
+async fn memory() -> (u64, u64, Load) {
+    let dep = Deployment::new();
+    let dir = workspace().join("manifests");
+    let plugin_dir = component("weft-sekorm")
+        .parent()
+        .map(Path::to_path_buf)
+        .expect("folder");
+    let port = free_port();
+    let child = std::process::Command::new(weft_bin())
+        .arg("--manifests")
+        .arg(&dir)
+        .arg("--data")
+        .arg(dep.data())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("WEFT_LOG", "error")
+        .env("WEFT_PLUGIN_DIR", &plugin_dir)
+        .env("WEFT_CACHE_DIR", weft_tests::harness::shared_cache())
+        .envs([
+            ("SEKORM_ACCOUNT", "a"),
+            ("SEKORM_APP_SECRET", "s"),
+            ("LENOVO_CLIENT_ID", "a"),
+            ("LENOVO_CLIENT_SECRET", "s"),
+            ("LENOVO_TEST_CLIENT_ID", "a"),
+            ("LENOVO_TEST_CLIENT_SECRET", "s"),
+            ("SC8_ACCESS_KEY", "a"),
+            ("SC8_SECRET_KEY", "s"),
+            ("HVS_SYSTEM_KEY", "a"),
+            ("HVS_SYSTEM_PASSWORD", "s"),
+            ("HVS_USER_NAME", "u"),
+            ("FXIAOKE_CRM_TOKEN", "c"),
+            ("FXIAOKE_PUSH_TOKEN", "p"),
+            // 超8 refreshes its token at start-up; keep that off the loopback-free machine.
+            ("SC8_BASE_URL", "http://127.0.0.1:9"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("weft serve");
+    let child = Child(child);
+    let addr = format!("127.0.0.1:{port}");
+    wait_for(&addr).await;
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        let ready: Value = client
+            .get(format!("http://{addr}/v1/adapters"))
+            .send()
+            .await
+            .expect("adapters")
+            .json()
+            .await
+            .expect("json");
+        let all = ready.as_array().map(|a| a.iter().all(|s| s["status"] == "ready"));
+        if all == Some(true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pid = child.0.id();
+    let idle = rss_kib(pid);
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(idle));
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(rss_kib(pid), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let url = format!("http://{addr}/v1/adapters/fxiaoke/ops/list-records");
+    let l = load(&url, r#"{"objAPIName":"SalesOrderObj"}"#, seconds()).await;
+    sampler.abort();
+    (
+        idle,
+        peak.load(std::sync::atomic::Ordering::Relaxed),
+        l,
+    )
+}
+
+fn write_report(report: &str) {
+    let path = workspace().join("BENCHMARKS.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let (begin, end) = ("<!-- compare:begin -->", "<!-- compare:end -->");
+    let block = format!("{begin}\n{report}{end}");
+    let new = match (text.find(begin), text.find(end)) {
+        (Some(b), Some(e)) if e > b => {
+            format!("{}{block}{}", &text[..b], &text[e + end.len()..])
+        }
+        _ => format!("{text}\n{block}\n"),
+    };
+    std::fs::write(&path, new).expect("write BENCHMARKS.md");
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!(
+        "nproc {cores}, {:.1} GiB memory, {date}",
+        mem as f64 / 1024.0 / 1024.0
+    )
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let length = seconds();
+    let mut r = String::new();
+    let line = |r: &mut String, s: String| {
+        println!("{s}");
+        r.push_str(&s);
+        r.push('\n');
+    };
+    line(&mut r, "## Weft against the alternatives, in one run\n".into());
+    line(
+        &mut r,
+        format!(
+            "Command: `make bench`. Machine: {}. Each HTTP phase: {} s, {CONNECTIONS} keep-alive connections, the same 130-byte JSON body. Ratios are the result; absolute numbers are context (a shared 2-core machine: the load generator competes with the server it measures).\n",
+            machine(),
+            length.as_secs()
+        ),
+    );
+    line(&mut r, "| figure | Weft | compared with | ratio |".into());
+    line(&mut r, "|---|---|---|---|".into());
+
+    let medians = criterion_medians();
+    let find = |needle: &str| {
+        medians
+            .iter()
+            .find(|(n, _)| n.contains(needle))
+            .map(|(_, v)| *v)
+    };
+    if let (Some(weft), Some(bare), Some(plain)) = (
+        find("weft Runtime::invoke"),
+        find("(pooling)"),
+        find("plain Rust"),
+    ) {
+        line(
+            &mut r,
+            format!(
+                "| no-I/O `invoke` (criterion median) | {:.1} µs | bare wasmtime instantiate+call {:.1} µs; plain Rust JSON {:.2} µs | **{:.2}×** bare wasmtime; {:.0}× plain Rust |",
+                weft / 1000.0,
+                bare / 1000.0,
+                plain / 1000.0,
+                weft / bare,
+                weft / plain
+            ),
+        );
+    }
+
+    // Front door against wasmtime serve and bare hyper.
+    let dep = Deployment::new();
+    dep.manifest(
+        "probe",
+        &format!(
+            "name = \"probe\"\ncomponent = \"{}\"\n[limits]\nconcurrency = 64\n",
+            component("weft-probe").display()
+        ),
+    );
+    let served = Served::start(&dep, &[]);
+    let weft_load = load(
+        &format!("{}/v1/adapters/probe/ops/echo", served.url),
+        ECHO,
+        length,
+    )
+    .await;
+    drop(served);
+    let hyper_addr = bare_hyper();
+    wait_for(&hyper_addr).await;
+    let hyper_load = load(&format!("http://{hyper_addr}/"), ECHO, length).await;
+    let wasmtime = wasmtime_bin();
+    let wasmtime_load = if wasmtime.is_file() {
+        let port = free_port();
+        let child = std::process::Command::new(&wasmtime)
+            .args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}")])
+            .arg(hello_component())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("wasmtime serve");
+        let _child = Child(child);
+        let addr = format!("127.0.0.1:{port}");
+        wait_for(&addr).await;
+        Some(load(&format!("http://{addr}/"), ECHO, length).await)
+    } else {
+        println!("({} missing: `make bench` installs it)", wasmtime.display());
+        None
+    };
+    let fmt = |l: &Load| {
+        format!(
+            "{:.0} req/s, p50 {}, p99 {}{}",
+            l.rps(),
+            ms(l.pct(0.5)),
+            ms(l.pct(0.99)),
+            if l.errors > 0 {
+                format!(", {} errors", l.errors)
+            } else {
+                String::new()
+            }
+        )
+    };
+    if let Some(w) = &wasmtime_load {
+        line(
+            &mut r,
+            format!(
+                "| `POST /v1/adapters/probe/ops/echo`, no I/O | {} | `wasmtime serve -Scli` (48), hello wasi:http echo: {} | **{:.2}×** throughput |",
+                fmt(&weft_load),
+                fmt(w),
+                weft_load.rps() / w.rps()
+            ),
+        );
+    }
+    line(
+        &mut r,
+        format!(
+            "| same | same | bare hyper (axum) echo, no WebAssembly: {} | {:.2}× throughput |",
+            fmt(&hyper_load),
+            weft_load.rps() / hyper_load.rps()
+        ),
+    );
+
+    for latency in [Duration::ZERO, Duration::from_millis(20)] {
+        let (weft, plain) = platform_call(latency, 200).await;
+        line(
+            &mut r,
+            format!(
+                "| one platform request (超8 `call` → simulator{}), median of 200 | {} | plain reqwest, same request and token: {} | **{:.3}×** ({:+.2} ms) |",
+                if latency.is_zero() {
+                    ", loopback".to_string()
+                } else {
+                    format!(" answering in {} ms", latency.as_millis())
+                },
+                ms(weft),
+                ms(plain),
+                weft.as_secs_f64() / plain.as_secs_f64(),
+                (weft.as_secs_f64() - plain.as_secs_f64()) * 1000.0
+            ),
+        );
+    }
+
+    let (cold, cold_p99, warm, warm_p99, fetches) = stampede().await;
+    line(
+        &mut r,
+        format!(
+            "| 1,000 concurrent first calls, cold token cache | all done in {} (p99 {}), **{fetches} token fetch** | the same 1,000 on a warm cache: {} (p99 {}) | {:.2}× |",
+            ms(cold),
+            ms(cold_p99),
+            ms(warm),
+            ms(warm_p99),
+            cold.as_secs_f64() / warm.as_secs_f64()
+        ),
+    );
+
+    let (idle, peak, l) = memory().await;
+    line(
+        &mut r,
+        format!(
+            "| memory: `weft serve` with all {} manifests of manifests/ loaded | RSS idle {:.1} MiB; under load {:.1} MiB (`fxiaoke list-records`, {:.0} req/s) | — | — |",
+            std::fs::read_dir(workspace().join("manifests")).map(|d| d.count()).unwrap_or(0),
+            idle as f64 / 1024.0,
+            peak as f64 / 1024.0,
+            l.rps()
+        ),
+    );
+
+    let (weft, plain, weft_requests, plain_requests) = lenovo().await;
+    line(
+        &mut r,
+        format!(
+            "| Lenovo: 100,000 rows through `sync` | {} ({weft_requests} requests) | plain reqwest loop, same {plain_requests} requests: {} | **{:.2}×** |",
+            ms(weft),
+            ms(plain),
+            weft.as_secs_f64() / plain.as_secs_f64()
+        ),
+    );
+    line(&mut r, String::new());
+    write_report(&r);
+}
