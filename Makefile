@@ -35,8 +35,16 @@ lint: plugins
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --target wasm32-wasip2 $(addprefix -p ,$(PLUGINS) $(TEST_PLUGINS) $(BENCH_PLUGINS)) -- -D warnings
 
-bench: plugins
+# wasmtime-cli 48, for the comparison with `wasmtime serve` (built once, kept in target/tools).
+WASMTIME := target/tools/bin/wasmtime
+$(WASMTIME):
+	$(CARGO) install wasmtime-cli --version =48.0.8 --locked --root target/tools --target-dir target/tools-build
+
+# Every benchmark; the comparisons write their table into BENCHMARKS.md.
+bench: plugins $(WASMTIME)
+	$(CARGO) build --target wasm32-wasip2 --profile wasm $(addprefix -p ,$(BENCH_PLUGINS))
 	$(CARGO) build --release -p weft
 	$(CARGO) bench -p weft --bench invoke
 	WEFT_BIN=$(CURDIR)/target/release/weft $(CARGO) bench -p weft-tests --bench reload
 	WEFT_BIN=$(CURDIR)/target/release/weft $(CARGO) bench -p weft-tests --bench cluster
+	WEFT_BIN=$(CURDIR)/target/release/weft WASMTIME_BIN=$(CURDIR)/$(WASMTIME) $(CARGO) bench -p weft-tests --bench compare

@@ -260,7 +260,10 @@ async fn platform_call(latency: Duration, n: usize) -> (Duration, Duration) {
     }
     let client = reqwest::Client::new();
     let token: Value = client
-        .post(format!("{}/cncop/ca/v1/applications/get-token", sim.base_url()))
+        .post(format!(
+            "{}/cncop/ca/v1/applications/get-token",
+            sim.base_url()
+        ))
         .json(&json!({"accessKey": "bench-key", "secretKeySign": md5_hex("bench-secret")}))
         .send()
         .await
@@ -268,7 +271,10 @@ async fn platform_call(latency: Duration, n: usize) -> (Duration, Duration) {
         .json()
         .await
         .expect("json");
-    let token = token["data"]["accessToken"].as_str().expect("token").to_string();
+    let token = token["data"]["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_string();
     let plain = || async {
         let v: Value = client
             .get(format!("{}/cncop/demo", sim.base_url()))
@@ -335,7 +341,13 @@ async fn stampede() -> (Duration, Duration, Duration, Duration, usize) {
     };
     let (cold, cold_p99) = burst(rt.clone()).await;
     let (warm, warm_p99) = burst(rt.clone()).await;
-    (cold, cold_p99, warm, warm_p99, sim.ledger(|l| l.token_requests))
+    (
+        cold,
+        cold_p99,
+        warm,
+        warm_p99,
+        sim.ledger(|l| l.token_requests),
+    )
 }
 
 /// 100,000 rows through Lenovo `sync` (200 requests), and a plain reqwest loop sending the same
@@ -377,13 +389,15 @@ app_name = "WEFT"
         ),
     );
     let rt = runtime(&dep).await;
-    let input = json!({"data_category": "inventory", "biz_key": "stock", "action": "add", "rows": rows}).to_string();
+    let input =
+        json!({"data_category": "inventory", "biz_key": "stock", "action": "add", "rows": rows})
+            .to_string();
     let started = Instant::now();
     rt.invoke("lenovo", "sync", &input, CallOptions::default())
         .await
         .expect("sync");
     let weft = started.elapsed();
-    let weft_requests = sim.ledger(|l| l.seen.len());
+    let weft_requests = sim.ledger(|l| l.requests.len());
 
     let plain_sim = Lenovo::start("bench-client", "bench-secret").await;
     let client = reqwest::Client::new();
@@ -422,7 +436,12 @@ app_name = "WEFT"
         assert_eq!(r["code"], "0", "{r}");
     }
     let plain = started.elapsed();
-    (weft, plain, weft_requests, plain_sim.ledger(|l| l.seen.len()))
+    (
+        weft,
+        plain,
+        weft_requests,
+        plain_sim.ledger(|l| l.requests.len()),
+    )
 }
 
 /// `weft serve` with every manifest of manifests/: RSS idle, and the most seen under load.
@@ -476,7 +495,9 @@ async fn memory() -> (u64, u64, Load) {
             .json()
             .await
             .expect("json");
-        let all = ready.as_array().map(|a| a.iter().all(|s| s["status"] == "ready"));
+        let all = ready
+            .as_array()
+            .map(|a| a.iter().all(|s| s["status"] == "ready"));
         if all == Some(true) {
             break;
         }
@@ -498,11 +519,7 @@ async fn memory() -> (u64, u64, Load) {
     let url = format!("http://{addr}/v1/adapters/fxiaoke/ops/list-records");
     let l = load(&url, r#"{"objAPIName":"SalesOrderObj"}"#, seconds()).await;
     sampler.abort();
-    (
-        idle,
-        peak.load(std::sync::atomic::Ordering::Relaxed),
-        l,
-    )
+    (idle, peak.load(std::sync::atomic::Ordering::Relaxed), l)
 }
 
 fn write_report(report: &str) {
@@ -550,7 +567,10 @@ async fn main() {
         r.push_str(&s);
         r.push('\n');
     };
-    line(&mut r, "## Weft against the alternatives, in one run\n".into());
+    line(
+        &mut r,
+        "## Weft against the alternatives, in one run\n".into(),
+    );
     line(
         &mut r,
         format!(
@@ -695,7 +715,9 @@ async fn main() {
         &mut r,
         format!(
             "| memory: `weft serve` with all {} manifests of manifests/ loaded | RSS idle {:.1} MiB; under load {:.1} MiB (`fxiaoke list-records`, {:.0} req/s) | — | — |",
-            std::fs::read_dir(workspace().join("manifests")).map(|d| d.count()).unwrap_or(0),
+            std::fs::read_dir(workspace().join("manifests"))
+                .map(|d| d.count())
+                .unwrap_or(0),
             idle as f64 / 1024.0,
             peak as f64 / 1024.0,
             l.rps()

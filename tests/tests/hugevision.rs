@@ -77,6 +77,7 @@ poll_first_delay = "300ms"
 poll_backoff = "300ms"
 poll_backoff_max = "1s"
 poll_give_up_after = "1m"
+retention_days = 0
 "#,
         component("weft-hugevision").display(),
         sim.base_url(),
@@ -576,4 +577,28 @@ async fn an_asynchronous_data_error_ends_the_poll_job_dead_with_line_details() {
     assert_eq!(error["platform_code"], "7", "{error}");
     workers.shutdown().await;
     assert_eq!(sim.ledger(|l| l.calls[COB]), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resent_request_id_is_ours_until_the_retention_schedule_forgets_it() {
+    let (sim, _dep, rt) = setup(Setup::default()).await;
+    let id = "7f0c1d2e-0000-4000-8000-00000000abcd";
+    let input = json!({"requestId": id, "docList": [adjustment("INV11", "SD01B09", "2")]});
+    let first = call(&rt, "create-inventory-adjustment", input.clone())
+        .await
+        .expect("created");
+    // The same request again (a caller's resend): our own, resolved to the first result.
+    let again = call(&rt, "create-inventory-adjustment", input.clone())
+        .await
+        .expect("our own duplicate");
+    assert_eq!(again["documents"], first["documents"]);
+    assert_eq!(sim.ledger(|l| l.documents.len()), 1);
+    // retention_days = 0: the schedule forgets every id; a resend is no longer known as ours.
+    let adapter = rt.adapter("hugevision", "prune").expect("loaded");
+    adapter.on_schedule("prune-requests").await.expect("pruned");
+    let e = call(&rt, "create-inventory-adjustment", input)
+        .await
+        .expect_err("unknown duplicate");
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e:?}");
+    assert_eq!(sim.ledger(|l| l.documents.len()), 1);
 }

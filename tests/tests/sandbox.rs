@@ -257,9 +257,14 @@ allowed_hosts = ["http://{granted}", "localhost:{inner_port}"]
     );
     let rt = runtime(&dep).await;
     // A granted host that redirects to one that is not: the redirect is not followed.
-    let out = call(&rt, "probe", "http-get", json!({ "url": format!("http://{granted}/") }))
-        .await
-        .expect("probe answers");
+    let out = call(
+        &rt,
+        "probe",
+        "http-get",
+        json!({ "url": format!("http://{granted}/") }),
+    )
+    .await
+    .expect("probe answers");
     let error = out["error"].as_str().unwrap_or_default();
     assert!(error.starts_with("HttpError::Denied"), "{out}");
     assert!(error.contains("redirect refused"), "{out}");
@@ -275,8 +280,15 @@ allowed_hosts = ["http://{granted}", "localhost:{inner_port}"]
     .expect("probe answers");
     let error = out["error"].as_str().unwrap_or_default();
     assert!(error.starts_with("HttpError::Denied"), "{out}");
-    assert!(error.contains("resolves only to addresses adapters may not reach"), "{out}");
-    assert_eq!(inner_hits.load(Ordering::SeqCst), 0, "nothing reached the inner host");
+    assert!(
+        error.contains("resolves only to addresses adapters may not reach"),
+        "{out}"
+    );
+    assert_eq!(
+        inner_hits.load(Ordering::SeqCst),
+        0,
+        "nothing reached the inner host"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -301,10 +313,18 @@ async fn a_flood_on_one_adapter_queues_up_to_its_bound_and_never_starves_the_oth
         .await
         .expect("the other adapter answers");
     assert_eq!(out["still"], "here");
-    assert!(started.elapsed() < std::time::Duration::from_millis(900), "not starved");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(900),
+        "not starved"
+    );
     let mut kinds = Vec::new();
     for c in flood {
-        kinds.push(c.await.expect("task").expect_err("spins or is turned away").kind);
+        kinds.push(
+            c.await
+                .expect("task")
+                .expect_err("spins or is turned away")
+                .kind,
+        );
     }
     let busy = kinds.iter().filter(|k| **k == ErrorKind::Busy).count();
     let limited = kinds.iter().filter(|k| **k == ErrorKind::Limit).count();

@@ -46,9 +46,8 @@ impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let (refused, usable): (Vec<SocketAddr>, Vec<SocketAddr>) =
                 found.into_iter().partition(|a| is_internal(a.ip()));
             if usable.is_empty() && !refused.is_empty() {
@@ -56,7 +55,8 @@ impl Resolve for GuardedResolver {
                 return Err(Box::new(InternalAddress {
                     name: host,
                     addrs: addrs.join(", "),
-                }) as Box<dyn std::error::Error + Send + Sync>);
+                })
+                    as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(usable.into_iter()) as Addrs)
         })
@@ -81,14 +81,22 @@ mod tests {
         ] {
             assert!(is_internal(ip.parse().expect("ip")), "{ip}");
         }
-        for ip in ["10.1.2.3", "192.168.1.1", "93.184.216.34", "2606:4700::1111"] {
+        for ip in [
+            "10.1.2.3",
+            "192.168.1.1",
+            "93.184.216.34",
+            "2606:4700::1111",
+        ] {
             assert!(!is_internal(ip.parse().expect("ip")), "{ip}");
         }
     }
 
     #[tokio::test]
     async fn a_name_for_loopback_is_refused() {
-        let e = match GuardedResolver.resolve("localhost".parse::<Name>().expect("name")).await {
+        let e = match GuardedResolver
+            .resolve("localhost".parse::<Name>().expect("name"))
+            .await
+        {
             Ok(_) => panic!("localhost must not resolve for adapters"),
             Err(e) => e,
         };

@@ -78,6 +78,18 @@ impl Adapter for Fxiaoke {
         }
     }
 
+    fn on_schedule(_ctx: CallContext, name: String) -> Result<()> {
+        let config = records::Config::load()?;
+        if name != "prune-log" {
+            return Err(AdapterError::invalid_input(format!(
+                "unknown schedule {name:?} (this adapter runs \"prune-log\")"
+            )));
+        }
+        let removed = records::prune_log(config.log_retention_days)?;
+        weft_sdk::log::info("change log pruned", &[("entries", &removed.to_string())]);
+        Ok(())
+    }
+
     fn handle_inbound(_ctx: CallContext, req: InboundRequest) -> InboundResponse {
         inbound::handle(req)
     }

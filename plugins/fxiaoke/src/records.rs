@@ -41,6 +41,10 @@ pub struct Config {
     /// Largest `limit` of a batch poll.
     #[serde(default = "default_max_limit")]
     pub max_limit: usize,
+    /// Days of change log kept for batch polls (schedule `prune-log`); the CRM polls windows of
+    /// minutes, so older entries only cost space.
+    #[serde(default = "default_log_retention_days")]
+    pub log_retention_days: u64,
 }
 
 fn default_syncpush_path() -> String {
@@ -57,6 +61,9 @@ fn default_error_code() -> String {
 }
 fn default_max_limit() -> usize {
     1000
+}
+fn default_log_retention_days() -> u64 {
+    30
 }
 
 impl Config {
@@ -391,6 +398,26 @@ pub fn window(
         }
     }
     Ok((total, page))
+}
+
+/// Deletes change-log entries older than `days`, and those of records no longer stored;
+/// answers how many went. A superseded entry stays until then: a window ending before the
+/// later change still lists the record at it.
+pub fn prune_log(days: u64) -> Result<usize> {
+    let cutoff = now_ms().saturating_sub(days.saturating_mul(86_400_000));
+    let mut removed = 0;
+    for key in storage::list_all("log/")? {
+        let mut parts = key["log/".len()..].splitn(3, '/');
+        let (Some(obj), Some(at), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let Ok(at) = at.parse::<u64>() else { continue };
+        if at < cutoff || get(obj, id)?.is_none() {
+            storage::delete(&key)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// `upsert-record`: the company's own systems feed an ERP-side record.

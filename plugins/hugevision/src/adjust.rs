@@ -3,7 +3,7 @@
 //! before anything is sent.
 
 use crate::envelope::{Outcome, Shape, classify, documents, text};
-use crate::platform::{Platform, digest, request_id, sent};
+use crate::platform::{Platform, RequestId, digest, now_ms, request_id, sent};
 use serde::{Deserialize, Serialize};
 use weft_sdk::error::{detail, invalid_rows};
 use weft_sdk::{AdapterError, CallContext, Detail, Result, Value, dates, jobs, json, storage};
@@ -309,10 +309,14 @@ fn processed(request_id: &str, answer: &Value) -> Value {
     })
 }
 
-/// A duplicate `requestId` is our own earlier submission when this adapter recorded it for the
-/// same kind of submission with the same documents.
-fn ours(id: &str, fields: &Value) -> Result<bool> {
-    Ok(sent(id)?.is_some_and(|s| (s.op == CREATE || s.op == SUBMIT) && s.digest == digest(fields)))
+/// A duplicate `requestId` is our own earlier submission when an earlier send of ours recorded
+/// it (not this one) for a submission with the same documents.
+fn ours(id: &RequestId, fields: &Value) -> Result<bool> {
+    if id.fresh {
+        return Ok(false);
+    }
+    Ok(sent(&id.id)?
+        .is_some_and(|s| (s.op == CREATE || s.op == SUBMIT) && s.digest == digest(fields)))
 }
 
 fn foreign_duplicate(api: &str, id: &str, message: &str) -> AdapterError {
@@ -337,7 +341,8 @@ pub fn create(p: &Platform, ctx: &CallContext, input: Value) -> Result<Value> {
     check_request_id(&input.request_id)?;
     let (docs, shape) = check_documents(input.doc_list, false)?;
     let fields = json!({ "docList": docs });
-    let id = request_id(ctx, CREATE, input.request_id.as_deref(), &fields)?;
+    let sent = request_id(ctx, CREATE, input.request_id.as_deref(), &fields)?;
+    let id = sent.id.clone();
     save_shape(&id, &shape)?;
     match classify("API170COF", p.send(CREATE, &id, &fields)?, &shape, true)? {
         Outcome::Done(answer) => Ok(processed(&id, &answer)),
@@ -345,7 +350,7 @@ pub fn create(p: &Platform, ctx: &CallContext, input: Value) -> Result<Value> {
             "API170COF: request {id} is still being processed"
         ))),
         Outcome::Duplicate(message) => {
-            if !ours(&id, &fields)? {
+            if !ours(&sent, &fields)? {
                 return Err(foreign_duplicate("API170COF", &id, &message));
             }
             // A resend after a lost answer: the platform kept the first one; its result is ours.
@@ -365,11 +370,12 @@ pub fn submit(p: &Platform, ctx: &CallContext, input: Value) -> Result<Value> {
     check_request_id(&input.request_id)?;
     let (docs, shape) = check_documents(input.doc_list, true)?;
     let fields = json!({ "docList": docs });
-    let id = request_id(ctx, SUBMIT, input.request_id.as_deref(), &fields)?;
+    let sent = request_id(ctx, SUBMIT, input.request_id.as_deref(), &fields)?;
+    let id = sent.id.clone();
     save_shape(&id, &shape)?;
     let message = match classify("API170COB", p.send(SUBMIT, &id, &fields)?, &shape, true)? {
         Outcome::Done(answer) | Outcome::Pending(answer) => text(&answer, "errorMsg"),
-        Outcome::Duplicate(message) if ours(&id, &fields)? => Some(message),
+        Outcome::Duplicate(message) if ours(&sent, &fields)? => Some(message),
         Outcome::Duplicate(message) => return Err(foreign_duplicate("API170COB", &id, &message)),
     };
     let poll = PollInput {
@@ -391,13 +397,6 @@ fn enqueue_poll(poll: &PollInput, delay: std::time::Duration) -> Result<String> 
     // Keyed by request and poll number: a retried submission or poll enqueues the same job.
     let key = format!("hugevision-poll:{}:{}", poll.request_id, poll.poll);
     jobs::enqueue(POLL, poll, delay.as_millis() as u64, Some(&key))
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// A follow-up job: one API170NNF poll. Final → the result is this job's output (a data error

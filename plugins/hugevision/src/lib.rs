@@ -56,6 +56,21 @@ impl Adapter for HugeVision {
         platform::Platform::load()?.login()
     }
 
+    fn on_schedule(_ctx: CallContext, name: String) -> Result<()> {
+        let p = platform::Platform::load()?;
+        if name != "prune-requests" {
+            return Err(AdapterError::invalid_input(format!(
+                "unknown schedule {name:?} (this adapter runs \"prune-requests\")"
+            )));
+        }
+        let forgotten = platform::prune(p.config.retention_days)?;
+        weft_sdk::log::info(
+            "request ids pruned",
+            &[("forgotten", &forgotten.to_string())],
+        );
+        Ok(())
+    }
+
     fn invoke(ctx: CallContext, op: String, input: Value) -> Result<Value> {
         let p = platform::Platform::load()?;
         match op.as_str() {

@@ -64,6 +64,9 @@ pub struct Config {
     /// Wait asked of the login when it answers 429 without a Retry-After.
     #[serde(default = "default_login_retry_after")]
     pub login_retry_after: String,
+    /// Days the request ids this adapter sent are remembered (schedule `prune-requests`).
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u64,
 }
 
 fn default_token_path() -> String {
@@ -86,6 +89,9 @@ fn default_poll_give_up() -> String {
 }
 fn default_login_retry_after() -> String {
     "60s".into()
+}
+fn default_retention_days() -> u64 {
+    30
 }
 
 /// The polling schedule of asynchronous submissions.
@@ -307,11 +313,23 @@ pub struct SentRequest {
     pub op: String,
     /// SHA-256 of the business fields sent.
     pub digest: String,
+    /// When it was first sent, unix ms.
+    #[serde(default)]
+    pub at_ms: u64,
 }
 
 /// SHA-256 of a JSON value in hex.
 pub fn digest(value: &Value) -> String {
     hex::encode(Sha256::digest(value.to_string().as_bytes()))
+}
+
+/// A request id for one send.
+pub struct RequestId {
+    /// The id.
+    pub id: String,
+    /// True when this attempt recorded it first: no earlier send of ours carried it, so the
+    /// platform's "duplicate" for it is somebody else's request.
+    pub fresh: bool,
 }
 
 /// The request id of this call for `op`: the caller's, or the one an earlier attempt of the
@@ -322,11 +340,14 @@ pub fn request_id(
     op: &str,
     given: Option<&str>,
     fields: &Value,
-) -> Result<String> {
+) -> Result<RequestId> {
     let digest = digest(fields);
     if let Some(id) = given {
-        remember(id, op, &digest)?;
-        return Ok(id.to_string());
+        let fresh = remember(id, op, &digest)?;
+        return Ok(RequestId {
+            id: id.to_string(),
+            fresh,
+        });
     }
     let call = ctx.idempotency_key.as_deref().unwrap_or(&ctx.call_id);
     let key = format!(
@@ -341,20 +362,58 @@ pub fn request_id(
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .ok_or_else(|| AdapterError::transient("request id vanished from storage"))?
     };
-    remember(&id, op, &digest)?;
-    Ok(id)
+    let fresh = remember(&id, op, &digest)?;
+    Ok(RequestId { id, fresh })
 }
 
-/// Records what `id` carries unless it is already recorded: the first submission under an id
-/// is the one the platform holds, so a later reuse must not pass itself off as it.
-fn remember(id: &str, op: &str, digest: &str) -> Result<()> {
+/// Records what `id` carries unless it is already recorded (the first submission under an id
+/// is the one the platform holds, so a later reuse must not pass itself off as it); true if
+/// this call recorded it.
+fn remember(id: &str, op: &str, digest: &str) -> Result<bool> {
     let record = serde_json::to_vec(&SentRequest {
         op: op.to_string(),
         digest: digest.to_string(),
+        at_ms: now_ms(),
     })
     .map_err(|e| AdapterError::transient(format!("request record: {e}")))?;
-    storage::compare_and_swap(&format!("requests/{id}"), None, Some(&record))?;
-    Ok(())
+    storage::compare_and_swap(&format!("requests/{id}"), None, Some(&record))
+}
+
+/// Current time in unix ms.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Forgets request ids sent more than `days` ago, with their shapes and the calls that named
+/// them; answers how many were forgotten.
+pub fn prune(days: u64) -> Result<usize> {
+    let cutoff = now_ms().saturating_sub(days.saturating_mul(86_400_000));
+    let mut forgotten = 0;
+    for key in storage::list_all("requests/")? {
+        let Some(id) = key.strip_prefix("requests/") else {
+            continue;
+        };
+        let old = storage::get_json::<SentRequest>(&key)?.is_none_or(|r| r.at_ms < cutoff);
+        if old {
+            storage::delete(&key)?;
+            storage::delete(&format!("shapes/{id}"))?;
+            forgotten += 1;
+        }
+    }
+    for key in storage::list_all("calls/")? {
+        let id = storage::get(&key)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+        let known = match &id {
+            Some(id) => storage::get(&format!("requests/{id}"))?.is_some(),
+            None => false,
+        };
+        if !known {
+            storage::delete(&key)?;
+        }
+    }
+    Ok(forgotten)
 }
 
 /// What this adapter sent under `id`, if it sent it.

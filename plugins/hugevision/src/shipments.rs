@@ -74,7 +74,7 @@ pub fn query(p: &Platform, ctx: &CallContext, input: Value) -> Result<Value> {
         return Err(e);
     }
     let fields = Value::Object(filters);
-    let id = request_id(ctx, OP, given.as_deref(), &fields)?;
+    let id = request_id(ctx, OP, given.as_deref(), &fields)?.id;
     match classify(
         "API09APDF",
         p.send(OP, &id, &fields)?,
