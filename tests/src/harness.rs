@@ -143,15 +143,32 @@ impl Served {
     /// Starts `weft serve` on this deployment's manifests with exactly these extra arguments
     /// (global ones such as `--data` and `--store` included).
     pub fn start_with(dep: &Deployment, args: &[&str]) -> Self {
+        Self::spawn(dep, args, "warn", std::process::Stdio::inherit())
+    }
+
+    /// Starts `weft serve` on this deployment logging at `filter` into the file `log`.
+    pub fn start_logging(dep: &Deployment, filter: &str, log: &Path) -> Self {
+        let file = std::fs::File::create(log).expect("log file");
+        let data = dep.data();
+        Self::spawn(
+            dep,
+            &["--data", data.to_str().unwrap_or_default()],
+            filter,
+            file.into(),
+        )
+    }
+
+    fn spawn(dep: &Deployment, args: &[&str], filter: &str, stderr: std::process::Stdio) -> Self {
         use std::io::BufRead;
         let mut child = std::process::Command::new(weft_bin())
             .arg("--manifests")
             .arg(dep.manifests())
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
-            .env("WEFT_LOG", "warn")
+            .env("WEFT_LOG", filter)
             .env("WEFT_CACHE_DIR", shared_cache())
             .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("weft serve starts");
         let stdout = child.stdout.take().expect("stdout");

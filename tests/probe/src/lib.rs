@@ -1,5 +1,7 @@
 //! A test adapter: echoes, probes what the sandbox grants, and misbehaves on request (spins,
-//! allocates without end, panics) so that tests can prove the host's limits.
+//! allocates without end, panics, hits `unreachable`, overflows its stack, abuses storage and
+//! jobs, answers huge outputs, waits on host calls past its deadline, fetches a token that never
+//! comes) so that tests can prove the host's limits.
 
 use weft_sdk::http::Request;
 use weft_sdk::{
@@ -21,6 +23,21 @@ impl Adapter for Probe {
                 ("spin", "loop forever"),
                 ("alloc", "allocate memory without end"),
                 ("panic", "panic"),
+                ("unreachable", "execute an `unreachable` instruction"),
+                ("overflow", "recurse until the stack overflows"),
+                ("huge-output", "answer a string of input.mib MiB"),
+                (
+                    "storage-abuse",
+                    "write a giant key, a giant value and input.count keys; report each outcome",
+                ),
+                (
+                    "enqueue-storm",
+                    "enqueue input.count jobs in one call; report how many the host took",
+                ),
+                (
+                    "hang-token",
+                    "ask for the token of scope \"hang\", whose fetch never returns",
+                ),
                 (
                     "sandbox",
                     "report what the sandbox grants: environment, files, clock",
@@ -45,6 +62,10 @@ impl Adapter for Probe {
     }
 
     fn fetch_token(scope: String) -> Result<TokenGrant> {
+        if scope == "hang" {
+            // A token endpoint that never answers, as far as the host can tell.
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
         Ok(TokenGrant {
             token: format!("probe-token-{scope}"),
             expires_in_seconds: Some(60),
@@ -69,6 +90,56 @@ impl Adapter for Probe {
                 }
             }
             "panic" => panic!("probe was asked to panic"),
+            "unreachable" => {
+                #[cfg(target_arch = "wasm32")]
+                core::arch::wasm32::unreachable();
+                #[cfg(not(target_arch = "wasm32"))]
+                std::process::abort();
+            }
+            "overflow" => Ok(json!({ "depth": recurse(std::hint::black_box(1)) })),
+            "huge-output" => {
+                let mib = input["mib"].as_u64().unwrap_or(1) as usize;
+                Ok(Value::String("x".repeat(mib << 20)))
+            }
+            "storage-abuse" => {
+                let outcome = |r: Result<()>| match r {
+                    Ok(()) => "ok".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                let giant_key = outcome(storage::set(&"k".repeat(100_000), b"v"));
+                let kib = input["value_kib"].as_u64().unwrap_or(2048) as usize;
+                let giant_value = outcome(storage::set("giant", &vec![7u8; kib << 10]));
+                let count = input["count"].as_u64().unwrap_or(0);
+                let mut written = 0u64;
+                for i in 0..count {
+                    if storage::set(&format!("many/{i:08}"), b"1").is_err() {
+                        break;
+                    }
+                    written += 1;
+                }
+                Ok(
+                    json!({ "giant_key": giant_key, "giant_value": giant_value, "written": written }),
+                )
+            }
+            "enqueue-storm" => {
+                let count = input["count"].as_u64().unwrap_or(0);
+                let mut taken = 0u64;
+                let mut refusal = None;
+                for i in 0..count {
+                    match weft_sdk::jobs::enqueue("echo", &json!({ "n": i }), 3_600_000, None) {
+                        Ok(_) => taken += 1,
+                        Err(e) => {
+                            refusal = Some(e.to_string());
+                            break;
+                        }
+                    }
+                }
+                Ok(json!({ "taken": taken, "refusal": refusal }))
+            }
+            "hang-token" => {
+                let token = weft_sdk::tokens::get("hang")?;
+                Ok(json!({ "token": token }))
+            }
             "sandbox" => {
                 let env: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
                 let read = std::fs::read_to_string("/etc/passwd")
@@ -170,6 +241,15 @@ impl Adapter for Probe {
         storage::delete("running")?;
         Ok(())
     }
+}
+
+/// Recurses with a large frame until the stack runs out.
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 512]);
+    if frame[0] == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1) + frame[511] % 2
 }
 
 weft_sdk::export_adapter!(Probe);
