@@ -28,7 +28,7 @@ run: build
 # Every test: unit, manifest snapshots, the adapters against their simulators, the CLI.
 test: build
 	$(CARGO) test --workspace --exclude weft-sekorm --exclude weft-lenovo --exclude weft-supercarrier8 --exclude weft-hugevision --exclude weft-fxiaoke --exclude weft-sdk --exclude weft-probe --exclude weft-hello-http
-	$(CARGO) test -p weft-sdk --lib
+	$(CARGO) test $(addprefix -p ,weft-sdk $(PLUGINS)) --lib
 
 lint: plugins
 	$(CARGO) fmt --all -- --check

@@ -4,7 +4,7 @@
 //! string values, resolves secret references, and reports every problem as
 //! `FILE: KEY: what was expected, what was found`.
 
-mod interpolate;
+pub mod interpolate;
 mod secrets;
 mod units;
 

@@ -465,3 +465,46 @@ pub fn list_op(config: &Config, input: Value) -> Result<Value> {
         "dataList": records.iter().map(|r| r.standard(detail)).collect::<Vec<_>>(),
     }))
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i32>().prop_map(Value::from),
+            "\\PC{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-zA-Z_.]{0,10}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+
+        /// Any body is accepted as the standard shape or refused with a message naming a field.
+        #[test]
+        fn any_push_body_is_parsed_or_refused_by_name(body in value()) {
+            match parse_standard(&body) {
+                Ok(incoming) => {
+                    prop_assert!(valid_name(&incoming.obj));
+                    prop_assert_eq!(&body["masterFieldVal"], &Value::Object(incoming.master));
+                }
+                Err(message) => prop_assert!(!message.is_empty()),
+            }
+        }
+
+        #[test]
+        fn standard_bodies_are_accepted(obj in "[A-Za-z_][A-Za-z0-9_.]{0,20}", master in prop::collection::btree_map("[a-z]{1,6}", "\\PC{0,6}", 0..5)) {
+            let body = json!({"objAPIName": obj, "masterFieldVal": master, "detailFieldVals": {"D": [{"k": 1}]}});
+            prop_assert!(parse_standard(&body).is_ok());
+        }
+    }
+}

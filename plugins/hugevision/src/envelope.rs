@@ -185,3 +185,91 @@ pub fn documents(answer: &Value) -> Value {
         .collect();
     Value::Array(docs)
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn code() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            prop::sample::select(vec!["0", "1", "6", "7", "9", "", "x"]).prop_map(|s| json!(s)),
+            any::<i64>().prop_map(|n| json!(n)),
+            Just(Value::Null),
+            Just(json!([1])),
+        ]
+    }
+
+    fn answer() -> impl Strategy<Value = Value> {
+        (
+            code(),
+            code(),
+            code(),
+            "\\PC{0,20}",
+            prop::collection::vec((code(), "[A-Z0-9]{0,4}", prop::collection::vec((code(), "[0-9]{0,2}"), 0..3)), 0..3),
+            any::<bool>(),
+        )
+            .prop_map(|(request, status, target, message, docs, spaced)| {
+                let docs: Vec<Value> = docs
+                    .into_iter()
+                    .map(|(result, no, lines)| {
+                        let lines: Vec<Value> = lines
+                            .into_iter()
+                            .map(|(r, id)| json!({"lineId": id, "lineResult": r, "lineErrorMsg": "e"}))
+                            .collect();
+                        json!({"docNo": no, "docResult": result, "docErrorMsg": "d", "lineList": lines})
+                    })
+                    .collect();
+                let key = if spaced { "targetRequestErrorMsg " } else { "targetRequestErrorMsg" };
+                json!({
+                    "requestResult": request,
+                    "targetRequestStatus": status,
+                    "targetRequestResult": target,
+                    "errorMsg": message,
+                    key: message,
+                    "docList": docs,
+                })
+            })
+    }
+
+    proptest! {
+
+        /// Every answer is classified, and every failed document and line gets a detail.
+        #[test]
+        fn any_answer_is_classified(answer in answer(), sync in any::<bool>()) {
+            let shape = Shape { docs: vec![("A1".into(), vec!["1".into()])] };
+            let failed = answer["docList"].as_array().map_or(0, |d| {
+                d.iter()
+                    .map(|doc| {
+                        usize::from(text(doc, "docResult").as_deref() != Some("1"))
+                            + doc["lineList"].as_array().map_or(0, |l| {
+                                l.iter().filter(|x| text(x, "lineResult").as_deref() != Some("1")).count()
+                            })
+                    })
+                    .sum()
+            });
+            let target = text(&answer, "targetRequestResult");
+            match classify("API", answer.clone(), &shape, sync) {
+                Err(AdapterError::Rejected { code, details, .. })
+                    if code == "7" && text(&answer, "requestResult").as_deref() == Some("1") =>
+                {
+                    prop_assert_eq!(details.len(), failed);
+                }
+                Ok(Outcome::Done(_)) => {
+                    let result = text(&answer, "requestResult");
+                    prop_assert_eq!(result.as_deref(), Some("1"));
+                    prop_assert!(target.is_none() || target.as_deref() == Some("1"));
+                }
+                _ => {}
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(text_in in "\\PC{0,300}") {
+            if let Ok(v) = serde_json::from_str::<Value>(&text_in) {
+                let _ = classify("API", v.clone(), &Shape::default(), true);
+                let _ = documents(&v);
+            }
+        }
+    }
+}

@@ -231,3 +231,39 @@ fn insert(map: &mut Map<String, Value>, name: String, value: Value) {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+
+        /// Whatever the platform answers, decoding ends in an answer or a transient error.
+        #[test]
+        fn any_answer_body_decodes_or_is_transient(body in prop::collection::vec(any::<u8>(), 0..512)) {
+            for format in [Format::Json, Format::Xml] {
+                if let Err(e) = decode(format, &body) {
+                    prop_assert!(matches!(e, AdapterError::Transient { .. }), "{e}");
+                }
+            }
+        }
+
+        #[test]
+        fn xml_shaped_text_never_panics(text in "(<[A-Za-z]{1,4}( a=\"[^\"]{0,4}\")?>|</[A-Za-z]{1,4}>|<[A-Za-z]{1,4}/>|[^<>]{0,8}|&[a-z#0-9]{0,5};|<!\\[CDATA\\[[^\\]]{0,5}\\]\\]>){0,24}") {
+            let _ = xml_to_json(&text);
+            let _ = decode(Format::Xml, text.as_bytes());
+        }
+
+        #[test]
+        fn well_formed_answers_keep_their_code(code in "[A-Z0-9-]{1,8}", results in 0usize..4) {
+            let items: String = (0..results).map(|i| format!("<result><row>{i}</row></result>")).collect();
+            let xml = format!("<Resp><code>{code}</code><msg>m</msg>{items}</Resp>");
+            let answer = decode(Format::Xml, xml.as_bytes()).expect("decodes");
+            prop_assert_eq!(answer.code, code);
+            if results > 0 {
+                prop_assert_eq!(answer.result.as_array().map(Vec::len), Some(results));
+            }
+        }
+    }
+}

@@ -219,3 +219,29 @@ fn check(response: Response) -> Result<Value> {
         _ => AdapterError::rejected(code, format!("Sekorm: {msg}")),
     })
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use weft_sdk::json;
+
+    proptest! {
+
+        /// Any answer is data or an error; `{code, msg}` answers keep the platform's meaning.
+        #[test]
+        fn any_answer_is_data_or_an_error(status in 100u16..600, body in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = check(Response { status, headers: Vec::new(), body });
+        }
+
+        #[test]
+        fn envelopes_map_by_code(message in "\\PC{0,30}") {
+            let body = json!({"code": -1, "msg": message, "data": null}).to_string().into_bytes();
+            let result = check(Response { status: 200, headers: Vec::new(), body });
+            prop_assert!(result.is_err());
+            let ok = json!({"code": 0, "msg": "ok", "data": {"x": 1}}).to_string().into_bytes();
+            let accepted = check(Response { status: 200, headers: Vec::new(), body: ok });
+            prop_assert!(accepted.is_ok());
+        }
+    }
+}

@@ -255,3 +255,24 @@ fn envelope(status: u16, body: &[u8]) -> Result<Value> {
         AdapterError::transient(format!("answer is not JSON ({e}): {}", snippet(body)))
     })
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+
+        /// Whatever status and body come back, the envelope is read or the error kind follows
+        /// the status: 5xx and 429 transient, other 4xx rejected.
+        #[test]
+        fn any_answer_maps_to_an_envelope_or_an_error(status in 100u16..600, body in prop::collection::vec(any::<u8>(), 0..256)) {
+            match envelope(status, &body) {
+                Ok(v) => prop_assert!(v.is_object() || (200..300).contains(&status)),
+                Err(AdapterError::Transient { .. }) => prop_assert!(status >= 500 || status == 429 || (200..300).contains(&status)),
+                Err(AdapterError::Rejected { .. }) => prop_assert!((300..500).contains(&status) || status < 200),
+                Err(e) => prop_assert!(false, "unexpected {e}"),
+            }
+        }
+    }
+}
