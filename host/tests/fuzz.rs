@@ -59,7 +59,6 @@ fn the_seed_manifest_is_valid() {
 }
 
 proptest! {
-
     #[test]
     fn arbitrary_text_never_panics_and_errors_name_the_file(text in ".{0,400}") {
         if let Err(e) = parse(&text) {

@@ -56,7 +56,6 @@ fn send(request: Request<Body>) -> (StatusCode, Vec<u8>) {
 }
 
 proptest! {
-
     #[test]
     fn any_body_gets_an_answer_and_json_is_echoed_exactly(
         body in prop::collection::vec(any::<u8>(), 0..2048),

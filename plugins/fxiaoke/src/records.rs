@@ -488,7 +488,6 @@ mod fuzz {
     }
 
     proptest! {
-
         /// Any body is accepted as the standard shape or refused with a message naming a field.
         #[test]
         fn any_push_body_is_parsed_or_refused_by_name(body in value()) {

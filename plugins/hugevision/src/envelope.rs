@@ -233,7 +233,6 @@ mod fuzz {
     }
 
     proptest! {
-
         /// Every answer is classified, and every failed document and line gets a detail.
         #[test]
         fn any_answer_is_classified(answer in answer(), sync in any::<bool>()) {

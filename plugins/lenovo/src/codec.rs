@@ -238,7 +238,6 @@ mod fuzz {
     use proptest::prelude::*;
 
     proptest! {
-
         /// Whatever the platform answers, decoding ends in an answer or a transient error.
         #[test]
         fn any_answer_body_decodes_or_is_transient(body in prop::collection::vec(any::<u8>(), 0..512)) {

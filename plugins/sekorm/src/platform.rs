@@ -227,7 +227,6 @@ mod fuzz {
     use weft_sdk::json;
 
     proptest! {
-
         /// Any answer is data or an error; `{code, msg}` answers keep the platform's meaning.
         #[test]
         fn any_answer_is_data_or_an_error(status in 100u16..600, body in prop::collection::vec(any::<u8>(), 0..256)) {

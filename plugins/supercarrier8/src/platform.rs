@@ -262,7 +262,6 @@ mod fuzz {
     use proptest::prelude::*;
 
     proptest! {
-
         /// Whatever status and body come back, the envelope is read or the error kind follows
         /// the status: 5xx and 429 transient, other 4xx rejected.
         #[test]
