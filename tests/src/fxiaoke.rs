@@ -59,6 +59,7 @@ struct Inner {
     tenant: String,
     data_centers: Vec<String>,
     errors: VecDeque<(String, String)>,
+    statuses: VecDeque<u16>,
     ledger: Ledger,
 }
 
@@ -78,6 +79,7 @@ impl Crm {
             tenant: tenant.into(),
             data_centers: data_centers.iter().map(|s| s.to_string()).collect(),
             errors: VecDeque::new(),
+            statuses: VecDeque::new(),
             ledger: Ledger::default(),
         }));
         let app = Router::new().fallback(handle).with_state(inner.clone());
@@ -103,6 +105,15 @@ impl Crm {
     /// Reads the ledger.
     pub fn ledger<T>(&self, f: impl FnOnce(&Ledger) -> T) -> T {
         f(&self.inner.lock().expect("state").ledger)
+    }
+
+    /// The next pushes are answered with these HTTP statuses, before anything is stored.
+    pub fn fail_status_next(&self, statuses: &[u16]) {
+        self.inner
+            .lock()
+            .expect("state")
+            .statuses
+            .extend(statuses.iter().copied());
     }
 
     /// The next push is answered with this error code and message.
@@ -148,6 +159,13 @@ async fn handle(
     }
     if uri.path() != SYNCPUSH {
         return (StatusCode::NOT_FOUND, "not found").into_response();
+    }
+    if let Some(status) = i.statuses.pop_front() {
+        return (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "simulated",
+        )
+            .into_response();
     }
     let content_type = h("content-type").unwrap_or_default();
     if let Err((code, why)) = check_push(&i, &h, &content_type, &body) {

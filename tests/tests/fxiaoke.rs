@@ -407,3 +407,29 @@ async fn a_crm_error_code_is_surfaced_with_its_message() {
         "{problem}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_crm_server_errors_is_retried_into_one_push() {
+    let erp = start(&[], false).await;
+    erp.crm.fail_status_next(&[503, 502]);
+    let (status, out) = erp.op("push-record", order("SO-R1", 9)).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(
+        erp.crm.ledger(|l| l.pushes.len()),
+        1,
+        "one push reached the CRM"
+    );
+    // Past the retries: a transient failure, named, and still nothing pushed twice.
+    erp.crm.fail_status_next(&[503, 503, 503]);
+    let (status, problem) = erp.op("push-record", order("SO-R2", 9)).await;
+    assert_eq!(status, 503, "{problem}");
+    assert_eq!(problem["kind"], "transient");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("syncpush: HTTP 503"),
+        "{problem}"
+    );
+    assert_eq!(erp.crm.ledger(|l| l.pushes.len()), 1);
+}

@@ -602,3 +602,19 @@ async fn a_resent_request_id_is_ours_until_the_retention_schedule_forgets_it() {
     assert_eq!(e.kind, ErrorKind::Conflict, "{e:?}");
     assert_eq!(sim.ledger(|l| l.documents.len()), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_and_rate_limit_answers_are_retried_into_one_document() {
+    let (sim, _dep, rt) = setup(Setup::default()).await;
+    sim.fail_next([Fault::Status(503), Fault::Status(502), Fault::Status(429)]);
+    let out = call(
+        &rt,
+        "create-inventory-adjustment",
+        json!({"docList": [adjustment("INV12", "SD01B09", "4")]}),
+    )
+    .await
+    .expect("the fourth attempt succeeds");
+    assert_eq!(out["status"], "processed");
+    assert_eq!(sim.ledger(|l| l.documents.len()), 1);
+    assert_eq!(sim.ledger(|l| l.calls[COF]), 4);
+}
