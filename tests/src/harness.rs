@@ -222,3 +222,16 @@ where
     }
     None
 }
+
+/// Serves `app` on a free loopback port: its address, and the task serving it (aborting the
+/// task stops the server).
+pub async fn serve_app(app: axum::Router) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let addr = listener.local_addr().expect("local address");
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, server)
+}

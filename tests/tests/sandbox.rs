@@ -225,13 +225,7 @@ async fn counting_server(
             }
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let (addr, _server) = weft_tests::harness::serve_app(app).await;
     (format!("127.0.0.1:{}", addr.port()), hits)
 }
 
