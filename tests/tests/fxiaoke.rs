@@ -147,6 +147,18 @@ async fn create_then_update_then_query_by_id_round_trips_master_and_details() {
         details[0]
     );
 
+    // An update may also name its record beside the fields.
+    let mut beside = order("SO-1", 180);
+    beside["masterDataId"] = json!(id);
+    beside["detailFieldVals"]["SalesOrderProductObj"][0]["id"] = details[0].clone();
+    beside["detailFieldVals"]["SalesOrderProductObj"][0]["qty"] = json!(3);
+    let same = erp.client.push("update", &beside).await;
+    assert_eq!(
+        (same.code.as_str(), &same.data),
+        ("0", &updated.data),
+        "{same:?}"
+    );
+
     let read = erp.client.by_id("SalesOrderObj", &id).await;
     assert_eq!(read.code, "0");
     assert_eq!(read.data["objAPIName"], "SalesOrderObj");

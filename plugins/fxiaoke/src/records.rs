@@ -133,6 +133,9 @@ pub struct Incoming {
     pub master: serde_json::Map<String, Value>,
     /// Detail rows.
     pub details: serde_json::Map<String, Value>,
+    /// An id given beside the standard fields (`masterDataId`, `dataId` or `id` at the top
+    /// level), for an update whose master fields do not carry it.
+    pub id: Option<String>,
 }
 
 /// Checks a standard-format body; the error names the offending field.
@@ -170,16 +173,16 @@ pub fn parse_standard(body: &Value) -> std::result::Result<Incoming, String> {
         }
         Some(_) => return Err("detailFieldVals: must be an object of lists".into()),
     };
-    if let Some(other) = b
-        .keys()
-        .find(|k| !["objAPIName", "masterFieldVal", "detailFieldVals"].contains(&k.as_str()))
-    {
-        return Err(format!("{other}: not a field of the standard format"));
-    }
+    // Other top-level fields are not the document's, but a CRM may add some: only an id is
+    // read from them.
+    let id = ["masterDataId", "dataId", "id"]
+        .iter()
+        .find_map(|k| b.get(*k).and_then(id_text));
     Ok(Incoming {
         obj,
         master,
         details,
+        id,
     })
 }
 
@@ -269,13 +272,23 @@ pub fn upsert(
         obj,
         mut master,
         mut details,
+        id: beside,
     } = incoming;
     let field = config.id_field.as_str();
-    let id = match master
-        .get(field)
-        .and_then(id_text)
-        .or(given_id.map(String::from))
-    {
+    // The id field first; for an update also the usual spellings of an id and one given beside
+    // the fields, since the document does not say where an update names its record.
+    let aliases = ["id", "_id", "dataId", "masterDataId"];
+    let id = master.get(field).and_then(id_text).or_else(|| {
+        if mode != Mode::Update {
+            return given_id.map(String::from);
+        }
+        aliases
+            .iter()
+            .find_map(|k| master.get(*k).and_then(id_text))
+            .or(beside)
+            .or(given_id.map(String::from))
+    });
+    let id = match id {
         Some(id) => id,
         None if mode == Mode::Update => {
             return Err(Refusal::Invalid(format!(
