@@ -5,7 +5,8 @@
 //! the criterion invoke bench whose medians the first rows quote.
 //!
 //! Environment: `WEFT_BIN` (release weft), `WASMTIME_BIN` (wasmtime-cli 48), `BENCH_SECONDS`
-//! (length of each load phase, default 5).
+//! (length of each load phase, default 5), `BENCH_ONLY` (one part: `invoke`, `front`, `call`,
+//! `tokens`, `memory`, `lenovo`; for profiling — BENCHMARKS.md is then left alone).
 
 #![allow(missing_docs)]
 
@@ -558,6 +559,10 @@ fn machine() -> String {
     )
 }
 
+fn wanted(part: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| only == part)
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let length = seconds();
@@ -589,7 +594,8 @@ async fn main() {
             .find(|(n, _)| n.contains(needle))
             .map(|(_, v)| *v)
     };
-    if let (Some(weft), Some(bare), Some(plain)) = (
+    if !wanted("invoke") {
+    } else if let (Some(weft), Some(bare), Some(plain)) = (
         find("weft Runtime::invoke"),
         find("(pooling)"),
         find("plain Rust"),
@@ -608,6 +614,78 @@ async fn main() {
     }
 
     // Front door against wasmtime serve and bare hyper.
+    if wanted("front") {
+        front(&mut r, length, &line).await;
+    }
+    if wanted("call") {
+        for latency in [Duration::ZERO, Duration::from_millis(20)] {
+            let (weft, plain) = platform_call(latency, 200).await;
+            line(
+                &mut r,
+                format!(
+                    "| one platform request (超8 `call` → simulator{}), median of 200 | {} | plain reqwest, same request and token: {} | **{:.3}×** ({:+.2} ms) |",
+                    if latency.is_zero() {
+                        ", loopback".to_string()
+                    } else {
+                        format!(" answering in {} ms", latency.as_millis())
+                    },
+                    ms(weft),
+                    ms(plain),
+                    weft.as_secs_f64() / plain.as_secs_f64(),
+                    (weft.as_secs_f64() - plain.as_secs_f64()) * 1000.0
+                ),
+            );
+        }
+    }
+    if wanted("tokens") {
+        let (cold, cold_p99, warm, warm_p99, fetches) = stampede().await;
+        line(
+            &mut r,
+            format!(
+                "| 1,000 concurrent first calls, cold token cache | all done in {} (p99 {}), **{fetches} token fetch** | the same 1,000 on a warm cache: {} (p99 {}) | {:.2}× |",
+                ms(cold),
+                ms(cold_p99),
+                ms(warm),
+                ms(warm_p99),
+                cold.as_secs_f64() / warm.as_secs_f64()
+            ),
+        );
+    }
+    if wanted("memory") {
+        let (idle, peak, l) = memory().await;
+        line(
+            &mut r,
+            format!(
+                "| memory: `weft serve` with all {} manifests of manifests/ loaded | RSS idle {:.1} MiB; under load {:.1} MiB (`fxiaoke list-records`, {:.0} req/s) | — | — |",
+                std::fs::read_dir(workspace().join("manifests"))
+                    .map(|d| d.count())
+                    .unwrap_or(0),
+                idle as f64 / 1024.0,
+                peak as f64 / 1024.0,
+                l.rps()
+            ),
+        );
+    }
+    if wanted("lenovo") {
+        let (weft, plain, weft_requests, plain_requests) = lenovo().await;
+        line(
+            &mut r,
+            format!(
+                "| Lenovo: 100,000 rows through `sync` | {} ({weft_requests} requests) | plain reqwest loop, same {plain_requests} requests: {} | **{:.2}×** |",
+                ms(weft),
+                ms(plain),
+                weft.as_secs_f64() / plain.as_secs_f64()
+            ),
+        );
+    }
+    line(&mut r, String::new());
+    if std::env::var_os("BENCH_ONLY").is_none() {
+        write_report(&r);
+    }
+}
+
+/// The front door, `wasmtime serve` and bare hyper under the same load.
+async fn front(r: &mut String, length: Duration, line: &impl Fn(&mut String, String)) {
     let dep = Deployment::new();
     dep.manifest(
         "probe",
@@ -660,7 +738,7 @@ async fn main() {
     };
     if let Some(w) = &wasmtime_load {
         line(
-            &mut r,
+            r,
             format!(
                 "| `POST /v1/adapters/probe/ops/echo`, no I/O | {} | `wasmtime serve -Scli` (48), hello wasi:http echo: {} | **{:.2}×** throughput |",
                 fmt(&weft_load),
@@ -670,70 +748,11 @@ async fn main() {
         );
     }
     line(
-        &mut r,
+        r,
         format!(
             "| same | same | bare hyper (axum) echo, no WebAssembly: {} | {:.2}× throughput |",
             fmt(&hyper_load),
             weft_load.rps() / hyper_load.rps()
         ),
     );
-
-    for latency in [Duration::ZERO, Duration::from_millis(20)] {
-        let (weft, plain) = platform_call(latency, 200).await;
-        line(
-            &mut r,
-            format!(
-                "| one platform request (超8 `call` → simulator{}), median of 200 | {} | plain reqwest, same request and token: {} | **{:.3}×** ({:+.2} ms) |",
-                if latency.is_zero() {
-                    ", loopback".to_string()
-                } else {
-                    format!(" answering in {} ms", latency.as_millis())
-                },
-                ms(weft),
-                ms(plain),
-                weft.as_secs_f64() / plain.as_secs_f64(),
-                (weft.as_secs_f64() - plain.as_secs_f64()) * 1000.0
-            ),
-        );
-    }
-
-    let (cold, cold_p99, warm, warm_p99, fetches) = stampede().await;
-    line(
-        &mut r,
-        format!(
-            "| 1,000 concurrent first calls, cold token cache | all done in {} (p99 {}), **{fetches} token fetch** | the same 1,000 on a warm cache: {} (p99 {}) | {:.2}× |",
-            ms(cold),
-            ms(cold_p99),
-            ms(warm),
-            ms(warm_p99),
-            cold.as_secs_f64() / warm.as_secs_f64()
-        ),
-    );
-
-    let (idle, peak, l) = memory().await;
-    line(
-        &mut r,
-        format!(
-            "| memory: `weft serve` with all {} manifests of manifests/ loaded | RSS idle {:.1} MiB; under load {:.1} MiB (`fxiaoke list-records`, {:.0} req/s) | — | — |",
-            std::fs::read_dir(workspace().join("manifests"))
-                .map(|d| d.count())
-                .unwrap_or(0),
-            idle as f64 / 1024.0,
-            peak as f64 / 1024.0,
-            l.rps()
-        ),
-    );
-
-    let (weft, plain, weft_requests, plain_requests) = lenovo().await;
-    line(
-        &mut r,
-        format!(
-            "| Lenovo: 100,000 rows through `sync` | {} ({weft_requests} requests) | plain reqwest loop, same {plain_requests} requests: {} | **{:.2}×** |",
-            ms(weft),
-            ms(plain),
-            weft.as_secs_f64() / plain.as_secs_f64()
-        ),
-    );
-    line(&mut r, String::new());
-    write_report(&r);
 }
