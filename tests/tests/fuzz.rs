@@ -66,7 +66,10 @@ proptest! {
             request = request.header("content-type", content_type);
         }
         let (status, answer) = send(request.body(Body::from(body.clone())).expect("request"));
-        match serde_json::from_slice::<serde_json::Value>(&body) {
+        // An empty (or blank) body is an operation called without input: `{}`.
+        let blank = std::str::from_utf8(&body).is_ok_and(|t| t.trim().is_empty());
+        let expected = if blank { Ok(serde_json::json!({})) } else { serde_json::from_slice::<serde_json::Value>(&body) };
+        match expected {
             Ok(v) => {
                 prop_assert_eq!(status, StatusCode::OK);
                 let echoed: serde_json::Value = serde_json::from_slice(&answer).expect("JSON answer");
