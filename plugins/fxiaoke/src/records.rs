@@ -29,12 +29,13 @@ pub struct Config {
     /// Field of `masterFieldVal` (and of detail rows) that holds the record's id.
     #[serde(default = "default_id_field")]
     pub id_field: String,
-    /// `code` of a successful answer to the CRM.
+    /// `code` of a successful answer to the CRM, as written in the manifest: a string ("0",
+    /// the document's type) or a number (0) if the CRM's side expects one.
     #[serde(default = "default_success_code")]
-    pub success_code: String,
+    pub success_code: Value,
     /// `code` of a refused request.
     #[serde(default = "default_error_code")]
-    pub error_code: String,
+    pub error_code: Value,
     /// The company's own ERP endpoint: records the CRM pushes are delivered there by a job.
     #[serde(default)]
     pub erp_endpoint: Option<String>,
@@ -53,11 +54,11 @@ fn default_syncpush_path() -> String {
 fn default_id_field() -> String {
     "id".into()
 }
-fn default_success_code() -> String {
-    "0".into()
+fn default_success_code() -> Value {
+    Value::from("0")
 }
-fn default_error_code() -> String {
-    "-1".into()
+fn default_error_code() -> Value {
+    Value::from("-1")
 }
 fn default_max_limit() -> usize {
     1000
