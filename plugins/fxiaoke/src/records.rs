@@ -215,13 +215,7 @@ fn log_key(obj: &str, at: u64, id: &str) -> String {
     format!("log/{obj}/{at:013}/{id}")
 }
 
-/// Current time in unix ms.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use weft_sdk::dates::now_ms;
 
 /// Reads a record.
 pub fn get(obj: &str, id: &str) -> Result<Option<Record>> {

@@ -3,8 +3,9 @@
 //! before anything is sent.
 
 use crate::envelope::{Outcome, Shape, classify, documents, text};
-use crate::platform::{Platform, RequestId, digest, now_ms, request_id, sent};
+use crate::platform::{Platform, RequestId, digest, request_id, sent};
 use serde::{Deserialize, Serialize};
+use weft_sdk::dates::now_ms;
 use weft_sdk::error::{detail, invalid_rows};
 use weft_sdk::{AdapterError, CallContext, Detail, Result, Value, dates, jobs, json, storage};
 

@@ -160,16 +160,7 @@ impl Platform {
 
     /// The path of operation `op`.
     pub fn path(&self, op: &str) -> Result<String> {
-        self.config
-            .paths
-            .get(op)
-            .cloned()
-            .or_else(|| default_path(op).map(str::to_string))
-            .ok_or_else(|| {
-                AdapterError::invalid_input(format!(
-                    "manifest [config.paths] has no path for {op:?}"
-                ))
-            })
+        config::op_path(&self.config.paths, op, default_path(op))
     }
 
     /// Logs in with the system's credentials and the pre-configured identity; the grant's
@@ -189,10 +180,10 @@ impl Platform {
         ] {
             match value {
                 // `${VAR}` interpolation makes strings; the platform's ids are numbers.
-                Some(Value::String(s)) if s.parse::<i64>().is_ok() => {
-                    parameters.insert(name.into(), json!(s.parse::<i64>().unwrap_or_default()));
-                }
                 Some(Value::String(s)) if s.is_empty() => {}
+                Some(Value::String(s)) if let Ok(n) = s.parse::<i64>() => {
+                    parameters.insert(name.into(), json!(n));
+                }
                 Some(v) => {
                     parameters.insert(name.into(), v.clone());
                 }
@@ -373,24 +364,16 @@ fn remember(id: &str, op: &str, digest: &str) -> Result<bool> {
     let record = serde_json::to_vec(&SentRequest {
         op: op.to_string(),
         digest: digest.to_string(),
-        at_ms: now_ms(),
+        at_ms: dates::now_ms(),
     })
     .map_err(|e| AdapterError::transient(format!("request record: {e}")))?;
     storage::compare_and_swap(&format!("requests/{id}"), None, Some(&record))
 }
 
-/// Current time in unix ms.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// Forgets request ids sent more than `days` ago, with their shapes and the calls that named
 /// them; answers how many were forgotten.
 pub fn prune(days: u64) -> Result<usize> {
-    let cutoff = now_ms().saturating_sub(days.saturating_mul(86_400_000));
+    let cutoff = dates::now_ms().saturating_sub(days.saturating_mul(86_400_000));
     let mut forgotten = 0;
     for key in storage::list_all("requests/")? {
         let Some(id) = key.strip_prefix("requests/") else {

@@ -4,6 +4,7 @@
 use crate::codec::{self, Answer, Envelope, Format};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
+use weft_sdk::dates::now_ms;
 use weft_sdk::error::{detail, invalid_rows};
 use weft_sdk::http::{Method, Request, join, snippet};
 use weft_sdk::{AdapterError, CallContext, Detail, Result, batch, config, storage, tokens};
@@ -144,13 +145,6 @@ fn check_batch_id(id: &str) -> Result<()> {
             "batch_id: expected 1 to 16 characters A-Z, a-z, 0-9, '_' or '-', found {id:?}"
         )))
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// A new batch id (16 characters): `yyMMddHH` of UTC time, then 8 base-32 characters of a hash

@@ -36,6 +36,14 @@ pub fn timestamp(offset: Offset) -> Result<String, AdapterError> {
         .map_err(|e| AdapterError::transient(format!("time formatting failed: {e}")))
 }
 
+/// The current time in unix milliseconds (0 if the clock is before 1970).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// The current UTC time as `yyMMddHHmmss` (12 digits), for identifiers.
 pub fn stamp_utc() -> Result<String, AdapterError> {
     const STAMP: &[BorrowedFormatItem<'static>] =

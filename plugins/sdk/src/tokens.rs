@@ -47,9 +47,6 @@ pub fn jwt_expires_in(token: &str) -> Option<u64> {
         .ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     let exp = claims.get("exp")?.as_f64()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs_f64();
+    let now = crate::dates::now_ms() as f64 / 1000.0;
     Some((exp - now).max(0.0) as u64)
 }

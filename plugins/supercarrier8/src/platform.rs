@@ -115,16 +115,7 @@ impl Platform {
 
     /// The path of operation `op`.
     pub fn path(&self, op: &str) -> Result<String> {
-        self.config
-            .paths
-            .get(op)
-            .cloned()
-            .or_else(|| default_path(op).map(str::to_string))
-            .ok_or_else(|| {
-                AdapterError::invalid_input(format!(
-                    "manifest [config.paths] has no path for {op:?}"
-                ))
-            })
+        config::op_path(&self.config.paths, op, default_path(op))
     }
 
     /// Calls get-token with the access key and the MD5 of the secret.
