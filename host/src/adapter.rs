@@ -2,6 +2,7 @@
 //! capabilities. Every call runs in a fresh instance from the `InstancePre` built at load.
 
 use crate::bindings::{AdapterWorld, AdapterWorldPre, guest};
+use crate::call::{Answer, Export};
 use crate::engine::WeftEngine;
 use crate::error::ErrorKind;
 use crate::http::HttpCapability;
@@ -216,18 +217,16 @@ impl LoadedAdapter {
         }
     }
 
-    /// Stores the jobs a successful call enqueued; the error says what could not be stored.
+    /// Stores the jobs a successful call enqueued, in one transaction; the error says what
+    /// could not be stored.
     pub(crate) async fn commit_jobs(&self, jobs: Vec<crate::store::NewJob>) -> Result<(), String> {
-        let now = crate::jobs::now_ms();
-        for job in jobs {
-            self.shared
-                .store
-                .job_enqueue(&job, now)
-                .await
-                .map_err(|e| {
-                    format!("the call succeeded but the jobs it enqueued could not be stored: {e}")
-                })?;
-        }
+        self.shared
+            .store
+            .job_enqueue_all(&jobs, crate::clock::now_ms())
+            .await
+            .map_err(|e| {
+                format!("the call succeeded but the jobs it enqueued could not be stored: {e}")
+            })?;
         self.shared.jobs_wakeup.notify_waiters();
         Ok(())
     }
@@ -237,15 +236,12 @@ impl LoadedAdapter {
         self: &Arc<Self>,
         deadline: Instant,
     ) -> Result<AdapterDescription, Failure> {
-        let Instance { mut store, world } = self
-            .instantiate(Purpose::Describe, "describe", deadline)
+        let called = self
+            .call(Export::Describe, &crate::call::fresh_context(), deadline)
             .await?;
-        let result = tokio::time::timeout_at(
-            deadline.into(),
-            world.weft_adapter_adapter().call_describe(&mut store),
-        )
-        .await;
-        let (d, _) = self.finish(store, result)?;
+        let Answer::Describe(d) = called.answer else {
+            return Err(wrong_export(&self.manifest.name));
+        };
         Ok(AdapterDescription {
             name: d.name,
             version: d.version,
@@ -265,22 +261,21 @@ impl LoadedAdapter {
     async fn fetch_token(self: &Arc<Self>, scope: &str) -> Result<FetchedToken, TokenError> {
         let deadline = Instant::now() + self.manifest.token.fetch_timeout.get();
         let outcome = async {
-            let Instance { mut store, world } = self
-                .instantiate(Purpose::FetchToken, "fetch-token", deadline)
+            let called = self
+                .call(
+                    Export::FetchToken { scope },
+                    &crate::call::fresh_context(),
+                    deadline,
+                )
                 .await
                 .map_err(|f| TokenError::Failed(f.message))?;
-            let result = tokio::time::timeout_at(
-                deadline.into(),
-                world
-                    .weft_adapter_adapter()
-                    .call_fetch_token(&mut store, scope),
-            )
-            .await;
-            let redactor = store.data().redactor.clone();
-            let (answer, outcome) = self
-                .finish(store, result)
-                .map_err(|f| TokenError::Failed(f.message))?;
-            if let (Err(_), Some(why)) = (&answer, outcome.denied) {
+            let redactor = called.redactor;
+            let Answer::FetchToken(answer) = called.answer else {
+                return Err(TokenError::Failed(
+                    wrong_export(&self.manifest.name).message,
+                ));
+            };
+            if let (Err(_), Some(why)) = (&answer, called.outcome.denied) {
                 return Err(TokenError::Denied(redactor.scrub(&why)));
             }
             match answer {
@@ -321,6 +316,13 @@ impl LoadedAdapter {
             })
             .inc();
         outcome
+    }
+}
+
+fn wrong_export(adapter: &str) -> Failure {
+    Failure {
+        kind: ErrorKind::Trap,
+        message: format!("adapter {adapter}: the host called the wrong export"),
     }
 }
 

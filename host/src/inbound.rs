@@ -3,7 +3,6 @@
 
 use crate::adapter::LoadedAdapter;
 use crate::manifest::{InboundAuth, Route};
-use crate::state::Purpose;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -164,16 +163,7 @@ impl LoadedAdapter {
         req: InboundRequest,
     ) -> Result<InboundResponse, crate::adapter::Failure> {
         let deadline = Instant::now() + self.manifest.limits.timeout.get();
-        let label = format!("inbound:{}", route.name);
-        let crate::adapter::Instance { mut store, world } =
-            self.instantiate(Purpose::Inbound, &label, deadline).await?;
-        let ctx = crate::bindings::types::CallContext {
-            call_id: uuid::Uuid::new_v4().to_string(),
-            attempt: 1,
-            job_id: None,
-            idempotency_key: None,
-        };
-        let wit_req = crate::bindings::guest::InboundRequest {
+        let request = crate::bindings::guest::InboundRequest {
             route: route.name.clone(),
             method: req.method,
             path: req.path,
@@ -181,22 +171,22 @@ impl LoadedAdapter {
             headers: req.headers,
             body: req.body,
         };
-        let result = tokio::time::timeout_at(
-            deadline.into(),
-            world
-                .weft_adapter_adapter()
-                .call_handle_inbound(&mut store, &ctx, &wit_req),
-        )
-        .await;
-        let (response, outcome) = self.finish(store, result)?;
-        if (200..300).contains(&response.status)
-            && let Err(message) = self.commit_jobs(outcome.jobs).await
-        {
+        let called = self
+            .call(
+                crate::call::Export::Inbound { request },
+                &crate::call::fresh_context(),
+                deadline,
+            )
+            .await?;
+        let crate::call::Answer::Inbound(response) = called.answer else {
             return Err(crate::adapter::Failure {
-                kind: crate::error::ErrorKind::Transient,
-                message,
+                kind: crate::error::ErrorKind::Trap,
+                message: format!(
+                    "adapter {}: the host called the wrong export",
+                    self.manifest.name
+                ),
             });
-        }
+        };
         Ok(InboundResponse {
             status: response.status,
             headers: response.headers,

@@ -1,11 +1,12 @@
-//! Running one operation: input checks, the concurrency permit, the call in a fresh instance,
-//! one token refresh on `auth`, and backoff on `transient`, all inside the call's deadline.
+//! Running one operation (or schedule) to its end: input checks, then calls through the one
+//! call path (`crate::call`), one token refresh on `auth`, and backoff on `transient`, all
+//! inside the call's deadline.
 
 use crate::adapter::LoadedAdapter;
 use crate::bindings::{guest, types};
+use crate::call::{Answer, Export};
 use crate::error::{Detail, ErrorKind, InvokeError};
 use crate::metrics::{CallLabels, ErrorLabels};
-use crate::state::Purpose;
 use rand::Rng;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,15 +39,45 @@ pub(crate) fn error_message(e: &guest::AdapterError) -> String {
     }
 }
 
-fn details(list: &[types::Detail]) -> Vec<Detail> {
+fn details(list: &[types::Detail], redactor: &crate::redact::Redactor) -> Vec<Detail> {
     list.iter()
         .map(|d| Detail {
             index: d.index,
             field: d.field.clone(),
             code: d.code.clone(),
-            message: d.message.clone(),
+            message: redactor.scrub(&d.message),
         })
         .collect()
+}
+
+/// What a retried call runs: an operation or a schedule.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Operation<'a> {
+    /// `invoke(op, input)`.
+    Op {
+        /// Operation.
+        op: &'a str,
+        /// JSON input.
+        input: &'a str,
+    },
+    /// `on-schedule(name)`.
+    Schedule(&'a str),
+}
+
+impl<'a> Operation<'a> {
+    fn label(&self) -> String {
+        match self {
+            Self::Op { op, .. } => (*op).to_string(),
+            Self::Schedule(name) => crate::schedule::job_op(name),
+        }
+    }
+
+    fn export(&self) -> Export<'a> {
+        match *self {
+            Self::Op { op, input } => Export::Invoke { op, input },
+            Self::Schedule(name) => Export::Schedule { name },
+        }
+    }
 }
 
 impl LoadedAdapter {
@@ -58,7 +89,14 @@ impl LoadedAdapter {
         options: CallOptions,
     ) -> Result<String, InvokeError> {
         let started = Instant::now();
-        let result = self.invoke_inner(op, input, options, started).await;
+        let result = self.check_invoke(op, input);
+        let result = match result {
+            Ok(()) => {
+                self.run_with_retries(Operation::Op { op, input }, options)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         let outcome = match &result {
             Ok(_) => "ok",
             Err(e) => e.kind.as_str(),
@@ -84,26 +122,23 @@ impl LoadedAdapter {
                 .inc();
             tracing::warn!(adapter = %self.manifest.name, op, kind = %e.kind, attempts = e.attempts, "call failed: {}", e.message);
         }
-        result
+        result.map(|o| o.unwrap_or_default())
     }
 
-    async fn invoke_inner(
-        self: &Arc<Self>,
-        op: &str,
-        input: &str,
-        options: CallOptions,
-        started: Instant,
-    ) -> Result<String, InvokeError> {
+    /// The caller's mistakes, found before any instance runs.
+    #[allow(clippy::result_large_err)]
+    fn check_invoke(&self, op: &str, input: &str) -> Result<(), InvokeError> {
         let name = self.manifest.name.as_str();
-        let err = |kind, message: String| InvokeError::new(kind, name, op, message);
         let offered = self
             .description()
             .map(|d| d.operations.as_slice())
             .unwrap_or_default();
         if !offered.iter().any(|o| o.name == op) {
             let names: Vec<&str> = offered.iter().map(|o| o.name.as_str()).collect();
-            return Err(err(
+            return Err(InvokeError::new(
                 ErrorKind::NotFound,
+                name,
+                op,
                 format!(
                     "adapter {name} has no operation {op:?} (it offers: {})",
                     names.join(", ")
@@ -111,27 +146,33 @@ impl LoadedAdapter {
             ));
         }
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(input) {
-            return Err(err(
+            return Err(InvokeError::new(
                 ErrorKind::InvalidInput,
+                name,
+                op,
                 format!("input is not JSON: {e}"),
             ));
         }
+        Ok(())
+    }
+
+    /// Calls `what` through the one call path until it succeeds, fails for good, or the
+    /// deadline leaves no room: one fresh token after an `auth` refusal of a token the call
+    /// used, and backoff between transient failures. An operation answers its output.
+    pub(crate) async fn run_with_retries(
+        self: &Arc<Self>,
+        what: Operation<'_>,
+        options: CallOptions,
+    ) -> Result<Option<String>, InvokeError> {
+        let started = Instant::now();
+        let name = self.manifest.name.as_str();
+        let label = what.label();
+        let op = label.as_str();
+        let err = |kind, message: String| InvokeError::new(kind, name, op, message);
         let limit = self.manifest.limits.timeout.get();
         let deadline = options
             .deadline
             .map_or(started + limit, |d| d.min(started + limit));
-        let _permit = match self.permit(name, op, deadline).await? {
-            Some(p) => p,
-            None => {
-                return Err(err(
-                    ErrorKind::Unavailable,
-                    format!(
-                        "adapter {name} stayed at limits.concurrency ({}) until the call's deadline",
-                        self.manifest.limits.concurrency
-                    ),
-                ));
-            }
-        };
         let call_id = options
             .call_id
             .clone()
@@ -149,33 +190,29 @@ impl LoadedAdapter {
                 job_id: options.job_id.clone(),
                 idempotency_key: options.idempotency_key.clone(),
             };
-            let answer = self.invoke_once(&ctx, op, input, deadline).await;
+            let answer = self.call(what.export(), &ctx, deadline).await;
             let attempts = attempt - first + 1;
-            let (error, outcome) = match answer {
-                Ok((Ok(output), outcome)) => {
-                    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&output) {
-                        let mut e = err(
-                            ErrorKind::Trap,
-                            format!("adapter {name} answered output that is not JSON: {e}"),
-                        );
-                        e.attempts = attempts;
-                        return Err(e);
-                    }
-                    if let Err(message) = self.commit_jobs(outcome.jobs).await {
-                        let mut e = err(ErrorKind::Transient, message);
-                        e.attempts = attempts;
-                        return Err(e);
-                    }
-                    return Ok(output);
-                }
-                Ok((Err(e), outcome)) => (e, outcome),
+            let called = match answer {
+                Ok(called) => called,
                 Err(failure) => {
                     let mut e = err(failure.kind, failure.message);
                     e.attempts = attempts;
                     return Err(e);
                 }
             };
-            let mut e = self.map_error(op, &error, outcome.denied.as_deref());
+            let error = match called.answer {
+                Answer::Invoke(Ok(output)) => return Ok(Some(output)),
+                Answer::Schedule(Ok(())) => return Ok(None),
+                Answer::Invoke(Err(e)) | Answer::Schedule(Err(e)) => e,
+                _ => {
+                    return Err(err(
+                        ErrorKind::Trap,
+                        "the host called the wrong export".into(),
+                    ));
+                }
+            };
+            let outcome = called.outcome;
+            let mut e = self.map_error(op, &error, outcome.denied.as_deref(), &called.redactor);
             e.attempts = attempts;
             // The manifest may name platform codes that mean "token no longer good".
             let token_refused = matches!(error, types::AdapterError::Auth(_))
@@ -224,72 +261,17 @@ impl LoadedAdapter {
         }
     }
 
-    /// A turn to run: at once if a slot is free; else waiting, if `limits.queue` leaves room,
-    /// until the deadline (`None` when it passed).
-    async fn permit(
-        &self,
-        name: &str,
-        op: &str,
-        deadline: Instant,
-    ) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, InvokeError> {
-        use std::sync::atomic::Ordering;
-        if let Ok(p) = self.permits.try_acquire() {
-            return Ok(Some(p));
-        }
-        let limits = &self.manifest.limits;
-        let waiting = self.waiting.fetch_add(1, Ordering::SeqCst) + 1;
-        struct Leave<'a>(&'a std::sync::atomic::AtomicU32);
-        impl Drop for Leave<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
-        let _leave = Leave(&self.waiting);
-        if let Some(queue) = limits.queue
-            && waiting > queue
-        {
-            return Err(InvokeError::new(
-                ErrorKind::Busy,
-                name,
-                op,
-                format!(
-                    "adapter {name} has limits.concurrency ({}) calls running and limits.queue ({queue}) waiting: try again shortly",
-                    limits.concurrency
-                ),
-            ));
-        }
-        match tokio::time::timeout_at(deadline.into(), self.permits.acquire()).await {
-            Ok(Ok(p)) => Ok(Some(p)),
-            _ => Ok(None),
-        }
-    }
-
-    async fn invoke_once(
-        self: &Arc<Self>,
-        ctx: &types::CallContext,
-        op: &str,
-        input: &str,
-        deadline: Instant,
-    ) -> Result<
-        (Result<String, guest::AdapterError>, crate::adapter::Outcome),
-        crate::adapter::Failure,
-    > {
-        let crate::adapter::Instance { mut store, world } =
-            self.instantiate(Purpose::Invoke, op, deadline).await?;
-        let result = tokio::time::timeout_at(
-            deadline.into(),
-            world
-                .weft_adapter_adapter()
-                .call_invoke(&mut store, ctx, op, input),
-        )
-        .await;
-        self.finish(store, result)
-    }
-
     /// Maps the adapter's error to the caller's, naming adapter and operation.
-    fn map_error(&self, op: &str, e: &guest::AdapterError, denied: Option<&str>) -> InvokeError {
+    fn map_error(
+        &self,
+        op: &str,
+        e: &guest::AdapterError,
+        denied: Option<&str>,
+        redactor: &crate::redact::Redactor,
+    ) -> InvokeError {
         let name = &self.manifest.name;
-        let scrub = |s: &str| self.redactor.scrub(s);
+        // The call's redactor: it knows the tokens this call was handed, not only the secrets.
+        let scrub = |s: &str| redactor.scrub(s);
         // A send refused by the allow-list explains the failure better than whatever the
         // adapter made of it.
         if let Some(why) = denied {
@@ -307,7 +289,7 @@ impl LoadedAdapter {
             types::AdapterError::InvalidInput(p) => {
                 let mut out =
                     InvokeError::new(ErrorKind::InvalidInput, name, op, scrub(&p.message));
-                out.details = details(&p.details);
+                out.details = details(&p.details, redactor);
                 out
             }
             types::AdapterError::Rejected(r) => {
@@ -318,7 +300,7 @@ impl LoadedAdapter {
                 };
                 let mut out = InvokeError::new(kind, name, op, scrub(&r.message));
                 out.platform_code = Some(r.code.clone());
-                out.details = details(&r.details);
+                out.details = details(&r.details, redactor);
                 out
             }
             types::AdapterError::Auth(m) => InvokeError::new(ErrorKind::Auth, name, op, scrub(m)),

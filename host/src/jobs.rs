@@ -12,16 +12,10 @@ use crate::store::{Enqueued, JobOutcome, JobRecord, NewJob};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::task::JoinSet;
 
-/// Current time in unix milliseconds.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub use crate::clock::now_ms;
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -29,6 +23,11 @@ fn ms(d: Duration) -> i64 {
 
 /// Namespace of job ids derived from idempotency keys.
 const KEYED_JOBS: uuid::Uuid = uuid::Uuid::from_u128(0x8f1c_51a4_7d0e_4b8e_9a39_2c4e_5f0b_a1d7);
+
+/// The id of `adapter`'s job with idempotency key `key`.
+pub(crate) fn keyed_job_id(adapter: &str, key: &str) -> String {
+    uuid::Uuid::new_v5(&KEYED_JOBS, format!("{adapter}\0{key}").as_bytes()).to_string()
+}
 
 /// A job for `adapter`: a keyed job's id is derived from its key, so the same key always names
 /// the same job.
@@ -41,7 +40,7 @@ pub(crate) fn new_job(
 ) -> NewJob {
     let name = &adapter.manifest.name;
     let id = match &key {
-        Some(k) => uuid::Uuid::new_v5(&KEYED_JOBS, format!("{name}\0{k}").as_bytes()).to_string(),
+        Some(k) => keyed_job_id(name, k),
         None => uuid::Uuid::new_v4().to_string(),
     };
     let request_hash = key.as_ref().map(|_| {
@@ -224,6 +223,16 @@ async fn worker(
     }
 }
 
+/// Renews an attempt's lease while it runs; dropping it stops the renewals, however the
+/// attempt ended (an early return or a panic included).
+struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Kinds worth another attempt later.
 fn retryable(kind: ErrorKind) -> bool {
     matches!(
@@ -248,10 +257,10 @@ async fn run_attempt(rt: &Arc<Runtime>, owner: &str, job: JobRecord, options: &W
             .await;
         return;
     };
-    let heartbeat = {
+    let _heartbeat = {
         let store = store.clone();
         let (id, attempt, lease) = (job.id.clone(), job.attempt, options.lease);
-        tokio::spawn(async move {
+        Heartbeat(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(lease / 3).await;
                 match store
@@ -266,23 +275,23 @@ async fn run_attempt(rt: &Arc<Runtime>, owner: &str, job: JobRecord, options: &W
                     Err(e) => tracing::warn!(job = %id, "heartbeat failed: {e}"),
                 }
             }
-        })
+        }))
     };
-    let result = adapter
-        .invoke(
-            &job.op,
-            &job.input,
-            CallOptions {
-                call_id: Some(job.id.clone()),
-                job_id: Some(job.id.clone()),
-                idempotency_key: job.idempotency_key.clone(),
-                first_attempt: Some(job.attempt),
-                max_attempts: Some(1),
-                deadline: None,
-            },
-        )
-        .await;
-    heartbeat.abort();
+    let options = CallOptions {
+        call_id: Some(job.id.clone()),
+        job_id: Some(job.id.clone()),
+        idempotency_key: job.idempotency_key.clone(),
+        first_attempt: Some(job.attempt),
+        max_attempts: Some(1),
+        deadline: None,
+    };
+    let result = match job.op.strip_prefix(crate::schedule::JOB_PREFIX) {
+        Some(schedule) => adapter
+            .run_schedule(schedule, options)
+            .await
+            .map(|()| serde_json::json!({ "schedule": schedule, "ran": true }).to_string()),
+        None => adapter.invoke(&job.op, &job.input, options).await,
+    };
     let outcome = match result {
         Ok(output) => JobOutcome::Succeeded(output),
         Err(e) => {
@@ -318,5 +327,74 @@ async fn run_attempt(rt: &Arc<Runtime>, owner: &str, job: JobRecord, options: &W
         Err(e) => {
             tracing::warn!(job = %job.id, "job result could not be stored (the lease will lapse and the job run again): {e}")
         }
+    }
+}
+
+/// How many finished jobs one retention pass deletes per statement.
+const PRUNE_BATCH: u32 = 500;
+
+/// Prunes finished jobs older than `retention` every `every`, in batches; dropping it stops.
+pub struct Retention {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Retention {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Runtime {
+    /// Deletes finished jobs (succeeded, dead, cancelled) last changed more than `retention`
+    /// ago, in batches of a few hundred so that no transaction holds the queue for long;
+    /// returns how many.
+    pub async fn prune_jobs(&self, retention: Duration) -> Result<u64, crate::store::StoreError> {
+        let before = now_ms().saturating_sub(ms(retention));
+        let store = &self.shared().store;
+        let mut total = 0;
+        loop {
+            let n = store.job_prune(before, PRUNE_BATCH).await?;
+            total += n;
+            self.shared().metrics.jobs_pruned.inc_by(n);
+            if n < u64::from(PRUNE_BATCH) {
+                break;
+            }
+            // Let the queue's own statements in between batches.
+            tokio::task::yield_now().await;
+        }
+        Ok(total)
+    }
+
+    /// Starts pruning finished jobs older than `retention`, once now and then every `every`.
+    pub fn start_retention(self: &Arc<Self>, retention: Duration, every: Duration) -> Retention {
+        let rt = self.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match rt.prune_jobs(retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(jobs = n, "finished jobs past their retention pruned"),
+                    Err(e) => {
+                        tracing::warn!("job retention could not run (tried again later): {e}")
+                    }
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+        Retention { task }
+    }
+
+    /// One job, as the store has it.
+    pub async fn job(&self, id: &str) -> Result<Option<JobRecord>, crate::store::StoreError> {
+        self.shared().store.job_get(id).await
+    }
+
+    /// Cancels a queued or dead job: it never runs (again). False if it does not exist or is
+    /// running or finished.
+    pub async fn cancel_job(&self, id: &str) -> Result<bool, crate::store::StoreError> {
+        let done = self.shared().store.job_cancel(id, now_ms()).await?;
+        if done {
+            tracing::info!(job = %id, "job cancelled");
+        }
+        Ok(done)
     }
 }

@@ -6,6 +6,8 @@
 
 pub mod adapter;
 mod bindings;
+mod call;
+pub mod clock;
 pub mod engine;
 pub mod error;
 pub mod front;
@@ -20,6 +22,7 @@ pub mod redact;
 pub mod registry;
 pub mod runtime;
 pub mod schedule;
+pub mod server;
 mod state;
 pub mod store;
 pub mod tokens;

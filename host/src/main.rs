@@ -80,11 +80,32 @@ enum Command {
         /// How long an attempt owns its job between heartbeats, e.g. "30s".
         #[arg(long, env = "WEFT_JOB_LEASE", default_value = "30s")]
         job_lease: String,
+        /// How long succeeded, dead and cancelled jobs are kept before they are pruned.
+        #[arg(long, env = "WEFT_JOB_RETENTION", default_value = "7d")]
+        job_retention: String,
+    },
+    /// List the schedules with their last and next ticks, or run one now.
+    Schedules {
+        #[command(subcommand)]
+        command: Option<SchedulesCommand>,
     },
     /// Inspect and retry durable jobs in the store.
     Jobs {
         #[command(subcommand)]
         command: JobsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchedulesCommand {
+    /// Every schedule: cadence, time zone, last tick and its outcome, next tick (the default).
+    List,
+    /// Run one schedule now, in this process, and print its outcome.
+    Run {
+        /// Adapter instance name.
+        adapter: String,
+        /// Schedule name.
+        name: String,
     },
 }
 
@@ -115,13 +136,20 @@ enum JobsCommand {
         #[arg(long, default_value_t = 3)]
         attempts: u32,
     },
+    /// Cancel a queued or dead job: it never runs (again).
+    Cancel {
+        /// Job id.
+        id: String,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_log = match cli.command {
         Command::Serve { .. } => "info",
-        Command::Check | Command::Adapters | Command::Jobs { .. } => "warn",
+        Command::Check | Command::Adapters | Command::Jobs { .. } | Command::Schedules { .. } => {
+            "warn"
+        }
         // The outcome is printed; the log only adds what went wrong on the way.
         Command::Invoke { .. } => "error",
     };
@@ -225,6 +253,24 @@ async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(12))
             }
         }
+        JobsCommand::Cancel { id } => match store.job_get(id).await? {
+            None => {
+                eprintln!("error: no job {id}");
+                Ok(ExitCode::from(19))
+            }
+            Some(job) => {
+                if store.job_cancel(id, weft::jobs::now_ms()).await? {
+                    println!("job {id} cancelled");
+                    Ok(ExitCode::SUCCESS)
+                } else {
+                    eprintln!(
+                        "error: job {id} is {}, only a queued or dead job can be cancelled",
+                        job.state.as_str()
+                    );
+                    Ok(ExitCode::from(12))
+                }
+            }
+        },
     }
 }
 
@@ -235,12 +281,21 @@ async fn serve(
     max_body: &str,
     request_timeout: &str,
     job_lease: &str,
+    job_retention: &str,
 ) -> anyhow::Result<ExitCode> {
-    let front = weft::front::FrontOptions {
-        max_body: parse_size("--max-body", max_body)?,
-        request_timeout: parse_duration("--request-timeout", request_timeout)?,
+    let options = weft::server::ServeOptions {
+        front: weft::front::FrontOptions {
+            max_body: parse_size("--max-body", max_body)?,
+            request_timeout: parse_duration("--request-timeout", request_timeout)?,
+        },
+        workers: weft::jobs::WorkerOptions {
+            workers,
+            lease: parse_duration("--job-lease", job_lease)?,
+            ..weft::jobs::WorkerOptions::default()
+        },
+        job_retention: parse_duration("--job-retention", job_retention)?,
+        ..weft::server::ServeOptions::default()
     };
-    let lease = parse_duration("--job-lease", job_lease)?;
     let runtime = std::sync::Arc::new(open(cli).await?);
     for e in runtime.load_errors() {
         tracing::error!("not loaded: {e}");
@@ -249,47 +304,46 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    let workers = runtime.start_workers(weft::jobs::WorkerOptions {
-        workers,
-        lease,
-        ..weft::jobs::WorkerOptions::default()
-    });
-    let schedules = runtime.start_schedules();
-    runtime.refresh_tokens_at_startup();
-    let _watcher = match runtime.watch(std::time::Duration::from_millis(200)) {
-        Ok(w) => Some(w),
-        Err(e) => {
-            tracing::warn!("hot reload is off: {e}");
-            None
-        }
-    };
-    let reloader = {
-        let runtime = runtime.clone();
-        tokio::spawn(async move {
-            let Ok(mut hup) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            else {
-                return;
-            };
-            while hup.recv().await.is_some() {
-                tracing::info!("SIGHUP: reloading every manifest");
-                runtime.reload().await;
-            }
-        })
-    };
-    let app = weft::front::router(runtime.clone(), front);
     println!("weft listening on http://{addr}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
     tracing::info!(%addr, adapters = runtime.adapters().len(), "serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    tracing::info!("stopped accepting; finishing running jobs");
-    reloader.abort();
-    schedules.shutdown().await;
-    workers.shutdown().await;
+    weft::server::run(runtime, listener, options, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn schedules(cli: &Cli, command: Option<&SchedulesCommand>) -> anyhow::Result<ExitCode> {
+    let runtime = open(cli).await?;
+    match command {
+        None | Some(SchedulesCommand::List) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&runtime.schedules().await)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(SchedulesCommand::Run { adapter, name }) => {
+            let loaded = runtime
+                .adapter(adapter, &weft::schedule::job_op(name))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if !loaded.manifest.schedules.iter().any(|s| &s.name == name) {
+                eprintln!("error: adapter {adapter} has no schedule {name:?}");
+                return Ok(ExitCode::from(19));
+            }
+            match loaded.on_schedule(name).await {
+                Ok(()) => {
+                    println!("schedule {name} of adapter {adapter} ran");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(
+                        u8::try_from(e.kind.exit_code()).unwrap_or(1),
+                    ))
+                }
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -316,14 +370,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_body,
             request_timeout,
             job_lease,
+            job_retention,
         } => {
-            return serve(&cli, listen, *workers, max_body, request_timeout, job_lease).await;
+            return serve(
+                &cli,
+                listen,
+                *workers,
+                max_body,
+                request_timeout,
+                job_lease,
+                job_retention,
+            )
+            .await;
         }
+        Command::Schedules { command } => return schedules(&cli, command.as_ref()).await,
         _ => {}
     }
     let runtime = open(&cli).await?;
     match &cli.command {
-        Command::Serve { .. } | Command::Jobs { .. } => Ok(ExitCode::SUCCESS),
+        Command::Serve { .. } | Command::Jobs { .. } | Command::Schedules { .. } => {
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check => {
             for a in runtime.adapters() {
                 match &a.error {
@@ -335,6 +402,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         a.operations.join(", ")
                     ),
                     Some(e) => println!("FAILED  {e}"),
+                }
+                if a.error.is_none()
+                    && let Some(loaded) = runtime.registry().get(&a.name)
+                {
+                    let now = weft::jobs::now_ms();
+                    for s in &loaded.manifest.schedules {
+                        let Some(cadence) = &s.cadence else { continue };
+                        let next: Vec<String> = weft::schedule::next_ticks(cadence, now, 3)
+                            .into_iter()
+                            .map(weft::clock::rfc3339)
+                            .collect();
+                        let zone = match cadence {
+                            weft::manifest::Cadence::Cron(_, zone) => format!(" ({zone})"),
+                            weft::manifest::Cadence::Every(_) => String::new(),
+                        };
+                        println!(
+                            "        schedule {}: {}{zone}; next ticks {}",
+                            s.name,
+                            weft::schedule::describe_cadence(s),
+                            next.join(", ")
+                        );
+                    }
                 }
             }
             let failed = runtime.load_errors().len();

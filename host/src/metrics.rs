@@ -67,6 +67,27 @@ pub struct ScheduleLabels {
     pub outcome: String,
 }
 
+/// Labels of an adapter load.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LoadLabels {
+    /// Adapter instance (the manifest's file name when it could not be read).
+    pub adapter: String,
+    /// `published` or `failed`.
+    pub outcome: String,
+}
+
+/// Labels of one export call (whatever the export: invoke, fetch-token, handle-inbound,
+/// on-schedule, describe).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ExportLabels {
+    /// Adapter instance.
+    pub adapter: String,
+    /// The export called.
+    pub export: String,
+    /// `ok` or the error kind.
+    pub outcome: String,
+}
+
 /// Every metric the host records.
 pub struct Metrics {
     registry: Registry,
@@ -84,6 +105,14 @@ pub struct Metrics {
     pub jobs: Family<JobLabels, Gauge>,
     /// Schedule runs.
     pub schedule_runs: Family<ScheduleLabels, Counter>,
+    /// Adapter versions loaded by (re)loads, and loads that failed.
+    pub adapter_loads: Family<LoadLabels, Counter>,
+    /// Calls of every export, one per instance.
+    pub export_calls: Family<ExportLabels, Counter>,
+    /// Duration of each export call, in seconds.
+    pub export_seconds: Family<ExportLabels, Histogram>,
+    /// Finished jobs pruned by retention.
+    pub jobs_pruned: Counter,
 }
 
 impl Default for Metrics {
@@ -98,6 +127,32 @@ impl Default for Metrics {
         let token_fetches = Family::<TokenLabels, Counter>::default();
         let jobs = Family::<JobLabels, Gauge>::default();
         let schedule_runs = Family::<ScheduleLabels, Counter>::default();
+        let adapter_loads = Family::<LoadLabels, Counter>::default();
+        let export_calls = Family::<ExportLabels, Counter>::default();
+        let export_seconds = Family::<ExportLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 18))
+        });
+        let jobs_pruned = Counter::default();
+        registry.register(
+            "adapter_loads",
+            "Adapter versions published by (re)loads, and failed loads",
+            adapter_loads.clone(),
+        );
+        registry.register(
+            "export_calls",
+            "Calls of an adapter export, by export and outcome",
+            export_calls.clone(),
+        );
+        registry.register(
+            "export_call_duration_seconds",
+            "Duration of one export call",
+            export_seconds.clone(),
+        );
+        registry.register(
+            "jobs_pruned",
+            "Finished jobs removed by retention",
+            jobs_pruned.clone(),
+        );
         registry.register("invocations", "Adapter invocations", invocations.clone());
         registry.register(
             "invocation_duration_seconds",
@@ -130,11 +185,25 @@ impl Default for Metrics {
             token_fetches,
             jobs,
             schedule_runs,
+            adapter_loads,
+            export_calls,
+            export_seconds,
+            jobs_pruned,
         }
     }
 }
 
 impl Metrics {
+    /// Counts one adapter load (`published`) or failed load.
+    pub fn record_load(&self, adapter: &str, published: bool) {
+        self.adapter_loads
+            .get_or_create(&LoadLabels {
+                adapter: adapter.to_string(),
+                outcome: if published { "published" } else { "failed" }.to_string(),
+            })
+            .inc();
+    }
+
     /// Sets the job gauges from the store's counts (states without jobs read 0).
     pub fn set_job_counts(&self, counts: &[(String, crate::store::JobState, i64)]) {
         use crate::store::JobState;
@@ -146,6 +215,7 @@ impl Metrics {
                 JobState::Running,
                 JobState::Succeeded,
                 JobState::Dead,
+                JobState::Cancelled,
             ] {
                 let n = counts
                     .iter()

@@ -41,11 +41,49 @@ pub struct AdapterStatus {
     pub error: Option<String>,
 }
 
+/// What one rescan changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReloadChanges {
+    /// New adapter versions published.
+    pub published: u32,
+    /// Manifests whose (new) content failed to load.
+    pub failed: u32,
+    /// Adapters no longer served.
+    pub removed: u32,
+}
+
+impl ReloadChanges {
+    /// True if the rescan changed anything.
+    pub fn any(&self) -> bool {
+        self.published + self.failed + self.removed > 0
+    }
+}
+
+/// A manifest that failed, with what it failed on, so that an unchanged failure is not loaded
+/// (and logged) again at every rescan.
+#[derive(Debug, Clone)]
+struct FailedLoad {
+    fingerprint: String,
+    component: Option<PathBuf>,
+}
+
 /// The adapters a process serves, swapped atomically as a whole.
-#[derive(Default)]
 pub struct Registry {
     adapters: ArcSwap<BTreeMap<String, Arc<LoadedAdapter>>>,
     failures: ArcSwap<Vec<ManifestError>>,
+    failed: ArcSwap<BTreeMap<PathBuf, FailedLoad>>,
+    generation: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self {
+            adapters: ArcSwap::default(),
+            failures: ArcSwap::default(),
+            failed: ArcSwap::default(),
+            generation: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 impl Registry {
@@ -62,6 +100,20 @@ impl Registry {
     /// Errors of the manifests that failed to load.
     pub fn failures(&self) -> Vec<ManifestError> {
         self.failures.load().as_ref().clone()
+    }
+
+    /// Components named by manifests that failed to load (the watcher waits for them).
+    pub fn failed_components(&self) -> Vec<PathBuf> {
+        self.failed
+            .load()
+            .values()
+            .filter_map(|f| f.component.clone())
+            .collect()
+    }
+
+    /// Changes each time the set of published adapters changes (schedulers wait on it).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
     }
 
     /// Status of every manifest, loaded or not.
@@ -124,8 +176,11 @@ impl Registry {
         dir: &Path,
         env: &(dyn Fn(&str) -> Option<String> + Sync),
         force: bool,
-    ) {
+    ) -> ReloadChanges {
+        let mut changes = ReloadChanges::default();
         let current = self.adapters.load_full();
+        let failed_before = self.failed.load_full();
+        let mut failed_now = BTreeMap::new();
         let by_file: BTreeMap<&Path, &Arc<LoadedAdapter>> = current
             .values()
             .map(|a| (a.manifest.file.as_path(), a))
@@ -141,12 +196,27 @@ impl Registry {
                     key: String::new(),
                     message: format!("manifests folder cannot be read: {e}"),
                 }]));
-                return;
+                return changes;
             }
         };
         let mut origin: BTreeMap<String, PathBuf> = BTreeMap::new();
         for file in files {
             let previous = by_file.get(file.as_path()).copied();
+            let print = fingerprint(&file, env).await;
+            // The same content that failed last time fails the same way: keep its error, quietly.
+            if !force
+                && let Some(before) = failed_before.get(&file)
+                && before.fingerprint == print.fingerprint
+                && let Some(e) = self.failures.load().iter().find(|e| e.file == file)
+            {
+                failures.push(e.clone());
+                failed_now.insert(file.clone(), before.clone());
+                if let Some(old) = previous {
+                    origin.insert(old.manifest.name.clone(), file.clone());
+                    adapters.insert(old.manifest.name.clone(), old.clone());
+                }
+                continue;
+            }
             let loaded = match previous {
                 Some(old) if !force && unchanged(old, &file).await => Ok(old.clone()),
                 _ => load_adapter(shared, &file, env).await,
@@ -155,6 +225,9 @@ impl Registry {
                 Ok(adapter) => adapter,
                 Err(e) => {
                     tracing::error!("{e}");
+                    changes.failed += 1;
+                    shared.metrics.record_load(&file_stem(&file), false);
+                    failed_now.insert(file.clone(), print);
                     failures.push(e);
                     match previous {
                         Some(old) => {
@@ -176,6 +249,8 @@ impl Registry {
             }
             if previous.is_none_or(|p| !Arc::ptr_eq(p, &adapter)) {
                 tracing::info!(adapter = %name, hash = %adapter.component_hash, "adapter version published");
+                changes.published += 1;
+                shared.metrics.record_load(&name, true);
             }
             origin.insert(name.clone(), file);
             adapters.insert(name, adapter);
@@ -185,9 +260,15 @@ impl Registry {
             .filter(|a| !adapters.contains_key(&a.manifest.name))
         {
             tracing::info!(adapter = %gone.manifest.name, "adapter removed: its schedules and routes stop, its queued jobs wait");
+            changes.removed += 1;
         }
         self.adapters.store(Arc::new(adapters));
         self.failures.store(Arc::new(failures));
+        self.failed.store(Arc::new(failed_now));
+        if changes.published + changes.removed > 0 {
+            self.generation.send_modify(|g| *g += 1);
+        }
+        changes
     }
 
     /// Every component file the loaded adapters use, for the watcher.
@@ -197,6 +278,39 @@ impl Registry {
             .values()
             .map(|a| a.manifest.component.clone())
             .collect()
+    }
+}
+
+fn file_stem(file: &Path) -> String {
+    file.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The content a manifest's load depends on: its text and its component's bytes (the
+/// environment is not in it: a changed variable takes a forced reload, SIGHUP or the admin call).
+async fn fingerprint(file: &Path, env: &(dyn Fn(&str) -> Option<String> + Sync)) -> FailedLoad {
+    let mut hash = Sha256::new();
+    let mut component = None;
+    match tokio::fs::read(file).await {
+        Ok(text) => {
+            hash.update(&text);
+            if let Ok(text) = std::str::from_utf8(&text)
+                && let Ok(m) = manifest::parse(file, text, env)
+            {
+                hash.update([0]);
+                match tokio::fs::read(&m.component).await {
+                    Ok(bytes) => hash.update(Sha256::digest(&bytes)),
+                    Err(e) => hash.update(format!("absent: {}", e.kind())),
+                }
+                component = Some(m.component);
+            }
+        }
+        Err(e) => hash.update(format!("unreadable: {}", e.kind())),
+    }
+    FailedLoad {
+        fingerprint: hex::encode(hash.finalize()),
+        component,
     }
 }
 
@@ -319,6 +433,20 @@ pub async fn load_adapter(
         .describe(Instant::now() + DESCRIBE_TIMEOUT)
         .await
         .map_err(|f| err("component", format!("describe() failed: {}", f.message)))?;
+    if let Some(op) = description
+        .operations
+        .iter()
+        .find(|o| o.name.starts_with(crate::schedule::JOB_PREFIX))
+    {
+        return Err(err(
+            "component",
+            format!(
+                "operation {:?}: names starting with {:?} are the host's (schedule runs)",
+                op.name,
+                crate::schedule::JOB_PREFIX
+            ),
+        ));
+    }
     for secret in &description.secrets {
         if !adapter.manifest.secrets.contains_key(secret) {
             return Err(err(

@@ -78,12 +78,12 @@ impl Runtime {
 
     /// Re-reads every manifest and swaps the result in (`force`: reload even what is unchanged,
     /// e.g. after environment variables or secret files changed).
-    pub async fn reload_with(&self, force: bool) {
+    pub async fn reload_with(&self, force: bool) -> crate::registry::ReloadChanges {
         let _one_at_a_time = self.reloading.lock().await;
         let env = |name: &str| std::env::var(name).ok();
         self.registry
             .load_dir(&self.shared, &self.options.manifests, &env, force)
-            .await;
+            .await
     }
 
     /// Fetches, in the background, the token of every adapter whose manifest says
@@ -118,8 +118,8 @@ impl Runtime {
     }
 
     /// A full rescan: every manifest is loaded again.
-    pub async fn reload(&self) {
-        self.reload_with(true).await;
+    pub async fn reload(&self) -> crate::registry::ReloadChanges {
+        self.reload_with(true).await
     }
 
     /// The manifests folder.

@@ -1,187 +1,550 @@
-//! Schedules: `on-schedule(name)` at each tick of a manifest's `every` or `cron`, once per tick
-//! (claimed in the store), never overlapping itself, and — when the manifest says `catch_up` —
-//! once at start for ticks missed while Weft was down.
+//! Schedules: `on-schedule(name)` once per tick of a manifest's `every` or `cron`.
+//!
+//! Each tick is a whole instant of the cadence (never "now"), and each becomes a durable job
+//! keyed by adapter, schedule and tick — River's periodic enqueuer does the same — so that one
+//! mechanism gives a tick its guarantees: the key makes it run once however many nodes see the
+//! tick; the job's lease, renewed by heartbeat, hands an interrupted tick to another node when
+//! the first dies; transient and `auth` failures are retried under the manifest's retry policy,
+//! the rest end dead with their reason; and `weft jobs` shows every run. A tick never overlaps
+//! the schedule's previous run: while that run's job is queued or running, the tick is skipped
+//! (and counted as such). With `catch_up`, the latest tick missed while Weft was down runs at
+//! start; without it, it is recorded as seen.
+//!
+//! The scheduler sleeps until the earliest next tick, or until a reload changes the adapters;
+//! it does not poll the store.
 
 use crate::adapter::LoadedAdapter;
-use crate::error::ErrorKind;
-use crate::jobs::now_ms;
-use crate::manifest::{Cadence, Schedule};
+use crate::clock::{now_ms, rfc3339};
+use crate::error::{ErrorKind, InvokeError};
+use crate::invoke::CallOptions;
+use crate::manifest::{Cadence, Schedule, Zone};
 use crate::metrics::ScheduleLabels;
 use crate::runtime::Runtime;
-use crate::state::Purpose;
-use chrono::{FixedOffset, TimeZone};
+use crate::store::{Enqueued, JobState};
+use chrono::{DateTime, TimeZone};
+use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How often the scheduler looks at the clock.
-const RESOLUTION: Duration = Duration::from_millis(100);
 /// A tick older than this when first seen counts as missed (Weft was down).
 const FRESH: i64 = 5_000;
+/// The longest the scheduler sleeps without looking at the clock again (a wall-clock jump,
+/// e.g. after a suspend, is noticed within this).
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+/// Operations of schedule jobs are named `schedule:NAME`; an adapter cannot offer such a name.
+pub const JOB_PREFIX: &str = "schedule:";
 
-/// The running scheduler; [`Scheduler::shutdown`] stops it after running ticks finish.
-pub struct Scheduler {
-    stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
+/// The job operation that runs schedule `name`.
+pub fn job_op(name: &str) -> String {
+    format!("{JOB_PREFIX}{name}")
 }
 
-impl Scheduler {
-    /// Stops ticking and waits for ticks in progress.
-    pub async fn shutdown(self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = self.task.await;
-    }
+/// The idempotency key of tick `tick_ms` of schedule `name`: a control character keeps it apart
+/// from every key a caller can send in an HTTP header.
+fn tick_key(name: &str, tick_ms: i64) -> String {
+    format!("\u{1f}schedule\u{1f}{name}\u{1f}{tick_ms}")
 }
 
-/// The latest tick at or before `now_ms`.
+/// The job id of tick `tick_ms` of `adapter`'s schedule `name` (the same on every node).
+pub fn tick_job_id(adapter: &str, name: &str, tick_ms: i64) -> String {
+    crate::jobs::keyed_job_id(adapter, &tick_key(name, tick_ms))
+}
+
+fn in_zone<T: TimeZone>(tz: &T, ms: i64) -> Option<DateTime<T>> {
+    tz.timestamp_millis_opt(ms).single()
+}
+
+/// The latest tick at or before `now_ms`: a whole instant of the cadence.
 pub fn latest_tick(cadence: &Cadence, now_ms: i64) -> Option<i64> {
     match cadence {
         Cadence::Every(period) => {
             let p = i64::try_from(period.as_millis()).ok().filter(|p| *p > 0)?;
             Some(now_ms - now_ms.rem_euclid(p))
         }
-        Cadence::Cron(cron, offset) => {
-            let tz = FixedOffset::east_opt(*offset)?;
-            let now = tz.timestamp_millis_opt(now_ms).single()?;
-            cron.find_previous_occurrence(&now, true)
-                .ok()
-                .map(|t| t.timestamp_millis())
+        Cadence::Cron(cron, zone) => {
+            // Cron has a resolution of one second: "now" with its milliseconds would itself be
+            // taken for a matching instant, a new one at every look within the second.
+            let whole = now_ms - now_ms.rem_euclid(1000);
+            let found = match zone {
+                Zone::Fixed(tz) => cron
+                    .find_previous_occurrence(&in_zone(tz, whole)?, true)
+                    .ok()
+                    .map(|t| t.timestamp_millis()),
+                Zone::Named(tz) => cron
+                    .find_previous_occurrence(&in_zone(tz, whole)?, true)
+                    .ok()
+                    .map(|t| t.timestamp_millis()),
+            };
+            found.map(|t| t - t.rem_euclid(1000))
         }
     }
 }
 
+/// The first tick strictly after `after_ms`; `None` if the cadence never fires again.
+pub fn next_tick(cadence: &Cadence, after_ms: i64) -> Option<i64> {
+    match cadence {
+        Cadence::Every(period) => {
+            let p = i64::try_from(period.as_millis()).ok().filter(|p| *p > 0)?;
+            Some(after_ms - after_ms.rem_euclid(p) + p)
+        }
+        Cadence::Cron(cron, zone) => {
+            let whole = after_ms - after_ms.rem_euclid(1000);
+            let found = match zone {
+                Zone::Fixed(tz) => cron
+                    .find_next_occurrence(&in_zone(tz, whole)?, false)
+                    .ok()
+                    .map(|t| t.timestamp_millis()),
+                Zone::Named(tz) => cron
+                    .find_next_occurrence(&in_zone(tz, whole)?, false)
+                    .ok()
+                    .map(|t| t.timestamp_millis()),
+            };
+            found.map(|t| t - t.rem_euclid(1000))
+        }
+    }
+}
+
+/// The next `n` ticks after `after_ms`.
+pub fn next_ticks(cadence: &Cadence, after_ms: i64, n: usize) -> Vec<i64> {
+    let mut out = Vec::with_capacity(n);
+    let mut at = after_ms;
+    while out.len() < n {
+        match next_tick(cadence, at) {
+            Some(t) if t > at => {
+                out.push(t);
+                at = t;
+            }
+            _ => break,
+        }
+    }
+    out
+}
+
+/// How a schedule's cadence reads to a person: `every 6m` or `cron 0 2 * * *`.
+pub fn describe_cadence(schedule: &Schedule) -> String {
+    match (&schedule.every, &schedule.cron) {
+        (Some(d), _) => format!("every {d}"),
+        (None, Some(c)) => format!("cron {c}"),
+        (None, None) => "never".into(),
+    }
+}
+
+/// One schedule as `GET /v1/schedules` and `weft schedules` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleStatus {
+    /// Adapter instance.
+    pub adapter: String,
+    /// Schedule name.
+    pub schedule: String,
+    /// `every 6m` or `cron 50 23 * * *`.
+    pub cadence: String,
+    /// The zone a cron is read in (`UTC`, `+08:00`, `Asia/Shanghai`); absent for `every`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Whether a tick missed while Weft was down runs at start.
+    pub catch_up: bool,
+    /// The last tick handled (enqueued, skipped or missed), RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_tick: Option<String>,
+    /// The job that runs (or ran) the last tick.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_job: Option<String>,
+    /// `queued`, `running`, `succeeded`, `dead`, `cancelled`, or `skipped` when the last tick
+    /// did not run (missed while down, or the previous run was still going).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_outcome: Option<String>,
+    /// The last tick's error (a problem object), if it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<serde_json::Value>,
+    /// The next tick, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_tick: Option<String>,
+}
+
+/// The running scheduler; [`Scheduler::shutdown`] stops it.
+pub struct Scheduler {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Scheduler {
+    /// Stops enqueueing ticks (ticks already enqueued are the job workers' to finish).
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        // Dropped without a shutdown (an early return): the task stops at its next wake-up.
+        let _ = self.stop.send(true);
+    }
+}
+
 impl Runtime {
-    /// Starts the scheduler for every loaded adapter (reloads are picked up at the next tick).
+    /// Starts the scheduler for every loaded adapter; reloads are picked up as they happen.
     pub fn start_schedules(self: &Arc<Self>) -> Scheduler {
-        let stop = Arc::new(AtomicBool::new(false));
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let rt = self.clone();
-        let flag = stop.clone();
         let task = tokio::spawn(async move {
-            let mut running = tokio::task::JoinSet::new();
-            while !flag.load(Ordering::SeqCst) {
+            let mut changed = rt.registry().subscribe();
+            // The last tick this node handled per schedule: the store is asked once per tick.
+            let mut seen: HashMap<(String, String), i64> = HashMap::new();
+            loop {
+                let now = now_ms();
+                let mut wake = now + i64::try_from(MAX_SLEEP.as_millis()).unwrap_or(30_000);
                 for name in rt.registry().names() {
                     let Some(adapter) = rt.registry().get(&name) else {
                         continue;
                     };
                     for schedule in &adapter.manifest.schedules {
-                        if let Some(tick) = due(&rt, &adapter, schedule).await {
-                            let adapter = adapter.clone();
-                            let schedule = schedule.name.clone();
-                            running.spawn(async move { run_tick(adapter, schedule, tick).await });
+                        let Some(cadence) = &schedule.cadence else {
+                            continue;
+                        };
+                        let key = (name.clone(), schedule.name.clone());
+                        if let Some(tick) = latest_tick(cadence, now)
+                            && seen.get(&key).is_none_or(|s| *s < tick)
+                            && handle_tick(&rt, &adapter, schedule, tick, now).await
+                        {
+                            seen.insert(key, tick);
+                        }
+                        if let Some(next) = next_tick(cadence, now) {
+                            wake = wake.min(next);
                         }
                     }
                 }
-                while running.try_join_next().is_some() {}
-                tokio::time::sleep(RESOLUTION).await;
+                let sleep = Duration::from_millis(u64::try_from(wake - now_ms()).unwrap_or(0));
+                tokio::select! {
+                    _ = tokio::time::sleep(sleep) => {}
+                    _ = changed.changed() => {}
+                    _ = stopped.changed() => {}
+                }
+                if *stopped.borrow() {
+                    return;
+                }
             }
-            while running.join_next().await.is_some() {}
         });
-        Scheduler { stop, task }
+        Scheduler {
+            stop,
+            task: Some(task),
+        }
+    }
+
+    /// Every schedule of every loaded adapter, with its last and next tick.
+    pub async fn schedules(&self) -> Vec<ScheduleStatus> {
+        let now = now_ms();
+        let mut out = Vec::new();
+        for name in self.registry().names() {
+            let Some(adapter) = self.registry().get(&name) else {
+                continue;
+            };
+            for schedule in &adapter.manifest.schedules {
+                out.push(status(self, &adapter, schedule, now).await);
+            }
+        }
+        out
+    }
+
+    /// Runs `adapter`'s schedule `name` now, as a job of its own (not keyed to a tick); answers
+    /// the job's id. It is refused while a run of the schedule is queued or running.
+    pub async fn run_schedule_now(&self, adapter: &str, name: &str) -> Result<String, InvokeError> {
+        let op = job_op(name);
+        let loaded = self.adapter(adapter, &op)?;
+        let err = |kind, message: String| InvokeError::new(kind, adapter, &op, message);
+        if !loaded.manifest.schedules.iter().any(|s| s.name == name) {
+            let names: Vec<&str> = loaded
+                .manifest
+                .schedules
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect();
+            return Err(err(
+                ErrorKind::NotFound,
+                format!(
+                    "adapter {adapter} has no schedule {name:?} (it has: {})",
+                    names.join(", ")
+                ),
+            ));
+        }
+        let store = &self.shared().store;
+        let unavailable = |e: crate::store::StoreError| {
+            err(
+                ErrorKind::Unavailable,
+                format!("the store is unavailable: {e}"),
+            )
+        };
+        if store.job_active(adapter, &op).await.map_err(unavailable)? {
+            return Err(err(
+                ErrorKind::Conflict,
+                format!("schedule {name} of adapter {adapter} is already queued or running"),
+            ));
+        }
+        let input = serde_json::json!({ "schedule": name, "manual": true }).to_string();
+        let job = crate::jobs::new_job(&loaded, &op, input, None, Duration::ZERO);
+        let id = job.id.clone();
+        store
+            .job_enqueue(&job, now_ms())
+            .await
+            .map_err(unavailable)?;
+        self.shared().jobs_wakeup.notify_waiters();
+        Ok(id)
     }
 }
 
-/// The tick to run now, if any, claimed in the store so no other run (or node) takes it.
-async fn due(rt: &Runtime, adapter: &Arc<LoadedAdapter>, schedule: &Schedule) -> Option<i64> {
-    let cadence = schedule.cadence.as_ref()?;
-    let now = now_ms();
-    let tick = latest_tick(cadence, now)?;
-    let store = &rt.shared().store;
+async fn status(
+    rt: &Runtime,
+    adapter: &LoadedAdapter,
+    schedule: &Schedule,
+    now: i64,
+) -> ScheduleStatus {
     let name = &adapter.manifest.name;
-    let last = store.schedule_last(name, &schedule.name).await.ok()?;
-    if last.is_some_and(|l| l >= tick) {
-        return None;
-    }
-    let missed = now - tick > FRESH || last.is_none() && matches!(cadence, Cadence::Cron(..));
-    let lease = now
-        + i64::try_from(adapter.manifest.limits.timeout.get().as_millis()).unwrap_or(i64::MAX / 2);
-    let claimed = store
-        .schedule_claim(name, &schedule.name, tick, now, lease)
-        .await;
-    match claimed {
-        Ok(Some(_)) if missed && !schedule.catch_up => {
-            // Missed while Weft was down and the manifest does not ask to catch up: the tick is
-            // recorded as seen, not run.
-            let _ = store.schedule_done(name, &schedule.name, tick).await;
-            None
+    let store = &rt.shared().store;
+    let last = store
+        .schedule_last(name, &schedule.name)
+        .await
+        .ok()
+        .flatten()
+        .filter(|t| *t > 0);
+    let mut out = ScheduleStatus {
+        adapter: name.clone(),
+        schedule: schedule.name.clone(),
+        cadence: describe_cadence(schedule),
+        time_zone: match &schedule.cadence {
+            Some(Cadence::Cron(_, zone)) => Some(zone.to_string()),
+            _ => None,
+        },
+        catch_up: schedule.catch_up,
+        last_tick: last.map(rfc3339),
+        last_job: None,
+        last_outcome: None,
+        last_error: None,
+        next_tick: schedule
+            .cadence
+            .as_ref()
+            .and_then(|c| next_tick(c, now))
+            .map(rfc3339),
+    };
+    if let Some(tick) = last {
+        let id = tick_job_id(name, &schedule.name, tick);
+        match store.job_get(&id).await {
+            Ok(Some(job)) => {
+                out.last_outcome = Some(job.state.as_str().to_string());
+                if job.state != JobState::Succeeded {
+                    out.last_error = job.last_error;
+                }
+                out.last_job = Some(id);
+            }
+            Ok(None) => out.last_outcome = Some("skipped".into()),
+            Err(_) => {}
         }
-        Ok(Some(_)) => Some(tick),
-        Ok(None) => None,
-        Err(e) => {
-            tracing::warn!(adapter = %name, schedule = %schedule.name, "schedule claim failed: {e}");
-            None
-        }
     }
+    out
 }
 
-async fn run_tick(adapter: Arc<LoadedAdapter>, schedule: String, tick: i64) {
-    let name = adapter.manifest.name.clone();
-    let outcome = adapter.on_schedule(&schedule).await;
-    let label = match &outcome {
-        Ok(()) => "ok".to_string(),
-        Err(kind) => kind.as_str().to_string(),
-    };
+fn count(adapter: &LoadedAdapter, schedule: &str, outcome: &str) {
     adapter
         .shared
         .metrics
         .schedule_runs
         .get_or_create(&ScheduleLabels {
-            adapter: name.clone(),
-            schedule: schedule.clone(),
-            outcome: label,
+            adapter: adapter.manifest.name.clone(),
+            schedule: schedule.to_string(),
+            outcome: outcome.to_string(),
         })
         .inc();
-    if let Err(e) = adapter
-        .shared
-        .store
-        .schedule_done(&name, &schedule, tick)
-        .await
-    {
-        tracing::warn!(adapter = %name, %schedule, "schedule completion not stored (the lease will lapse): {e}");
+}
+
+/// Handles tick `tick` of `schedule`: enqueues its job, or records why not. False if the store
+/// could not be reached (the tick is looked at again at the next wake-up).
+async fn handle_tick(
+    rt: &Runtime,
+    adapter: &Arc<LoadedAdapter>,
+    schedule: &Schedule,
+    tick: i64,
+    now: i64,
+) -> bool {
+    let store = &rt.shared().store;
+    let name = &adapter.manifest.name;
+    let sname = &schedule.name;
+    let warn = |e: crate::store::StoreError| {
+        tracing::warn!(adapter = %name, schedule = %sname, "schedule tick not handled (tried again): {e}");
+        false
+    };
+    let last = match store.schedule_last(name, sname).await {
+        Ok(last) => last,
+        Err(e) => return warn(e),
+    };
+    if last.is_some_and(|l| l >= tick) {
+        // Another node (or this one before a restart) handled it.
+        return true;
     }
+    let first_sight = last.is_none();
+    let missed =
+        now - tick > FRESH || first_sight && matches!(schedule.cadence, Some(Cadence::Cron(..)));
+    let op = job_op(sname);
+    if missed && !schedule.catch_up {
+        if !first_sight {
+            tracing::info!(adapter = %name, schedule = %sname, tick = %rfc3339(tick), "tick missed while Weft was down: not run (the manifest does not ask to catch up)");
+        }
+        return store
+            .schedule_claim(name, sname, tick, now, 0)
+            .await
+            .map(|_| true)
+            .unwrap_or_else(warn);
+    }
+    match store.job_active(name, &op).await {
+        Ok(true) => {
+            tracing::info!(adapter = %name, schedule = %sname, tick = %rfc3339(tick), "tick skipped: the previous run is still queued or running");
+            count(adapter, sname, "skipped");
+            return store
+                .schedule_claim(name, sname, tick, now, 0)
+                .await
+                .map(|_| true)
+                .unwrap_or_else(warn);
+        }
+        Ok(false) => {}
+        Err(e) => return warn(e),
+    }
+    let input = serde_json::json!({ "schedule": sname, "tick": rfc3339(tick) }).to_string();
+    let job = crate::jobs::new_job(
+        adapter,
+        &op,
+        input,
+        Some(tick_key(sname, tick)),
+        Duration::ZERO,
+    );
+    match store.job_enqueue(&job, now).await {
+        Ok(Enqueued::New(_)) => {
+            tracing::debug!(adapter = %name, schedule = %sname, tick = %rfc3339(tick), "tick enqueued");
+            rt.shared().jobs_wakeup.notify_waiters();
+        }
+        // Another node enqueued it first: the key makes it one job.
+        Ok(Enqueued::Existing(_) | Enqueued::KeyConflict(_)) => {}
+        Err(e) => return warn(e),
+    }
+    store
+        .schedule_claim(name, sname, tick, now, 0)
+        .await
+        .map(|_| true)
+        .unwrap_or_else(warn)
 }
 
 impl LoadedAdapter {
-    /// Runs `on-schedule(name)` in a fresh instance; jobs it enqueued commit if it succeeds.
-    pub async fn on_schedule(self: &Arc<Self>, schedule: &str) -> Result<(), ErrorKind> {
-        let deadline = Instant::now() + self.manifest.limits.timeout.get();
-        let label = format!("on-schedule:{schedule}");
-        let crate::adapter::Instance { mut store, world } = self
-            .instantiate(Purpose::Schedule, &label, deadline)
+    /// Runs `on-schedule(name)` now, in this process, with the same retries as an operation
+    /// (one token refresh on `auth`, transient failures under the retry policy); jobs it
+    /// enqueued commit if it succeeds.
+    pub async fn on_schedule(self: &Arc<Self>, name: &str) -> Result<(), InvokeError> {
+        self.run_schedule(name, CallOptions::default()).await
+    }
+
+    /// Runs `on-schedule(name)` with `options` (a job passes its id and attempt), counting the
+    /// run under its real outcome.
+    pub async fn run_schedule(
+        self: &Arc<Self>,
+        name: &str,
+        options: CallOptions,
+    ) -> Result<(), InvokeError> {
+        let result = self
+            .run_with_retries(crate::invoke::Operation::Schedule(name), options)
             .await
-            .map_err(|f| {
-                tracing::warn!(adapter = %self.manifest.name, schedule, "{}", f.message);
-                f.kind
-            })?;
-        let ctx = crate::bindings::types::CallContext {
-            call_id: uuid::Uuid::new_v4().to_string(),
-            attempt: 1,
-            job_id: None,
-            idempotency_key: None,
-        };
-        let result = tokio::time::timeout_at(
-            deadline.into(),
-            world
-                .weft_adapter_adapter()
-                .call_on_schedule(&mut store, &ctx, schedule),
-        )
-        .await;
-        match self.finish(store, result) {
-            Ok((Ok(()), outcome)) => {
-                if let Err(message) = self.commit_jobs(outcome.jobs).await {
-                    tracing::warn!(adapter = %self.manifest.name, schedule, "{message}");
-                    return Err(ErrorKind::Transient);
-                }
-                tracing::info!(adapter = %self.manifest.name, schedule, "schedule ran");
-                Ok(())
+            .map(|_| ());
+        match &result {
+            Ok(()) => {
+                count(self, name, "ok");
+                tracing::info!(adapter = %self.manifest.name, schedule = name, "schedule ran");
             }
-            Ok((Err(e), _)) => {
-                tracing::warn!(adapter = %self.manifest.name, schedule, "schedule failed: {}", self.redactor.scrub(&crate::invoke::error_message(&e)));
-                Err(ErrorKind::Rejected)
-            }
-            Err(f) => {
-                tracing::warn!(adapter = %self.manifest.name, schedule, "{}", f.message);
-                Err(f.kind)
+            Err(e) => {
+                count(self, name, e.kind.as_str());
+                tracing::warn!(adapter = %self.manifest.name, schedule = name, kind = %e.kind, "schedule failed: {}", e.message);
             }
         }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cron(expr: &str, zone: Zone) -> Cadence {
+        Cadence::Cron(Box::new(expr.parse().expect("cron")), zone)
+    }
+
+    fn utc() -> Zone {
+        Zone::Fixed(chrono::FixedOffset::east_opt(0).expect("UTC"))
+    }
+
+    fn at(text: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .expect("time")
+            .timestamp_millis()
+    }
+
+    #[test]
+    fn a_cron_tick_is_the_whole_second_whatever_the_milliseconds_of_now() {
+        let every_second = cron("* * * * * *", utc());
+        let second = 1_700_000_000_000;
+        for ms in [0, 1, 100, 500, 999] {
+            assert_eq!(latest_tick(&every_second, second + ms), Some(second));
+        }
+        assert_eq!(
+            latest_tick(&every_second, second + 1000),
+            Some(second + 1000)
+        );
+        assert_eq!(next_tick(&every_second, second + 300), Some(second + 1000));
+    }
+
+    #[test]
+    fn every_counts_from_the_epoch_and_next_is_strictly_after() {
+        let six = Cadence::Every(Duration::from_secs(360));
+        assert_eq!(latest_tick(&six, 360_000 * 5 + 7), Some(360_000 * 5));
+        assert_eq!(next_tick(&six, 360_000 * 5), Some(360_000 * 6));
+        assert_eq!(next_ticks(&six, 0, 3), vec![360_000, 720_000, 1_080_000]);
+    }
+
+    #[test]
+    fn iana_zones_follow_daylight_saving() {
+        let two_am_shanghai = cron("0 2 * * *", Zone::Named(chrono_tz::Asia::Shanghai));
+        assert_eq!(
+            next_tick(&two_am_shanghai, at("2026-11-30T00:00:00Z")),
+            Some(at("2026-11-30T18:00:00Z"))
+        );
+        // 09:00 in Paris is 08:00 UTC in summer and 09:00 UTC in winter (time changes 25 Oct).
+        let nine_paris = cron("0 9 * * *", Zone::Named(chrono_tz::Europe::Paris));
+        assert_eq!(
+            next_tick(&nine_paris, at("2026-10-20T00:00:00Z")),
+            Some(at("2026-10-20T07:00:00Z"))
+        );
+        assert_eq!(
+            next_tick(&nine_paris, at("2026-10-27T00:00:00Z")),
+            Some(at("2026-10-27T08:00:00Z"))
+        );
+        let fixed = cron(
+            "0 2 * * *",
+            Zone::Fixed(chrono::FixedOffset::east_opt(8 * 3600).expect("offset")),
+        );
+        assert_eq!(
+            latest_tick(&fixed, at("2026-11-30T19:00:00Z")),
+            Some(at("2026-11-30T18:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_cron_that_never_fires_has_no_next_tick() {
+        assert_eq!(
+            next_tick(&cron("0 0 30 2 *", utc()), at("2026-01-01T00:00:00Z")),
+            None
+        );
+    }
+
+    #[test]
+    fn tick_job_ids_are_the_same_on_every_node_and_differ_per_tick() {
+        assert_eq!(tick_job_id("a", "s", 1000), tick_job_id("a", "s", 1000));
+        assert_ne!(tick_job_id("a", "s", 1000), tick_job_id("a", "s", 2000));
+        assert_ne!(tick_job_id("a", "s", 1000), tick_job_id("b", "s", 1000));
     }
 }

@@ -1,12 +1,15 @@
 //! Hot reload: watch the manifests folder and every component's folder, debounce, reload.
 //!
 //! Folders are watched rather than files, so that an atomic rename-over, an editor's
-//! write-then-move, a delete and a re-create are all seen. A reload compiles off the request
-//! path and swaps the registry atomically; calls already running finish on their version.
+//! write-then-move, a delete and a re-create are all seen. Only events that can change content
+//! count (create, data write, rename, remove): opening, reading, `stat` or `touch` never start a
+//! rescan, and a rescan that finds every manifest and component byte for byte as loaded changes
+//! nothing and says nothing. Without both rules a reload that reads the files it watches would
+//! feed itself forever.
 
 use crate::runtime::Runtime;
-use notify::RecursiveMode;
-use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
+use notify::event::{EventKind, ModifyKind};
+use notify::{RecursiveMode, Watcher as _};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,16 +41,31 @@ fn folder_of(file: &Path) -> PathBuf {
     }
 }
 
+/// True for the event kinds that may change what a file holds.
+pub fn is_content_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any) => true,
+        // Metadata (touch, chmod) and access (open, read, close) leave the bytes as they were.
+        EventKind::Modify(ModifyKind::Metadata(_) | ModifyKind::Other) | EventKind::Access(_) => {
+            false
+        }
+        // The backend could not say (e.g. a queue overflow): rescan, the content check decides.
+        EventKind::Any | EventKind::Other => true,
+    }
+}
+
 impl Runtime {
     /// Watches the manifests folder and the components' folders, reloading after `debounce`
     /// of quiet following a change.
     pub fn watch(self: &Arc<Self>, debounce: Duration) -> Result<Watcher, WatchError> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-        let mut debouncer: Debouncer<notify::RecommendedWatcher> =
-            new_debouncer(debounce, move |events: DebounceEventResult| match events {
-                Ok(_) => {
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+                Ok(event) if is_content_change(&event.kind) => {
                     let _ = tx.send(());
                 }
+                Ok(_) => {}
                 Err(e) => tracing::warn!("file watcher: {e}"),
             })
             .map_err(|source| WatchError {
@@ -55,23 +73,39 @@ impl Runtime {
                 source,
             })?;
         let manifests = self.manifests_dir().to_path_buf();
-        debouncer
-            .watcher()
+        watcher
             .watch(&manifests, RecursiveMode::NonRecursive)
             .map_err(|source| WatchError {
                 path: manifests.clone(),
                 source,
             })?;
         let mut watched: BTreeSet<PathBuf> = BTreeSet::from([manifests]);
-        add_component_folders(&mut debouncer, &mut watched, self);
+        add_component_folders(&mut watcher, &mut watched, self);
         let rt = self.clone();
         let task = tokio::spawn(async move {
             while rx.recv().await.is_some() {
-                // Coalesce the events that arrived while the last reload ran.
-                while rx.try_recv().is_ok() {}
-                tracing::info!("change seen: reloading manifests");
-                rt.reload_with(false).await;
-                add_component_folders(&mut debouncer, &mut watched, &rt);
+                // Debounce: wait until the folder has been quiet for `debounce`, so that a
+                // write in several steps is read once, complete.
+                loop {
+                    tokio::time::sleep(debounce).await;
+                    let mut more = false;
+                    while rx.try_recv().is_ok() {
+                        more = true;
+                    }
+                    if !more {
+                        break;
+                    }
+                }
+                let changes = rt.reload_with(false).await;
+                if changes.any() {
+                    tracing::info!(
+                        published = changes.published,
+                        failed = changes.failed,
+                        removed = changes.removed,
+                        "manifests reloaded after a change"
+                    );
+                }
+                add_component_folders(&mut watcher, &mut watched, &rt);
             }
         });
         Ok(Watcher { task })
@@ -79,7 +113,7 @@ impl Runtime {
 }
 
 fn add_component_folders(
-    debouncer: &mut Debouncer<notify::RecommendedWatcher>,
+    watcher: &mut notify::RecommendedWatcher,
     watched: &mut BTreeSet<PathBuf>,
     rt: &Runtime,
 ) {
@@ -91,21 +125,14 @@ fn add_component_folders(
         .collect();
     // A manifest that failed because its component is missing is watched too, so that the
     // component's arrival is seen.
-    for failure in rt.load_errors() {
-        if let Ok(text) = std::fs::read_to_string(&failure.file)
-            && let Ok(m) = crate::manifest::parse(&failure.file, &text, &|n| std::env::var(n).ok())
-        {
-            folders.insert(folder_of(&m.component));
-        }
+    for component in rt.registry().failed_components() {
+        folders.insert(folder_of(&component));
     }
     for folder in folders {
         if watched.contains(&folder) || !folder.is_dir() {
             continue;
         }
-        match debouncer
-            .watcher()
-            .watch(&folder, RecursiveMode::NonRecursive)
-        {
+        match watcher.watch(&folder, RecursiveMode::NonRecursive) {
             Ok(()) => {
                 watched.insert(folder);
             }

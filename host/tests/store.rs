@@ -426,3 +426,91 @@ async fn rate_budget_slots_are_spaced_by_the_interval() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_commit_together_are_cancelled_when_waiting_and_pruned_when_old() {
+    let b = backends().await;
+    for (name, s) in &b.stores {
+        // One transaction: all three, and a keyed job already there is left as it was.
+        s.job_enqueue(&job("old", Some("k"), "A"), 0)
+            .await
+            .expect("keyed");
+        let batch = [
+            job("b1", None, "{}"),
+            job("b2", None, "{}"),
+            job("b3", Some("k"), "B"),
+        ];
+        s.job_enqueue_all(&batch, 10).await.expect("batch");
+        for id in ["b1", "b2", "old"] {
+            assert!(s.job_get(id).await.expect("get").is_some(), "{name}: {id}");
+        }
+        assert!(s.job_get("b3").await.expect("get").is_none(), "{name}");
+        assert!(s.job_active("a", "op").await.expect("active"), "{name}");
+        assert!(!s.job_active("a", "other").await.expect("active"), "{name}");
+
+        // Cancel: queued yes, running no, twice no.
+        assert!(s.job_cancel("b1", 20).await.expect("cancel"), "{name}");
+        assert!(!s.job_cancel("b1", 20).await.expect("again"), "{name}");
+        let b1 = s.job_get("b1").await.expect("get").expect("b1");
+        assert_eq!(b1.state, JobState::Cancelled, "{name}");
+        let claimed = s
+            .job_claim("w", 30, 1_000)
+            .await
+            .expect("claim")
+            .expect("a job");
+        assert!(
+            !s.job_cancel(&claimed.id, 40).await.expect("running"),
+            "{name}"
+        );
+        assert!(
+            s.job_finish(
+                &claimed.id,
+                claimed.attempt,
+                &JobOutcome::Succeeded("{}".into()),
+                50
+            )
+            .await
+            .expect("finish"),
+            "{name}"
+        );
+
+        // Prune: only finished jobs changed before the cut, in batches of the limit.
+        for i in 0..7 {
+            let id = format!("p{i}");
+            s.job_enqueue(&job(&id, None, "{}"), 0)
+                .await
+                .expect("enqueue");
+            s.job_cancel(&id, 60).await.expect("cancel");
+        }
+        let queued_before = s
+            .job_list(Some(JobState::Queued), None, 100)
+            .await
+            .expect("list")
+            .len();
+        assert_eq!(
+            s.job_prune(55, 100).await.expect("prune"),
+            2,
+            "{name}: b1 and the succeeded one"
+        );
+        assert_eq!(
+            s.job_prune(1_000, 3).await.expect("prune"),
+            3,
+            "{name}: a batch"
+        );
+        assert_eq!(
+            s.job_prune(1_000, 100).await.expect("prune"),
+            4,
+            "{name}: the rest"
+        );
+        assert_eq!(s.job_prune(1_000, 100).await.expect("prune"), 0, "{name}");
+        let queued_after = s
+            .job_list(Some(JobState::Queued), None, 100)
+            .await
+            .expect("list")
+            .len();
+        assert_eq!(
+            queued_before, queued_after,
+            "{name}: waiting jobs are never pruned"
+        );
+    }
+}

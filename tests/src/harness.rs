@@ -184,6 +184,20 @@ impl Served {
         Self { child, url }
     }
 
+    /// The process id, e.g. to read its memory in `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Starts `weft serve` logging at `filter` into the file `log`, with extra arguments.
+    pub fn start_logging_with(dep: &Deployment, filter: &str, log: &Path, extra: &[&str]) -> Self {
+        let file = std::fs::File::create(log).expect("log file");
+        let data = dep.data();
+        let mut args = vec!["--data", data.to_str().unwrap_or_default()];
+        args.extend_from_slice(extra);
+        Self::spawn(dep, &args, filter, file.into())
+    }
+
     /// Sends SIGKILL and waits for the process to be gone.
     pub fn kill9(mut self) {
         let _ = self.child.kill();

@@ -50,8 +50,10 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
         .route("/v1/adapters", get(adapters))
         .route("/v1/adapters/{name}/ops/{op}", post(operation))
         .route("/v1/jobs", get(list_jobs))
-        .route("/v1/jobs/{id}", get(show_job))
+        .route("/v1/jobs/{id}", get(show_job).delete(cancel_job))
         .route("/v1/jobs/{id}/retry", post(retry_job))
+        .route("/v1/schedules", get(schedules))
+        .route("/v1/schedules/{adapter}/{name}/run", post(run_schedule))
         .route("/v1/admin/reload", post(reload))
         .route("/inbound/{name}/{*rest}", axum::routing::any(inbound))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -308,7 +310,7 @@ async fn list_jobs(State(app): State<App>, Query(q): Query<JobQuery>) -> Result<
             Problem::new(
                 ErrorKind::InvalidInput,
                 400,
-                format!("state must be queued, running, succeeded or dead, found {s:?}"),
+                format!("state must be queued, running, succeeded, dead or cancelled, found {s:?}"),
             )
         })?),
     };
@@ -357,6 +359,48 @@ async fn retry_job(State(app): State<App>, Path(id): Path<String>) -> Result<Res
     app.runtime.shared().jobs_wakeup.notify_waiters();
     Ok((
         StatusCode::ACCEPTED,
+        axum::Json(json!({ "job_id": id, "state": "queued" })),
+    )
+        .into_response())
+}
+
+async fn cancel_job(State(app): State<App>, Path(id): Path<String>) -> Result<Response, Problem> {
+    let Some(job) = app.runtime.job(&id).await.map_err(store_problem)? else {
+        return Err(Problem::new(
+            ErrorKind::NotFound,
+            404,
+            format!("no job {id}"),
+        ));
+    };
+    if !app.runtime.cancel_job(&id).await.map_err(store_problem)? {
+        return Err(Problem::new(
+            ErrorKind::Conflict,
+            409,
+            format!(
+                "job {id} is {}, only a queued or dead job can be cancelled",
+                job.state.as_str()
+            ),
+        ));
+    }
+    Ok(axum::Json(json!({ "job_id": id, "state": "cancelled" })).into_response())
+}
+
+async fn schedules(State(app): State<App>) -> Response {
+    axum::Json(app.runtime.schedules().await).into_response()
+}
+
+async fn run_schedule(
+    State(app): State<App>,
+    Path((adapter, name)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let id = app
+        .runtime
+        .run_schedule_now(&adapter, &name)
+        .await
+        .map_err(Problem::from)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("/v1/jobs/{id}"))],
         axum::Json(json!({ "job_id": id, "state": "queued" })),
     )
         .into_response())

@@ -197,6 +197,9 @@ pub struct Schedule {
     pub cron: Option<String>,
     /// UTC offset the cron expression is read in, e.g. "+08:00" (default UTC).
     pub utc_offset: Option<String>,
+    /// IANA time zone the cron expression is read in, e.g. "Asia/Shanghai" (daylight saving
+    /// included); instead of `utc_offset`.
+    pub time_zone: Option<String>,
     /// Run once at start-up if ticks were missed while Weft was down.
     #[serde(default)]
     pub catch_up: bool,
@@ -210,8 +213,27 @@ pub struct Schedule {
 pub enum Cadence {
     /// Every period, aligned to multiples of the period since the Unix epoch.
     Every(std::time::Duration),
-    /// A cron expression read at a fixed UTC offset (seconds east).
-    Cron(Box<croner::Cron>, i32),
+    /// A cron expression read in a time zone.
+    Cron(Box<croner::Cron>, Zone),
+}
+
+/// The time zone a cron expression is read in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Zone {
+    /// A fixed offset from UTC.
+    Fixed(chrono::FixedOffset),
+    /// An IANA zone, with its daylight-saving rules.
+    Named(chrono_tz::Tz),
+}
+
+impl std::fmt::Display for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fixed(o) if o.local_minus_utc() == 0 => f.write_str("UTC"),
+            Self::Fixed(o) => write!(f, "{o}"),
+            Self::Named(tz) => f.write_str(tz.name()),
+        }
+    }
 }
 
 /// `[[routes]]`: a platform-facing route, authenticated by the host.
@@ -460,10 +482,29 @@ fn validate(
             }
             (Some(d), None) => s.cadence = Some(Cadence::Every(d.get())),
             (None, Some(expr)) => {
-                let offset = match &s.utc_offset {
-                    Some(o) => units::parse_utc_offset(o)
-                        .map_err(|m| err(&format!("{key}.utc_offset"), m))?,
-                    None => 0,
+                let zone = match (&s.utc_offset, &s.time_zone) {
+                    (Some(_), Some(_)) => {
+                        return Err(err(
+                            &format!("{key}.time_zone"),
+                            "expected one of `time_zone` or `utc_offset`, not both".into(),
+                        ));
+                    }
+                    (Some(o), None) => {
+                        let seconds = units::parse_utc_offset(o)
+                            .map_err(|m| err(&format!("{key}.utc_offset"), m))?;
+                        Zone::Fixed(chrono::FixedOffset::east_opt(seconds).ok_or_else(|| {
+                            err(&format!("{key}.utc_offset"), format!("{o:?} is out of range"))
+                        })?)
+                    }
+                    (None, Some(name)) => Zone::Named(name.parse::<chrono_tz::Tz>().map_err(|_| {
+                        err(
+                            &format!("{key}.time_zone"),
+                            format!("expected an IANA time zone such as \"Asia/Shanghai\", found {name:?}"),
+                        )
+                    })?),
+                    (None, None) => Zone::Fixed(chrono::FixedOffset::east_opt(0).ok_or_else(|| {
+                        err(&format!("{key}.utc_offset"), "UTC is out of range".into())
+                    })?),
                 };
                 let cron = expr.parse::<croner::Cron>().map_err(|e| {
                     err(
@@ -473,8 +514,20 @@ fn validate(
                         ),
                     )
                 })?;
-                s.cadence = Some(Cadence::Cron(Box::new(cron), offset));
+                let cadence = Cadence::Cron(Box::new(cron), zone);
+                // A day-of-month that no month has (30 February) would never tick: say so now
+                // rather than wait forever.
+                if crate::schedule::next_tick(&cadence, crate::clock::now_ms()).is_none() {
+                    return Err(err(&format!("{key}.cron"), format!("{expr:?} never fires")));
+                }
+                s.cadence = Some(cadence);
             }
+        }
+        if s.time_zone.is_some() && s.every.is_some() {
+            return Err(err(
+                &format!("{key}.time_zone"),
+                "a time zone applies to `cron` only (`every` counts from the Unix epoch)".into(),
+            ));
         }
         if let Some(offset) = &s.utc_offset {
             units::parse_utc_offset(offset).map_err(|m| err(&format!("{key}.utc_offset"), m))?;

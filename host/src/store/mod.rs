@@ -82,6 +82,8 @@ pub enum JobState {
     Succeeded,
     /// Failed for good (not retryable, or out of attempts); `retry` brings it back.
     Dead,
+    /// Cancelled by an operator before it ran (or after it died); never runs again.
+    Cancelled,
 }
 
 impl JobState {
@@ -92,6 +94,7 @@ impl JobState {
             Self::Running => "running",
             Self::Succeeded => "succeeded",
             Self::Dead => "dead",
+            Self::Cancelled => "cancelled",
         }
     }
 
@@ -102,6 +105,7 @@ impl JobState {
             "running" => Some(Self::Running),
             "succeeded" => Some(Self::Succeeded),
             "dead" => Some(Self::Dead),
+            "cancelled" => Some(Self::Cancelled),
             _ => None,
         }
     }
@@ -285,13 +289,24 @@ pub trait Store: Send + Sync + 'static {
         extra_attempts: u32,
         now_ms: i64,
     ) -> Result<bool, StoreError>;
+    /// Enqueues every job of `jobs` in one transaction: all are stored or none. A keyed job
+    /// whose key exists already is left as it is (a call's re-run enqueues the same jobs).
+    async fn job_enqueue_all(&self, jobs: &[NewJob], now_ms: i64) -> Result<(), StoreError>;
+    /// True while a job of `adapter` with operation `op` is queued or running.
+    async fn job_active(&self, adapter: &str, op: &str) -> Result<bool, StoreError>;
+    /// Cancels a queued or dead job; false if it does not exist or is in another state.
+    async fn job_cancel(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// Deletes at most `limit` finished jobs (succeeded, dead, cancelled) last changed before
+    /// `before_ms`; returns how many. Small batches keep each transaction short.
+    async fn job_prune(&self, before_ms: i64, limit: u32) -> Result<u64, StoreError>;
     /// Hands back every running job leased by `owner` (graceful shutdown); returns how many.
     async fn job_release_owner(&self, owner: &str, now_ms: i64) -> Result<u64, StoreError>;
     /// Job counts by adapter and state.
     async fn job_counts(&self) -> Result<Vec<(String, JobState, i64)>, StoreError>;
 
-    /// Claims the tick `tick_ms` of a schedule: only one claim per tick, none while a previous
-    /// run is still inside its `running_until_ms`; returns the previous tick if claimed.
+    /// Records tick `tick_ms` of a schedule as handled (enqueued, skipped or missed), if it is
+    /// later than the last one and no legacy run is inside its `running_until_ms` (today's
+    /// callers pass 0); returns the previous tick if it did.
     async fn schedule_claim(
         &self,
         adapter: &str,
@@ -307,7 +322,7 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         tick_ms: i64,
     ) -> Result<(), StoreError>;
-    /// The last claimed tick of a schedule.
+    /// The last handled tick of a schedule.
     async fn schedule_last(&self, adapter: &str, name: &str) -> Result<Option<i64>, StoreError>;
 
     /// Takes the cluster-wide lock around a token fetch for `adapter`/`scope`; `None` where the

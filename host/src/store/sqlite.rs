@@ -380,6 +380,63 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn job_enqueue_all(&self, jobs: &[NewJob], now_ms: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for job in jobs {
+            sqlx::query(
+                "INSERT INTO jobs (id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, request_hash, created_at_ms, updated_at_ms) \
+                 VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            )
+            .bind(&job.id)
+            .bind(&job.adapter)
+            .bind(&job.op)
+            .bind(&job.input)
+            .bind(i64::from(job.max_attempts))
+            .bind(job.run_at_ms)
+            .bind(&job.idempotency_key)
+            .bind(&job.request_hash)
+            .bind(now_ms)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn job_active(&self, adapter: &str, op: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 FROM jobs WHERE adapter = $1 AND state IN ('queued', 'running') AND op = $2 LIMIT 1",
+        )
+        .bind(adapter)
+        .bind(op)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn job_cancel(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'cancelled', updated_at_ms = $1 WHERE id = $2 AND state IN ('queued', 'dead')",
+        )
+        .bind(now_ms)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn job_prune(&self, before_ms: i64, limit: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN ('succeeded', 'dead', 'cancelled') AND updated_at_ms < $1 LIMIT $2)",
+        )
+        .bind(before_ms)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn job_release_owner(&self, owner: &str, now_ms: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE jobs SET state = 'queued', attempt = attempt - 1, run_at_ms = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ? \

@@ -223,7 +223,23 @@ impl Adapter for Probe {
 
     /// Schedule "tick" counts its runs in storage and records any overlap with itself; it
     /// sleeps `config.tick_sleep_ms` to make overlaps possible if the host allowed them.
+    /// Schedule "flaky" counts its runs and fails transiently for the first
+    /// `config.flaky_failures` of them.
     fn on_schedule(_ctx: CallContext, name: String) -> Result<()> {
+        if name == "flaky" {
+            let runs: u64 = storage::get_json("flaky_runs")?.unwrap_or(0);
+            storage::set_json("flaky_runs", &(runs + 1))?;
+            let failures: u64 = weft_sdk::config::get("flaky_failures")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if runs < failures {
+                return Err(AdapterError::transient(format!(
+                    "flaky schedule: run {} fails on purpose",
+                    runs + 1
+                )));
+            }
+            return Ok(());
+        }
         if name != "tick" {
             return Err(AdapterError::invalid_input(format!(
                 "unknown schedule {name:?}"

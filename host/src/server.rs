@@ -1,0 +1,92 @@
+//! `weft serve` as a library call: the front door, the job workers, the scheduler, job
+//! retention, hot reload and SIGHUP, started together and stopped in one order.
+//!
+//! Every background task is owned by a guard that stops it when dropped, so that an early
+//! return (a listener error, a panic in the caller) leaves nothing running.
+
+use crate::front::FrontOptions;
+use crate::jobs::WorkerOptions;
+use crate::runtime::Runtime;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings of a serving process.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The front door's limits.
+    pub front: FrontOptions,
+    /// The job worker pool.
+    pub workers: WorkerOptions,
+    /// How long succeeded, dead and cancelled jobs are kept.
+    pub job_retention: Duration,
+    /// Quiet time after a file change before the rescan.
+    pub reload_debounce: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            front: FrontOptions::default(),
+            workers: WorkerOptions::default(),
+            job_retention: Duration::from_secs(7 * 24 * 3600),
+            reload_debounce: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Stops a spawned task when dropped.
+struct TaskGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Serves `runtime` on `listener` until `shutdown` completes, then drains in order: stop
+/// accepting (requests in flight finish), stop ticking, let running job attempts finish and
+/// hand the rest back to the queue.
+pub async fn run(
+    runtime: Arc<Runtime>,
+    listener: tokio::net::TcpListener,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let workers = runtime.start_workers(options.workers.clone());
+    let schedules = runtime.start_schedules();
+    // Often enough that a short retention (tests, small disks) holds within a few minutes.
+    let prune_every =
+        (options.job_retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    let _retention = runtime.start_retention(options.job_retention, prune_every);
+    runtime.refresh_tokens_at_startup();
+    let _watcher = match runtime.watch(options.reload_debounce) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!("hot reload is off: {e}");
+            None
+        }
+    };
+    let _sighup = {
+        let runtime = runtime.clone();
+        TaskGuard(tokio::spawn(async move {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading every manifest");
+                runtime.reload().await;
+            }
+        }))
+    };
+    let app = crate::front::router(runtime.clone(), options.front.clone());
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    tracing::info!("stopped accepting; finishing running jobs");
+    schedules.shutdown().await;
+    workers.shutdown().await;
+    served
+}
