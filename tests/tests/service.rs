@@ -185,7 +185,7 @@ async fn a_tick_cut_by_a_crash_is_taken_over_and_run_again() {
     // A five-second tick every hour: the kill lands inside it.
     probe(
         &dep,
-        "[limits]\ntimeout = \"30s\"\ncpu_time = \"20s\"\n[[schedules]]\nname = \"tick\"\nevery = \"1h\"\ncatch_up = true\n[config]\ntick_sleep_ms = 5000\n",
+        "[limits]\ntimeout = \"30s\"\ncpu_time = \"20s\"\n[[schedules]]\nname = \"tick\"\nevery = \"1h\"\n[config]\ntick_sleep_ms = 5000\n",
     );
     let served = Served::start(&dep, &["--job-lease", "1s"]);
     let c = reqwest::Client::new();
