@@ -2,10 +2,11 @@
 //!
 //! Folders are watched rather than files, so that an atomic rename-over, an editor's
 //! write-then-move, a delete and a re-create are all seen. Only events that can change content
-//! count (create, data write, rename, remove): opening, reading, `stat` or `touch` never start a
-//! rescan, and a rescan that finds every manifest and component byte for byte as loaded changes
-//! nothing and says nothing. Without both rules a reload that reads the files it watches would
-//! feed itself forever.
+//! count (create, data write, rename, remove): opening, reading or `stat` never start a rescan;
+//! a rescan that finds every manifest and component byte for byte as loaded changes nothing and
+//! says nothing (setting only a file's mtime, as `touch -m` does, reaches inotify as a data
+//! write, so the content check is what keeps a touch from reloading). Without both rules a
+//! reload that reads the files it watches would feed itself forever.
 
 use crate::runtime::Runtime;
 use notify::event::{EventKind, ModifyKind};
@@ -14,6 +15,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The longest a change waits for the folder to fall quiet before the rescan.
+const MAX_DELAY: Duration = Duration::from_secs(2);
 
 /// Why watching could not start.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +67,7 @@ impl Runtime {
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
                 Ok(event) if is_content_change(&event.kind) => {
+                    tracing::debug!(kind = ?event.kind, paths = ?event.paths, "file change seen");
                     let _ = tx.send(());
                 }
                 Ok(_) => {}
@@ -85,18 +90,23 @@ impl Runtime {
         let task = tokio::spawn(async move {
             while rx.recv().await.is_some() {
                 // Debounce: wait until the folder has been quiet for `debounce`, so that a
-                // write in several steps is read once, complete.
+                // write in several steps is read once, complete — but no longer than
+                // `MAX_DELAY`, since a `touch -m` looks like a data write to inotify and a
+                // process touching files all the time would otherwise postpone a real change
+                // forever.
+                let first = tokio::time::Instant::now();
                 loop {
                     tokio::time::sleep(debounce).await;
                     let mut more = false;
                     while rx.try_recv().is_ok() {
                         more = true;
                     }
-                    if !more {
+                    if !more || first.elapsed() >= MAX_DELAY.max(debounce) {
                         break;
                     }
                 }
                 let changes = rt.reload_with(false).await;
+                tracing::debug!(?changes, "rescan done");
                 if changes.any() {
                     tracing::info!(
                         published = changes.published,

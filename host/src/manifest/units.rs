@@ -116,10 +116,12 @@ pub enum RefreshWindow {
 }
 
 impl RefreshWindow {
-    /// The window for a token living `lifetime`.
+    /// The window for a token living `lifetime`. A fixed window never covers more than half
+    /// the lifetime: a token living less than the window would otherwise be due for refresh
+    /// from the moment it arrives, and every call would fetch a new one.
     pub fn for_lifetime(self, lifetime: std::time::Duration) -> std::time::Duration {
         match self {
-            Self::Fixed(d) => d.get().min(lifetime),
+            Self::Fixed(d) => d.get().min(lifetime / 2),
             Self::Fraction(f) => lifetime.mul_f64(f),
         }
     }
