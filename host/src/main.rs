@@ -304,11 +304,13 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
+    let adapters = runtime.adapters().len();
+    let server = weft::server::Server::start(runtime, options);
     println!("weft listening on http://{addr}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    tracing::info!(%addr, adapters = runtime.adapters().len(), "serving");
-    weft::server::run(runtime, listener, options, shutdown_signal()).await?;
+    tracing::info!(%addr, adapters, "serving");
+    server.serve(listener, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -44,49 +44,90 @@ impl Drop for TaskGuard {
     }
 }
 
-/// Serves `runtime` on `listener` until `shutdown` completes, then drains in order: stop
-/// accepting (requests in flight finish), stop ticking, let running job attempts finish and
-/// hand the rest back to the queue.
+/// A serving process's background work, started: job workers, scheduler, retention, hot
+/// reload and SIGHUP. Dropping it stops them all; [`Server::serve`] runs the front door and
+/// then drains in order.
+pub struct Server {
+    runtime: Arc<Runtime>,
+    options: ServeOptions,
+    workers: crate::jobs::Workers,
+    schedules: crate::schedule::Scheduler,
+    _retention: crate::jobs::Retention,
+    _watcher: Option<crate::watch::Watcher>,
+    _sighup: TaskGuard,
+}
+
+impl Server {
+    /// Starts everything but the front door, so that the process watches its files and runs
+    /// its jobs before it tells anyone where it listens.
+    pub fn start(runtime: Arc<Runtime>, options: ServeOptions) -> Self {
+        let workers = runtime.start_workers(options.workers.clone());
+        let schedules = runtime.start_schedules();
+        // Often enough that a short retention (tests, small disks) holds within a few minutes.
+        let prune_every =
+            (options.job_retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+        let retention = runtime.start_retention(options.job_retention, prune_every);
+        runtime.refresh_tokens_at_startup();
+        let watcher = match runtime.watch(options.reload_debounce) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!("hot reload is off: {e}");
+                None
+            }
+        };
+        let sighup = {
+            let runtime = runtime.clone();
+            TaskGuard(tokio::spawn(async move {
+                let Ok(mut hup) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                else {
+                    return;
+                };
+                while hup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: reloading every manifest");
+                    runtime.reload().await;
+                }
+            }))
+        };
+        Self {
+            runtime,
+            options,
+            workers,
+            schedules,
+            _retention: retention,
+            _watcher: watcher,
+            _sighup: sighup,
+        }
+    }
+
+    /// Serves the front door on `listener` until `shutdown` completes, then drains in order:
+    /// stop accepting (requests in flight finish), stop ticking, let running job attempts
+    /// finish and hand the rest back to the queue.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = crate::front::router(self.runtime.clone(), self.options.front.clone());
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        tracing::info!("stopped accepting; finishing running jobs");
+        self.schedules.shutdown().await;
+        self.workers.shutdown().await;
+        served
+    }
+}
+
+/// Serves `runtime` on `listener` until `shutdown` completes: [`Server::start`] then
+/// [`Server::serve`].
 pub async fn run(
     runtime: Arc<Runtime>,
     listener: tokio::net::TcpListener,
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let workers = runtime.start_workers(options.workers.clone());
-    let schedules = runtime.start_schedules();
-    // Often enough that a short retention (tests, small disks) holds within a few minutes.
-    let prune_every =
-        (options.job_retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
-    let _retention = runtime.start_retention(options.job_retention, prune_every);
-    runtime.refresh_tokens_at_startup();
-    let _watcher = match runtime.watch(options.reload_debounce) {
-        Ok(w) => Some(w),
-        Err(e) => {
-            tracing::warn!("hot reload is off: {e}");
-            None
-        }
-    };
-    let _sighup = {
-        let runtime = runtime.clone();
-        TaskGuard(tokio::spawn(async move {
-            let Ok(mut hup) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            else {
-                return;
-            };
-            while hup.recv().await.is_some() {
-                tracing::info!("SIGHUP: reloading every manifest");
-                runtime.reload().await;
-            }
-        }))
-    };
-    let app = crate::front::router(runtime.clone(), options.front.clone());
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
-    tracing::info!("stopped accepting; finishing running jobs");
-    schedules.shutdown().await;
-    workers.shutdown().await;
-    served
+    Server::start(runtime, options)
+        .serve(listener, shutdown)
+        .await
 }
