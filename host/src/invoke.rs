@@ -89,12 +89,14 @@ impl LoadedAdapter {
         options: CallOptions,
     ) -> Result<String, InvokeError> {
         let started = Instant::now();
-        let result = self.check_invoke(op, input);
-        let result = match result {
+        let result = match self.check_invoke(op, input) {
             Ok(()) => {
                 self.run_with_retries(Operation::Op { op, input }, options)
                     .await
             }
+            // An operation the adapter does not offer comes from the caller's URL: never a
+            // label value, or anyone could grow the metrics without bound.
+            Err(e) if e.kind == ErrorKind::NotFound => return Err(e),
             Err(e) => Err(e),
         };
         let outcome = match &result {

@@ -83,6 +83,35 @@ enum Command {
         /// How long succeeded, dead and cancelled jobs are kept before they are pruned.
         #[arg(long, env = "WEFT_JOB_RETENTION", default_value = "7d")]
         job_retention: String,
+        /// Turn API-token authentication off (local development only; refused unless the
+        /// listen address is loopback).
+        #[arg(long, env = "WEFT_INSECURE_NO_AUTH")]
+        insecure_no_auth: bool,
+        /// A host name clients use to reach this Weft (besides IP addresses and localhost);
+        /// repeat for several. Requests naming another Host are refused (DNS rebinding).
+        #[arg(
+            long = "allowed-host",
+            env = "WEFT_ALLOWED_HOSTS",
+            value_delimiter = ','
+        )]
+        allowed_hosts: Vec<String>,
+        /// Require a read-scoped token for /metrics (open by default).
+        #[arg(long, env = "WEFT_METRICS_AUTH")]
+        metrics_auth: bool,
+        /// Adapters /readyz waits for: "all" (every manifest) or a comma-separated list.
+        #[arg(long, env = "WEFT_REQUIRE_ADAPTERS", default_value = "all")]
+        require_adapters: String,
+        /// After SIGTERM, how long to keep accepting while /readyz answers 503.
+        #[arg(long, env = "WEFT_SHUTDOWN_DELAY", default_value = "0s")]
+        shutdown_delay: String,
+        /// The longest each drain phase (requests in flight, then job attempts) may take.
+        #[arg(long, env = "WEFT_SHUTDOWN_TIMEOUT", default_value = "60s")]
+        shutdown_timeout: String,
+    },
+    /// Create, list and revoke the API tokens of the front door.
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
     },
     /// List the schedules with their last and next ticks, or run one now.
     Schedules {
@@ -93,6 +122,26 @@ enum Command {
     Jobs {
         #[command(subcommand)]
         command: JobsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokensCommand {
+    /// Create a token and print it (shown once: only its hash is kept).
+    Create {
+        /// What the token is for, e.g. "erp-sync".
+        #[arg(long)]
+        name: String,
+        /// admin, read, invoke or invoke:ADAPTER; repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// List the tokens (ids, names, scopes; never the secret).
+    List,
+    /// Revoke a token by its id.
+    Revoke {
+        /// Token id (the part between "weft_" and the second "_").
+        id: String,
     },
 }
 
@@ -147,9 +196,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_log = match cli.command {
         Command::Serve { .. } => "info",
-        Command::Check | Command::Adapters | Command::Jobs { .. } | Command::Schedules { .. } => {
-            "warn"
-        }
+        Command::Check
+        | Command::Adapters
+        | Command::Jobs { .. }
+        | Command::Schedules { .. }
+        | Command::Tokens { .. } => "warn",
         // The outcome is printed; the log only adds what went wrong on the way.
         Command::Invoke { .. } => "error",
     };
@@ -274,36 +325,100 @@ async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(
-    cli: &Cli,
-    listen: &str,
+/// `weft serve`'s settings, as given on the command line.
+struct ServeArgs<'a> {
+    listen: &'a str,
     workers: usize,
-    max_body: &str,
-    request_timeout: &str,
-    job_lease: &str,
-    job_retention: &str,
-) -> anyhow::Result<ExitCode> {
-    let options = weft::server::ServeOptions {
+    max_body: &'a str,
+    request_timeout: &'a str,
+    job_lease: &'a str,
+    job_retention: &'a str,
+    insecure_no_auth: bool,
+    allowed_hosts: &'a [String],
+    metrics_auth: bool,
+    require_adapters: &'a str,
+    shutdown_delay: &'a str,
+    shutdown_timeout: &'a str,
+}
+
+/// Creates the first admin token when none exists, writing its value to a file only this user
+/// can read, and says where in the log (never the value itself).
+async fn first_admin_token(
+    tokens: &weft::front::ApiTokens,
+    data: &std::path::Path,
+) -> anyhow::Result<()> {
+    if tokens.any().await? {
+        return Ok(());
+    }
+    let (token, value) = tokens
+        .create("initial-admin", &["admin".to_string()])
+        .await?;
+    std::fs::create_dir_all(data)?;
+    let path = data.join("admin-token");
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(format!("{value}\n").as_bytes())?;
+    tracing::warn!(token = %token.id, file = %path.display(), "no API token existed: an admin token was created; its value is in this file, readable by this user only (weft tokens create makes narrower ones)");
+    Ok(())
+}
+
+async fn serve(cli: &Cli, args: ServeArgs<'_>) -> anyhow::Result<ExitCode> {
+    let listen = args.listen;
+    let required = match args.require_adapters {
+        "all" | "" => weft::front::Required::All,
+        list => {
+            weft::front::Required::Names(list.split(',').map(|n| n.trim().to_string()).collect())
+        }
+    };
+    let mut options = weft::server::ServeOptions {
         front: weft::front::FrontOptions {
-            max_body: parse_size("--max-body", max_body)?,
-            request_timeout: parse_duration("--request-timeout", request_timeout)?,
+            max_body: parse_size("--max-body", args.max_body)?,
+            request_timeout: parse_duration("--request-timeout", args.request_timeout)?,
+            required,
+            ..weft::front::FrontOptions::default()
         },
         workers: weft::jobs::WorkerOptions {
-            workers,
-            lease: parse_duration("--job-lease", job_lease)?,
+            workers: args.workers,
+            lease: parse_duration("--job-lease", args.job_lease)?,
             ..weft::jobs::WorkerOptions::default()
         },
-        job_retention: parse_duration("--job-retention", job_retention)?,
+        job_retention: parse_duration("--job-retention", args.job_retention)?,
+        shutdown_delay: parse_duration("--shutdown-delay", args.shutdown_delay)?,
+        shutdown_timeout: parse_duration("--shutdown-timeout", args.shutdown_timeout)?,
         ..weft::server::ServeOptions::default()
     };
-    let runtime = std::sync::Arc::new(open(cli).await?);
-    for e in runtime.load_errors() {
-        tracing::error!("not loaded: {e}");
-    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
+    if args.insecure_no_auth && !addr.ip().is_loopback() {
+        anyhow::bail!(
+            "--insecure-no-auth is refused on {addr}: anyone who reaches a non-loopback address could run operations with the platforms' credentials"
+        );
+    }
+    let runtime = std::sync::Arc::new(open(cli).await?);
+    for e in runtime.load_errors() {
+        tracing::error!("not loaded: {e}");
+    }
+    options.front.access = weft::front::Access {
+        tokens: if args.insecure_no_auth {
+            tracing::warn!("--insecure-no-auth: the control plane takes requests without a token");
+            None
+        } else {
+            let tokens = weft::front::ApiTokens::new(runtime.shared().store.clone());
+            first_admin_token(&tokens, &cli.data).await?;
+            Some(tokens)
+        },
+        allowed_hosts: args.allowed_hosts.to_vec(),
+        metrics_need_read: args.metrics_auth,
+    };
     let adapters = runtime.adapters().len();
     let server = weft::server::Server::start(runtime, options);
     println!("weft listening on http://{addr}");
@@ -312,6 +427,39 @@ async fn serve(
     tracing::info!(%addr, adapters, "serving");
     server.serve(listener, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn tokens(cli: &Cli, command: &TokensCommand) -> anyhow::Result<ExitCode> {
+    let store = weft::store::open(Some(&cli.store), &cli.data)
+        .await
+        .context("cannot open the store")?;
+    let tokens = weft::front::ApiTokens::new(store);
+    match command {
+        TokensCommand::Create { name, scopes } => {
+            let (token, value) = tokens.create(name, scopes).await?;
+            eprintln!(
+                "token {} ({}) created with scopes {}; this is the only time its value is shown:",
+                token.id,
+                token.name,
+                token.scopes.join(", ")
+            );
+            println!("{value}");
+            Ok(ExitCode::SUCCESS)
+        }
+        TokensCommand::List => {
+            println!("{}", serde_json::to_string_pretty(&tokens.list().await?)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        TokensCommand::Revoke { id } => {
+            if tokens.revoke(id).await? {
+                println!("token {id} revoked");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("error: no token {id}");
+                Ok(ExitCode::from(19))
+            }
+        }
+    }
 }
 
 async fn schedules(cli: &Cli, command: Option<&SchedulesCommand>) -> anyhow::Result<ExitCode> {
@@ -373,26 +521,39 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             request_timeout,
             job_lease,
             job_retention,
+            insecure_no_auth,
+            allowed_hosts,
+            metrics_auth,
+            require_adapters,
+            shutdown_delay,
+            shutdown_timeout,
         } => {
-            return serve(
-                &cli,
+            let args = ServeArgs {
                 listen,
-                *workers,
+                workers: *workers,
                 max_body,
                 request_timeout,
                 job_lease,
                 job_retention,
-            )
-            .await;
+                insecure_no_auth: *insecure_no_auth,
+                allowed_hosts,
+                metrics_auth: *metrics_auth,
+                require_adapters,
+                shutdown_delay,
+                shutdown_timeout,
+            };
+            return serve(&cli, args).await;
         }
+        Command::Tokens { command } => return tokens(&cli, command).await,
         Command::Schedules { command } => return schedules(&cli, command.as_ref()).await,
         _ => {}
     }
     let runtime = open(&cli).await?;
     match &cli.command {
-        Command::Serve { .. } | Command::Jobs { .. } | Command::Schedules { .. } => {
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Serve { .. }
+        | Command::Jobs { .. }
+        | Command::Schedules { .. }
+        | Command::Tokens { .. } => Ok(ExitCode::SUCCESS),
         Command::Check => {
             for a in runtime.adapters() {
                 match &a.error {

@@ -88,6 +88,13 @@ pub struct ExportLabels {
     pub outcome: String,
 }
 
+/// Labels of a request the front door refused before any handler ran.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    /// `host`, `origin`, `content-type`, `unauthenticated`, `forbidden`.
+    pub reason: String,
+}
+
 /// Every metric the host records.
 pub struct Metrics {
     registry: Registry,
@@ -113,6 +120,8 @@ pub struct Metrics {
     pub export_seconds: Family<ExportLabels, Histogram>,
     /// Finished jobs pruned by retention.
     pub jobs_pruned: Counter,
+    /// Control-plane requests refused by the front door's checks, by reason.
+    pub front_refusals: Family<RefusalLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -133,6 +142,12 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.0005, 2.0, 18))
         });
         let jobs_pruned = Counter::default();
+        let front_refusals = Family::<RefusalLabels, Counter>::default();
+        registry.register(
+            "front_refusals",
+            "Control-plane requests refused (host, origin, content type, token, scope)",
+            front_refusals.clone(),
+        );
         registry.register(
             "adapter_loads",
             "Adapter versions published by (re)loads, and failed loads",
@@ -189,6 +204,7 @@ impl Default for Metrics {
             export_calls,
             export_seconds,
             jobs_pruned,
+            front_refusals,
         }
     }
 }

@@ -7,12 +7,12 @@
 use crate::front::FrontOptions;
 use crate::jobs::WorkerOptions;
 use crate::runtime::Runtime;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Settings of a serving process.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeOptions {
     /// The front door's limits.
     pub front: FrontOptions,
@@ -22,6 +22,12 @@ pub struct ServeOptions {
     pub job_retention: Duration,
     /// Quiet time after a file change before the rescan.
     pub reload_debounce: Duration,
+    /// After the stop signal, how long the front door keeps accepting while `/readyz` answers
+    /// 503, so that a load balancer takes the node out before it stops listening.
+    pub shutdown_delay: Duration,
+    /// The longest the drain (requests in flight, then running job attempts) may take; what
+    /// did not finish by then is cut, and its jobs are left to their lease.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ServeOptions {
@@ -31,6 +37,8 @@ impl Default for ServeOptions {
             workers: WorkerOptions::default(),
             job_retention: Duration::from_secs(7 * 24 * 3600),
             reload_debounce: Duration::from_millis(200),
+            shutdown_delay: Duration::ZERO,
+            shutdown_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -109,12 +117,47 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let app = crate::front::router(self.runtime.clone(), self.options.front.clone());
-        let served = axum::serve(listener, app)
+        let draining = self.options.front.draining.clone();
+        let delay = self.options.shutdown_delay;
+        let (began, begun) = tokio::sync::oneshot::channel::<tokio::time::Instant>();
+        let shutdown = async move {
+            shutdown.await;
+            draining.store(true, std::sync::atomic::Ordering::SeqCst);
+            tracing::info!(delay = ?delay, "draining: /readyz answers 503");
+            let _ = began.send(tokio::time::Instant::now());
+            tokio::time::sleep(delay).await;
+        };
+        let serve = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
-            .await;
+            .into_future();
+        tokio::pin!(serve);
+        let timeout = self.options.shutdown_timeout;
+        let deadline = async {
+            match begun.await {
+                Ok(at) => tokio::time::sleep_until(at + delay + timeout).await,
+                // The server ended without a stop signal: nothing to bound.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::pin!(deadline);
+        let served = tokio::select! {
+            served = &mut serve => served,
+            () = &mut deadline => {
+                tracing::warn!(timeout = ?timeout, "--shutdown-timeout passed with requests still in flight: they are cut");
+                Ok(())
+            }
+        };
         tracing::info!("stopped accepting; finishing running jobs");
         self.schedules.shutdown().await;
-        self.workers.shutdown().await;
+        if tokio::time::timeout_at(
+            tokio::time::Instant::now() + timeout,
+            self.workers.shutdown(),
+        )
+        .await
+        .is_err()
+        {
+            tracing::warn!(timeout = ?timeout, "job attempts still running at --shutdown-timeout are cut: their jobs run again once their lease lapses");
+        }
         served
     }
 }

@@ -146,6 +146,16 @@ impl Served {
         Self::spawn(dep, args, "warn", std::process::Stdio::inherit())
     }
 
+    /// Starts `weft serve` with API-token authentication on (every other start turns it off
+    /// with `--insecure-no-auth`, allowed on loopback), logging at `filter` into `log`.
+    pub fn start_secure(dep: &Deployment, extra: &[&str], filter: &str, log: &Path) -> Self {
+        let file = std::fs::File::create(log).expect("log file");
+        let data = dep.data();
+        let mut args = vec!["--data", data.to_str().unwrap_or_default()];
+        args.extend_from_slice(extra);
+        Self::spawn_with_auth(dep, &args, filter, file.into(), true)
+    }
+
     /// Starts `weft serve` on this deployment logging at `filter` into the file `log`.
     pub fn start_logging(dep: &Deployment, filter: &str, log: &Path) -> Self {
         let file = std::fs::File::create(log).expect("log file");
@@ -159,11 +169,26 @@ impl Served {
     }
 
     fn spawn(dep: &Deployment, args: &[&str], filter: &str, stderr: std::process::Stdio) -> Self {
+        Self::spawn_with_auth(dep, args, filter, stderr, false)
+    }
+
+    fn spawn_with_auth(
+        dep: &Deployment,
+        args: &[&str],
+        filter: &str,
+        stderr: std::process::Stdio,
+        auth: bool,
+    ) -> Self {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(weft_bin())
+        let mut command = std::process::Command::new(weft_bin());
+        command
             .arg("--manifests")
             .arg(dep.manifests())
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", "127.0.0.1:0"]);
+        if !auth {
+            command.arg("--insecure-no-auth");
+        }
+        let mut child = command
             .args(args)
             .env("WEFT_LOG", filter)
             .env("WEFT_CACHE_DIR", shared_cache())

@@ -1,8 +1,10 @@
 //! The front door: operations over HTTP (sync and async), jobs, adapter status, health, and
 //! Prometheus metrics. Every error is `application/problem+json`.
 
+pub mod auth;
 mod problem;
 
+pub use auth::{Access, ApiToken, ApiTokens};
 pub use problem::Problem;
 
 use crate::error::ErrorKind;
@@ -20,13 +22,30 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Which adapters must be loaded for `/readyz` to answer ready.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Required {
+    /// Every manifest in the folder (the default).
+    #[default]
+    All,
+    /// These adapters.
+    Names(Vec<String>),
+}
+
 /// Front-door settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FrontOptions {
     /// Largest request body for any route (a manifest's `limits.request_body` may lower it).
     pub max_body: u64,
     /// Deadline of a synchronous call (the adapter's `limits.timeout` may shorten it).
     pub request_timeout: Duration,
+    /// Who may use the control plane. The library's default checks Host, Origin and content
+    /// type but no token; `weft serve` turns tokens on unless told `--insecure-no-auth`.
+    pub access: Access,
+    /// The adapters `/readyz` waits for.
+    pub required: Required,
+    /// Set when a drain starts: `/readyz` answers 503 from then on.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for FrontOptions {
@@ -34,6 +53,9 @@ impl Default for FrontOptions {
         Self {
             max_body: 16 * 1024 * 1024,
             request_timeout: Duration::from_secs(120),
+            access: Access::default(),
+            required: Required::All,
+            draining: Arc::default(),
         }
     }
 }
@@ -46,6 +68,10 @@ struct App {
 
 /// The router, ready for `axum::serve`.
 pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
+    let guard = Arc::new(auth::Guard {
+        access: options.access.clone(),
+        metrics: runtime.shared().metrics.clone(),
+    });
     Router::new()
         .route("/v1/adapters", get(adapters))
         .route("/v1/adapters/{name}/ops/{op}", post(operation))
@@ -60,6 +86,7 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .fallback(|| async { Problem::new(ErrorKind::NotFound, 404, "no such route") })
+        .layer(axum::middleware::from_fn_with_state(guard, auth::guard))
         .with_state(App { runtime, options })
 }
 
@@ -412,15 +439,38 @@ async fn reload(State(app): State<App>) -> Response {
 }
 
 async fn ready(State(app): State<App>) -> Response {
-    match app.runtime.shared().store.kv_get("weft", "readyz").await {
-        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => Problem::new(
-            ErrorKind::Unavailable,
-            503,
-            format!("store unavailable: {e}"),
-        )
-        .into_response(),
+    let not_ready =
+        |detail: String| Problem::new(ErrorKind::Unavailable, 503, detail).into_response();
+    if app
+        .options
+        .draining
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        return not_ready("draining: this process is shutting down".into());
     }
+    if let Err(e) = app.runtime.shared().store.kv_get("weft", "readyz").await {
+        return not_ready(format!("store unavailable: {e}"));
+    }
+    let statuses = app.runtime.adapters();
+    let missing: Vec<String> = match &app.options.required {
+        Required::All => statuses
+            .iter()
+            .filter(|s| s.status == "failed")
+            .map(|s| s.name.clone())
+            .collect(),
+        Required::Names(names) => names
+            .iter()
+            .filter(|n| app.runtime.registry().get(n).is_none())
+            .cloned()
+            .collect(),
+    };
+    if !missing.is_empty() {
+        return not_ready(format!(
+            "required adapters not loaded: {} (see GET /v1/adapters)",
+            missing.join(", ")
+        ));
+    }
+    (StatusCode::OK, "ready\n").into_response()
 }
 
 async fn metrics(State(app): State<App>) -> Response {

@@ -1,0 +1,386 @@
+//! The control plane: API tokens and scopes on every address (loopback included), Host and
+//! Origin checks, bodies a browser could send cross-site refused, bounded metric labels, and a
+//! `/readyz` that tells the truth about required adapters and drains.
+
+use serde_json::{Value, json};
+use std::time::Duration;
+use weft_tests::harness::{Deployment, Served, component, eventually, shared_cache, weft_bin};
+
+fn probe(dep: &Deployment) {
+    dep.manifest(
+        "probe",
+        &format!(
+            "name = \"probe\"\ncomponent = \"{}\"\n",
+            component("weft-probe").display()
+        ),
+    );
+}
+
+fn weft(dep: &Deployment, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(weft_bin())
+        .arg("--manifests")
+        .arg(dep.manifests())
+        .arg("--data")
+        .arg(dep.data())
+        .env("WEFT_CACHE_DIR", shared_cache())
+        .args(args)
+        .output()
+        .expect("weft runs")
+}
+
+fn create_token(dep: &Deployment, name: &str, scopes: &[&str]) -> String {
+    let mut args = vec!["tokens", "create", "--name", name];
+    for s in scopes {
+        args.extend(["--scope", s]);
+    }
+    let out = weft(dep, &args);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_string()
+}
+
+fn log_path(dep: &Deployment) -> std::path::PathBuf {
+    dep.manifests().parent().expect("root").join("serve.log")
+}
+
+async fn invocations(c: &reqwest::Client, url: &str) -> String {
+    c.get(format!("{url}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_nothing_runs_and_each_scope_allows_only_its_own() {
+    let dep = Deployment::new();
+    probe(&dep);
+    let log = log_path(&dep);
+    let served = Served::start_secure(&dep, &[], "info", &log);
+    let url = &served.url;
+    let c = reqwest::Client::new();
+
+    // The first start made an admin token, in a file only this user can read; the log names
+    // the file, never the value.
+    let file = dep.data().join("admin-token");
+    let admin = std::fs::read_to_string(&file)
+        .expect("admin token file")
+        .trim()
+        .to_string();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).expect("stat").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let logged = std::fs::read_to_string(&log).expect("log");
+    assert!(logged.contains("admin-token"), "{logged}");
+    assert!(
+        !logged.contains(&admin),
+        "the token's value is never logged"
+    );
+
+    // No token, a wrong token: 401 with a challenge, and the adapter never ran.
+    for auth in [
+        None,
+        Some("Bearer weft_0123456789abcdef_nope"),
+        Some("Basic Zm9vOmJhcg=="),
+    ] {
+        let mut r = c
+            .post(format!("{url}/v1/adapters/probe/ops/echo"))
+            .json(&json!({"a": 1}));
+        if let Some(a) = auth {
+            r = r.header("authorization", a);
+        }
+        let r = r.send().await.expect("answer");
+        assert_eq!(r.status(), 401, "{auth:?}");
+        assert!(
+            r.headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("Bearer")),
+            "{:?}",
+            r.headers()
+        );
+        let problem: Value = r.json().await.expect("problem");
+        assert_eq!(problem["status"], 401);
+    }
+    let metrics = invocations(&c, url).await;
+    assert!(
+        !metrics.contains("weft_export_calls_total{adapter=\"probe\",export=\"invoke\""),
+        "the adapter was never called: {metrics}"
+    );
+    assert!(
+        metrics.contains("weft_front_refusals_total{reason=\"unauthenticated\"} 3"),
+        "{metrics}"
+    );
+    for path in ["/v1/adapters", "/v1/jobs", "/v1/schedules"] {
+        let r = c.get(format!("{url}{path}")).send().await.expect("answer");
+        assert_eq!(r.status(), 401, "{path}");
+    }
+    // Health and readiness stay open.
+    assert_eq!(
+        c.get(format!("{url}/healthz"))
+            .send()
+            .await
+            .expect("h")
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(format!("{url}/readyz"))
+            .send()
+            .await
+            .expect("r")
+            .status(),
+        200
+    );
+
+    // The admin token does everything.
+    let ok = c
+        .post(format!("{url}/v1/adapters/probe/ops/echo"))
+        .bearer_auth(&admin)
+        .json(&json!({"a": 1}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.json::<Value>().await.expect("json"), json!({"a": 1}));
+
+    // A read token reads, and can neither run an operation nor reload.
+    let reader = create_token(&dep, "reader", &["read"]);
+    let r = c
+        .get(format!("{url}/v1/adapters"))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status(), 200);
+    for (method, path) in [
+        (reqwest::Method::POST, "/v1/adapters/probe/ops/echo"),
+        (reqwest::Method::POST, "/v1/admin/reload"),
+        (reqwest::Method::DELETE, "/v1/jobs/x"),
+    ] {
+        let r = c
+            .request(method.clone(), format!("{url}{path}"))
+            .bearer_auth(&reader)
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(r.status(), 403, "{method} {path}");
+        assert!(
+            r.headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("insufficient_scope")),
+            "{:?}",
+            r.headers()
+        );
+    }
+    // An invoke token for another adapter cannot run the probe; one for the probe can.
+    let other = create_token(&dep, "other", &["invoke:sekorm"]);
+    let mine = create_token(&dep, "mine", &["invoke:probe"]);
+    for (token, status) in [(&other, 403), (&mine, 200)] {
+        let r = c
+            .post(format!("{url}/v1/adapters/probe/ops/echo"))
+            .bearer_auth(token)
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(r.status(), status);
+    }
+    // Listing shows ids and scopes, never a secret; a revoked token is refused at once.
+    let list = weft(&dep, &["tokens", "list"]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        text.contains("\"reader\"") && !text.contains("hash"),
+        "{text}"
+    );
+    let id = mine.split('_').nth(1).expect("id");
+    assert!(weft(&dep, &["tokens", "revoke", id]).status.success());
+    let r = c
+        .post(format!("{url}/v1/adapters/probe/ops/echo"))
+        .bearer_auth(&mine)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_hosts_cross_origin_posts_and_form_bodies_are_refused() {
+    let dep = Deployment::new();
+    probe(&dep);
+    let served = Served::start(&dep, &["--allowed-host", "weft.internal"]);
+    let url = &served.url;
+    let port = url.rsplit(':').next().expect("port");
+    let c = reqwest::Client::new();
+    let echo = format!("{url}/v1/adapters/probe/ops/echo");
+    // DNS rebinding: a page on attacker.example resolving to us sends its own name as Host.
+    let r = c
+        .post(&echo)
+        .header("host", format!("attacker.example:{port}"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status(), 403);
+    let r = c
+        .post(&echo)
+        .header("host", format!("weft.internal:{port}"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status(), 200, "a configured name is served");
+    // A cross-site POST from a browser carries its page's Origin.
+    let r = c
+        .post(&echo)
+        .header("origin", "http://attacker.example")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status(), 403);
+    let r = c
+        .post(&echo)
+        .header("origin", format!("http://127.0.0.1:{port}"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status(), 200, "same origin is fine");
+    // Bodies a browser sends cross-site without a preflight never reach an operation.
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let r = c
+            .post(&echo)
+            .header("content-type", ct)
+            .body("{\"a\":1}")
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(r.status(), 415, "{ct}");
+    }
+    let metrics = invocations(&c, url).await;
+    assert!(
+        metrics.contains("weft_front_refusals_total{reason=\"host\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("weft_front_refusals_total{reason=\"origin\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("weft_front_refusals_total{reason=\"content-type\"} 3"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn insecure_no_auth_is_refused_off_loopback() {
+    let dep = Deployment::new();
+    probe(&dep);
+    let out = std::process::Command::new(weft_bin())
+        .arg("--manifests")
+        .arg(dep.manifests())
+        .arg("--data")
+        .arg(dep.data())
+        .args(["serve", "--listen", "0.0.0.0:0", "--insecure-no-auth"])
+        .env("WEFT_CACHE_DIR", shared_cache())
+        .output()
+        .expect("weft runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--insecure-no-auth is refused"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_calls_to_unknown_operations_add_no_series() {
+    let dep = Deployment::new();
+    probe(&dep);
+    let served = Served::start(&dep, &[]);
+    let url = &served.url;
+    let c = reqwest::Client::new();
+    let _ = c
+        .post(format!("{url}/v1/adapters/probe/ops/echo"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("warm");
+    let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
+    let before = series(&invocations(&c, url).await);
+    for i in 0..1000 {
+        let r = c
+            .post(format!("{url}/v1/adapters/probe/ops/made-up-{i}"))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(r.status(), 404);
+    }
+    let after = invocations(&c, url).await;
+    assert_eq!(series(&after), before, "{after}");
+    assert!(!after.contains("made-up"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_503_with_a_failed_required_adapter_and_during_a_drain() {
+    let dep = Deployment::new();
+    probe(&dep);
+    dep.manifest("broken", "name = \"broken\"\ncomponent = 42\n");
+    let served = Served::start(&dep, &[]);
+    let c = reqwest::Client::new();
+    let r = c
+        .get(format!("{}/readyz", served.url))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(r.status(), 503);
+    let problem: Value = r.json().await.expect("problem");
+    assert!(
+        problem["detail"].as_str().unwrap_or("").contains("broken"),
+        "{problem}"
+    );
+    drop(served);
+
+    // Only the probe required: ready; then SIGTERM with a shutdown delay: 503 while draining.
+    let served = Served::start(
+        &dep,
+        &["--require-adapters", "probe", "--shutdown-delay", "3s"],
+    );
+    let url = served.url.clone();
+    assert_eq!(
+        c.get(format!("{url}/readyz"))
+            .send()
+            .await
+            .expect("r")
+            .status(),
+        200
+    );
+    let pid = served.pid().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    let draining = eventually(Duration::from_secs(3), || async {
+        // A fresh connection each time: the drain closes idle ones.
+        let c = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .ok()?;
+        let r = c.get(format!("{url}/readyz")).send().await.ok()?;
+        (r.status() == 503).then_some(())
+    })
+    .await;
+    assert!(draining.is_some(), "/readyz answers 503 during the drain");
+    let status = tokio::task::spawn_blocking(move || served.terminate())
+        .await
+        .expect("join");
+    assert!(status.success(), "{status:?}");
+}
