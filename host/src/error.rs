@@ -35,6 +35,15 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// True for the kinds a caller causes (wrong input, unknown names, the platform refusing
+    /// the caller's data, a duplicate): logged at INFO, since nothing in Weft is wrong.
+    pub fn is_callers(self) -> bool {
+        matches!(
+            self,
+            Self::InvalidInput | Self::NotFound | Self::Rejected | Self::Conflict
+        )
+    }
+
     /// The kebab-case name used in problem documents, metrics and logs.
     pub fn as_str(self) -> &'static str {
         match self {

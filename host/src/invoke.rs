@@ -10,6 +10,7 @@ use crate::metrics::{CallLabels, ErrorLabels};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// Options of one call.
 #[derive(Debug, Clone, Default)]
@@ -122,7 +123,11 @@ impl LoadedAdapter {
                     kind: e.kind.as_str().to_string(),
                 })
                 .inc();
-            tracing::warn!(adapter = %self.manifest.name, op, kind = %e.kind, attempts = e.attempts, "call failed: {}", e.message);
+            if e.kind.is_callers() {
+                tracing::info!(adapter = %self.manifest.name, op, kind = %e.kind, attempts = e.attempts, "call refused: {}", e.message);
+            } else {
+                tracing::warn!(adapter = %self.manifest.name, op, kind = %e.kind, attempts = e.attempts, "call failed: {}", e.message);
+            }
         }
         result.map(|o| o.unwrap_or_default())
     }
@@ -166,6 +171,28 @@ impl LoadedAdapter {
         what: Operation<'_>,
         options: CallOptions,
     ) -> Result<Option<String>, InvokeError> {
+        let call_id = options
+            .call_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let span = tracing::info_span!(
+            "call",
+            adapter = %self.manifest.name,
+            op = %what.label(),
+            call_id = %call_id,
+            job_id = options.job_id.as_deref().unwrap_or(""),
+        );
+        self.run_with_retries_in(what, options, call_id)
+            .instrument(span)
+            .await
+    }
+
+    async fn run_with_retries_in(
+        self: &Arc<Self>,
+        what: Operation<'_>,
+        options: CallOptions,
+        call_id: String,
+    ) -> Result<Option<String>, InvokeError> {
         let started = Instant::now();
         let name = self.manifest.name.as_str();
         let label = what.label();
@@ -175,10 +202,6 @@ impl LoadedAdapter {
         let deadline = options
             .deadline
             .map_or(started + limit, |d| d.min(started + limit));
-        let call_id = options
-            .call_id
-            .clone()
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let first = options.first_attempt.unwrap_or(1);
         let retry = &self.manifest.retry;
         let max_attempts = options.max_attempts.unwrap_or(retry.max_attempts).max(1);
@@ -192,7 +215,10 @@ impl LoadedAdapter {
                 job_id: options.job_id.clone(),
                 idempotency_key: options.idempotency_key.clone(),
             };
-            let answer = self.call(what.export(), &ctx, deadline).await;
+            let answer = self
+                .call(what.export(), &ctx, deadline)
+                .instrument(tracing::info_span!("attempt", attempt))
+                .await;
             let attempts = attempt - first + 1;
             let called = match answer {
                 Ok(called) => called,

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 pub use crate::clock::now_ms;
 
@@ -198,7 +199,18 @@ async fn worker(
     while !stop.load(Ordering::SeqCst) {
         let now = now_ms();
         match store.job_claim(&owner, now, now + ms(options.lease)).await {
-            Ok(Some(job)) => run_attempt(&rt, &owner, job, &options).await,
+            Ok(Some(job)) => {
+                let span = tracing::info_span!(
+                    "job",
+                    job_id = %job.id,
+                    adapter = %job.adapter,
+                    op = %job.op,
+                    attempt = job.attempt
+                );
+                run_attempt(&rt, &owner, job, &options)
+                    .instrument(span)
+                    .await
+            }
             Ok(None) => {
                 let shared_wake = rt.shared().jobs_wakeup.notified();
                 let store_wake = store.job_wakeup();
@@ -277,6 +289,14 @@ async fn run_attempt(rt: &Arc<Runtime>, owner: &str, job: JobRecord, options: &W
             }
         }))
     };
+    let started = std::time::Instant::now();
+    let metrics = &rt.shared().metrics;
+    metrics
+        .job_lag_seconds
+        .get_or_create(&crate::metrics::AdapterLabels {
+            adapter: job.adapter.clone(),
+        })
+        .observe((now_ms() - job.run_at_ms).max(0) as f64 / 1000.0);
     let options = CallOptions {
         call_id: Some(job.id.clone()),
         job_id: Some(job.id.clone()),
@@ -313,12 +333,19 @@ async fn run_attempt(rt: &Arc<Runtime>, owner: &str, job: JobRecord, options: &W
         .await
     {
         Ok(true) => {
-            let state = match &outcome {
-                JobOutcome::Succeeded(_) => "succeeded",
-                JobOutcome::Retry { .. } => "queued for retry",
-                JobOutcome::Dead(_) => "dead",
-                JobOutcome::Release { .. } => "released",
+            let (state, label) = match &outcome {
+                JobOutcome::Succeeded(_) => ("succeeded", "succeeded"),
+                JobOutcome::Retry { .. } => ("queued for retry", "retry"),
+                JobOutcome::Dead(_) => ("dead", "dead"),
+                JobOutcome::Release { .. } => ("released", "released"),
             };
+            metrics
+                .job_attempt_seconds
+                .get_or_create(&crate::metrics::AttemptLabels {
+                    adapter: job.adapter.clone(),
+                    outcome: label.to_string(),
+                })
+                .observe(started.elapsed().as_secs_f64());
             tracing::info!(job = %job.id, adapter = %job.adapter, op = %job.op, attempt = job.attempt, owner, "job attempt ended: {state}");
         }
         Ok(false) => {

@@ -27,6 +27,86 @@ pub struct ErrorLabels {
     pub kind: String,
 }
 
+/// Labels of a front-door request: the route template, never the raw path.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FrontLabels {
+    /// Route template, e.g. `/v1/adapters/{name}/ops/{op}`, or `unmatched`.
+    pub route: String,
+    /// Method.
+    pub method: String,
+    /// `2xx`, `4xx`, `5xx`…
+    pub status: String,
+}
+
+/// Labels of a front-door request's duration.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// Route template.
+    pub route: String,
+}
+
+/// Labels of an inbound (platform-facing) request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InboundLabels {
+    /// Adapter instance (a loaded one: an unknown name is never a label).
+    pub adapter: String,
+    /// Declared route name.
+    pub route: String,
+    /// `ok`, `refused` (auth), `too-large`, `error`, or the adapter's status class.
+    pub outcome: String,
+}
+
+/// Labels of an outbound request's duration.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HostLabels {
+    /// Adapter instance.
+    pub adapter: String,
+    /// Target host (`denied` when the allow-list refused it, so that an adapter cannot grow
+    /// the series with made-up hosts).
+    pub host: String,
+}
+
+/// Labels naming one adapter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AdapterLabels {
+    /// Adapter instance.
+    pub adapter: String,
+}
+
+/// Labels of an adapter's load status.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    /// Adapter instance (the manifest's file name when it failed).
+    pub adapter: String,
+    /// `ready`, `stale` or `failed`.
+    pub status: String,
+}
+
+/// Labels of a schedule.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScheduleNameLabels {
+    /// Adapter instance.
+    pub adapter: String,
+    /// Schedule name.
+    pub schedule: String,
+}
+
+/// Labels of a finished job attempt.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttemptLabels {
+    /// Adapter instance.
+    pub adapter: String,
+    /// `succeeded`, `retry`, `dead`, `released`.
+    pub outcome: String,
+}
+
+/// Labels of the build.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    /// Weft's version.
+    pub version: String,
+}
+
 /// Labels of an outbound request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
@@ -122,6 +202,32 @@ pub struct Metrics {
     pub jobs_pruned: Counter,
     /// Control-plane requests refused by the front door's checks, by reason.
     pub front_refusals: Family<RefusalLabels, Counter>,
+    /// Front-door requests by route template, method and status class.
+    pub front_requests: Family<FrontLabels, Counter>,
+    /// Front-door request duration by route template.
+    pub front_seconds: Family<RouteLabels, Histogram>,
+    /// Inbound requests by adapter, route and outcome.
+    pub inbound_requests: Family<InboundLabels, Counter>,
+    /// Outbound request duration by adapter and host.
+    pub outbound_seconds: Family<HostLabels, Histogram>,
+    /// Adapter status (1 for the current status), refreshed at each scrape.
+    pub adapter_status: Family<StatusLabels, Gauge>,
+    /// When each adapter's token (scope "") expires, Unix seconds; refreshed at each scrape.
+    pub token_expiry: Family<AdapterLabels, Gauge>,
+    /// When each schedule last succeeded, Unix seconds.
+    pub schedule_last_success: Family<ScheduleNameLabels, Gauge>,
+    /// Time from a job's due time to its claim, seconds.
+    pub job_lag_seconds: Family<AdapterLabels, Histogram>,
+    /// Job attempt duration by outcome, seconds.
+    pub job_attempt_seconds: Family<AttemptLabels, Histogram>,
+    /// Always 1, labelled with the version.
+    pub build_info: Family<BuildLabels, Gauge>,
+    /// Resident memory of this process, bytes (refreshed at each scrape).
+    pub process_rss: Gauge,
+    /// CPU time this process used, seconds (user + system, refreshed at each scrape).
+    pub process_cpu: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Open file descriptors of this process (refreshed at each scrape).
+    pub process_fds: Gauge,
 }
 
 impl Default for Metrics {
@@ -143,6 +249,101 @@ impl Default for Metrics {
         });
         let jobs_pruned = Counter::default();
         let front_refusals = Family::<RefusalLabels, Counter>::default();
+        let front_requests = Family::<FrontLabels, Counter>::default();
+        let front_seconds = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 18))
+        });
+        let inbound_requests = Family::<InboundLabels, Counter>::default();
+        let outbound_seconds = Family::<HostLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 16))
+        });
+        let adapter_status = Family::<StatusLabels, Gauge>::default();
+        let token_expiry = Family::<AdapterLabels, Gauge>::default();
+        let schedule_last_success = Family::<ScheduleNameLabels, Gauge>::default();
+        let job_lag_seconds = Family::<AdapterLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 20))
+        });
+        let job_attempt_seconds = Family::<AttemptLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 20))
+        });
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            })
+            .set(1);
+        let process_rss = Gauge::default();
+        let process_cpu = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let process_fds = Gauge::default();
+        registry.register(
+            "front_requests",
+            "Front-door requests by route template, method and status class",
+            front_requests.clone(),
+        );
+        registry.register_with_unit(
+            "front_request_duration",
+            "Front-door request duration by route template",
+            prometheus_client::registry::Unit::Seconds,
+            front_seconds.clone(),
+        );
+        registry.register(
+            "inbound_requests",
+            "Platform-facing requests by adapter, route and outcome",
+            inbound_requests.clone(),
+        );
+        registry.register_with_unit(
+            "outbound_request_duration",
+            "Outbound platform request duration by adapter and host",
+            prometheus_client::registry::Unit::Seconds,
+            outbound_seconds.clone(),
+        );
+        registry.register(
+            "adapter_status",
+            "1 for each adapter's current status (ready, stale, failed)",
+            adapter_status.clone(),
+        );
+        registry.register_with_unit(
+            "token_expiry_timestamp",
+            "When each adapter's cached token expires (Unix time)",
+            prometheus_client::registry::Unit::Seconds,
+            token_expiry.clone(),
+        );
+        registry.register_with_unit(
+            "schedule_last_success_timestamp",
+            "When each schedule last succeeded (Unix time)",
+            prometheus_client::registry::Unit::Seconds,
+            schedule_last_success.clone(),
+        );
+        registry.register_with_unit(
+            "job_start_lag",
+            "Time from a job's due time to the start of its attempt",
+            prometheus_client::registry::Unit::Seconds,
+            job_lag_seconds.clone(),
+        );
+        registry.register_with_unit(
+            "job_attempt_duration",
+            "Job attempt duration by outcome",
+            prometheus_client::registry::Unit::Seconds,
+            job_attempt_seconds.clone(),
+        );
+        registry.register("build_info", "Weft's version", build_info.clone());
+        registry.register_with_unit(
+            "process_resident_memory",
+            "Resident memory of this process",
+            prometheus_client::registry::Unit::Bytes,
+            process_rss.clone(),
+        );
+        registry.register_with_unit(
+            "process_cpu",
+            "CPU time used by this process (user + system)",
+            prometheus_client::registry::Unit::Seconds,
+            process_cpu.clone(),
+        );
+        registry.register(
+            "process_open_fds",
+            "Open file descriptors of this process",
+            process_fds.clone(),
+        );
         registry.register(
             "front_refusals",
             "Control-plane requests refused (host, origin, content type, token, scope)",
@@ -176,8 +377,8 @@ impl Default for Metrics {
         );
         registry.register("errors", "Invocation errors by kind", errors.clone());
         registry.register(
-            "http_requests",
-            "Outbound HTTP requests by host and status",
+            "outbound_requests",
+            "Outbound platform requests by adapter, host and status",
             http_requests.clone(),
         );
         registry.register(
@@ -185,7 +386,11 @@ impl Default for Metrics {
             "Calls of an adapter's fetch-token",
             token_fetches.clone(),
         );
-        registry.register("jobs", "Jobs by adapter and state", jobs.clone());
+        registry.register(
+            "cluster_jobs",
+            "Jobs in the shared store by adapter and state: the whole cluster's, the same on every node (aggregate with max, not sum)",
+            jobs.clone(),
+        );
         registry.register(
             "schedule_runs",
             "Schedule runs by outcome",
@@ -205,11 +410,100 @@ impl Default for Metrics {
             export_seconds,
             jobs_pruned,
             front_refusals,
+            front_requests,
+            front_seconds,
+            inbound_requests,
+            outbound_seconds,
+            adapter_status,
+            token_expiry,
+            schedule_last_success,
+            job_lag_seconds,
+            job_attempt_seconds,
+            build_info,
+            process_rss,
+            process_cpu,
+            process_fds,
         }
     }
 }
 
+/// `status` as a class: `2xx`, `4xx`…
+fn status_class(status: u16) -> String {
+    format!("{}xx", status / 100)
+}
+
+/// This process's resident memory (bytes), CPU time (seconds) and open descriptors, from
+/// `/proc/self` (zeros where it cannot be read).
+fn process_stats() -> (i64, f64, i64) {
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024);
+    // Fields 14 and 15 of /proc/self/stat, after the parenthesised command name.
+    let cpu = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let user: f64 = fields.get(11)?.parse().ok()?;
+            let system: f64 = fields.get(12)?.parse().ok()?;
+            // Clock ticks; 100 per second on every Linux this runs on.
+            Some((user + system) / 100.0)
+        })
+        .unwrap_or(0.0);
+    let fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as i64);
+    (rss, cpu, fds)
+}
+
 impl Metrics {
+    /// Counts and times one front-door request.
+    pub fn record_front_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        self.front_requests
+            .get_or_create(&FrontLabels {
+                route: route.to_string(),
+                method: method.to_string(),
+                status: status_class(status),
+            })
+            .inc();
+        self.front_seconds
+            .get_or_create(&RouteLabels {
+                route: route.to_string(),
+            })
+            .observe(seconds);
+    }
+
+    /// Counts one inbound request.
+    pub fn record_inbound(&self, adapter: &str, route: &str, outcome: &str) {
+        self.inbound_requests
+            .get_or_create(&InboundLabels {
+                adapter: adapter.to_string(),
+                route: route.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// Refreshes the gauges read at scrape time: process figures and adapter status.
+    pub fn refresh(&self, statuses: &[crate::registry::AdapterStatus]) {
+        let (rss, cpu, fds) = process_stats();
+        self.process_rss.set(rss);
+        self.process_cpu.set(cpu);
+        self.process_fds.set(fds);
+        self.adapter_status.clear();
+        for s in statuses {
+            self.adapter_status
+                .get_or_create(&StatusLabels {
+                    adapter: s.name.clone(),
+                    status: s.status.to_string(),
+                })
+                .set(1);
+        }
+    }
+
     /// Counts one adapter load (`published`) or failed load.
     pub fn record_load(&self, adapter: &str, published: bool) {
         self.adapter_loads

@@ -455,6 +455,14 @@ impl LoadedAdapter {
         match &result {
             Ok(()) => {
                 count(self, name, "ok");
+                self.shared
+                    .metrics
+                    .schedule_last_success
+                    .get_or_create(&crate::metrics::ScheduleNameLabels {
+                        adapter: self.manifest.name.clone(),
+                        schedule: name.to_string(),
+                    })
+                    .set(now_ms() / 1000);
                 tracing::info!(adapter = %self.manifest.name, schedule = name, "schedule ran");
             }
             Err(e) => {

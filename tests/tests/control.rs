@@ -315,6 +315,15 @@ async fn a_thousand_calls_to_unknown_operations_add_no_series() {
         .await
         .expect("warm");
     let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
+    // One of each kind of request first (a 404 and a scrape), so that the bounded series they
+    // add (route template and status class) exist before counting.
+    let _ = c
+        .post(format!("{url}/v1/adapters/probe/ops/warm-up"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("warm");
+    let _ = invocations(&c, url).await;
     let before = series(&invocations(&c, url).await);
     for i in 0..1000 {
         let r = c
@@ -383,4 +392,83 @@ async fn readyz_is_503_with_a_failed_required_adapter_and_during_a_drain() {
         .await
         .expect("join");
     assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_the_callers_request_id_and_metrics_name_routes_not_paths() {
+    let dep = Deployment::new();
+    probe(&dep);
+    let log = log_path(&dep);
+    let served = Served::start_logging_with(&dep, "info", &log, &["--log-format", "json"]);
+    let url = &served.url;
+    let c = reqwest::Client::new();
+    let r = c
+        .post(format!("{url}/v1/adapters/probe/ops/echo"))
+        .header("x-request-id", "req-abc-123")
+        .body("[1,")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("req-abc-123")
+    );
+    let ok = c
+        .post(format!("{url}/v1/adapters/probe/ops/echo"))
+        .json(&json!({"x": 1}))
+        .send()
+        .await
+        .expect("answer");
+    let generated = ok
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("a generated id")
+        .to_string();
+    assert!(!generated.is_empty());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let logged = std::fs::read_to_string(&log).expect("log");
+    let lines: Vec<Value> = logged
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let refused = lines
+        .iter()
+        .find(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("call refused"))
+        })
+        .unwrap_or_else(|| panic!("no call line: {logged}"));
+    assert_eq!(
+        refused["level"], "INFO",
+        "a caller's mistake is not a warning"
+    );
+    assert_eq!(refused["span"]["request_id"], "req-abc-123", "{refused}");
+    assert_eq!(refused["fields"]["adapter"], "probe");
+    let access = lines
+        .iter()
+        .filter(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("answered"))
+        })
+        .count();
+    assert!(access >= 2, "one access line a request: {logged}");
+
+    let metrics = invocations(&c, url).await;
+    for series in [
+        "weft_front_requests_total{route=\"/v1/adapters/{name}/ops/{op}\",method=\"POST\",status=\"2xx\"} 1",
+        "weft_front_requests_total{route=\"/v1/adapters/{name}/ops/{op}\",method=\"POST\",status=\"4xx\"} 1",
+        "weft_build_info{version=",
+        "weft_process_resident_memory_bytes ",
+        "weft_process_open_fds ",
+        "weft_adapter_status{adapter=\"probe\",status=\"ready\"} 1",
+        "weft_export_calls_total{adapter=\"probe\",export=\"invoke\",outcome=\"ok\"} 1",
+    ] {
+        assert!(metrics.contains(series), "{series} missing: {metrics}");
+    }
 }

@@ -198,7 +198,10 @@ async fn sync_calls_answer_json_and_errors_are_problem_documents() {
         metrics.contains("weft_token_fetches_total{adapter=\"sekorm\",outcome=\"ok\"} 1"),
         "{metrics}"
     );
-    assert!(metrics.contains("weft_http_requests_total"), "{metrics}");
+    assert!(
+        metrics.contains("weft_outbound_requests_total"),
+        "{metrics}"
+    );
     assert!(!metrics.contains(SECRET));
 }
 

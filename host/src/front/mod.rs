@@ -2,6 +2,7 @@
 //! Prometheus metrics. Every error is `application/problem+json`.
 
 pub mod auth;
+pub mod observe;
 mod problem;
 
 pub use auth::{Access, ApiToken, ApiTokens};
@@ -87,6 +88,10 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
         .route("/metrics", get(metrics))
         .fallback(|| async { Problem::new(ErrorKind::NotFound, 404, "no such route") })
         .layer(axum::middleware::from_fn_with_state(guard, auth::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            runtime.shared().metrics.clone(),
+            observe::observe,
+        ))
         .with_state(App { runtime, options })
 }
 
@@ -249,8 +254,13 @@ async fn inbound(
         .bytes()
         .min(app.options.max_body);
     let what = format!("limits.request_body of adapter {name}");
-    check_length(&headers, limit, &what)?;
-    let body = read_body(body, limit, &what).await?;
+    let metrics = &app.runtime.shared().metrics;
+    let count = |outcome: &str| metrics.record_inbound(&name, &route.name, outcome);
+    let body = match check_length(&headers, limit, &what) {
+        Ok(()) => read_body(body, limit, &what).await,
+        Err(p) => Err(p),
+    }
+    .inspect_err(|_| count("unreadable"))?;
     let request = crate::inbound::InboundRequest {
         method: method.as_str().to_string(),
         path,
@@ -269,17 +279,19 @@ async fn inbound(
         body: body.to_vec(),
     };
     if let Err(refused) = crate::inbound::authenticate(&adapter, &route, &request) {
-        tracing::warn!(adapter = %name, route = %route.name, "inbound request refused: {refused}");
+        count("refused");
+        tracing::info!(adapter = %name, route = %route.name, "inbound request refused: {refused}");
         return Err(Problem::new(
             ErrorKind::Auth,
             401,
             format!("route {} refused the request: {refused}", route.name),
         ));
     }
-    let answer = adapter
-        .handle_inbound(&route, request)
-        .await
-        .map_err(|f| Problem::new(f.kind, f.kind.http_status(), f.message))?;
+    let answer = adapter.handle_inbound(&route, request).await.map_err(|f| {
+        count(f.kind.as_str());
+        Problem::new(f.kind, f.kind.http_status(), f.message)
+    })?;
+    count(&format!("{}xx", answer.status / 100));
     let mut response = Response::new(Body::from(answer.body));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
     for (n, v) in answer.headers {
@@ -477,6 +489,18 @@ async fn metrics(State(app): State<App>) -> Response {
     let shared = app.runtime.shared();
     if let Ok(counts) = shared.store.job_counts().await {
         shared.metrics.set_job_counts(&counts);
+    }
+    shared.metrics.refresh(&app.runtime.adapters());
+    for name in app.runtime.registry().names() {
+        if let Ok(Some(grant)) = shared.store.token_load(&name, "").await
+            && grant.token.is_some()
+        {
+            shared
+                .metrics
+                .token_expiry
+                .get_or_create(&crate::metrics::AdapterLabels { adapter: name })
+                .set(grant.expires_at_ms / 1000);
+        }
     }
     (
         [(

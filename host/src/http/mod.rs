@@ -136,12 +136,24 @@ impl HttpCapability {
         let url = url::Url::parse(&req.url).map_err(|e| {
             HttpError::InvalidRequest(format!("URL {:?}: {e}", redactor.scrub(&req.url)))
         })?;
-        let host = url.host_str().unwrap_or("").to_string();
+        let started = std::time::Instant::now();
         let result = self.send_checked(&url, req, deadline, redactor).await;
         let status = match &result {
             Ok(r) => r.status.to_string(),
             Err(e) => e.metric_label().to_string(),
         };
+        // A refused host is the adapter's choice, not the manifest's: never a label value.
+        let host = match &result {
+            Err(HttpError::Denied(_)) => "denied".to_string(),
+            _ => url.host_str().unwrap_or("").to_string(),
+        };
+        self.metrics
+            .outbound_seconds
+            .get_or_create(&crate::metrics::HostLabels {
+                adapter: self.adapter.clone(),
+                host: host.clone(),
+            })
+            .observe(started.elapsed().as_secs_f64());
         self.metrics
             .http_requests
             .get_or_create(&HttpLabels {
