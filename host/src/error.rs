@@ -80,6 +80,30 @@ impl ErrorKind {
         }
     }
 
+    /// A problem document's `title` for this kind.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::InvalidInput => "Invalid input",
+            Self::Rejected => "Rejected by the platform",
+            Self::Conflict => "Conflict",
+            Self::Auth => "Platform refused the credentials",
+            Self::Transient => "Platform unavailable",
+            Self::Timeout => "Deadline exceeded",
+            Self::Denied => "Host not allowed",
+            Self::Trap => "Adapter crashed",
+            Self::Limit => "Adapter limit exceeded",
+            Self::NotFound => "Not found",
+            Self::Unavailable => "Unavailable",
+            Self::Busy => "Too many calls waiting",
+        }
+    }
+
+    /// A problem document's `type`: the section of `docs/problems.md` on this kind, which
+    /// every front door also serves at `/problems`.
+    pub fn problem_type(self) -> String {
+        format!("/problems#{}", self.as_str())
+    }
+
     /// HTTP status of the front door's answer.
     pub fn http_status(self) -> u16 {
         match self {
@@ -159,5 +183,45 @@ impl InvokeError {
             attempts: 0,
             retry_after_ms: None,
         }
+    }
+}
+
+impl InvokeError {
+    /// The HTTP status of this error: its kind's, except malformed JSON (400) and well-formed
+    /// input whose rows break the platform's rules (422).
+    pub fn http_status(&self) -> u16 {
+        if self.kind == ErrorKind::InvalidInput && self.message.starts_with("input is not JSON") {
+            400
+        } else if self.kind == ErrorKind::InvalidInput && !self.details.is_empty() {
+            422
+        } else {
+            self.kind.http_status()
+        }
+    }
+
+    /// This error as a problem document (RFC 9457) with Weft's members: `kind`, `adapter`,
+    /// `op`, `attempts`, and `platform_code` and `details` where there are some. `message`
+    /// repeats `detail` for readers of job records written before the problem form.
+    pub fn problem(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({
+            "type": self.kind.problem_type(),
+            "title": self.kind.title(),
+            "status": self.http_status(),
+            "detail": self.message,
+            "kind": self.kind.as_str(),
+            "adapter": self.adapter,
+            "op": self.op,
+            "attempts": self.attempts,
+            "message": self.message,
+        });
+        if let Some(o) = body.as_object_mut() {
+            if let Some(code) = &self.platform_code {
+                o.insert("platform_code".into(), serde_json::json!(code));
+            }
+            if !self.details.is_empty() {
+                o.insert("details".into(), serde_json::json!(self.details));
+            }
+        }
+        body
     }
 }

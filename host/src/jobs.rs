@@ -315,7 +315,7 @@ async fn run_attempt(rt: &Arc<Runtime>, owner: &str, job: JobRecord, options: &W
     let outcome = match result {
         Ok(output) => JobOutcome::Succeeded(output),
         Err(e) => {
-            let problem = serde_json::to_string(&e).unwrap_or_default();
+            let problem = e.problem().to_string();
             if retryable(e.kind) && job.attempt < job.max_attempts {
                 let wait =
                     crate::invoke::backoff(&adapter.manifest.retry, job.attempt, e.retry_after_ms);

@@ -472,3 +472,77 @@ async fn json_logs_carry_the_callers_request_id_and_metrics_name_routes_not_path
         assert!(metrics.contains(series), "{series} missing: {metrics}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_is_a_problem_whose_type_resolves_on_the_server() {
+    let dep = Deployment::new();
+    probe(&dep);
+    let served = Served::start(&dep, &[]);
+    let url = &served.url;
+    let c = reqwest::Client::new();
+    let cases = [
+        (c.get(format!("{url}/v1/adapters/probe/ops/echo")), 405),
+        (
+            c.post(format!("{url}/v1/adapters/probe/ops/echo?mode=sometimes"))
+                .json(&json!({})),
+            400,
+        ),
+        (c.get(format!("{url}/v1/jobs?limit=lots")), 400),
+        (c.delete(format!("{url}/v1/adapters")), 405),
+        (c.get(format!("{url}/nowhere")), 404),
+    ];
+    let page = c
+        .get(format!("{url}/problems"))
+        .send()
+        .await
+        .expect("problems page")
+        .text()
+        .await
+        .expect("text");
+    for (request, status) in cases {
+        let r = request.send().await.expect("answer");
+        assert_eq!(r.status(), status);
+        assert_eq!(
+            r.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json")
+        );
+        let p: Value = r.json().await.expect("problem");
+        assert_eq!(p["status"], status);
+        let ty = p["type"].as_str().expect("type");
+        let anchor = ty
+            .strip_prefix("/problems#")
+            .expect("a section of /problems");
+        assert!(page.contains(&format!("id=\"{anchor}\"")), "{ty}");
+        assert!(p["title"].is_string() && p["detail"].is_string(), "{p}");
+    }
+    // A job's last error is the same kind of document.
+    let job: Value = c
+        .post(format!("{url}/v1/adapters/probe/ops/enqueue?mode=async"))
+        .json(&json!({"op": "echo", "input": {}, "fail_after": true}))
+        .send()
+        .await
+        .expect("enqueue")
+        .json()
+        .await
+        .expect("json");
+    let id = job["job_id"].as_str().expect("id").to_string();
+    let dead = eventually(Duration::from_secs(10), || async {
+        let j: Value = c
+            .get(format!("{url}/v1/jobs/{id}"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (j["state"] == "dead").then_some(j)
+    })
+    .await
+    .expect("the job dies");
+    let e = &dead["last_error"];
+    assert_eq!(e["type"], "/problems#rejected", "{dead}");
+    assert_eq!(e["status"], 422);
+    assert!(e["title"].is_string() && e["detail"].is_string(), "{e}");
+}

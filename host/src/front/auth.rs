@@ -267,7 +267,7 @@ pub struct Access {
 fn need_of(method: &Method, path: &str, metrics_need_read: bool) -> Option<Need> {
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method, parts.as_slice()) {
-        (_, ["healthz"] | ["readyz"]) => None,
+        (_, ["healthz"] | ["readyz"] | ["problems"]) => None,
         (_, ["inbound", ..]) => None,
         (_, ["metrics"]) => metrics_need_read.then_some(Need::Read),
         (&Method::POST, ["v1", "adapters", name, "ops", _]) => Some(Need::Invoke(name.to_string())),

@@ -84,9 +84,17 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
         .route("/v1/admin/reload", post(reload))
         .route("/inbound/{name}/{*rest}", axum::routing::any(inbound))
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/problems", get(problems))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .fallback(|| async { Problem::new(ErrorKind::NotFound, 404, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                ErrorKind::InvalidInput,
+                405,
+                "this route does not take that method",
+            )
+        })
         .layer(axum::middleware::from_fn_with_state(guard, auth::guard))
         .layer(axum::middleware::from_fn_with_state(
             runtime.shared().metrics.clone(),
@@ -146,13 +154,32 @@ struct OpQuery {
     mode: Option<String>,
 }
 
+/// A query string Weft cannot read, as a problem rather than axum's plain text.
+fn query_problem(e: axum::extract::rejection::QueryRejection) -> Problem {
+    Problem::new(
+        ErrorKind::InvalidInput,
+        400,
+        format!("query string: {}", e.body_text()),
+    )
+}
+
+/// `docs/problems.md`: where every problem document's `type` points.
+async fn problems() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+        include_str!("../../../docs/problems.md"),
+    )
+        .into_response()
+}
+
 async fn operation(
     State(app): State<App>,
     Path((name, op)): Path<(String, String)>,
-    Query(query): Query<OpQuery>,
+    query: Result<Query<OpQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
+    let Query(query) = query.map_err(query_problem)?;
     let adapter = app.runtime.adapter(&name, &op).map_err(Problem::from)?;
     let limit = adapter
         .manifest
@@ -342,7 +369,11 @@ struct JobQuery {
     limit: Option<u32>,
 }
 
-async fn list_jobs(State(app): State<App>, Query(q): Query<JobQuery>) -> Result<Response, Problem> {
+async fn list_jobs(
+    State(app): State<App>,
+    q: Result<Query<JobQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) = q.map_err(query_problem)?;
     let state = match q.state.as_deref() {
         None => None,
         Some(s) => Some(JobState::parse(s).ok_or_else(|| {

@@ -1,6 +1,7 @@
 //! Errors as `application/problem+json` (RFC 9457), with Weft's members added.
 
 use crate::error::{ErrorKind, InvokeError};
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -12,23 +13,6 @@ pub struct Problem {
     body: serde_json::Value,
 }
 
-fn title(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::InvalidInput => "Invalid input",
-        ErrorKind::Rejected => "Rejected by the platform",
-        ErrorKind::Conflict => "Conflict",
-        ErrorKind::Auth => "Platform refused the credentials",
-        ErrorKind::Transient => "Platform unavailable",
-        ErrorKind::Timeout => "Deadline exceeded",
-        ErrorKind::Denied => "Host not allowed",
-        ErrorKind::Trap => "Adapter crashed",
-        ErrorKind::Limit => "Adapter limit exceeded",
-        ErrorKind::NotFound => "Not found",
-        ErrorKind::Unavailable => "Unavailable",
-        ErrorKind::Busy => "Too many calls waiting",
-    }
-}
-
 impl Problem {
     /// A problem of `kind` with `detail`, outside any adapter call.
     pub fn new(kind: ErrorKind, status: u16, detail: impl Into<String>) -> Self {
@@ -36,8 +20,8 @@ impl Problem {
         Self {
             status,
             body: json!({
-                "type": format!("urn:weft:problem:{}", kind.as_str()),
-                "title": title(kind),
+                "type": kind.problem_type(),
+                "title": kind.title(),
                 "status": status.as_u16(),
                 "detail": detail.into(),
                 "kind": kind.as_str(),
@@ -55,26 +39,16 @@ impl Problem {
 
 impl From<InvokeError> for Problem {
     fn from(e: InvokeError) -> Self {
-        let mut p = Problem::new(e.kind, e.kind.http_status(), e.message.clone());
-        let body = p.body.as_object_mut().map(|o| {
-            o.insert("adapter".into(), json!(e.adapter));
-            o.insert("op".into(), json!(e.op));
-            o.insert("attempts".into(), json!(e.attempts));
-            if let Some(code) = &e.platform_code {
-                o.insert("platform_code".into(), json!(code));
-            }
-            if !e.details.is_empty() {
-                o.insert("details".into(), json!(e.details));
-            }
-        });
-        debug_assert!(body.is_some());
-        if e.kind == ErrorKind::InvalidInput && e.message.starts_with("input is not JSON") {
-            p.status = StatusCode::BAD_REQUEST;
-        } else if e.kind == ErrorKind::InvalidInput && !e.details.is_empty() {
-            // Well-formed JSON whose rows break the platform's rules.
-            p = p.with_status(StatusCode::UNPROCESSABLE_ENTITY);
+        let mut body = e.problem();
+        // The HTTP answer says it once; `message` is for job records only.
+        if let Some(o) = body.as_object_mut() {
+            o.remove("message");
         }
-        p
+        Self {
+            status: StatusCode::from_u16(e.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body,
+        }
     }
 }
 
