@@ -17,6 +17,7 @@ use crate::redact::Redactor;
 use crate::state::Purpose;
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument;
 
 /// One export to call, with its arguments.
 pub(crate) enum Export<'a> {
@@ -148,7 +149,16 @@ impl LoadedAdapter {
     ) -> Result<Called, Failure> {
         let started = Instant::now();
         let name = export.name();
-        let result = self.call_inner(export, ctx, deadline).await;
+        let span = tracing::info_span!(
+            "export",
+            adapter = %self.manifest.name,
+            export = name,
+            label = %export.label(),
+        );
+        let result = self
+            .call_inner(export, ctx, deadline)
+            .instrument(span)
+            .await;
         let outcome = match &result {
             Ok(called) => called.answer.outcome_label(),
             Err(f) => f.kind.as_str(),

@@ -400,6 +400,7 @@ pub async fn load_adapter(
             timeout: manifest.limits.http_timeout.get(),
             max_request: manifest.limits.http_request.bytes(),
             max_response: manifest.limits.http_response.bytes(),
+            propagate_trace: manifest.trace_propagation,
         },
         shared.metrics.clone(),
     )

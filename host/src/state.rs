@@ -12,6 +12,7 @@ use crate::redact::Redactor;
 use crate::tokens::{TokenError, TokenKey};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -236,6 +237,7 @@ impl http::Host for CallState {
             .adapter
             .http
             .send(outbound, self.deadline, &self.redactor)
+            .instrument(tracing::info_span!("host http.send"))
             .await;
         Ok(match result {
             Ok(r) => Ok(http::Response {
@@ -275,6 +277,7 @@ impl tokens::Host for CallState {
             .shared
             .tokens
             .get(key, &adapter.manifest.token, &fetcher, self.deadline)
+            .instrument(tracing::info_span!("host tokens.get", scope = %scope))
             .await;
         Ok(match result {
             Ok(token) => {
@@ -385,6 +388,7 @@ impl storage::Host for CallState {
             .shared
             .store
             .kv_get(self.ns(), &key)
+            .instrument(tracing::info_span!("host storage.get"))
             .await
             .map_err(unavailable))
     }
@@ -402,6 +406,7 @@ impl storage::Host for CallState {
             .shared
             .store
             .kv_set(self.ns(), &key, &value)
+            .instrument(tracing::info_span!("host storage.set"))
             .await
             .map_err(unavailable))
     }
@@ -418,6 +423,7 @@ impl storage::Host for CallState {
             .shared
             .store
             .kv_delete(self.ns(), &key)
+            .instrument(tracing::info_span!("host storage.delete"))
             .await
             .map_err(unavailable))
     }
@@ -443,6 +449,7 @@ impl storage::Host for CallState {
                 start_after.as_deref(),
                 limit.min(MAX_LIST),
             )
+            .instrument(tracing::info_span!("host storage.list-keys"))
             .await
             .map_err(unavailable))
     }
@@ -463,6 +470,7 @@ impl storage::Host for CallState {
             .shared
             .store
             .kv_cas(self.ns(), &key, expected.as_deref(), new.as_deref())
+            .instrument(tracing::info_span!("host storage.compare-and-swap"))
             .await
             .map_err(unavailable))
     }

@@ -146,6 +146,22 @@ impl Served {
         Self::spawn(dep, args, "warn", std::process::Stdio::inherit())
     }
 
+    /// Starts `weft serve` (no auth, loopback) with extra arguments and environment variables,
+    /// logging at `filter` into `log`.
+    pub fn start_env(
+        dep: &Deployment,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        filter: &str,
+        log: &Path,
+    ) -> Self {
+        let file = std::fs::File::create(log).expect("log file");
+        let data = dep.data();
+        let mut args = vec!["--data", data.to_str().unwrap_or_default()];
+        args.extend_from_slice(extra);
+        Self::spawn_full(dep, &args, filter, file.into(), false, env)
+    }
+
     /// Starts `weft serve` with API-token authentication on (every other start turns it off
     /// with `--insecure-no-auth`, allowed on loopback), logging at `filter` into `log`.
     pub fn start_secure(dep: &Deployment, extra: &[&str], filter: &str, log: &Path) -> Self {
@@ -179,8 +195,20 @@ impl Served {
         stderr: std::process::Stdio,
         auth: bool,
     ) -> Self {
+        Self::spawn_full(dep, args, filter, stderr, auth, &[])
+    }
+
+    fn spawn_full(
+        dep: &Deployment,
+        args: &[&str],
+        filter: &str,
+        stderr: std::process::Stdio,
+        auth: bool,
+        env: &[(&str, &str)],
+    ) -> Self {
         use std::io::BufRead;
         let mut command = std::process::Command::new(weft_bin());
+        command.envs(env.iter().copied());
         command
             .arg("--manifests")
             .arg(dep.manifests())

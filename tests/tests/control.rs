@@ -546,3 +546,146 @@ async fn every_error_is_a_problem_whose_type_resolves_on_the_server() {
     assert_eq!(e["status"], 422);
     assert!(e["title"].is_string() && e["detail"].is_string(), "{e}");
 }
+
+/// What an OTLP/HTTP receiver got: every JSON body posted to `/v1/traces`.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
+
+async fn otlp_receiver() -> (String, Received, tokio::task::JoinHandle<()>) {
+    let got: Received = Default::default();
+    let sink = got.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                if let Ok(v) = serde_json::from_slice::<Value>(&body)
+                    && let Ok(mut g) = sink.lock()
+                {
+                    g.push(v);
+                }
+                axum::Json(json!({}))
+            }
+        }),
+    );
+    let (addr, server) = weft_tests::harness::serve_app(app).await;
+    (format!("http://{addr}"), got, server)
+}
+
+/// A platform that remembers the `traceparent` of each request.
+async fn platform() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>> = Default::default();
+    let sink = seen.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move |headers: axum::http::HeaderMap| {
+            let sink = sink.clone();
+            async move {
+                if let Ok(mut s) = sink.lock() {
+                    s.push(
+                        headers
+                            .get("traceparent")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string),
+                    );
+                }
+                "ok"
+            }
+        }),
+    );
+    let (addr, server) = weft_tests::harness::serve_app(app).await;
+    (addr, seen, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_from_the_front_door_to_the_platform_reaches_the_otlp_receiver() {
+    let (endpoint, got, _receiver) = otlp_receiver().await;
+    let (platform, seen, _platform) = platform().await;
+    let dep = Deployment::new();
+    for (name, propagate) in [("traced", true), ("private", false)] {
+        dep.manifest(
+            name,
+            &format!(
+                "name = \"{name}\"\ncomponent = \"{}\"\nallowed_hosts = [\"127.0.0.1:{}\"]\ntrace_propagation = {propagate}\n",
+                component("weft-probe").display(),
+                platform.port()
+            ),
+        );
+    }
+    let log = log_path(&dep);
+    let served = Served::start_env(
+        &dep,
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+        "info",
+        &log,
+    );
+    let c = reqwest::Client::new();
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    for name in ["traced", "private"] {
+        let r = c
+            .post(format!("{}/v1/adapters/{name}/ops/http-get", served.url))
+            .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+            .json(&json!({ "url": format!("http://{platform}/") }))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(r.status(), 200);
+        let out: Value = r.json().await.expect("json");
+        assert_eq!(out["status"], 200, "{out}");
+    }
+    // The platform saw the caller's trace only where the manifest allowed it.
+    let headers = seen.lock().expect("seen").clone();
+    assert_eq!(headers.len(), 2, "{headers:?}");
+    assert!(
+        headers[0]
+            .as_deref()
+            .is_some_and(|t| t.starts_with(&format!("00-{trace_id}-"))),
+        "{headers:?}"
+    );
+    assert_eq!(headers[1], None, "no traceparent without trace_propagation");
+
+    let names = eventually(Duration::from_secs(20), || async {
+        let bodies = got.lock().ok()?.clone();
+        let spans: Vec<(String, String)> = bodies
+            .iter()
+            .flat_map(|b| b["resourceSpans"].as_array().cloned().unwrap_or_default())
+            .flat_map(|r| r["scopeSpans"].as_array().cloned().unwrap_or_default())
+            .flat_map(|s| s["spans"].as_array().cloned().unwrap_or_default())
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap_or("").to_string(),
+                    s["traceId"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let ours: Vec<String> = spans
+            .iter()
+            .filter(|(_, t)| t.eq_ignore_ascii_case(trace_id))
+            .map(|(n, _)| n.clone())
+            .collect();
+        [
+            "request",
+            "call",
+            "export",
+            "host http.send",
+            "platform request",
+        ]
+        .iter()
+        .all(|n| ours.iter().any(|o| o == n))
+        .then_some(ours)
+    })
+    .await;
+    assert!(
+        names.is_some(),
+        "spans with the caller's trace id for front door, call, export, host call and platform request: {:?}",
+        got.lock().map(|g| g.len())
+    );
+}

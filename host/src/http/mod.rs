@@ -8,6 +8,7 @@ use crate::redact::{self, Redactor};
 use allowed::AllowedHosts;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// A request as an adapter sent it, in host types.
 #[derive(Debug, Clone)]
@@ -78,6 +79,8 @@ pub struct HttpPolicy {
     pub max_request: u64,
     /// Largest response body.
     pub max_response: u64,
+    /// Whether requests carry the current trace's `traceparent`.
+    pub propagate_trace: bool,
 }
 
 /// One adapter instance's HTTP client; built once at load.
@@ -137,7 +140,24 @@ impl HttpCapability {
             HttpError::InvalidRequest(format!("URL {:?}: {e}", redactor.scrub(&req.url)))
         })?;
         let started = std::time::Instant::now();
-        let result = self.send_checked(&url, req, deadline, redactor).await;
+        let span = tracing::info_span!(
+            "platform request",
+            adapter = %self.adapter,
+            method = %req.method,
+            host = url.host_str().unwrap_or(""),
+            status = tracing::field::Empty,
+        );
+        let mut req = req;
+        if self.policy.propagate_trace {
+            inject_traceparent(&span, &mut req.headers);
+        }
+        let result = self
+            .send_checked(&url, req, deadline, redactor)
+            .instrument(span.clone())
+            .await;
+        if let Ok(r) = &result {
+            span.record("status", r.status);
+        }
         let status = match &result {
             Ok(r) => r.status.to_string(),
             Err(e) => e.metric_label().to_string(),
@@ -325,4 +345,18 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// Adds the W3C `traceparent` (and `tracestate`) of `span` to `headers`, replacing any the
+/// adapter set.
+fn inject_traceparent(span: &tracing::Span, headers: &mut Vec<(String, String)>) {
+    use opentelemetry::propagation::TextMapPropagator;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let cx = span.context();
+    let mut carrier = std::collections::HashMap::new();
+    opentelemetry_sdk::propagation::TraceContextPropagator::new().inject_context(&cx, &mut carrier);
+    headers.retain(|(n, _)| {
+        !n.eq_ignore_ascii_case("traceparent") && !n.eq_ignore_ascii_case("tracestate")
+    });
+    headers.extend(carrier);
 }

@@ -63,6 +63,9 @@ pub struct Manifest {
     pub base_url: Option<url::Url>,
     /// Hosts the adapter may call.
     pub allowed_hosts: AllowedHosts,
+    /// Whether platform requests carry the call's W3C `traceparent` (off by default: a
+    /// platform learns nothing of Weft's traces unless the manifest says so).
+    pub trace_propagation: bool,
     /// Secrets, resolved at load.
     pub secrets: BTreeMap<String, SecretValue>,
     /// Token cache policy.
@@ -297,6 +300,8 @@ struct RawManifest {
     component: PathBuf,
     base_url: Option<String>,
     allowed_hosts: Option<Vec<String>>,
+    #[serde(default)]
+    trace_propagation: bool,
     #[serde(default)]
     secrets: BTreeMap<String, String>,
     #[serde(default)]
@@ -588,6 +593,7 @@ fn validate(
         component: base.join(raw.component),
         base_url,
         allowed_hosts,
+        trace_propagation: raw.trace_propagation,
         secrets,
         token: raw.token,
         limits,
