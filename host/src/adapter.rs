@@ -31,6 +31,51 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Wakes the job workers when a job is enqueued.
     pub jobs_wakeup: tokio::sync::Notify,
+    /// Calls running right now, so that a drain cut short can say which ones it cut.
+    pub in_flight: InFlight,
+}
+
+/// The calls running in this process: call id → (adapter, what it runs).
+#[derive(Default)]
+pub struct InFlight(std::sync::Mutex<std::collections::BTreeMap<u64, (String, String, String)>>);
+
+/// Removes its call from [`InFlight`] when the call ends, however it ends.
+pub(crate) struct InFlightGuard<'a>(&'a InFlight, u64);
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut calls) = self.0.0.lock() {
+            calls.remove(&self.1);
+        }
+    }
+}
+
+impl InFlight {
+    /// Records a call until the guard is dropped.
+    pub(crate) fn enter(&self, call_id: &str, adapter: &str, what: &str) -> InFlightGuard<'_> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let key = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut calls) = self.0.lock() {
+            calls.insert(
+                key,
+                (call_id.to_string(), adapter.to_string(), what.to_string()),
+            );
+        }
+        InFlightGuard(self, key)
+    }
+
+    /// The calls running now, as "adapter what (call id)".
+    pub fn list(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|calls| {
+                calls
+                    .values()
+                    .map(|(id, adapter, what)| format!("{adapter} {what} (call {id})"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// One operation, as the adapter described it.

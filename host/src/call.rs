@@ -184,6 +184,10 @@ impl LoadedAdapter {
         deadline: Instant,
     ) -> Result<Called, Failure> {
         let label = export.label();
+        let _running = self
+            .shared
+            .in_flight
+            .enter(&ctx.call_id, &self.manifest.name, &label);
         let _permit = if export.takes_permit() {
             Some(self.permit(deadline).await?)
         } else {

@@ -65,6 +65,7 @@ impl Runtime {
             store,
             metrics: Arc::new(Metrics::default()),
             jobs_wakeup: tokio::sync::Notify::new(),
+            in_flight: crate::adapter::InFlight::default(),
         });
         let runtime = Self {
             shared,

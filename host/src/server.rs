@@ -143,7 +143,8 @@ impl Server {
         let served = tokio::select! {
             served = &mut serve => served,
             () = &mut deadline => {
-                tracing::warn!(timeout = ?timeout, "--shutdown-timeout passed with requests still in flight: they are cut");
+                let cut = self.runtime.shared().in_flight.list();
+                tracing::warn!(timeout = ?timeout, calls = ?cut, "--shutdown-timeout passed with requests still in flight: these calls are cut (the platform may have done their work; their call ids are in its logs if it keeps them)");
                 Ok(())
             }
         };
@@ -156,7 +157,8 @@ impl Server {
         .await
         .is_err()
         {
-            tracing::warn!(timeout = ?timeout, "job attempts still running at --shutdown-timeout are cut: their jobs run again once their lease lapses");
+            let cut = self.runtime.shared().in_flight.list();
+            tracing::warn!(timeout = ?timeout, calls = ?cut, "job attempts still running at --shutdown-timeout are cut: their jobs run again once their lease lapses");
         }
         served
     }

@@ -689,3 +689,43 @@ async fn a_trace_from_the_front_door_to_the_platform_reaches_the_otlp_receiver()
         got.lock().map(|g| g.len())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_past_its_timeout_names_the_calls_it_cut() {
+    let dep = Deployment::new();
+    dep.manifest(
+        "probe",
+        &format!(
+            "name = \"probe\"\ncomponent = \"{}\"\n[limits]\ntimeout = \"60s\"\ncpu_time = \"60s\"\n",
+            component("weft-probe").display()
+        ),
+    );
+    let log = log_path(&dep);
+    let served = Served::start_logging_with(&dep, "info", &log, &["--shutdown-timeout", "1s"]);
+    let url = served.url.clone();
+    let call = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("{url}/v1/adapters/probe/ops/spin"))
+            .json(&json!({}))
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let status = tokio::task::spawn_blocking(move || served.terminate())
+        .await
+        .expect("join");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the drain is bounded: {:?}",
+        started.elapsed()
+    );
+    let _ = call.await;
+    let logged = std::fs::read_to_string(&log).expect("log");
+    let line = logged
+        .lines()
+        .find(|l| l.contains("these calls are cut"))
+        .unwrap_or_else(|| panic!("no cut line: {logged}"));
+    assert!(line.contains("probe spin (call "), "{line}");
+}
