@@ -222,7 +222,7 @@ impl LoadedAdapter {
                     .map(|r| r.map(Answer::Schedule))
             }
         };
-        let redactor = store.data().redactor.clone();
+        let redactor = store.data().redactor.snapshot();
         let (answer, mut outcome) = self.finish(store, result)?;
         if let Answer::Invoke(Ok(output)) = &answer
             && let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(output)

@@ -1,6 +1,6 @@
 //! Guest stdout and stderr, turned into log lines instead of reaching the host's own streams.
 
-use crate::redact::Redactor;
+use crate::redact::SharedRedactor;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -17,12 +17,12 @@ const MAX_BYTES: usize = 256 * 1024;
 pub struct LogStream {
     adapter: Arc<str>,
     stream: &'static str,
-    redactor: Arc<Redactor>,
+    redactor: SharedRedactor,
 }
 
 impl LogStream {
     /// A stream named `stream` ("stdout"/"stderr") of `adapter`.
-    pub fn new(adapter: &str, stream: &'static str, redactor: Arc<Redactor>) -> Self {
+    pub fn new(adapter: &str, stream: &'static str, redactor: SharedRedactor) -> Self {
         Self {
             adapter: adapter.into(),
             stream,

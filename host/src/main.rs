@@ -210,6 +210,12 @@ fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_new(cli.log.as_deref().unwrap_or(default_log))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log));
+    // wasmtime-wasi logs the raw bytes a guest writes to stdout and stderr at DEBUG, before
+    // Weft's own scrubbed copy: whatever filter the operator asks for, that target stays off.
+    let filter = match "wasmtime_wasi::p2::write_stream=off".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     let traces = init_logs(&cli.log_format, filter);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

@@ -23,14 +23,30 @@ impl Redactor {
         r
     }
 
-    /// Adds one value.
+    /// Adds one value, with the forms it travels in: URL-encoded (form bodies and query
+    /// strings, `+` or `%20` for a space), base64 (standard and URL-safe, with and without
+    /// padding) and JSON-escaped (a platform echoing it inside a JSON string).
     pub fn add(&mut self, value: &str) {
-        if value.len() >= 4 {
-            self.values.insert(value.to_string());
-            // Secrets also travel URL-encoded (tokens with `+`, `/`, `=` in form bodies).
-            let encoded: String = form_urlencoded_byte_serialize(value);
-            if encoded != value {
-                self.values.insert(encoded);
+        use base64::Engine as _;
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
+        if value.len() < 4 {
+            return;
+        }
+        let mut forms = vec![value.to_string()];
+        let encoded: String = form_urlencoded_byte_serialize(value);
+        forms.push(encoded.replace('+', "%20"));
+        forms.push(encoded);
+        for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+            forms.push(engine.encode(value.as_bytes()));
+        }
+        if let Ok(json) = serde_json::to_string(value) {
+            forms.push(json.trim_matches('"').to_string());
+        }
+        for form in forms {
+            if form.len() >= 4 {
+                self.values.insert(form);
             }
         }
     }
@@ -47,6 +63,43 @@ impl Redactor {
             }
         }
         out
+    }
+}
+
+/// One call's redactor, shared by everything that call writes through (its error answers, its
+/// host calls' logs, and its guest's stdout and stderr), so that a token handed out in the
+/// middle of the call is scrubbed from whatever comes after, wherever it goes.
+#[derive(Debug, Clone, Default)]
+pub struct SharedRedactor(std::sync::Arc<std::sync::RwLock<Redactor>>);
+
+impl SharedRedactor {
+    /// Shares `base` (the adapter's secrets).
+    pub fn new(base: Redactor) -> Self {
+        Self(std::sync::Arc::new(std::sync::RwLock::new(base)))
+    }
+
+    /// Adds one value for the rest of the call.
+    pub fn add(&self, value: &str) {
+        if let Ok(mut r) = self.0.write() {
+            r.add(value);
+        }
+    }
+
+    /// `text` with every known value replaced.
+    pub fn scrub(&self, text: &str) -> String {
+        match self.0.read() {
+            Ok(r) => r.scrub(text),
+            // A poisoned lock still holds the values: use them rather than scrub nothing.
+            Err(poisoned) => poisoned.into_inner().scrub(text),
+        }
+    }
+
+    /// The values known now, as a plain redactor.
+    pub fn snapshot(&self) -> Redactor {
+        match self.0.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 }
 
@@ -104,6 +157,35 @@ mod tests {
         assert_eq!(r.scrub("a s3cr3t+/= b"), "a [redacted] b");
         assert_eq!(r.scrub("x=s3cr3t%2B%2F%3D"), "x=[redacted]");
         assert_eq!(r.scrub("abc stays"), "abc stays");
+    }
+
+    #[test]
+    fn scrubs_base64_json_escaped_and_percent_20_forms() {
+        use base64::Engine as _;
+        let value = "tok\"en with space/+";
+        let r = Redactor::new([value]);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(value);
+        let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value);
+        let json = serde_json::to_string(value).expect("json");
+        for text in [
+            format!("Basic {b64}"),
+            format!("t={url_safe}"),
+            format!("{{\"token\":{json}}}"),
+            "q=tok%22en%20with%20space%2F%2B".to_string(),
+        ] {
+            let scrubbed = r.scrub(&text);
+            assert!(scrubbed.contains(REDACTED), "{text} -> {scrubbed}");
+            assert!(!scrubbed.contains("with"), "{text} -> {scrubbed}");
+        }
+    }
+
+    #[test]
+    fn a_shared_redactor_scrubs_what_was_added_after_it_was_shared() {
+        let shared = SharedRedactor::new(Redactor::new(["secret-one"]));
+        let copy = shared.clone();
+        shared.add("token-added-later");
+        assert_eq!(copy.scrub("token-added-later"), REDACTED);
+        assert_eq!(copy.scrub("secret-one"), REDACTED);
     }
 
     #[test]

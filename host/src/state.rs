@@ -8,7 +8,7 @@ use crate::adapter::LoadedAdapter;
 use crate::bindings::{config, http, jobs, log, storage, tokens, types};
 use crate::guest_output::LogStream;
 use crate::http::{HttpError, OutboundRequest};
-use crate::redact::Redactor;
+use crate::redact::SharedRedactor;
 use crate::tokens::{TokenError, TokenKey};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -93,7 +93,7 @@ pub struct CallState {
     /// The last `http.send` refused by the allow-list.
     pub denied: Option<String>,
     /// Secrets and this call's tokens, for scrubbing logs.
-    pub redactor: Redactor,
+    pub redactor: SharedRedactor,
     /// Jobs enqueued by this call, committed if it succeeds.
     pub jobs: Vec<crate::store::NewJob>,
 }
@@ -116,7 +116,7 @@ impl CallState {
         deadline: Instant,
         tick: Duration,
     ) -> Self {
-        let redactor = Arc::new(adapter.redactor.clone());
+        let redactor = SharedRedactor::new(adapter.redactor.clone());
         // Nothing is granted: no preopened directories, no environment, no sockets.
         let wasi = WasiCtxBuilder::new()
             .stdout(LogStream::new(
@@ -124,7 +124,11 @@ impl CallState {
                 "stdout",
                 redactor.clone(),
             ))
-            .stderr(LogStream::new(&adapter.manifest.name, "stderr", redactor))
+            .stderr(LogStream::new(
+                &adapter.manifest.name,
+                "stderr",
+                redactor.clone(),
+            ))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -139,7 +143,7 @@ impl CallState {
                 total: 0,
                 refused: None,
             },
-            redactor: adapter.redactor.clone(),
+            redactor,
             adapter,
             purpose,
             op: op.to_string(),
@@ -236,7 +240,7 @@ impl http::Host for CallState {
         let result = self
             .adapter
             .http
-            .send(outbound, self.deadline, &self.redactor)
+            .send(outbound, self.deadline, &self.redactor.snapshot())
             .instrument(tracing::info_span!("host http.send"))
             .await;
         Ok(match result {

@@ -370,3 +370,82 @@ async fn secrets_appear_in_no_log_answer_status_metric_or_job_record() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_echoed_by_the_platform_appears_in_no_answer_job_record_or_log_line() {
+    use base64::Engine as _;
+    let dep = Deployment::new();
+    dep.manifest(
+        "probe",
+        &format!(
+            "name = \"probe\"\ncomponent = \"{}\"\n",
+            component("weft-probe").display()
+        ),
+    );
+    let log = dep.manifests().parent().expect("root").join("serve.log");
+    let served = weft_tests::harness::Served::start_logging(&dep, "debug", &log);
+    let url = &served.url;
+    let c = reqwest::Client::new();
+    // The token handed out for scope "t0k/en+s3cret" is "probe-token-t0k/en+s3cret".
+    let input = serde_json::json!({ "scope": "t0k/en+s3cret" });
+    let token = "probe-token-t0k/en+s3cret";
+    let forms = [
+        token.to_string(),
+        url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>(),
+        "probe-token-t0k%2Fen%2Bs3cret".to_string(),
+        base64::engine::general_purpose::STANDARD.encode(token),
+        serde_json::to_string(token)
+            .expect("json")
+            .trim_matches('"')
+            .to_string(),
+    ];
+    let sync = c
+        .post(format!("{url}/v1/adapters/probe/ops/leak-token"))
+        .json(&input)
+        .send()
+        .await
+        .expect("answer");
+    let status = sync.status();
+    let answer = sync.text().await.expect("text");
+    assert_eq!(status, 422, "{answer}");
+    let job: serde_json::Value = c
+        .post(format!("{url}/v1/adapters/probe/ops/leak-token?mode=async"))
+        .json(&input)
+        .send()
+        .await
+        .expect("enqueue")
+        .json()
+        .await
+        .expect("json");
+    let id = job["job_id"].as_str().expect("id").to_string();
+    let record = eventually(Duration::from_secs(10), || async {
+        let j: serde_json::Value = c
+            .get(format!("{url}/v1/jobs/{id}"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (j["state"] == "dead").then_some(j.to_string())
+    })
+    .await
+    .expect("the job dies");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let logged = std::fs::read_to_string(&log).expect("log");
+    assert!(answer.contains("[redacted]"), "{answer}");
+    assert!(
+        logged.contains("token is [redacted]"),
+        "the guest's output is scrubbed too"
+    );
+    for form in &forms {
+        for (what, text) in [
+            ("answer", &answer),
+            ("job record", &record),
+            ("log", &logged),
+        ] {
+            let lines: Vec<&str> = text.lines().filter(|l| l.contains(form.as_str())).collect();
+            assert!(lines.is_empty(), "{form} in the {what}: {lines:#?}");
+        }
+    }
+}

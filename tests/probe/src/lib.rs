@@ -53,6 +53,10 @@ impl Adapter for Probe {
                 ("context", "answer the call context"),
                 ("version", "answer which build of the probe this is"),
                 (
+                    "leak-token",
+                    "echo a token back the way a careless platform does",
+                ),
+                (
                     "enqueue",
                     "enqueue input.op with input.input as a job; fail afterwards if input.fail_after",
                 ),
@@ -76,6 +80,35 @@ impl Adapter for Probe {
         match op.as_str() {
             "echo" => Ok(input),
             "version" => Ok(json!({ "build": BUILD })),
+            "leak-token" => {
+                // A platform that echoes the token back: in output, in errors, in details.
+                let scope = input["scope"].as_str().unwrap_or("leak");
+                let token = weft_sdk::tokens::get(scope)?;
+                let encoded: String = token
+                    .bytes()
+                    .map(|b| match b {
+                        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                            (b as char).to_string()
+                        }
+                        _ => format!("%{b:02X}"),
+                    })
+                    .collect();
+                println!("token is {token}");
+                eprintln!(
+                    "escaped {}",
+                    serde_json::to_string(&token).unwrap_or_default()
+                );
+                Err(AdapterError::rejected(
+                    "E1",
+                    format!("platform said: bad token {token} (sent as {encoded})"),
+                )
+                .with_details(vec![weft_sdk::Detail {
+                    index: Some(0),
+                    field: Some("token".into()),
+                    code: None,
+                    message: format!("echo {token}"),
+                }]))
+            }
             "spin" => {
                 let mut n: u64 = 0;
                 loop {
