@@ -111,6 +111,16 @@ enum Command {
         /// The longest each drain phase (requests in flight, then job attempts) may take.
         #[arg(long, env = "WEFT_SHUTDOWN_TIMEOUT", default_value = "60s")]
         shutdown_timeout: String,
+        /// Connections served at once; past it a new one gets a 503 and is closed.
+        #[arg(long, env = "WEFT_MAX_CONNECTIONS", default_value_t = 512)]
+        max_connections: usize,
+        /// How long a client may take to send a request's headers (also how long an idle
+        /// keep-alive connection stays open).
+        #[arg(long, env = "WEFT_HEADER_TIMEOUT", default_value = "10s")]
+        header_timeout: String,
+        /// How long a request body may take to arrive.
+        #[arg(long, env = "WEFT_BODY_TIMEOUT", default_value = "30s")]
+        body_timeout: String,
     },
     /// Create, list and revoke the API tokens of the front door.
     Tokens {
@@ -421,6 +431,9 @@ struct ServeArgs<'a> {
     require_adapters: &'a str,
     shutdown_delay: &'a str,
     shutdown_timeout: &'a str,
+    max_connections: usize,
+    header_timeout: &'a str,
+    body_timeout: &'a str,
 }
 
 /// Creates the first admin token when none exists, writing its value to a file only this user
@@ -464,6 +477,7 @@ async fn serve(cli: &Cli, args: ServeArgs<'_>) -> anyhow::Result<ExitCode> {
             max_body: parse_size("--max-body", args.max_body)?,
             request_timeout: parse_duration("--request-timeout", args.request_timeout)?,
             required,
+            body_timeout: parse_duration("--body-timeout", args.body_timeout)?,
             ..weft::front::FrontOptions::default()
         },
         workers: weft::jobs::WorkerOptions {
@@ -474,6 +488,8 @@ async fn serve(cli: &Cli, args: ServeArgs<'_>) -> anyhow::Result<ExitCode> {
         job_retention: parse_duration("--job-retention", args.job_retention)?,
         shutdown_delay: parse_duration("--shutdown-delay", args.shutdown_delay)?,
         shutdown_timeout: parse_duration("--shutdown-timeout", args.shutdown_timeout)?,
+        max_connections: args.max_connections,
+        header_timeout: parse_duration("--header-timeout", args.header_timeout)?,
         ..weft::server::ServeOptions::default()
     };
     let listener = tokio::net::TcpListener::bind(listen)
@@ -609,6 +625,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             require_adapters,
             shutdown_delay,
             shutdown_timeout,
+            max_connections,
+            header_timeout,
+            body_timeout,
         } => {
             let args = ServeArgs {
                 listen,
@@ -623,6 +642,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 require_adapters,
                 shutdown_delay,
                 shutdown_timeout,
+                max_connections: *max_connections,
+                header_timeout,
+                body_timeout,
             };
             return serve(&cli, args).await;
         }

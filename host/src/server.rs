@@ -7,7 +7,7 @@
 use crate::front::FrontOptions;
 use crate::jobs::WorkerOptions;
 use crate::runtime::Runtime;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +28,11 @@ pub struct ServeOptions {
     /// The longest the drain (requests in flight, then running job attempts) may take; what
     /// did not finish by then is cut, and its jobs are left to their lease.
     pub shutdown_timeout: Duration,
+    /// Connections served at once; past it a new connection gets a 503 and is closed.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection is kept.
+    pub header_timeout: Duration,
 }
 
 impl Default for ServeOptions {
@@ -39,6 +44,8 @@ impl Default for ServeOptions {
             reload_debounce: Duration::from_millis(200),
             shutdown_delay: Duration::ZERO,
             shutdown_timeout: Duration::from_secs(60),
+            max_connections: 512,
+            header_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -127,9 +134,14 @@ impl Server {
             let _ = began.send(tokio::time::Instant::now());
             tokio::time::sleep(delay).await;
         };
-        let serve = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .into_future();
+        let serve = accept_loop(
+            listener,
+            app,
+            self.options.max_connections,
+            self.options.header_timeout,
+            shutdown,
+            self.runtime.shared().metrics.clone(),
+        );
         tokio::pin!(serve);
         let timeout = self.options.shutdown_timeout;
         let deadline = async {
@@ -175,4 +187,74 @@ pub async fn run(
     Server::start(runtime, options)
         .serve(listener, shutdown)
         .await
+}
+
+/// The answer to a connection past `--max-connections`: written at once, then closed, so that
+/// the client learns why instead of waiting on a socket nobody reads.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 140\r\n\r\n{\"type\":\"/problems#unavailable\",\"title\":\"Unavailable\",\"status\":503,\"detail\":\"too many connections (--max-connections)\",\"kind\":\"unavailable\"}";
+
+/// Accepts connections until `shutdown`, each served by hyper's HTTP/1 with a header timeout
+/// (which also closes idle keep-alive connections) and counted against `max_connections`;
+/// then lets the connections finish their requests.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    max_connections: usize,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tokio::io::AsyncWriteExt;
+    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors or a reset before accept: wait a moment, keep serving.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            metrics
+                .front_refusals
+                .get_or_create(&crate::metrics::RefusalLabels {
+                    reason: "connections".into(),
+                })
+                .inc();
+            tokio::spawn(async move {
+                let mut stream = stream;
+                let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                    let _ = stream.write_all(TOO_MANY_CONNECTIONS).await;
+                    let _ = stream.shutdown().await;
+                })
+                .await;
+            });
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _permit = permit;
+            if let Err(e) = connection.await {
+                tracing::debug!("connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }

@@ -449,3 +449,104 @@ async fn a_token_echoed_by_the_platform_appears_in_no_answer_job_record_or_log_l
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sockets_slow_headers_and_slow_bodies_do_not_take_the_front_door_down() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dep = Deployment::new();
+    dep.manifest("probe", &probe("probe", ""));
+    let served = weft_tests::harness::Served::start(
+        &dep,
+        &[
+            "--max-connections",
+            "50",
+            "--header-timeout",
+            "1s",
+            "--body-timeout",
+            "1s",
+        ],
+    );
+    let addr = served.url.trim_start_matches("http://").to_string();
+    // 200 idle sockets, four times the cap: the ones past it are told 503 and closed.
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        idle.push(
+            tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect"),
+        );
+    }
+    let mut refused = 0;
+    for s in idle.iter_mut().skip(50) {
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+        if String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 503") {
+            refused += 1;
+        }
+    }
+    assert!(
+        refused >= 140,
+        "connections past the cap are refused with a 503: {refused}"
+    );
+    // The ones inside the cap are closed after the header timeout, and the door opens again.
+    let health = eventually(Duration::from_secs(10), || async {
+        let r = reqwest::Client::new()
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await;
+    assert!(
+        health.is_some(),
+        "/healthz answers once idle sockets are cut"
+    );
+    let mut closed = 0;
+    for s in idle.iter_mut().take(50) {
+        let mut buf = [0u8; 16];
+        if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 50, "idle connections are closed by the server");
+    drop(idle);
+
+    // A slow-loris: one header byte now and then never completes a request.
+    let mut loris = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    loris
+        .write_all(b"GET /healthz HTTP/1.1\r\n")
+        .await
+        .expect("write");
+    let mut cut = false;
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        if loris.write_all(b"X-A: b\r\n").await.is_err() {
+            cut = true;
+            break;
+        }
+    }
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), loris.read_to_end(&mut buf)).await;
+    assert!(
+        cut || buf.is_empty() || String::from_utf8_lossy(&buf).contains("408"),
+        "{buf:?}"
+    );
+
+    // A body that trickles in is cut at --body-timeout with a 408.
+    let mut slow = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    slow.write_all(
+        format!("POST /v1/adapters/probe/ops/echo HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{")
+            .as_bytes(),
+    )
+    .await
+    .expect("write");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}

@@ -47,6 +47,8 @@ pub struct FrontOptions {
     pub required: Required,
     /// Set when a drain starts: `/readyz` answers 503 from then on.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
 }
 
 impl Default for FrontOptions {
@@ -57,6 +59,7 @@ impl Default for FrontOptions {
             access: Access::default(),
             required: Required::All,
             draining: Arc::default(),
+            body_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -122,31 +125,46 @@ fn check_length(headers: &HeaderMap, limit: u64, what: &str) -> Result<(), Probl
     }
 }
 
-/// Reads at most `limit` bytes of `body`; more is a 413 naming the limit.
-async fn read_body(body: Body, limit: u64, what: &str) -> Result<bytes::Bytes, Problem> {
-    axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX))
-        .await
-        .map_err(|e| {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.to_string().contains("length limit"))
-                || e.to_string().contains("length limit");
-            if too_large {
-                Problem::new(
-                    ErrorKind::InvalidInput,
-                    413,
-                    format!(
-                        "request body exceeds {what} ({})",
-                        crate::manifest::ByteSize::bytes_exact(limit)
-                    ),
-                )
-            } else {
-                Problem::new(
-                    ErrorKind::InvalidInput,
-                    400,
-                    format!("request body could not be read: {e}"),
-                )
-            }
-        })
+/// Reads at most `limit` bytes of `body` within `within`; more is a 413 naming the limit, and
+/// a body that does not arrive in time is a 408 (a slow client holds no buffer for ever).
+async fn read_body(
+    body: Body,
+    limit: u64,
+    what: &str,
+    within: Duration,
+) -> Result<bytes::Bytes, Problem> {
+    let read = axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX));
+    let Ok(read) = tokio::time::timeout(within, read).await else {
+        return Err(Problem::new(
+            ErrorKind::InvalidInput,
+            408,
+            format!(
+                "the request body did not arrive within {} (--body-timeout)",
+                humantime::format_duration(within)
+            ),
+        ));
+    };
+    read.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.to_string().contains("length limit"))
+            || e.to_string().contains("length limit");
+        if too_large {
+            Problem::new(
+                ErrorKind::InvalidInput,
+                413,
+                format!(
+                    "request body exceeds {what} ({})",
+                    crate::manifest::ByteSize::bytes_exact(limit)
+                ),
+            )
+        } else {
+            Problem::new(
+                ErrorKind::InvalidInput,
+                400,
+                format!("request body could not be read: {e}"),
+            )
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -193,7 +211,7 @@ async fn operation(
         "the front door's --max-body".to_string()
     };
     check_length(&headers, limit, &what)?;
-    let bytes = read_body(body, limit, &what).await?;
+    let bytes = read_body(body, limit, &what, app.options.body_timeout).await?;
     let input = std::str::from_utf8(&bytes).map_err(|e| {
         Problem::new(
             ErrorKind::InvalidInput,
@@ -284,7 +302,7 @@ async fn inbound(
     let metrics = &app.runtime.shared().metrics;
     let count = |outcome: &str| metrics.record_inbound(&name, &route.name, outcome);
     let body = match check_length(&headers, limit, &what) {
-        Ok(()) => read_body(body, limit, &what).await,
+        Ok(()) => read_body(body, limit, &what, app.options.body_timeout).await,
         Err(p) => Err(p),
     }
     .inspect_err(|_| count("unreadable"))?;
