@@ -550,3 +550,58 @@ async fn idle_sockets_slow_headers_and_slow_bodies_do_not_take_the_front_door_do
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_hangs_up_does_not_cut_its_call() {
+    // A platform that takes a second to answer.
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            "done"
+        }),
+    );
+    let (platform, _server) = weft_tests::harness::serve_app(app).await;
+    let dep = Deployment::new();
+    dep.manifest(
+        "probe",
+        &format!(
+            "name = \"probe\"\ncomponent = \"{}\"\nallowed_hosts = [\"127.0.0.1:{}\"]\n",
+            component("weft-probe").display(),
+            platform.port()
+        ),
+    );
+    let log = dep.manifests().parent().expect("root").join("serve.log");
+    let served = weft_tests::harness::Served::start_logging(&dep, "info", &log);
+    let url = served.url.clone();
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("client");
+    let gone = impatient
+        .post(format!("{url}/v1/adapters/probe/ops/http-get"))
+        .json(&json!({ "url": format!("http://{platform}/") }))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the client gave up first");
+    let c = reqwest::Client::new();
+    let finished = eventually(Duration::from_secs(10), || async {
+        let text = c
+            .get(format!("{url}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains("weft_invocations_total{adapter=\"probe\",op=\"http-get\",outcome=\"ok\"} 1")
+            .then_some(())
+    })
+    .await;
+    assert!(finished.is_some(), "the call ran to its end");
+    let logged = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        logged.contains("the client went away before the answer"),
+        "{logged}"
+    );
+}

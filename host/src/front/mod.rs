@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// Which adapters must be loaded for `/readyz` to answer ready.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -172,6 +173,23 @@ struct OpQuery {
     mode: Option<String>,
 }
 
+/// Says so in the log when the client of a synchronous call went away before its answer: the
+/// call itself goes on to its end (see `operation`).
+struct ClientGone {
+    call_id: String,
+    adapter: String,
+    op: String,
+    answered: bool,
+}
+
+impl Drop for ClientGone {
+    fn drop(&mut self) {
+        if !self.answered {
+            tracing::info!(call_id = %self.call_id, adapter = %self.adapter, op = %self.op, "the client went away before the answer: the call runs to its end, its outcome is only in the log and metrics");
+        }
+    }
+}
+
 /// A query string Weft cannot read, as a problem rather than axum's plain text.
 fn query_problem(e: axum::extract::rejection::QueryRejection) -> Problem {
     Problem::new(
@@ -233,12 +251,36 @@ async fn operation(
         })?;
     match query.mode.as_deref() {
         None | Some("sync") => {
+            let call_id = uuid::Uuid::new_v4().to_string();
             let options = CallOptions {
+                call_id: Some(call_id.clone()),
                 idempotency_key: key,
                 deadline: Some(Instant::now() + app.options.request_timeout),
                 ..CallOptions::default()
             };
-            let output = app.runtime.invoke(&name, &op, input, options).await?;
+            // The call runs in a task of its own: a client that hangs up does not cut a call
+            // the platform may already be carrying out. It finishes, and the log says so.
+            let runtime = app.runtime.clone();
+            let (name2, op2, input) = (name.clone(), op.clone(), input.to_string());
+            let call = tokio::spawn(
+                async move { runtime.invoke(&name2, &op2, &input, options).await }
+                    .instrument(tracing::Span::current()),
+            );
+            let mut watch = ClientGone {
+                call_id,
+                adapter: name,
+                op,
+                answered: false,
+            };
+            let finished = call.await;
+            watch.answered = true;
+            let output = finished.map_err(|e| {
+                Problem::new(
+                    ErrorKind::Trap,
+                    500,
+                    format!("the call's task ended abnormally: {e}"),
+                )
+            })??;
             Ok(([(header::CONTENT_TYPE, "application/json")], output).into_response())
         }
         Some("async") => {
