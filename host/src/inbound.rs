@@ -89,11 +89,10 @@ pub fn authenticate(
             secret: s,
         } => {
             let expected = secret(s)?;
+            // The scheme name is case-insensitive (RFC 7617).
             let given = header(req, "authorization")
-                .and_then(|v| {
-                    v.strip_prefix("Basic ")
-                        .or_else(|| v.strip_prefix("basic "))
-                })
+                .and_then(|v| v.trim().split_once(' '))
+                .and_then(|(scheme, rest)| scheme.eq_ignore_ascii_case("basic").then_some(rest))
                 .and_then(|b| {
                     base64::engine::general_purpose::STANDARD
                         .decode(b.trim())
@@ -114,6 +113,7 @@ pub fn authenticate(
             secret: s,
             timestamp_header,
             window,
+            ..
         } => {
             let key = secret(s)?;
             let given = header(req, name)
@@ -130,11 +130,17 @@ pub fn authenticate(
                     .trim()
                     .parse()
                     .map_err(|_| AuthRefused(format!("header {ts_name} is not unix seconds")))?;
-                let now = crate::jobs::now_ms() / 1000;
+                let now = crate::clock::now_ms() / 1000;
                 let window = i64::try_from(window.get().as_secs()).unwrap_or(i64::MAX);
-                if (now - seconds).abs() > window {
+                // Saturating: a timestamp of i64::MIN or MAX is out of range, not an overflow.
+                if seconds < now.saturating_sub(window) {
                     return Err(AuthRefused(format!(
-                        "timestamp {seconds} is outside the {window}s window"
+                        "timestamp {seconds} is older than the {window}s window"
+                    )));
+                }
+                if seconds > now.saturating_add(FUTURE_SKEW) {
+                    return Err(AuthRefused(format!(
+                        "timestamp {seconds} is more than {FUTURE_SKEW}s in the future"
                     )));
                 }
                 mac.update(ts.trim().as_bytes());
@@ -145,6 +151,98 @@ pub fn authenticate(
                 .map_err(|_| AuthRefused(format!("header {name} does not match the body's HMAC")))
         }
     }
+}
+
+/// How far in the future a signed timestamp may be (clocks differ a little, not by minutes).
+const FUTURE_SKEW: i64 = 30;
+
+/// The store namespace of accepted signatures; a control character keeps it apart from every
+/// adapter's namespace.
+fn replay_namespace(adapter: &str) -> String {
+    format!("\u{1f}weft/replay/{adapter}")
+}
+
+/// A signed request remembered by [`check_replay`].
+#[derive(Debug)]
+pub struct Remembered {
+    ns: String,
+    key: String,
+}
+
+/// Refuses a signed request accepted before within its window, remembering this one in the
+/// store (so every node sees it) until its timestamp leaves the window. Routes without HMAC,
+/// or with `replay = "allowed"`, pass. If the adapter then fails, [`forget`] lets the
+/// platform resend the same signed request.
+pub async fn check_replay(
+    adapter: &LoadedAdapter,
+    route: &Route,
+    req: &InboundRequest,
+) -> Result<Option<Remembered>, AuthRefused> {
+    let InboundAuth::Hmac {
+        header: name,
+        timestamp_header: Some(ts_name),
+        window,
+        replay,
+        ..
+    } = &route.auth
+    else {
+        return Ok(None);
+    };
+    if replay.as_deref() == Some("allowed") {
+        return Ok(None);
+    }
+    let (Some(sig), Some(ts)) = (header(req, name), header(req, ts_name)) else {
+        return Ok(None);
+    };
+    let seconds: i64 = ts.trim().parse().unwrap_or(0);
+    let store = &adapter.shared.store;
+    let ns = replay_namespace(&adapter.manifest.name);
+    // Keys sort by timestamp (zero-padded), so the expired ones are the first ones.
+    let key = format!(
+        "{:020}/{}/{}",
+        seconds.max(0),
+        route.name,
+        sig.trim()
+            .trim_start_matches("sha256=")
+            .to_ascii_lowercase()
+    );
+    let unavailable = |e| AuthRefused(format!("replay check unavailable: {e}"));
+    if !store
+        .kv_cas(&ns, &key, None, Some(b"1"))
+        .await
+        .map_err(unavailable)?
+    {
+        return Err(AuthRefused(
+            "this signed request was accepted before: a replay is refused".into(),
+        ));
+    }
+    let oldest = crate::clock::now_ms() / 1000
+        - i64::try_from(window.get().as_secs()).unwrap_or(i64::MAX / 2)
+        - FUTURE_SKEW;
+    if let Ok(keys) = store.kv_list(&ns, "", None, 16).await {
+        for k in keys {
+            let ts: i64 = k
+                .split('/')
+                .next()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
+            if ts >= oldest {
+                break;
+            }
+            let _ = store.kv_delete(&ns, &k).await;
+        }
+    }
+    Ok(Some(Remembered { ns, key }))
+}
+
+/// Forgets a remembered signature: the adapter did not take the request, so a resend of the
+/// same signed request is not a replay.
+pub async fn forget(adapter: &LoadedAdapter, remembered: Remembered) {
+    let _ = adapter
+        .shared
+        .store
+        .kv_delete(&remembered.ns, &remembered.key)
+        .await;
 }
 
 impl LoadedAdapter {

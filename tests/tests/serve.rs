@@ -600,6 +600,39 @@ auth = {{ type = "basic", username = "erp", secret = "basic_pw" }}
         401,
         "outside the window"
     );
+    // The same signed request again: a replay, refused (the first one above was accepted).
+    assert_eq!(send(now, sign(now)).await.expect("replay").status(), 401);
+    // A fresh signature is accepted; a timestamp far in the future is not, nor absurd ones.
+    assert_eq!(
+        send(now + 1, sign(now + 1)).await.expect("fresh").status(),
+        200
+    );
+    assert_eq!(
+        send(now + 120, sign(now + 120))
+            .await
+            .expect("future")
+            .status(),
+        401
+    );
+    for absurd in [i64::MIN, i64::MAX] {
+        assert_eq!(
+            send(absurd, sign(absurd)).await.expect("absurd").status(),
+            401,
+            "{absurd} is refused, not a panic"
+        );
+    }
+    // The Basic scheme name is case-insensitive (RFC 7617).
+    use base64::Engine as _;
+    let credentials = base64::engine::general_purpose::STANDARD.encode("erp:pa55word");
+    for scheme in ["Basic", "basic", "BASIC"] {
+        let r = c
+            .get(format!("{url}/inbound/probe/basic"))
+            .header("authorization", format!("{scheme} {credentials}"))
+            .send()
+            .await
+            .expect("basic");
+        assert_eq!(r.status(), 200, "{scheme}");
+    }
 
     let r = c
         .get(format!("{url}/inbound/probe/basic"))
@@ -623,7 +656,8 @@ auth = {{ type = "basic", username = "erp", secret = "basic_pw" }}
             .status(),
         404
     );
-    assert_eq!(calls().await, 3);
+    // Three accepted above, one fresh signature and three Basic spellings: refusals never ran it.
+    assert_eq!(calls().await, 7);
 }
 
 /// Sends a POST declaring `length` bytes over a raw socket, writing as much of the body as the

@@ -365,16 +365,31 @@ async fn inbound(
             .collect(),
         body: body.to_vec(),
     };
-    if let Err(refused) = crate::inbound::authenticate(&adapter, &route, &request) {
-        count("refused");
-        tracing::info!(adapter = %name, route = %route.name, "inbound request refused: {refused}");
-        return Err(Problem::new(
-            ErrorKind::Auth,
-            401,
-            format!("route {} refused the request: {refused}", route.name),
-        ));
+    let checked = match crate::inbound::authenticate(&adapter, &route, &request) {
+        Ok(()) => crate::inbound::check_replay(&adapter, &route, &request).await,
+        Err(e) => Err(e),
+    };
+    let remembered = match checked {
+        Ok(r) => r,
+        Err(refused) => {
+            count("refused");
+            tracing::info!(adapter = %name, route = %route.name, "inbound request refused: {refused}");
+            return Err(Problem::new(
+                ErrorKind::Auth,
+                401,
+                format!("route {} refused the request: {refused}", route.name),
+            ));
+        }
+    };
+    let answer = adapter.handle_inbound(&route, request).await;
+    if let Some(r) = remembered
+        && !answer
+            .as_ref()
+            .is_ok_and(|a| (200..300).contains(&a.status))
+    {
+        crate::inbound::forget(&adapter, r).await;
     }
-    let answer = adapter.handle_inbound(&route, request).await.map_err(|f| {
+    let answer = answer.map_err(|f| {
         count(f.kind.as_str());
         Problem::new(f.kind, f.kind.http_status(), f.message)
     })?;

@@ -282,9 +282,12 @@ pub enum InboundAuth {
         secret: String,
         /// Header carrying the unix-seconds timestamp that is signed with the body.
         timestamp_header: Option<String>,
-        /// Largest clock difference accepted.
+        /// Largest clock difference accepted (into the past; the future is held to 30 s).
         #[serde(default = "default_window")]
         window: Duration,
+        /// `"allowed"` lets a route without `timestamp_header` take a signed request more
+        /// than once; without a timestamp nothing else can tell a replay from a resend.
+        replay: Option<String>,
     },
 }
 
@@ -564,6 +567,28 @@ fn validate(
                 &key,
                 format!("{} {} is declared twice", r.method, r.path),
             ));
+        }
+        if let InboundAuth::Hmac {
+            timestamp_header,
+            replay,
+            ..
+        } = &r.auth
+        {
+            match (timestamp_header, replay.as_deref()) {
+                (_, Some(other)) if other != "allowed" => {
+                    return Err(err(
+                        &format!("{key}.auth.replay"),
+                        format!("expected \"allowed\" or nothing, found {other:?}"),
+                    ));
+                }
+                (None, None) => {
+                    return Err(err(
+                        &format!("{key}.auth"),
+                        "an HMAC route without `timestamp_header` cannot refuse a replayed request: add `timestamp_header`, or `replay = \"allowed\"` if the platform signs no time".into(),
+                    ));
+                }
+                _ => {}
+            }
         }
         let secret = match &r.auth {
             InboundAuth::None => None,
