@@ -199,7 +199,9 @@ impl Registry {
                 return changes;
             }
         };
-        let mut origin: BTreeMap<String, PathBuf> = BTreeMap::new();
+        // Every file's adapter by the name it claims: two files claiming one name are decided
+        // after the loop, when all of them are known.
+        let mut claims: BTreeMap<String, Vec<(PathBuf, Arc<LoadedAdapter>)>> = BTreeMap::new();
         for file in files {
             let previous = by_file.get(file.as_path()).copied();
             let print = fingerprint(&file, env).await;
@@ -212,8 +214,10 @@ impl Registry {
                 failures.push(e.clone());
                 failed_now.insert(file.clone(), before.clone());
                 if let Some(old) = previous {
-                    origin.insert(old.manifest.name.clone(), file.clone());
-                    adapters.insert(old.manifest.name.clone(), old.clone());
+                    claims
+                        .entry(old.manifest.name.clone())
+                        .or_default()
+                        .push((file.clone(), old.clone()));
                 }
                 continue;
             }
@@ -238,21 +242,46 @@ impl Registry {
                     }
                 }
             };
-            let name = adapter.manifest.name.clone();
-            if let Some(first) = origin.get(&name) {
-                failures.push(ManifestError {
-                    file: file.clone(),
-                    key: "name".into(),
-                    message: format!("adapter {name:?} is already defined by {}", first.display()),
-                });
+            claims
+                .entry(adapter.manifest.name.clone())
+                .or_default()
+                .push((file, adapter));
+        }
+        for (name, mut claimants) in claims {
+            if claimants.len() > 1 {
+                // Neither file wins by sorting first: the one already serving (if any) keeps
+                // serving, and both files carry the error until one is renamed or removed.
+                let files: Vec<String> = claimants
+                    .iter()
+                    .map(|(f, _)| f.display().to_string())
+                    .collect();
+                let message = format!(
+                    "adapter name {name:?} is claimed by {}: none of them is loaded until one is renamed or removed",
+                    files.join(" and ")
+                );
+                tracing::error!("{message}");
+                for (file, _) in &claimants {
+                    failures.push(ManifestError {
+                        file: file.clone(),
+                        key: "name".into(),
+                        message: message.clone(),
+                    });
+                }
+                if let Some(running) = current.get(&name) {
+                    tracing::warn!(adapter = %name, "the running version keeps serving");
+                    adapters.insert(name, running.clone());
+                }
                 continue;
             }
+            let Some((_, adapter)) = claimants.pop() else {
+                continue;
+            };
+            let previous = current.get(&name);
             if previous.is_none_or(|p| !Arc::ptr_eq(p, &adapter)) {
                 tracing::info!(adapter = %name, hash = %adapter.component_hash, "adapter version published");
                 changes.published += 1;
                 shared.metrics.record_load(&name, true);
             }
-            origin.insert(name.clone(), file);
             adapters.insert(name, adapter);
         }
         for gone in current

@@ -401,3 +401,68 @@ fn weft_schedules_lists_and_runs_and_check_prints_the_next_ticks() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copied_manifest_cannot_take_over_a_running_adapters_name() {
+    let dep = Deployment::new();
+    let original = probe(&dep, "");
+    let served = Served::start(&dep, &[]);
+    let c = reqwest::Client::new();
+    let url = &served.url;
+    let status = || async {
+        let list: Value = c
+            .get(format!("{url}/v1/adapters"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        Some(list)
+    };
+    // `cp probe.toml a-probe-copy.toml`: the copy sorts first and claims the same name.
+    let copy = dep.manifests().join("a-probe-copy.toml");
+    std::fs::copy(&original, &copy).expect("copy");
+    let list = eventually(Duration::from_secs(10), || async {
+        let list = status().await?;
+        let stale = list
+            .as_array()?
+            .iter()
+            .any(|a| a["name"] == "probe" && a["status"] == "stale");
+        stale.then_some(list)
+    })
+    .await
+    .expect("the name clash is reported");
+    let text = list.to_string();
+    assert!(
+        text.contains("a-probe-copy.toml and ") && text.contains("/probe.toml:"),
+        "both files are named: {text}"
+    );
+    // The running version still answers.
+    let r = c
+        .post(format!("{url}/v1/adapters/probe/ops/echo"))
+        .json(&json!({"still": "here"}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status(), 200);
+    std::fs::remove_file(&copy).expect("remove the copy");
+    eventually(Duration::from_secs(10), || async {
+        let list = status().await?;
+        let arr = list.as_array()?;
+        (arr.len() == 1 && arr[0]["status"] == "ready").then_some(())
+    })
+    .await
+    .expect("back to one ready adapter");
+    // A copy loaded at start next to the original: neither serves.
+    std::fs::copy(&original, &copy).expect("copy");
+    drop(served);
+    let served = Served::start(&dep, &[]);
+    let r = c
+        .post(format!("{}/v1/adapters/probe/ops/echo", served.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("answer");
+    assert_ne!(r.status(), 200, "no file wins by sorting first");
+}
