@@ -466,3 +466,49 @@ async fn a_copied_manifest_cannot_take_over_a_running_adapters_name() {
         .expect("answer");
     assert_ne!(r.status(), 200, "no file wins by sorting first");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_listings_are_pages_without_outputs() {
+    let dep = Deployment::new();
+    probe(&dep, "");
+    let served = Served::start(&dep, &[]);
+    let c = reqwest::Client::new();
+    let url = &served.url;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let r: Value = c
+            .post(format!("{url}/v1/adapters/probe/ops/echo?mode=async"))
+            .json(&json!({ "n": i, "pad": "x".repeat(10_000) }))
+            .send()
+            .await
+            .expect("enqueue")
+            .json()
+            .await
+            .expect("json");
+        ids.push(r["job_id"].as_str().expect("id").to_string());
+    }
+    let mut next = Some(format!("{url}/v1/jobs?limit=5"));
+    let mut listed = Vec::new();
+    let mut pages = 0;
+    while let Some(page_url) = next.take() {
+        pages += 1;
+        assert!(pages <= 5, "paging ends");
+        let r = c.get(&page_url).send().await.expect("page");
+        next = r
+            .headers()
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| l.strip_prefix('<'))
+            .and_then(|l| l.split('>').next())
+            .map(|path| format!("{url}{path}"));
+        let page: Vec<Value> = r.json().await.expect("json");
+        assert!(page.len() <= 5);
+        for j in &page {
+            assert!(j.get("output").is_none(), "no output in a listing: {j}");
+            listed.push(j["id"].as_str().expect("id").to_string());
+        }
+    }
+    listed.sort();
+    ids.sort();
+    assert_eq!(listed, ids, "every job exactly once across the pages");
+}

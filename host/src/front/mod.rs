@@ -442,7 +442,11 @@ struct JobQuery {
     state: Option<String>,
     adapter: Option<String>,
     limit: Option<u32>,
+    after: Option<String>,
 }
+
+/// The most one job listing holds, in bytes: past it the page ends early, with a `next` link.
+const MAX_LIST_BYTES: usize = 4 * 1024 * 1024;
 
 async fn list_jobs(
     State(app): State<App>,
@@ -459,18 +463,76 @@ async fn list_jobs(
             )
         })?),
     };
+    let after = match q.after.as_deref() {
+        None => None,
+        Some(cursor) => Some(
+            cursor
+                .split_once(':')
+                .and_then(|(c, id)| Some((c.parse::<i64>().ok()?, id)))
+                .ok_or_else(|| {
+                    Problem::new(
+                        ErrorKind::InvalidInput,
+                        400,
+                        format!("after must be a cursor from a Link header, found {cursor:?}"),
+                    )
+                })?,
+        ),
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let filter = crate::store::JobFilter {
+        state,
+        adapter: q.adapter.as_deref(),
+        after,
+    };
     let jobs = app
         .runtime
         .shared()
         .store
-        .job_list(
-            state,
-            q.adapter.as_deref(),
-            q.limit.unwrap_or(100).min(1000),
-        )
+        .job_page(&filter, limit)
         .await
         .map_err(store_problem)?;
-    Ok(axum::Json(jobs).into_response())
+    // Outputs are left out (GET /v1/jobs/{id} has them), and the page ends early rather than
+    // grow past MAX_LIST_BYTES: a listing costs the server a bounded amount whatever it holds.
+    let full = jobs.len() == limit as usize;
+    let mut body = Vec::with_capacity(64 * 1024);
+    body.push(b'[');
+    let mut last: Option<(i64, String)> = None;
+    let mut cut = false;
+    for job in &jobs {
+        let Ok(text) = serde_json::to_vec(job) else {
+            continue;
+        };
+        if last.is_some() && body.len() + text.len() + 2 > MAX_LIST_BYTES {
+            cut = true;
+            break;
+        }
+        if last.is_some() {
+            body.push(b',');
+        }
+        body.extend_from_slice(&text);
+        last = Some((job.created_at_ms, job.id.clone()));
+    }
+    body.push(b']');
+    let mut response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    if (full || cut)
+        && let Some((created, id)) = last
+    {
+        let mut next = format!(
+            "/v1/jobs?limit={limit}&after={created}:{}",
+            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+        );
+        let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+        if let Some(s) = &q.state {
+            next.push_str(&format!("&state={}", enc(s)));
+        }
+        if let Some(a) = &q.adapter {
+            next.push_str(&format!("&adapter={}", enc(a)));
+        }
+        if let Ok(v) = axum::http::HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+            response.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(response)
 }
 
 async fn retry_job(State(app): State<App>, Path(id): Path<String>) -> Result<Response, Problem> {

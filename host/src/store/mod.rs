@@ -178,6 +178,17 @@ pub struct JobRecord {
     pub updated_at_ms: i64,
 }
 
+/// Which jobs a listing wants.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JobFilter<'a> {
+    /// Only jobs in this state.
+    pub state: Option<JobState>,
+    /// Only this adapter's jobs.
+    pub adapter: Option<&'a str>,
+    /// Continue after this job: its `created_at_ms` and id.
+    pub after: Option<(i64, &'a str)>,
+}
+
 /// How an attempt ended.
 #[derive(Debug, Clone)]
 pub enum JobOutcome {
@@ -275,11 +286,26 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// One job.
     async fn job_get(&self, id: &str) -> Result<Option<JobRecord>, StoreError>;
-    /// Jobs by state and adapter, newest first, at most `limit`.
+    /// Jobs by state and adapter, newest first, at most `limit`, without their input and output
+    /// (`job_get` has them).
     async fn job_list(
         &self,
         state: Option<JobState>,
         adapter: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let filter = JobFilter {
+            state,
+            adapter,
+            after: None,
+        };
+        self.job_page(&filter, limit).await
+    }
+    /// One page of jobs matching `filter`, newest first (ties by id), at most `limit`, without
+    /// their input and output; `filter.after` continues after the last job of a page.
+    async fn job_page(
+        &self,
+        filter: &JobFilter<'_>,
         limit: u32,
     ) -> Result<Vec<JobRecord>, StoreError>;
     /// Puts a dead job back in the queue with `extra_attempts` more; false if it is not dead.

@@ -1,8 +1,8 @@
 //! The shared store: PostgreSQL, so that several `weft` processes behave as one.
 
 use super::{
-    Enqueued, JobOutcome, JobRecord, JobState, NewJob, Store, StoreError, StoreLock, StoredGrant,
-    like_prefix,
+    Enqueued, JobFilter, JobOutcome, JobRecord, JobState, NewJob, Store, StoreError, StoreLock,
+    StoredGrant, like_prefix,
 };
 use async_trait::async_trait;
 use sqlx::Row;
@@ -436,19 +436,28 @@ impl Store for PgStore {
         Ok(row.map(|r| job_from_row(&r)))
     }
 
-    async fn job_list(
+    async fn job_page(
         &self,
-        state: Option<JobState>,
-        adapter: Option<&str>,
+        filter: &JobFilter<'_>,
         limit: u32,
     ) -> Result<Vec<JobRecord>, StoreError> {
+        let (after_created, after_id) = match filter.after {
+            Some((c, id)) => (Some(c), Some(id)),
+            None => (None, None),
+        };
         let rows = sqlx::query(&format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 IS NULL OR state = $2) AND ($3 IS NULL OR adapter = $4) ORDER BY created_at_ms DESC, id LIMIT $5"
+            "SELECT {LIST_COLUMNS} FROM jobs WHERE ($1 IS NULL OR state = $2) AND ($3 IS NULL OR adapter = $4) \
+             AND ($5 IS NULL OR created_at_ms < $6 OR (created_at_ms = $7 AND id > $8)) \
+             ORDER BY created_at_ms DESC, id LIMIT $9"
         ))
-        .bind(state.map(JobState::as_str))
-        .bind(state.map(JobState::as_str))
-        .bind(adapter)
-        .bind(adapter)
+        .bind(filter.state.map(JobState::as_str))
+        .bind(filter.state.map(JobState::as_str))
+        .bind(filter.adapter)
+        .bind(filter.adapter)
+        .bind(after_created)
+        .bind(after_created)
+        .bind(after_created)
+        .bind(after_id)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
@@ -661,6 +670,9 @@ impl Store for PgStore {
 }
 
 const JOB_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms";
+
+/// The columns of a listing: the same, without input and output, which may be megabytes each.
+const LIST_COLUMNS: &str = "id, adapter, op, '' AS input, state, attempt, max_attempts, run_at_ms, idempotency_key, NULL AS output, last_error, created_at_ms, updated_at_ms";
 
 fn job_from_row(r: &PgRow) -> JobRecord {
     let json = |i: usize| {
