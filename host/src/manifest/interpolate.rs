@@ -46,11 +46,17 @@ pub fn interpolate(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<S
     Ok(out)
 }
 
-/// Interpolates every string in `table`, recursively; errors carry the key path.
+/// What one interpolated string was written as and what it became, so that an error about
+/// the value can name the reference instead of echoing an environment variable's value.
+pub(super) type Substitution = (String, String);
+
+/// Interpolates every string in `table`, recursively; errors carry the key path. Each string
+/// that changed is recorded in `seen`.
 pub(super) fn interpolate_table(
     table: &mut toml::Table,
     prefix: &str,
     env: &dyn Fn(&str) -> Option<String>,
+    seen: &mut Vec<Substitution>,
 ) -> Result<(), (String, String)> {
     for (key, value) in table.iter_mut() {
         let path = if prefix.is_empty() {
@@ -58,7 +64,7 @@ pub(super) fn interpolate_table(
         } else {
             format!("{prefix}.{key}")
         };
-        interpolate_value(value, &path, env)?;
+        interpolate_value(value, &path, env, seen)?;
     }
     Ok(())
 }
@@ -67,17 +73,22 @@ fn interpolate_value(
     value: &mut toml::Value,
     path: &str,
     env: &dyn Fn(&str) -> Option<String>,
+    seen: &mut Vec<Substitution>,
 ) -> Result<(), (String, String)> {
     match value {
         toml::Value::String(s) => {
-            *s = interpolate(s, env).map_err(|m| (path.to_string(), m))?;
+            let done = interpolate(s, env).map_err(|m| (path.to_string(), m))?;
+            if done != *s {
+                seen.push((s.clone(), done.clone()));
+            }
+            *s = done;
         }
         toml::Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                interpolate_value(item, &format!("{path}[{i}]"), env)?;
+                interpolate_value(item, &format!("{path}[{i}]"), env, seen)?;
             }
         }
-        toml::Value::Table(t) => interpolate_table(t, path, env)?,
+        toml::Value::Table(t) => interpolate_table(t, path, env, seen)?,
         _ => {}
     }
     Ok(())

@@ -335,15 +335,26 @@ pub fn parse(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Manifest, ManifestError> {
     let mut table: toml::Table = toml::from_str(text).map_err(|e| syntax_error(path, text, &e))?;
-    interpolate::interpolate_table(&mut table, "", env)
+    let mut substituted = Vec::new();
+    interpolate::interpolate_table(&mut table, "", env, &mut substituted)
         .map_err(|(key, message)| ManifestError::new(path, key, message))?;
-    let raw: RawManifest =
-        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+    let checked = serde_path_to_error::deserialize(toml::Value::Table(table))
+        .map_err(|e| {
             let key = e.path().to_string();
             let key = if key == "." { String::new() } else { key };
             ManifestError::new(path, key, e.into_inner().message().to_string())
-        })?;
-    validate(path, raw, env)
+        })
+        .and_then(|raw: RawManifest| validate(path, raw, env));
+    // An error about an interpolated value names the reference ("${MEMORY}"), never the
+    // environment's value, which may be a secret someone put in the wrong variable.
+    checked.map_err(|mut e| {
+        for (written, value) in &substituted {
+            if value.len() >= 2 {
+                e.message = e.message.replace(value.as_str(), written);
+            }
+        }
+        e
+    })
 }
 
 fn syntax_error(path: &Path, text: &str, e: &toml::de::Error) -> ManifestError {
