@@ -10,6 +10,7 @@ mod call;
 pub mod clock;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod front;
 mod guest_output;
 pub mod http;

@@ -321,21 +321,23 @@ fn file_stem(file: &Path) -> String {
 async fn fingerprint(file: &Path, env: &(dyn Fn(&str) -> Option<String> + Sync)) -> FailedLoad {
     let mut hash = Sha256::new();
     let mut component = None;
-    match tokio::fs::read(file).await {
+    match crate::files::read_regular_async(file, crate::files::MAX_MANIFEST).await {
         Ok(text) => {
             hash.update(&text);
             if let Ok(text) = std::str::from_utf8(&text)
                 && let Ok(m) = manifest::parse(file, text, env)
             {
                 hash.update([0]);
-                match tokio::fs::read(&m.component).await {
+                match crate::files::read_regular_async(&m.component, crate::files::MAX_COMPONENT)
+                    .await
+                {
                     Ok(bytes) => hash.update(Sha256::digest(&bytes)),
-                    Err(e) => hash.update(format!("absent: {}", e.kind())),
+                    Err(e) => hash.update(format!("absent: {e}")),
                 }
                 component = Some(m.component);
             }
         }
-        Err(e) => hash.update(format!("unreadable: {}", e.kind())),
+        Err(e) => hash.update(format!("unreadable: {e}")),
     }
     FailedLoad {
         fingerprint: hex::encode(hash.finalize()),
@@ -345,13 +347,15 @@ async fn fingerprint(file: &Path, env: &(dyn Fn(&str) -> Option<String> + Sync))
 
 /// True if `file` and the component it names are byte for byte what `old` was loaded from.
 async fn unchanged(old: &LoadedAdapter, file: &Path) -> bool {
-    let Ok(text) = tokio::fs::read(file).await else {
+    let Ok(text) = crate::files::read_regular_async(file, crate::files::MAX_MANIFEST).await else {
         return false;
     };
     if hex::encode(Sha256::digest(&text)) != old.source_hash {
         return false;
     }
-    match tokio::fs::read(&old.manifest.component).await {
+    match crate::files::read_regular_async(&old.manifest.component, crate::files::MAX_COMPONENT)
+        .await
+    {
         Ok(bytes) => hex::encode(Sha256::digest(&bytes)) == old.component_hash,
         Err(_) => false,
     }
@@ -363,11 +367,13 @@ pub async fn load_adapter(
     file: &Path,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Arc<LoadedAdapter>, ManifestError> {
-    let text = tokio::fs::read(file).await.map_err(|e| ManifestError {
-        file: file.to_path_buf(),
-        key: String::new(),
-        message: format!("cannot be read: {e}"),
-    })?;
+    let text = crate::files::read_regular_async(file, crate::files::MAX_MANIFEST)
+        .await
+        .map_err(|e| ManifestError {
+            file: file.to_path_buf(),
+            key: String::new(),
+            message: format!("cannot be read: {e}"),
+        })?;
     let source_hash = hex::encode(Sha256::digest(&text));
     let text = String::from_utf8(text).map_err(|_| ManifestError {
         file: file.to_path_buf(),
@@ -391,12 +397,14 @@ pub async fn load_adapter(
             ),
         ));
     }
-    let bytes = tokio::fs::read(&manifest.component).await.map_err(|e| {
-        err(
-            "component",
-            format!("cannot read {}: {e}", manifest.component.display()),
-        )
-    })?;
+    let bytes = crate::files::read_regular_async(&manifest.component, crate::files::MAX_COMPONENT)
+        .await
+        .map_err(|e| {
+            err(
+                "component",
+                format!("cannot read {}: {e}", manifest.component.display()),
+            )
+        })?;
     let compile_shared = shared.clone();
     let (component, hash) =
         tokio::task::spawn_blocking(move || compile_shared.engine.compile(&bytes))

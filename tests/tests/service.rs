@@ -512,3 +512,73 @@ async fn job_listings_are_pages_without_outputs() {
     ids.sort();
     assert_eq!(listed, ids, "every job exactly once across the pages");
 }
+
+#[test]
+fn fifos_and_devices_are_refused_without_hanging_check() {
+    let dep = Deployment::new();
+    let root = dep.manifests().parent().expect("root").to_path_buf();
+    let fifo = root.join("component.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    dep.manifest(
+        "fifo-component",
+        &format!(
+            "name = \"fifo-component\"\ncomponent = \"{}\"\n",
+            fifo.display()
+        ),
+    );
+    let secret_fifo = root.join("secret.fifo");
+    std::process::Command::new("mkfifo")
+        .arg(&secret_fifo)
+        .status()
+        .expect("mkfifo");
+    dep.manifest(
+        "fifo-secret",
+        &format!(
+            "name = \"fifo-secret\"\ncomponent = \"{}\"\n[secrets]\nkey = \"file:{}\"\n",
+            component("weft-probe").display(),
+            secret_fifo.display()
+        ),
+    );
+    std::os::unix::fs::symlink("/dev/zero", dep.manifests().join("zero.toml")).expect("symlink");
+    let mut child = std::process::Command::new(weft_tests::harness::weft_bin())
+        .arg("--manifests")
+        .arg(dep.manifests())
+        .arg("--data")
+        .arg(dep.data())
+        .env("WEFT_CACHE_DIR", weft_tests::harness::shared_cache())
+        .arg("check")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("weft check");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("weft check hangs on a FIFO");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(2));
+    let mut out = String::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read");
+    // The component and the secret are refused by name; `zero.toml` (a device) is not a
+    // manifest file at all and is passed over.
+    assert_eq!(
+        out.matches("is not a regular file").count(),
+        2,
+        "component and secret each refused: {out}"
+    );
+}

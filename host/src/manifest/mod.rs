@@ -323,8 +323,10 @@ struct RawManifest {
 
 /// Reads and validates the manifest at `path`, with `env` for interpolation and secrets.
 pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Manifest, ManifestError> {
-    let text = std::fs::read_to_string(path)
+    let bytes = crate::files::read_regular(path, crate::files::MAX_MANIFEST)
         .map_err(|e| ManifestError::new(path, "", format!("cannot be read: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ManifestError::new(path, "", "is not UTF-8 text".to_string()))?;
     parse(path, &text, env)
 }
 

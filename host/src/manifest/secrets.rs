@@ -42,8 +42,15 @@ impl SecretRef {
                 .ok_or_else(|| format!("environment variable {name} is not set")),
             Self::File(path) => {
                 let full = base.join(path);
-                let text = std::fs::read_to_string(&full)
+                let bytes = crate::files::read_regular(&full, crate::files::MAX_SECRET)
                     .map_err(|e| format!("cannot read secret file {}: {e}", full.display()))?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| format!("secret file {} is not UTF-8 text", full.display()))?;
+                if crate::files::readable_by_others(&full) {
+                    // As ssh does for keys, though only as a warning: a mounted secret (a
+                    // Kubernetes volume) is often group-readable on purpose.
+                    tracing::warn!(file = %full.display(), "secret file is readable by its group or everyone: chmod 600 it");
+                }
                 let value = text.trim_end_matches(['\n', '\r']).to_string();
                 if value.is_empty() {
                     return Err(format!("secret file {} is empty", full.display()));
