@@ -116,7 +116,7 @@ pub struct LoadedAdapter {
     pub(crate) config_json: String,
     pub(crate) permits: Arc<Semaphore>,
     /// Calls waiting for a permit right now (bounded by `limits.queue`).
-    pub(crate) waiting: std::sync::atomic::AtomicU32,
+    pub(crate) waiting: Arc<std::sync::atomic::AtomicU32>,
     pub(crate) shared: Arc<Shared>,
 }
 

@@ -265,7 +265,7 @@ impl LoadedAdapter {
                 self.0.fetch_sub(1, Ordering::SeqCst);
             }
         }
-        let _leave = Leave(&self.waiting);
+        let _leave = Leave(self.waiting.as_ref());
         if let Some(queue) = limits.queue
             && waiting > queue
         {

@@ -223,7 +223,7 @@ impl Registry {
             }
             let loaded = match previous {
                 Some(old) if !force && unchanged(old, &file).await => Ok(old.clone()),
-                _ => load_adapter(shared, &file, env).await,
+                _ => load_adapter_carrying(shared, &file, env, &current).await,
             };
             let adapter = match loaded {
                 Ok(adapter) => adapter,
@@ -367,6 +367,19 @@ pub async fn load_adapter(
     file: &Path,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Arc<LoadedAdapter>, ManifestError> {
+    load_adapter_carrying(shared, file, env, &BTreeMap::new()).await
+}
+
+/// Loads one manifest; a new version of a running adapter with the same `limits.concurrency`
+/// shares the running version's permits and queue count, so that calls still running on the
+/// old version count against the new one and a reload never lets more calls reach the
+/// platform at once than the manifest allows.
+async fn load_adapter_carrying(
+    shared: &Arc<Shared>,
+    file: &Path,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    running: &BTreeMap<String, Arc<LoadedAdapter>>,
+) -> Result<Arc<LoadedAdapter>, ManifestError> {
     let text = crate::files::read_regular_async(file, crate::files::MAX_MANIFEST)
         .await
         .map_err(|e| ManifestError {
@@ -452,7 +465,16 @@ pub async fn load_adapter(
     }
     let credentials = hex::encode(&fingerprint.finalize()[..12]);
     let config_json = manifest.config.to_string();
-    let permits = Arc::new(Semaphore::new(manifest.limits.concurrency as usize));
+    let carried = running
+        .get(&manifest.name)
+        .filter(|old| old.manifest.limits.concurrency == manifest.limits.concurrency)
+        .map(|old| (old.permits.clone(), old.waiting.clone()));
+    let (permits, waiting) = carried.unwrap_or_else(|| {
+        (
+            Arc::new(Semaphore::new(manifest.limits.concurrency as usize)),
+            Arc::default(),
+        )
+    });
     let adapter = Arc::new(LoadedAdapter {
         manifest,
         source_hash,
@@ -464,7 +486,7 @@ pub async fn load_adapter(
         credentials,
         config_json,
         permits,
-        waiting: std::sync::atomic::AtomicU32::new(0),
+        waiting,
         shared: shared.clone(),
     });
     let description = adapter

@@ -582,3 +582,64 @@ fn fifos_and_devices_are_refused_without_hanging_check() {
         "component and secret each refused: {out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_never_lets_more_calls_reach_the_platform_than_the_concurrency_limit() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let now = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (n, m) = (now.clone(), most.clone());
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let (n, m) = (n.clone(), m.clone());
+            async move {
+                let at_once = n.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(at_once, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                n.fetch_sub(1, Ordering::SeqCst);
+                "ok"
+            }
+        }),
+    );
+    let (platform, _server) = weft_tests::harness::serve_app(app).await;
+    let dep = Deployment::new();
+    let text = format!(
+        "name = \"probe\"\ncomponent = \"{}\"\nallowed_hosts = [\"127.0.0.1:{}\"]\n[limits]\nconcurrency = 1\n",
+        component("weft-probe").display(),
+        platform.port()
+    );
+    let manifest = dep.manifest("probe", &text);
+    let served = Served::start(&dep, &[]);
+    let url = served.url.clone();
+    let c = reqwest::Client::new();
+    let call = |c: reqwest::Client, url: String| async move {
+        c.post(format!("{url}/v1/adapters/probe/ops/http-get"))
+            .json(&json!({ "url": format!("http://{platform}/") }))
+            .send()
+            .await
+            .map(|r| r.status())
+    };
+    let first = tokio::spawn(call(c.clone(), url.clone()));
+    eventually(Duration::from_secs(5), || async {
+        (now.load(Ordering::SeqCst) == 1).then_some(())
+    })
+    .await
+    .expect("the first call reached the platform");
+    std::fs::write(&manifest, format!("{text}# a real change\n")).expect("change");
+    eventually(Duration::from_secs(10), || async {
+        let m = metrics(&c, &url).await;
+        (metric(&m, PROBE_LOADS) >= 2.0).then_some(())
+    })
+    .await
+    .expect("reloaded");
+    let second = tokio::spawn(call(c.clone(), url.clone()));
+    assert_eq!(first.await.expect("join").expect("first"), 200);
+    assert_eq!(second.await.expect("join").expect("second"), 200);
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        1,
+        "the new version waited for the old version's call"
+    );
+}
