@@ -38,6 +38,10 @@ struct Cli {
     /// several processes (add ?schema=NAME to use a schema other than public).
     #[arg(long, global = true, env = "WEFT_STORE", default_value = "sqlite")]
     store: String,
+    /// Accept a store that vanished, was emptied or was replaced since this data folder last
+    /// used it (its idempotency keys and jobs are lost): begin afresh with it.
+    #[arg(long, global = true, env = "WEFT_INIT")]
+    init: bool,
     /// Log filter (tracing's EnvFilter syntax), e.g. "info" or "weft=debug".
     #[arg(long, global = true, env = "WEFT_LOG")]
     log: Option<String>,
@@ -332,9 +336,24 @@ async fn open(cli: &Cli) -> anyhow::Result<Runtime> {
         },
         store: Some(cli.store.clone()),
     };
-    Runtime::open(options)
+    let store = open_store(cli).await?;
+    Runtime::with_store(options, store)
         .await
         .with_context(|| format!("cannot open Weft with data folder {}", cli.data.display()))
+}
+
+/// The store, checked to be the one this data folder was used with (see `--init`).
+async fn open_store(cli: &Cli) -> anyhow::Result<std::sync::Arc<dyn weft::store::Store>> {
+    let store = weft::store::open(Some(&cli.store), &cli.data)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the store of data folder {}",
+                cli.data.display()
+            )
+        })?;
+    weft::store::check_identity(store.as_ref(), &cli.data, cli.init).await?;
+    Ok(store)
 }
 
 fn parse_size(flag: &str, text: &str) -> anyhow::Result<u64> {
@@ -353,9 +372,7 @@ fn parse_duration(flag: &str, text: &str) -> anyhow::Result<std::time::Duration>
 
 async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<ExitCode> {
     use weft::store::JobState;
-    let store = weft::store::open(Some(&cli.store), &cli.data)
-        .await
-        .context("cannot open the store")?;
+    let store = open_store(cli).await?;
     match command {
         JobsCommand::List {
             state,
@@ -528,9 +545,7 @@ async fn serve(cli: &Cli, args: ServeArgs<'_>) -> anyhow::Result<ExitCode> {
 }
 
 async fn tokens(cli: &Cli, command: &TokensCommand) -> anyhow::Result<ExitCode> {
-    let store = weft::store::open(Some(&cli.store), &cli.data)
-        .await
-        .context("cannot open the store")?;
+    let store = open_store(cli).await?;
     let tokens = weft::front::ApiTokens::new(store);
     match command {
         TokensCommand::Create { name, scopes } => {

@@ -643,3 +643,50 @@ async fn a_reload_never_lets_more_calls_reach_the_platform_than_the_concurrency_
         "the new version waited for the old version's call"
     );
 }
+
+#[test]
+fn an_emptied_store_is_refused_unless_told_to_begin_afresh() {
+    use std::os::unix::fs::PermissionsExt;
+    let dep = Deployment::new();
+    probe(&dep, "");
+    let weft = |args: &[&str]| {
+        std::process::Command::new(weft_tests::harness::weft_bin())
+            .arg("--manifests")
+            .arg(dep.manifests())
+            .arg("--data")
+            .arg(dep.data())
+            .env("WEFT_CACHE_DIR", weft_tests::harness::shared_cache())
+            .args(args)
+            .output()
+            .expect("weft runs")
+    };
+    assert!(weft(&["jobs", "list"]).status.success());
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(
+        mode(&dep.data()),
+        0o700,
+        "the data folder is this user's only"
+    );
+    assert_eq!(
+        mode(&dep.data().join("weft.db")),
+        0o600,
+        "so is the database"
+    );
+    // The database vanishes (a bad restore, a wrong volume): refused, not taken as fresh.
+    for f in ["weft.db", "weft.db-wal", "weft.db-shm"] {
+        let _ = std::fs::remove_file(dep.data().join(f));
+    }
+    let refused = weft(&["jobs", "list"]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("vanished or was emptied") && err.contains("--init"),
+        "{err}"
+    );
+    assert!(weft(&["--init", "jobs", "list"]).status.success());
+    assert!(
+        weft(&["jobs", "list"]).status.success(),
+        "adopted from then on"
+    );
+}

@@ -53,6 +53,64 @@ pub async fn open(
     }
 }
 
+/// Where the host keeps its own facts in the key-value table (no adapter name can spell it).
+const META: &str = "\u{1f}weft/meta";
+
+/// Checks that the store is the one this data folder was used with: a store id kept both in
+/// the store and in `DATA/store-id`. A store that vanished or was emptied (a deleted
+/// `weft.db`, a reset database) would otherwise be taken for a fresh one, forgetting
+/// idempotency keys and job history; it is refused unless `init` (`weft --init`) says to start
+/// a fresh store. A new data folder on an existing store (a new node) takes the store's id.
+pub async fn check_identity(
+    store: &dyn Store,
+    data_dir: &std::path::Path,
+    init: bool,
+) -> Result<(), StoreError> {
+    let marker = data_dir.join("store-id");
+    let known = std::fs::read_to_string(&marker)
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    let stored = store
+        .kv_get(META, "store-id")
+        .await?
+        .and_then(|b| String::from_utf8(b).ok());
+    let write_marker = |id: &str| -> Result<(), StoreError> {
+        std::fs::create_dir_all(data_dir)?;
+        std::fs::write(&marker, format!("{id}\n"))?;
+        Ok(())
+    };
+    match (known, stored) {
+        (Some(k), Some(s)) if k == s => Ok(()),
+        (None, Some(s)) => write_marker(&s),
+        (Some(_), Some(s)) if init => write_marker(&s),
+        (Some(k), Some(s)) => Err(StoreError::Config(format!(
+            "the store (id {s}) is not the one this data folder was used with (id {k} in {}): start with --init to adopt it",
+            marker.display()
+        ))),
+        (Some(k), None) if !init => Err(StoreError::Config(format!(
+            "the store of this data folder (id {k} in {}) vanished or was emptied: its idempotency keys and jobs are gone; start with --init to begin a fresh store",
+            marker.display()
+        ))),
+        (_, None) => {
+            let id = uuid::Uuid::new_v4().to_string();
+            // Two nodes starting on one new store at once: the first id written wins for both.
+            if store
+                .kv_cas(META, "store-id", None, Some(id.as_bytes()))
+                .await?
+            {
+                return write_marker(&id);
+            }
+            let won = store
+                .kv_get(META, "store-id")
+                .await?
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or(id);
+            write_marker(&won)
+        }
+    }
+}
+
 /// A token grant as persisted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredGrant {

@@ -22,7 +22,12 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) `weft.db` in `data_dir` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)?;
+        use std::os::unix::fs::PermissionsExt;
+        if !data_dir.exists() {
+            std::fs::create_dir_all(data_dir)?;
+            // The store holds token grants and idempotency keys: this user's only.
+            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+        }
         let options = SqliteConnectOptions::new()
             .filename(data_dir.join("weft.db"))
             .create_if_missing(true)
@@ -35,6 +40,12 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        for name in ["weft.db", "weft.db-wal", "weft.db-shm"] {
+            let file = data_dir.join(name);
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
         Ok(Self { pool })
     }
 }
