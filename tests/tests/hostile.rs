@@ -605,3 +605,36 @@ async fn a_client_that_hangs_up_does_not_cut_its_call() {
         "{logged}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbound_request_that_cannot_pass_auth_is_refused_before_its_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dep = Deployment::new();
+    dep.manifest(
+        "probe",
+        &format!(
+            "name = \"probe\"\ncomponent = \"{}\"\n[secrets]\ncrm_token = \"{}\"\n[[routes]]\nname = \"create\"\nmethod = \"POST\"\npath = \"/erp/create\"\nauth = {{ type = \"header\", header = \"token\", secret = \"crm_token\" }}\n",
+            component("weft-probe").display(),
+            dep.secret("crm", "the-right-token"),
+        ),
+    );
+    let served = weft_tests::harness::Served::start(&dep, &["--body-timeout", "30s"]);
+    let addr = served.url.trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    // Ten megabytes announced, none sent: the wrong token is enough to answer.
+    s.write_all(
+        format!("POST /inbound/probe/erp/create HTTP/1.1\r\nhost: {addr}\r\ntoken: wrong\r\ncontent-length: 10000000\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .expect("write");
+    let mut buf = vec![0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .expect("an answer long before the body timeout")
+        .expect("read");
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+}

@@ -343,12 +343,7 @@ async fn inbound(
     let what = format!("limits.request_body of adapter {name}");
     let metrics = &app.runtime.shared().metrics;
     let count = |outcome: &str| metrics.record_inbound(&name, &route.name, outcome);
-    let body = match check_length(&headers, limit, &what) {
-        Ok(()) => read_body(body, limit, &what, app.options.body_timeout).await,
-        Err(p) => Err(p),
-    }
-    .inspect_err(|_| count("unreadable"))?;
-    let request = crate::inbound::InboundRequest {
+    let mut request = crate::inbound::InboundRequest {
         method: method.as_str().to_string(),
         path,
         query: url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
@@ -363,8 +358,24 @@ async fn inbound(
                 )
             })
             .collect(),
-        body: body.to_vec(),
+        body: Vec::new(),
     };
+    // Whatever can be refused without the body is refused before a byte of it is read.
+    if let Err(refused) = crate::inbound::authenticate_headers(&adapter, &route, &request) {
+        count("refused");
+        tracing::info!(adapter = %name, route = %route.name, "inbound request refused: {refused}");
+        return Err(Problem::new(
+            ErrorKind::Auth,
+            401,
+            format!("route {} refused the request: {refused}", route.name),
+        ));
+    }
+    request.body = match check_length(&headers, limit, &what) {
+        Ok(()) => read_body(body, limit, &what, app.options.body_timeout).await,
+        Err(p) => Err(p),
+    }
+    .inspect_err(|_| count("unreadable"))?
+    .to_vec();
     let checked = match crate::inbound::authenticate(&adapter, &route, &request) {
         Ok(()) => crate::inbound::check_replay(&adapter, &route, &request).await,
         Err(e) => Err(e),
