@@ -33,6 +33,9 @@ pub struct Shared {
     pub jobs_wakeup: tokio::sync::Notify,
     /// Calls running right now, so that a drain cut short can say which ones it cut.
     pub in_flight: InFlight,
+    /// The deployment's secret for job ids derived from idempotency keys (kept in the store,
+    /// the same on every node).
+    pub(crate) job_id_key: Vec<u8>,
 }
 
 /// The calls running in this process: call id → (adapter, what it runs).

@@ -22,12 +22,25 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Namespace of job ids derived from idempotency keys.
-const KEYED_JOBS: uuid::Uuid = uuid::Uuid::from_u128(0x8f1c_51a4_7d0e_4b8e_9a39_2c4e_5f0b_a1d7);
-
-/// The id of `adapter`'s job with idempotency key `key`.
-pub(crate) fn keyed_job_id(adapter: &str, key: &str) -> String {
-    uuid::Uuid::new_v5(&KEYED_JOBS, format!("{adapter}\0{key}").as_bytes()).to_string()
+/// The id of `adapter`'s job with idempotency key `key`: an HMAC under the deployment's own
+/// secret (`secret`, kept in the store), shaped as a UUID. Anyone can compute a hash of a key;
+/// only the deployment can compute this, so nobody can predict a job id to squat or probe it.
+pub(crate) fn keyed_job_id(secret: &[u8], adapter: &str, key: &str) -> String {
+    use hmac::Mac;
+    let mut mac = match hmac::Hmac::<Sha256>::new_from_slice(secret) {
+        Ok(m) => m,
+        // HMAC takes keys of any length; this arm is never taken.
+        Err(_) => return uuid::Uuid::new_v4().to_string(),
+    };
+    mac.update(adapter.as_bytes());
+    mac.update(&[0]);
+    mac.update(key.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
 /// A job for `adapter`: a keyed job's id is derived from its key, so the same key always names
@@ -41,7 +54,7 @@ pub(crate) fn new_job(
 ) -> NewJob {
     let name = &adapter.manifest.name;
     let id = match &key {
-        Some(k) => keyed_job_id(name, k),
+        Some(k) => keyed_job_id(&adapter.shared.job_id_key, name, k),
         None => uuid::Uuid::new_v4().to_string(),
     };
     let request_hash = key.as_ref().map(|_| {

@@ -59,6 +59,7 @@ impl Runtime {
             options.engine.cache_dir = Some(options.data.join("cache"));
         }
         let engine = WeftEngine::new(options.engine.clone())?;
+        let job_id_key = crate::store::deployment_secret(store.as_ref(), "job-id-key").await?;
         let shared = Arc::new(Shared {
             engine,
             tokens: TokenCache::new(store.clone()),
@@ -66,6 +67,7 @@ impl Runtime {
             metrics: Arc::new(Metrics::default()),
             jobs_wakeup: tokio::sync::Notify::new(),
             in_flight: crate::adapter::InFlight::default(),
+            job_id_key,
         });
         let runtime = Self {
             shared,

@@ -46,9 +46,10 @@ fn tick_key(name: &str, tick_ms: i64) -> String {
     format!("\u{1f}schedule\u{1f}{name}\u{1f}{tick_ms}")
 }
 
-/// The job id of tick `tick_ms` of `adapter`'s schedule `name` (the same on every node).
-pub fn tick_job_id(adapter: &str, name: &str, tick_ms: i64) -> String {
-    crate::jobs::keyed_job_id(adapter, &tick_key(name, tick_ms))
+/// The job id of tick `tick_ms` of `adapter`'s schedule `name` (the same on every node of a
+/// deployment: `secret` is the deployment's).
+pub fn tick_job_id(secret: &[u8], adapter: &str, name: &str, tick_ms: i64) -> String {
+    crate::jobs::keyed_job_id(secret, adapter, &tick_key(name, tick_ms))
 }
 
 fn in_zone<T: TimeZone>(tz: &T, ms: i64) -> Option<DateTime<T>> {
@@ -329,7 +330,7 @@ async fn status(
             .map(rfc3339),
     };
     if let Some(tick) = last {
-        let id = tick_job_id(name, &schedule.name, tick);
+        let id = tick_job_id(&rt.shared().job_id_key, name, &schedule.name, tick);
         match store.job_get(&id).await {
             Ok(Some(job)) => {
                 out.last_outcome = Some(job.state.as_str().to_string());
@@ -551,8 +552,23 @@ mod tests {
 
     #[test]
     fn tick_job_ids_are_the_same_on_every_node_and_differ_per_tick() {
-        assert_eq!(tick_job_id("a", "s", 1000), tick_job_id("a", "s", 1000));
-        assert_ne!(tick_job_id("a", "s", 1000), tick_job_id("a", "s", 2000));
-        assert_ne!(tick_job_id("a", "s", 1000), tick_job_id("b", "s", 1000));
+        let k = b"deployment secret";
+        assert_eq!(
+            tick_job_id(k, "a", "s", 1000),
+            tick_job_id(k, "a", "s", 1000)
+        );
+        assert_ne!(
+            tick_job_id(k, "a", "s", 1000),
+            tick_job_id(k, "a", "s", 2000)
+        );
+        assert_ne!(
+            tick_job_id(k, "a", "s", 1000),
+            tick_job_id(k, "b", "s", 1000)
+        );
+        assert_ne!(
+            tick_job_id(k, "a", "s", 1000),
+            tick_job_id(b"another deployment", "a", "s", 1000),
+            "another deployment's ids cannot be computed from this one's"
+        );
     }
 }

@@ -56,6 +56,22 @@ pub async fn open(
 /// Where the host keeps its own facts in the key-value table (no adapter name can spell it).
 const META: &str = "\u{1f}weft/meta";
 
+/// The deployment's secret called `name`: 32 random bytes made by the first process that asks
+/// and kept in the store, so that every node of a cluster has the same one.
+pub async fn deployment_secret(store: &dyn Store, name: &str) -> Result<Vec<u8>, StoreError> {
+    use rand::RngCore;
+    if let Some(secret) = store.kv_get(META, name).await? {
+        return Ok(secret);
+    }
+    let mut fresh = vec![0u8; 32];
+    rand::rng().fill_bytes(&mut fresh);
+    if store.kv_cas(META, name, None, Some(&fresh)).await? {
+        return Ok(fresh);
+    }
+    // Another process made it first: use theirs.
+    Ok(store.kv_get(META, name).await?.unwrap_or(fresh))
+}
+
 /// Checks that the store is the one this data folder was used with: a store id kept both in
 /// the store and in `DATA/store-id`. A store that vanished or was emptied (a deleted
 /// `weft.db`, a reset database) would otherwise be taken for a fresh one, forgetting
