@@ -1,7 +1,7 @@
 //! A compressed day: one `weft serve` with every shipped adapter against the project's
 //! simulators — tokens living seconds, a per-second cron, inbound pushes, async jobs, a
 //! component replaced once, and another process reading and touching every watched file — for
-//! a bounded time (`WEFT_SOAK_SECS`, default 90). It asserts invariants, not timings: reloads
+//! a bounded time (`WEFT_SOAK_SECS`, default 60). It asserts invariants, not timings: reloads
 //! equal real changes, schedule runs equal ticks elapsed, every accepted job ends, token fetches
 //! stay within the lifetimes elapsed, the metrics' series and the process's memory stay bounded,
 //! and no ERROR line appears.
@@ -27,7 +27,7 @@ fn soak_secs() -> u64 {
     std::env::var("WEFT_SOAK_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(90)
+        .unwrap_or(60)
         .max(20)
 }
 
