@@ -302,3 +302,26 @@ pub async fn serve_app(app: axum::Router) -> (std::net::SocketAddr, tokio::task:
     });
     (addr, server)
 }
+
+/// Polls `GET {url}/v1/jobs/{id}` until the job's state is one of `states`, for at most
+/// `limit`: the job record then.
+pub async fn job_in_state(
+    c: &reqwest::Client,
+    url: &str,
+    id: &str,
+    states: &[&str],
+    limit: std::time::Duration,
+) -> Option<serde_json::Value> {
+    eventually(limit, || async {
+        let job: serde_json::Value = c
+            .get(format!("{url}/v1/jobs/{id}"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        states.iter().any(|s| job["state"] == *s).then_some(job)
+    })
+    .await
+}

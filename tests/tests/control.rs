@@ -528,19 +528,9 @@ async fn every_error_is_a_problem_whose_type_resolves_on_the_server() {
         .await
         .expect("json");
     let id = job["job_id"].as_str().expect("id").to_string();
-    let dead = eventually(Duration::from_secs(10), || async {
-        let j: Value = c
-            .get(format!("{url}/v1/jobs/{id}"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (j["state"] == "dead").then_some(j)
-    })
-    .await
-    .expect("the job dies");
+    let dead = weft_tests::harness::job_in_state(&c, url, &id, &["dead"], Duration::from_secs(10))
+        .await
+        .expect("the job dies");
     let e = &dead["last_error"];
     assert_eq!(e["type"], "/problems#rejected", "{dead}");
     assert_eq!(e["status"], 422);

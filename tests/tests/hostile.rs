@@ -418,19 +418,11 @@ async fn a_token_echoed_by_the_platform_appears_in_no_answer_job_record_or_log_l
         .await
         .expect("json");
     let id = job["job_id"].as_str().expect("id").to_string();
-    let record = eventually(Duration::from_secs(10), || async {
-        let j: serde_json::Value = c
-            .get(format!("{url}/v1/jobs/{id}"))
-            .send()
+    let record =
+        weft_tests::harness::job_in_state(&c, url, &id, &["dead"], Duration::from_secs(10))
             .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (j["state"] == "dead").then_some(j.to_string())
-    })
-    .await
-    .expect("the job dies");
+            .expect("the job dies")
+            .to_string();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let logged = std::fs::read_to_string(&log).expect("log");
     assert!(answer.contains("[redacted]"), "{answer}");

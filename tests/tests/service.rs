@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use weft_tests::harness::{Deployment, Served, component, eventually};
+use weft_tests::harness::{Deployment, Served, component, eventually, job_in_state};
 
 fn probe(dep: &Deployment, extra: &str) -> std::path::PathBuf {
     dep.manifest(
@@ -200,36 +200,16 @@ async fn a_tick_cut_by_a_crash_is_taken_over_and_run_again() {
         .await
         .expect("json");
     let job = run["job_id"].as_str().expect("job id").to_string();
-    eventually(Duration::from_secs(10), || async {
-        let j: Value = c
-            .get(format!("{url}/v1/jobs/{job}"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (j["state"] == "running").then_some(())
-    })
-    .await
-    .expect("the run started");
+    job_in_state(&c, &url, &job, &["running"], Duration::from_secs(10))
+        .await
+        .expect("the run started");
     served.kill9();
     // Another node on the same store takes the job over once its lease lapses, and runs it.
     let second = Served::start(&dep, &["--job-lease", "1s"]);
     let url = second.url.clone();
-    let done = eventually(Duration::from_secs(30), || async {
-        let j: Value = c
-            .get(format!("{url}/v1/jobs/{job}"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (j["state"] == "succeeded").then_some(j)
-    })
-    .await
-    .expect("the interrupted run is run again to its end");
+    let done = job_in_state(&c, &url, &job, &["succeeded"], Duration::from_secs(30))
+        .await
+        .expect("the interrupted run is run again to its end");
     assert_eq!(done["attempt"], 2, "{done}");
     assert_eq!(storage(&c, &url, "ticks").await, Some(1));
 }
@@ -253,19 +233,9 @@ async fn a_failing_tick_is_retried_under_the_retry_policy_with_its_real_error_ki
         .await
         .expect("json");
     let job = run["job_id"].as_str().expect("job id").to_string();
-    let done = eventually(Duration::from_secs(20), || async {
-        let j: Value = c
-            .get(format!("{url}/v1/jobs/{job}"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (j["state"] == "succeeded").then_some(j)
-    })
-    .await
-    .expect("the tick succeeds on its third attempt");
+    let done = job_in_state(&c, url, &job, &["succeeded"], Duration::from_secs(20))
+        .await
+        .expect("the tick succeeds on its third attempt");
     assert_eq!(done["attempt"], 3, "{done}");
     assert_eq!(storage(&c, url, "flaky_runs").await, Some(3));
     let text = metrics(&c, url).await;
@@ -314,13 +284,9 @@ async fn finished_jobs_are_pruned_after_their_retention_and_queued_ones_can_be_c
         ids.push(r["job_id"].as_str().expect("id").to_string());
     }
     for id in &ids {
-        eventually(Duration::from_secs(10), || async {
-            let r = c.get(format!("{url}/v1/jobs/{id}")).send().await.ok()?;
-            let j: Value = r.json().await.ok()?;
-            (j["state"] == "succeeded").then_some(())
-        })
-        .await
-        .expect("job ran");
+        job_in_state(&c, url, id, &["succeeded"], Duration::from_secs(10))
+            .await
+            .expect("job ran");
     }
     // Retention 2 s, checked every second: gone within a few seconds, and counted.
     for id in &ids {

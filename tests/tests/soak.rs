@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use weft_tests::fxiaoke::Crm;
-use weft_tests::harness::{Deployment, Served, component, eventually, probe_v2};
+use weft_tests::harness::{Deployment, Served, component, probe_v2};
 use weft_tests::hugevision::{Account, HugeVision};
 use weft_tests::lenovo::Lenovo;
 use weft_tests::sekorm::Sekorm;
@@ -290,17 +290,13 @@ async fn a_compressed_day_keeps_every_invariant() {
 
     // Every accepted job ends, and succeeds.
     for id in &jobs {
-        let state = eventually(Duration::from_secs(60), || async {
-            let j: Value = c
-                .get(format!("{url}/v1/jobs/{id}"))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            matches!(j["state"].as_str(), Some("succeeded" | "dead")).then_some(j)
-        })
+        let state = weft_tests::harness::job_in_state(
+            &c,
+            &url,
+            id,
+            &["succeeded", "dead"],
+            Duration::from_secs(60),
+        )
         .await
         .unwrap_or_else(|| panic!("job {id} never ended"));
         assert_eq!(state["state"], "succeeded", "{state}");
