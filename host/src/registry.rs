@@ -204,11 +204,12 @@ impl Registry {
         let mut claims: BTreeMap<String, Vec<(PathBuf, Arc<LoadedAdapter>)>> = BTreeMap::new();
         for file in files {
             let previous = by_file.get(file.as_path()).copied();
-            let print = fingerprint(&file, env).await;
             // The same content that failed last time fails the same way: keep its error, quietly.
+            // (Only a file that failed is fingerprinted here; a loaded one is compared by
+            // `unchanged` below, so no file is read twice in one rescan.)
             if !force
                 && let Some(before) = failed_before.get(&file)
-                && before.fingerprint == print.fingerprint
+                && before.fingerprint == fingerprint(&file, env).await.fingerprint
                 && let Some(e) = self.failures.load().iter().find(|e| e.file == file)
             {
                 failures.push(e.clone());
@@ -223,7 +224,7 @@ impl Registry {
             }
             let loaded = match previous {
                 Some(old) if !force && unchanged(old, &file).await => Ok(old.clone()),
-                _ => load_adapter_carrying(shared, &file, env, &current).await,
+                _ => load_adapter(shared, &file, env, &current).await,
             };
             let adapter = match loaded {
                 Ok(adapter) => adapter,
@@ -231,7 +232,7 @@ impl Registry {
                     tracing::error!("{e}");
                     changes.failed += 1;
                     shared.metrics.record_load(&file_stem(&file), false);
-                    failed_now.insert(file.clone(), print);
+                    failed_now.insert(file.clone(), fingerprint(&file, env).await);
                     failures.push(e);
                     match previous {
                         Some(old) => {
@@ -361,20 +362,11 @@ async fn unchanged(old: &LoadedAdapter, file: &Path) -> bool {
     }
 }
 
-/// Loads one manifest and its component, ready to serve.
+/// Loads one manifest and its component, ready to serve. A new version of a running adapter
+/// (`running`) with the same `limits.concurrency` shares the running version's permits and
+/// queue count, so that calls still running on the old version count against the new one and
+/// a reload never lets more calls reach the platform at once than the manifest allows.
 pub async fn load_adapter(
-    shared: &Arc<Shared>,
-    file: &Path,
-    env: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> Result<Arc<LoadedAdapter>, ManifestError> {
-    load_adapter_carrying(shared, file, env, &BTreeMap::new()).await
-}
-
-/// Loads one manifest; a new version of a running adapter with the same `limits.concurrency`
-/// shares the running version's permits and queue count, so that calls still running on the
-/// old version count against the new one and a reload never lets more calls reach the
-/// platform at once than the manifest allows.
-async fn load_adapter_carrying(
     shared: &Arc<Shared>,
     file: &Path,
     env: &(dyn Fn(&str) -> Option<String> + Sync),

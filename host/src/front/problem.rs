@@ -28,13 +28,6 @@ impl Problem {
             }),
         }
     }
-
-    /// A problem with an explicit status (e.g. 413), keeping the kind's type and title.
-    pub fn with_status(mut self, status: StatusCode) -> Self {
-        self.status = status;
-        self.body["status"] = json!(status.as_u16());
-        self
-    }
 }
 
 impl From<InvokeError> for Problem {

@@ -450,6 +450,26 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
+/// SQL both backends run as written (sqlx takes `$N` parameters for SQLite too); each backend
+/// keeps only the statements where the dialects differ.
+pub(crate) mod sql {
+    /// Enqueue one job; a keyed job whose key exists is left as it was.
+    pub const JOB_INSERT: &str = "INSERT INTO jobs (id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, request_hash, created_at_ms, updated_at_ms) \
+         VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
+    /// Is a job of this adapter and operation queued or running?
+    pub const JOB_ACTIVE: &str = "SELECT 1 FROM jobs WHERE adapter = $1 AND state IN ('queued', 'running') AND op = $2 LIMIT 1";
+    /// Cancel a queued or dead job.
+    pub const JOB_CANCEL: &str = "UPDATE jobs SET state = 'cancelled', updated_at_ms = $1 WHERE id = $2 AND state IN ('queued', 'dead')";
+    /// Delete a batch of finished jobs changed before a time.
+    pub const JOB_PRUNE: &str = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN ('succeeded', 'dead', 'cancelled') AND updated_at_ms < $1 LIMIT $2)";
+    /// One page of a listing, newest first; `{columns}` is the backend's list columns.
+    pub const JOB_PAGE: &str = "FROM jobs WHERE ($1 IS NULL OR state = $2) AND ($3 IS NULL OR adapter = $4) \
+         AND ($5 IS NULL OR created_at_ms < $6 OR (created_at_ms = $7 AND id > $8)) \
+         ORDER BY created_at_ms DESC, id LIMIT $9";
+    /// The columns of a listing: a job's, without input and output, which may be megabytes.
+    pub const LIST_COLUMNS: &str = "id, adapter, op, '' AS input, state, attempt, max_attempts, run_at_ms, idempotency_key, NULL AS output, last_error, created_at_ms, updated_at_ms";
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` prefix match.
 pub(crate) fn like_prefix(prefix: &str) -> String {
     let mut out = String::with_capacity(prefix.len() + 1);

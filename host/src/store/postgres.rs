@@ -306,23 +306,20 @@ impl Store for PgStore {
     }
 
     async fn job_enqueue(&self, job: &NewJob, now_ms: i64) -> Result<Enqueued, StoreError> {
-        let inserted = sqlx::query(
-            "INSERT INTO jobs (id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, request_hash, created_at_ms, updated_at_ms) \
-             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
-        )
-        .bind(&job.id)
-        .bind(&job.adapter)
-        .bind(&job.op)
-        .bind(&job.input)
-        .bind(i64::from(job.max_attempts))
-        .bind(job.run_at_ms)
-        .bind(&job.idempotency_key)
-        .bind(&job.request_hash)
-        .bind(now_ms)
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        let inserted = sqlx::query(super::sql::JOB_INSERT)
+            .bind(&job.id)
+            .bind(&job.adapter)
+            .bind(&job.op)
+            .bind(&job.input)
+            .bind(i64::from(job.max_attempts))
+            .bind(job.run_at_ms)
+            .bind(&job.idempotency_key)
+            .bind(&job.request_hash)
+            .bind(now_ms)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         if inserted == 1 {
             sqlx::query("SELECT pg_notify($1, '')")
                 .bind(format!("{JOBS_CHANNEL}_{}", self.schema))
@@ -446,9 +443,9 @@ impl Store for PgStore {
             None => (None, None),
         };
         let rows = sqlx::query(&format!(
-            "SELECT {LIST_COLUMNS} FROM jobs WHERE ($1 IS NULL OR state = $2) AND ($3 IS NULL OR adapter = $4) \
-             AND ($5 IS NULL OR created_at_ms < $6 OR (created_at_ms = $7 AND id > $8)) \
-             ORDER BY created_at_ms DESC, id LIMIT $9"
+            "SELECT {} {}",
+            super::sql::LIST_COLUMNS,
+            super::sql::JOB_PAGE
         ))
         .bind(filter.state.map(JobState::as_str))
         .bind(filter.state.map(JobState::as_str))
@@ -485,22 +482,19 @@ impl Store for PgStore {
     async fn job_enqueue_all(&self, jobs: &[NewJob], now_ms: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for job in jobs {
-            sqlx::query(
-                "INSERT INTO jobs (id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, request_hash, created_at_ms, updated_at_ms) \
-                 VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
-            )
-            .bind(&job.id)
-            .bind(&job.adapter)
-            .bind(&job.op)
-            .bind(&job.input)
-            .bind(i64::from(job.max_attempts))
-            .bind(job.run_at_ms)
-            .bind(&job.idempotency_key)
-            .bind(&job.request_hash)
-            .bind(now_ms)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(super::sql::JOB_INSERT)
+                .bind(&job.id)
+                .bind(&job.adapter)
+                .bind(&job.op)
+                .bind(&job.input)
+                .bind(i64::from(job.max_attempts))
+                .bind(job.run_at_ms)
+                .bind(&job.idempotency_key)
+                .bind(&job.request_hash)
+                .bind(now_ms)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
         }
         if !jobs.is_empty() {
             sqlx::query("SELECT pg_notify($1, '')")
@@ -513,35 +507,29 @@ impl Store for PgStore {
     }
 
     async fn job_active(&self, adapter: &str, op: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query(
-            "SELECT 1 FROM jobs WHERE adapter = $1 AND state IN ('queued', 'running') AND op = $2 LIMIT 1",
-        )
-        .bind(adapter)
-        .bind(op)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(super::sql::JOB_ACTIVE)
+            .bind(adapter)
+            .bind(op)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.is_some())
     }
 
     async fn job_cancel(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE jobs SET state = 'cancelled', updated_at_ms = $1 WHERE id = $2 AND state IN ('queued', 'dead')",
-        )
-        .bind(now_ms)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(super::sql::JOB_CANCEL)
+            .bind(now_ms)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn job_prune(&self, before_ms: i64, limit: u32) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN ('succeeded', 'dead', 'cancelled') AND updated_at_ms < $1 LIMIT $2)",
-        )
-        .bind(before_ms)
-        .bind(i64::from(limit))
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(super::sql::JOB_PRUNE)
+            .bind(before_ms)
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 
@@ -670,9 +658,6 @@ impl Store for PgStore {
 }
 
 const JOB_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms";
-
-/// The columns of a listing: the same, without input and output, which may be megabytes each.
-const LIST_COLUMNS: &str = "id, adapter, op, '' AS input, state, attempt, max_attempts, run_at_ms, idempotency_key, NULL AS output, last_error, created_at_ms, updated_at_ms";
 
 fn job_from_row(r: &PgRow) -> JobRecord {
     let json = |i: usize| {
