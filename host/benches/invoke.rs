@@ -184,6 +184,7 @@ fn bench(c: &mut Criterion) {
                 ..Default::default()
             },
             store: None,
+            store_key: None,
         }))
         .expect("runtime");
     assert!(

@@ -2,6 +2,7 @@
 //! components cached on disk by content hash and engine compatibility.
 
 use crate::bindings::AdapterWorld;
+use crate::seal::StoreKey;
 use crate::state::CallState;
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
@@ -26,15 +27,19 @@ pub struct EngineOptions {
     pub epoch_tick: Duration,
     /// Where compiled components are cached; `None` compiles every time.
     pub cache_dir: Option<PathBuf>,
+    /// The key whose MAC vouches for each cached file (kept outside the cache folder); without
+    /// one the cache is not used, since a cached file is native code run outside the sandbox.
+    pub cache_key: Option<StoreKey>,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         Self {
             max_instance_memory: 512 * 1024 * 1024,
-            max_instances: 128,
+            max_instances: 256,
             epoch_tick: Duration::from_millis(10),
             cache_dir: None,
+            cache_key: None,
         }
     }
 }
@@ -74,6 +79,12 @@ const DECOMMIT_BATCH: usize = 16;
 const MEMORY_KEEP_RESIDENT: usize = 128 * 1024;
 /// Bytes of each freed table reset with memset rather than madvise.
 const TABLE_KEEP_RESIDENT: usize = 16 * 1024;
+
+/// First bytes of a cache file, before its MAC and the compilation: the MAC and the bytes it
+/// vouches for travel in one file, renamed into place at once.
+const CACHE_MAGIC: &[u8] = b"WEFTMAC1";
+/// Largest cache file read (a compilation is a few times its component's size).
+const MAX_CACHED: u64 = 4 * crate::files::MAX_COMPONENT;
 
 /// The engine, its linker, and the on-disk compilation cache.
 pub struct WeftEngine {
@@ -164,43 +175,76 @@ impl WeftEngine {
     /// Compiles `bytes`, or loads the cached compilation; returns it with its SHA-256.
     pub fn compile(&self, bytes: &[u8]) -> Result<(Component, String), EngineError> {
         let hash = hex::encode(Sha256::digest(bytes));
-        let cached = self
-            .options
-            .cache_dir
-            .as_ref()
-            .map(|dir| dir.join(format!("{hash}-{}.cwasm", self.compat)));
-        if let Some(path) = &cached
+        let cache = match (&self.options.cache_dir, &self.options.cache_key) {
+            (Some(dir), Some(key)) => {
+                let name = format!("{hash}-{}.cwasm", self.compat);
+                Some((dir.join(&name), name, key))
+            }
+            _ => None,
+        };
+        if let Some((path, name, key)) = &cache
             && path.is_file()
         {
-            match self.deserialize(path) {
+            match self.load_cached(path, name, key) {
                 Ok(c) => return Ok((c, hash)),
                 Err(e) => {
-                    tracing::warn!(path = %path.display(), "cached compilation unusable, recompiling: {e:#}")
+                    tracing::warn!(path = %path.display(), "cached compilation refused, recompiling: {e}")
                 }
             }
         }
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| EngineError::Compile(format!("{e:#}")))?;
-        if let Some(path) = &cached
-            && let Err(e) = self.write_cache(&component, path)
+        if let Some((path, name, key)) = &cache
+            && let Err(e) = self.write_cache(&component, path, name, key)
         {
             tracing::warn!(path = %path.display(), "could not cache the compiled component: {e}");
         }
         Ok((component, hash))
     }
 
-    #[allow(unsafe_code)]
-    fn deserialize(&self, path: &Path) -> wasmtime::Result<Component> {
-        // SAFETY: the file is one this process (or an earlier run with the same engine
-        // compatibility hash) wrote into the cache directory it owns, named by the component's
-        // content hash; wasmtime further checks the compatibility header before using it.
-        unsafe { Component::deserialize_file(&self.engine, path) }
+    /// Loads a cached compilation if its MAC, over its name (the component's content hash and
+    /// the engine's compatibility) and its bytes, is the one this key makes: a file copied
+    /// from another component's entry, or crafted by whoever can write the cache folder, is
+    /// refused before wasmtime maps it as native code.
+    fn load_cached(&self, path: &Path, name: &str, key: &StoreKey) -> Result<Component, String> {
+        use subtle::ConstantTimeEq;
+        let file = crate::files::read_regular(path, MAX_CACHED).map_err(|e| e.to_string())?;
+        let body = file
+            .strip_prefix(CACHE_MAGIC)
+            .filter(|rest| rest.len() > 32)
+            .ok_or("not a Weft cache file (no MAC header)")?;
+        let (mac, compiled) = body.split_at(32);
+        if !bool::from(mac.ct_eq(&key.cache_mac(name, compiled))) {
+            return Err(
+                "its MAC does not match: written by another key, for another component, or altered"
+                    .into(),
+            );
+        }
+        self.deserialize(compiled).map_err(|e| format!("{e:#}"))
     }
 
-    fn write_cache(&self, component: &Component, path: &Path) -> std::io::Result<()> {
-        let bytes = component
+    #[allow(unsafe_code)]
+    fn deserialize(&self, compiled: &[u8]) -> wasmtime::Result<Component> {
+        // SAFETY: `compiled` carries a MAC under a key that only this deployment holds (checked
+        // by the caller), so it is a compilation that a process of this deployment made with an
+        // engine of the same compatibility hash; wasmtime further checks its header.
+        unsafe { Component::deserialize(&self.engine, compiled) }
+    }
+
+    fn write_cache(
+        &self,
+        component: &Component,
+        path: &Path,
+        name: &str,
+        key: &StoreKey,
+    ) -> std::io::Result<()> {
+        let compiled = component
             .serialize()
             .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+        let mut bytes = Vec::with_capacity(CACHE_MAGIC.len() + 32 + compiled.len());
+        bytes.extend_from_slice(CACHE_MAGIC);
+        bytes.extend_from_slice(&key.cache_mac(name, &compiled));
+        bytes.extend_from_slice(&compiled);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }

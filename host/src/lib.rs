@@ -23,6 +23,7 @@ pub mod redact;
 pub mod registry;
 pub mod runtime;
 pub mod schedule;
+pub mod seal;
 pub mod server;
 mod state;
 pub mod store;

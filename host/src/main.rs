@@ -31,6 +31,10 @@ struct Cli {
         default_value = "512MiB"
     )]
     max_instance_memory: String,
+    /// Adapter instances alive at once, across all adapters. Each adapter reserves its
+    /// limits.concurrency + 1 of them; a manifest that would over-commit the pool is refused.
+    #[arg(long, global = true, env = "WEFT_MAX_INSTANCES", default_value_t = 256)]
+    max_instances: u32,
     /// Where compiled components are cached (default DATA/cache); several processes may share it.
     #[arg(long, global = true, env = "WEFT_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
@@ -38,6 +42,11 @@ struct Cli {
     /// several processes (add ?schema=NAME to use a schema other than public).
     #[arg(long, global = true, env = "WEFT_STORE", default_value = "sqlite")]
     store: String,
+    /// The key that seals platform tokens in the store: 64 hex digits (see `weft keygen`),
+    /// or "env:NAME" / "file:PATH" to read it from elsewhere. Required with a shared store;
+    /// the embedded store keeps its own in DATA/store-key when none is given.
+    #[arg(long, global = true, env = "WEFT_STORE_KEY", hide_env_values = true)]
+    store_key: Option<String>,
     /// Accept a store that vanished, was emptied or was replaced since this data folder last
     /// used it (its idempotency keys and jobs are lost): begin afresh with it.
     #[arg(long, global = true, env = "WEFT_INIT")]
@@ -125,6 +134,10 @@ enum Command {
         /// How long a request body may take to arrive.
         #[arg(long, env = "WEFT_BODY_TIMEOUT", default_value = "30s")]
         body_timeout: String,
+        /// Bytes of request bodies held at once across all requests; past it a request gets
+        /// a 503.
+        #[arg(long, env = "WEFT_MAX_BUFFERED", default_value = "256MiB")]
+        max_buffered: String,
     },
     /// Create, list and revoke the API tokens of the front door.
     Tokens {
@@ -141,6 +154,8 @@ enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// Print a new random store key (for WEFT_STORE_KEY).
+    Keygen,
 }
 
 #[derive(Subcommand)]
@@ -218,6 +233,7 @@ fn main() -> ExitCode {
         | Command::Adapters
         | Command::Jobs { .. }
         | Command::Schedules { .. }
+        | Command::Keygen
         | Command::Tokens { .. } => "warn",
         // The outcome is printed; the log only adds what went wrong on the way.
         Command::Invoke { .. } => "error",
@@ -331,10 +347,12 @@ async fn open(cli: &Cli) -> anyhow::Result<Runtime> {
         data: cli.data.clone(),
         engine: EngineOptions {
             max_instance_memory: max.as_u64(),
+            max_instances: cli.max_instances,
             cache_dir: cli.cache_dir.clone(),
             ..EngineOptions::default()
         },
         store: Some(cli.store.clone()),
+        store_key: cli.store_key.clone(),
     };
     let store = open_store(cli).await?;
     Runtime::with_store(options, store)
@@ -451,6 +469,7 @@ struct ServeArgs<'a> {
     max_connections: usize,
     header_timeout: &'a str,
     body_timeout: &'a str,
+    max_buffered: &'a str,
 }
 
 /// Creates the first admin token when none exists, writing its value to a file only this user
@@ -495,6 +514,10 @@ async fn serve(cli: &Cli, args: ServeArgs<'_>) -> anyhow::Result<ExitCode> {
             request_timeout: parse_duration("--request-timeout", args.request_timeout)?,
             required,
             body_timeout: parse_duration("--body-timeout", args.body_timeout)?,
+            body_budget: weft::front::BodyBudget::new(parse_size(
+                "--max-buffered",
+                args.max_buffered,
+            )?),
             ..weft::front::FrontOptions::default()
         },
         workers: weft::jobs::WorkerOptions {
@@ -643,6 +666,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             max_connections,
             header_timeout,
             body_timeout,
+            max_buffered,
         } => {
             let args = ServeArgs {
                 listen,
@@ -660,10 +684,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 max_connections: *max_connections,
                 header_timeout,
                 body_timeout,
+                max_buffered,
             };
             return serve(&cli, args).await;
         }
         Command::Tokens { command } => return tokens(&cli, command).await,
+        Command::Keygen => {
+            println!("{}", weft::seal::StoreKey::generate_text());
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Schedules { command } => return schedules(&cli, command.as_ref()).await,
         _ => {}
     }
@@ -672,6 +701,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { .. }
         | Command::Jobs { .. }
         | Command::Schedules { .. }
+        | Command::Keygen
         | Command::Tokens { .. } => Ok(ExitCode::SUCCESS),
         Command::Check => {
             for a in runtime.adapters() {

@@ -277,13 +277,20 @@ impl Registry {
             let Some((_, adapter)) = claimants.pop() else {
                 continue;
             };
-            let previous = current.get(&name);
-            if previous.is_none_or(|p| !Arc::ptr_eq(p, &adapter)) {
+            adapters.insert(name, adapter);
+        }
+        reserve_instances(
+            shared.engine.options().max_instances,
+            &current,
+            &mut adapters,
+            &mut failures,
+        );
+        for (name, adapter) in &adapters {
+            if current.get(name).is_none_or(|p| !Arc::ptr_eq(p, adapter)) {
                 tracing::info!(adapter = %name, hash = %adapter.component_hash, "adapter version published");
                 changes.published += 1;
-                shared.metrics.record_load(&name, true);
+                shared.metrics.record_load(name, true);
             }
-            adapters.insert(name, adapter);
         }
         for gone in current
             .values()
@@ -308,6 +315,69 @@ impl Registry {
             .values()
             .map(|a| a.manifest.component.clone())
             .collect()
+    }
+}
+
+/// Instances an adapter may hold at once: one per concurrent call, and one for a token fetch
+/// running beside them.
+pub fn reserved_instances(manifest: &crate::manifest::Manifest) -> u32 {
+    manifest.limits.concurrency.saturating_add(1)
+}
+
+/// Gives each adapter its own share of the instance pool: the adapters in `adapters` must
+/// together reserve no more than `pool` instances, so that one adapter's hanging calls can
+/// never take the instances another needs. Versions already serving keep their share; a new or
+/// changed manifest that does not fit is refused (its running version, if any, keeps serving).
+fn reserve_instances(
+    pool: u32,
+    current: &BTreeMap<String, Arc<LoadedAdapter>>,
+    adapters: &mut BTreeMap<String, Arc<LoadedAdapter>>,
+    failures: &mut Vec<ManifestError>,
+) {
+    let is_running = |a: &Arc<LoadedAdapter>| {
+        current
+            .get(&a.manifest.name)
+            .is_some_and(|c| Arc::ptr_eq(c, a))
+    };
+    let mut reserved: u32 = adapters
+        .values()
+        .filter(|a| is_running(a))
+        .map(|a| reserved_instances(&a.manifest))
+        .fold(0, u32::saturating_add);
+    let newcomers: Vec<Arc<LoadedAdapter>> = adapters
+        .values()
+        .filter(|a| !is_running(a))
+        .cloned()
+        .collect();
+    for adapter in newcomers {
+        let name = adapter.manifest.name.clone();
+        let wants = reserved_instances(&adapter.manifest);
+        let previous = current.get(&name);
+        let others = reserved;
+        if others.saturating_add(wants) <= pool {
+            reserved = others.saturating_add(wants);
+            continue;
+        }
+        let message = format!(
+            "limits.concurrency = {} needs {wants} instances (one per call and one for token fetches), but the pool has {pool} and the other adapters reserve {others}: lower limits.concurrency here or elsewhere, or start weft with a larger --max-instances",
+            adapter.manifest.limits.concurrency
+        );
+        tracing::error!(adapter = %name, "{message}");
+        failures.push(ManifestError {
+            file: adapter.manifest.file.clone(),
+            key: "limits.concurrency".into(),
+            message,
+        });
+        match previous {
+            Some(p) => {
+                tracing::warn!(adapter = %name, "the previous version keeps serving");
+                reserved = reserved.saturating_add(reserved_instances(&p.manifest));
+                adapters.insert(name, p.clone());
+            }
+            None => {
+                adapters.remove(&name);
+            }
+        }
     }
 }
 
@@ -448,14 +518,12 @@ pub async fn load_adapter(
     )
     .map_err(|e| err("", e.to_string()))?;
     let redactor = Redactor::new(manifest.secrets.values().map(|s| s.expose()));
-    let mut fingerprint = Sha256::new();
-    for (name, value) in &manifest.secrets {
-        fingerprint.update(name.as_bytes());
-        fingerprint.update([0]);
-        fingerprint.update(value.expose().as_bytes());
-        fingerprint.update([0]);
-    }
-    let credentials = hex::encode(&fingerprint.finalize()[..12]);
+    let credentials = shared.tokens.credentials_fingerprint(
+        manifest
+            .secrets
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.expose())),
+    );
     let config_json = manifest.config.to_string();
     let carried = running
         .get(&manifest.name)

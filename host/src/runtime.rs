@@ -6,6 +6,7 @@ use crate::error::{ErrorKind, InvokeError};
 use crate::invoke::CallOptions;
 use crate::metrics::Metrics;
 use crate::registry::{AdapterStatus, Registry};
+use crate::seal::StoreKey;
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenCache;
 use std::path::PathBuf;
@@ -22,6 +23,9 @@ pub struct RuntimeOptions {
     pub engine: EngineOptions,
     /// The store: `None` or "sqlite" for the embedded default, or a `postgres://` URL.
     pub store: Option<String>,
+    /// The store key (`env:NAME`, `file:PATH` or the key itself); `None`: the embedded store
+    /// keeps its own in `DATA/store-key`, a shared store is refused.
+    pub store_key: Option<String>,
 }
 
 /// Why a runtime could not start.
@@ -33,6 +37,9 @@ pub enum RuntimeError {
     /// The engine could not be built.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The store key is missing, malformed, or not the one the store was set up with.
+    #[error(transparent)]
+    Key(#[from] crate::seal::SealError),
 }
 
 /// A running Weft host.
@@ -58,11 +65,20 @@ impl Runtime {
         if options.engine.cache_dir.is_none() {
             options.engine.cache_dir = Some(options.data.join("cache"));
         }
+        let shared_store = options
+            .store
+            .as_deref()
+            .is_some_and(|s| s.starts_with("postgres"));
+        let key = StoreKey::resolve(options.store_key.as_deref(), &options.data, shared_store)?;
+        crate::store::check_store_key(store.as_ref(), &key.check_value()).await?;
+        if options.engine.cache_key.is_none() {
+            options.engine.cache_key = Some(key.clone());
+        }
         let engine = WeftEngine::new(options.engine.clone())?;
         let job_id_key = crate::store::deployment_secret(store.as_ref(), "job-id-key").await?;
         let shared = Arc::new(Shared {
             engine,
-            tokens: TokenCache::new(store.clone()),
+            tokens: TokenCache::new(store.clone(), key),
             store,
             metrics: Arc::new(Metrics::default()),
             jobs_wakeup: tokio::sync::Notify::new(),

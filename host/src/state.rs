@@ -96,6 +96,10 @@ pub struct CallState {
     pub redactor: SharedRedactor,
     /// Jobs enqueued by this call, committed if it succeeds.
     pub jobs: Vec<crate::store::NewJob>,
+    /// Bytes of the inputs in `jobs`.
+    jobs_bytes: usize,
+    /// Bytes this call has written through the `log` interface.
+    logged_bytes: usize,
 }
 
 impl WasiView for CallState {
@@ -153,6 +157,8 @@ impl CallState {
             tokens_used: Vec::new(),
             denied: None,
             jobs: Vec::new(),
+            jobs_bytes: 0,
+            logged_bytes: 0,
         }
     }
 }
@@ -373,6 +379,41 @@ impl CallState {
     fn ns(&self) -> &str {
         &self.adapter.manifest.name
     }
+
+    /// Refuses a write of `value` to `key` that would take the adapter past `limits.storage`
+    /// or `limits.storage_keys`. Writers racing on other nodes may each pass the check, so the
+    /// quota can be overshot by at most one value per concurrent writer: a bound, not a leak.
+    /// (An associated function on the adapter alone: the future must be `Send`, and the
+    /// call state is not `Sync`.)
+    async fn check_quota(
+        adapter: &LoadedAdapter,
+        key: &str,
+        value: &[u8],
+    ) -> Result<(), storage::StorageError> {
+        let limits = &adapter.manifest.limits;
+        let usage = adapter
+            .shared
+            .store
+            .kv_usage(&adapter.manifest.name, key)
+            .await
+            .map_err(unavailable)?;
+        let keys = usage.keys + u64::from(usage.existing.is_none());
+        let bytes = (usage.bytes - usage.existing.unwrap_or(0).min(usage.bytes))
+            .saturating_add((key.len() + value.len()) as u64);
+        if keys > limits.storage_keys {
+            return Err(storage::StorageError::TooLarge(format!(
+                "storage is full: the adapter holds {} keys, limits.storage_keys is {}",
+                usage.keys, limits.storage_keys
+            )));
+        }
+        if bytes > limits.storage.bytes() {
+            return Err(storage::StorageError::TooLarge(format!(
+                "storage is full: this write would bring the adapter to {bytes} bytes, limits.storage is {}",
+                limits.storage
+            )));
+        }
+        Ok(())
+    }
 }
 
 fn unavailable(e: crate::store::StoreError) -> storage::StorageError {
@@ -403,6 +444,9 @@ impl storage::Host for CallState {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), storage::StorageError>> {
         if let Err(e) = check_key(&key).and_then(|()| self.check_value(&value)) {
+            return Ok(Err(e));
+        }
+        if let Err(e) = Self::check_quota(&self.adapter, &key, &value).await {
             return Ok(Err(e));
         }
         Ok(self
@@ -469,6 +513,11 @@ impl storage::Host for CallState {
         {
             return Ok(Err(e));
         }
+        if let Some(v) = &new
+            && let Err(e) = Self::check_quota(&self.adapter, &key, v).await
+        {
+            return Ok(Err(e));
+        }
         Ok(self
             .adapter
             .shared
@@ -482,6 +531,13 @@ impl storage::Host for CallState {
 
 /// Jobs one call may enqueue.
 const MAX_JOBS_PER_CALL: usize = 1000;
+/// Bytes of job inputs one call may hold until it ends (they are kept in the host's memory
+/// until the call succeeds and commits them).
+pub const MAX_JOB_BYTES_PER_CALL: usize = 64 * 1024 * 1024;
+/// Longest `log` message (longer ones are cut).
+pub const MAX_LOG_MESSAGE: usize = 4096;
+/// Bytes one call may log through the `log` interface; past it, lines are dropped.
+pub const MAX_LOG_BYTES_PER_CALL: usize = 256 * 1024;
 /// Longest delay of an enqueued job.
 const MAX_DELAY_MS: u64 = 30 * 24 * 3600 * 1000;
 
@@ -524,6 +580,13 @@ impl jobs::Host for CallState {
                 self.adapter.manifest.limits.request_body
             ))));
         }
+        if self.jobs_bytes.saturating_add(input.len()) > MAX_JOB_BYTES_PER_CALL {
+            return Ok(Err(jobs::JobError::Limit(format!(
+                "the jobs one call enqueues may hold at most {} MiB of input",
+                MAX_JOB_BYTES_PER_CALL >> 20
+            ))));
+        }
+        self.jobs_bytes += input.len();
         let job = crate::jobs::new_job(
             &self.adapter,
             &op,
@@ -559,6 +622,18 @@ impl config::Host for CallState {
     }
 }
 
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 impl log::Host for CallState {
     async fn write(
         &mut self,
@@ -566,11 +641,22 @@ impl log::Host for CallState {
         message: String,
         fields: Vec<(String, String)>,
     ) -> wasmtime::Result<()> {
+        let size = message.len() + fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        let before = self.logged_bytes;
+        self.logged_bytes = before.saturating_add(size);
+        if before >= MAX_LOG_BYTES_PER_CALL {
+            return Ok(());
+        }
+        if self.logged_bytes >= MAX_LOG_BYTES_PER_CALL {
+            tracing::warn!(adapter = %self.ns(), op = %self.op, "log lines past {MAX_LOG_BYTES_PER_CALL} bytes in one call are dropped");
+        }
+        // Scrubbed before it is cut: a cut through a secret would leave part of it unmatched.
         let message = self.redactor.scrub(&message);
+        let message = cut(&message, MAX_LOG_MESSAGE);
         let fields: Vec<String> = fields
             .iter()
             .take(32)
-            .map(|(k, v)| format!("{k}={}", self.redactor.scrub(v)))
+            .map(|(k, v)| format!("{}={}", cut(k, 64), cut(&self.redactor.scrub(v), 1024)))
             .collect();
         let fields = fields.join(" ");
         let adapter = self.ns();

@@ -5,6 +5,7 @@
 //! the adapter's `fetch-token` in a fresh instance).
 
 use crate::manifest::TokenPolicy;
+use crate::seal::StoreKey;
 use crate::store::{Store, StoredGrant};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -71,6 +72,8 @@ pub struct TokenKey<'a> {
 #[derive(Debug, Clone)]
 struct Grant {
     token: String,
+    /// The token as the store holds it, sealed with the store key.
+    sealed: String,
     expires_at_ms: i64,
     fetched_at_ms: i64,
 }
@@ -96,6 +99,7 @@ struct Entry {
 /// The cache shared by every adapter instance of a process.
 pub struct TokenCache {
     store: Arc<dyn Store>,
+    key: StoreKey,
     entries: Mutex<HashMap<(String, String), Arc<Entry>>>,
 }
 
@@ -138,10 +142,11 @@ impl State {
 }
 
 impl TokenCache {
-    /// A cache persisting grants in `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// A cache persisting grants in `store`, sealed with `key`.
+    pub fn new(store: Arc<dyn Store>, key: StoreKey) -> Self {
         Self {
             store,
+            key,
             entries: Mutex::new(HashMap::new()),
         }
     }
@@ -277,9 +282,18 @@ impl TokenCache {
                 state.version = Some(s.version);
                 // The endpoint's rate limit holds whoever called it last, with any credentials.
                 state.last_attempt_ms = state.last_attempt_ms.max(s.last_attempt_ms);
-                if let Some(token) = s.token.clone().filter(|_| s.credentials == key.credentials) {
+                let token = s
+                    .token
+                    .as_ref()
+                    .filter(|_| s.credentials == key.credentials)
+                    .and_then(|sealed| {
+                        self.open(key.adapter, key.scope, sealed)
+                            .map(|t| (t, sealed))
+                    });
+                if let Some((token, sealed)) = token {
                     let grant = Grant {
                         token,
+                        sealed: sealed.clone(),
                         expires_at_ms: s.expires_at_ms,
                         fetched_at_ms: s.fetched_at_ms,
                     };
@@ -339,6 +353,7 @@ impl TokenCache {
         };
         let lifetime = fetched.expires_in.unwrap_or(policy.default_ttl.get());
         let grant = Grant {
+            sealed: self.key.seal(&[key.adapter, key.scope], &fetched.token),
             token: fetched.token,
             expires_at_ms: attempt_at + ms(lifetime),
             fetched_at_ms: attempt_at,
@@ -355,6 +370,29 @@ impl TokenCache {
             "token fetched"
         );
         Ok(grant.token)
+    }
+
+    /// Opens a stored token; one that does not open (sealed under another key, or written in
+    /// plain text by an older Weft) counts as no token, so a fresh one is fetched.
+    fn open(&self, adapter: &str, scope: &str, sealed: &str) -> Option<String> {
+        match self.key.open(&[adapter, scope], sealed) {
+            Ok(token) => Some(token),
+            Err(e) => {
+                tracing::warn!(adapter, scope, "the stored token is ignored: {e}");
+                None
+            }
+        }
+    }
+
+    /// The keyed fingerprint of an adapter's credentials (see [`TokenKey::credentials`]).
+    pub fn credentials_fingerprint<'a>(
+        &self,
+        secrets: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> String {
+        let parts: Vec<&[u8]> = secrets
+            .flat_map(|(name, value)| [name.as_bytes(), value.as_bytes()])
+            .collect();
+        self.key.fingerprint(&parts)
     }
 
     fn fail(&self, entry: &Entry, e: TokenError) -> TokenError {
@@ -378,7 +416,7 @@ impl TokenCache {
             (state.grant.clone(), state.version)
         };
         let row = StoredGrant {
-            token: grant.as_ref().map(|g| g.token.clone()),
+            token: grant.as_ref().map(|g| g.sealed.clone()),
             expires_at_ms: grant.as_ref().map_or(0, |g| g.expires_at_ms),
             fetched_at_ms: grant.as_ref().map_or(0, |g| g.fetched_at_ms),
             last_attempt_ms: at,
@@ -401,7 +439,7 @@ impl TokenCache {
             .unwrap_or_else(|p| p.into_inner())
             .version;
         let row = StoredGrant {
-            token: Some(grant.token.clone()),
+            token: Some(grant.sealed.clone()),
             expires_at_ms: grant.expires_at_ms,
             fetched_at_ms: grant.fetched_at_ms,
             last_attempt_ms: attempt_at,
@@ -456,15 +494,34 @@ impl TokenCache {
             scope,
             credentials: "",
         });
-        let was_current = {
+        let current = {
             let mut state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
-            let current = state.grant.as_ref().is_some_and(|g| g.token == rejected);
-            if current {
+            let current = state
+                .grant
+                .as_ref()
+                .filter(|g| g.token == rejected)
+                .map(|g| g.sealed.clone());
+            if current.is_some() {
                 state.grant = None;
             }
             current
         };
-        match self.store.token_invalidate(adapter, scope, rejected).await {
+        let was_current = current.is_some();
+        // The store holds tokens sealed (with a fresh nonce each), so the row to forget is
+        // named by its sealed text: this process's own, or the store's if it opens to `rejected`.
+        let sealed = match current {
+            Some(sealed) => Ok(Some(sealed)),
+            None => self.store.token_load(adapter, scope).await.map(|row| {
+                row.and_then(|r| r.token)
+                    .filter(|t| self.open(adapter, scope, t).as_deref() == Some(rejected))
+            }),
+        };
+        let invalidated = match sealed {
+            Ok(Some(sealed)) => self.store.token_invalidate(adapter, scope, &sealed).await,
+            Ok(None) => Ok(false),
+            Err(e) => Err(e),
+        };
+        match invalidated {
             Ok(stored) => {
                 if let Ok(Some(s)) = self.store.token_load(adapter, scope).await {
                     entry

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft::{CallOptions, Runtime};
-use weft_tests::harness::{Deployment, Served, component, weft_bin, workspace};
+use weft_tests::harness::{Deployment, Served, component, workspace};
 
 const ECHO: &str = r#"{"items":[{"pnCode":"ABCDE","brandName":"AMS","stockQuantity":1000},{"pnCode":"FGHIJ","brandName":"AMS","stockQuantity":7}]}"#;
 const CONNECTIONS: usize = 32;
@@ -454,7 +454,7 @@ async fn memory() -> (u64, u64, Load) {
         .map(Path::to_path_buf)
         .expect("folder");
     let port = free_port();
-    let child = std::process::Command::new(weft_bin())
+    let child = weft_tests::harness::weft_command()
         .arg("--manifests")
         .arg(&dir)
         .arg("--data")
@@ -462,7 +462,6 @@ async fn memory() -> (u64, u64, Load) {
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("WEFT_LOG", "error")
         .env("WEFT_PLUGIN_DIR", &plugin_dir)
-        .env("WEFT_CACHE_DIR", weft_tests::harness::shared_cache())
         .envs([
             ("SEKORM_ACCOUNT", "a"),
             ("SEKORM_APP_SECRET", "s"),

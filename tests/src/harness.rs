@@ -58,6 +58,19 @@ pub fn shared_cache() -> PathBuf {
     target_dir().join("weft-test-cache")
 }
 
+/// The store key every test process is given: the compiled-component cache they share is
+/// vouched for by a MAC under it, so one key means each component compiles once per run.
+pub const TEST_STORE_KEY: &str = "7e57000000000000000000000000000000000000000000000000000000005eed";
+
+/// A `weft` command with the test cache and store key set.
+pub fn weft_command() -> std::process::Command {
+    let mut command = std::process::Command::new(weft_bin());
+    command
+        .env("WEFT_CACHE_DIR", shared_cache())
+        .env("WEFT_STORE_KEY", TEST_STORE_KEY);
+    command
+}
+
 /// A temporary deployment: a manifests folder, a data folder and secret files.
 pub struct Deployment {
     dir: tempfile::TempDir,
@@ -112,6 +125,7 @@ impl Deployment {
                 ..EngineOptions::default()
             },
             store: None,
+            store_key: Some(TEST_STORE_KEY.into()),
         }
     }
 
@@ -207,7 +221,7 @@ impl Served {
         env: &[(&str, &str)],
     ) -> Self {
         use std::io::BufRead;
-        let mut command = std::process::Command::new(weft_bin());
+        let mut command = weft_command();
         command.envs(env.iter().copied());
         command
             .arg("--manifests")
@@ -219,7 +233,6 @@ impl Served {
         let mut child = command
             .args(args)
             .env("WEFT_LOG", filter)
-            .env("WEFT_CACHE_DIR", shared_cache())
             .stdout(std::process::Stdio::piped())
             .stderr(stderr)
             .spawn()

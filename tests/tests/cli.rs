@@ -2,19 +2,17 @@
 //! simulator, with the token reused across processes.
 
 use serde_json::{Value, json};
-use std::process::Command;
-use weft_tests::harness::{Deployment, component, weft_bin};
+use weft_tests::harness::{Deployment, component};
 use weft_tests::sekorm::Sekorm;
 
 fn weft(dep: &Deployment, args: &[&str]) -> std::process::Output {
-    Command::new(weft_bin())
+    weft_tests::harness::weft_command()
         .arg("--manifests")
         .arg(dep.manifests())
         .arg("--data")
         .arg(dep.data())
         .args(args)
         .env_remove("WEFT_LOG")
-        .env("WEFT_CACHE_DIR", weft_tests::harness::shared_cache())
         .output()
         .expect("weft runs")
 }
@@ -169,7 +167,7 @@ fn check_refuses_an_adapter_whose_secrets_are_not_configured() {
 #[test]
 fn the_shipped_manifests_pass_check() {
     let dep = Deployment::new();
-    let out = Command::new(weft_bin())
+    let out = weft_tests::harness::weft_command()
         .arg("--manifests")
         .arg(weft_tests::harness::workspace().join("manifests"))
         .arg("--data")

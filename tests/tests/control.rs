@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use weft_tests::harness::{Deployment, Served, component, eventually, shared_cache, weft_bin};
+use weft_tests::harness::{Deployment, Served, component, eventually};
 
 fn probe(dep: &Deployment) {
     dep.manifest(
@@ -17,12 +17,11 @@ fn probe(dep: &Deployment) {
 }
 
 fn weft(dep: &Deployment, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(weft_bin())
+    weft_tests::harness::weft_command()
         .arg("--manifests")
         .arg(dep.manifests())
         .arg("--data")
         .arg(dep.data())
-        .env("WEFT_CACHE_DIR", shared_cache())
         .args(args)
         .output()
         .expect("weft runs")
@@ -287,13 +286,12 @@ async fn foreign_hosts_cross_origin_posts_and_form_bodies_are_refused() {
 fn insecure_no_auth_is_refused_off_loopback() {
     let dep = Deployment::new();
     probe(&dep);
-    let out = std::process::Command::new(weft_bin())
+    let out = weft_tests::harness::weft_command()
         .arg("--manifests")
         .arg(dep.manifests())
         .arg("--data")
         .arg(dep.data())
         .args(["serve", "--listen", "0.0.0.0:0", "--insecure-no-auth"])
-        .env("WEFT_CACHE_DIR", shared_cache())
         .output()
         .expect("weft runs");
     assert!(!out.status.success());

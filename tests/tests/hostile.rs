@@ -12,7 +12,7 @@ use weft_tests::harness::{Deployment, component, eventually};
 
 fn probe(name: &str, extra: &str) -> String {
     format!(
-        "name = \"{name}\"\ncomponent = \"{}\"\nallowed_hosts = [\"127.0.0.1\"]\n{extra}\n",
+        "name = \"{name}\"\ncomponent = \"{}\"\n{extra}\n",
         component("weft-probe").display()
     )
 }
@@ -156,12 +156,15 @@ async fn a_job_enqueue_storm_is_cut_at_the_per_call_bound() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_call_that_outlives_the_deadline_ends_at_the_deadline() {
-    let (_dep, rt) = setup("[limits]\ntimeout = \"1s\"\nhttp_timeout = \"30s\"").await;
     // A server that accepts and never answers.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let (_dep, rt) = setup(&format!(
+        "allowed_hosts = [\"{addr}\"]\n[limits]\ntimeout = \"1s\"\nhttp_timeout = \"30s\""
+    ))
+    .await;
     tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((socket, _)) = listener.accept().await {
@@ -629,4 +632,86 @@ async fn an_inbound_request_that_cannot_pass_auth_is_refused_before_its_body_is_
         .expect("read");
     let head = String::from_utf8_lossy(&buf[..n]);
     assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_held_at_once_are_bounded_across_requests() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dep = Deployment::new();
+    dep.manifest("probe", &probe("probe", ""));
+    let served = weft_tests::harness::Served::start(
+        &dep,
+        &["--max-buffered", "1MiB", "--body-timeout", "20s"],
+    );
+    let addr = served.url.trim_start_matches("http://").to_string();
+    let url = &served.url;
+    // One client sends 800 KiB of a 900 KiB body and stalls: the front door holds 800 KiB.
+    let body = format!("{{\"pad\":\"{}\"}}", "x".repeat(900 * 1024 - 10));
+    let mut slow = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    slow.write_all(
+        format!(
+            "POST /v1/adapters/probe/ops/echo HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("headers");
+    slow.write_all(&body.as_bytes()[..800 * 1024])
+        .await
+        .expect("most of the body");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Another 500 KiB body does not fit beside it.
+    let c = reqwest::Client::new();
+    let other = format!("{{\"pad\":\"{}\"}}", "y".repeat(500 * 1024));
+    let refused = c
+        .post(format!("{url}/v1/adapters/probe/ops/echo"))
+        .header("content-type", "application/json")
+        .body(other.clone())
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(refused.status(), 503);
+    let problem: Value = refused.json().await.expect("problem");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--max-buffered"),
+        "{problem}"
+    );
+    // A small one still passes.
+    let small = c
+        .post(format!("{url}/v1/adapters/probe/ops/echo"))
+        .json(&json!({"small": true}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(small.status(), 200);
+    // The slow client finishes: its call runs, and its share comes back.
+    slow.write_all(&body.as_bytes()[800 * 1024..])
+        .await
+        .expect("rest");
+    let mut head = [0u8; 12];
+    slow.read_exact(&mut head).await.expect("status line");
+    assert_eq!(&head, b"HTTP/1.1 200");
+    drop(slow);
+    eventually(Duration::from_secs(5), || {
+        let c = c.clone();
+        let other = other.clone();
+        let url = url.clone();
+        async move {
+            c.post(format!("{url}/v1/adapters/probe/ops/echo"))
+                .header("content-type", "application/json")
+                .body(other)
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status() == 200)
+        }
+    })
+    .await
+    .expect("the budget came back");
 }

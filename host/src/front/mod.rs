@@ -34,6 +34,9 @@ pub enum Required {
     Names(Vec<String>),
 }
 
+/// Default of `--max-buffered`: request bodies held at once.
+pub const DEFAULT_MAX_BUFFERED: u64 = 256 * 1024 * 1024;
+
 /// Front-door settings.
 #[derive(Clone)]
 pub struct FrontOptions {
@@ -50,6 +53,8 @@ pub struct FrontOptions {
     pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// How long a request body may take to arrive.
     pub body_timeout: Duration,
+    /// Bytes of request bodies held at once across all requests.
+    pub body_budget: BodyBudget,
 }
 
 impl Default for FrontOptions {
@@ -61,6 +66,7 @@ impl Default for FrontOptions {
             required: Required::All,
             draining: Arc::default(),
             body_timeout: Duration::from_secs(30),
+            body_budget: BodyBudget::new(DEFAULT_MAX_BUFFERED),
         }
     }
 }
@@ -126,15 +132,117 @@ fn check_length(headers: &HeaderMap, limit: u64, what: &str) -> Result<(), Probl
     }
 }
 
+/// Bytes of request bodies the front door holds at once, across every request: each request's
+/// body takes its share as it arrives and gives it back when the request is answered, so many
+/// large bodies arriving together meet a 503 rather than the host's memory limit.
+#[derive(Clone)]
+pub struct BodyBudget {
+    kib: Arc<tokio::sync::Semaphore>,
+    total: u64,
+}
+
+impl BodyBudget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: u64) -> Self {
+        let kib = usize::try_from(bytes.div_ceil(1024))
+            .unwrap_or(usize::MAX)
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
+        Self {
+            kib: Arc::new(tokio::sync::Semaphore::new(kib)),
+            total: bytes,
+        }
+    }
+}
+
+/// A body read whole, holding its share of the [`BodyBudget`] while it lives.
+struct HeldBody {
+    bytes: bytes::Bytes,
+    _share: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl HeldBody {
+    /// The bytes (without a copy) and the share to keep while they live.
+    fn into_parts(self) -> (bytes::Bytes, Option<tokio::sync::OwnedSemaphorePermit>) {
+        (self.bytes, self._share)
+    }
+}
+
+impl std::ops::Deref for HeldBody {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 /// Reads at most `limit` bytes of `body` within `within`; more is a 413 naming the limit, and
-/// a body that does not arrive in time is a 408 (a slow client holds no buffer for ever).
+/// a body that does not arrive in time is a 408 (a slow client holds no buffer for ever). Each
+/// piece takes its share of `budget` as it arrives; none left is a 503.
 async fn read_body(
     body: Body,
     limit: u64,
     what: &str,
     within: Duration,
-) -> Result<bytes::Bytes, Problem> {
-    let read = axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX));
+    budget: &BodyBudget,
+) -> Result<HeldBody, Problem> {
+    use axum::body::HttpBody;
+    let read = async {
+        let mut body = body;
+        let mut buf = bytes::BytesMut::new();
+        let mut share: Option<tokio::sync::OwnedSemaphorePermit> = None;
+        let mut held_kib: u64 = 0;
+        while let Some(frame) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+        {
+            let frame = frame.map_err(|e| {
+                Problem::new(
+                    ErrorKind::InvalidInput,
+                    400,
+                    format!("request body could not be read: {e}"),
+                )
+            })?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if (buf.len() + data.len()) as u64 > limit {
+                return Err(Problem::new(
+                    ErrorKind::InvalidInput,
+                    413,
+                    format!(
+                        "request body exceeds {what} ({})",
+                        crate::manifest::ByteSize::bytes_exact(limit)
+                    ),
+                ));
+            }
+            let need = ((buf.len() + data.len()) as u64)
+                .div_ceil(1024)
+                .saturating_sub(held_kib);
+            if need > 0 {
+                let more = u32::try_from(need)
+                    .ok()
+                    .and_then(|n| budget.kib.clone().try_acquire_many_owned(n).ok())
+                    .ok_or_else(|| {
+                        Problem::new(
+                            ErrorKind::Busy,
+                            503,
+                            format!(
+                                "the front door already holds {} of request bodies (--max-buffered): retry shortly",
+                                crate::manifest::ByteSize::bytes_exact(budget.total)
+                            ),
+                        )
+                    })?;
+                held_kib += need;
+                match &mut share {
+                    Some(s) => s.merge(more),
+                    None => share = Some(more),
+                }
+            }
+            buf.extend_from_slice(&data);
+        }
+        Ok(HeldBody {
+            bytes: buf.freeze(),
+            _share: share,
+        })
+    };
     let Ok(read) = tokio::time::timeout(within, read).await else {
         return Err(Problem::new(
             ErrorKind::InvalidInput,
@@ -145,27 +253,7 @@ async fn read_body(
             ),
         ));
     };
-    read.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.to_string().contains("length limit"))
-            || e.to_string().contains("length limit");
-        if too_large {
-            Problem::new(
-                ErrorKind::InvalidInput,
-                413,
-                format!(
-                    "request body exceeds {what} ({})",
-                    crate::manifest::ByteSize::bytes_exact(limit)
-                ),
-            )
-        } else {
-            Problem::new(
-                ErrorKind::InvalidInput,
-                400,
-                format!("request body could not be read: {e}"),
-            )
-        }
-    })
+    read
 }
 
 #[derive(Deserialize)]
@@ -229,7 +317,14 @@ async fn operation(
         "the front door's --max-body".to_string()
     };
     check_length(&headers, limit, &what)?;
-    let bytes = read_body(body, limit, &what, app.options.body_timeout).await?;
+    let bytes = read_body(
+        body,
+        limit,
+        &what,
+        app.options.body_timeout,
+        &app.options.body_budget,
+    )
+    .await?;
     let input = std::str::from_utf8(&bytes).map_err(|e| {
         Problem::new(
             ErrorKind::InvalidInput,
@@ -370,12 +465,22 @@ async fn inbound(
             format!("route {} refused the request: {refused}", route.name),
         ));
     }
-    request.body = match check_length(&headers, limit, &what) {
-        Ok(()) => read_body(body, limit, &what, app.options.body_timeout).await,
+    let held = match check_length(&headers, limit, &what) {
+        Ok(()) => {
+            read_body(
+                body,
+                limit,
+                &what,
+                app.options.body_timeout,
+                &app.options.body_budget,
+            )
+            .await
+        }
         Err(p) => Err(p),
     }
-    .inspect_err(|_| count("unreadable"))?
-    .to_vec();
+    .inspect_err(|_| count("unreadable"))?;
+    let (bytes, _share) = held.into_parts();
+    request.body = Vec::from(bytes);
     let checked = match crate::inbound::authenticate(&adapter, &route, &request) {
         Ok(()) => crate::inbound::check_replay(&adapter, &route, &request).await,
         Err(e) => Err(e),

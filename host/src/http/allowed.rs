@@ -3,8 +3,16 @@
 //! A pattern is a host (`api.example.com`), a wildcard for its subdomains (`*.example.com`),
 //! optionally with a port (`127.0.0.1:8080`) or a scheme (`https://api.example.com`). Matching
 //! fails closed: no pattern, no request.
+//!
+//! Internal addresses (loopback, private ranges, link-local, this host's own: see
+//! [`super::resolve::is_internal`]) are reachable only when a pattern names the address itself
+//! with its port: `127.0.0.1` alone would open every service on the machine, Weft's own API
+//! included. A wildcard must leave at least two labels (`*.com` would grant a whole top-level
+//! domain) and may not cover IP addresses (`*.0.0.1`).
 
+use super::resolve::is_internal;
 use std::fmt;
+use std::net::IpAddr;
 
 /// One allowed host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,10 +53,33 @@ impl HostPattern {
             if suffix.is_empty() || suffix.contains('*') {
                 return Err(expected());
             }
+            let labels: Vec<&str> = suffix.split('.').collect();
+            if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
+                return Err(format!(
+                    "{text:?} would allow every host under .{suffix}: a wildcard must name a domain, such as \"*.example.com\""
+                ));
+            }
+            if labels
+                .last()
+                .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
+                || suffix.contains(':')
+            {
+                return Err(format!(
+                    "{text:?} is a wildcard over IP addresses: list each address with its port"
+                ));
+            }
             HostMatch::Subdomains(suffix.to_string())
         } else {
             if host.contains('*') || host.is_empty() {
                 return Err(expected());
+            }
+            if port.is_none()
+                && let Some(ip) = ip_literal(&host)
+                && is_internal(ip)
+            {
+                return Err(format!(
+                    "{text:?} is an internal address: grant it with its port, such as \"{host}:8080\" (without one every service on it would be open, Weft's own API included)"
+                ));
             }
             HostMatch::Exact(host)
         };
@@ -61,6 +92,16 @@ impl HostPattern {
             scheme: Some(url.scheme().to_string()),
             host: HostMatch::Exact(url.host_str().unwrap_or_default().to_ascii_lowercase()),
             port: url.port_or_known_default(),
+        }
+    }
+
+    /// True if this pattern names exactly `ip` with a port (what grants an internal address).
+    fn grants_internal(&self, ip: IpAddr, port: Option<u16>) -> bool {
+        match &self.host {
+            HostMatch::Exact(h) => {
+                self.port.is_some() && self.port == port && ip_literal(h) == Some(ip)
+            }
+            HostMatch::Subdomains(_) => false,
         }
     }
 
@@ -83,6 +124,14 @@ impl HostPattern {
                 .is_some_and(|head| head.ends_with('.') && head.len() > 1),
         }
     }
+}
+
+/// The address `host` spells, if it is an IP literal (IPv6 with or without brackets).
+fn ip_literal(host: &str) -> Option<IpAddr> {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
 }
 
 fn split_port(text: &str) -> Option<(&str, Option<u16>)> {
@@ -136,6 +185,22 @@ impl AllowedHosts {
                 url.scheme()
             ));
         }
+        if let Some(ip) = url.host_str().and_then(ip_literal)
+            && is_internal(ip)
+        {
+            let port = url.port_or_known_default();
+            if self
+                .0
+                .iter()
+                .any(|p| p.grants_internal(ip, port) && p.matches(url))
+            {
+                return Ok(());
+            }
+            return Err(format!(
+                "{ip} is an internal address (loopback, private, link-local or this host's own): allowed_hosts must name it with its port, such as \"{ip}:{}\"",
+                port.unwrap_or(80)
+            ));
+        }
         if self.0.iter().any(|p| p.matches(url)) {
             return Ok(());
         }
@@ -157,6 +222,18 @@ impl AllowedHosts {
     /// The patterns, for status output.
     pub fn patterns(&self) -> &[HostPattern] {
         &self.0
+    }
+
+    /// The internal addresses granted explicitly (with a port): a name may resolve to them.
+    pub fn granted_internal(&self) -> Vec<IpAddr> {
+        self.0
+            .iter()
+            .filter(|p| p.port.is_some())
+            .filter_map(|p| match &p.host {
+                HostMatch::Exact(h) => ip_literal(h).filter(|ip| is_internal(*ip)),
+                HostMatch::Subdomains(_) => None,
+            })
+            .collect()
     }
 }
 
@@ -204,6 +281,48 @@ mod tests {
             .check(&url("https://example.com"))
             .unwrap_err();
         assert!(e.contains("not in allowed_hosts []"), "{e}");
+    }
+
+    #[test]
+    fn internal_addresses_need_an_explicit_address_and_port() {
+        for bad in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "[::1]",
+            "192.168.0.10",
+            "169.254.169.254",
+        ] {
+            let e = HostPattern::parse(bad).expect_err(bad);
+            assert!(e.contains("with its port"), "{e}");
+        }
+        let a = allowed(&["127.0.0.1:8080", "*.example.com", "10.0.0.5:443"]);
+        assert!(a.check(&url("http://127.0.0.1:8080/")).is_ok());
+        assert!(a.check(&url("http://127.0.0.1:9000/")).is_err());
+        assert!(a.check(&url("https://10.0.0.5/")).is_ok());
+        assert!(a.check(&url("http://10.0.0.5/")).is_err());
+        assert!(a.check(&url("http://192.168.1.1:8080/")).is_err());
+        assert!(a.check(&url("http://[::1]:8080/")).is_err());
+        assert!(a.check(&url("http://[fd00::1]:8080/")).is_err());
+        assert!(a.check(&url("http://100.64.0.1:8080/")).is_err());
+        assert_eq!(
+            a.granted_internal(),
+            vec![
+                "127.0.0.1".parse::<IpAddr>().expect("ip"),
+                "10.0.0.5".parse().expect("ip")
+            ]
+        );
+    }
+
+    #[test]
+    fn wildcards_over_a_top_level_domain_or_addresses_are_refused() {
+        for bad in ["*.com", "*.0.0.1", "*.1", "*.co.", "https://*.org"] {
+            assert!(
+                HostPattern::parse(bad).is_err(),
+                "{bad:?} should be refused"
+            );
+        }
+        assert!(HostPattern::parse("*.co.uk").is_ok());
+        assert!(HostPattern::parse("*.sekorm.com").is_ok());
     }
 
     #[test]

@@ -113,7 +113,9 @@ impl HttpCapability {
         });
         let client = reqwest::Client::builder()
             .redirect(redirect)
-            .dns_resolver(Arc::new(resolve::GuardedResolver))
+            .dns_resolver(Arc::new(resolve::GuardedResolver::new(
+                policy.allowed.granted_internal(),
+            )))
             .no_proxy()
             .connect_timeout(policy.timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(60))

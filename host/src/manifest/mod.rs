@@ -139,6 +139,11 @@ pub struct Limits {
     pub http_response: ByteSize,
     /// Largest storage value.
     pub storage_value: ByteSize,
+    /// Bytes of storage (keys and values together) the adapter may hold; a write past it is
+    /// refused, so that one adapter cannot fill the disk every other one shares.
+    pub storage: ByteSize,
+    /// Keys the adapter may hold in storage.
+    pub storage_keys: u64,
     /// Largest operation input or inbound body accepted by the front door.
     pub request_body: ByteSize,
     /// Outbound requests of this adapter instance, across every process sharing the store.
@@ -159,6 +164,8 @@ impl Default for Limits {
             http_request: ByteSize::mib(16),
             http_response: ByteSize::mib(16),
             storage_value: ByteSize::mib(1),
+            storage: ByteSize::mib(256),
+            storage_keys: 100_000,
             request_body: ByteSize::mib(8),
             rate: None,
             token_rate: None,

@@ -72,6 +72,32 @@ pub async fn deployment_secret(store: &dyn Store, name: &str) -> Result<Vec<u8>,
     Ok(store.kv_get(META, name).await?.unwrap_or(fresh))
 }
 
+/// Checks that this process was given the store key the store was set up with (`check`: the
+/// key's check value); the first process to ask records its key's. A wrong key would otherwise
+/// pass unnoticed, every sealed token ignored and fetched again.
+pub async fn check_store_key(store: &dyn Store, check: &[u8]) -> Result<(), StoreError> {
+    let stored = match store.kv_get(META, "store-key-check").await? {
+        Some(v) => v,
+        None if store
+            .kv_cas(META, "store-key-check", None, Some(check))
+            .await? =>
+        {
+            return Ok(());
+        }
+        None => store
+            .kv_get(META, "store-key-check")
+            .await?
+            .unwrap_or_default(),
+    };
+    if stored == check {
+        Ok(())
+    } else {
+        Err(StoreError::Config(
+            "the store key (WEFT_STORE_KEY, or DATA/store-key for the embedded store) is not the one this store was set up with: give every node the same key".into(),
+        ))
+    }
+}
+
 /// Checks that the store is the one this data folder was used with: a store id kept both in
 /// the store and in `DATA/store-id`. A store that vanished or was emptied (a deleted
 /// `weft.db`, a reset database) would otherwise be taken for a fresh one, forgetting
@@ -125,6 +151,17 @@ pub async fn check_identity(
             write_marker(&won)
         }
     }
+}
+
+/// What one namespace of the key-value table holds (see [`Store::kv_usage`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KvUsage {
+    /// Keys.
+    pub keys: u64,
+    /// Bytes of keys and values together.
+    pub bytes: u64,
+    /// Bytes of the key asked about and its value, if it is set.
+    pub existing: Option<u64>,
 }
 
 /// A token grant as persisted.
@@ -301,6 +338,9 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<String>, StoreError>;
+    /// What namespace `ns` holds: its keys, their bytes (keys and values), and the bytes of
+    /// `key` if it is set (a write replacing it frees those).
+    async fn kv_usage(&self, ns: &str, key: &str) -> Result<KvUsage, StoreError>;
     /// Atomically replaces `expected` by `new` (`None`: absent); true if it did.
     async fn kv_cas(
         &self,

@@ -149,6 +149,26 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn kv_usage(&self, ns: &str, key: &str) -> Result<super::KvUsage, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), COALESCE(SUM(OCTET_LENGTH(key) + OCTET_LENGTH(value)), 0), MAX(CASE WHEN key = $1 THEN OCTET_LENGTH(key) + OCTET_LENGTH(value) END) FROM kv WHERE ns = $2",
+        )
+        .bind(key)
+        .bind(ns)
+        .fetch_one(&self.pool)
+        .await?;
+        let count = |i: usize| -> Result<u64, StoreError> {
+            let n: i64 = row.try_get(i)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        };
+        let existing: Option<i64> = row.try_get(2)?;
+        Ok(super::KvUsage {
+            keys: count(0)?,
+            bytes: count(1)?,
+            existing: existing.map(|n| u64::try_from(n).unwrap_or(0)),
+        })
+    }
+
     async fn kv_delete(&self, ns: &str, key: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM kv WHERE ns = $1 AND key = $2")
             .bind(ns)

@@ -71,6 +71,26 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn kv_usage(&self, ns: &str, key: &str) -> Result<super::KvUsage, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0), MAX(CASE WHEN key = ? THEN LENGTH(CAST(key AS BLOB)) + LENGTH(value) END) FROM kv WHERE ns = ?",
+        )
+        .bind(key)
+        .bind(ns)
+        .fetch_one(&self.pool)
+        .await?;
+        let count = |i: usize| -> Result<u64, StoreError> {
+            let n: i64 = row.try_get(i)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        };
+        let existing: Option<i64> = row.try_get(2)?;
+        Ok(super::KvUsage {
+            keys: count(0)?,
+            bytes: count(1)?,
+            existing: existing.map(|n| u64::try_from(n).unwrap_or(0)),
+        })
+    }
+
     async fn kv_delete(&self, ns: &str, key: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM kv WHERE ns = ? AND key = ?")
             .bind(ns)

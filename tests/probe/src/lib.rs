@@ -60,6 +60,10 @@ impl Adapter for Probe {
                     "enqueue",
                     "enqueue input.op with input.input as a job; fail afterwards if input.fail_after",
                 ),
+                (
+                    "log-flood",
+                    "log input.count messages of input.kib KiB each, numbered",
+                ),
             ],
             &[],
         )
@@ -156,10 +160,12 @@ impl Adapter for Probe {
             }
             "enqueue-storm" => {
                 let count = input["count"].as_u64().unwrap_or(0);
+                let filler = "x".repeat((input["kib"].as_u64().unwrap_or(0) as usize) << 10);
                 let mut taken = 0u64;
                 let mut refusal = None;
                 for i in 0..count {
-                    match weft_sdk::jobs::enqueue("echo", &json!({ "n": i }), 3_600_000, None) {
+                    let job = json!({ "n": i, "filler": filler });
+                    match weft_sdk::jobs::enqueue("echo", &job, 3_600_000, None) {
                         Ok(_) => taken += 1,
                         Err(e) => {
                             refusal = Some(e.to_string());
@@ -211,6 +217,18 @@ impl Adapter for Probe {
                 let read = storage::get(key)?.map(|v| String::from_utf8_lossy(&v).into_owned());
                 let keys = storage::list_all("")?;
                 Ok(json!({ "read": read, "keys": keys }))
+            }
+            "log-flood" => {
+                let count = input["count"].as_u64().unwrap_or(1);
+                let kib = input["kib"].as_u64().unwrap_or(1) as usize;
+                let filler = "x".repeat(kib << 10);
+                for i in 0..count {
+                    weft_sdk::log::info(
+                        &format!("flood {i:06} {filler}"),
+                        &[("n", &i.to_string())],
+                    );
+                }
+                Ok(json!({ "logged": count }))
             }
             "context" => Ok(json!({
                 "call_id": ctx.call_id,
