@@ -21,9 +21,11 @@ plugins: toolchain
 build: plugins
 	$(CARGO) build -p weft
 
-# Runs Weft on the embedded store (./data) with the adapters in manifests/.
+# The demo: the platform simulators (weft-sim) and Weft on the embedded store (./data) with the
+# manifests in demo/, which point every adapter at its simulator. Ctrl-C stops both.
 run: build
-	$(CARGO) run -p weft -- serve --manifests manifests --data data
+	$(CARGO) build -p weft-tests --bin weft-sim
+	./demo/run.sh
 
 # Every test: unit, manifest snapshots, the adapters against their simulators, the CLI.
 test: build

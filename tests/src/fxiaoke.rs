@@ -74,6 +74,11 @@ impl Crm {
     /// Starts a CRM expecting this push token and tenant; `data_centers` non-empty makes the
     /// account multi-ledger.
     pub async fn start(token: &str, tenant: &str, data_centers: &[&str]) -> Self {
+        Self::start_on(0, token, tenant, data_centers).await
+    }
+
+    /// [`Self::start`] on loopback port `port` (0: a free one), for `weft-sim`.
+    pub async fn start_on(port: u16, token: &str, tenant: &str, data_centers: &[&str]) -> Self {
         let inner = Arc::new(Mutex::new(Inner {
             token: token.into(),
             tenant: tenant.into(),
@@ -83,7 +88,7 @@ impl Crm {
             ledger: Ledger::default(),
         }));
         let app = Router::new().fallback(handle).with_state(inner.clone());
-        let (addr, server) = crate::harness::serve_app(app).await;
+        let (addr, server) = crate::harness::serve_app_on(port, app).await;
         Self {
             addr,
             inner,

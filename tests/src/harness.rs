@@ -306,9 +306,17 @@ where
 /// Serves `app` on a free loopback port: its address, and the task serving it (aborting the
 /// task stops the server).
 pub async fn serve_app(app: axum::Router) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    serve_app_on(0, app).await
+}
+
+/// [`serve_app`] on loopback port `port` (0: a free one).
+pub async fn serve_app_on(
+    port: u16,
+    app: axum::Router,
+) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
-        .expect("bind a loopback port");
+        .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:{port}: {e}"));
     let addr = listener.local_addr().expect("local address");
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;

@@ -251,6 +251,17 @@ impl HugeVision {
         login_window: Duration,
         cycle: Duration,
     ) -> Self {
+        Self::start_on(0, account, ttl, login_window, cycle).await
+    }
+
+    /// [`Self::start`] on loopback port `port` (0: a free one), for `weft-sim`.
+    pub async fn start_on(
+        port: u16,
+        account: Account,
+        ttl: Duration,
+        login_window: Duration,
+        cycle: Duration,
+    ) -> Self {
         let products = ["SD01B02_D01食品酒饮02", "BD01A01_D01零部件001", "SD01B09"]
             .into_iter()
             .map(String::from)
@@ -271,7 +282,7 @@ impl HugeVision {
             ledger: Ledger::default(),
         }));
         let app = Router::new().fallback(handle).with_state(inner.clone());
-        let (addr, server) = crate::harness::serve_app(app).await;
+        let (addr, server) = crate::harness::serve_app_on(port, app).await;
         let cycle_state = inner.clone();
         let cycle_task = tokio::spawn(async move {
             loop {

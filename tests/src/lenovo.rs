@@ -102,6 +102,11 @@ impl Lenovo {
     /// Starts with these client credentials; category "inventory" exists, rows are unique by
     /// (LENOVO_PN, PLANT), and field "version" is at most 10 characters.
     pub async fn start(client_id: &str, client_secret: &str) -> Self {
+        Self::start_on(0, client_id, client_secret).await
+    }
+
+    /// [`Self::start`] on loopback port `port` (0: a free one), for `weft-sim`.
+    pub async fn start_on(port: u16, client_id: &str, client_secret: &str) -> Self {
         let inner = Arc::new(Mutex::new(Inner {
             client_id: client_id.into(),
             client_secret: client_secret.into(),
@@ -115,7 +120,7 @@ impl Lenovo {
             ledger: Ledger::default(),
         }));
         let app = Router::new().fallback(handle).with_state(inner.clone());
-        let (addr, server) = crate::harness::serve_app(app).await;
+        let (addr, server) = crate::harness::serve_app_on(port, app).await;
         Self {
             addr,
             inner,

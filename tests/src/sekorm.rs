@@ -95,6 +95,11 @@ pub const PREFIX: &str = "/serviceGate";
 impl Sekorm {
     /// Starts a simulator on 127.0.0.1 with these credentials.
     pub async fn start(account: &str, secret: &str) -> Self {
+        Self::start_on(0, account, secret).await
+    }
+
+    /// [`Self::start`] on loopback port `port` (0: a free one), for `weft-sim`.
+    pub async fn start_on(port: u16, account: &str, secret: &str) -> Self {
         let inner = Arc::new(Mutex::new(Inner {
             config: Config {
                 account: account.into(),
@@ -109,9 +114,9 @@ impl Sekorm {
             ledger: Ledger::default(),
         }));
         let app = Router::new().fallback(handle).with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
-            .expect("bind simulator");
+            .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:{port}: {e}"));
         let addr = listener.local_addr().expect("simulator address");
         let server = tokio::spawn(async move {
             let _ = axum::serve(

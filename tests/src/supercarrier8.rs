@@ -68,6 +68,17 @@ impl SuperCarrier8 {
     /// Starts with these credentials, a token TTL of `ttl` seconds and one token call per
     /// `token_window`.
     pub async fn start(access_key: &str, secret: &str, ttl: u64, token_window: Duration) -> Self {
+        Self::start_on(0, access_key, secret, ttl, token_window).await
+    }
+
+    /// [`Self::start`] on loopback port `port` (0: a free one), for `weft-sim`.
+    pub async fn start_on(
+        port: u16,
+        access_key: &str,
+        secret: &str,
+        ttl: u64,
+        token_window: Duration,
+    ) -> Self {
         let inner = Arc::new(Mutex::new(Inner {
             access_key: access_key.into(),
             secret: secret.into(),
@@ -80,7 +91,7 @@ impl SuperCarrier8 {
             ledger: Ledger::default(),
         }));
         let app = Router::new().fallback(handle).with_state(inner.clone());
-        let (addr, server) = crate::harness::serve_app(app).await;
+        let (addr, server) = crate::harness::serve_app_on(port, app).await;
         Self {
             addr,
             inner,

@@ -151,7 +151,7 @@ impl Store for PgStore {
 
     async fn kv_usage(&self, ns: &str, key: &str) -> Result<super::KvUsage, StoreError> {
         let row = sqlx::query(
-            "SELECT COUNT(*), COALESCE(SUM(OCTET_LENGTH(key) + OCTET_LENGTH(value)), 0), MAX(CASE WHEN key = $1 THEN OCTET_LENGTH(key) + OCTET_LENGTH(value) END) FROM kv WHERE ns = $2",
+            "SELECT COUNT(*), COALESCE(SUM(OCTET_LENGTH(key) + OCTET_LENGTH(value)), 0)::BIGINT, MAX(CASE WHEN key = $1 THEN (OCTET_LENGTH(key) + OCTET_LENGTH(value))::BIGINT END) FROM kv WHERE ns = $2",
         )
         .bind(key)
         .bind(ns)
