@@ -104,6 +104,20 @@ async fn key_value_storage_with_prefixes_and_namespaces() {
             Vec::<String>::new(),
             "{name}: '%' is literal"
         );
+        // What a namespace holds, in bytes of keys and values (UTF-8 keys count their bytes).
+        s.kv_set("u", "ключ", b"12345").await.expect("set");
+        s.kv_set("u", "k2", b"").await.expect("set");
+        let usage = s.kv_usage("u", "ключ").await.expect("usage");
+        assert_eq!(usage.keys, 2, "{name}");
+        assert_eq!(usage.bytes, 8 + 5 + 2, "{name}");
+        assert_eq!(usage.existing, Some(13), "{name}");
+        let none = s.kv_usage("u", "absent").await.expect("usage");
+        assert_eq!(none.existing, None, "{name}");
+        assert_eq!(
+            s.kv_usage("empty", "k").await.expect("usage"),
+            weft::store::KvUsage::default(),
+            "{name}"
+        );
         assert!(s.kv_delete("a", "x/1").await.expect("delete"), "{name}");
         assert!(!s.kv_delete("a", "x/1").await.expect("delete"), "{name}");
         assert_eq!(
