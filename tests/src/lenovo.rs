@@ -5,7 +5,8 @@
 //! XML, answered in the format asked), the batch fields and their types (batch_id ≤ 16, batch_size
 //! and seq_size numbers, seq_id a string, 1 ≤ seq_size ≤ 500 = rows sent, appName ≤ 10), batch
 //! consistency across sequences, E00A00 for a sequence already consumed, E00V00 with per-row
-//! `verify` for configured length limits, E00W00 for a unique key added twice, PATCH clearing the
+//! `verify` for configured length limits, E00W00 for a unique key added twice, E00M00 with both
+//! (each sub-code with its own rows) when one request has both problems, PATCH clearing the
 //! data at the start of its batch, 404 for unknown paths and 401 for bad tokens.
 
 use axum::Router;
@@ -629,7 +630,40 @@ fn process(
             invalid.push(json!({"row": row, "verify": verify}));
         }
     }
+    let key_of = |row: &Map<String, Value>, unique: &[String]| {
+        unique
+            .iter()
+            .map(|k| row.get(k).map(text).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    let unique = i.unique.clone();
     if !invalid.is_empty() {
+        // Invalid rows and duplicate keys in one request: E00M00, "several problems", each
+        // with its own code, message and rows.
+        let table = i.ledger.tables.entry(target.clone()).or_default();
+        let dups: Vec<Value> = if method == "POST" {
+            env.data
+                .iter()
+                .filter(|r| table.contains_key(&key_of(r, &unique)))
+                .map(|r| json!({"row": r}))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !dups.is_empty() {
+            i.ledger.requests.push(seen("E00M00"));
+            return answer(
+                format,
+                StatusCode::OK,
+                "E00M00",
+                "multiple exceptions",
+                json!([
+                    {"code": "E00V00", "message": "data verification failed!", "result": invalid},
+                    {"code": "E00W00", "message": "unique constraint violated", "result": dups},
+                ]),
+            );
+        }
         i.ledger.requests.push(seen("E00V00"));
         return answer(
             format,
@@ -639,14 +673,6 @@ fn process(
             Value::Array(invalid),
         );
     }
-    let key_of = |row: &Map<String, Value>, unique: &[String]| {
-        unique
-            .iter()
-            .map(|k| row.get(k).map(text).unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join("|")
-    };
-    let unique = i.unique.clone();
     let table = i.ledger.tables.entry(target.clone()).or_default();
     if method == "POST" {
         let dups: Vec<Value> = env

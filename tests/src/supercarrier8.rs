@@ -1,8 +1,9 @@
 //! A strict simulator of the 超8 open platform (`supercarrier8-open-platform.md`): get-token with
 //! the lower-case MD5 of the secret and its error codes, one token call per window (21185002),
 //! `Authorization: <token>` without "Bearer" (20324012 expired, 20324013 invalid), the
-//! `{code, message, data, timestamp, traceId}` envelope, and a product store behind the paths the
-//! adapter's defaults name (V1 single, V3 batches of at most 100, paged list).
+//! `{code, message, data, timestamp, traceId}` envelope, and a product store: the V1 single upsert
+//! at its public path (`/ps/v1/open/product/add-upd-product`, by `productNo`), and the V3
+//! batches of at most 100 and the paged list behind the paths the adapter assumes.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -48,6 +49,12 @@ struct Inner {
     tokens: HashMap<String, Instant>,
     faults: VecDeque<Fault>,
     latency: Duration,
+    /// Process the next business call, then break the connection (a lost answer).
+    drop_next: bool,
+    /// Put per-item validation errors in `meta` (by product code, with `msg`) rather than in
+    /// `data.errors`, and failList reasons in `reason` rather than `message`: the envelope has
+    /// room for both, and a client must read either.
+    other_error_places: bool,
     ledger: Ledger,
 }
 
@@ -71,6 +78,16 @@ impl SuperCarrier8 {
         Self::start_on(0, access_key, secret, ttl, token_window).await
     }
 
+    /// Processes the next business call, then breaks the connection: its answer is lost.
+    pub fn drop_next_answer(&self) {
+        self.inner.lock().expect("state").drop_next = true;
+    }
+
+    /// Per-item errors in `meta` by product code, and failList reasons in `reason`.
+    pub fn use_other_error_places(&self) {
+        self.inner.lock().expect("state").other_error_places = true;
+    }
+
     /// [`Self::start`] on loopback port `port` (0: a free one), for `weft-sim`.
     pub async fn start_on(
         port: u16,
@@ -88,9 +105,11 @@ impl SuperCarrier8 {
             tokens: HashMap::new(),
             faults: VecDeque::new(),
             latency: Duration::ZERO,
+            drop_next: false,
+            other_error_places: false,
             ledger: Ledger::default(),
         }));
-        let app = Router::new().fallback(handle).with_state(inner.clone());
+        let app = Router::new().fallback(entry).with_state(inner.clone());
         let (addr, server) = crate::harness::serve_app_on(port, app).await;
         Self {
             addr,
@@ -132,6 +151,47 @@ fn reply(code: i64, message: &str, data: Value) -> Response {
         "timestamp": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         "traceId": uuid::Uuid::new_v4().to_string(),
         "exception": null, "meta": null, "ext": null,
+    });
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Every request: [`handle`], and the answer dropped when asked (the call is processed).
+async fn entry(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let drop = uri.path() != "/cncop/ca/v1/applications/get-token"
+        && std::mem::take(&mut inner.lock().expect("state").drop_next);
+    let response = handle(State(inner), method, uri, headers, body).await;
+    if !drop {
+        return response;
+    }
+    let stream = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other("dropped"))
+    });
+    Response::builder()
+        .status(200)
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap_or_default()
+}
+
+/// [`reply`] with `meta` set and no data.
+fn reply_meta(code: i64, message: &str, meta: Value) -> Response {
+    let body = json!({
+        "code": code,
+        "message": message,
+        "data": null,
+        "timestamp": 0,
+        "traceId": uuid::Uuid::new_v4().to_string(),
+        "exception": null, "meta": meta, "ext": null,
     });
     (
         StatusCode::OK,
@@ -199,7 +259,7 @@ async fn handle(
             json!({"accessToken": token, "tokenTtl": format!("PT{ttl}S"), "tokenTtlSeconds": ttl}),
         );
     }
-    if !path.starts_with("/cncop/") {
+    if !path.starts_with("/cncop/") && !path.starts_with("/ps/") {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
     let token = headers
@@ -262,7 +322,21 @@ async fn handle(
         None
     };
     match path.as_str() {
-        "/cncop/pdm/v1/goods/save-by-code" => {
+        "/ps/v1/open/product/add-upd-product" => {
+            // The single upsert names its product by `productNo` (the platform's public page).
+            let mut b = b;
+            let Some(code) = b["productNo"]
+                .as_str()
+                .map(str::to_string)
+                .filter(|c| !c.is_empty())
+            else {
+                return reply(
+                    40001,
+                    "参数校验失败",
+                    json!({"errors": [{"index": 0, "field": "productNo", "message": "productNo不能为空"}]}),
+                );
+            };
+            b["goodsCode"] = json!(code);
             if let Some((field, message)) = check(&b) {
                 return reply(
                     40001,
@@ -270,9 +344,8 @@ async fn handle(
                     json!({"errors": [{"index": 0, "field": field, "message": message}]}),
                 );
             }
-            let code = b["goodsCode"].as_str().unwrap_or_default().to_string();
             i.ledger.products.insert(code.clone(), b);
-            reply(200, "success", json!({"goodsCode": code}))
+            reply(200, "success", json!({"productNo": code}))
         }
         "/cncop/pdm/v3/goods/page" => {
             let page = b["pageNo"].as_u64().unwrap_or(0);
@@ -321,12 +394,29 @@ async fn handle(
                         .filter_map(|(n, it)| check(it).map(|(field, message)| json!({"index": n, "field": field, "message": message})))
                         .collect();
                     if !errors.is_empty() {
+                        if i.other_error_places {
+                            let by_code: Vec<Value> = errors
+                                .iter()
+                                .map(|e| {
+                                    let n = e["index"].as_u64().unwrap_or(0) as usize;
+                                    json!({"goodsCode": codes[n], "fieldName": e["field"], "msg": e["message"]})
+                                })
+                                .collect();
+                            return reply_meta(40001, "参数校验失败", json!({"errors": by_code}));
+                        }
                         return reply(40001, "参数校验失败", json!({"errors": errors}));
                     }
                     let mut fail = Vec::new();
                     for (it, code) in items.iter().zip(&codes) {
                         if code.starts_with("FAIL") {
-                            fail.push(json!({"goodsCode": code, "code": "30001", "message": "商品已锁定"}));
+                            let words = if i.other_error_places {
+                                "reason"
+                            } else {
+                                "message"
+                            };
+                            fail.push(
+                                json!({"goodsCode": code, "code": "30001", words: "商品已锁定"}),
+                            );
                         } else {
                             i.ledger.products.insert(code.clone(), it.clone());
                         }
@@ -353,6 +443,18 @@ async fn handle(
                             None => fail.push(
                                 json!({"goodsCode": c, "code": "30404", "message": "商品不存在"}),
                             ),
+                            Some(p)
+                                if batch.ends_with("enable-by-code")
+                                    && p["enabled"] != json!(false) =>
+                            {
+                                fail.push(json!({"goodsCode": c, "code": "30409", "message": "商品已启用"}));
+                            }
+                            Some(p)
+                                if batch.ends_with("disable-by-code")
+                                    && p["enabled"] == json!(false) =>
+                            {
+                                fail.push(json!({"goodsCode": c, "code": "30409", "message": "商品已禁用"}));
+                            }
                             Some(p) => {
                                 if batch.ends_with("delete-by-code") {
                                     i.ledger.products.remove(c);

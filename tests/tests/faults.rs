@@ -40,7 +40,10 @@ async fn dead_job(dep: &Deployment, adapter: &str, op: &str, input: Value) -> Va
     .expect("the job ends");
     workers.shutdown().await;
     assert_eq!(record.state, JobState::Dead, "{record:?}");
-    assert_eq!(record.attempt, 2, "retried as the manifest says, then dead");
+    assert_eq!(
+        record.attempt, 2,
+        "retried as the manifest says, then dead: {record:?}"
+    );
     record.last_error.expect("the reason")
 }
 
@@ -118,7 +121,7 @@ async fn supercarrier8_under_a_5xx_storm_ends_dead_with_the_status() {
         &dep,
         "supercarrier8",
         "upsert-product",
-        json!({"goodsCode": "G1", "goodsName": "n"}),
+        json!({"productNo": "G1", "goodsName": "n"}),
     )
     .await;
     assert!(reason(&error).contains("502"), "{error}");

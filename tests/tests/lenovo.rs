@@ -203,6 +203,42 @@ async fn codes_map_to_kinds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_problems_at_once_name_every_row_field_and_sub_code() {
+    let (_sim, _dep, rt) = setup("").await;
+    sync(&rt, input("add", rows(3))).await.expect("first rows");
+    // Row 0 repeats a key already written, row 2 has a field past its length: E00M00.
+    let mut again = rows(3);
+    again[1]["LENOVO_PN"] = json!("pn_new_1");
+    again[2]["LENOVO_PN"] = json!("pn_new_2");
+    again[2]["version"] = json!("far-too-long-version");
+    let e = sync(&rt, input("add", again))
+        .await
+        .expect_err("several problems");
+    assert_eq!(e.kind, ErrorKind::Rejected, "{e:?}");
+    assert_eq!(e.platform_code.as_deref(), Some("E00M00"));
+    let details: Vec<(Option<u32>, Option<&str>, Option<&str>)> = e
+        .details
+        .iter()
+        .map(|d| (d.index, d.field.as_deref(), d.code.as_deref()))
+        .collect();
+    assert!(
+        details.contains(&(Some(2), Some("version"), Some("E00V00"))),
+        "{details:?}"
+    );
+    assert!(
+        details.contains(&(Some(0), None, Some("E00W00"))),
+        "{details:?}"
+    );
+    assert!(
+        e.message.contains("E00V00")
+            && e.message.contains("E00W00")
+            && e.message.contains("rows 0"),
+        "the message alone names the sub-codes and rows: {}",
+        e.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_401_mid_batch_refreshes_the_token_once_and_the_batch_continues() {
     let (sim, _dep, rt) = setup("").await;
     sim.fail_next([Fault::Pass, Fault::RevokeTokens]);

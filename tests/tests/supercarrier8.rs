@@ -257,8 +257,80 @@ async fn validation_errors_are_mapped_to_the_callers_indexes() {
     call(
         &rt,
         "upsert-product",
-        json!({"goodsCode": "ONE", "goodsName": "one"}),
+        json!({"productNo": "ONE", "goodsName": "one"}),
     )
     .await
     .expect("500 is retried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item_errors_are_read_wherever_the_envelope_puts_them() {
+    let (sim, _dep, rt) = setup("app-secret", 28800, Duration::from_secs(60), "60s").await;
+    sim.use_other_error_places();
+    let mut items = products(5);
+    items[3]["goodsName"] = json!("x".repeat(51));
+    let e = call(&rt, "upsert-products", json!({ "items": items }))
+        .await
+        .expect_err("rejected");
+    assert_eq!(e.kind, ErrorKind::Rejected, "{e}");
+    let d = &e.details;
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        d[0].index,
+        Some(3),
+        "named by product code, mapped to the index: {d:?}"
+    );
+    assert_eq!(d[0].field.as_deref(), Some("goodsName"));
+    assert!(
+        d[0].message.contains("goodsName长度"),
+        "the platform's words: {d:?}"
+    );
+
+    let mut items = products(3);
+    items[1]["goodsCode"] = json!("FAIL-1");
+    let out = call(&rt, "upsert-products", json!({ "items": items }))
+        .await
+        .expect("batch");
+    assert_eq!(
+        out["failed"],
+        json!([{"index": 1, "code": "30001", "message": "商品已锁定"}]),
+        "a failList reason is passed through, not \"failed\""
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_or_disable_retried_after_a_lost_answer_succeeds() {
+    let (sim, _dep, rt) = setup("app-secret", 28800, Duration::from_secs(60), "60s").await;
+    call(&rt, "upsert-products", json!({ "items": products(3) }))
+        .await
+        .expect("products");
+    // The platform deletes, the answer is lost, the retry hears "商品不存在" for both.
+    sim.drop_next_answer();
+    let out = call(
+        &rt,
+        "delete-products",
+        json!({ "items": ["G0000", "G0001"] }),
+    )
+    .await
+    .expect("the retry settles it");
+    assert_eq!(out["failed"], json!([]), "{out}");
+    assert_eq!(out["succeeded"], 2, "{out}");
+    assert_eq!(
+        out["settled_by_earlier_attempt"].as_array().map(Vec::len),
+        Some(2),
+        "{out}"
+    );
+    assert!(sim.ledger(|l| !l.products.contains_key("G0000")));
+    // Disable: the retry hears "商品已禁用".
+    sim.drop_next_answer();
+    let out = call(&rt, "disable-products", json!({ "items": ["G0002"] }))
+        .await
+        .expect("the retry settles it");
+    assert_eq!(out["failed"], json!([]), "{out}");
+    // Without a lost answer, the same words are a failure: nothing was done by this call.
+    let out = call(&rt, "delete-products", json!({ "items": ["G0000"] }))
+        .await
+        .expect("answer");
+    assert_eq!(out["failed"][0]["index"], 0, "{out}");
+    assert_eq!(out["failed"][0]["message"], "商品不存在", "{out}");
 }

@@ -435,6 +435,43 @@ fn find_row(row: &Value, part: &[Map<String, Value>], offset: usize) -> Option<u
         .map(|i| offset + i)
 }
 
+/// Details for one entry of a refusal's `result`: a row with its `verify` list (one detail per
+/// field), a `{row}` wrapper, or the row itself; `message` when the entry says nothing itself.
+fn row_details(
+    code: &str,
+    message: &str,
+    item: &Value,
+    part: &[Map<String, Value>],
+    offset: usize,
+    details: &mut Vec<Detail>,
+) {
+    let row = if item.get("row").is_some() {
+        &item["row"]
+    } else {
+        item
+    };
+    let index = find_row(row, part, offset);
+    let verify = list(&item["verify"]);
+    if verify.is_empty() {
+        details.push(detail(index, None, Some(code), message));
+        return;
+    }
+    for v in verify {
+        let fields = text(&v["fields"]);
+        let kind = text(&v["type"]);
+        details.push(detail(
+            index,
+            Some(fields.as_str()).filter(|f| !f.is_empty()),
+            Some(code),
+            if kind.is_empty() {
+                message.to_string()
+            } else {
+                kind
+            },
+        ));
+    }
+}
+
 fn list(v: &Value) -> Vec<&Value> {
     match v {
         Value::Array(items) => items.iter().collect(),
@@ -457,51 +494,64 @@ fn refusal(
         "-1" => return AdapterError::transient_code(code, msg),
         "E00V00" => {
             for item in list(&answer.result) {
-                let index = find_row(&item["row"], part, offset);
-                for v in list(&item["verify"]) {
-                    let fields = text(&v["fields"]);
-                    details.push(detail(
-                        index,
-                        Some(fields.as_str()).filter(|f| !f.is_empty()),
-                        Some(code),
-                        text(&v["type"]),
-                    ));
-                }
+                row_details(code, "", item, part, offset, &mut details);
             }
         }
         "E00W00" => {
             for item in list(&answer.result) {
-                let row = if item.get("row").is_some() {
-                    &item["row"]
-                } else {
-                    item
-                };
-                details.push(detail(
-                    find_row(row, part, offset),
-                    None,
-                    Some(code),
+                row_details(
+                    code,
                     "unique constraint violated",
-                ));
+                    item,
+                    part,
+                    offset,
+                    &mut details,
+                );
             }
             return AdapterError::rejected(code, msg)
                 .with_details(details)
                 .conflict();
         }
         "E00M00" => {
+            // Several problems, each with its own code, message and (perhaps) rows: every row
+            // becomes a detail with the caller's index, the field and the sub-code.
+            let mut summary = Vec::new();
             for item in list(&answer.result) {
                 let sub = text(&item["code"]);
+                let sub_code = Some(sub.as_str()).filter(|s| !s.is_empty()).unwrap_or(code);
                 let message = [&item["message"], &item["msg"]]
                     .iter()
                     .map(|v| text(v))
                     .find(|s| !s.is_empty())
                     .unwrap_or_default();
-                let index = item.get("row").and_then(|r| find_row(r, part, offset));
-                details.push(detail(
-                    index,
-                    None,
-                    Some(sub.as_str()).filter(|s| !s.is_empty()),
-                    message,
-                ));
+                let before = details.len();
+                let rows = ["result", "rows", "data"]
+                    .iter()
+                    .map(|k| list(&item[*k]))
+                    .find(|l| !l.is_empty())
+                    .unwrap_or_default();
+                for row in rows {
+                    row_details(sub_code, &message, row, part, offset, &mut details);
+                }
+                if item.get("row").is_some() || item.get("verify").is_some() {
+                    row_details(sub_code, &message, item, part, offset, &mut details);
+                }
+                if details.len() == before {
+                    details.push(detail(None, None, Some(sub_code), message.clone()));
+                }
+                let indexes: Vec<String> = details[before..]
+                    .iter()
+                    .filter_map(|d| d.index.map(|i| i.to_string()))
+                    .collect();
+                summary.push(if indexes.is_empty() {
+                    format!("{sub_code} {message}")
+                } else {
+                    format!("{sub_code} {message} (rows {})", indexes.join(", "))
+                });
+            }
+            if !summary.is_empty() {
+                let msg = format!("{where_}: {code}: {}", summary.join("; "));
+                return AdapterError::rejected(code, msg).with_details(details);
             }
         }
         // E00P00: the platform's retry limit is reached; retrying from here cannot help.

@@ -51,12 +51,12 @@ impl Adapter for SuperCarrier8 {
         platform::Platform::load()?.fetch_token()
     }
 
-    fn invoke(_ctx: CallContext, op: String, input: Value) -> Result<Value> {
+    fn invoke(ctx: CallContext, op: String, input: Value) -> Result<Value> {
         let p = platform::Platform::load()?;
         match op.as_str() {
             "upsert-product" => products::single(&p, input),
             "upsert-products" | "query-products" | "delete-products" | "enable-products"
-            | "disable-products" => products::batch(&p, &op, input),
+            | "disable-products" => products::batch(&ctx, &p, &op, input),
             "list-products" => products::list(&p, input),
             "call" => products::call(&p, input),
             other => Err(AdapterError::invalid_input(format!(

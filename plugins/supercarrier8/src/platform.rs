@@ -31,12 +31,20 @@ pub struct Config {
     /// Paths of the product operations, by operation name.
     #[serde(default)]
     pub paths: BTreeMap<String, String>,
-    /// Field naming each item's product code (for validation and failList mapping).
-    #[serde(default = "default_item_key")]
-    pub item_key: String,
+    /// Field naming each item's product code (for validation and failList mapping), for every
+    /// operation; unset, each operation's default (see [`default_item_key`]).
+    #[serde(default)]
+    pub item_key: Option<String>,
+    /// The same per operation, over `item_key`.
+    #[serde(default)]
+    pub item_keys: BTreeMap<String, String>,
     /// When set, a batch body is `{ batch_field: [items] }` instead of the bare array.
     #[serde(default)]
     pub batch_field: Option<String>,
+    /// The same per operation (`upsert-products = "goodsList"`), over `batch_field`; an
+    /// empty string sends the bare array.
+    #[serde(default)]
+    pub batch_fields: BTreeMap<String, String>,
     /// Field names of the paged list.
     #[serde(default = "default_page_field")]
     pub page_field: String,
@@ -57,8 +65,14 @@ fn default_token_path() -> String {
 fn default_batch_max() -> usize {
     100
 }
-fn default_item_key() -> String {
-    "goodsCode".into()
+/// The product-code field of operation `op` when the manifest does not say: `productNo` for the
+/// single upsert, as the platform's public page for 通过商品编号新增/修改商品信息 has it;
+/// `goodsCode` for the V3 family, an assumption (the document names those calls only).
+pub fn default_item_key(op: &str) -> &'static str {
+    match op {
+        "upsert-product" => "productNo",
+        _ => "goodsCode",
+    }
 }
 fn default_page_field() -> String {
     "pageNo".into()
@@ -76,7 +90,9 @@ fn default_total_field() -> String {
 /// Default paths of the product family (override per operation under `[config.paths]`).
 fn default_path(op: &str) -> Option<&'static str> {
     Some(match op {
-        "upsert-product" => "/cncop/pdm/v1/goods/save-by-code",
+        // From the platform's public page for 通过商品编号新增/修改商品信息; the V3 paths below
+        // are assumptions: the document names those calls without their paths.
+        "upsert-product" => "/ps/v1/open/product/add-upd-product",
         "upsert-products" => "/cncop/pdm/v3/goods/batch-save-by-code",
         "query-products" => "/cncop/pdm/v3/goods/batch-query-by-code",
         "delete-products" => "/cncop/pdm/v3/goods/batch-delete-by-code",
@@ -111,6 +127,25 @@ impl Platform {
             ));
         }
         Ok(Self { config })
+    }
+
+    /// The field naming an item's product code in operation `op`.
+    pub fn item_key(&self, op: &str) -> String {
+        self.config
+            .item_keys
+            .get(op)
+            .or(self.config.item_key.as_ref())
+            .cloned()
+            .unwrap_or_else(|| default_item_key(op).to_string())
+    }
+
+    /// The body field wrapping operation `op`'s items, if any.
+    pub fn batch_field(&self, op: &str) -> Option<&str> {
+        match self.config.batch_fields.get(op) {
+            Some(f) if f.is_empty() => None,
+            Some(f) => Some(f.as_str()),
+            None => self.config.batch_field.as_deref(),
+        }
     }
 
     /// The path of operation `op`.
@@ -165,6 +200,18 @@ impl Platform {
 
     /// Sends `body` to `path` with the current token and checks the envelope.
     pub fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Success> {
+        self.send_items(method, path, body, (&[], ""))
+    }
+
+    /// [`Platform::send`] for a body carrying `items`: a refusal's per-item errors that name
+    /// an item by its code rather than its index are mapped to its index in `items`.
+    pub fn send_items(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        items: (&[Value], &str),
+    ) -> Result<Success> {
         let url = join(&self.config.base_url, path);
         tokens::with_token("", |token| {
             let mut request = Request::new(method, &url)
@@ -192,29 +239,86 @@ impl Platform {
                 // as rejections with the platform's code: the manifest's `token.refresh_on`
                 // tells the host which of them mean "refresh the token and retry once".
                 _ => AdapterError::rejected(code.to_string(), text)
-                    .with_details(item_errors(&answer["data"])),
+                    .with_details(item_errors(&answer, items.1, items.0)),
             })
         })
     }
 }
 
-/// Per-item errors a refusal may carry in `data.errors` (`index`, `field`, `message`).
-fn item_errors(data: &Value) -> Vec<weft_sdk::Detail> {
-    data["errors"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .map(|e| {
-                    weft_sdk::error::detail(
-                        e["index"].as_u64().map(|i| i as usize),
-                        e["field"].as_str(),
-                        e["code"].as_str(),
-                        e["message"].as_str().unwrap_or("invalid"),
-                    )
-                })
-                .collect()
+/// The platform's own words about one item: the first of the fields platforms use for it.
+pub fn item_message(e: &Value) -> Option<String> {
+    [
+        "message",
+        "msg",
+        "reason",
+        "errorMsg",
+        "errMsg",
+        "error",
+        "defaultMessage",
+    ]
+    .iter()
+    .find_map(|k| match &e[*k] {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Null => None,
+        Value::String(_) => None,
+        other => Some(other.to_string()),
+    })
+}
+
+/// The index in `items` of the item whose code (`key`) `e` names.
+pub fn item_index(e: &Value, key: &str, items: &[Value]) -> Option<usize> {
+    ["index", "idx", "rowIndex", "row"]
+        .iter()
+        .find_map(|k| e[*k].as_u64().map(|i| i as usize))
+        .or_else(|| {
+            let code = e[key].as_str().or(e["itemCode"].as_str())?;
+            items.iter().position(|item| match item {
+                Value::String(s) => s == code,
+                other => other[key].as_str() == Some(code),
+            })
         })
-        .unwrap_or_default()
+}
+
+/// Per-item errors a refusal may carry, wherever its envelope puts them: `data.errors`,
+/// `data.failList`, `meta` (a list, `meta.errors`, or an object of field → message) and a
+/// top-level `errors`. Each keeps the platform's words, the item's index and the field.
+fn item_errors(answer: &Value, key: &str, items: &[Value]) -> Vec<weft_sdk::Detail> {
+    let mut details = Vec::new();
+    let lists = [
+        &answer["data"]["errors"],
+        &answer["data"]["failList"],
+        &answer["errors"],
+        &answer["meta"]["errors"],
+        &answer["meta"],
+        &answer["data"],
+    ];
+    for list in lists {
+        let Some(entries) = list.as_array() else {
+            continue;
+        };
+        for e in entries.iter().filter(|e| e.is_object()) {
+            details.push(weft_sdk::error::detail(
+                item_index(e, key, items),
+                ["field", "fieldName", "property"]
+                    .iter()
+                    .find_map(|k| e[*k].as_str()),
+                e["code"].as_str().or(e["errorCode"].as_str()),
+                item_message(e).unwrap_or_else(|| "invalid".into()),
+            ));
+        }
+        if !details.is_empty() {
+            return details;
+        }
+    }
+    // `meta` as an object of field → message (the placeholders of a translated error).
+    if let Some(fields) = answer["meta"].as_object() {
+        for (field, message) in fields.iter().filter(|(k, _)| *k != "errors") {
+            if let Some(m) = message.as_str().filter(|m| !m.is_empty()) {
+                details.push(weft_sdk::error::detail(None, Some(field), None, m));
+            }
+        }
+    }
+    details
 }
 
 fn envelope(status: u16, body: &[u8]) -> Result<Value> {

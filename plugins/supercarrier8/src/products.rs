@@ -4,7 +4,7 @@
 use crate::platform::Platform;
 use weft_sdk::error::{detail, invalid_rows};
 use weft_sdk::http::Method;
-use weft_sdk::{AdapterError, Detail, Result, Value, json};
+use weft_sdk::{AdapterError, CallContext, Detail, Result, Value, json};
 
 fn code_of<'a>(item: &'a Value, key: &str) -> Option<&'a str> {
     match item {
@@ -39,23 +39,61 @@ fn check_items(items: &[Value], key: &str, objects_only: bool) -> Result<()> {
 
 /// `upsert-product`: one product object.
 pub fn single(p: &Platform, input: Value) -> Result<Value> {
-    check_items(std::slice::from_ref(&input), &p.config.item_key, true)?;
-    let ok = p.send(Method::Post, &p.path("upsert-product")?, Some(&input))?;
+    let key = p.item_key("upsert-product");
+    check_items(std::slice::from_ref(&input), &key, true)?;
+    let ok = p.send_items(
+        Method::Post,
+        &p.path("upsert-product")?,
+        Some(&input),
+        (std::slice::from_ref(&input), &key),
+    )?;
     Ok(json!({ "data": ok.data, "trace_id": ok.trace_id }))
 }
 
+/// True when `f`, a failList entry of a retried call, says the item is already where the call
+/// wanted it: gone (delete) or in the asked state (enable, disable). The first attempt, whose
+/// answer was lost, did it.
+fn settled_by_earlier_attempt(op: &str, f: &Value) -> bool {
+    let words = format!(
+        "{} {}",
+        f["code"].as_str().unwrap_or_default(),
+        crate::platform::item_message(f).unwrap_or_default()
+    )
+    .to_lowercase();
+    match op {
+        "delete-products" => [
+            "不存在",
+            "not exist",
+            "not found",
+            "does not exist",
+            "30404",
+        ]
+        .iter()
+        .any(|w| words.contains(w)),
+        "enable-products" => ["已启用", "已经启用", "already enabled", "already"]
+            .iter()
+            .any(|w| words.contains(w)),
+        "disable-products" => ["已禁用", "已经禁用", "already disabled", "already"]
+            .iter()
+            .any(|w| words.contains(w)),
+        _ => false,
+    }
+}
+
 /// The V3 batch operations.
-pub fn batch(p: &Platform, op: &str, input: Value) -> Result<Value> {
+pub fn batch(ctx: &CallContext, p: &Platform, op: &str, input: Value) -> Result<Value> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Input {
         items: Vec<Value>,
     }
     let input: Input = weft_sdk::parse_input(input)?;
-    let key = p.config.item_key.clone();
+    let key = p.item_key(op);
     check_items(&input.items, &key, op == "upsert-products")?;
     let path = p.path(op)?;
+    let retried = ctx.attempt > 1;
     let mut failed = Vec::new();
+    let mut settled = Vec::new();
     let mut results = Vec::new();
     let mut traces = Vec::new();
     let sequences = weft_sdk::batch::sequences(input.items.len(), p.config.batch_max);
@@ -63,29 +101,26 @@ pub fn batch(p: &Platform, op: &str, input: Value) -> Result<Value> {
         let offset = seq.rows.start;
         let chunk = &input.items[seq.rows.clone()];
         let list = Value::Array(chunk.to_vec());
-        let body = match &p.config.batch_field {
+        let body = match p.batch_field(op) {
             Some(field) => json!({ field: list }),
             None => list,
         };
         let ok = p
-            .send(Method::Post, &path, Some(&body))
+            .send_items(Method::Post, &path, Some(&body), (chunk, &key))
             .map_err(|e| shift(e, offset, seq.seq_id, sequences.len()))?;
         for f in ok.data["failList"].as_array().into_iter().flatten() {
             // A failed item names its index in the call or its product code.
-            let index = f["index"]
-                .as_u64()
-                .map(|i| offset + i as usize)
-                .or_else(|| {
-                    let code = f[key.as_str()].as_str()?;
-                    chunk
-                        .iter()
-                        .position(|item| code_of(item, &key) == Some(code))
-                        .map(|i| offset + i)
-                });
+            let index = crate::platform::item_index(f, &key, chunk).map(|i| offset + i);
+            if retried && settled_by_earlier_attempt(op, f) {
+                settled.push(
+                    json!({ "index": index, "platform_said": crate::platform::item_message(f) }),
+                );
+                continue;
+            }
             failed.push(json!({
                 "index": index,
                 "code": f["code"].clone(),
-                "message": f["message"].as_str().or(f["msg"].as_str()).unwrap_or("failed"),
+                "message": crate::platform::item_message(f).unwrap_or_else(|| format!("failed (the platform gave no reason; traceId {})", ok.trace_id)),
             }));
         }
         match &ok.data {
@@ -104,6 +139,7 @@ pub fn batch(p: &Platform, op: &str, input: Value) -> Result<Value> {
         "calls": sequences.len(),
         "succeeded": input.items.len() - failed.len(),
         "failed": failed,
+        "settled_by_earlier_attempt": settled,
         "results": results,
         "trace_ids": traces,
     }))
