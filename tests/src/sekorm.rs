@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 /// A fault to inject into the next business call (or token call, see [`Sekorm::fail_token`]).
 #[derive(Debug, Clone)]
 pub enum Fault {
+    /// Handle the request normally (to aim a later fault at a later request).
+    Pass,
     /// Answer with this HTTP status and a plain body.
     Status(u16),
     /// `{"code": -1, "msg": "system error"}`.
@@ -309,7 +311,7 @@ async fn handle(
         Some(Fault::Latency(d)) => tokio::time::sleep(d).await,
         Some(Fault::DropBeforeProcessing) => return dropped(),
         Some(Fault::DropAfterProcessing) => drop_after = true,
-        None => {}
+        Some(Fault::Pass) | None => {}
     }
     let response = {
         let mut i = inner.lock().expect("simulator state");

@@ -427,3 +427,141 @@ async fn min_fetch_interval_spaces_token_fetches() {
     );
     assert_eq!(sim.token_requests(), 2);
 }
+
+/// The date `days` from today at UTC+8 (the adapter's default "day"), as YYYY-MM-DD.
+fn day_at_plus8(days: i64) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+        + 8 * 3600;
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = secs.div_euclid(86_400) + days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_item_twice_in_one_request_is_refused_naming_both() {
+    let (sim, _dep, rt) = setup(Sections::default()).await;
+    let twice = json!({ "items": [
+        { "pnCode": "A", "brandName": "AMS", "stockQuantity": 1 },
+        { "pnCode": "B", "brandName": "AMS", "stockQuantity": 2 },
+        { "pnCode": "A", "brandName": "AMS", "stockQuantity": 3 },
+    ]});
+    for op in ["full-sync", "reconcile"] {
+        let e = call(&rt, op, twice.clone()).await.expect_err("refused");
+        assert_eq!(e.kind, ErrorKind::InvalidInput, "{op}: {e:?}");
+        assert_eq!(e.details[0].index, Some(2), "{op}: {e:?}");
+        assert!(e.details[0].message.contains("items[0]"), "{op}: {e:?}");
+    }
+    sim.ledger(|l| {
+        assert!(
+            l.full_sync_batches.is_empty() && l.compares.is_empty(),
+            "nothing sent"
+        );
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_chunk_that_fails_says_what_the_platform_already_applied() {
+    let (sim, _dep, rt) = setup(Sections {
+        config: "chunk_size = 500",
+        retry: "max_attempts = 1",
+        ..Sections::default()
+    })
+    .await;
+    sim.fail_next([Fault::Pass, Fault::Status(400)]);
+    let e = call(&rt, "full-sync", items(1234))
+        .await
+        .expect_err("request 2 fails");
+    assert!(
+        e.message.contains("request 2 of 3 (items 500 to 999)")
+            && e.message
+                .contains("already applied 1 request(s), 500 item(s)"),
+        "{}",
+        e.message
+    );
+    assert_eq!(sim.ledger(|l| l.full_sync_batches.clone()), vec![500]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_counts_full_sync_and_updates_in_chunks() {
+    let (sim, _dep, rt) = setup(Sections {
+        config: "chunk_size = 2",
+        ..Sections::default()
+    })
+    .await;
+    call(&rt, "full-sync", items(3)).await.expect("full sync");
+    call(
+        &rt,
+        "update-quantity",
+        json!({ "pnCode": "PN-00001/+=", "brandName": "AMS", "stockQuantity": 77 }),
+    )
+    .await
+    .expect("update");
+    let out = call(&rt, "reconcile", json!({})).await.expect("reconcile");
+    assert_eq!(
+        out["items"], 3,
+        "full-sync's items are the day's changes too: {out}"
+    );
+    assert_eq!(out["requests"], 2, "in requests of chunk_size: {out}");
+    sim.ledger(|l| {
+        let sent: Vec<_> = l.compares.iter().flatten().collect();
+        assert_eq!(sent.len(), 3);
+        let updated = sent
+            .iter()
+            .find(|x| x.pn_code == "PN-00001/+=")
+            .expect("compared");
+        assert_eq!(updated.quantity, 77, "the last change of the day wins");
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schedule_reconciles_every_complete_day_it_missed_once() {
+    let (sim, _dep, rt) = setup(Sections {
+        config: "[[schedules]]\nname = \"daily-reconcile\"\nevery = \"1h\"",
+        ..Sections::default()
+    })
+    .await;
+    // Changes recorded three and two days ago (Weft was down since), and today's so far.
+    let store = &rt.shared().store;
+    for (days, pn, q) in [(-3, "OLD-3", 3), (-2, "OLD-2", 2), (0, "TODAY", 1)] {
+        let key = format!("changes/{}/AMS\u{1f}{pn}", day_at_plus8(days));
+        let value = json!({ "pnCode": pn, "brandName": "AMS", "stockQuantity": q });
+        store
+            .kv_set("sekorm", &key, value.to_string().as_bytes())
+            .await
+            .expect("recorded");
+    }
+    let adapter = rt.registry().get("sekorm").expect("loaded");
+    adapter.on_schedule("daily-reconcile").await.expect("runs");
+    sim.ledger(|l| {
+        let days: Vec<Vec<&str>> = l
+            .compares
+            .iter()
+            .map(|c| c.iter().map(|x| x.pn_code.as_str()).collect())
+            .collect();
+        assert_eq!(
+            days,
+            vec![vec!["OLD-3"], vec!["OLD-2"]],
+            "each missed complete day, oldest first; not today's partial day"
+        );
+    });
+    adapter
+        .on_schedule("daily-reconcile")
+        .await
+        .expect("runs again");
+    assert_eq!(
+        sim.ledger(|l| l.compares.len()),
+        2,
+        "a day is reconciled once"
+    );
+}

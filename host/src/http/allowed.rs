@@ -196,9 +196,13 @@ impl AllowedHosts {
             {
                 return Ok(());
             }
+            let shown = match ip {
+                IpAddr::V6(_) => format!("[{ip}]:{}", port.unwrap_or(80)),
+                IpAddr::V4(_) => format!("{ip}:{}", port.unwrap_or(80)),
+            };
             return Err(format!(
-                "{ip} is an internal address (loopback, private, link-local or this host's own): allowed_hosts must name it with its port, such as \"{ip}:{}\"",
-                port.unwrap_or(80)
+                "host {shown} is not in allowed_hosts [{}]: an internal address (loopback, private, link-local or this host's own) must be named with its port, such as \"{shown}\"",
+                self.list()
             ));
         }
         if self.0.iter().any(|p| p.matches(url)) {
@@ -211,12 +215,16 @@ impl AllowedHosts {
             .unwrap_or_default();
         Err(format!(
             "host {host}{port} is not in allowed_hosts [{}]",
-            self.0
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            self.list()
         ))
+    }
+
+    fn list(&self) -> String {
+        self.0
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The patterns, for status output.

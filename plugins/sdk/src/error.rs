@@ -44,6 +44,72 @@ pub enum AdapterError {
 }
 
 impl AdapterError {
+    /// The same error with `prefix: ` before its message (e.g. which request of several it
+    /// was), whatever its kind.
+    pub fn context(self, prefix: impl std::fmt::Display) -> Self {
+        match self {
+            Self::InvalidInput { message, details } => Self::InvalidInput {
+                message: format!("{prefix}: {message}"),
+                details,
+            },
+            Self::Rejected {
+                code,
+                message,
+                details,
+                conflict,
+            } => Self::Rejected {
+                code,
+                message: format!("{prefix}: {message}"),
+                details,
+                conflict,
+            },
+            Self::Auth(message) => Self::Auth(format!("{prefix}: {message}")),
+            Self::Transient {
+                message,
+                code,
+                retry_after_ms,
+            } => Self::Transient {
+                message: format!("{prefix}: {message}"),
+                code,
+                retry_after_ms,
+            },
+        }
+    }
+
+    /// The same error with every detail's row index moved by `offset` (a chunk's details, as
+    /// indexes into the caller's whole input).
+    pub fn shift_indexes(self, offset: usize) -> Self {
+        let shift = |details: Vec<Detail>| -> Vec<Detail> {
+            details
+                .into_iter()
+                .map(|mut d| {
+                    d.index = d
+                        .index
+                        .and_then(|i| u32::try_from(offset).ok().map(|o| i.saturating_add(o)));
+                    d
+                })
+                .collect()
+        };
+        match self {
+            Self::InvalidInput { message, details } => Self::InvalidInput {
+                message,
+                details: shift(details),
+            },
+            Self::Rejected {
+                code,
+                message,
+                details,
+                conflict,
+            } => Self::Rejected {
+                code,
+                message,
+                details: shift(details),
+                conflict,
+            },
+            other => other,
+        }
+    }
+
     /// The caller's input is wrong.
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Self::InvalidInput {

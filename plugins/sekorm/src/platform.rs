@@ -36,8 +36,9 @@ pub struct Config {
     /// Name of the manifest schedule that sends the day's changes.
     #[serde(default = "default_reconcile_schedule")]
     pub reconcile_schedule: String,
-    /// Which day the schedule reconciles: 0 the current day, -1 the day before.
-    #[serde(default)]
+    /// The newest day the schedule reconciles: -1 the day before (complete days, the
+    /// default), 0 also the current day so far.
+    #[serde(default = "default_day_offset")]
     pub reconcile_day_offset: i64,
     /// Days of recorded changes to keep.
     #[serde(default = "default_retention")]
@@ -67,6 +68,9 @@ fn default_utc_offset() -> String {
 }
 fn default_reconcile_schedule() -> String {
     "daily-reconcile".into()
+}
+fn default_day_offset() -> i64 {
+    -1
 }
 fn default_retention() -> u32 {
     7
