@@ -111,6 +111,9 @@ impl Deployment {
     pub fn secret(&self, name: &str, value: &str) -> String {
         let path = self.dir.path().join(format!("secret-{name}"));
         std::fs::write(&path, format!("{value}\n")).expect("write secret");
+        // Readable by its owner only, as an operator's secret files should be.
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("chmod secret");
         format!("file:{}", path.display())
     }
 

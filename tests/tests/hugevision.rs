@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use weft::{CallOptions, ErrorKind, Runtime};
 use weft_tests::harness::{Deployment, Served, component, eventually};
-use weft_tests::hugevision::{Account, COB, COF, Fault, HugeVision, NNF};
+use weft_tests::hugevision::{APDF, Account, COB, COF, Fault, HugeVision, NNF};
 
 fn account() -> Account {
     Account {
@@ -617,4 +617,80 @@ async fn server_errors_and_rate_limit_answers_are_retried_into_one_document() {
     assert_eq!(out["status"], "processed");
     assert_eq!(sim.ledger(|l| l.documents.len()), 1);
     assert_eq!(sim.ledger(|l| l.calls[COF]), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shipment_query_whose_answer_was_lost_does_not_end_as_an_empty_success() {
+    let (sim, _dep, rt) = setup(Setup {
+        http_timeout: "500ms",
+        ..Setup::default()
+    })
+    .await;
+    sim.add_shipments([
+        json!({"org_Value": "D01", "documentNo": "2110DOC9001", "movementDate": "2026-11-20",
+        "warehouse_Value": "00", "lineList": []}),
+    ]);
+    // The platform hands the shipment to the first query and marks it processing; that answer
+    // is lost, and the resend (same requestId) hears "No Data!".
+    sim.fail_next([Fault::SlowAnswer(Duration::from_secs(2))]);
+    let e = call(
+        &rt,
+        "query-pending-shipments",
+        json!({"documentNo": "2110DOC9001"}),
+    )
+    .await
+    .expect_err("not an empty success");
+    assert_eq!(e.kind, ErrorKind::Rejected, "{e:?}");
+    assert_eq!(e.platform_code.as_deref(), Some("outcome-unknown"));
+    let id: String = sim.ledger(|l| {
+        l.bodies
+            .iter()
+            .find(|(p, _)| p == APDF)
+            .map(|(_, b)| b["requestId"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    });
+    assert!(!id.is_empty());
+    assert!(
+        e.message.contains(&id) && e.message.contains("processing"),
+        "names the request and what to check: {}",
+        e.message
+    );
+    // A query whose first answer arrives is an empty success as before.
+    let out = call(
+        &rt,
+        "query-pending-shipments",
+        json!({"documentNo": "NONE"}),
+    )
+    .await
+    .expect("empty");
+    assert_eq!(out["shipments"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_every_answer_is_lost_names_its_request_id() {
+    let (sim, _dep, rt) = setup(Setup {
+        http_timeout: "300ms",
+        ..Setup::default()
+    })
+    .await;
+    sim.fail_next((0..6).map(|_| Fault::SlowAnswer(Duration::from_secs(1))));
+    let e = call(
+        &rt,
+        "create-inventory-adjustment",
+        json!({"docList": [adjustment("INV10", "SD01B09", "2")]}),
+    )
+    .await
+    .expect_err("no answer ever came");
+    let id: String = sim.ledger(|l| {
+        l.bodies
+            .iter()
+            .find(|(p, _)| p == COF)
+            .map(|(_, b)| b["requestId"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    });
+    assert!(
+        e.message.contains(&format!("requestId {id}")) && e.message.contains("query-async-result"),
+        "{}",
+        e.message
+    );
 }

@@ -336,6 +336,18 @@ fn inquire(p: &Platform, target: &str, shape: &Shape) -> Result<Outcome> {
     classify("API170NNF", answer, shape, false)
 }
 
+/// What a caller needs to settle a submission whose answer never came: the request id the
+/// platform may hold, and how to ask for it again without creating a second document.
+fn settle_hint(api: &str, id: &str, ctx: &CallContext) -> String {
+    let again = match &ctx.idempotency_key {
+        Some(key) => format!("run it again with Idempotency-Key {key:?}"),
+        None => format!("run it again with \"requestId\": {id:?} in the input"),
+    };
+    format!(
+        "{api} requestId {id}: no answer came, so the platform may or may not hold this submission; {again} (the same id is resent, never a second document), or ask query-async-result for {id}"
+    )
+}
+
 /// API170COF: creates the documents and answers their numbers.
 pub fn create(p: &Platform, ctx: &CallContext, input: Value) -> Result<Value> {
     let input: SubmitInput = weft_sdk::parse_input(input)?;
@@ -345,7 +357,10 @@ pub fn create(p: &Platform, ctx: &CallContext, input: Value) -> Result<Value> {
     let sent = request_id(ctx, CREATE, input.request_id.as_deref(), &fields)?;
     let id = sent.id.clone();
     save_shape(&id, &shape)?;
-    match classify("API170COF", p.send(CREATE, &id, &fields)?, &shape, true)? {
+    let answer = p
+        .send(CREATE, &id, &fields)
+        .map_err(|e| e.context(settle_hint("API170COF", &id, ctx)))?;
+    match classify("API170COF", answer, &shape, true)? {
         Outcome::Done(answer) => Ok(processed(&id, &answer)),
         Outcome::Pending(_) => Err(AdapterError::transient(format!(
             "API170COF: request {id} is still being processed"
@@ -374,7 +389,10 @@ pub fn submit(p: &Platform, ctx: &CallContext, input: Value) -> Result<Value> {
     let sent = request_id(ctx, SUBMIT, input.request_id.as_deref(), &fields)?;
     let id = sent.id.clone();
     save_shape(&id, &shape)?;
-    let message = match classify("API170COB", p.send(SUBMIT, &id, &fields)?, &shape, true)? {
+    let answer = p
+        .send(SUBMIT, &id, &fields)
+        .map_err(|e| e.context(settle_hint("API170COB", &id, ctx)))?;
+    let message = match classify("API170COB", answer, &shape, true)? {
         Outcome::Done(answer) | Outcome::Pending(answer) => text(&answer, "errorMsg"),
         Outcome::Duplicate(message) if ours(&sent, &fields)? => Some(message),
         Outcome::Duplicate(message) => return Err(foreign_duplicate("API170COB", &id, &message)),

@@ -242,6 +242,20 @@ impl Platform {
 
     /// Sends `fields` wrapped in the envelope (`requestId`, `requestTime`) to the API of `op`.
     pub fn send(&self, op: &str, request_id: &str, fields: &Value) -> Result<Value> {
+        self.send_marked(op, request_id, fields, None)
+    }
+
+    /// [`Platform::send`] that keeps `marker` in storage while the platform may have
+    /// processed a send whose answer did not come: set right before each HTTP request, removed
+    /// when the platform answered that it did nothing (4xx) — unless `marker.1` says an earlier
+    /// send already left it uncertain. A 2xx answer is the caller's to judge.
+    pub fn send_marked(
+        &self,
+        op: &str,
+        request_id: &str,
+        fields: &Value,
+        marker: Option<(&str, bool)>,
+    ) -> Result<Value> {
         let url = join(&self.config.base_url, &self.path(op)?);
         let mut body = json!({
             "requestId": request_id,
@@ -253,11 +267,19 @@ impl Platform {
             }
         }
         tokens::with_token("", |token| {
-            let response = Request::post(&url)
+            let request = Request::post(&url)
                 .header("Authorization", format!("Bearer {token}"))
                 .header("Accept", "application/json")
-                .json(&body)?
-                .send()?;
+                .json(&body)?;
+            if let Some((key, _)) = marker {
+                storage::set(key, b"sent")?;
+            }
+            let response = request.send()?;
+            if let Some((key, false)) = marker
+                && (400..500).contains(&response.status)
+            {
+                storage::delete(key)?;
+            }
             match response.status {
                 200..=299 => response.json(),
                 401 => Err(AdapterError::auth(format!(

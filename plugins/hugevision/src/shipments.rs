@@ -5,7 +5,7 @@
 use crate::envelope::{Outcome, Shape, classify, text};
 use crate::platform::{Platform, request_id};
 use weft_sdk::error::{detail, invalid_rows};
-use weft_sdk::{AdapterError, CallContext, Result, Value, dates, json};
+use weft_sdk::{AdapterError, CallContext, Result, Value, dates, json, storage};
 
 const OP: &str = "query-pending-shipments";
 
@@ -75,18 +75,30 @@ pub fn query(p: &Platform, ctx: &CallContext, input: Value) -> Result<Value> {
     }
     let fields = Value::Object(filters);
     let id = request_id(ctx, OP, given.as_deref(), &fields)?.id;
-    match classify(
-        "API09APDF",
-        p.send(OP, &id, &fields)?,
-        &Shape::default(),
-        true,
-    )? {
+    // Set while a send of this query may have been processed unseen (see below).
+    let marker = format!("inflight/{id}");
+    let uncertain = storage::get(&marker)?.is_some();
+    let answer = p.send_marked(OP, &id, &fields, Some((&marker, uncertain)))?;
+    match classify("API09APDF", answer, &Shape::default(), true)? {
         Outcome::Done(answer) | Outcome::Pending(answer) => {
             let shipments = answer
                 .get("docList")
                 .filter(|d| d.is_array())
                 .cloned()
                 .unwrap_or_else(|| json!([]));
+            let empty = shipments.as_array().is_none_or(Vec::is_empty);
+            if empty && uncertain {
+                // An earlier send of this very query may have been answered, its shipments
+                // marked as being processed at the platform, and the answer lost: "No Data!"
+                // now cannot tell "none pending" from "all handed to the lost answer".
+                return Err(AdapterError::rejected(
+                    "outcome-unknown",
+                    format!(
+                        "API09APDF requestId {id}: this query was sent before and its answer was lost; the platform now answers \"No Data!\", so the shipments of the first answer, if there were any, are marked as being processed at HugeVision-SCM and never arrived here. Check the shipments marked as processing for requestId {id} at the platform (or have them re-exported) before querying again with a new requestId"
+                    ),
+                ));
+            }
+            storage::delete(&marker)?;
             Ok(json!({
                 "requestId": id,
                 "shipments": shipments,
