@@ -315,6 +315,35 @@ impl CrmClient {
         Self::read(response).await
     }
 
+    /// `POST {prefix}/create` or `/update` with an `Idempotency-Key`.
+    pub async fn push_keyed(&self, which: &str, record: &Value, key: &str) -> Answer {
+        let response = self
+            .http
+            .post(format!("{}/{which}", self.prefix))
+            .header("token", &self.token)
+            .header("Idempotency-Key", key)
+            .json(record)
+            .send()
+            .await
+            .expect("push");
+        Self::read(response).await
+    }
+
+    /// `POST {prefix}/{which}` with a body of this content type: status and the answer's text.
+    pub async fn push_text(&self, which: &str, content_type: &str, body: &str) -> (u16, String) {
+        let response = self
+            .http
+            .post(format!("{}/{which}", self.prefix))
+            .header("token", &self.token)
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("push");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
     /// A raw request with any token, for refusals: status and body.
     pub async fn raw(&self, which: &str, token: Option<&str>, record: &Value) -> (u16, Value) {
         let mut request = self

@@ -11,7 +11,14 @@ const CRM_TOKEN: &str = "crm-to-erp-token-8c1f";
 const PUSH_TOKEN: &str = "erp-to-crm-token-77aa";
 const TENANT: &str = "tenant-90210";
 
-fn manifest(dep: &Deployment, crm: &Crm, ledgers: &[&str], deliver: bool) -> String {
+fn manifest_with(
+    dep: &Deployment,
+    crm: &Crm,
+    ledgers: &[&str],
+    deliver: bool,
+    push_token: &str,
+    config: &str,
+) -> String {
     let ledgers: Vec<String> = ledgers.iter().map(|l| format!("{l:?}")).collect();
     let erp = if deliver {
         format!("erp_endpoint = \"{}{ERP_RECEIVE}\"", crm.base_url())
@@ -46,11 +53,12 @@ max_backoff = "50ms"
 tenant_id = "{TENANT}"
 data_center_ids = [{}]
 {erp}
+{config}
 "#,
         component("weft-fxiaoke").display(),
         crm.base_url(),
         dep.secret("crm", CRM_TOKEN),
-        dep.secret("push", PUSH_TOKEN),
+        dep.secret("push", push_token),
         route("create", "POST"),
         route("update", "POST"),
         route("queryMasterBatch", "GET"),
@@ -67,9 +75,16 @@ struct Erp {
 }
 
 async fn start(ledgers: &[&str], deliver: bool) -> Erp {
+    start_with(ledgers, deliver, PUSH_TOKEN, "").await
+}
+
+async fn start_with(ledgers: &[&str], deliver: bool, push_token: &str, config: &str) -> Erp {
     let crm = Crm::start(PUSH_TOKEN, TENANT, ledgers).await;
     let dep = Deployment::new();
-    dep.manifest("fxiaoke", &manifest(&dep, &crm, ledgers, deliver));
+    dep.manifest(
+        "fxiaoke",
+        &manifest_with(&dep, &crm, ledgers, deliver, push_token, config),
+    );
     let served = Served::start(&dep, &["--workers", "2"]);
     let client = CrmClient::new(format!("{}/inbound/fxiaoke/erp", served.url), CRM_TOKEN);
     Erp {
@@ -116,7 +131,10 @@ fn now_ms() -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_then_update_then_query_by_id_round_trips_master_and_details() {
     let erp = start(&[], true).await;
-    let created = erp.client.push("create", &order("SO-1", 100)).await;
+    let created = erp
+        .client
+        .push_keyed("create", &order("SO-1", 100), "crm-push-1")
+        .await;
     assert_eq!(
         (created.status, created.code.as_str()),
         (200, "0"),
@@ -131,9 +149,15 @@ async fn create_then_update_then_query_by_id_round_trips_master_and_details() {
         .expect("detail ids")
         .clone();
     assert_eq!(details.len(), 2);
-    // A create resent after a lost answer lands on the same record and ids.
-    let again = erp.client.push("create", &order("SO-1", 100)).await;
+    // A create resent after a lost answer (same Idempotency-Key) lands on the same record.
+    let again = erp
+        .client
+        .push_keyed("create", &order("SO-1", 100), "crm-push-1")
+        .await;
     assert_eq!(again.data, created.data);
+    // The same fields without the key are another record: equal content is not one identity.
+    let other = erp.client.push("create", &order("SO-1", 100)).await;
+    assert_ne!(other.data["masterDataId"], created.data["masterDataId"]);
 
     let mut change = order("SO-1", 180);
     change["masterFieldVal"]["id"] = json!(id);
@@ -168,9 +192,12 @@ async fn create_then_update_then_query_by_id_round_trips_master_and_details() {
         read.data["detailFieldVals"]["SalesOrderProductObj"][0]["qty"],
         3
     );
-    assert_eq!(
-        read.data["detailFieldVals"]["SalesOrderProductObj"][1]["id"],
-        details[1]
+    assert!(
+        read.data["detailFieldVals"]["SalesOrderProductObj"][1]
+            .get("id")
+            .is_none(),
+        "an id this side made up is not written into the CRM's data: {}",
+        read.data
     );
 
     // Update of an id nobody created: an error in the document's shape.
@@ -193,13 +220,16 @@ async fn create_then_update_then_query_by_id_round_trips_master_and_details() {
     // Each stored change went to the company's ERP endpoint once, by a durable job.
     let delivered = eventually(Duration::from_secs(10), || async {
         let n = erp.crm.ledger(|l| l.delivered.len());
-        (n >= 2).then_some(n)
+        (n >= 3).then_some(n)
     })
     .await
     .expect("deliveries");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(erp.crm.ledger(|l| l.delivered.len()), delivered);
-    assert_eq!(delivered, 2, "create (resent once) and update: two changes");
+    assert_eq!(
+        delivered, 3,
+        "create (resent once), another record with the same fields, and the update"
+    );
     let last = erp
         .crm
         .ledger(|l| l.delivered.last().cloned())
@@ -443,5 +473,144 @@ async fn a_burst_of_crm_server_errors_is_retried_into_one_push() {
             .contains("syncpush: HTTP 503"),
         "{problem}"
     );
+    assert_eq!(erp.crm.ledger(|l| l.pushes.len()), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_crm_may_push_xml_or_text_and_hears_back_in_kind() {
+    let erp = start(&[], false).await;
+    let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<data>
+  <objAPIName>SalesOrderObj</objAPIName>
+  <masterFieldVal><orderNo>SO-X1</orderNo><customer>ACME &amp; Co</customer></masterFieldVal>
+  <detailFieldVals>
+    <SalesOrderProductObj><product>P-1</product><qty>2</qty></SalesOrderProductObj>
+    <SalesOrderProductObj><product>P-2</product><qty>5</qty></SalesOrderProductObj>
+  </detailFieldVals>
+</data>"#;
+    let (status, answer) = erp.client.push_text("create", "application/xml", xml).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer.trim_start().starts_with("<?xml"),
+        "answered in XML: {answer}"
+    );
+    assert!(answer.contains("<code>0</code>"), "{answer}");
+    let id = answer
+        .split("<masterDataId>")
+        .nth(1)
+        .and_then(|r| r.split("</masterDataId>").next())
+        .expect("masterDataId")
+        .to_string();
+    let read = erp.client.by_id("SalesOrderObj", &id).await;
+    assert_eq!(read.data["masterFieldVal"]["customer"], "ACME & Co");
+    assert_eq!(
+        read.data["detailFieldVals"]["SalesOrderProductObj"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    // JSON sent as text/plain is read as well.
+    let (status, answer) = erp
+        .client
+        .push_text("create", "text/plain", &order("SO-T1", 7).to_string())
+        .await;
+    assert_eq!(status, 200);
+    let answer: Value = serde_json::from_str(&answer).expect("a JSON answer to a text push");
+    assert_eq!(answer["code"], "0", "{answer}");
+    // Neither: refused in the document's shape.
+    let (_, answer) = erp
+        .client
+        .push_text("create", "text/plain", "orderNo=1")
+        .await;
+    let answer: Value = serde_json::from_str(&answer).expect("JSON");
+    assert_ne!(answer["code"], "0", "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_merges_unless_the_manifest_says_replace() {
+    for (mode, config) in [("merge", ""), ("replace", "update_mode = \"replace\"")] {
+        let erp = start_with(&[], false, PUSH_TOKEN, config).await;
+        let mut first = order("SO-M1", 100);
+        first["masterFieldVal"]["id"] = json!("SO-M1");
+        first["masterFieldVal"]["note"] = json!("keep me");
+        erp.client.push("create", &first).await;
+        let change = json!({
+            "objAPIName": "SalesOrderObj",
+            "masterFieldVal": {"id": "SO-M1", "amount": 150},
+        });
+        let updated = erp.client.push("update", &change).await;
+        assert_eq!(updated.code, "0", "{mode}: {updated:?}");
+        let read = erp.client.by_id("SalesOrderObj", "SO-M1").await;
+        let master = &read.data["masterFieldVal"];
+        assert_eq!(master["amount"], 150, "{mode}");
+        match mode {
+            "merge" => {
+                assert_eq!(master["note"], "keep me", "{mode}: {master}");
+                assert_eq!(
+                    read.data["detailFieldVals"]["SalesOrderProductObj"]
+                        .as_array()
+                        .map(Vec::len),
+                    Some(2),
+                    "{mode}: detail lists the update does not name are kept"
+                );
+            }
+            _ => {
+                assert!(master.get("note").is_none(), "{mode}: {master}");
+                assert!(
+                    read.data["detailFieldVals"]
+                        .as_object()
+                        .is_none_or(|d| d.is_empty()),
+                    "{mode}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_push_token_is_auth_not_a_data_rejection() {
+    let erp = start_with(&[], false, "not-the-push-token", "").await;
+    let (status, body) = erp
+        .op(
+            "push-record",
+            json!({"objAPIName": "SalesOrderObj", "masterFieldVal": {"id": "SO-A1"}, "detailFieldVals": {}}),
+        )
+        .await;
+    assert_eq!(body["kind"], "auth", "{status} {body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("push_token"),
+        "says what to check: {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_raw_at_most_once_is_never_sent_twice() {
+    let erp = start(&[], false).await;
+    // The first attempt meets a 503 (the CRM may or may not have cached it); at-most-once does
+    // not try again, at-least-once (the default) does.
+    erp.crm.fail_status_next(&[503]);
+    let (_, body) = erp
+        .op(
+            "push-raw",
+            json!({"objectApiName": "SalesOrderObj", "body": {"x": 1}, "delivery": "at-most-once"}),
+        )
+        .await;
+    assert_eq!(body["platform_code"], "outcome-unknown", "{body}");
+    assert_eq!(
+        erp.crm.ledger(|l| l.pushes.len()),
+        0,
+        "not sent a second time"
+    );
+    erp.crm.fail_status_next(&[503]);
+    let (status, body) = erp
+        .op(
+            "push-raw",
+            json!({"objectApiName": "SalesOrderObj", "body": {"x": 2}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(erp.crm.ledger(|l| l.pushes.len()), 1);
 }

@@ -3,7 +3,7 @@
 
 use crate::records::{self, Config, Mode, Refusal};
 use weft_sdk::http::{Request, Response, join, snippet};
-use weft_sdk::{AdapterError, Result, Value, config, json};
+use weft_sdk::{AdapterError, CallContext, Result, Value, config, json, storage};
 
 /// `errCode` of a push the CRM accepted.
 const ACCEPTED: &str = "s106240000";
@@ -73,11 +73,11 @@ fn send(config: &Config, push: Push) -> Result<Value> {
         request = request.header("id", id);
     }
     let response = request.body(push.body).send()?;
-    accepted(&response)
+    accepted(config, &response)
 }
 
 /// Reads `{errCode, errMsg}`: "s106240000" is success, any other code a refusal.
-fn accepted(response: &Response) -> Result<Value> {
+fn accepted(config: &Config, response: &Response) -> Result<Value> {
     match response.status {
         200..=299 => {}
         401 | 403 => {
@@ -122,18 +122,50 @@ fn accepted(response: &Response) -> Result<Value> {
             snippet(&response.body)
         )));
     }
+    if credentials_refused(config, &code, &message) {
+        return Err(AdapterError::auth(format!(
+            "syncpush refused the push token or tenant: {code} {message} (check secrets.push_token and [config] tenant_id)"
+        )));
+    }
     Err(AdapterError::rejected(
         code.clone(),
         format!("syncpush: {code} {message}"),
     ))
 }
 
+/// True when a refusal is about who is pushing, not what: one of the manifest's `auth_codes`,
+/// or a message about the token, the tenant or authentication.
+fn credentials_refused(config: &Config, code: &str, message: &str) -> bool {
+    if config.auth_codes.iter().any(|c| c == code) {
+        return true;
+    }
+    let m = message.to_lowercase();
+    [
+        "token",
+        "tenant",
+        "认证",
+        "鉴权",
+        "授权",
+        "unauthor",
+        "authenticat",
+    ]
+    .iter()
+    .any(|w| m.contains(w))
+}
+
 /// `push-record`: the standard format; the record is also kept for the CRM's polls.
-pub fn push_record(config: &Config, mut input: Value) -> Result<Value> {
+pub fn push_record(ctx: &CallContext, config: &Config, mut input: Value) -> Result<Value> {
     let dc = data_center(config, take_string(&mut input, "dataCenterId")?)?;
     let incoming = records::parse_standard(&input)
         .map_err(|e| AdapterError::invalid_input(format!("input: {e}")))?;
-    let record = match records::upsert(config, incoming, Mode::Upsert, None) {
+    let fresh = records::fresh_id(&ctx.call_id, &incoming.obj);
+    let record = match records::upsert(
+        config,
+        incoming,
+        Mode::Upsert,
+        &fresh,
+        ctx.idempotency_key.as_deref(),
+    ) {
         Ok(r) => r,
         Err(Refusal::Invalid(m) | Refusal::Unknown(m)) => {
             return Err(AdapterError::invalid_input(m));
@@ -160,8 +192,18 @@ pub fn push_record(config: &Config, mut input: Value) -> Result<Value> {
 
 /// `push-raw`: a body in the ERP's own format, as given (a string as text, anything else as
 /// JSON), with every header but `id`.
-pub fn push_raw(config: &Config, mut input: Value) -> Result<Value> {
+pub fn push_raw(ctx: &CallContext, config: &Config, mut input: Value) -> Result<Value> {
     let dc = data_center(config, take_string(&mut input, "dataCenterId")?)?;
+    let delivery = take_string(&mut input, "delivery")?;
+    let at_most_once = match delivery.as_deref() {
+        None | Some("at-least-once") => false,
+        Some("at-most-once") => true,
+        Some(other) => {
+            return Err(AdapterError::invalid_input(format!(
+                "delivery: \"at-least-once\" (the default) or \"at-most-once\", found {other:?}"
+            )));
+        }
+    };
     let object = take_string(&mut input, "objectApiName")?
         .ok_or_else(|| AdapterError::invalid_input("objectApiName: required"))?;
     let content_type = take_string(&mut input, "contentType")?;
@@ -171,7 +213,7 @@ pub fn push_raw(config: &Config, mut input: Value) -> Result<Value> {
         .ok_or_else(|| AdapterError::invalid_input("body: required (a string or any JSON)"))?;
     if let Some(extra) = input.as_object().and_then(|o| o.keys().next()) {
         return Err(AdapterError::invalid_input(format!(
-            "{extra}: not a field of push-raw (objectApiName, body, contentType, dataCenterId)"
+            "{extra}: not a field of push-raw (objectApiName, body, contentType, dataCenterId, delivery)"
         )));
     }
     let (bytes, default_type) = match body {
@@ -181,6 +223,23 @@ pub fn push_raw(config: &Config, mut input: Value) -> Result<Value> {
             "application/json",
         ),
     };
+    // A raw body carries no id the CRM could deduplicate on: a retry after a lost answer or a
+    // crash may deliver it twice. At-most-once marks the attempt before sending and never
+    // sends again for the same call (job), trading a possible loss for no duplicate.
+    if at_most_once {
+        let key = format!(
+            "raw-sent/{}",
+            ctx.idempotency_key.as_deref().unwrap_or(&ctx.call_id)
+        );
+        if !storage::compare_and_swap(&key, None, Some(b"sent"))? {
+            return Err(AdapterError::rejected(
+                "outcome-unknown",
+                format!(
+                    "push-raw (at-most-once): an earlier attempt of this call may have reached the CRM, so it is not sent again; check {object} at the CRM's data maintenance page"
+                ),
+            ));
+        }
+    }
     send(
         config,
         Push {

@@ -6,24 +6,104 @@
 
 use crate::records::{self, Config, Mode, Refusal};
 use weft_sdk::http::inbound_json;
-use weft_sdk::{InboundRequest, InboundResponse, Value, json, log};
+use weft_sdk::{CallContext, InboundRequest, InboundResponse, Value, json, log};
 
-fn answer(config: &Config, data: Value) -> InboundResponse {
-    inbound_json(
+/// The format of a CRM request, and so of its answer: the document allows xml, text and json.
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Json,
+    Xml,
+}
+
+fn header<'a>(req: &'a InboundRequest, name: &str) -> Option<&'a str> {
+    req.headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// XML when the request says so (Content-Type, else Accept) or its body is an XML document.
+fn format_of(req: &InboundRequest) -> Format {
+    let says_xml = |h: Option<&str>| h.is_some_and(|v| v.to_ascii_lowercase().contains("xml"));
+    if says_xml(header(req, "content-type"))
+        || (req.body.is_empty() && says_xml(header(req, "accept")))
+        || req.body.trim_ascii_start().starts_with(b"<")
+    {
+        Format::Xml
+    } else {
+        Format::Json
+    }
+}
+
+fn reply(format: Format, status: u16, body: &Value) -> InboundResponse {
+    match format {
+        Format::Json => inbound_json(status, body),
+        Format::Xml => InboundResponse {
+            status,
+            headers: vec![(
+                "content-type".into(),
+                "application/xml; charset=utf-8".into(),
+            )],
+            body: weft_sdk::xml::from_json("xml", body).into_bytes(),
+        },
+    }
+}
+
+fn answer(config: &Config, format: Format, data: Value) -> InboundResponse {
+    reply(
+        format,
         200,
         &json!({"code": config.success_code, "message": "success", "data": data}),
     )
 }
 
-fn refuse(config: &Config, status: u16, message: impl Into<String>) -> InboundResponse {
-    inbound_json(
+fn refuse(
+    config: &Config,
+    format: Format,
+    status: u16,
+    message: impl Into<String>,
+) -> InboundResponse {
+    reply(
+        format,
         status,
         &json!({"code": config.error_code, "message": message.into(), "data": null}),
     )
 }
 
+/// A push body in any of the document's formats, as the standard JSON shape: JSON; XML (any
+/// root element holding `objAPIName`, `masterFieldVal` and `detailFieldVals`, a detail list as
+/// repeated elements named by its API name); or text carrying either.
+fn body_value(req: &InboundRequest, format: Format) -> Result<Value, String> {
+    let text =
+        std::str::from_utf8(&req.body).map_err(|_| "the body is not UTF-8 text".to_string())?;
+    if format == Format::Xml {
+        let (_, mut v) =
+            weft_sdk::xml::to_json(text).map_err(|e| format!("the body is not XML: {e}"))?;
+        // Repeated elements became lists and single ones objects; a detail list is a list.
+        if let Some(details) = v.get_mut("detailFieldVals").and_then(Value::as_object_mut) {
+            for rows in details.values_mut() {
+                if rows.is_object() {
+                    *rows = Value::Array(vec![rows.take()]);
+                }
+                if rows.as_str() == Some("") {
+                    *rows = Value::Array(Vec::new());
+                }
+            }
+        } else if v.get("detailFieldVals").and_then(Value::as_str) == Some("") {
+            v["detailFieldVals"] = json!({});
+        }
+        if v.get("masterFieldVal").and_then(Value::as_str) == Some("") {
+            v["masterFieldVal"] = json!({});
+        }
+        return Ok(v);
+    }
+    serde_json::from_str(text.trim())
+        .map_err(|e| format!("the body is neither JSON nor XML (the formats this side reads): {e}"))
+}
+
 /// Answers one CRM request.
-pub fn handle(req: InboundRequest) -> InboundResponse {
+pub fn handle(ctx: &CallContext, req: InboundRequest) -> InboundResponse {
+    let format = format_of(&req);
     let config = match Config::load() {
         Ok(c) => c,
         Err(e) => {
@@ -34,33 +114,42 @@ pub fn handle(req: InboundRequest) -> InboundResponse {
         }
     };
     match req.route.as_str() {
-        "create" => push(&config, &req, Mode::Create),
-        "update" => push(&config, &req, Mode::Update),
-        "queryMasterBatch" => query_batch(&config, &req),
-        "queryMasterById" => query_by_id(&config, &req),
+        "create" => push(ctx, &config, &req, format, Mode::Create),
+        "update" => push(ctx, &config, &req, format, Mode::Update),
+        "queryMasterBatch" => query_batch(&config, &req, format),
+        "queryMasterById" => query_by_id(&config, &req, format),
         other => refuse(
             &config,
+            format,
             404,
             format!("this adapter serves no route {other:?}"),
         ),
     }
 }
 
-fn push(config: &Config, req: &InboundRequest, mode: Mode) -> InboundResponse {
-    let body: Value = match serde_json::from_slice(&req.body) {
+fn push(
+    ctx: &CallContext,
+    config: &Config,
+    req: &InboundRequest,
+    format: Format,
+    mode: Mode,
+) -> InboundResponse {
+    let body = match body_value(req, format) {
         Ok(v) => v,
-        Err(e) => return refuse(config, 200, format!("the body is not JSON: {e}")),
+        Err(e) => return refuse(config, format, 200, e),
     };
     let incoming = match records::parse_standard(&body) {
         Ok(i) => i,
-        Err(e) => return refuse(config, 200, e),
+        Err(e) => return refuse(config, format, 200, e),
     };
-    let record = match records::upsert(config, incoming, mode, None) {
+    let fresh = records::fresh_id(&ctx.call_id, &incoming.obj);
+    let dedup = header(req, "idempotency-key").filter(|k| !k.is_empty());
+    let record = match records::upsert(config, incoming, mode, &fresh, dedup) {
         Ok(r) => r,
-        Err(Refusal::Invalid(m)) => return refuse(config, 200, m),
-        Err(Refusal::Unknown(m)) => return refuse(config, 200, m),
+        Err(Refusal::Invalid(m)) => return refuse(config, format, 200, m),
+        Err(Refusal::Unknown(m)) => return refuse(config, format, 200, m),
         Err(Refusal::Store(e)) => {
-            return refuse(config, 503, format!("not stored, send again: {e}"));
+            return refuse(config, format, 503, format!("not stored, send again: {e}"));
         }
     };
     if config.erp_endpoint.is_some() {
@@ -84,6 +173,7 @@ fn push(config: &Config, req: &InboundRequest, mode: Mode) -> InboundResponse {
         if let Err(e) = weft_sdk::jobs::enqueue("deliver-record", &input, 0, Some(&key)) {
             return refuse(
                 config,
+                format,
                 503,
                 format!("stored, but the delivery could not be queued: {e}"),
             );
@@ -97,7 +187,7 @@ fn push(config: &Config, req: &InboundRequest, mode: Mode) -> InboundResponse {
             ("masterDataId", record.master_data_id.as_str()),
         ],
     );
-    answer(config, record.ids())
+    answer(config, format, record.ids())
 }
 
 fn param<'a>(req: &'a InboundRequest, name: &str) -> Option<&'a str> {
@@ -127,7 +217,7 @@ fn flag(req: &InboundRequest, name: &str) -> Result<bool, String> {
     }
 }
 
-fn query_batch(config: &Config, req: &InboundRequest) -> InboundResponse {
+fn query_batch(config: &Config, req: &InboundRequest, format: Format) -> InboundResponse {
     let parsed = (|| -> Result<_, String> {
         let obj = param(req, "objAPIName")
             .filter(|o| !o.is_empty())
@@ -153,34 +243,40 @@ fn query_batch(config: &Config, req: &InboundRequest) -> InboundResponse {
     })();
     let (obj, start, end, offset, limit, detail) = match parsed {
         Ok(p) => p,
-        Err(e) => return refuse(config, 200, e),
+        Err(e) => return refuse(config, format, 200, e),
     };
     match records::window(&obj, start, end, offset, limit) {
         Ok((total, page)) => answer(
             config,
+            format,
             json!({
                 "totalNum": total,
                 "dataList": page.iter().map(|r| r.standard(detail)).collect::<Vec<_>>(),
             }),
         ),
-        Err(e) => refuse(config, 503, format!("records unavailable: {e}")),
+        Err(e) => refuse(config, format, 503, format!("records unavailable: {e}")),
     }
 }
 
-fn query_by_id(config: &Config, req: &InboundRequest) -> InboundResponse {
+fn query_by_id(config: &Config, req: &InboundRequest, format: Format) -> InboundResponse {
     let (Some(obj), Some(id)) = (
         param(req, "objAPIName").filter(|o| !o.is_empty()),
         param(req, "dataId").filter(|d| !d.is_empty()),
     ) else {
-        return refuse(config, 200, "objAPIName and dataId: required");
+        return refuse(config, format, 200, "objAPIName and dataId: required");
     };
     let detail = match flag(req, "includeDetail") {
         Ok(d) => d,
-        Err(e) => return refuse(config, 200, e),
+        Err(e) => return refuse(config, format, 200, e),
     };
     match records::get(obj, id) {
-        Ok(Some(r)) => answer(config, r.standard(detail)),
-        Ok(None) => refuse(config, 200, format!("no {obj} record with id {id:?}")),
-        Err(e) => refuse(config, 503, format!("records unavailable: {e}")),
+        Ok(Some(r)) => answer(config, format, r.standard(detail)),
+        Ok(None) => refuse(
+            config,
+            format,
+            200,
+            format!("no {obj} record with id {id:?}"),
+        ),
+        Err(e) => refuse(config, format, 503, format!("records unavailable: {e}")),
     }
 }

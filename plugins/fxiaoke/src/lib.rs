@@ -63,13 +63,13 @@ impl Adapter for Fxiaoke {
         ))
     }
 
-    fn invoke(_ctx: CallContext, op: String, input: Value) -> Result<Value> {
+    fn invoke(ctx: CallContext, op: String, input: Value) -> Result<Value> {
         let config = records::Config::load()?;
         match op.as_str() {
-            "push-record" => crm::push_record(&config, input),
-            "push-raw" => crm::push_raw(&config, input),
+            "push-record" => crm::push_record(&ctx, &config, input),
+            "push-raw" => crm::push_raw(&ctx, &config, input),
             "void-record" => crm::void_record(&config, input),
-            "upsert-record" => records::upsert_op(&config, input),
+            "upsert-record" => records::upsert_op(&ctx, &config, input),
             "list-records" => records::list_op(&config, input),
             "deliver-record" => crm::deliver(&config, input),
             other => Err(AdapterError::invalid_input(format!(
@@ -90,8 +90,8 @@ impl Adapter for Fxiaoke {
         Ok(())
     }
 
-    fn handle_inbound(_ctx: CallContext, req: InboundRequest) -> InboundResponse {
-        inbound::handle(req)
+    fn handle_inbound(ctx: CallContext, req: InboundRequest) -> InboundResponse {
+        inbound::handle(&ctx, req)
     }
 }
 

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use weft_sdk::{AdapterError, Result, Value, config, json, storage};
+use weft_sdk::{AdapterError, CallContext, Result, Value, config, json, storage};
 
 /// The manifest's `[config]`.
 #[derive(Debug, Deserialize)]
@@ -46,6 +46,30 @@ pub struct Config {
     /// minutes, so older entries only cost space.
     #[serde(default = "default_log_retention_days")]
     pub log_retention_days: u64,
+    /// What an update does with what it does not mention: `merge` (the default) keeps master
+    /// fields it leaves out and detail lists it does not name; `replace` makes the record
+    /// exactly what the update says.
+    #[serde(default)]
+    pub update_mode: UpdateMode,
+    /// syncpush `errCode`s that mean the token or tenant was refused (answered as `auth`); an
+    /// `errMsg` about the token, the tenant or authentication means the same.
+    #[serde(default = "default_auth_codes")]
+    pub auth_codes: Vec<String>,
+}
+
+/// See [`Config::update_mode`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpdateMode {
+    /// Fields and detail lists the update leaves out are kept.
+    #[default]
+    Merge,
+    /// The record becomes what the update says.
+    Replace,
+}
+
+fn default_auth_codes() -> Vec<String> {
+    vec!["s106240401".into(), "s106240402".into()]
 }
 
 fn default_syncpush_path() -> String {
@@ -87,9 +111,10 @@ pub struct Record {
     /// ERP-side object API name.
     #[serde(rename = "objAPIName")]
     pub obj_api_name: String,
-    /// Master fields (the id field included).
+    /// Master fields, as the CRM (or the company's system) sent them: an id this side made up
+    /// is never written into them.
     pub master_field_val: serde_json::Map<String, Value>,
-    /// Detail rows by detail object API name (each row's id field included).
+    /// Detail rows by detail object API name, as sent.
     #[serde(default)]
     pub detail_field_vals: serde_json::Map<String, Value>,
     /// The master id.
@@ -137,6 +162,9 @@ pub struct Incoming {
     /// An id given beside the standard fields (`masterDataId`, `dataId` or `id` at the top
     /// level), for an update whose master fields do not carry it.
     pub id: Option<String>,
+    /// The CRM's own id of the record, if it sent one (`_id` in the master fields or at the
+    /// top level): a create resent with it lands on the same record.
+    pub crm_id: Option<String>,
 }
 
 /// Checks a standard-format body; the error names the offending field.
@@ -179,11 +207,16 @@ pub fn parse_standard(body: &Value) -> std::result::Result<Incoming, String> {
     let id = ["masterDataId", "dataId", "id"]
         .iter()
         .find_map(|k| b.get(*k).and_then(id_text));
+    let crm_id = master
+        .get("_id")
+        .and_then(id_text)
+        .or_else(|| b.get("_id").and_then(id_text));
     Ok(Incoming {
         obj,
         master,
         details,
         id,
+        crm_id,
     })
 }
 
@@ -253,51 +286,66 @@ impl From<AdapterError> for Refusal {
     }
 }
 
-/// Creates or updates a record. A record's id is its master id field when the body has one;
-/// otherwise a create derives it from the content, so a create resent after a lost answer
-/// lands on the same record. Detail rows get `{master id}-{detail name}-{n}` unless they carry
-/// their own id. Answers the stored record.
+/// Creates or updates a record. A record's id is its master id field when the body has one.
+/// Otherwise a create gets `fresh_id` (unique to the request), unless `dedup` — the request's
+/// Idempotency-Key, or the CRM's own id of the record — was seen before for this object: a
+/// create resent after a lost answer then lands on the record the first one made. Two creates
+/// with equal fields and no such key are two records. Detail rows keep their own id or get
+/// `{master id}-{detail name}-{n}` in the answer; neither is written into the stored data.
+/// Answers the stored record.
 pub fn upsert(
     config: &Config,
     incoming: Incoming,
     mode: Mode,
-    given_id: Option<&str>,
+    fresh_id: &str,
+    dedup: Option<&str>,
 ) -> std::result::Result<Record, Refusal> {
     let Incoming {
         obj,
-        mut master,
-        mut details,
+        master,
+        details,
         id: beside,
+        crm_id,
     } = incoming;
     let field = config.id_field.as_str();
     // The id field first; for an update also the usual spellings of an id and one given beside
     // the fields, since the document does not say where an update names its record.
     let aliases = ["id", "_id", "dataId", "masterDataId"];
-    let id = master.get(field).and_then(id_text).or_else(|| {
+    let named = master.get(field).and_then(id_text).or_else(|| {
         if mode != Mode::Update {
-            return given_id.map(String::from);
+            return None;
         }
         aliases
             .iter()
             .find_map(|k| master.get(*k).and_then(id_text))
             .or(beside)
-            .or(given_id.map(String::from))
     });
-    let id = match id {
+    let dedup_key = dedup.map(str::to_string).or(crm_id).map(|k| {
+        format!(
+            "dedup/{obj}/{}",
+            hex::encode(&Sha256::digest(k.as_bytes())[..16])
+        )
+    });
+    let id = match named {
         Some(id) => id,
         None if mode == Mode::Update => {
             return Err(Refusal::Invalid(format!(
                 "masterFieldVal.{field}: an update must name the record it changes"
             )));
         }
-        None => {
-            let digest = Sha256::digest(
-                json!({"obj": obj, "master": master, "details": details})
-                    .to_string()
-                    .as_bytes(),
-            );
-            hex::encode(&digest[..12])
-        }
+        None => match &dedup_key {
+            // The first create under this key claims it; a resend finds its id.
+            Some(key) => {
+                if storage::compare_and_swap(key, None, Some(fresh_id.as_bytes()))? {
+                    fresh_id.to_string()
+                } else {
+                    storage::get(key)?
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_else(|| fresh_id.to_string())
+                }
+            }
+            None => fresh_id.to_string(),
+        },
     };
     if !valid_id(&id) {
         return Err(Refusal::Invalid(format!(
@@ -310,21 +358,33 @@ pub fn upsert(
             "no {obj} record with {field} {id:?}: create it first"
         )));
     }
-    master.insert(field.to_string(), Value::String(id.clone()));
-    let mut detail_ids = serde_json::Map::new();
-    for (name, rows) in details.iter_mut() {
-        let mut ids = Vec::new();
-        for (n, row) in rows.as_array_mut().into_iter().flatten().enumerate() {
-            let Some(row) = row.as_object_mut() else {
-                continue;
-            };
-            let row_id = row
-                .get(field)
-                .and_then(id_text)
-                .unwrap_or_else(|| format!("{id}-{name}-{}", n + 1));
-            row.insert(field.to_string(), Value::String(row_id.clone()));
-            ids.push(Value::String(row_id));
+    // An update merges into what is stored unless the manifest says replace; a create (or a
+    // create resent) is the whole record.
+    let (master, details) = match (&existing, mode, config.update_mode) {
+        (Some(old), Mode::Update, UpdateMode::Merge) => {
+            let mut m = old.master_field_val.clone();
+            m.extend(master);
+            let mut d = old.detail_field_vals.clone();
+            d.extend(details);
+            (m, d)
         }
+        _ => (master, details),
+    };
+    let mut detail_ids = serde_json::Map::new();
+    for (name, rows) in &details {
+        let ids: Vec<Value> = rows
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(n, row)| {
+                Value::String(
+                    row.get(field)
+                        .and_then(id_text)
+                        .unwrap_or_else(|| format!("{id}-{name}-{}", n + 1)),
+                )
+            })
+            .collect();
         detail_ids.insert(name.clone(), Value::Array(ids));
     }
     if let Some(same) = existing
@@ -351,6 +411,12 @@ pub fn upsert(
     storage::set_json(&record_key(&obj, &id), &record)?;
     storage::set(&log_key(&obj, at, &id), b"")?;
     Ok(record)
+}
+
+/// An id for a record created by request `call_id`: unique to the request (a retry of the same
+/// request makes the same one), never derived from the record's content.
+pub fn fresh_id(call_id: &str, obj: &str) -> String {
+    hex::encode(&Sha256::digest(format!("{call_id}\u{1f}{obj}").as_bytes())[..12])
 }
 
 /// A batch poll: records of `obj` whose last change no later than `end` is at or after
@@ -429,10 +495,17 @@ pub fn prune_log(days: u64) -> Result<usize> {
 }
 
 /// `upsert-record`: the company's own systems feed an ERP-side record.
-pub fn upsert_op(config: &Config, input: Value) -> Result<Value> {
+pub fn upsert_op(ctx: &CallContext, config: &Config, input: Value) -> Result<Value> {
     let incoming =
         parse_standard(&input).map_err(|e| AdapterError::invalid_input(format!("input: {e}")))?;
-    match upsert(config, incoming, Mode::Upsert, None) {
+    let fresh = fresh_id(&ctx.call_id, &incoming.obj);
+    match upsert(
+        config,
+        incoming,
+        Mode::Upsert,
+        &fresh,
+        ctx.idempotency_key.as_deref(),
+    ) {
         Ok(r) => Ok(r.ids()),
         Err(Refusal::Invalid(m) | Refusal::Unknown(m)) => Err(AdapterError::invalid_input(m)),
         Err(Refusal::Store(e)) => Err(e),

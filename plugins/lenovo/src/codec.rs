@@ -1,8 +1,7 @@
 //! The two wire formats of the document: JSON (default) and XML (`<Req>` with repeated `<data>`
 //! out, `<Resp>` with repeated `<result>` back).
 
-use quick_xml::escape::{escape, resolve_predefined_entity};
-use quick_xml::events::Event;
+use quick_xml::escape::escape;
 use serde_json::{Map, Value};
 use weft_sdk::{AdapterError, Result};
 
@@ -123,7 +122,7 @@ pub fn decode(format: Format, body: &[u8]) -> Result<Answer> {
         Format::Json => serde_json::from_slice::<Value>(body).map_err(|e| bad(e.to_string()))?,
         Format::Xml => {
             let text = std::str::from_utf8(body).map_err(|e| bad(e.to_string()))?;
-            let (root, value) = xml_to_json(text).map_err(bad)?;
+            let (root, value) = weft_sdk::xml::to_json(text).map_err(bad)?;
             if root != "Resp" {
                 return Err(bad(format!("root element <{root}>, expected <Resp>")));
             }
@@ -151,87 +150,6 @@ pub fn decode(format: Format, body: &[u8]) -> Result<Answer> {
     })
 }
 
-/// Reads an XML document into (root name, JSON): an element with children becomes an object
-/// (repeated names become arrays), a text-only element a string.
-pub fn xml_to_json(text: &str) -> std::result::Result<(String, Value), String> {
-    let mut reader = quick_xml::Reader::from_str(text);
-    reader.config_mut().trim_text(true);
-    // Stack of (name, children, text).
-    let mut stack: Vec<(String, Map<String, Value>, String)> = Vec::new();
-    loop {
-        match reader.read_event().map_err(|e| e.to_string())? {
-            Event::Start(e) => {
-                let name = e.name().as_ref().to_string();
-                stack.push((name, Map::new(), String::new()));
-            }
-            Event::Empty(e) => {
-                let name = e.name().as_ref().to_string();
-                match stack.last_mut() {
-                    Some(parent) => insert(&mut parent.1, name, Value::String(String::new())),
-                    None => return Ok((name, Value::Object(Map::new()))),
-                }
-            }
-            Event::Text(t) => {
-                if let Some(top) = stack.last_mut() {
-                    top.2.push_str(&t.xml10_content());
-                }
-            }
-            Event::CData(c) => {
-                if let Some(top) = stack.last_mut() {
-                    top.2.push_str(&c.xml10_content());
-                }
-            }
-            Event::GeneralRef(r) => {
-                let name = r.xml10_content();
-                let resolved = if let Some(num) = name.strip_prefix("#x") {
-                    u32::from_str_radix(num, 16)
-                        .ok()
-                        .and_then(char::from_u32)
-                        .map(String::from)
-                } else if let Some(num) = name.strip_prefix('#') {
-                    num.parse::<u32>()
-                        .ok()
-                        .and_then(char::from_u32)
-                        .map(String::from)
-                } else {
-                    resolve_predefined_entity(&name).map(str::to_string)
-                };
-                let resolved = resolved.ok_or_else(|| format!("unknown entity &{name};"))?;
-                if let Some(top) = stack.last_mut() {
-                    top.2.push_str(&resolved);
-                }
-            }
-            Event::End(_) => {
-                let (name, children, text) = stack.pop().ok_or("unbalanced end tag")?;
-                let value = if children.is_empty() {
-                    Value::String(text)
-                } else {
-                    Value::Object(children)
-                };
-                match stack.last_mut() {
-                    Some(parent) => insert(&mut parent.1, name, value),
-                    None => return Ok((name, value)),
-                }
-            }
-            Event::Eof => return Err("document ended before its root element closed".into()),
-            _ => {}
-        }
-    }
-}
-
-fn insert(map: &mut Map<String, Value>, name: String, value: Value) {
-    match map.get_mut(&name) {
-        None => {
-            map.insert(name, value);
-        }
-        Some(Value::Array(list)) => list.push(value),
-        Some(existing) => {
-            let first = existing.take();
-            *existing = Value::Array(vec![first, value]);
-        }
-    }
-}
-
 #[cfg(test)]
 mod fuzz {
     use super::*;
@@ -250,7 +168,7 @@ mod fuzz {
 
         #[test]
         fn xml_shaped_text_never_panics(text in "(<[A-Za-z]{1,4}( a=\"[^\"]{0,4}\")?>|</[A-Za-z]{1,4}>|<[A-Za-z]{1,4}/>|[^<>]{0,8}|&[a-z#0-9]{0,5};|<!\\[CDATA\\[[^\\]]{0,5}\\]\\]>){0,24}") {
-            let _ = xml_to_json(&text);
+            let _ = weft_sdk::xml::to_json(&text);
             let _ = decode(Format::Xml, text.as_bytes());
         }
 

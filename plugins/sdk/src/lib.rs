@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod log;
 pub mod storage;
 pub mod tokens;
+pub mod xml;
 
 /// Bindings generated from `wit/adapter.wit`; adapters rarely need them directly.
 #[allow(missing_docs)]
