@@ -232,16 +232,38 @@ impl AllowedHosts {
         &self.0
     }
 
-    /// The internal addresses granted explicitly (with a port): a name may resolve to them.
-    pub fn granted_internal(&self) -> Vec<IpAddr> {
-        self.0
-            .iter()
-            .filter(|p| p.port.is_some())
-            .filter_map(|p| match &p.host {
-                HostMatch::Exact(h) => ip_literal(h).filter(|ip| is_internal(*ip)),
-                HostMatch::Subdomains(_) => None,
-            })
-            .collect()
+    /// What lets a name lead to an internal address: the internal addresses granted with
+    /// their ports, and the ports each exactly-named host is granted on. A name may resolve
+    /// to an internal address only if every port it is granted on is granted for that address.
+    pub fn internal_grants(&self) -> InternalGrants {
+        let mut grants = InternalGrants::default();
+        for p in &self.0 {
+            let (HostMatch::Exact(h), Some(port)) = (&p.host, p.port) else {
+                continue;
+            };
+            match ip_literal(h) {
+                Some(ip) if is_internal(ip) => grants.addresses.push((ip, port)),
+                Some(_) => {}
+                None => grants.names.push((h.clone(), port)),
+            }
+        }
+        grants
+    }
+}
+
+/// See [`AllowedHosts::internal_grants`].
+#[derive(Debug, Clone, Default)]
+pub struct InternalGrants {
+    addresses: Vec<(IpAddr, u16)>,
+    names: Vec<(String, u16)>,
+}
+
+impl InternalGrants {
+    /// True if `name` may lead to the internal address `ip`.
+    pub fn allows(&self, name: &str, ip: IpAddr) -> bool {
+        let name = name.to_ascii_lowercase();
+        let mut ports = self.names.iter().filter(|(n, _)| *n == name).peekable();
+        ports.peek().is_some() && ports.all(|(_, port)| self.addresses.contains(&(ip, *port)))
     }
 }
 
@@ -312,13 +334,15 @@ mod tests {
         assert!(a.check(&url("http://[::1]:8080/")).is_err());
         assert!(a.check(&url("http://[fd00::1]:8080/")).is_err());
         assert!(a.check(&url("http://100.64.0.1:8080/")).is_err());
-        assert_eq!(
-            a.granted_internal(),
-            vec![
-                "127.0.0.1".parse::<IpAddr>().expect("ip"),
-                "10.0.0.5".parse().expect("ip")
-            ]
+        let loopback: IpAddr = "127.0.0.1".parse().expect("ip");
+        let grants = allowed(&["127.0.0.1:8080", "svc.internal:8080", "other.internal:9000"])
+            .internal_grants();
+        assert!(grants.allows("svc.internal", loopback));
+        assert!(
+            !grants.allows("other.internal", loopback),
+            "granted on another port"
         );
+        assert!(!grants.allows("unnamed.internal", loopback));
     }
 
     #[test]

@@ -114,7 +114,7 @@ impl HttpCapability {
         let client = reqwest::Client::builder()
             .redirect(redirect)
             .dns_resolver(Arc::new(resolve::GuardedResolver::new(
-                policy.allowed.granted_internal(),
+                policy.allowed.internal_grants(),
             )))
             .no_proxy()
             .connect_timeout(policy.timeout.min(Duration::from_secs(10)))

@@ -4,9 +4,11 @@
 //! names, and a name whose DNS answer points at the host itself, at a neighbour on the private
 //! network or at a cloud metadata service (169.254.169.254) would turn a granted platform into
 //! a way in. The exceptions are the internal addresses a manifest grants itself, with their
-//! port (`allowed_hosts = ["10.0.0.5:8443"]`). IP literals never reach the resolver: the
+//! port — a name on the same port as the address (`allowed_hosts = ["erp.internal:8443",
+//! "10.0.0.5:8443"]`). IP literals never reach the resolver: the
 //! allow-list checks them.
 
+use super::allowed::InternalGrants;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
@@ -23,15 +25,15 @@ pub struct InternalAddress {
 /// The resolver of an adapter's HTTP client.
 #[derive(Debug, Default, Clone)]
 pub struct GuardedResolver {
-    /// Internal addresses the manifest granted explicitly.
-    granted: Arc<[IpAddr]>,
+    /// Which names may lead to which internal addresses (the manifest's explicit grants).
+    granted: Arc<InternalGrants>,
 }
 
 impl GuardedResolver {
-    /// A resolver that lets names lead to `granted` internal addresses, and no other.
-    pub fn new(granted: Vec<IpAddr>) -> Self {
+    /// A resolver that lets names lead to internal addresses only as `granted` says.
+    pub fn new(granted: InternalGrants) -> Self {
         Self {
-            granted: granted.into(),
+            granted: Arc::new(granted),
         }
     }
 }
@@ -90,7 +92,7 @@ impl Resolve for GuardedResolver {
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let (refused, usable): (Vec<SocketAddr>, Vec<SocketAddr>) = found
                 .into_iter()
-                .partition(|a| is_internal(a.ip()) && !granted.contains(&a.ip()));
+                .partition(|a| is_internal(a.ip()) && !granted.allows(&host, a.ip()));
             if usable.is_empty() && !refused.is_empty() {
                 let addrs: Vec<String> = refused.iter().map(|a| a.ip().to_string()).collect();
                 return Err(Box::new(InternalAddress {
