@@ -2,8 +2,9 @@
 # wasm32-wasip2 target themselves and build the adapters before anything needs them.
 
 CARGO ?= cargo
-# Adapter crates built as components (plugins/) and the test adapters (tests/).
-PLUGINS := weft-sekorm weft-lenovo weft-supercarrier8 weft-hugevision weft-fxiaoke
+# Adapter crates built as components: every plugins/NAME but the SDK, found by glob (so that
+# `weft new adapter` needs no edit here), and the test adapters (tests/).
+PLUGINS := $(patsubst plugins/%/Cargo.toml,weft-%,$(filter-out plugins/sdk/Cargo.toml,$(sort $(wildcard plugins/*/Cargo.toml))))
 TEST_PLUGINS := weft-probe
 # Built for the benchmarks only: a hello wasi:http component for `wasmtime serve`.
 BENCH_PLUGINS := weft-hello-http
@@ -29,7 +30,7 @@ run: build
 
 # Every test: unit, manifest snapshots, the adapters against their simulators, the CLI.
 test: build
-	$(CARGO) test --workspace --exclude weft-sekorm --exclude weft-lenovo --exclude weft-supercarrier8 --exclude weft-hugevision --exclude weft-fxiaoke --exclude weft-sdk --exclude weft-probe --exclude weft-hello-http
+	$(CARGO) test --workspace $(addprefix --exclude ,$(PLUGINS) weft-sdk weft-probe weft-hello-http)
 	$(CARGO) test $(addprefix -p ,weft-sdk $(PLUGINS)) --lib
 
 lint: plugins

@@ -158,6 +158,25 @@ enum Command {
     },
     /// Print a new random store key (for WEFT_STORE_KEY).
     Keygen,
+    /// Make something new: `weft new adapter NAME` writes a complete adapter (crate, manifest,
+    /// fixtures) that builds and passes `weft test` as made.
+    New {
+        /// What to make: "adapter".
+        #[arg(value_parser = ["adapter"])]
+        kind: String,
+        /// Its name: lower-case letters, digits and '-'.
+        name: String,
+    },
+    /// Run an adapter against fixture files (folders mean their *.toml): exit 1 if a case fails.
+    Test {
+        /// Fixture files or folders, e.g. plugins/acme/fixtures.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The component (default: target/wasm32-wasip2/wasm/weft_NAME.wasm for
+        /// plugins/NAME/…).
+        #[arg(long)]
+        component: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -236,6 +255,8 @@ fn main() -> ExitCode {
         | Command::Jobs { .. }
         | Command::Schedules { .. }
         | Command::Keygen
+        | Command::New { .. }
+        | Command::Test { .. }
         | Command::Tokens { .. } => "warn",
         // The outcome is printed; the log only adds what went wrong on the way.
         Command::Invoke { .. } => "error",
@@ -338,6 +359,56 @@ fn init_logs(
         tracing::warn!("traces are off: the OTLP exporter could not be built: {e}");
     }
     provider
+}
+
+async fn fixtures(
+    paths: &[PathBuf],
+    component: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let files = weft::fixture::files(paths)?;
+    if files.is_empty() {
+        anyhow::bail!("no fixture files (*.toml) under the given paths");
+    }
+    let component = match component {
+        Some(c) => c.to_path_buf(),
+        None => weft::fixture::component_for(&files[0]).ok_or_else(|| {
+            anyhow::anyhow!("cannot tell which component these fixtures test: give --component")
+        })?,
+    };
+    let scratch = tempfile_dir()?;
+    let outcomes = weft::fixture::run(&component, &files, &scratch).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let outcomes = outcomes?;
+    let failed = outcomes.iter().filter(|o| !o.failures.is_empty()).count();
+    for o in &outcomes {
+        if o.failures.is_empty() {
+            println!("ok      {} ({} exchanges)", o.file.display(), o.exchanges);
+        } else {
+            println!("FAILED  {}", o.file.display());
+            for f in &o.failures {
+                println!("        {f}");
+            }
+        }
+    }
+    println!("{} passed, {failed} failed", outcomes.len() - failed);
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// A fresh private folder under the system's temporary folder.
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "weft-test-{}-{}",
+        std::process::id(),
+        weft::jobs::now_ms()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(dir)
 }
 
 async fn open(cli: &Cli) -> anyhow::Result<Runtime> {
@@ -695,6 +766,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", weft::seal::StoreKey::generate_text());
             return Ok(ExitCode::SUCCESS);
         }
+        Command::New { name, .. } => {
+            let written = weft::scaffold::write(std::path::Path::new("."), name)?;
+            for path in written {
+                println!("wrote {}", path.display());
+            }
+            println!(
+                "next: make plugins && target/debug/weft test plugins/{name}/fixtures (docs/writing-an-adapter.md)"
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Test { paths, component } => return fixtures(paths, component.as_deref()).await,
         Command::Schedules { command } => return schedules(&cli, command.as_ref()).await,
         _ => {}
     }
@@ -704,6 +786,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Jobs { .. }
         | Command::Schedules { .. }
         | Command::Keygen
+        | Command::New { .. }
+        | Command::Test { .. }
         | Command::Tokens { .. } => Ok(ExitCode::SUCCESS),
         Command::Check => {
             for a in runtime.adapters() {

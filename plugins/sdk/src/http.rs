@@ -124,11 +124,44 @@ impl Response {
         })
     }
 
-    /// Seconds from a `Retry-After` header given in seconds, as milliseconds.
+    /// The wait a `Retry-After` header asks for, in milliseconds: delta-seconds, or an
+    /// HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`) counted from now (a past date is 0).
     pub fn retry_after_ms(&self) -> Option<u64> {
-        self.header("retry-after")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|s| s.saturating_mul(1000))
+        let value = self.header("retry-after")?.trim();
+        if let Ok(seconds) = value.parse::<u64>() {
+            return Some(seconds.saturating_mul(1000));
+        }
+        const HTTP_DATE: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        );
+        let at = time::PrimitiveDateTime::parse(value, HTTP_DATE)
+            .ok()?
+            .assume_utc();
+        let wait = at - time::OffsetDateTime::now_utc();
+        Some(u64::try_from(wait.whole_milliseconds()).unwrap_or(0))
+    }
+
+    /// The usual meaning of this answer's status, for platforms without exceptions to it: 2xx
+    /// is the answer; 401 and 403 `auth` (the host refreshes the token once); 429 and 5xx
+    /// `transient`, honouring `Retry-After`; any other status `rejected` with the status as its
+    /// code. `what` names the call in the error (e.g. `"POST /items"`); the message carries
+    /// the start of the body. An adapter checks its platform's exceptions first, then calls
+    /// this.
+    pub fn classify(&self, what: &str) -> Result<&Self> {
+        let status = self.status;
+        let message = || format!("{what}: HTTP {status}: {}", snippet(&self.body));
+        match status {
+            200..=299 => Ok(self),
+            401 | 403 => Err(AdapterError::auth(message())),
+            429 | 500..=599 => {
+                let mut e = AdapterError::transient_code(status.to_string(), message());
+                if let Some(wait) = self.retry_after_ms() {
+                    e = e.retry_after_ms(wait);
+                }
+                Err(e)
+            }
+            _ => Err(AdapterError::rejected(status.to_string(), message())),
+        }
     }
 }
 
@@ -194,4 +227,48 @@ pub fn join(base: &str, path: &str) -> String {
         base.trim_end_matches('/'),
         path.trim_start_matches('/')
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, retry_after: Option<&str>) -> Response {
+        Response {
+            status,
+            headers: retry_after
+                .map(|v| vec![("Retry-After".to_string(), v.to_string())])
+                .unwrap_or_default(),
+            body: b"{}".to_vec(),
+        }
+    }
+
+    #[test]
+    fn statuses_map_to_kinds_and_retry_after_reads_both_forms() {
+        assert!(answer(204, None).classify("x").is_ok());
+        assert!(answer(401, None).classify("x").is_err_and(|e| e.is_auth()));
+        assert!(matches!(
+            answer(404, None).classify("x"),
+            Err(AdapterError::Rejected { .. })
+        ));
+        assert!(matches!(
+            answer(503, Some("7")).classify("x"),
+            Err(AdapterError::Transient {
+                retry_after_ms: Some(7000),
+                ..
+            })
+        ));
+        assert_eq!(
+            answer(429, Some("Sun, 06 Nov 1994 08:49:37 GMT")).retry_after_ms(),
+            Some(0)
+        );
+        let later = (time::OffsetDateTime::now_utc() + time::Duration::seconds(120))
+            .format(time::macros::format_description!(
+                "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+            ))
+            .expect("date");
+        let wait = answer(429, Some(&later)).retry_after_ms().expect("a date");
+        assert!((100_000..=120_000).contains(&wait), "{wait}");
+        assert_eq!(answer(429, Some("soon")).retry_after_ms(), None);
+    }
 }

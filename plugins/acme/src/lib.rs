@@ -1,0 +1,122 @@
+//! Weft adapter for acme, made by `weft new adapter`: a login token (client credentials),
+//! one operation that sends items in batches, and the SDK's usual reading of HTTP statuses.
+//! Change what your platform does differently; `weft test plugins/acme/fixtures` checks it.
+
+use weft_sdk::http::{Request, join};
+use weft_sdk::{
+    Adapter, AdapterError, CallContext, Description, Result, TokenGrant, Value, config, json,
+    tokens,
+};
+
+/// The adapter type exported to the host.
+struct Acme;
+
+/// The manifest's `[config]` (`base_url` is the manifest's own key).
+#[derive(serde::Deserialize)]
+struct Config {
+    /// The platform's root URL.
+    base_url: String,
+    /// Path of the token endpoint.
+    #[serde(default = "default_token_path")]
+    token_path: String,
+    /// Path items are sent to.
+    #[serde(default = "default_items_path")]
+    items_path: String,
+    /// Items per request.
+    #[serde(default = "default_batch_size")]
+    batch_size: usize,
+}
+
+fn default_token_path() -> String {
+    "/oauth/token".into()
+}
+fn default_items_path() -> String {
+    "/items".into()
+}
+fn default_batch_size() -> usize {
+    100
+}
+
+/// The operations: (name, what it does). `describe` and `invoke` both read this table.
+const OPERATIONS: &[(&str, &str)] = &[("send-items", "send input.items in batches")];
+
+impl Adapter for Acme {
+    fn describe() -> Description {
+        weft_sdk::describe(
+            "acme",
+            env!("CARGO_PKG_VERSION"),
+            OPERATIONS,
+            &["client_id", "client_secret"],
+        )
+    }
+
+    fn fetch_token(_scope: String) -> Result<TokenGrant> {
+        let c: Config = config::typed()?;
+        let id = config::secret("client_id")?;
+        let secret = config::secret("client_secret")?;
+        let response = Request::post(join(&c.base_url, &c.token_path))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &id),
+                ("client_secret", &secret),
+            ])
+            .send()?;
+        // A refused login is `auth`: the host does not retry it.
+        let answer: Value = response.classify("token")?.json()?;
+        let token = answer["access_token"]
+            .as_str()
+            .ok_or_else(|| AdapterError::transient("token answer without access_token"))?;
+        Ok(TokenGrant {
+            token: token.to_string(),
+            expires_in_seconds: answer["expires_in"].as_u64(),
+        })
+    }
+
+    fn invoke(_ctx: CallContext, op: String, input: Value) -> Result<Value> {
+        match op.as_str() {
+            "send-items" => send_items(input),
+            other => Err(AdapterError::invalid_input(format!(
+                "unknown operation {other:?}"
+            ))),
+        }
+    }
+}
+
+weft_sdk::export_adapter!(Acme);
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendItems {
+    items: Vec<Value>,
+}
+
+/// Sends the items in batches of `batch_size`; a failed batch says which, and how many items
+/// the platform had already taken.
+fn send_items(input: Value) -> Result<Value> {
+    let c: Config = config::typed()?;
+    let input: SendItems = weft_sdk::parse_input(input)?;
+    if input.items.is_empty() {
+        return Err(AdapterError::invalid_input("items: at least one item"));
+    }
+    let url = join(&c.base_url, &c.items_path);
+    let batches = input.items.chunks(c.batch_size.max(1)).count();
+    let mut accepted = 0u64;
+    for (n, batch) in input.items.chunks(c.batch_size.max(1)).enumerate() {
+        let answer: Value = tokens::with_token("", |token| {
+            let response = Request::post(&url)
+                .header("Authorization", format!("Bearer {token}"))
+                .json(&json!({ "items": batch }))?
+                .send()?;
+            response.classify("send-items")?.json()
+        })
+        .map_err(|e| {
+            let offset = n * c.batch_size.max(1);
+            e.shift_indexes(offset).context(format!(
+                "batch {} of {batches}; {offset} item(s) were accepted before it",
+                n + 1
+            ))
+        })?;
+        accepted += answer["accepted"].as_u64().unwrap_or(batch.len() as u64);
+    }
+    Ok(json!({ "accepted": accepted, "batches": batches }))
+}

@@ -1,0 +1,99 @@
+//! The adapter kit: `weft new adapter` makes exactly the adapter committed as `plugins/acme`
+//! (which `make lint` and `make test` build, lint and run — so a fresh scaffold is proven to
+//! build and pass), every adapter's fixtures pass under `weft test`, and a fixture the adapter
+//! does not meet fails, naming the exchange and what differed.
+
+use std::path::Path;
+use weft_tests::harness::{component, weft_command, workspace};
+
+fn weft_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    weft_command()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("weft runs")
+}
+
+#[test]
+fn weft_new_makes_the_committed_acme_adapter() {
+    let scratch = tempfile::tempdir().expect("scratch");
+    let out = weft_in(scratch.path(), &["new", "adapter", "acme"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("wrote ").map(str::to_string))
+        .collect();
+    assert!(made.len() >= 5, "{made:?}");
+    for path in &made {
+        let fresh = std::fs::read_to_string(scratch.path().join(path)).expect("made");
+        let committed = std::fs::read_to_string(workspace().join(path))
+            .unwrap_or_else(|_| panic!("{path} is not committed"));
+        assert_eq!(
+            fresh, committed,
+            "{path}: the scaffold and plugins/acme differ (regenerate acme with `weft new adapter acme`)"
+        );
+    }
+    // Nothing is overwritten, and a bad name is refused.
+    let again = weft_in(scratch.path(), &["new", "adapter", "acme"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    let bad = weft_in(scratch.path(), &["new", "adapter", "Bad_Name"]);
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn every_adapters_fixtures_pass() {
+    let root = workspace();
+    let mut ran = 0;
+    for entry in std::fs::read_dir(root.join("plugins")).expect("plugins") {
+        let dir = entry.expect("entry").path();
+        let fixtures = dir.join("fixtures");
+        if !fixtures.is_dir() {
+            continue;
+        }
+        let name = dir.file_name().and_then(|n| n.to_str()).expect("name");
+        let out = weft_command()
+            .args(["test", "--component"])
+            .arg(component(&format!("weft-{name}")))
+            .arg(&fixtures)
+            .output()
+            .expect("weft runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(" 0 failed"), "{stdout}");
+        ran += 1;
+    }
+    assert!(ran >= 1, "no adapter has fixtures");
+}
+
+#[test]
+fn a_fixture_the_adapter_does_not_meet_fails_and_says_why() {
+    let root = workspace();
+    let scratch = tempfile::tempdir().expect("scratch");
+    let good = std::fs::read_to_string(root.join("plugins/acme/fixtures/send-items.toml"))
+        .expect("fixture");
+    let bad = good.replace("Bearer tok-1", "Bearer tok-9");
+    assert_ne!(good, bad);
+    std::fs::write(scratch.path().join("bad.toml"), bad).expect("write");
+    let out = weft_command()
+        .args(["test", "--component"])
+        .arg(component("weft-acme"))
+        .arg(scratch.path().join("bad.toml"))
+        .output()
+        .expect("weft runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("exchange 2 (POST /items): header authorization")
+            && stdout.contains("was never made"),
+        "{stdout}"
+    );
+}
