@@ -185,6 +185,7 @@ fn bench(c: &mut Criterion) {
             },
             store: None,
             store_key: None,
+            record: false,
         }))
         .expect("runtime");
     assert!(

@@ -36,6 +36,8 @@ pub struct Shared {
     /// The deployment's secret for job ids derived from idempotency keys (kept in the store,
     /// the same on every node).
     pub(crate) job_id_key: Vec<u8>,
+    /// Where platform exchanges go when this process records them (`weft invoke --record`).
+    pub recorder: Option<Arc<crate::record::Recorder>>,
 }
 
 /// The calls running in this process: call id → (adapter, what it runs).

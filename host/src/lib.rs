@@ -20,6 +20,7 @@ pub mod invoke;
 pub mod jobs;
 pub mod manifest;
 pub mod metrics;
+pub mod record;
 pub mod redact;
 pub mod registry;
 pub mod runtime;

@@ -79,6 +79,10 @@ enum Command {
         /// Idempotency key passed to the adapter.
         #[arg(long)]
         idempotency_key: Option<String>,
+        /// Write the call's platform exchanges as a fixture for `weft test` in this folder
+        /// (secrets and tokens redacted).
+        #[arg(long)]
+        record: Option<PathBuf>,
     },
     /// List the adapters with their status, version and operations.
     Adapters,
@@ -415,9 +419,23 @@ async fn open(cli: &Cli) -> anyhow::Result<Runtime> {
     let max: bytesize::ByteSize = cli.max_instance_memory.parse().map_err(|e| {
         anyhow::anyhow!("--max-instance-memory: expected a size such as \"512MiB\": {e}")
     })?;
+    // A recording runs on a scratch store: no cached token (its fetch is part of the
+    // exchanges), and nothing of the call left in the real store.
+    let recording = matches!(
+        &cli.command,
+        Command::Invoke {
+            record: Some(_),
+            ..
+        }
+    );
+    let data = if recording {
+        tempfile_dir()?
+    } else {
+        cli.data.clone()
+    };
     let options = RuntimeOptions {
         manifests: cli.manifests.clone(),
-        data: cli.data.clone(),
+        data: data.clone(),
         engine: EngineOptions {
             max_instance_memory: max.as_u64(),
             max_instances: cli.max_instances,
@@ -425,12 +443,22 @@ async fn open(cli: &Cli) -> anyhow::Result<Runtime> {
             ..EngineOptions::default()
         },
         store: Some(cli.store.clone()),
-        store_key: cli.store_key.clone(),
+        store_key: if recording {
+            None
+        } else {
+            cli.store_key.clone()
+        },
+        record: recording,
     };
+    if recording {
+        return Runtime::open(options)
+            .await
+            .context("cannot open a scratch runtime to record in");
+    }
     let store = open_store(cli).await?;
     Runtime::with_store(options, store)
         .await
-        .with_context(|| format!("cannot open Weft with data folder {}", cli.data.display()))
+        .with_context(|| format!("cannot open Weft with data folder {}", data.display()))
 }
 
 /// The store, checked to be the one this data folder was used with (see `--init`).
@@ -844,6 +872,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             op,
             input,
             idempotency_key,
+            record,
         } => {
             let input = match input.as_deref() {
                 None => "{}".to_string(),
@@ -860,7 +889,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 idempotency_key: idempotency_key.clone(),
                 ..CallOptions::default()
             };
-            match runtime.invoke(adapter, op, &input, options).await {
+            let result = runtime.invoke(adapter, op, &input, options).await;
+            if let Some(dir) = record
+                && let Some(loaded) = runtime.registry().get(adapter)
+            {
+                let exchanges = runtime
+                    .shared()
+                    .recorder
+                    .as_ref()
+                    .map(|r| r.take())
+                    .unwrap_or_default();
+                let tokens = runtime.shared().tokens.cached_tokens(adapter);
+                let path = weft::record::write_fixture(
+                    dir, &loaded, op, &input, &result, &exchanges, &tokens,
+                )
+                .with_context(|| format!("cannot write the fixture in {}", dir.display()))?;
+                eprintln!(
+                    "recorded {} exchange(s) in {}",
+                    exchanges.len(),
+                    path.display()
+                );
+            }
+            match result {
                 Ok(output) => {
                     let pretty = serde_json::from_str::<serde_json::Value>(&output)
                         .and_then(|v| serde_json::to_string_pretty(&v))

@@ -26,6 +26,8 @@ pub struct RuntimeOptions {
     /// The store key (`env:NAME`, `file:PATH` or the key itself); `None`: the embedded store
     /// keeps its own in `DATA/store-key`, a shared store is refused.
     pub store_key: Option<String>,
+    /// Record every platform exchange (for `weft invoke --record`).
+    pub record: bool,
 }
 
 /// Why a runtime could not start.
@@ -84,6 +86,9 @@ impl Runtime {
             jobs_wakeup: tokio::sync::Notify::new(),
             in_flight: crate::adapter::InFlight::default(),
             job_id_key,
+            recorder: options
+                .record
+                .then(|| Arc::new(crate::record::Recorder::default())),
         });
         let runtime = Self {
             shared,

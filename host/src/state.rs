@@ -243,12 +243,35 @@ impl http::Host for CallState {
         {
             return Ok(Err(e));
         }
+        let copy = self
+            .adapter
+            .shared
+            .recorder
+            .as_ref()
+            .map(|_| outbound.clone());
         let result = self
             .adapter
             .http
             .send(outbound, self.deadline, &self.redactor.snapshot())
             .instrument(tracing::info_span!("host http.send"))
             .await;
+        if let (Some(recorder), Some(sent)) = (&self.adapter.shared.recorder, copy) {
+            recorder.push(crate::record::Recorded {
+                token_fetch: matches!(self.purpose, Purpose::FetchToken),
+                method: sent.method.to_string(),
+                content_type: sent
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                    .map(|(_, v)| v.clone()),
+                url: sent.url,
+                body: sent.body,
+                answer: match &result {
+                    Ok(r) => Ok((r.status, r.headers.clone(), r.body.clone())),
+                    Err(e) => Err(e.to_string()),
+                },
+            });
+        }
         Ok(match result {
             Ok(r) => Ok(http::Response {
                 status: r.status,

@@ -384,6 +384,23 @@ impl TokenCache {
         }
     }
 
+    /// The tokens this process holds for `adapter` now (to redact them from a recording).
+    pub fn cached_tokens(&self, adapter: &str) -> Vec<String> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .iter()
+            .filter(|((a, _), _)| a == adapter)
+            .filter_map(|(_, e)| {
+                e.state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .grant
+                    .as_ref()
+                    .map(|g| g.token.clone())
+            })
+            .collect()
+    }
+
     /// The keyed fingerprint of an adapter's credentials (see [`TokenKey::credentials`]).
     pub fn credentials_fingerprint<'a>(
         &self,

@@ -129,6 +129,7 @@ impl Deployment {
             },
             store: None,
             store_key: Some(TEST_STORE_KEY.into()),
+            record: false,
         }
     }
 

@@ -191,6 +191,11 @@ impl Sekorm {
         )
     }
 
+    /// Every token issued and still valid.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.with(|i| i.tokens.keys().cloned().collect())
+    }
+
     /// Makes every issued token invalid at once (as if Sekorm revoked or expired them).
     pub fn revoke_tokens(&self) {
         self.with(|i| i.tokens.clear());

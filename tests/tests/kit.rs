@@ -97,3 +97,60 @@ fn a_fixture_the_adapter_does_not_meet_fails_and_says_why() {
         "{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_call_replays_and_holds_no_secret_or_token() {
+    let sim = weft_tests::sekorm::Sekorm::start("rec-account-7f1", "rec-secret-9c2").await;
+    let dep = weft_tests::harness::Deployment::new();
+    dep.manifest(
+        "sekorm",
+        &sim.manifest(&dep, "rec-account-7f1", "rec-secret-9c2", ""),
+    );
+    let dir = dep.data().join("recorded");
+    let out = weft_command()
+        .arg("--manifests")
+        .arg(dep.manifests())
+        .arg("--data")
+        .arg(dep.data())
+        .args([
+            "invoke",
+            "sekorm",
+            "full-sync",
+            r#"{"items":[{"pnCode":"R-1","brandName":"AMS","stockQuantity":4}]}"#,
+            "--record",
+        ])
+        .arg(&dir)
+        .output()
+        .expect("weft runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("recorded")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    assert_eq!(files.len(), 1);
+    let text = std::fs::read_to_string(&files[0]).expect("fixture");
+    assert!(text.contains("[redacted]"), "{text}");
+    for secret in ["rec-account-7f1", "rec-secret-9c2"] {
+        assert!(!text.contains(secret), "{secret} in the fixture:\n{text}");
+    }
+    let issued = sim.issued_tokens();
+    assert!(!issued.is_empty());
+    for token in issued {
+        assert!(!text.contains(&token), "a token in the fixture:\n{text}");
+    }
+    let replay = weft_command()
+        .args(["test", "--component"])
+        .arg(component("weft-sekorm"))
+        .arg(&dir)
+        .output()
+        .expect("weft runs");
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stdout)
+    );
+}
