@@ -103,6 +103,26 @@ pub struct AdapterDescription {
     pub operations: Vec<OperationInfo>,
     /// Secrets it needs.
     pub secrets: Vec<String>,
+    /// The `[config]` keys it reads (empty: not declared, nothing checked).
+    pub config: Vec<ConfigKey>,
+    /// Schedule names it runs.
+    pub schedules: Vec<String>,
+    /// Inbound route names it serves.
+    pub routes: Vec<String>,
+}
+
+/// One `[config]` key an adapter declares.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ConfigKey {
+    /// The key.
+    pub name: String,
+    /// The type its value must have: string, integer, number, boolean, list, table or any.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Whether the manifest must give it.
+    pub required: bool,
+    /// What it does.
+    pub description: String,
 }
 
 /// A loaded, validated adapter instance.
@@ -304,6 +324,29 @@ impl LoadedAdapter {
                 })
                 .collect(),
             secrets: d.secrets,
+            config: d
+                .config
+                .into_iter()
+                .map(|k| {
+                    use crate::bindings::exports::weft::adapter::adapter::ConfigType as T;
+                    ConfigKey {
+                        name: k.name,
+                        kind: match k.kind {
+                            T::Text => "string",
+                            T::Integer => "integer",
+                            T::Number => "number",
+                            T::Boolean => "boolean",
+                            T::Array => "list",
+                            T::Table => "table",
+                            T::Any => "any",
+                        },
+                        required: k.required,
+                        description: k.description,
+                    }
+                })
+                .collect(),
+            schedules: d.schedules,
+            routes: d.routes,
         })
     }
 

@@ -67,7 +67,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Validate every manifest and component; exit 2 if any fails.
-    Check,
+    Check {
+        /// Check only these manifest files (of one folder) instead of the whole folder.
+        files: Vec<PathBuf>,
+    },
     /// Run one operation in-process and print its JSON output.
     Invoke {
         /// Adapter instance name.
@@ -254,7 +257,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_log = match cli.command {
         Command::Serve { .. } => "info",
-        Command::Check
+        Command::Check { .. }
         | Command::Adapters
         | Command::Jobs { .. }
         | Command::Schedules { .. }
@@ -433,8 +436,29 @@ async fn open(cli: &Cli) -> anyhow::Result<Runtime> {
     } else {
         cli.data.clone()
     };
+    // `weft check FILE…`: the folder of those files.
+    let manifests = match &cli.command {
+        Command::Check { files } if !files.is_empty() => {
+            let dirs: std::collections::BTreeSet<PathBuf> = files
+                .iter()
+                .map(|f| {
+                    f.parent()
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .unwrap_or(std::path::Path::new("."))
+                        .to_path_buf()
+                })
+                .collect();
+            if dirs.len() > 1 {
+                anyhow::bail!("check files of one folder at a time");
+            }
+            dirs.into_iter()
+                .next()
+                .unwrap_or_else(|| cli.manifests.clone())
+        }
+        _ => cli.manifests.clone(),
+    };
     let options = RuntimeOptions {
-        manifests: cli.manifests.clone(),
+        manifests,
         data: data.clone(),
         engine: EngineOptions {
             max_instance_memory: max.as_u64(),
@@ -817,8 +841,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::New { .. }
         | Command::Test { .. }
         | Command::Tokens { .. } => Ok(ExitCode::SUCCESS),
-        Command::Check => {
-            for a in runtime.adapters() {
+        Command::Check { files } => {
+            let only: Vec<PathBuf> = files
+                .iter()
+                .filter_map(|f| f.file_name().map(PathBuf::from))
+                .collect();
+            let shown = |file: &std::path::Path| {
+                only.is_empty()
+                    || file
+                        .file_name()
+                        .is_some_and(|n| only.iter().any(|o| o == n))
+            };
+            let mut failed = 0;
+            for a in runtime.adapters().into_iter().filter(|a| shown(&a.file)) {
+                failed += usize::from(a.error.is_some());
                 match &a.error {
                     None => println!(
                         "ok      {} ({}): version {}, operations: {}",
@@ -852,13 +888,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            let failed = runtime.load_errors().len();
             if failed > 0 {
                 eprintln!("{failed} manifest(s) failed");
                 return Ok(ExitCode::from(2));
             }
-            if runtime.adapters().is_empty() {
-                eprintln!("no manifests in {}", cli.manifests.display());
+            if !runtime.adapters().iter().any(|a| shown(&a.file)) {
+                eprintln!("no such manifests in {}", cli.manifests.display());
                 return Ok(ExitCode::from(2));
             }
             Ok(ExitCode::SUCCESS)

@@ -154,3 +154,39 @@ async fn a_recorded_call_replays_and_holds_no_secret_or_token() {
         String::from_utf8_lossy(&replay.stdout)
     );
 }
+
+#[test]
+fn weft_check_catches_a_config_typo_and_an_unknown_schedule_in_a_shipped_manifest() {
+    let root = workspace();
+    let scratch = tempfile::tempdir().expect("scratch");
+    let shipped = std::fs::read_to_string(root.join("manifests/sekorm.toml")).expect("manifest");
+    let broken = shipped
+        .replace("\nchunk_size = 500", "\nchunk_sise = 500")
+        .replace("name = \"daily-reconcile\"", "name = \"daily-reconcil\"");
+    assert_ne!(broken, shipped);
+    let file = scratch.path().join("sekorm.toml");
+    std::fs::write(&file, broken).expect("write");
+    let out = weft_command()
+        .arg("--data")
+        .arg(scratch.path().join("data"))
+        .args(["--log", "off", "check"])
+        .arg(&file)
+        .env(
+            "WEFT_PLUGIN_DIR",
+            component("weft-sekorm").parent().expect("folder"),
+        )
+        .env("SEKORM_ACCOUNT", "a")
+        .env("SEKORM_APP_SECRET", "b")
+        .output()
+        .expect("weft runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("config.chunk_sise") && stdout.contains("did you mean \"chunk_size\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("runs no schedule \"daily-reconcil\""),
+        "every problem of the file, not only the first: {stdout}"
+    );
+}

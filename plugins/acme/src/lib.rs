@@ -4,8 +4,8 @@
 
 use weft_sdk::http::{Request, join};
 use weft_sdk::{
-    Adapter, AdapterError, CallContext, Description, Result, TokenGrant, Value, config, json,
-    tokens,
+    Adapter, AdapterError, CallContext, ConfigType as T, Describe, Description, Result, TokenGrant,
+    Value, config, json, tokens,
 };
 
 /// The adapter type exported to the host.
@@ -48,6 +48,12 @@ impl Adapter for Acme {
             OPERATIONS,
             &["client_id", "client_secret"],
         )
+        // The keys of `Config` below: `weft check` refuses a manifest with a typo in them.
+        .config(&[
+            ("token_path", T::Text, false, "the token endpoint"),
+            ("items_path", T::Text, false, "where items go"),
+            ("batch_size", T::Integer, false, "items per request"),
+        ])
     }
 
     fn fetch_token(_scope: String) -> Result<TokenGrant> {

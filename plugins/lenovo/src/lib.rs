@@ -14,6 +14,7 @@ struct Lenovo;
 
 impl Adapter for Lenovo {
     fn describe() -> Description {
+        use weft_sdk::{ConfigType as T, Describe};
         weft_sdk::describe(
             "lenovo",
             env!("CARGO_PKG_VERSION"),
@@ -23,6 +24,15 @@ impl Adapter for Lenovo {
             )],
             &[],
         )
+        .config(&[
+            ("seq_max", T::Integer, false, "rows per sequence, at most 500"),
+            ("app_name", T::Text, false, "appName, at most 10 characters"),
+            ("format", T::Text, false, "json or xml"),
+            ("token_mode", T::Text, false, "client_credentials or static"),
+            ("token_url", T::Text, false, "the token endpoint (client_credentials)"),
+            ("token_auth", T::Text, false, "basic or form"),
+            ("token_scope", T::Text, false, "scope asked for with the token"),
+        ])
     }
 
     fn fetch_token(_scope: String) -> Result<TokenGrant> {

@@ -30,7 +30,7 @@ pub mod bindings {
 }
 
 pub use bindings::exports::weft::adapter::adapter::{
-    Description, InboundRequest, InboundResponse, Operation, TokenGrant,
+    ConfigKey, ConfigType, Description, InboundRequest, InboundResponse, Operation, TokenGrant,
 };
 pub use bindings::weft::adapter::types::CallContext;
 pub use error::{AdapterError, Detail, Result};
@@ -64,7 +64,8 @@ pub trait Adapter {
     }
 }
 
-/// Builds a [`Description`] from a name, a version and `(operation, description)` pairs.
+/// Builds a [`Description`] from a name, a version, `(operation, description)` pairs and the
+/// secrets it needs; declare `[config]`, schedules and routes with [`Describe`].
 pub fn describe(name: &str, version: &str, ops: &[(&str, &str)], secrets: &[&str]) -> Description {
     Description {
         name: name.to_string(),
@@ -77,6 +78,47 @@ pub fn describe(name: &str, version: &str, ops: &[(&str, &str)], secrets: &[&str
             })
             .collect(),
         secrets: secrets.iter().map(|s| s.to_string()).collect(),
+        config: Vec::new(),
+        schedules: Vec::new(),
+        routes: Vec::new(),
+    }
+}
+
+/// Declares what a manifest may say to this adapter, so that the host checks it at load
+/// (`weft check`): a `[config]` typo, a missing required key, a schedule or route the adapter
+/// does not know fail the manifest with its file and key, not the first call.
+pub trait Describe {
+    /// The `[config]` keys read: (name, type, required, what it does). `base_url` is the
+    /// manifest's own and need not be listed.
+    fn config(self, keys: &[(&str, ConfigType, bool, &str)]) -> Self;
+    /// The schedule names `on_schedule` runs.
+    fn schedules(self, names: &[&str]) -> Self;
+    /// The inbound route names `handle_inbound` serves.
+    fn routes(self, names: &[&str]) -> Self;
+}
+
+impl Describe for Description {
+    fn config(mut self, keys: &[(&str, ConfigType, bool, &str)]) -> Self {
+        self.config = keys
+            .iter()
+            .map(|(name, kind, required, description)| ConfigKey {
+                name: name.to_string(),
+                kind: *kind,
+                required: *required,
+                description: description.to_string(),
+            })
+            .collect();
+        self
+    }
+
+    fn schedules(mut self, names: &[&str]) -> Self {
+        self.schedules = names.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    fn routes(mut self, names: &[&str]) -> Self {
+        self.routes = names.iter().map(|s| s.to_string()).collect();
+        self
     }
 }
 
