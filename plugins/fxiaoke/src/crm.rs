@@ -78,34 +78,7 @@ fn send(config: &Config, push: Push) -> Result<Value> {
 
 /// Reads `{errCode, errMsg}`: "s106240000" is success, any other code a refusal.
 fn accepted(config: &Config, response: &Response) -> Result<Value> {
-    match response.status {
-        200..=299 => {}
-        401 | 403 => {
-            return Err(AdapterError::auth(format!(
-                "syncpush refused the token: HTTP {}: {}",
-                response.status,
-                snippet(&response.body)
-            )));
-        }
-        429 => {
-            return Err(
-                AdapterError::transient_code("429", "syncpush: rate limited")
-                    .retry_after_ms(response.retry_after_ms().unwrap_or(1_000)),
-            );
-        }
-        s if s >= 500 => {
-            return Err(AdapterError::transient_code(
-                s.to_string(),
-                format!("syncpush: HTTP {s}: {}", snippet(&response.body)),
-            ));
-        }
-        s => {
-            return Err(AdapterError::rejected(
-                s.to_string(),
-                format!("syncpush: HTTP {s}: {}", snippet(&response.body)),
-            ));
-        }
-    }
+    response.classify("syncpush")?;
     let answer: Value = response.json()?;
     let code = match &answer["errCode"] {
         Value::String(s) => s.clone(),
@@ -315,15 +288,6 @@ pub fn deliver(config: &Config, input: Value) -> Result<Value> {
         request = request.header("token", token);
     }
     let response = request.send()?;
-    match response.status {
-        200..=299 => Ok(json!({"delivered": true, "status": response.status, "masterDataId": id})),
-        s if s >= 500 || s == 429 => Err(AdapterError::transient_code(
-            s.to_string(),
-            format!("ERP endpoint: HTTP {s}: {}", snippet(&response.body)),
-        )),
-        s => Err(AdapterError::rejected(
-            s.to_string(),
-            format!("ERP endpoint: HTTP {s}: {}", snippet(&response.body)),
-        )),
-    }
+    response.classify("ERP endpoint")?;
+    Ok(json!({"delivered": true, "status": response.status, "masterDataId": id}))
 }

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use weft_sdk::dates::now_ms;
 use weft_sdk::error::{detail, invalid_rows};
-use weft_sdk::http::{Method, Request, join, snippet};
+use weft_sdk::http::{Method, Request, join};
 use weft_sdk::{AdapterError, CallContext, Detail, Result, batch, config, storage, tokens};
 
 /// The document's upper bound of rows per request.
@@ -335,32 +335,15 @@ fn send_all(
                 .body(body.clone())
                 .send()
                 .map_err(|e| prefix(&where_, e.into()))?;
-            match response.status {
-                200 => codec::decode(format, &response.body).map_err(|e| prefix(&where_, e)),
-                401 => Err(AdapterError::auth(format!(
-                    "{where_}: HTTP 401 (token or signature refused)"
-                ))),
-                404 => Err(AdapterError::rejected(
+            // The document's exceptions first: 404 names the path, 200 carries a body code.
+            if response.status == 404 {
+                return Err(AdapterError::rejected(
                     "404",
                     format!("{where_}: HTTP 404: no such path {category}/{biz_key}"),
-                )),
-                429 => {
-                    let mut e =
-                        AdapterError::transient_code("429", format!("{where_}: rate limited"));
-                    if let Some(ms) = response.retry_after_ms() {
-                        e = e.retry_after_ms(ms);
-                    }
-                    Err(e)
-                }
-                s if s >= 500 => Err(AdapterError::transient_code(
-                    s.to_string(),
-                    format!("{where_}: HTTP {s}: {}", snippet(&response.body)),
-                )),
-                s => Err(AdapterError::rejected(
-                    s.to_string(),
-                    format!("{where_}: HTTP {s}: {}", snippet(&response.body)),
-                )),
+                ));
             }
+            response.classify(&where_)?;
+            codec::decode(format, &response.body).map_err(|e| prefix(&where_, e))
         })?;
         let offset = seq.rows.start;
         match answer.code.as_str() {

@@ -61,29 +61,14 @@ pub fn fetch() -> Result<TokenGrant> {
                 }
             };
             let r = request.header("Accept", "application/json").send()?;
-            match r.status {
-                200..=299 => {}
-                400 | 401 | 403 => {
-                    return Err(AdapterError::auth(format!(
-                        "token endpoint answered HTTP {}: {}",
-                        r.status,
-                        weft_sdk::http::snippet(&r.body)
-                    )));
-                }
-                429 => {
-                    let mut e = AdapterError::transient_code("429", "token endpoint rate limit");
-                    if let Some(ms) = r.retry_after_ms() {
-                        e = e.retry_after_ms(ms);
-                    }
-                    return Err(e);
-                }
-                s => {
-                    return Err(AdapterError::transient_code(
-                        s.to_string(),
-                        format!("token endpoint answered HTTP {s}"),
-                    ));
-                }
+            // OAuth2 answers a refused client with 400 (invalid_client): that is auth too.
+            if r.status == 400 {
+                return Err(AdapterError::auth(format!(
+                    "token endpoint answered HTTP 400: {}",
+                    weft_sdk::http::snippet(&r.body)
+                )));
             }
+            r.classify("token endpoint")?;
             let body: Value = r.json()?;
             let token = body["access_token"]
                 .as_str()

@@ -169,38 +169,7 @@ impl Platform {
 
 /// Maps an answer to data or to the error kind its code and message mean.
 fn check(response: Response) -> Result<Value> {
-    match response.status {
-        200..=299 => {}
-        429 => {
-            let mut e = AdapterError::transient_code(
-                "429",
-                format!("rate limited: {}", http::snippet(&response.body)),
-            );
-            if let Some(ms) = response.retry_after_ms() {
-                e = e.retry_after_ms(ms);
-            }
-            return Err(e);
-        }
-        401 | 403 => {
-            return Err(AdapterError::auth(format!(
-                "HTTP {}: {}",
-                response.status,
-                http::snippet(&response.body)
-            )));
-        }
-        s if s >= 500 => {
-            return Err(AdapterError::transient_code(
-                s.to_string(),
-                format!("HTTP {s}: {}", http::snippet(&response.body)),
-            ));
-        }
-        s => {
-            return Err(AdapterError::rejected(
-                s.to_string(),
-                format!("HTTP {s}: {}", http::snippet(&response.body)),
-            ));
-        }
-    }
+    response.classify("Sekorm")?;
     let envelope: Envelope = response.json()?;
     if envelope.code == 0 {
         return Ok(envelope.data);
