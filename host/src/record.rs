@@ -23,8 +23,8 @@ pub struct Recorded {
     pub content_type: Option<String>,
     /// The request body.
     pub body: Vec<u8>,
-    /// The answer: status, headers, body; or no answer.
-    pub answer: Result<(u16, Vec<(String, String)>, Vec<u8>), String>,
+    /// The answer, or why there was none.
+    pub answer: Result<crate::http::OutboundResponse, String>,
 }
 
 /// Collects the exchanges of a process that records.
@@ -187,7 +187,11 @@ pub fn write_fixture(
         }
         let mut answer = toml::Table::new();
         match &e.answer {
-            Ok((status, headers, body)) => {
+            Ok(crate::http::OutboundResponse {
+                status,
+                headers,
+                body,
+            }) => {
                 answer.insert("status".into(), i64::from(*status).into());
                 let kept: toml::Table = headers
                     .iter()

@@ -266,10 +266,7 @@ impl http::Host for CallState {
                     .map(|(_, v)| v.clone()),
                 url: sent.url,
                 body: sent.body,
-                answer: match &result {
-                    Ok(r) => Ok((r.status, r.headers.clone(), r.body.clone())),
-                    Err(e) => Err(e.to_string()),
-                },
+                answer: result.clone().map_err(|e| e.to_string()),
             });
         }
         Ok(match result {
