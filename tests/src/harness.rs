@@ -313,6 +313,38 @@ pub async fn serve_app(app: axum::Router) -> (std::net::SocketAddr, tokio::task:
     serve_app_on(0, app).await
 }
 
+/// Runs `op` of `adapter` in `rt` on JSON `input`; the output parsed as JSON.
+pub async fn invoke_json(
+    rt: &Runtime,
+    adapter: &str,
+    op: &str,
+    input: serde_json::Value,
+) -> Result<serde_json::Value, weft::InvokeError> {
+    rt.invoke(
+        adapter,
+        op,
+        &input.to_string(),
+        weft::CallOptions::default(),
+    )
+    .await
+    .map(|o| serde_json::from_str(&o).expect("JSON output"))
+}
+
+/// An answer whose body breaks after the status line: the connection is dropped, as when a
+/// platform processed a request and its answer was lost on the way back.
+pub fn dropped_answer() -> axum::response::Response {
+    let stream = futures_util::stream::once(async {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::other(
+            "connection dropped by the simulator",
+        ))
+    });
+    axum::response::Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap_or_default()
+}
+
 /// [`serve_app`] on loopback port `port` (0: a free one).
 pub async fn serve_app_on(
     port: u16,

@@ -10,7 +10,7 @@
 //! data at the start of its batch, 404 for unknown paths and 401 for bad tokens.
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -212,16 +212,6 @@ fn to_xml(v: &Value) -> String {
     }
 }
 
-fn dropped() -> Response {
-    let stream = futures_util::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::other("dropped"))
-    });
-    Response::builder()
-        .status(200)
-        .body(Body::from_stream(stream))
-        .unwrap_or_default()
-}
-
 async fn handle(
     State(inner): State<Arc<Mutex<Inner>>>,
     method: Method,
@@ -323,7 +313,7 @@ async fn handle(
                 &body,
                 format,
             );
-            return dropped();
+            return crate::harness::dropped_answer();
         }
         None => {}
     }

@@ -8,7 +8,7 @@
 //! is counted.
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -231,17 +231,6 @@ fn fail(msg: &str) -> Response {
     envelope(-1, msg, Value::Null)
 }
 
-fn dropped() -> Response {
-    let stream = futures_util::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped by the simulator"))
-    });
-    Response::builder()
-        .status(StatusCode::OK)
-        .header("content-type", "application/json")
-        .body(Body::from_stream(stream))
-        .unwrap_or_default()
-}
-
 fn params(
     method: &Method,
     uri: &Uri,
@@ -314,7 +303,7 @@ async fn handle(
         }
         Some(Fault::SystemError) => return fail("system error"),
         Some(Fault::Latency(d)) => tokio::time::sleep(d).await,
-        Some(Fault::DropBeforeProcessing) => return dropped(),
+        Some(Fault::DropBeforeProcessing) => return crate::harness::dropped_answer(),
         Some(Fault::DropAfterProcessing) => drop_after = true,
         Some(Fault::Pass) | None => {}
     }
@@ -322,7 +311,11 @@ async fn handle(
         let mut i = inner.lock().expect("simulator state");
         process(&mut i, peer.ip(), &path, &method, &uri, &headers, &body)
     };
-    if drop_after { dropped() } else { response }
+    if drop_after {
+        crate::harness::dropped_answer()
+    } else {
+        response
+    }
 }
 
 fn process(

@@ -144,13 +144,22 @@ impl SuperCarrier8 {
 }
 
 fn reply(code: i64, message: &str, data: Value) -> Response {
+    envelope(code, message, data, Value::Null)
+}
+
+/// [`reply`] with `meta` set and no data.
+fn reply_meta(code: i64, message: &str, meta: Value) -> Response {
+    envelope(code, message, Value::Null, meta)
+}
+
+fn envelope(code: i64, message: &str, data: Value, meta: Value) -> Response {
     let body = json!({
         "code": code,
         "message": message,
         "data": data,
         "timestamp": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         "traceId": uuid::Uuid::new_v4().to_string(),
-        "exception": null, "meta": null, "ext": null,
+        "exception": null, "meta": meta, "ext": null,
     });
     (
         StatusCode::OK,
@@ -171,34 +180,11 @@ async fn entry(
     let drop = uri.path() != "/cncop/ca/v1/applications/get-token"
         && std::mem::take(&mut inner.lock().expect("state").drop_next);
     let response = handle(State(inner), method, uri, headers, body).await;
-    if !drop {
-        return response;
+    if drop {
+        crate::harness::dropped_answer()
+    } else {
+        response
     }
-    let stream = futures_util::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::other("dropped"))
-    });
-    Response::builder()
-        .status(200)
-        .body(axum::body::Body::from_stream(stream))
-        .unwrap_or_default()
-}
-
-/// [`reply`] with `meta` set and no data.
-fn reply_meta(code: i64, message: &str, meta: Value) -> Response {
-    let body = json!({
-        "code": code,
-        "message": message,
-        "data": null,
-        "timestamp": 0,
-        "traceId": uuid::Uuid::new_v4().to_string(),
-        "exception": null, "meta": meta, "ext": null,
-    });
-    (
-        StatusCode::OK,
-        [("content-type", "application/json")],
-        body.to_string(),
-    )
-        .into_response()
 }
 
 async fn handle(

@@ -47,6 +47,15 @@ async fn fetch_a_token(rt: &Runtime) {
     assert!(out.is_err(), "leak-token always fails: {out:?}");
 }
 
+/// The grant stored for the probe's scope "rest".
+async fn stored_grant(rt: &Runtime) -> Option<weft::store::StoredGrant> {
+    rt.shared()
+        .store
+        .token_load("probe", "rest")
+        .await
+        .expect("load")
+}
+
 fn options(dep: &Deployment, key: Option<&str>) -> RuntimeOptions {
     RuntimeOptions {
         store_key: key.map(str::to_string),
@@ -70,13 +79,7 @@ async fn tokens_are_sealed_at_rest_and_a_wrong_key_is_refused() {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "DATA/store-key is 0600");
     }
-    let grant = rt
-        .shared()
-        .store
-        .token_load("probe", "rest")
-        .await
-        .expect("load")
-        .expect("a grant was stored");
+    let grant = stored_grant(&rt).await.expect("a grant was stored");
     let sealed = grant.token.clone().expect("token");
     assert!(!sealed.contains("probe-token"), "stored sealed: {sealed}");
     // The credentials fingerprint is keyed: not the bare SHA-256 of the secret anyone could
@@ -102,13 +105,7 @@ async fn tokens_are_sealed_at_rest_and_a_wrong_key_is_refused() {
     // The same key (the file) again: the sealed grant opens and is used, no new fetch.
     let rt = Runtime::open(options(&dep, None)).await.expect("reopens");
     fetch_a_token(&rt).await;
-    let again = rt
-        .shared()
-        .store
-        .token_load("probe", "rest")
-        .await
-        .expect("load")
-        .expect("grant");
+    let again = stored_grant(&rt).await.expect("grant");
     assert_eq!(
         again.fetched_at_ms, grant.fetched_at_ms,
         "the stored token was reused"
@@ -147,13 +144,7 @@ async fn the_credentials_fingerprint_depends_on_the_key() {
             .await
             .expect("opens");
         fetch_a_token(&rt).await;
-        let grant = rt
-            .shared()
-            .store
-            .token_load("probe", "rest")
-            .await
-            .expect("load")
-            .expect("grant");
+        let grant = stored_grant(&rt).await.expect("grant");
         fingerprints.push(grant.credentials);
     }
     assert_ne!(fingerprints[0], fingerprints[1]);
@@ -177,6 +168,15 @@ fn a_shared_store_without_a_key_is_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("WEFT_STORE_KEY"), "{stderr}");
+}
+
+/// The operations the adapter called "hello" offers.
+fn hello_ops(rt: &Runtime) -> Vec<String> {
+    rt.adapters()
+        .into_iter()
+        .find(|a| a.name == "hello")
+        .expect("hello")
+        .operations
 }
 
 fn cached_file(cache: &Path, component: &Path) -> PathBuf {
@@ -218,12 +218,7 @@ async fn a_cache_file_swapped_or_forged_is_refused_and_recompiled() {
     };
     let rt = Runtime::open(opts()).await.expect("opens");
     assert!(rt.load_errors().is_empty(), "{:?}", rt.load_errors());
-    let hello_ops = rt
-        .adapters()
-        .into_iter()
-        .find(|a| a.name == "hello")
-        .expect("hello")
-        .operations;
+    let before = hello_ops(&rt);
     drop(rt);
     let probe_file = cached_file(&cache, &probe);
     let hello_file = cached_file(&cache, &hello);
@@ -232,13 +227,8 @@ async fn a_cache_file_swapped_or_forged_is_refused_and_recompiled() {
     // the other's code with its own secrets and hosts.
     std::fs::copy(&probe_file, &hello_file).expect("swap");
     let rt = Runtime::open(opts()).await.expect("opens");
-    let ops = rt
-        .adapters()
-        .into_iter()
-        .find(|a| a.name == "hello")
-        .expect("hello")
-        .operations;
-    assert_eq!(ops, hello_ops, "hello runs hello's code");
+    let ops = hello_ops(&rt);
+    assert_eq!(ops, before, "hello runs hello's code");
     drop(rt);
     assert_ne!(
         std::fs::read(&hello_file).expect("cache"),
@@ -268,11 +258,6 @@ async fn a_cache_file_swapped_or_forged_is_refused_and_recompiled() {
         .expect("opens with its own data folder");
     drop(rt);
     let rt = Runtime::open(opts()).await.expect("opens");
-    let ops = rt
-        .adapters()
-        .into_iter()
-        .find(|a| a.name == "hello")
-        .expect("hello")
-        .operations;
-    assert_eq!(ops, hello_ops);
+    let ops = hello_ops(&rt);
+    assert_eq!(ops, before);
 }

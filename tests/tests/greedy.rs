@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use weft::{CallOptions, ErrorKind, Runtime};
+use weft::{ErrorKind, Runtime};
 use weft_tests::harness::{Deployment, component};
 
 fn probe(name: &str, top: &str, limits: &str) -> String {
@@ -22,9 +22,7 @@ async fn call(
     op: &str,
     input: Value,
 ) -> Result<Value, weft::InvokeError> {
-    rt.invoke(adapter, op, &input.to_string(), CallOptions::default())
-        .await
-        .map(|o| serde_json::from_str(&o).expect("JSON output"))
+    weft_tests::harness::invoke_json(rt, adapter, op, input).await
 }
 
 async fn open(dep: &Deployment, max_instances: u32) -> Runtime {

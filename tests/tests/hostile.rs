@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use weft::{CallOptions, ErrorKind, Runtime};
+use weft::{ErrorKind, Runtime};
 use weft_tests::harness::{Deployment, component, eventually};
 
 fn probe(name: &str, extra: &str) -> String {
@@ -23,9 +23,7 @@ async fn call(
     op: &str,
     input: Value,
 ) -> Result<Value, weft::InvokeError> {
-    rt.invoke(adapter, op, &input.to_string(), CallOptions::default())
-        .await
-        .map(|o| serde_json::from_str(&o).expect("JSON output"))
+    weft_tests::harness::invoke_json(rt, adapter, op, input).await
 }
 
 /// A calm adapter answering while `hostile` runs: how long its echo took.

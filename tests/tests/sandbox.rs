@@ -30,9 +30,7 @@ async fn call(
     op: &str,
     input: Value,
 ) -> Result<Value, weft::InvokeError> {
-    rt.invoke(adapter, op, &input.to_string(), CallOptions::default())
-        .await
-        .map(|o| serde_json::from_str(&o).expect("JSON output"))
+    weft_tests::harness::invoke_json(rt, adapter, op, input).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

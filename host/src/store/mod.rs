@@ -164,6 +164,24 @@ pub struct KvUsage {
     pub existing: Option<u64>,
 }
 
+impl KvUsage {
+    /// Reads `(keys, bytes, existing)` from the first three columns of a usage query, whichever
+    /// database answered it.
+    pub(crate) fn from_row<R: sqlx::Row>(row: &R) -> Result<Self, StoreError>
+    where
+        usize: sqlx::ColumnIndex<R>,
+        i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        let existing: Option<i64> = row.try_get(2)?;
+        Ok(Self {
+            keys: count(row.try_get(0)?),
+            bytes: count(row.try_get(1)?),
+            existing: existing.map(count),
+        })
+    }
+}
+
 /// A token grant as persisted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredGrant {

@@ -79,16 +79,7 @@ impl Store for SqliteStore {
         .bind(ns)
         .fetch_one(&self.pool)
         .await?;
-        let count = |i: usize| -> Result<u64, StoreError> {
-            let n: i64 = row.try_get(i)?;
-            Ok(u64::try_from(n).unwrap_or(0))
-        };
-        let existing: Option<i64> = row.try_get(2)?;
-        Ok(super::KvUsage {
-            keys: count(0)?,
-            bytes: count(1)?,
-            existing: existing.map(|n| u64::try_from(n).unwrap_or(0)),
-        })
+        super::KvUsage::from_row(&row)
     }
 
     async fn kv_delete(&self, ns: &str, key: &str) -> Result<bool, StoreError> {
