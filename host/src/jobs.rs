@@ -428,13 +428,78 @@ impl Runtime {
         self.shared().store.job_get(id).await
     }
 
-    /// Cancels a queued or dead job: it never runs (again). False if it does not exist or is
-    /// running or finished.
-    pub async fn cancel_job(&self, id: &str) -> Result<bool, crate::store::StoreError> {
-        let done = self.shared().store.job_cancel(id, now_ms()).await?;
-        if done {
-            tracing::info!(job = %id, "job cancelled");
+    /// Cancels a queued or dead job: it never runs (again).
+    pub async fn cancel_job(&self, id: &str) -> Result<JobChange, crate::store::StoreError> {
+        cancel(self.shared().store.as_ref(), id).await
+    }
+
+    /// Puts a dead job back in the queue with its adapter's `[retry] max_attempts` more
+    /// attempts (the default policy's when the adapter is not loaded).
+    pub async fn retry_job(&self, id: &str) -> Result<JobChange, crate::store::StoreError> {
+        let store = self.shared().store.as_ref();
+        let Some(job) = store.job_get(id).await? else {
+            return Ok(JobChange::NotFound);
+        };
+        let adapter = self.registry().get(&job.adapter);
+        let attempts = retry_attempts(adapter.as_ref().map(|a| &a.manifest));
+        let change = retry(store, id, attempts).await?;
+        if change == JobChange::Done {
+            self.shared().jobs_wakeup.notify_waiters();
         }
-        Ok(done)
+        Ok(change)
+    }
+}
+
+/// What an operator's retry or cancel of a job did. The front door and the CLI both change
+/// jobs through [`retry`] and [`cancel`], so they cannot disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobChange {
+    /// Done.
+    Done,
+    /// No such job.
+    NotFound,
+    /// The job is in a state that does not allow it (running or finished for a cancel; not
+    /// dead for a retry).
+    Refused(crate::store::JobState),
+}
+
+/// Attempts a retried job gets: its adapter's `[retry] max_attempts` (the default policy's
+/// without a manifest).
+pub fn retry_attempts(manifest: Option<&crate::manifest::Manifest>) -> u32 {
+    manifest.map_or(crate::manifest::RetryPolicy::default().max_attempts, |m| {
+        m.retry.max_attempts
+    })
+}
+
+/// Puts dead job `id` back in the queue with `attempts` attempts.
+pub async fn retry(
+    store: &dyn crate::store::Store,
+    id: &str,
+    attempts: u32,
+) -> Result<JobChange, crate::store::StoreError> {
+    let Some(job) = store.job_get(id).await? else {
+        return Ok(JobChange::NotFound);
+    };
+    if store.job_retry(id, attempts.max(1), now_ms()).await? {
+        tracing::info!(job = %id, attempts, "dead job queued again");
+        Ok(JobChange::Done)
+    } else {
+        Ok(JobChange::Refused(job.state))
+    }
+}
+
+/// Cancels queued or dead job `id`: it never runs (again).
+pub async fn cancel(
+    store: &dyn crate::store::Store,
+    id: &str,
+) -> Result<JobChange, crate::store::StoreError> {
+    let Some(job) = store.job_get(id).await? else {
+        return Ok(JobChange::NotFound);
+    };
+    if store.job_cancel(id, now_ms()).await? {
+        tracing::info!(job = %id, "job cancelled");
+        Ok(JobChange::Done)
+    } else {
+        Ok(JobChange::Refused(job.state))
     }
 }

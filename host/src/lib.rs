@@ -6,6 +6,7 @@
 
 pub mod adapter;
 mod bindings;
+pub mod cadence;
 mod call;
 pub mod clock;
 pub mod engine;

@@ -242,9 +242,10 @@ enum JobsCommand {
     Retry {
         /// Job id.
         id: String,
-        /// Attempts to allow from now on.
-        #[arg(long, default_value_t = 3)]
-        attempts: u32,
+        /// Attempts to allow from now on (default: the adapter's `[retry] max_attempts`, as
+        /// the front door's retry gives).
+        #[arg(long)]
+        attempts: Option<u32>,
     },
     /// Cancel a queued or dead job: it never runs (again).
     Cancel {
@@ -545,36 +546,66 @@ async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<ExitCode> {
             }
         },
         JobsCommand::Retry { id, attempts } => {
-            if store
-                .job_retry(id, (*attempts).max(1), weft::jobs::now_ms())
-                .await?
-            {
-                println!("job {id} queued again");
-                Ok(ExitCode::SUCCESS)
-            } else {
-                eprintln!("error: job {id} does not exist or is not dead");
-                Ok(ExitCode::from(12))
-            }
-        }
-        JobsCommand::Cancel { id } => match store.job_get(id).await? {
-            None => {
-                eprintln!("error: no job {id}");
-                Ok(ExitCode::from(19))
-            }
-            Some(job) => {
-                if store.job_cancel(id, weft::jobs::now_ms()).await? {
-                    println!("job {id} cancelled");
-                    Ok(ExitCode::SUCCESS)
-                } else {
-                    eprintln!(
-                        "error: job {id} is {}, only a queued or dead job can be cancelled",
-                        job.state.as_str()
-                    );
-                    Ok(ExitCode::from(12))
+            let attempts = match attempts {
+                Some(n) => *n,
+                None => {
+                    let adapter = store.job_get(id).await?.map(|j| j.adapter);
+                    let manifest = adapter.and_then(|a| manifest_named(&cli.manifests, &a));
+                    weft::jobs::retry_attempts(manifest.as_ref())
                 }
-            }
-        },
+            };
+            let change = weft::jobs::retry(store.as_ref(), id, attempts).await?;
+            Ok(job_change(
+                id,
+                change,
+                "queued again",
+                "only a dead job can be retried",
+            ))
+        }
+        JobsCommand::Cancel { id } => {
+            let change = weft::jobs::cancel(store.as_ref(), id).await?;
+            Ok(job_change(
+                id,
+                change,
+                "cancelled",
+                "only a queued or dead job can be cancelled",
+            ))
+        }
     }
+}
+
+/// Prints what a retry or cancel did; the exit code names its kind (19 not found, 12 conflict).
+fn job_change(id: &str, change: weft::jobs::JobChange, done: &str, refused: &str) -> ExitCode {
+    match change {
+        weft::jobs::JobChange::Done => {
+            println!("job {id} {done}");
+            ExitCode::SUCCESS
+        }
+        weft::jobs::JobChange::NotFound => {
+            eprintln!("error: no job {id}");
+            ExitCode::from(19)
+        }
+        weft::jobs::JobChange::Refused(state) => {
+            eprintln!("error: job {id} is {}, {refused}", state.as_str());
+            ExitCode::from(12)
+        }
+    }
+}
+
+/// The manifest in `dir` of adapter `name`, parsed without loading its component (the CLI's
+/// job commands need its `[retry]` only).
+fn manifest_named(dir: &std::path::Path, name: &str) -> Option<weft::manifest::Manifest> {
+    let env = |v: &str| std::env::var(v).ok();
+    weft::manifest::files_in(dir)
+        .ok()?
+        .into_iter()
+        .find_map(|file| {
+            let text = weft::files::read_regular(&file, weft::files::MAX_MANIFEST).ok()?;
+            let text = String::from_utf8(text).ok()?;
+            weft::manifest::parse(&file, &text, &env)
+                .ok()
+                .filter(|m| m.name == name)
+        })
 }
 
 /// `weft serve`'s settings, as given on the command line.

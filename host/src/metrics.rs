@@ -488,17 +488,17 @@ impl Metrics {
     }
 
     /// Refreshes the gauges read at scrape time: process figures and adapter status.
-    pub fn refresh(&self, statuses: &[crate::registry::AdapterStatus]) {
+    pub fn refresh<'a>(&self, statuses: impl IntoIterator<Item = (&'a str, &'a str)>) {
         let (rss, cpu, fds) = process_stats();
         self.process_rss.set(rss);
         self.process_cpu.set(cpu);
         self.process_fds.set(fds);
         self.adapter_status.clear();
-        for s in statuses {
+        for (adapter, status) in statuses {
             self.adapter_status
                 .get_or_create(&StatusLabels {
-                    adapter: s.name.clone(),
-                    status: s.status.to_string(),
+                    adapter: adapter.to_string(),
+                    status: status.to_string(),
                 })
                 .set(1);
         }

@@ -236,7 +236,7 @@ pub fn write_fixture(
     case.insert("expect".into(), expect.into());
     let text = toml::to_string(&case).map_err(|e| std::io::Error::other(e.to_string()))?;
     std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("{op}-{}.toml", crate::jobs::now_ms()));
+    let path = dir.join(format!("{op}-{}.toml", crate::clock::now_ms()));
     std::fs::write(
         &path,
         format!(

@@ -17,11 +17,11 @@ use crate::adapter::LoadedAdapter;
 use crate::clock::{now_ms, rfc3339};
 use crate::error::{ErrorKind, InvokeError};
 use crate::invoke::CallOptions;
-use crate::manifest::{Cadence, Schedule, Zone};
+use crate::manifest::{Cadence, Schedule};
 use crate::metrics::ScheduleLabels;
 use crate::runtime::Runtime;
 use crate::store::{Enqueued, JobState};
-use chrono::{DateTime, TimeZone};
+
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -52,75 +52,7 @@ pub fn tick_job_id(secret: &[u8], adapter: &str, name: &str, tick_ms: i64) -> St
     crate::jobs::keyed_job_id(secret, adapter, &tick_key(name, tick_ms))
 }
 
-fn in_zone<T: TimeZone>(tz: &T, ms: i64) -> Option<DateTime<T>> {
-    tz.timestamp_millis_opt(ms).single()
-}
-
-/// The latest tick at or before `now_ms`: a whole instant of the cadence.
-pub fn latest_tick(cadence: &Cadence, now_ms: i64) -> Option<i64> {
-    match cadence {
-        Cadence::Every(period) => {
-            let p = i64::try_from(period.as_millis()).ok().filter(|p| *p > 0)?;
-            Some(now_ms - now_ms.rem_euclid(p))
-        }
-        Cadence::Cron(cron, zone) => {
-            // Cron has a resolution of one second: "now" with its milliseconds would itself be
-            // taken for a matching instant, a new one at every look within the second.
-            let whole = now_ms - now_ms.rem_euclid(1000);
-            let found = match zone {
-                Zone::Fixed(tz) => cron
-                    .find_previous_occurrence(&in_zone(tz, whole)?, true)
-                    .ok()
-                    .map(|t| t.timestamp_millis()),
-                Zone::Named(tz) => cron
-                    .find_previous_occurrence(&in_zone(tz, whole)?, true)
-                    .ok()
-                    .map(|t| t.timestamp_millis()),
-            };
-            found.map(|t| t - t.rem_euclid(1000))
-        }
-    }
-}
-
-/// The first tick strictly after `after_ms`; `None` if the cadence never fires again.
-pub fn next_tick(cadence: &Cadence, after_ms: i64) -> Option<i64> {
-    match cadence {
-        Cadence::Every(period) => {
-            let p = i64::try_from(period.as_millis()).ok().filter(|p| *p > 0)?;
-            Some(after_ms - after_ms.rem_euclid(p) + p)
-        }
-        Cadence::Cron(cron, zone) => {
-            let whole = after_ms - after_ms.rem_euclid(1000);
-            let found = match zone {
-                Zone::Fixed(tz) => cron
-                    .find_next_occurrence(&in_zone(tz, whole)?, false)
-                    .ok()
-                    .map(|t| t.timestamp_millis()),
-                Zone::Named(tz) => cron
-                    .find_next_occurrence(&in_zone(tz, whole)?, false)
-                    .ok()
-                    .map(|t| t.timestamp_millis()),
-            };
-            found.map(|t| t - t.rem_euclid(1000))
-        }
-    }
-}
-
-/// The next `n` ticks after `after_ms`.
-pub fn next_ticks(cadence: &Cadence, after_ms: i64, n: usize) -> Vec<i64> {
-    let mut out = Vec::with_capacity(n);
-    let mut at = after_ms;
-    while out.len() < n {
-        match next_tick(cadence, at) {
-            Some(t) if t > at => {
-                out.push(t);
-                at = t;
-            }
-            _ => break,
-        }
-    }
-    out
-}
+pub use crate::cadence::{latest_tick, next_tick, next_ticks};
 
 /// How a schedule's cadence reads to a person: `every 6m` or `cron 0 2 * * *`.
 pub fn describe_cadence(schedule: &Schedule) -> String {

@@ -717,3 +717,63 @@ async fn a_drain_past_its_timeout_names_the_calls_it_cut() {
         .unwrap_or_else(|| panic!("no cut line: {logged}"));
     assert!(line.contains("probe spin (call "), "{line}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_and_the_front_door_retry_a_dead_job_alike() {
+    let dep = Deployment::new();
+    dep.manifest(
+        "probe",
+        &format!(
+            "name = \"probe\"\ncomponent = \"{}\"\n[retry]\nmax_attempts = 2\ninitial_backoff = \"1ms\"\n",
+            component("weft-probe").display()
+        ),
+    );
+    let served = Served::start(&dep, &[]);
+    let c = reqwest::Client::new();
+    let url = &served.url;
+    let mut dead = Vec::new();
+    for _ in 0..2 {
+        let r: Value = c
+            .post(format!("{url}/v1/adapters/probe/ops/panic?mode=async"))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("post")
+            .json()
+            .await
+            .expect("json");
+        let id = r["job_id"].as_str().expect("id").to_string();
+        weft_tests::harness::job_in_state(&c, url, &id, &["dead"], Duration::from_secs(20))
+            .await
+            .expect("dead");
+        dead.push(id);
+    }
+    drop(served);
+    // The CLI, without --attempts, gives the manifest's [retry] max_attempts, as HTTP does.
+    let out = weft(&dep, &["jobs", "retry", &dead[0]]);
+    assert!(out.status.success(), "{out:?}");
+    let served = Served::start(&dep, &[]);
+    let url = &served.url;
+    let r = c
+        .post(format!("{url}/v1/jobs/{}/retry", dead[1]))
+        .send()
+        .await
+        .expect("retry");
+    assert_eq!(r.status(), 202);
+    let mut granted = Vec::new();
+    for id in &dead {
+        let job =
+            weft_tests::harness::job_in_state(&c, url, id, &["dead"], Duration::from_secs(20))
+                .await
+                .expect("dead again");
+        granted.push(job["max_attempts"].as_u64().expect("n") - 1);
+    }
+    assert_eq!(
+        granted[0], granted[1],
+        "CLI and HTTP grant the same attempts"
+    );
+    assert_eq!(granted[0], 2, "the manifest's max_attempts");
+    // A job that is not dead: the same refusal, exit code 12 (conflict) and 409.
+    let out = weft(&dep, &["jobs", "cancel", "no-such-job"]);
+    assert_eq!(out.status.code(), Some(19));
+}

@@ -652,34 +652,20 @@ async fn list_jobs(
 }
 
 async fn retry_job(State(app): State<App>, Path(id): Path<String>) -> Result<Response, Problem> {
-    let store = &app.runtime.shared().store;
-    let Some(job) = store.job_get(&id).await.map_err(store_problem)? else {
-        return Err(Problem::new(
-            ErrorKind::NotFound,
-            404,
-            format!("no job {id}"),
-        ));
-    };
-    let extra = app
-        .runtime
-        .registry()
-        .get(&job.adapter)
-        .map_or(1, |a| a.manifest.retry.max_attempts);
-    if !store
-        .job_retry(&id, extra, crate::jobs::now_ms())
-        .await
-        .map_err(store_problem)?
-    {
-        return Err(Problem::new(
-            ErrorKind::Conflict,
-            409,
-            format!(
-                "job {id} is {}, only a dead job can be retried",
-                job.state.as_str()
-            ),
-        ));
+    match app.runtime.retry_job(&id).await.map_err(store_problem)? {
+        crate::jobs::JobChange::Done => {}
+        crate::jobs::JobChange::NotFound => return Err(no_job(&id)),
+        crate::jobs::JobChange::Refused(state) => {
+            return Err(Problem::new(
+                ErrorKind::Conflict,
+                409,
+                format!(
+                    "job {id} is {}, only a dead job can be retried",
+                    state.as_str()
+                ),
+            ));
+        }
     }
-    app.runtime.shared().jobs_wakeup.notify_waiters();
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(json!({ "job_id": id, "state": "queued" })),
@@ -687,25 +673,25 @@ async fn retry_job(State(app): State<App>, Path(id): Path<String>) -> Result<Res
         .into_response())
 }
 
+fn no_job(id: &str) -> Problem {
+    Problem::new(ErrorKind::NotFound, 404, format!("no job {id}"))
+}
+
 async fn cancel_job(State(app): State<App>, Path(id): Path<String>) -> Result<Response, Problem> {
-    let Some(job) = app.runtime.job(&id).await.map_err(store_problem)? else {
-        return Err(Problem::new(
-            ErrorKind::NotFound,
-            404,
-            format!("no job {id}"),
-        ));
-    };
-    if !app.runtime.cancel_job(&id).await.map_err(store_problem)? {
-        return Err(Problem::new(
+    match app.runtime.cancel_job(&id).await.map_err(store_problem)? {
+        crate::jobs::JobChange::Done => {
+            Ok(axum::Json(json!({ "job_id": id, "state": "cancelled" })).into_response())
+        }
+        crate::jobs::JobChange::NotFound => Err(no_job(&id)),
+        crate::jobs::JobChange::Refused(state) => Err(Problem::new(
             ErrorKind::Conflict,
             409,
             format!(
                 "job {id} is {}, only a queued or dead job can be cancelled",
-                job.state.as_str()
+                state.as_str()
             ),
-        ));
+        )),
     }
-    Ok(axum::Json(json!({ "job_id": id, "state": "cancelled" })).into_response())
 }
 
 async fn schedules(State(app): State<App>) -> Response {
@@ -774,7 +760,10 @@ async fn metrics(State(app): State<App>) -> Response {
     if let Ok(counts) = shared.store.job_counts().await {
         shared.metrics.set_job_counts(&counts);
     }
-    shared.metrics.refresh(&app.runtime.adapters());
+    let statuses = app.runtime.adapters();
+    shared
+        .metrics
+        .refresh(statuses.iter().map(|s| (s.name.as_str(), s.status)));
     for name in app.runtime.registry().names() {
         if let Ok(Some(grant)) = shared.store.token_load(&name, "").await
             && grant.token.is_some()

@@ -8,6 +8,7 @@ pub mod interpolate;
 mod secrets;
 mod units;
 
+pub use crate::cadence::{Cadence, Zone};
 pub use interpolate::interpolate;
 pub use secrets::{SecretRef, SecretValue};
 pub use units::{ByteSize, Duration, Rate, RefreshWindow};
@@ -216,34 +217,6 @@ pub struct Schedule {
     /// `every` or `cron`, parsed at load.
     #[serde(skip)]
     pub cadence: Option<Cadence>,
-}
-
-/// When a schedule ticks.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cadence {
-    /// Every period, aligned to multiples of the period since the Unix epoch.
-    Every(std::time::Duration),
-    /// A cron expression read in a time zone.
-    Cron(Box<croner::Cron>, Zone),
-}
-
-/// The time zone a cron expression is read in.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Zone {
-    /// A fixed offset from UTC.
-    Fixed(chrono::FixedOffset),
-    /// An IANA zone, with its daylight-saving rules.
-    Named(chrono_tz::Tz),
-}
-
-impl std::fmt::Display for Zone {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Fixed(o) if o.local_minus_utc() == 0 => f.write_str("UTC"),
-            Self::Fixed(o) => write!(f, "{o}"),
-            Self::Named(tz) => f.write_str(tz.name()),
-        }
-    }
 }
 
 /// `[[routes]]`: a platform-facing route, authenticated by the host.
@@ -545,7 +518,7 @@ fn validate(
                 let cadence = Cadence::Cron(Box::new(cron), zone);
                 // A day-of-month that no month has (30 February) would never tick: say so now
                 // rather than wait forever.
-                if crate::schedule::next_tick(&cadence, crate::clock::now_ms()).is_none() {
+                if crate::cadence::next_tick(&cadence, crate::clock::now_ms()).is_none() {
                     return Err(err(&format!("{key}.cron"), format!("{expr:?} never fires")));
                 }
                 s.cadence = Some(cadence);
