@@ -410,6 +410,7 @@ impl LoadedAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::Zone;
 
     fn cron(expr: &str, zone: Zone) -> Cadence {
         Cadence::Cron(Box::new(expr.parse().expect("cron")), zone)
