@@ -43,6 +43,8 @@ struct Case {
     operation: Option<String>,
     /// Or the schedule to tick.
     schedule: Option<String>,
+    /// Or the inbound request to answer.
+    inbound: Option<Inbound>,
     /// The operation's input.
     #[serde(default)]
     input: Option<toml::Value>,
@@ -63,6 +65,33 @@ struct Case {
     exchanges: Vec<Exchange>,
     /// What the call must answer.
     expect: Expect,
+}
+
+/// A platform-facing request for `handle-inbound` (the host's authentication is not part of a
+/// fixture: the route is declared without it).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Inbound {
+    /// The route's name.
+    route: String,
+    #[serde(default = "post")]
+    method: String,
+    /// The path below `/inbound/{adapter}`.
+    #[serde(default = "slash")]
+    path: String,
+    #[serde(default)]
+    query: BTreeMap<String, String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    /// A string is sent as it is; anything else as JSON.
+    body: Option<toml::Value>,
+}
+
+fn post() -> String {
+    "POST".into()
+}
+fn slash() -> String {
+    "/".into()
 }
 
 /// One request the adapter must make, and the platform's answer.
@@ -124,8 +153,11 @@ impl Default for Answer {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Expect {
-    /// The output must contain this (objects by key, arrays element by element).
+    /// The output (an inbound answer's body) must contain this (objects by key, arrays
+    /// element by element).
     output: Option<toml::Value>,
+    /// An inbound answer's status.
+    status: Option<u16>,
     /// Or the call fails with this kind.
     error: Option<String>,
     platform_code: Option<String>,
@@ -193,8 +225,15 @@ pub async fn run(
         };
         let text = std::fs::read_to_string(file).map_err(|e| bad(e.to_string()))?;
         let case: Case = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        if case.operation.is_some() == case.schedule.is_some() {
-            return Err(bad("name exactly one of `operation` or `schedule`".into()));
+        let kinds = [
+            case.operation.is_some(),
+            case.schedule.is_some(),
+            case.inbound.is_some(),
+        ];
+        if kinds.iter().filter(|k| **k).count() != 1 {
+            return Err(bad(
+                "name exactly one of `operation`, `schedule` or `inbound`".into(),
+            ));
         }
         let server = Platform::start(case.exchanges.clone()).await?;
         let name = format!("case-{n}");
@@ -240,6 +279,53 @@ pub async fn run(
 }
 
 async fn run_one(runtime: &Runtime, name: &str, case: &Case) -> Result<Value, crate::InvokeError> {
+    if let Some(inbound) = &case.inbound {
+        let adapter = runtime.registry().get(name).ok_or_else(|| {
+            crate::InvokeError::new(
+                crate::ErrorKind::NotFound,
+                name,
+                &inbound.route,
+                "not loaded",
+            )
+        })?;
+        let route = adapter
+            .manifest
+            .routes
+            .iter()
+            .find(|r| r.name == inbound.route)
+            .cloned()
+            .ok_or_else(|| {
+                crate::InvokeError::new(
+                    crate::ErrorKind::NotFound,
+                    name,
+                    &inbound.route,
+                    "no route",
+                )
+            })?;
+        let body = match &inbound.body {
+            None => Vec::new(),
+            Some(toml::Value::String(s)) => s.clone().into_bytes(),
+            Some(other) => toml_to_json(other).to_string().into_bytes(),
+        };
+        let request = crate::inbound::InboundRequest {
+            method: inbound.method.to_ascii_uppercase(),
+            path: inbound.path.clone(),
+            query: inbound.query.clone().into_iter().collect(),
+            headers: inbound
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                .collect(),
+            body,
+        };
+        let answer = adapter
+            .handle_inbound(&route, request)
+            .await
+            .map_err(|f| crate::InvokeError::new(f.kind, name, &inbound.route, f.message))?;
+        let body = serde_json::from_slice(&answer.body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&answer.body).into_owned()));
+        return Ok(serde_json::json!({ "status": answer.status, "body": body }));
+    }
     if let Some(schedule) = &case.schedule {
         let adapter = runtime.registry().get(name).ok_or_else(|| {
             crate::InvokeError::new(crate::ErrorKind::NotFound, name, schedule, "not loaded")
@@ -298,6 +384,16 @@ fn manifest_for(
         "config".into(),
         with_base(&case.config.clone().into(), root),
     );
+    if let Some(inbound) = &case.inbound {
+        let mut route = toml::Table::new();
+        route.insert("name".into(), inbound.route.clone().into());
+        route.insert("method".into(), inbound.method.to_ascii_uppercase().into());
+        route.insert("path".into(), inbound.path.clone().into());
+        let mut auth = toml::Table::new();
+        auth.insert("type".into(), "none".into());
+        route.insert("auth".into(), auth.into());
+        m.insert("routes".into(), vec![toml::Value::Table(route)].into());
+    }
     toml::to_string(&m).map_err(|e| FixtureError::Io(std::io::Error::other(e.to_string())))
 }
 
@@ -349,6 +445,24 @@ fn contains(actual: &Value, expected: &Value) -> bool {
 fn check(expect: &Expect, result: Result<Value, crate::InvokeError>) -> Vec<String> {
     let mut failures = Vec::new();
     match (result, &expect.error) {
+        (Ok(output), None) if expect.status.is_some() => {
+            let status = output["status"].as_u64();
+            if status != expect.status.map(u64::from) {
+                failures.push(format!(
+                    "answered HTTP {status:?}, expected {:?}",
+                    expect.status
+                ));
+            }
+            if let Some(want) = &expect.output {
+                let want = toml_to_json(want);
+                if !contains(&output["body"], &want) {
+                    failures.push(format!(
+                        "answer body {} does not contain {want}",
+                        output["body"]
+                    ));
+                }
+            }
+        }
         (Ok(output), None) => {
             if let Some(want) = &expect.output {
                 let want = toml_to_json(want);
