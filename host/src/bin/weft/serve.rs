@@ -1,0 +1,133 @@
+//! `weft serve`: the front door, workers, scheduler and watcher until a signal.
+
+use crate::*;
+
+/// `weft serve`'s settings, as given on the command line.
+pub(crate) struct ServeArgs<'a> {
+    pub(crate) listen: &'a str,
+    pub(crate) workers: usize,
+    pub(crate) max_body: &'a str,
+    pub(crate) request_timeout: &'a str,
+    pub(crate) job_lease: &'a str,
+    pub(crate) job_retention: &'a str,
+    pub(crate) insecure_no_auth: bool,
+    pub(crate) allowed_hosts: &'a [String],
+    pub(crate) metrics_auth: bool,
+    pub(crate) require_adapters: &'a str,
+    pub(crate) shutdown_delay: &'a str,
+    pub(crate) shutdown_timeout: &'a str,
+    pub(crate) max_connections: usize,
+    pub(crate) header_timeout: &'a str,
+    pub(crate) body_timeout: &'a str,
+    pub(crate) max_buffered: &'a str,
+}
+
+/// Creates the first admin token when none exists, writing its value to a file only this user
+/// can read, and says where in the log (never the value itself).
+pub(crate) async fn first_admin_token(
+    tokens: &weft::front::ApiTokens,
+    data: &std::path::Path,
+) -> anyhow::Result<()> {
+    if tokens.any().await? {
+        return Ok(());
+    }
+    let (token, value) = tokens
+        .create("initial-admin", &["admin".to_string()])
+        .await?;
+    std::fs::create_dir_all(data)?;
+    let path = data.join("admin-token");
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(format!("{value}\n").as_bytes())?;
+    tracing::warn!(token = %token.id, file = %path.display(), "no API token existed: an admin token was created; its value is in this file, readable by this user only (weft tokens create makes narrower ones)");
+    Ok(())
+}
+
+pub(crate) async fn serve(cli: &Cli, args: ServeArgs<'_>) -> anyhow::Result<ExitCode> {
+    let listen = args.listen;
+    let required = match args.require_adapters {
+        "all" | "" => weft::front::Required::All,
+        list => {
+            weft::front::Required::Names(list.split(',').map(|n| n.trim().to_string()).collect())
+        }
+    };
+    let mut options = weft::server::ServeOptions {
+        front: weft::front::FrontOptions {
+            max_body: parse_size("--max-body", args.max_body)?,
+            request_timeout: parse_duration("--request-timeout", args.request_timeout)?,
+            required,
+            body_timeout: parse_duration("--body-timeout", args.body_timeout)?,
+            body_budget: weft::front::BodyBudget::new(parse_size(
+                "--max-buffered",
+                args.max_buffered,
+            )?),
+            ..weft::front::FrontOptions::default()
+        },
+        workers: weft::jobs::WorkerOptions {
+            workers: args.workers,
+            lease: parse_duration("--job-lease", args.job_lease)?,
+            ..weft::jobs::WorkerOptions::default()
+        },
+        job_retention: parse_duration("--job-retention", args.job_retention)?,
+        shutdown_delay: parse_duration("--shutdown-delay", args.shutdown_delay)?,
+        shutdown_timeout: parse_duration("--shutdown-timeout", args.shutdown_timeout)?,
+        max_connections: args.max_connections,
+        header_timeout: parse_duration("--header-timeout", args.header_timeout)?,
+        ..weft::server::ServeOptions::default()
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    if args.insecure_no_auth && !addr.ip().is_loopback() {
+        anyhow::bail!(
+            "--insecure-no-auth is refused on {addr}: anyone who reaches a non-loopback address could run operations with the platforms' credentials"
+        );
+    }
+    let runtime = std::sync::Arc::new(open(cli).await?);
+    for e in runtime.load_errors() {
+        tracing::error!("not loaded: {e}");
+    }
+    options.front.access = weft::front::Access {
+        tokens: if args.insecure_no_auth {
+            tracing::warn!("--insecure-no-auth: the control plane takes requests without a token");
+            None
+        } else {
+            let tokens = weft::front::ApiTokens::new(runtime.shared().store.clone());
+            first_admin_token(&tokens, &cli.data).await?;
+            Some(tokens)
+        },
+        allowed_hosts: args.allowed_hosts.to_vec(),
+        metrics_need_read: args.metrics_auth,
+    };
+    let adapters = runtime.adapters().len();
+    let server = weft::server::Server::start(runtime, options);
+    println!("weft listening on http://{addr}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    tracing::info!(%addr, adapters, "serving");
+    server.serve(listener, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
