@@ -133,6 +133,8 @@ pub struct LoadedAdapter {
     pub source_hash: String,
     /// SHA-256 of the component file.
     pub component_hash: String,
+    /// When this version was loaded, Unix ms.
+    pub loaded_at_ms: i64,
     pub(crate) description: OnceLock<AdapterDescription>,
     pub(crate) pre: AdapterWorldPre<CallState>,
     pub(crate) http: HttpCapability,

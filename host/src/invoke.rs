@@ -115,6 +115,11 @@ impl LoadedAdapter {
             .invocation_seconds
             .get_or_create(&labels)
             .observe(started.elapsed().as_secs_f64());
+        metrics.recent.record_call(
+            &self.manifest.name,
+            result.is_ok(),
+            started.elapsed().as_secs_f64(),
+        );
         if let Err(e) = &result {
             metrics
                 .errors

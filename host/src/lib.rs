@@ -21,6 +21,7 @@ pub mod invoke;
 pub mod jobs;
 pub mod manifest;
 pub mod metrics;
+pub mod recent;
 pub mod record;
 pub mod redact;
 pub mod registry;

@@ -228,6 +228,8 @@ pub struct Metrics {
     pub process_cpu: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Open file descriptors of this process (refreshed at each scrape).
     pub process_fds: Gauge,
+    /// The last hour of each adapter, minute by minute (the console's charts).
+    pub recent: crate::recent::Recent,
 }
 
 impl Default for Metrics {
@@ -397,6 +399,7 @@ impl Default for Metrics {
             schedule_runs.clone(),
         );
         Self {
+            recent: crate::recent::Recent::default(),
             registry,
             invocations,
             invocation_seconds,

@@ -67,12 +67,31 @@ struct FailedLoad {
     component: Option<PathBuf>,
 }
 
+/// The reload events kept for the ops console.
+const HISTORY: usize = 100;
+
+/// One thing a rescan did, for the ops console's reload history.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadEvent {
+    /// When, Unix ms.
+    pub at_ms: i64,
+    /// The adapter (or the file's stem when the manifest could not be read).
+    pub adapter: String,
+    /// The manifest file.
+    pub file: PathBuf,
+    /// `published`, `failed` or `removed`.
+    pub what: &'static str,
+    /// The version and component hash published, or the error of the failed change.
+    pub detail: String,
+}
+
 /// The adapters a process serves, swapped atomically as a whole.
 pub struct Registry {
     adapters: ArcSwap<BTreeMap<String, Arc<LoadedAdapter>>>,
     failures: ArcSwap<Vec<ManifestError>>,
     failed: ArcSwap<BTreeMap<PathBuf, FailedLoad>>,
     generation: tokio::sync::watch::Sender<u64>,
+    history: std::sync::Mutex<std::collections::VecDeque<ReloadEvent>>,
 }
 
 impl Default for Registry {
@@ -82,11 +101,32 @@ impl Default for Registry {
             failures: ArcSwap::default(),
             failed: ArcSwap::default(),
             generation: tokio::sync::watch::Sender::new(0),
+            history: std::sync::Mutex::default(),
         }
     }
 }
 
 impl Registry {
+    /// The last reload events, newest first (at most 100).
+    pub fn history(&self) -> Vec<ReloadEvent> {
+        let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        history.iter().rev().cloned().collect()
+    }
+
+    fn remember(&self, adapter: &str, file: &Path, what: &'static str, detail: String) {
+        let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back(ReloadEvent {
+            at_ms: crate::clock::now_ms(),
+            adapter: adapter.to_string(),
+            file: file.to_path_buf(),
+            what,
+            detail,
+        });
+    }
+
     /// The adapter instance called `name`.
     pub fn get(&self, name: &str) -> Option<Arc<LoadedAdapter>> {
         self.adapters.load().get(name).cloned()
@@ -230,6 +270,7 @@ impl Registry {
                 Ok(adapter) => adapter,
                 Err(e) => {
                     tracing::error!("{e}");
+                    self.remember(&file_stem(&file), &file, "failed", e.to_string());
                     changes.failed += 1;
                     shared.metrics.record_load(&file_stem(&file), false);
                     failed_now.insert(file.clone(), fingerprint(&file, env).await);
@@ -262,6 +303,7 @@ impl Registry {
                 );
                 tracing::error!("{message}");
                 for (file, _) in &claimants {
+                    self.remember(&name, file, "failed", message.clone());
                     failures.push(ManifestError {
                         file: file.clone(),
                         key: "name".into(),
@@ -288,6 +330,13 @@ impl Registry {
         for (name, adapter) in &adapters {
             if current.get(name).is_none_or(|p| !Arc::ptr_eq(p, adapter)) {
                 tracing::info!(adapter = %name, hash = %adapter.component_hash, "adapter version published");
+                let version = adapter.description().map_or("", |d| d.version.as_str());
+                self.remember(
+                    name,
+                    &adapter.manifest.file,
+                    "published",
+                    format!("version {version}, component {}", adapter.component_hash),
+                );
                 changes.published += 1;
                 shared.metrics.record_load(name, true);
             }
@@ -297,6 +346,12 @@ impl Registry {
             .filter(|a| !adapters.contains_key(&a.manifest.name))
         {
             tracing::info!(adapter = %gone.manifest.name, "adapter removed: its schedules and routes stop, its queued jobs wait");
+            self.remember(
+                &gone.manifest.name,
+                &gone.manifest.file,
+                "removed",
+                "its schedules and routes stop, its queued jobs wait".into(),
+            );
             changes.removed += 1;
         }
         self.adapters.store(Arc::new(adapters));
@@ -645,6 +700,7 @@ pub async fn load_adapter(
         manifest,
         source_hash,
         component_hash: hash,
+        loaded_at_ms: crate::clock::now_ms(),
         description: OnceLock::new(),
         pre,
         http,

@@ -58,6 +58,27 @@ pub trait TokenFetcher: Send + Sync {
     async fn fetch(&self, scope: &str) -> Result<FetchedToken, TokenError>;
 }
 
+/// One scope's token as this process sees it (see [`TokenCache::health`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHealth {
+    /// The scope ("" for the adapter's only one).
+    pub scope: String,
+    /// Whether a grant is held.
+    pub cached: bool,
+    /// When the held grant expires, Unix ms.
+    pub expires_at_ms: Option<i64>,
+    /// When the held grant was fetched, Unix ms.
+    pub fetched_at_ms: Option<i64>,
+    /// When a fetch was last attempted (by any node, as far as this one has seen), Unix ms.
+    pub last_attempt_ms: Option<i64>,
+    /// Fetches that failed since this process started.
+    pub failures: u64,
+    /// When the last failure happened, Unix ms.
+    pub last_failure_ms: Option<i64>,
+    /// The last attempt's error if it failed (the platform's words, secrets redacted).
+    pub last_error: Option<String>,
+}
+
 /// Which tokens: adapter instance, scope, and the fingerprint of the credentials in force.
 #[derive(Debug, Clone, Copy)]
 pub struct TokenKey<'a> {
@@ -88,6 +109,9 @@ struct State {
     /// waited for an attempt share its failure instead of each trying again.
     attempts: u64,
     last_error: Option<TokenError>,
+    /// Failed fetches since the process started, and when the last one failed.
+    failures: u64,
+    last_failure_ms: i64,
 }
 
 #[derive(Default)]
@@ -401,6 +425,31 @@ impl TokenCache {
             .collect()
     }
 
+    /// What this process knows of `adapter`'s tokens, one entry a scope, for the ops console:
+    /// times and counts only, never a token.
+    pub fn health(&self, adapter: &str) -> Vec<TokenHealth> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<TokenHealth> = entries
+            .iter()
+            .filter(|((a, _), _)| a == adapter)
+            .map(|((_, scope), e)| {
+                let state = e.state.lock().unwrap_or_else(|p| p.into_inner());
+                TokenHealth {
+                    scope: scope.clone(),
+                    cached: state.grant.is_some(),
+                    expires_at_ms: state.grant.as_ref().map(|g| g.expires_at_ms),
+                    fetched_at_ms: state.grant.as_ref().map(|g| g.fetched_at_ms),
+                    last_attempt_ms: (state.last_attempt_ms > 0).then_some(state.last_attempt_ms),
+                    failures: state.failures,
+                    last_failure_ms: (state.last_failure_ms > 0).then_some(state.last_failure_ms),
+                    last_error: state.last_error.as_ref().map(ToString::to_string),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.scope.cmp(&b.scope));
+        out
+    }
+
     /// The keyed fingerprint of an adapter's credentials (see [`TokenKey::credentials`]).
     pub fn credentials_fingerprint<'a>(
         &self,
@@ -415,6 +464,8 @@ impl TokenCache {
     fn fail(&self, entry: &Entry, e: TokenError) -> TokenError {
         let mut state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
         state.attempts += 1;
+        state.failures += 1;
+        state.last_failure_ms = now_ms();
         state.last_error = Some(e.clone());
         e
     }

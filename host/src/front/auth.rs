@@ -346,9 +346,54 @@ pub(crate) struct Guard {
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
+/// The refusal of a request whose `Host` is not ours (DNS rebinding) or whose `Origin` is
+/// another site's (a cross-site request from a browser), if it is one.
+fn foreign(g: &Guard, headers: &HeaderMap, host: &str) -> Option<Response> {
+    if !host_allowed(&g.access, host) {
+        return Some(refuse(
+            &g.metrics,
+            "host",
+            403,
+            ErrorKind::Denied,
+            format!("Host {host:?} is not a name this Weft answers to (--allowed-host)"),
+            None,
+        ));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("null");
+        let authority = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"));
+        if authority.is_none_or(|a| !a.eq_ignore_ascii_case(host)) {
+            return Some(refuse(
+                &g.metrics,
+                "origin",
+                403,
+                ErrorKind::Denied,
+                format!("cross-origin request from {origin:?} refused"),
+                None,
+            ));
+        }
+    }
+    None
+}
+
 /// Admits or refuses a request (see the module doc).
 pub(crate) async fn guard(State(g): State<Arc<Guard>>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
+    if super::console::owns(&path) {
+        // The console signs its users in itself (a cookie, not a bearer header, and forms,
+        // not JSON); the rebinding and cross-site checks are the same as the API's.
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        if let Some(refused) = foreign(&g, request.headers(), host) {
+            return refused;
+        }
+        return next.run(request).await;
+    }
     let Some(need) = need_of(request.method(), &path, g.access.metrics_need_read) else {
         if path == "/metrics" {
             // Open metrics still refuse a foreign Host: nothing else is exempt from it.
@@ -375,31 +420,8 @@ pub(crate) async fn guard(State(g): State<Arc<Guard>>, request: Request, next: N
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    if !host_allowed(&g.access, host) {
-        return refuse(
-            &g.metrics,
-            "host",
-            403,
-            ErrorKind::Denied,
-            format!("Host {host:?} is not a name this Weft answers to (--allowed-host)"),
-            None,
-        );
-    }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("null");
-        let authority = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"));
-        if authority.is_none_or(|a| !a.eq_ignore_ascii_case(host)) {
-            return refuse(
-                &g.metrics,
-                "origin",
-                403,
-                ErrorKind::Denied,
-                format!("cross-origin request from {origin:?} refused"),
-                None,
-            );
-        }
+    if let Some(refused) = foreign(&g, headers, host) {
+        return refused;
     }
     if request.method() != Method::GET && !content_type_ok(headers) {
         return refuse(

@@ -2,6 +2,7 @@
 //! Prometheus metrics. Every error is `application/problem+json`.
 
 pub mod auth;
+mod console;
 pub mod observe;
 mod problem;
 
@@ -83,6 +84,8 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
         access: options.access.clone(),
         metrics: runtime.shared().metrics.clone(),
     });
+    let console = console::router(runtime.clone(), options.access.clone());
+    let observed = runtime.shared().metrics.clone();
     Router::new()
         .route("/v1/adapters", get(adapters))
         .route("/v1/adapters/{name}/ops/{op}", post(operation))
@@ -97,6 +100,8 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
         .route("/problems", get(problems))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .with_state(App { runtime, options })
+        .merge(console)
         .fallback(|| async { Problem::new(ErrorKind::NotFound, 404, "no such route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(
@@ -107,10 +112,9 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
         })
         .layer(axum::middleware::from_fn_with_state(guard, auth::guard))
         .layer(axum::middleware::from_fn_with_state(
-            runtime.shared().metrics.clone(),
+            observed,
             observe::observe,
         ))
-        .with_state(App { runtime, options })
 }
 
 /// Answers 413 at once when the declared length is over `limit`, before reading any body.

@@ -176,6 +176,7 @@ impl HttpCapability {
                 host: host.clone(),
             })
             .observe(started.elapsed().as_secs_f64());
+        self.metrics.recent.record_outbound(&self.adapter, &status);
         self.metrics
             .http_requests
             .get_or_create(&HttpLabels {

@@ -305,6 +305,10 @@ pub struct JobRecord {
     pub created_at_ms: i64,
     /// Last change, unix ms.
     pub updated_at_ms: i64,
+    /// The errors of attempts that failed, oldest first (the last 20), each
+    /// `{"attempt": n, "at_ms": t, "error": problem}`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<serde_json::Value>,
 }
 
 /// Which jobs a listing wants.

@@ -411,13 +411,13 @@ impl Store for PgStore {
             .bind(output.clone())
             .bind(now_ms),
             JobOutcome::Retry { run_at_ms, error } => sqlx::query(
-                "UPDATE jobs SET state = 'queued', run_at_ms = $1, last_error = $2, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $3 WHERE id = $4 AND attempt = $5 AND state = 'running'"
+                "UPDATE jobs SET state = 'queued', run_at_ms = $1, last_error = $2, errors = (CASE WHEN jsonb_array_length(COALESCE(errors, '[]')::jsonb) >= 20 THEN COALESCE(errors, '[]')::jsonb - 0 ELSE COALESCE(errors, '[]')::jsonb END || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at_ms', $3::bigint, 'error', $2::jsonb)))::text, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $3 WHERE id = $4 AND attempt = $5 AND state = 'running'"
             )
             .bind(*run_at_ms)
             .bind(error.clone())
             .bind(now_ms),
             JobOutcome::Dead(error) => sqlx::query(
-                "UPDATE jobs SET state = 'dead', last_error = $1, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 WHERE id = $3 AND attempt = $4 AND state = 'running'"
+                "UPDATE jobs SET state = 'dead', last_error = $1, errors = (CASE WHEN jsonb_array_length(COALESCE(errors, '[]')::jsonb) >= 20 THEN COALESCE(errors, '[]')::jsonb - 0 ELSE COALESCE(errors, '[]')::jsonb END || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at_ms', $2::bigint, 'error', $1::jsonb)))::text, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 WHERE id = $3 AND attempt = $4 AND state = 'running'"
             )
             .bind(error.clone())
             .bind(now_ms),
@@ -668,7 +668,7 @@ impl Store for PgStore {
     }
 }
 
-const JOB_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms";
+const JOB_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms, errors";
 
 fn job_from_row(r: &PgRow) -> JobRecord {
     let json = |i: usize| {
@@ -689,5 +689,12 @@ fn job_from_row(r: &PgRow) -> JobRecord {
         last_error: json(10),
         created_at_ms: r.get(11),
         updated_at_ms: r.get(12),
+        // A claim's RETURNING leaves the history out: a worker has no use for it.
+        errors: r
+            .try_get::<Option<String>, _>(13)
+            .ok()
+            .flatten()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default(),
     }
 }

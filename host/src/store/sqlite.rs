@@ -330,13 +330,13 @@ impl Store for SqliteStore {
             .bind(output.clone())
             .bind(now_ms),
             JobOutcome::Retry { run_at_ms, error } => sqlx::query(
-                "UPDATE jobs SET state = 'queued', run_at_ms = ?, last_error = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND attempt = ? AND state = 'running'"
+                "UPDATE jobs SET state = 'queued', run_at_ms = ?1, last_error = ?2, errors = json_insert(CASE WHEN json_array_length(COALESCE(errors, '[]')) >= 20 THEN json_remove(errors, '$[0]') ELSE COALESCE(errors, '[]') END, '$[#]', json_object('attempt', attempt, 'at_ms', ?3, 'error', json(?2))), lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ?3 WHERE id = ?4 AND attempt = ?5 AND state = 'running'"
             )
             .bind(*run_at_ms)
             .bind(error.clone())
             .bind(now_ms),
             JobOutcome::Dead(error) => sqlx::query(
-                "UPDATE jobs SET state = 'dead', last_error = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND attempt = ? AND state = 'running'"
+                "UPDATE jobs SET state = 'dead', last_error = ?1, errors = json_insert(CASE WHEN json_array_length(COALESCE(errors, '[]')) >= 20 THEN json_remove(errors, '$[0]') ELSE COALESCE(errors, '[]') END, '$[#]', json_object('attempt', attempt, 'at_ms', ?2, 'error', json(?1))), lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ?2 WHERE id = ?3 AND attempt = ?4 AND state = 'running'"
             )
             .bind(error.clone())
             .bind(now_ms),
@@ -559,7 +559,7 @@ impl Store for SqliteStore {
     }
 }
 
-const JOB_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms";
+const JOB_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms, errors";
 
 fn job_from_row(r: &SqliteRow) -> JobRecord {
     let json = |i: usize| {
@@ -580,5 +580,12 @@ fn job_from_row(r: &SqliteRow) -> JobRecord {
         last_error: json(10),
         created_at_ms: r.get(11),
         updated_at_ms: r.get(12),
+        // A claim's RETURNING leaves the history out: a worker has no use for it.
+        errors: r
+            .try_get::<Option<String>, _>(13)
+            .ok()
+            .flatten()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default(),
     }
 }
