@@ -115,11 +115,7 @@ impl LoadedAdapter {
             .invocation_seconds
             .get_or_create(&labels)
             .observe(started.elapsed().as_secs_f64());
-        metrics.recent.record_call(
-            &self.manifest.name,
-            result.is_ok(),
-            started.elapsed().as_secs_f64(),
-        );
+
         if let Err(e) = &result {
             metrics
                 .errors
@@ -187,9 +183,18 @@ impl LoadedAdapter {
             call_id = %call_id,
             job_id = options.job_id.as_deref().unwrap_or(""),
         );
-        self.run_with_retries_in(what, options, call_id)
+        let started = Instant::now();
+        let result = self
+            .run_with_retries_in(what, options, call_id)
             .instrument(span)
-            .await
+            .await;
+        // Operations and schedule runs alike, for the console's last hour.
+        self.shared.metrics.recent.record_call(
+            &self.manifest.name,
+            result.is_ok(),
+            started.elapsed().as_secs_f64(),
+        );
+        result
     }
 
     async fn run_with_retries_in(

@@ -93,6 +93,31 @@ pub struct ScheduleStatus {
     /// The next tick, RFC 3339.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_tick: Option<String>,
+    /// The last run asked for by hand (`run now`), if its job is still kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_manual: Option<ManualRun>,
+}
+
+/// A schedule run asked for by hand, and how it went.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManualRun {
+    /// When it was asked for, RFC 3339.
+    pub at: String,
+    /// Its job.
+    pub job: String,
+    /// The job's state.
+    pub outcome: String,
+    /// Its error (a problem object), if it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<serde_json::Value>,
+}
+
+/// Where the last manual run of each schedule is remembered: a host namespace (it starts with
+/// a control character, which no adapter's name can).
+const MANUAL_RUNS: &str = "\u{1f}weft/schedule-runs";
+
+fn manual_key(adapter: &str, schedule: &str) -> String {
+    format!("{adapter}/{schedule}")
 }
 
 /// The running scheduler; [`Scheduler::shutdown`] stops it.
@@ -224,6 +249,17 @@ impl Runtime {
             .await
             .map_err(unavailable)?;
         self.shared().jobs_wakeup.notify_waiters();
+        // Only for status: a failure to remember it does not undo the run.
+        if let Err(e) = store
+            .kv_set(MANUAL_RUNS, &manual_key(adapter, name), id.as_bytes())
+            .await
+        {
+            tracing::warn!(
+                adapter,
+                schedule = name,
+                "manual run not remembered for status: {e}"
+            );
+        }
         Ok(id)
     }
 }
@@ -260,7 +296,23 @@ async fn status(
             .as_ref()
             .and_then(|c| next_tick(c, now))
             .map(rfc3339),
+        last_manual: None,
     };
+    if let Ok(Some(id)) = store
+        .kv_get(MANUAL_RUNS, &manual_key(name, &schedule.name))
+        .await
+        && let Ok(id) = String::from_utf8(id)
+        && let Ok(Some(job)) = store.job_get(&id).await
+    {
+        out.last_manual = Some(ManualRun {
+            at: rfc3339(job.created_at_ms),
+            job: id,
+            outcome: job.state.as_str().to_string(),
+            error: (job.state != JobState::Succeeded)
+                .then_some(job.last_error)
+                .flatten(),
+        });
+    }
     if let Some(tick) = last {
         let id = tick_job_id(&rt.shared().job_id_key, name, &schedule.name, tick);
         match store.job_get(&id).await {

@@ -83,6 +83,8 @@ pub(crate) struct Viewer {
     pub who: String,
     /// Whether action buttons are shown and actions taken (an admin scope).
     pub can_act: bool,
+    /// Whether there is a session to sign out of (not with authentication off).
+    pub signed_in: bool,
     /// The CSRF token of this session.
     pub csrf: String,
 }
@@ -118,6 +120,7 @@ impl Console {
             return Ok(Viewer {
                 who: "authentication off (--insecure-no-auth)".into(),
                 can_act: true,
+                signed_in: false,
                 csrf: self.csrf_for(""),
             });
         };
@@ -137,6 +140,7 @@ impl Console {
         Ok(Viewer {
             who: format!("{} ({})", token.name, token.scopes.join(", ")),
             can_act: token.allows(&Need::Admin),
+            signed_in: true,
             csrf: self.csrf_for(&presented),
         })
     }
@@ -183,7 +187,9 @@ fn back_to(location: &str) -> Response {
 }
 
 /// Headers every console answer carries: nothing from elsewhere runs, loads or frames it, and
-/// no page is cached (they hold operational data).
+/// no page is cached (they hold operational data). The referrer policy is `same-origin`,
+/// not `no-referrer`: with the latter a browser sends `Origin: null` on our own forms, which
+/// the guard must refuse.
 fn harden(mut response: Response) -> Response {
     let h = response.headers_mut();
     h.insert(
@@ -199,7 +205,7 @@ fn harden(mut response: Response) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response

@@ -49,8 +49,10 @@ fn frame(viewer: Option<&Viewer>, current: &str, title: &str, body: Markup) -> M
                         div.who {
                             span { (v.who) }
                             @if !v.can_act { " · " span.badge.muted { "read-only" } }
-                            form method="post" action="/ui/logout" {
-                                button.link type="submit" { "Sign out" }
+                            @if v.signed_in {
+                                form method="post" action="/ui/logout" {
+                                    button.link type="submit" { "Sign out" }
+                                }
                             }
                         }
                     }
@@ -434,7 +436,7 @@ pub(crate) fn job(viewer: &Viewer, runtime: &Runtime, j: &JobRecord) -> Markup {
                 @if j.state == JobState::Queued { dt { "Runs" } dd { (when(j.run_at_ms, now)) } }
                 @if let Some(k) = &j.idempotency_key { dt { "Idempotency key" } dd { code { (scrub.scrub(k)) } } }
             }
-            @if let Some(e) = &j.last_error {
+            @if let (Some(e), false) = (&j.last_error, j.state == JobState::Succeeded) {
                 h2 { "Last error" }
                 p.error role="alert" { (scrub.scrub(&problem_line(e))) }
                 pre { (shown(&e.to_string(), &scrub)) }
@@ -492,13 +494,19 @@ pub(crate) async fn schedules(viewer: &Viewer, runtime: &Runtime, done: Option<&
                                 td { span title=(s.cadence) { (cadence(&s.cadence)) }
                                     @if let Some(z) = &s.time_zone { " " span.muted { "(" (z) ")" } }
                                     @if s.catch_up { " " span.badge.muted title="a tick missed while Weft was down runs at start" { "catch-up" } } }
-                                td { @if let Some(t) = at(&s.last_tick) { (when(t, now)) } @else { "never" } }
+                                @let tick = at(&s.last_tick).map(|t| (t, false, s.last_job.clone(), s.last_outcome.clone(), s.last_error.clone()));
+                                @let manual = s.last_manual.as_ref().and_then(|m| Some((at(&Some(m.at.clone()))?, true, Some(m.job.clone()), Some(m.outcome.clone()), m.error.clone())));
+                                @let last = match (tick, manual) {
+                                    (Some(t), Some(m)) => Some(if m.0 >= t.0 { m } else { t }),
+                                    (t, m) => t.or(m),
+                                };
+                                td { @if let Some((t, by_hand, ..)) = &last { (when(*t, now)) @if *by_hand { " " span.muted { "(by hand)" } } } @else { "never" } }
                                 td {
-                                    @if let Some(o) = &s.last_outcome {
-                                        @if let Some(job) = &s.last_job { a href=(format!("/ui/jobs/{job}")) { span class=(format!("badge {o}")) { (o) } } }
+                                    @if let Some((_, _, job, Some(o), error)) = &last {
+                                        @if let Some(job) = job { a href=(format!("/ui/jobs/{job}")) { span class=(format!("badge {o}")) { (o) } } }
                                         @else { span class=(format!("badge {o}")) { (o) } }
+                                        @if let Some(e) = error { div.error-text { (scrub.scrub(&problem_line(e))) } }
                                     }
-                                    @if let Some(e) = &s.last_error { div.error-text { (scrub.scrub(&problem_line(e))) } }
                                 }
                                 td { @if let Some(t) = at(&s.next_tick) { (when(t, now)) } }
                                 td.actions { (action(viewer, &format!("/ui/schedules/{}/{}/run", s.adapter, s.schedule), "Run now", "run", &[])) }

@@ -1,0 +1,653 @@
+//! The ops console at `/ui` of a real `weft serve` with API tokens on: its sign-in, its pages
+//! and its actions, over HTTP and in a real headless Chromium driven through chromedriver.
+//!
+//! The browser tests need Debian's `chromium` and `chromium-driver` (`make test` installs them
+//! where it can). Without them they say so loudly and pass, unless `WEFT_REQUIRE_BROWSER` is
+//! set, as `.ci/run` sets it: under CI a missing browser is a failure, never a skip.
+//! Screenshots of every page are written under `target/console-screenshots/`.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use weft_tests::harness::{Deployment, Served, component, eventually, weft_command, workspace};
+
+fn weft(dep: &Deployment, args: &[&str]) -> std::process::Output {
+    weft_command()
+        .arg("--manifests")
+        .arg(dep.manifests())
+        .arg("--data")
+        .arg(dep.data())
+        .args(args)
+        .output()
+        .expect("weft runs")
+}
+
+fn create_token(dep: &Deployment, name: &str, scope: &str) -> String {
+    let out = weft(dep, &["tokens", "create", "--name", name, "--scope", scope]);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_string()
+}
+
+/// A deployment with the probe (two schedules; the flaky one fails its first two runs, and a
+/// job gets two attempts) and a manifest with a typo, so one adapter serves and one fails.
+fn deployment() -> Deployment {
+    let dep = Deployment::new();
+    dep.manifest(
+        "probe",
+        &format!(
+            "name = \"probe\"\ncomponent = \"{}\"\n[retry]\nmax_attempts = 2\ninitial_backoff = \"1ms\"\n[[schedules]]\nname = \"flaky\"\nevery = \"1h\"\n[[schedules]]\nname = \"tick\"\ncron = \"10 0 * * *\"\n[config]\nflaky_failures = 2\n",
+            component("weft-probe").display()
+        ),
+    );
+    dep.manifest(
+        "typo",
+        &format!(
+            "name = \"typo\"\ncomponent = \"{}\"\n[limits]\nconcurency = 2\n",
+            component("weft-probe").display()
+        ),
+    );
+    dep
+}
+
+struct Tokens {
+    admin: String,
+    read: String,
+}
+
+fn start(dep: &Deployment) -> (Served, Tokens) {
+    let tokens = Tokens {
+        admin: create_token(dep, "console-admin", "admin"),
+        read: create_token(dep, "console-read", "read"),
+    };
+    let log = dep.data().join("../serve.log");
+    (Served::start_secure(dep, &[], "info", &log), tokens)
+}
+
+/// Runs the flaky schedule now and waits for its job to die (both attempts fail).
+async fn dead_job(c: &reqwest::Client, url: &str, admin: &str) -> String {
+    let r: Value = c
+        .post(format!("{url}/v1/schedules/probe/flaky/run"))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .expect("run")
+        .json()
+        .await
+        .expect("json");
+    let id = r["job_id"].as_str().expect("job id").to_string();
+    let job = wait_state(c, url, admin, &id, "dead").await;
+    assert_eq!(
+        job["state"], "dead",
+        "the job dies after two attempts: {job}"
+    );
+    id
+}
+
+/// An operation that always traps, sent as a job: it dies after its two attempts.
+async fn panicking_job(c: &reqwest::Client, url: &str, admin: &str) -> String {
+    let r: Value = c
+        .post(format!("{url}/v1/adapters/probe/ops/panic?mode=async"))
+        .bearer_auth(admin)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("enqueue")
+        .json()
+        .await
+        .expect("json");
+    let id = r["job_id"].as_str().expect("job id").to_string();
+    let job = wait_state(c, url, admin, &id, "dead").await;
+    assert_eq!(job["state"], "dead", "{job}");
+    id
+}
+
+/// The job once it is in `state` (or as it is after 30 s).
+async fn wait_state(c: &reqwest::Client, url: &str, admin: &str, id: &str, state: &str) -> Value {
+    let (c2, url2, admin2, id2, state2) = (
+        c.clone(),
+        url.to_string(),
+        admin.to_string(),
+        id.to_string(),
+        state.to_string(),
+    );
+    let reached = eventually(Duration::from_secs(30), move || {
+        let (c, url, admin, id, state) = (
+            c2.clone(),
+            url2.clone(),
+            admin2.clone(),
+            id2.clone(),
+            state2.clone(),
+        );
+        async move {
+            let job = job_state(&c, &url, &admin, &id).await;
+            (job["state"] == state.as_str()).then_some(job)
+        }
+    })
+    .await;
+    match reached {
+        Some(job) => job,
+        None => job_state(c, url, admin, id).await,
+    }
+}
+
+async fn job_state(c: &reqwest::Client, url: &str, admin: &str, id: &str) -> Value {
+    c.get(format!("{url}/v1/jobs/{id}"))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// A client that keeps no cookies and follows no redirects: what the test sees is what the
+/// server said.
+fn plain() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+async fn sign_in(c: &reqwest::Client, url: &str, token: &str) -> reqwest::Response {
+    c.post(format!("{url}/ui/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .expect("login")
+}
+
+fn session_cookie(r: &reqwest::Response) -> String {
+    let set = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie")
+        .to_string();
+    set.split(';').next().expect("pair").to_string()
+}
+
+fn csrf_of(page: &str) -> String {
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token");
+    let rest = &page[at + 19..];
+    rest[..rest.find('"').expect("end")].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_sets_a_locked_cookie_and_never_echoes_a_token() {
+    let dep = deployment();
+    let (served, tokens) = start(&dep);
+    let url = &served.url;
+    let c = plain();
+    // Not signed in: every page sends to the sign-in form.
+    let r = c.get(format!("{url}/ui/jobs")).send().await.expect("get");
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/ui/login");
+    // A wrong token: 401, and the page does not repeat what was typed.
+    let wrong = "weft_0123456789abcdef_notarealsecretatall";
+    let r = sign_in(&c, url, wrong).await;
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().get("set-cookie").is_none());
+    let body = r.text().await.expect("body");
+    assert!(!body.contains("notarealsecret"), "{body}");
+    // The right one: a cookie scripts cannot read, no other site sends, scoped to /ui.
+    let r = sign_in(&c, url, &tokens.admin).await;
+    assert_eq!(r.status(), 303);
+    let set = r.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    for flag in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/ui"] {
+        assert!(set.contains(flag), "{flag} missing from {set}");
+    }
+    let cookie = session_cookie(&r);
+    let page = c
+        .get(format!("{url}/ui"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_string();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let body = page.text().await.expect("body");
+    assert!(body.contains("probe") && body.contains("typo"), "{body}");
+    assert!(
+        !body.contains(&tokens.admin),
+        "the token is never in a page"
+    );
+    // The console's own API tokens stay out of every page and the log.
+    let log = std::fs::read_to_string(dep.data().join("../serve.log")).unwrap_or_default();
+    assert!(!log.contains(&tokens.admin) && !log.contains("notarealsecret"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_need_an_admin_session_its_csrf_token_and_our_origin() {
+    let dep = deployment();
+    let (served, tokens) = start(&dep);
+    let url = &served.url;
+    let c = plain();
+    let id = dead_job(&c, url, &tokens.admin).await;
+    let admin = session_cookie(&sign_in(&c, url, &tokens.admin).await);
+    let read = session_cookie(&sign_in(&c, url, &tokens.read).await);
+    let page = c
+        .get(format!("{url}/ui/jobs"))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains(&id[..12]), "the dead job is listed: {page}");
+    assert!(page.contains("fails on purpose"), "with its error: {page}");
+    let csrf = csrf_of(&page);
+    let post = |cookie: &str, body: String, origin: Option<&str>| {
+        let mut r = c
+            .post(format!("{url}/ui/jobs/{id}/retry"))
+            .header("cookie", cookie.to_string())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        r.send()
+    };
+    // No CSRF token, a wrong one, the read session's (it is shown no forms at all), a
+    // foreign Origin: all refused, and the job stays dead.
+    assert_eq!(
+        post(&admin, String::new(), None)
+            .await
+            .expect("post")
+            .status(),
+        403
+    );
+    assert_eq!(
+        post(&admin, "csrf=00".into(), None)
+            .await
+            .expect("post")
+            .status(),
+        403
+    );
+    assert_eq!(
+        post(&read, format!("csrf={csrf}"), None)
+            .await
+            .expect("post")
+            .status(),
+        403,
+        "another session's token is no use"
+    );
+    let read_page = c
+        .get(format!("{url}/ui/jobs"))
+        .header("cookie", &read)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
+    assert!(read_page.contains(&id[..12]), "a reader sees the job");
+    assert!(
+        !read_page.contains("name=\"csrf\""),
+        "but no action: {read_page}"
+    );
+    assert_eq!(
+        post(&admin, format!("csrf={csrf}"), Some("http://evil.example"))
+            .await
+            .expect("post")
+            .status(),
+        403
+    );
+    assert_eq!(
+        job_state(&c, url, &tokens.admin, &id).await["state"],
+        "dead"
+    );
+    // The admin session with its token: retried, and it succeeds (the third run passes).
+    let r = post(&admin, format!("csrf={csrf}"), Some(url))
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 303, "{:?}", r.text().await);
+    let done = wait_state(&c, url, &tokens.admin, &id, "succeeded").await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(
+        done["errors"].as_array().map(Vec::len),
+        Some(2),
+        "both failed attempts are in its history: {done}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The browser.
+
+/// chromedriver, or None (loudly) where it is not installed and CI does not demand it.
+fn chromedriver() -> Option<PathBuf> {
+    let path = std::env::var_os("WEFT_CHROMEDRIVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromedriver"));
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("WEFT_REQUIRE_BROWSER").is_none(),
+        "WEFT_REQUIRE_BROWSER is set but {} is missing: install Debian's chromium and chromium-driver (make browser)",
+        path.display()
+    );
+    eprintln!(
+        "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+         !!! SKIPPED: the console's browser tests need {} (apt-get install chromium chromium-driver)\n\
+         !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n",
+        path.display()
+    );
+    None
+}
+
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+async fn browser(driver: &std::path::Path) -> Browser {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let driver = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let profile = tempfile::tempdir().expect("profile");
+    let caps = json!({
+        "goog:chromeOptions": {
+            "binary": std::env::var("WEFT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1280,1000",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }
+    });
+    let caps = match caps {
+        Value::Object(m) => m,
+        _ => unreachable!("an object"),
+    };
+    let webdriver = format!("http://127.0.0.1:{port}");
+    let mut last = None;
+    for _ in 0..100 {
+        let mut builder =
+            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+        builder.capabilities(caps.clone());
+        match builder.connect(&webdriver).await {
+            Ok(client) => {
+                return Browser {
+                    client,
+                    driver,
+                    _profile: profile,
+                };
+            }
+            Err(e) => last = Some(e.to_string()),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start a session: {last:?}");
+}
+
+fn shots() -> PathBuf {
+    let dir = workspace().join("target/console-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    dir
+}
+
+async fn screenshot(b: &Client, name: &str) {
+    let png = b.screenshot().await.expect("screenshot");
+    std::fs::write(shots().join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+async fn text_of(b: &Client, css: &str) -> String {
+    b.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .text()
+        .await
+        .expect("text")
+}
+
+/// The text of `css` once the page (perhaps still loading after a click) has it.
+async fn wait_text(b: &Client, css: &str) -> String {
+    b.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .text()
+        .await
+        .expect("text")
+}
+
+async fn browser_sign_in(b: &Client, url: &str, token: &str) {
+    b.goto(&format!("{url}/ui")).await.expect("goto");
+    let here = b.current_url().await.expect("url");
+    assert_eq!(here.path(), "/ui/login", "not signed in: the sign-in form");
+    b.find(Locator::Css("#token"))
+        .await
+        .expect("token field")
+        .send_keys(token)
+        .await
+        .expect("type");
+    b.find(Locator::Css("form.login button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    if b.wait()
+        .for_element(Locator::Css("nav a.current"))
+        .await
+        .is_err()
+    {
+        panic!(
+            "not signed in: at {:?}: {}",
+            b.current_url().await.map(|u| u.to_string()),
+            b.source().await.unwrap_or_default()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_in_a_real_browser() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let dep = deployment();
+    let (served, tokens) = start(&dep);
+    let url = served.url.clone();
+    let c = plain();
+    let dead = dead_job(&c, &url, &tokens.admin).await;
+    let browser = browser(&driver).await;
+    let b = &browser.client;
+
+    // Sign-in page, then the adapters: every adapter of the running weft, the broken one with
+    // the error of its manifest.
+    b.goto(&format!("{url}/ui/login")).await.expect("goto");
+    screenshot(b, "login").await;
+    browser_sign_in(b, &url, &tokens.admin).await;
+    b.goto(&format!("{url}/ui")).await.expect("goto");
+    let listed: Vec<String> = {
+        let mut names = Vec::new();
+        for card in b
+            .find_all(Locator::Css("article.adapter"))
+            .await
+            .expect("cards")
+        {
+            names.push(card.attr("id").await.expect("id").unwrap_or_default());
+        }
+        names
+    };
+    let statuses: Value = c
+        .get(format!("{url}/v1/adapters"))
+        .bearer_auth(&tokens.admin)
+        .send()
+        .await
+        .expect("adapters")
+        .json()
+        .await
+        .expect("json");
+    let expected: Vec<String> = statuses
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|s| format!("adapter-{}", s["name"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        listed, expected,
+        "the console lists every adapter the API does"
+    );
+    let broken = text_of(b, "#adapter-typo .error").await;
+    assert!(
+        broken.contains("concurency"),
+        "the manifest's error: {broken}"
+    );
+    assert_eq!(text_of(b, "#adapter-probe .badge").await, "ready");
+    screenshot(b, "adapters").await;
+    // The same page on a phone's width: nothing needs a desk.
+    b.set_window_size(390, 844).await.expect("resize");
+    screenshot(b, "adapters-phone").await;
+    b.set_window_size(1280, 1000).await.expect("resize");
+
+    // Jobs: the dead job with its error; a click on Retry makes it succeed.
+    b.goto(&format!("{url}/ui/jobs")).await.expect("goto");
+    let row = format!("tr[data-job=\"{dead}\"]");
+    let error = text_of(b, &format!("{row} .error-text")).await;
+    assert!(error.contains("fails on purpose"), "{error}");
+    screenshot(b, "jobs").await;
+    b.find(Locator::Css(&format!("{row} button.retry")))
+        .await
+        .expect("retry button")
+        .click()
+        .await
+        .expect("click");
+    let notice = wait_text(b, "p.notice").await;
+    assert!(notice.contains("queued again"), "{notice}");
+    let done = wait_state(&c, &url, &tokens.admin, &dead, "succeeded").await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    b.goto(&format!("{url}/ui/jobs/{dead}"))
+        .await
+        .expect("goto");
+    let attempts = b
+        .find_all(Locator::Css("table.attempts tbody tr"))
+        .await
+        .expect("attempts");
+    assert_eq!(attempts.len(), 2, "the two failed attempts are listed");
+    assert_eq!(text_of(b, "h1 .badge").await, "succeeded");
+    screenshot(b, "job").await;
+
+    // Schedules: "run now" runs the tick, in words.
+    b.goto(&format!("{url}/ui/schedules")).await.expect("goto");
+    let tick = "tr[data-schedule=\"probe/tick\"]";
+    let cadence = text_of(b, &format!("{tick} td:nth-child(3)")).await;
+    assert!(cadence.contains("every day at 00:10"), "{cadence}");
+    b.find(Locator::Css(&format!("{tick} button.run")))
+        .await
+        .expect("run now")
+        .click()
+        .await
+        .expect("click");
+    let notice = wait_text(b, "p.notice").await;
+    let job = notice
+        .split("running as job ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{notice}"))
+        .trim()
+        .to_string();
+    let ran = wait_state(&c, &url, &tokens.admin, &job, "succeeded").await;
+    assert_eq!(ran["state"], "succeeded", "{ran}");
+    b.goto(&format!("{url}/ui/schedules")).await.expect("goto");
+    assert_eq!(
+        text_of(b, &format!("{tick} .badge.succeeded")).await,
+        "succeeded"
+    );
+    screenshot(b, "schedules").await;
+
+    // Tokens and reloads read; no page carries a token.
+    b.goto(&format!("{url}/ui/tokens")).await.expect("goto");
+    screenshot(b, "tokens").await;
+    b.goto(&format!("{url}/ui/reloads")).await.expect("goto");
+    let failing = text_of(b, "ul.failures").await;
+    assert!(failing.contains("typo.toml"), "{failing}");
+    let published = b
+        .find_all(Locator::Css("tr[data-what=\"published\"]"))
+        .await
+        .expect("rows");
+    assert!(!published.is_empty(), "the probe's load is in the history");
+    screenshot(b, "reloads").await;
+    let source = b.source().await.expect("source");
+    assert!(!source.contains(&tokens.admin));
+
+    // Signed out, then in with a read-only token: no action anywhere, and a forged POST from
+    // the page itself is refused.
+    b.find(Locator::Css(".who button"))
+        .await
+        .expect("sign out")
+        .click()
+        .await
+        .expect("click");
+    browser_sign_in(b, &url, &tokens.read).await;
+    let second = panicking_job(&c, &url, &tokens.admin).await;
+    for page in [
+        "/ui",
+        "/ui/jobs",
+        "/ui/schedules",
+        &format!("/ui/jobs/{second}"),
+    ] {
+        b.goto(&format!("{url}{page}")).await.expect("goto");
+        let buttons = b
+            .find_all(Locator::Css("main button"))
+            .await
+            .expect("buttons");
+        assert!(buttons.is_empty(), "{page}: a reader sees no action button");
+    }
+    b.goto(&format!("{url}/ui/jobs")).await.expect("goto");
+    assert!(b.source().await.expect("source").contains(&second[..12]));
+    screenshot(b, "jobs-read-only").await;
+    let status = b
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             fetch('/ui/jobs/' + arguments[0] + '/retry', {method: 'POST', body: new URLSearchParams({csrf: 'forged'})})\
+               .then(r => done(r.status), e => done(String(e)));",
+            vec![json!(second)],
+        )
+        .await
+        .expect("script");
+    assert_eq!(status, json!(403), "a forged POST is refused");
+    assert_eq!(
+        job_state(&c, &url, &tokens.admin, &second).await["state"],
+        "dead"
+    );
+    browser.client.clone().close().await.expect("close");
+}
