@@ -10,7 +10,7 @@ TEST_PLUGINS := weft-probe
 BENCH_PLUGINS := weft-hello-http
 WASM_DIR := target/wasm32-wasip2/wasm
 
-.PHONY: run test toolchain plugins build check lint bench
+.PHONY: run test toolchain plugins build check lint bench browser
 
 toolchain:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -28,8 +28,23 @@ run: build
 	$(CARGO) build -p weft-tests --bin weft-sim
 	./demo/run.sh
 
-# Every test: unit, manifest snapshots, the adapters against their simulators, the CLI.
-test: build
+# Debian's Chromium and ChromeDriver, for the console's browser tests: installed when missing,
+# as root or with password-less sudo. Where neither works the tests say so loudly and skip, except
+# under .ci/run (WEFT_REQUIRE_BROWSER=1), where a missing browser fails them.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "!!! no apt-get here: install Chromium and ChromeDriver for the console's browser tests"; \
+	else \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  echo "installing Debian's chromium and chromium-driver (the console's browser tests)"; \
+	  ( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null ) \
+	    || echo "!!! chromium and chromium-driver could not be installed: the console's browser tests will be skipped"; \
+	fi
+
+# Every test: unit, manifest snapshots, the adapters against their simulators, the CLI, the
+# console in a browser.
+test: build browser
 	$(CARGO) test --workspace $(addprefix --exclude ,$(PLUGINS) weft-sdk weft-probe weft-hello-http)
 	$(CARGO) test $(addprefix -p ,weft-sdk $(PLUGINS)) --lib
 
