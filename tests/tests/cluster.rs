@@ -178,9 +178,27 @@ async fn a_schedule_ticks_once_per_tick_across_the_cluster_and_survives_a_node()
     // Kill right after a tick ended, so that the kill falls between two runs (a run cut in the
     // middle leaves the probe's "running" mark behind, which the overlap check below would read
     // as two runs at once).
+    // The probe counts a tick before it clears its "running" mark: wait for both, or the kill
+    // may fall between the two writes and leave the mark behind.
     let before = ticks(nodes[0].url.clone()).await.expect("ticks");
+    let running = |url: String| {
+        let c = client.clone();
+        async move {
+            let out: Value = c
+                .post(format!("{url}/v1/adapters/probe/ops/storage"))
+                .json(&json!({"key": "running"}))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            Some(!out["read"].is_null())
+        }
+    };
     eventually(Duration::from_secs(5), || async {
-        ticks(nodes[0].url.clone()).await.filter(|n| *n > before)
+        let n = ticks(nodes[0].url.clone()).await.filter(|n| *n > before)?;
+        (running(nodes[0].url.clone()).await == Some(false)).then_some(n)
     })
     .await
     .expect("a tick ends");

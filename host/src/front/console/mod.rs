@@ -41,6 +41,8 @@ const COOKIE: &str = "weft_console";
 const SESSION_SECONDS: u64 = 8 * 3600;
 /// The largest form the console reads (a sign-in or an action).
 const MAX_FORM: usize = 16 * 1024;
+/// How long a form may take to arrive.
+const FORM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Dead jobs one bulk retry changes at most.
 const MAX_BULK: usize = 10_000;
 
@@ -228,12 +230,24 @@ fn page(markup: Markup) -> Response {
 
 /// Reads a urlencoded form of at most [`MAX_FORM`] bytes.
 async fn read_form(body: Body) -> Result<HashMap<String, String>, Response> {
-    let bytes = axum::body::to_bytes(body, MAX_FORM).await.map_err(|_| {
-        page_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            pages::message("Refused", "The form is larger than the console reads."),
-        )
-    })?;
+    // A form is a few hundred bytes: one that takes longer than this to arrive is a client
+    // holding a connection open, not a person.
+    let read = tokio::time::timeout(FORM_TIMEOUT, axum::body::to_bytes(body, MAX_FORM));
+    let bytes = match read.await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return Err(page_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                pages::message("Refused", "The form is larger than the console reads."),
+            ));
+        }
+        Err(_) => {
+            return Err(page_response(
+                StatusCode::REQUEST_TIMEOUT,
+                pages::message("Refused", "The form did not arrive in time."),
+            ));
+        }
+    };
     Ok(url::form_urlencoded::parse(&bytes).into_owned().collect())
 }
 

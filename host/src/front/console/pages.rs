@@ -601,3 +601,41 @@ pub(crate) fn reloads(viewer: &Viewer, runtime: &Runtime) -> Markup {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_shown_without_secrets() {
+        let scrub = Redactor::new(["s3cr3t-value"]);
+        let text = r#"{"user":"erp","password":"hunter2","nested":{"api_key":"k","note":"uses s3cr3t-value"},"items":[{"accessToken":"t"}],"token":null}"#;
+        let out = shown(text, &scrub);
+        for gone in ["hunter2", "\"k\"", "s3cr3t-value", "\"t\""] {
+            assert!(!out.contains(gone), "{gone} in {out}");
+        }
+        assert!(out.contains("\"erp\""), "{out}");
+        assert!(out.contains("\"token\": null"), "a null stays null: {out}");
+        let long = format!("{{\"x\":\"{}\"}}", "é".repeat(MAX_SHOWN));
+        let cut = shown(&long, &scrub);
+        assert!(cut.len() < MAX_SHOWN + 100 && cut.ends_with("GET /v1/jobs/{id})"));
+    }
+
+    #[test]
+    fn problems_read_as_one_line() {
+        let p = serde_json::json!({"title": "Platform unavailable", "detail": "503 from sekorm"});
+        assert_eq!(problem_line(&p), "Platform unavailable: 503 from sekorm");
+        assert_eq!(problem_line(&serde_json::json!({"title": "T"})), "T");
+    }
+
+    #[test]
+    fn charts_scale_to_the_busiest_minute() {
+        let svg = chart(&[0, 10, 5], &[0, 0, 5]).into_string();
+        assert!(
+            svg.contains(r#"height="40""#),
+            "the busiest minute fills the chart: {svg}"
+        );
+        assert!(svg.contains(r#"class="bad""#), "{svg}");
+        assert_eq!(svg.matches("<rect").count(), 3);
+    }
+}
