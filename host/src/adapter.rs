@@ -31,6 +31,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Wakes the job workers when a job is enqueued.
     pub jobs_wakeup: tokio::sync::Notify,
+    /// Enqueues of the front door, committed together when they arrive together.
+    pub(crate) enqueues: crate::jobs::Enqueues,
     /// Calls running right now, so that a drain cut short can say which ones it cut.
     pub in_flight: InFlight,
     /// The deployment's secret for job ids derived from idempotency keys (kept in the store,

@@ -134,8 +134,8 @@ impl Runtime {
         let job = new_job(&loaded, op, input.to_string(), idempotency_key, delay);
         let result = self
             .shared()
-            .store
-            .job_enqueue(&job, now_ms())
+            .enqueues
+            .enqueue(&self.shared().store, job)
             .await
             .map_err(|e| {
                 err(
@@ -153,19 +153,24 @@ impl Runtime {
         Ok(result)
     }
 
-    /// Starts the worker pool.
+    /// Starts the worker pool: one claimer that takes as many due jobs as there are free
+    /// slots in one round trip, up to `workers` attempts at once, and one finisher that records
+    /// the attempts' ends in batches.
     pub fn start_workers(self: &Arc<Self>, options: WorkerOptions) -> Workers {
         let stop = Arc::new(AtomicBool::new(false));
         let wake = Arc::new(tokio::sync::Notify::new());
         let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4());
+        let (finisher, finishes) = tokio::sync::mpsc::channel(FINISH_QUEUE);
         let mut tasks = JoinSet::new();
-        for _ in 0..options.workers.max(1) {
+        tasks.spawn(finish_in_batches(self.shared().store.clone(), finishes));
+        {
             let rt = self.clone();
             let stop = stop.clone();
             let wake = wake.clone();
             let owner = owner.clone();
-            let options = options.clone();
-            tasks.spawn(async move { worker(rt, owner, options, stop, wake).await });
+            tasks.spawn(async move {
+                claimer(rt, owner, options, stop, wake, Finisher(finisher)).await
+            });
         }
         Workers {
             stop,
@@ -178,12 +183,13 @@ impl Runtime {
 }
 
 impl Workers {
-    /// Stops claiming, waits for running attempts to finish, and hands back any job still
-    /// leased by this process.
+    /// Stops claiming, waits for running attempts to finish (and their ends to be recorded),
+    /// and hands back any job still leased by this process.
     pub async fn shutdown(mut self) {
         self.stop.store(true, Ordering::SeqCst);
         self.wake.notify_waiters();
         self.runtime.shared().jobs_wakeup.notify_waiters();
+        // The finisher ends once the claimer and every attempt (the holders of its sender) have.
         while self.tasks.join_next().await.is_some() {}
         match self
             .runtime
@@ -201,30 +207,209 @@ impl Workers {
     }
 }
 
-async fn worker(
+/// Enqueues one transaction commits at most.
+const ENQUEUE_BATCH: usize = 256;
+
+type EnqueueRequest = (
+    NewJob,
+    tokio::sync::oneshot::Sender<Result<Enqueued, crate::store::StoreError>>,
+);
+
+/// Group commit for enqueues: every enqueue waiting at the moment the store is free goes into
+/// one transaction, so that many concurrent callers share one commit (one fsync on PostgreSQL)
+/// instead of queueing for one each. A caller is answered only once its job is committed.
+#[derive(Default)]
+pub struct Enqueues {
+    queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<EnqueueRequest>>,
+}
+
+impl Enqueues {
+    /// Stores `job` (together with the others arriving with it).
+    pub(crate) async fn enqueue(
+        &self,
+        store: &Arc<dyn crate::store::Store>,
+        job: NewJob,
+    ) -> Result<Enqueued, crate::store::StoreError> {
+        let queue = self.queue.get_or_init(|| {
+            let (tx, rx) = tokio::sync::mpsc::channel(FINISH_QUEUE);
+            tokio::spawn(enqueue_in_batches(store.clone(), rx));
+            tx
+        });
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        match queue.send((job, reply)).await {
+            Ok(()) => answer.await.unwrap_or_else(|_| {
+                Err(crate::store::StoreError::Config(
+                    "the enqueue batcher stopped before storing this job".into(),
+                ))
+            }),
+            // The batcher's runtime is gone (a runtime used from another one): store it here.
+            Err(tokio::sync::mpsc::error::SendError((job, _))) => {
+                store.job_enqueue(&job, now_ms()).await
+            }
+        }
+    }
+}
+
+async fn enqueue_in_batches(
+    store: Arc<dyn crate::store::Store>,
+    mut requests: tokio::sync::mpsc::Receiver<EnqueueRequest>,
+) {
+    let mut batch: Vec<EnqueueRequest> = Vec::with_capacity(ENQUEUE_BATCH);
+    while requests.recv_many(&mut batch, ENQUEUE_BATCH).await > 0 {
+        let jobs: Vec<NewJob> = batch.iter().map(|(j, _)| j.clone()).collect();
+        match store.job_enqueue_many(&jobs, now_ms()).await {
+            Ok(done) => {
+                for ((_, reply), done) in batch.drain(..).zip(done) {
+                    let _ = reply.send(Ok(done));
+                }
+            }
+            // One bad job must not fail the others: each alone, as without batching.
+            Err(e) => {
+                tracing::warn!(
+                    jobs = batch.len(),
+                    "batched enqueue failed, storing the jobs one by one: {e}"
+                );
+                for (job, reply) in batch.drain(..) {
+                    let _ = reply.send(store.job_enqueue(&job, now_ms()).await);
+                }
+            }
+        }
+    }
+}
+
+/// Jobs one claim takes at most.
+const CLAIM_BATCH: u32 = 64;
+/// Attempt ends one transaction records at most.
+const FINISH_BATCH: usize = 256;
+/// Attempt ends waiting for the finisher (an attempt waits for room, never drops its end).
+const FINISH_QUEUE: usize = 1024;
+
+type FinishRequest = (
+    crate::store::Finish,
+    tokio::sync::oneshot::Sender<Result<bool, crate::store::StoreError>>,
+);
+
+/// Hands an attempt's end to the finisher and waits until it is stored.
+#[derive(Clone)]
+struct Finisher(tokio::sync::mpsc::Sender<FinishRequest>);
+
+impl Finisher {
+    async fn finish(
+        &self,
+        store: &dyn crate::store::Store,
+        id: &str,
+        attempt: u32,
+        outcome: JobOutcome,
+    ) -> Result<bool, crate::store::StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let finish = crate::store::Finish {
+            id: id.to_string(),
+            attempt,
+            outcome,
+        };
+        match self.0.send((finish, tx)).await {
+            Ok(()) => match rx.await {
+                Ok(result) => result,
+                // The finisher is gone (it never is while attempts run): store it here.
+                Err(_) => Err(crate::store::StoreError::Config(
+                    "the job finisher stopped before recording this attempt".into(),
+                )),
+            },
+            Err(tokio::sync::mpsc::error::SendError((finish, _))) => {
+                store
+                    .job_finish(&finish.id, finish.attempt, &finish.outcome, now_ms())
+                    .await
+            }
+        }
+    }
+}
+
+/// Records attempt ends as they come, every one waiting at that moment in one transaction:
+/// under load many ends share a commit; alone, an end is written at once.
+async fn finish_in_batches(
+    store: Arc<dyn crate::store::Store>,
+    mut finishes: tokio::sync::mpsc::Receiver<FinishRequest>,
+) {
+    let mut batch: Vec<FinishRequest> = Vec::with_capacity(FINISH_BATCH);
+    while finishes.recv_many(&mut batch, FINISH_BATCH).await > 0 {
+        let ends: Vec<crate::store::Finish> = batch.iter().map(|(f, _)| f.clone()).collect();
+        match store.job_finish_many(&ends, now_ms()).await {
+            Ok(done) => {
+                for ((_, reply), done) in batch.drain(..).zip(done) {
+                    let _ = reply.send(Ok(done));
+                }
+            }
+            // One bad end must not cost the others theirs: each alone, as before batching.
+            Err(e) => {
+                tracing::warn!(
+                    ends = batch.len(),
+                    "batched job ends failed, recording them one by one: {e}"
+                );
+                for (f, reply) in batch.drain(..) {
+                    let _ = reply.send(
+                        store
+                            .job_finish(&f.id, f.attempt, &f.outcome, now_ms())
+                            .await,
+                    );
+                }
+            }
+        }
+    }
+}
+
+async fn claimer(
     rt: Arc<Runtime>,
     owner: String,
     options: WorkerOptions,
     stop: Arc<AtomicBool>,
     wake: Arc<tokio::sync::Notify>,
+    finisher: Finisher,
 ) {
     let store = rt.shared().store.clone();
+    let slots = Arc::new(tokio::sync::Semaphore::new(options.workers.max(1)));
+    let mut running = JoinSet::new();
     while !stop.load(Ordering::SeqCst) {
-        let now = now_ms();
-        match store.job_claim(&owner, now, now + ms(options.lease)).await {
-            Ok(Some(job)) => {
-                let span = tracing::info_span!(
-                    "job",
-                    job_id = %job.id,
-                    adapter = %job.adapter,
-                    op = %job.op,
-                    attempt = job.attempt
-                );
-                run_attempt(&rt, &owner, job, &options)
-                    .instrument(span)
-                    .await
+        while running.try_join_next().is_some() {}
+        let free = slots.available_permits();
+        if free == 0 {
+            // Wait for a slot (an attempt ending) or a stop.
+            tokio::select! {
+                permit = slots.clone().acquire_owned() => drop(permit),
+                _ = wake.notified() => {}
             }
-            Ok(None) => {
+            continue;
+        }
+        let now = now_ms();
+        let limit = u32::try_from(free).unwrap_or(CLAIM_BATCH).min(CLAIM_BATCH);
+        match store
+            .job_claim_many(&owner, now, now + ms(options.lease), limit)
+            .await
+        {
+            Ok(jobs) if !jobs.is_empty() => {
+                for job in jobs {
+                    // Only this loop takes slots, and it claimed no more than were free.
+                    let Ok(permit) = slots.clone().try_acquire_owned() else {
+                        break;
+                    };
+                    let span = tracing::info_span!(
+                        "job",
+                        job_id = %job.id,
+                        adapter = %job.adapter,
+                        op = %job.op,
+                        attempt = job.attempt
+                    );
+                    let (rt, owner, options, finisher) =
+                        (rt.clone(), owner.clone(), options.clone(), finisher.clone());
+                    running.spawn(
+                        async move {
+                            run_attempt(&rt, &owner, job, &options, &finisher).await;
+                            drop(permit);
+                        }
+                        .instrument(span),
+                    );
+                }
+            }
+            Ok(_) => {
                 let shared_wake = rt.shared().jobs_wakeup.notified();
                 let store_wake = store.job_wakeup();
                 let other_nodes = async {
@@ -246,6 +431,7 @@ async fn worker(
             }
         }
     }
+    while running.join_next().await.is_some() {}
 }
 
 /// Renews an attempt's lease while it runs; dropping it stops the renewals, however the
@@ -266,18 +452,24 @@ fn retryable(kind: ErrorKind) -> bool {
     )
 }
 
-async fn run_attempt(rt: &Arc<Runtime>, owner: &str, job: JobRecord, options: &WorkerOptions) {
+async fn run_attempt(
+    rt: &Arc<Runtime>,
+    owner: &str,
+    job: JobRecord,
+    options: &WorkerOptions,
+    finisher: &Finisher,
+) {
     let store = rt.shared().store.clone();
     let Some(adapter) = rt.registry().get(&job.adapter) else {
         // Its manifest is gone or broken: the job waits, visible as queued, for it to return.
-        let _ = store
-            .job_finish(
+        let _ = finisher
+            .finish(
+                store.as_ref(),
                 &job.id,
                 job.attempt,
-                &JobOutcome::Release {
+                JobOutcome::Release {
                     run_at_ms: now_ms() + 5_000,
                 },
-                now_ms(),
             )
             .await;
         return;
@@ -341,8 +533,8 @@ async fn run_attempt(rt: &Arc<Runtime>, owner: &str, job: JobRecord, options: &W
             }
         }
     };
-    match store
-        .job_finish(&job.id, job.attempt, &outcome, now_ms())
+    match finisher
+        .finish(store.as_ref(), &job.id, job.attempt, outcome.clone())
         .await
     {
         Ok(true) => {

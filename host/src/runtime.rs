@@ -84,6 +84,7 @@ impl Runtime {
             store,
             metrics: Arc::new(Metrics::default()),
             jobs_wakeup: tokio::sync::Notify::new(),
+            enqueues: crate::jobs::Enqueues::default(),
             in_flight: crate::adapter::InFlight::default(),
             job_id_key,
             recorder: options

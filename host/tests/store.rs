@@ -570,3 +570,113 @@ async fn job_pages_follow_a_cursor_without_inputs_or_outputs() {
         assert_eq!(full.input, "{\"big\":1}", "{name}: job_get has the input");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_are_claimed_in_batches_once_and_finished_in_one_commit_with_their_fences() {
+    use weft::store::{Finish, JobOutcome};
+    let b = backends().await;
+    for (name, s) in &b.stores {
+        for i in 0..50 {
+            s.job_enqueue(&job(&format!("m{i:02}"), None, "{}"), i)
+                .await
+                .expect("enqueue");
+        }
+        // Three claimers taking batches of 7 at once: every job exactly once, in run order
+        // within each batch.
+        let mut tasks = Vec::new();
+        for w in 0..3 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let batch = s
+                        .job_claim_many(&format!("w{w}"), 1_000, 60_000, 7)
+                        .await
+                        .expect("claim");
+                    if batch.is_empty() {
+                        break;
+                    }
+                    assert!(batch.len() <= 7);
+                    assert!(batch.windows(2).all(|p| p[0].run_at_ms <= p[1].run_at_ms));
+                    assert!(batch.iter().all(|j| j.attempt == 1));
+                    got.extend(batch);
+                }
+                got
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.expect("join"));
+        }
+        let mut ids: Vec<String> = all.iter().map(|j| j.id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 50, "{name}: each job claimed once");
+        assert_eq!(all.len(), 50, "{name}: no job claimed twice");
+        // One commit for several ends; a stale attempt's end is fenced off, not an error.
+        let ends = vec![
+            Finish {
+                id: "m00".into(),
+                attempt: 1,
+                outcome: JobOutcome::Succeeded("{\"ok\":true}".into()),
+            },
+            Finish {
+                id: "m01".into(),
+                attempt: 1,
+                outcome: JobOutcome::Dead("{\"title\":\"gone\"}".into()),
+            },
+            Finish {
+                id: "m02".into(),
+                attempt: 9,
+                outcome: JobOutcome::Succeeded("{}".into()),
+            },
+            Finish {
+                id: "m03".into(),
+                attempt: 1,
+                outcome: JobOutcome::Retry {
+                    run_at_ms: 5_000,
+                    error: "{\"title\":\"later\"}".into(),
+                },
+            },
+        ];
+        let done = s.job_finish_many(&ends, 2_000).await.expect("finish");
+        assert_eq!(done, vec![true, true, false, true], "{name}");
+        let state = |id: &'static str| {
+            let s = s.clone();
+            async move { s.job_get(id).await.expect("get").expect("job") }
+        };
+        assert_eq!(state("m00").await.state, weft::store::JobState::Succeeded);
+        let dead = state("m01").await;
+        assert_eq!(dead.state, weft::store::JobState::Dead);
+        assert_eq!(
+            dead.errors.len(),
+            1,
+            "{name}: the attempt is in the history"
+        );
+        assert_eq!(dead.errors[0]["attempt"], 1);
+        assert_eq!(dead.errors[0]["error"]["title"], "gone");
+        assert_eq!(state("m02").await.state, weft::store::JobState::Running);
+        assert_eq!(state("m03").await.state, weft::store::JobState::Queued);
+        // Enqueued together: new ones, a key seen before for the same request, and for another.
+        s.job_enqueue(&job("e0", Some("ek"), "A"), 0)
+            .await
+            .expect("keyed");
+        let many = [
+            job("e1", None, "{}"),
+            job("e2", Some("ek"), "A"),
+            job("e3", Some("ek"), "B"),
+            job("e4", Some("other"), "A"),
+        ];
+        assert_eq!(
+            s.job_enqueue_many(&many, 10).await.expect("enqueue many"),
+            vec![
+                Enqueued::New("e1".into()),
+                Enqueued::Existing("e0".into()),
+                Enqueued::KeyConflict("e0".into()),
+                Enqueued::New("e4".into()),
+            ],
+            "{name}"
+        );
+        assert!(s.job_get("e3").await.expect("get").is_none(), "{name}");
+    }
+}

@@ -156,20 +156,24 @@ async fn a_schedule_ticks_once_per_tick_across_the_cluster_and_survives_a_node()
         .map(|i| node(&dep, &store, &format!("n{i}"), &["--job-lease", "1s"]))
         .collect();
     let client = reqwest::Client::new();
-    let ticks = |url: String| {
+    let read = |url: String, key: &'static str| {
         let c = client.clone();
         async move {
             let out: Value = c
                 .post(format!("{url}/v1/adapters/probe/ops/storage"))
-                .json(&json!({"key": "ticks"}))
+                .json(&json!({ "key": key }))
                 .send()
                 .await
                 .ok()?
                 .json()
                 .await
                 .ok()?;
-            out["read"].as_str()?.parse::<u64>().ok()
+            Some(out["read"].clone())
         }
+    };
+    let ticks = |url: String| {
+        let read = read(url, "ticks");
+        async move { read.await?.as_str()?.parse::<u64>().ok() }
     };
     let start = eventually(Duration::from_secs(10), || ticks(nodes[0].url.clone()))
         .await
@@ -181,24 +185,9 @@ async fn a_schedule_ticks_once_per_tick_across_the_cluster_and_survives_a_node()
     // The probe counts a tick before it clears its "running" mark: wait for both, or the kill
     // may fall between the two writes and leave the mark behind.
     let before = ticks(nodes[0].url.clone()).await.expect("ticks");
-    let running = |url: String| {
-        let c = client.clone();
-        async move {
-            let out: Value = c
-                .post(format!("{url}/v1/adapters/probe/ops/storage"))
-                .json(&json!({"key": "running"}))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            Some(!out["read"].is_null())
-        }
-    };
     eventually(Duration::from_secs(5), || async {
         let n = ticks(nodes[0].url.clone()).await.filter(|n| *n > before)?;
-        (running(nodes[0].url.clone()).await == Some(false)).then_some(n)
+        (read(nodes[0].url.clone(), "running").await == Some(Value::Null)).then_some(n)
     })
     .await
     .expect("a tick ends");

@@ -322,6 +322,17 @@ pub struct JobFilter<'a> {
     pub after: Option<(i64, &'a str)>,
 }
 
+/// One attempt's end, for [`Store::job_finish_many`].
+#[derive(Debug, Clone)]
+pub struct Finish {
+    /// The job.
+    pub id: String,
+    /// The attempt that ended (the fence).
+    pub attempt: u32,
+    /// How it ended.
+    pub outcome: JobOutcome,
+}
+
 /// How an attempt ended.
 #[derive(Debug, Clone)]
 pub enum JobOutcome {
@@ -405,6 +416,54 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
         lease_until_ms: i64,
     ) -> Result<Option<JobRecord>, StoreError>;
+    /// Enqueues several jobs in one transaction (one commit for the lot), each as
+    /// [`Store::job_enqueue`] would; answers what happened to each, in order.
+    async fn job_enqueue_many(
+        &self,
+        jobs: &[NewJob],
+        now_ms: i64,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            out.push(self.job_enqueue(job, now_ms).await?);
+        }
+        Ok(out)
+    }
+    /// Claims up to `limit` due jobs at once, in run order, each as [`Store::job_claim`] would:
+    /// one round trip for a worker pool with that many free slots.
+    async fn job_claim_many(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let mut out = Vec::new();
+        while out.len() < limit as usize {
+            match self.job_claim(owner, now_ms, lease_until_ms).await? {
+                Some(job) => out.push(job),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+    /// Records how several attempts ended, in one transaction where the backend has them (one
+    /// commit for the lot); answers, for each in order, whether it was recorded (false: fenced,
+    /// as [`Store::job_finish`]).
+    async fn job_finish_many(
+        &self,
+        finished: &[Finish],
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(finished.len());
+        for f in finished {
+            out.push(
+                self.job_finish(&f.id, f.attempt, &f.outcome, now_ms)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
     /// Extends the lease of attempt `attempt`; false if the job moved on (fenced).
     async fn job_heartbeat(
         &self,

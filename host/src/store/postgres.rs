@@ -357,6 +357,62 @@ impl Store for PgStore {
         })
     }
 
+    async fn job_enqueue_many(
+        &self,
+        jobs: &[NewJob],
+        now_ms: i64,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let inserted = sqlx::query(super::sql::JOB_INSERT)
+                .bind(&job.id)
+                .bind(&job.adapter)
+                .bind(&job.op)
+                .bind(&job.input)
+                .bind(i64::from(job.max_attempts))
+                .bind(job.run_at_ms)
+                .bind(&job.idempotency_key)
+                .bind(&job.request_hash)
+                .bind(now_ms)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let Some(key) = job.idempotency_key.as_ref().filter(|_| inserted == 0) else {
+                out.push(if inserted == 1 {
+                    Enqueued::New(job.id.clone())
+                } else {
+                    Enqueued::Existing(job.id.clone())
+                });
+                continue;
+            };
+            let row = sqlx::query(
+                "SELECT id, request_hash FROM jobs WHERE adapter = $1 AND idempotency_key = $2",
+            )
+            .bind(&job.adapter)
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+            let id: String = row.get(0);
+            let hash: Option<String> = row.get(1);
+            out.push(if hash == job.request_hash {
+                Enqueued::Existing(id)
+            } else {
+                Enqueued::KeyConflict(id)
+            });
+        }
+        if out.iter().any(|e| matches!(e, Enqueued::New(_))) {
+            // Delivered at commit, once for the batch: the other nodes' workers wake.
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(format!("{JOBS_CHANNEL}_{}", self.schema))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
     async fn job_claim(
         &self,
         owner: &str,
@@ -404,36 +460,57 @@ impl Store for PgStore {
         outcome: &JobOutcome,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let query = match outcome {
-            JobOutcome::Succeeded(output) => sqlx::query(
-                "UPDATE jobs SET state = 'succeeded', output = $1, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 WHERE id = $3 AND attempt = $4 AND state = 'running'"
-            )
-            .bind(output.clone())
-            .bind(now_ms),
-            JobOutcome::Retry { run_at_ms, error } => sqlx::query(
-                "UPDATE jobs SET state = 'queued', run_at_ms = $1, last_error = $2, errors = (CASE WHEN jsonb_array_length(COALESCE(errors, '[]')::jsonb) >= 20 THEN COALESCE(errors, '[]')::jsonb - 0 ELSE COALESCE(errors, '[]')::jsonb END || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at_ms', $3::bigint, 'error', $2::jsonb)))::text, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $3 WHERE id = $4 AND attempt = $5 AND state = 'running'"
-            )
-            .bind(*run_at_ms)
-            .bind(error.clone())
-            .bind(now_ms),
-            JobOutcome::Dead(error) => sqlx::query(
-                "UPDATE jobs SET state = 'dead', last_error = $1, errors = (CASE WHEN jsonb_array_length(COALESCE(errors, '[]')::jsonb) >= 20 THEN COALESCE(errors, '[]')::jsonb - 0 ELSE COALESCE(errors, '[]')::jsonb END || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at_ms', $2::bigint, 'error', $1::jsonb)))::text, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 WHERE id = $3 AND attempt = $4 AND state = 'running'"
-            )
-            .bind(error.clone())
-            .bind(now_ms),
-            JobOutcome::Release { run_at_ms } => sqlx::query(
-                "UPDATE jobs SET state = 'queued', attempt = attempt - 1, run_at_ms = $1, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 WHERE id = $3 AND attempt = $4 AND state = 'running'"
-            )
-            .bind(*run_at_ms)
-            .bind(now_ms),
-        };
         // The fence (same attempt, still running) makes a late finisher's update a no-op.
-        let done = query
-            .bind(id)
+        let done = finish_query(outcome, now_ms)
+            .bind(id.to_string())
             .bind(i64::from(attempt))
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn job_finish_many(
+        &self,
+        finished: &[super::Finish],
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(finished.len());
+        for f in finished {
+            let done = finish_query(&f.outcome, now_ms)
+                .bind(f.id.clone())
+                .bind(i64::from(f.attempt))
+                .execute(&mut *tx)
+                .await?;
+            out.push(done.rows_affected() == 1);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn job_claim_many(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        // SKIP LOCKED: claimers on other nodes pass over the rows this one is taking.
+        let rows = sqlx::query(&format!(
+            "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3 \
+             WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at_ms <= $3) OR (state = 'running' AND lease_until_ms < $3) \
+                          ORDER BY run_at_ms LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             RETURNING {CLAIM_COLUMNS}"
+        ))
+        .bind(owner)
+        .bind(lease_until_ms)
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut jobs: Vec<JobRecord> = rows.iter().map(job_from_row).collect();
+        jobs.sort_by_key(|j| j.run_at_ms);
+        Ok(jobs)
     }
 
     async fn job_get(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
@@ -667,6 +744,39 @@ impl Store for PgStore {
         Ok(row.map(|r| r.get::<i64, _>(0)).filter(|t| *t > 0))
     }
 }
+
+/// The statement recording one attempt's end; the job id and attempt are bound after it.
+fn finish_query(
+    outcome: &JobOutcome,
+    now_ms: i64,
+) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    match outcome {
+        JobOutcome::Succeeded(output) => sqlx::query(
+            "UPDATE jobs SET state = 'succeeded', output = $1, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 WHERE id = $3 AND attempt = $4 AND state = 'running'"
+        )
+        .bind(output.clone())
+        .bind(now_ms),
+        JobOutcome::Retry { run_at_ms, error } => sqlx::query(
+            "UPDATE jobs SET state = 'queued', run_at_ms = $1, last_error = $2, errors = (CASE WHEN jsonb_array_length(COALESCE(errors, '[]')::jsonb) >= 20 THEN COALESCE(errors, '[]')::jsonb - 0 ELSE COALESCE(errors, '[]')::jsonb END || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at_ms', $3::bigint, 'error', $2::jsonb)))::text, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $3 WHERE id = $4 AND attempt = $5 AND state = 'running'"
+        )
+        .bind(*run_at_ms)
+        .bind(error.clone())
+        .bind(now_ms),
+        JobOutcome::Dead(error) => sqlx::query(
+            "UPDATE jobs SET state = 'dead', last_error = $1, errors = (CASE WHEN jsonb_array_length(COALESCE(errors, '[]')::jsonb) >= 20 THEN COALESCE(errors, '[]')::jsonb - 0 ELSE COALESCE(errors, '[]')::jsonb END || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at_ms', $2::bigint, 'error', $1::jsonb)))::text, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 WHERE id = $3 AND attempt = $4 AND state = 'running'"
+        )
+        .bind(error.clone())
+        .bind(now_ms),
+        JobOutcome::Release { run_at_ms } => sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempt = attempt - 1, run_at_ms = $1, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 WHERE id = $3 AND attempt = $4 AND state = 'running'"
+        )
+        .bind(*run_at_ms)
+        .bind(now_ms),
+    }
+}
+
+/// What a claim answers: a job without its attempt history (a worker has no use for it).
+const CLAIM_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms";
 
 const JOB_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms, errors";
 

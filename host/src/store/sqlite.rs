@@ -14,9 +14,18 @@ use std::path::Path;
 use std::time::Duration;
 
 /// SQLite-backed [`Store`].
+///
+/// Writes go through one connection and reads through a pool of others. SQLite lets one writer
+/// in at a time whatever the number of connections; with several writing connections the ones
+/// that lose the race wait in SQLite's busy handler, which sleeps in steps of milliseconds. One
+/// writing connection makes them queue in the pool instead, woken the moment it is free, and WAL
+/// lets the readers go on beside it.
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// The one connection that writes.
     pool: SqlitePool,
+    /// Read-only connections.
+    reader: SqlitePool,
 }
 
 impl SqliteStore {
@@ -36,17 +45,21 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
+            .max_connections(1)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await?;
         for name in ["weft.db", "weft.db-wal", "weft.db-shm"] {
             let file = data_dir.join(name);
             if file.exists() {
                 std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
             }
         }
-        Ok(Self { pool })
+        Ok(Self { pool, reader })
     }
 }
 
@@ -56,7 +69,7 @@ impl Store for SqliteStore {
         let row = sqlx::query("SELECT value FROM kv WHERE ns = ? AND key = ?")
             .bind(ns)
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?;
         Ok(row.map(|r| r.get::<Vec<u8>, _>(0)))
     }
@@ -77,7 +90,7 @@ impl Store for SqliteStore {
         )
         .bind(key)
         .bind(ns)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reader)
         .await?;
         super::KvUsage::from_row(&row)
     }
@@ -105,7 +118,7 @@ impl Store for SqliteStore {
         .bind(like_prefix(prefix))
         .bind(after.unwrap_or(""))
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         Ok(rows.into_iter().map(|r| r.get::<String, _>(0)).collect())
     }
@@ -170,7 +183,7 @@ impl Store for SqliteStore {
         )
         .bind(adapter)
         .bind(scope)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await?;
         Ok(row.map(|r| StoredGrant {
             token: r.get(0),
@@ -275,6 +288,55 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn job_enqueue_many(
+        &self,
+        jobs: &[NewJob],
+        now_ms: i64,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let inserted = sqlx::query(super::sql::JOB_INSERT)
+                .bind(&job.id)
+                .bind(&job.adapter)
+                .bind(&job.op)
+                .bind(&job.input)
+                .bind(i64::from(job.max_attempts))
+                .bind(job.run_at_ms)
+                .bind(&job.idempotency_key)
+                .bind(&job.request_hash)
+                .bind(now_ms)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let Some(key) = job.idempotency_key.as_ref().filter(|_| inserted == 0) else {
+                out.push(if inserted == 1 {
+                    Enqueued::New(job.id.clone())
+                } else {
+                    Enqueued::Existing(job.id.clone())
+                });
+                continue;
+            };
+            let row = sqlx::query(
+                "SELECT id, request_hash FROM jobs WHERE adapter = ? AND idempotency_key = ?",
+            )
+            .bind(&job.adapter)
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+            let id: String = row.get(0);
+            let hash: Option<String> = row.get(1);
+            out.push(if hash == job.request_hash {
+                Enqueued::Existing(id)
+            } else {
+                Enqueued::KeyConflict(id)
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
     async fn job_claim(
         &self,
         owner: &str,
@@ -323,42 +385,63 @@ impl Store for SqliteStore {
         outcome: &JobOutcome,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let query = match outcome {
-            JobOutcome::Succeeded(output) => sqlx::query(
-                "UPDATE jobs SET state = 'succeeded', output = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND attempt = ? AND state = 'running'"
-            )
-            .bind(output.clone())
-            .bind(now_ms),
-            JobOutcome::Retry { run_at_ms, error } => sqlx::query(
-                "UPDATE jobs SET state = 'queued', run_at_ms = ?1, last_error = ?2, errors = json_insert(CASE WHEN json_array_length(COALESCE(errors, '[]')) >= 20 THEN json_remove(errors, '$[0]') ELSE COALESCE(errors, '[]') END, '$[#]', json_object('attempt', attempt, 'at_ms', ?3, 'error', json(?2))), lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ?3 WHERE id = ?4 AND attempt = ?5 AND state = 'running'"
-            )
-            .bind(*run_at_ms)
-            .bind(error.clone())
-            .bind(now_ms),
-            JobOutcome::Dead(error) => sqlx::query(
-                "UPDATE jobs SET state = 'dead', last_error = ?1, errors = json_insert(CASE WHEN json_array_length(COALESCE(errors, '[]')) >= 20 THEN json_remove(errors, '$[0]') ELSE COALESCE(errors, '[]') END, '$[#]', json_object('attempt', attempt, 'at_ms', ?2, 'error', json(?1))), lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ?2 WHERE id = ?3 AND attempt = ?4 AND state = 'running'"
-            )
-            .bind(error.clone())
-            .bind(now_ms),
-            JobOutcome::Release { run_at_ms } => sqlx::query(
-                "UPDATE jobs SET state = 'queued', attempt = attempt - 1, run_at_ms = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND attempt = ? AND state = 'running'"
-            )
-            .bind(*run_at_ms)
-            .bind(now_ms),
-        };
         // The fence (same attempt, still running) makes a late finisher's update a no-op.
-        let done = query
-            .bind(id)
+        let done = finish_query(outcome, now_ms)
+            .bind(id.to_string())
             .bind(i64::from(attempt))
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
+    async fn job_finish_many(
+        &self,
+        finished: &[super::Finish],
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(finished.len());
+        for f in finished {
+            let done = finish_query(&f.outcome, now_ms)
+                .bind(f.id.clone())
+                .bind(i64::from(f.attempt))
+                .execute(&mut *tx)
+                .await?;
+            out.push(done.rows_affected() == 1);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn job_claim_many(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until_ms = ?2, updated_at_ms = ?3 \
+             WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at_ms <= ?3) OR (state = 'running' AND lease_until_ms < ?3) \
+                          ORDER BY run_at_ms LIMIT ?4) \
+             RETURNING {CLAIM_COLUMNS}"
+        ))
+        .bind(owner)
+        .bind(lease_until_ms)
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut jobs: Vec<JobRecord> = rows.iter().map(job_from_row).collect();
+        // RETURNING gives rows in the order they were changed, not the subquery's.
+        jobs.sort_by_key(|j| j.run_at_ms);
+        Ok(jobs)
+    }
+
     async fn job_get(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
         let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?;
         Ok(row.map(|r| job_from_row(&r)))
     }
@@ -386,7 +469,7 @@ impl Store for SqliteStore {
         .bind(after_created)
         .bind(after_id)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         Ok(rows.iter().map(job_from_row).collect())
     }
@@ -434,7 +517,7 @@ impl Store for SqliteStore {
         let row = sqlx::query(super::sql::JOB_ACTIVE)
             .bind(adapter)
             .bind(op)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?;
         Ok(row.is_some())
     }
@@ -472,7 +555,7 @@ impl Store for SqliteStore {
 
     async fn job_counts(&self) -> Result<Vec<(String, JobState, i64)>, StoreError> {
         let rows = sqlx::query("SELECT adapter, state, COUNT(*) FROM jobs GROUP BY adapter, state")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reader)
             .await?;
         Ok(rows
             .iter()
@@ -553,11 +636,44 @@ impl Store for SqliteStore {
         let row = sqlx::query("SELECT last_tick_ms FROM schedules WHERE adapter = ? AND name = ?")
             .bind(adapter)
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?;
         Ok(row.map(|r| r.get::<i64, _>(0)).filter(|t| *t > 0))
     }
 }
+
+/// The statement recording one attempt's end; the job id and attempt are bound after it.
+fn finish_query(
+    outcome: &JobOutcome,
+    now_ms: i64,
+) -> sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'static>> {
+    match outcome {
+        JobOutcome::Succeeded(output) => sqlx::query(
+            "UPDATE jobs SET state = 'succeeded', output = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND attempt = ? AND state = 'running'"
+        )
+        .bind(output.clone())
+        .bind(now_ms),
+        JobOutcome::Retry { run_at_ms, error } => sqlx::query(
+            "UPDATE jobs SET state = 'queued', run_at_ms = ?1, last_error = ?2, errors = json_insert(CASE WHEN json_array_length(COALESCE(errors, '[]')) >= 20 THEN json_remove(errors, '$[0]') ELSE COALESCE(errors, '[]') END, '$[#]', json_object('attempt', attempt, 'at_ms', ?3, 'error', json(?2))), lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ?3 WHERE id = ?4 AND attempt = ?5 AND state = 'running'"
+        )
+        .bind(*run_at_ms)
+        .bind(error.clone())
+        .bind(now_ms),
+        JobOutcome::Dead(error) => sqlx::query(
+            "UPDATE jobs SET state = 'dead', last_error = ?1, errors = json_insert(CASE WHEN json_array_length(COALESCE(errors, '[]')) >= 20 THEN json_remove(errors, '$[0]') ELSE COALESCE(errors, '[]') END, '$[#]', json_object('attempt', attempt, 'at_ms', ?2, 'error', json(?1))), lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ?2 WHERE id = ?3 AND attempt = ?4 AND state = 'running'"
+        )
+        .bind(error.clone())
+        .bind(now_ms),
+        JobOutcome::Release { run_at_ms } => sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempt = attempt - 1, run_at_ms = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND attempt = ? AND state = 'running'"
+        )
+        .bind(*run_at_ms)
+        .bind(now_ms),
+    }
+}
+
+/// What a claim answers: a job without its attempt history (a worker has no use for it).
+const CLAIM_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms";
 
 const JOB_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms, errors";
 

@@ -412,23 +412,7 @@ async fn retry(
     Path(id): Path<String>,
     body: Body,
 ) -> Response {
-    let form = match read_form(body).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    if let Err(r) = c.actor(&headers, &form).await {
-        return r;
-    }
-    match c.runtime.retry_job(&id).await {
-        Ok(change) => {
-            tracing::info!(job = %id, "console: retry");
-            back_to(&format!(
-                "/ui/jobs?done={}",
-                encode(&change_note(&id, change, "queued again"))
-            ))
-        }
-        Err(e) => store_down(e),
-    }
+    job_action(&c, &headers, &id, body, false).await
 }
 
 async fn cancel(
@@ -437,19 +421,36 @@ async fn cancel(
     Path(id): Path<String>,
     body: Body,
 ) -> Response {
+    job_action(&c, &headers, &id, body, true).await
+}
+
+/// Retries (or cancels) one job for an admin session whose form carries its CSRF token, and
+/// goes back to the jobs page saying what happened.
+async fn job_action(
+    c: &Console,
+    headers: &HeaderMap,
+    id: &str,
+    body: Body,
+    cancel: bool,
+) -> Response {
     let form = match read_form(body).await {
         Ok(f) => f,
         Err(r) => return r,
     };
-    if let Err(r) = c.actor(&headers, &form).await {
+    if let Err(r) = c.actor(headers, &form).await {
         return r;
     }
-    match c.runtime.cancel_job(&id).await {
+    let (changed, verb) = if cancel {
+        (c.runtime.cancel_job(id).await, "cancelled")
+    } else {
+        (c.runtime.retry_job(id).await, "queued again")
+    };
+    match changed {
         Ok(change) => {
-            tracing::info!(job = %id, "console: cancel");
+            tracing::info!(job = %id, verb, "console: job action");
             back_to(&format!(
                 "/ui/jobs?done={}",
-                encode(&change_note(&id, change, "cancelled"))
+                encode(&change_note(id, change, verb))
             ))
         }
         Err(e) => store_down(e),

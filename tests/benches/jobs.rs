@@ -1,0 +1,221 @@
+//! Durable jobs end to end against the bare store, in one run, on SQLite and PostgreSQL:
+//!
+//! - **bare store**: the least a job needs — enqueue, claim, finish — as three store calls back
+//!   to back from one task (the same SQL Weft runs, no HTTP, no worker, no instance);
+//! - **Weft**: `JOBS` no-op jobs (probe `echo`) enqueued over HTTP by `CLIENTS` concurrent
+//!   clients against a release `weft serve`, from the first enqueue to the last success (read
+//!   from `/metrics`, so the measurement itself costs one query a poll);
+//! - the same with 10,000 and 100,000 jobs already waiting (`BENCH_DEPTHS`) in the table (due in a day), so a queue that
+//!   grows cannot hide a claim that scans it.
+//!
+//! Writes its table between the `jobs:begin` / `jobs:end` markers of BENCHMARKS.md (unless
+//! `BENCH_NO_WRITE` is set). `make bench` points `WEFT_BIN` at the release build.
+
+#![allow(missing_docs)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use weft::store::{JobOutcome, NewJob, Store};
+use weft_tests::harness::{Deployment, Served, component, eventually, workspace};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn pg_url() -> String {
+    std::env::var("WEFT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn pg_schema() -> String {
+    format!("{}?schema=bj_{}", pg_url(), uuid::Uuid::new_v4().simple())
+}
+
+fn job(i: usize, run_at_ms: i64) -> NewJob {
+    NewJob {
+        id: uuid::Uuid::new_v4().to_string(),
+        adapter: "probe".into(),
+        op: "echo".into(),
+        input: format!("{{\"i\":{i}}}"),
+        max_attempts: 3,
+        run_at_ms,
+        idempotency_key: None,
+        request_hash: None,
+    }
+}
+
+fn now_ms() -> i64 {
+    weft::clock::now_ms()
+}
+
+/// Jobs per second of enqueue → claim → finish, back to back, on the bare store.
+async fn bare(store: &Arc<dyn Store>, jobs: usize) -> f64 {
+    let started = Instant::now();
+    for i in 0..jobs {
+        let now = now_ms();
+        store.job_enqueue(&job(i, now), now).await.expect("enqueue");
+        let claimed = store
+            .job_claim("bench", now, now + 60_000)
+            .await
+            .expect("claim")
+            .expect("a job");
+        store
+            .job_finish(
+                &claimed.id,
+                claimed.attempt,
+                &JobOutcome::Succeeded("{}".into()),
+                now_ms(),
+            )
+            .await
+            .expect("finish");
+    }
+    jobs as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Fills the store with `depth` jobs due in a day (they wait, untouched, in the table).
+async fn fill(store: &Arc<dyn Store>, depth: usize) {
+    let later = now_ms() + 86_400_000;
+    let batch: Vec<NewJob> = (0..depth).map(|i| job(i, later)).collect();
+    for chunk in batch.chunks(5_000) {
+        store.job_enqueue_all(chunk, now_ms()).await.expect("fill");
+    }
+}
+
+fn succeeded(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("weft_cluster_jobs{") && l.contains("state=\"succeeded\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// Jobs per second through a real `weft serve`: HTTP enqueues by `clients` clients, workers,
+/// instances, finishes.
+async fn weft(store_url: &str, depth: usize, jobs: usize, clients: usize) -> f64 {
+    let dep = Deployment::new();
+    dep.manifest(
+        "probe",
+        &format!(
+            "name = \"probe\"\ncomponent = \"{}\"\n[limits]\nconcurrency = 64\n",
+            component("weft-probe").display()
+        ),
+    );
+    if depth > 0 {
+        let store = weft::store::open(Some(store_url), &dep.data())
+            .await
+            .expect("store");
+        fill(&store, depth).await;
+    }
+    let served = Served::start_with(
+        &dep,
+        &[
+            "--store",
+            store_url,
+            "--data",
+            dep.data().to_str().expect("utf8"),
+            "--workers",
+            "8",
+        ],
+    );
+    let url = served.url.clone();
+    let c = reqwest::Client::new();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for k in 0..clients {
+        let (c, url) = (c.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in (k..jobs).step_by(clients) {
+                let r = c
+                    .post(format!("{url}/v1/adapters/probe/ops/echo?mode=async"))
+                    .json(&serde_json::json!({ "i": i }))
+                    .send()
+                    .await
+                    .expect("enqueue");
+                assert_eq!(r.status(), 202);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("client");
+    }
+    eprintln!(
+        "  {jobs} enqueues answered in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    eventually(Duration::from_secs(600), || async {
+        let text = c
+            .get(format!("{url}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        (succeeded(&text) >= jobs as u64).then_some(())
+    })
+    .await
+    .expect("every job succeeds");
+    jobs as f64 / started.elapsed().as_secs_f64()
+}
+
+fn write_table(table: &str) {
+    if std::env::var_os("BENCH_NO_WRITE").is_some() {
+        return;
+    }
+    let path = workspace().join("BENCHMARKS.md");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    let (begin, end) = ("<!-- jobs:begin -->", "<!-- jobs:end -->");
+    let (Some(b), Some(e)) = (text.find(begin), text.find(end)) else {
+        eprintln!("BENCHMARKS.md has no {begin} … {end} markers: table not written");
+        return;
+    };
+    let updated = format!("{}{begin}\n{table}{}", &text[..b], &text[e..]);
+    std::fs::write(&path, updated).expect("write BENCHMARKS.md");
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let jobs = env_usize("BENCH_JOBS", 2_000);
+    let clients = env_usize("BENCH_CLIENTS", 8);
+    let depths: Vec<usize> = std::env::var("BENCH_DEPTHS")
+        .unwrap_or_else(|_| "0,10000,100000".into())
+        .split(',')
+        .filter_map(|d| d.trim().parse().ok())
+        .collect();
+    let mut rows = Vec::new();
+    for (name, url) in [("SQLite", None), ("PostgreSQL", Some(pg_schema()))] {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = weft::store::open(url.as_deref(), dir.path())
+            .await
+            .expect("store");
+        let base = bare(&store, jobs).await;
+        for &depth in &depths {
+            let store_url = match &url {
+                Some(_) => pg_schema(),
+                None => "sqlite".to_string(),
+            };
+            let rate = weft(&store_url, depth, jobs, clients).await;
+            eprintln!("{name}, {depth} waiting: {rate:.0} jobs/s (bare store {base:.0})");
+            rows.push((name, depth, rate, base));
+        }
+    }
+    let mut table = format!(
+        "## Jobs end to end against the bare store, in one run\n\nCommand: `make bench` (this part: `WEFT_BIN=target/release/weft cargo bench -p weft-tests --bench jobs`). Machine: nproc {}, {}. {jobs} no-op jobs (probe `echo`) enqueued over HTTP by {clients} concurrent clients, `--workers 8`, first enqueue to last success. The bare store: enqueue, claim and finish of {jobs} jobs back to back through the store's own SQL from one task.\n\n| store | jobs already waiting | Weft jobs/s | bare store jobs/s | ratio |\n|---|---|---|---|---|\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        weft::clock::rfc3339(now_ms()),
+    );
+    for (name, depth, rate, base) in rows {
+        table.push_str(&format!(
+            "| {name} | {depth} | {rate:.0} | {base:.0} | **{:.2}×** |\n",
+            rate / base
+        ));
+    }
+    table.push('\n');
+    print!("{table}");
+    write_table(&table);
+}
