@@ -230,6 +230,8 @@ pub struct Metrics {
     pub process_fds: Gauge,
     /// The last hour of each adapter, minute by minute (the console's charts).
     pub recent: crate::recent::Recent,
+    /// When the jobs table was last counted for a scrape.
+    counted_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Default for Metrics {
@@ -400,6 +402,7 @@ impl Default for Metrics {
         );
         Self {
             recent: crate::recent::Recent::default(),
+            counted_at: std::sync::Mutex::default(),
             registry,
             invocations,
             invocation_seconds,
@@ -515,6 +518,19 @@ impl Metrics {
                 outcome: if published { "published" } else { "failed" }.to_string(),
             })
             .inc();
+    }
+
+    /// True at most once per `every`: whether this scrape counts the jobs table again. A count
+    /// reads the whole table's index, so scrapes in a burst (several Prometheus servers, a
+    /// dashboard polling) share one instead of each scanning a table of millions.
+    pub fn job_counts_due(&self, every: std::time::Duration) -> bool {
+        let mut at = self.counted_at.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        if at.is_some_and(|t| now.duration_since(t) < every) {
+            return false;
+        }
+        *at = Some(now);
+        true
     }
 
     /// Sets the job gauges from the store's counts (states without jobs read 0).

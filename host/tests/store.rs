@@ -666,6 +666,8 @@ async fn jobs_are_claimed_in_batches_once_and_finished_in_one_commit_with_their_
             job("e2", Some("ek"), "A"),
             job("e3", Some("ek"), "B"),
             job("e4", Some("other"), "A"),
+            job("e5", Some("other"), "A"),
+            job("e6", Some("other"), "C"),
         ];
         assert_eq!(
             s.job_enqueue_many(&many, 10).await.expect("enqueue many"),
@@ -674,6 +676,8 @@ async fn jobs_are_claimed_in_batches_once_and_finished_in_one_commit_with_their_
                 Enqueued::Existing("e0".into()),
                 Enqueued::KeyConflict("e0".into()),
                 Enqueued::New("e4".into()),
+                Enqueued::Existing("e4".into()),
+                Enqueued::KeyConflict("e4".into()),
             ],
             "{name}"
         );

@@ -565,6 +565,9 @@ struct JobQuery {
     after: Option<String>,
 }
 
+/// How often a scrape of `/metrics` counts the jobs table at most.
+const JOB_COUNT_EVERY: Duration = Duration::from_secs(1);
+
 /// The most one job listing holds, in bytes: past it the page ends early, with a `next` link.
 const MAX_LIST_BYTES: usize = 4 * 1024 * 1024;
 
@@ -761,7 +764,9 @@ async fn ready(State(app): State<App>) -> Response {
 
 async fn metrics(State(app): State<App>) -> Response {
     let shared = app.runtime.shared();
-    if let Ok(counts) = shared.store.job_counts().await {
+    if shared.metrics.job_counts_due(JOB_COUNT_EVERY)
+        && let Ok(counts) = shared.store.job_counts().await
+    {
         shared.metrics.set_job_counts(&counts);
     }
     let statuses = app.runtime.adapters();

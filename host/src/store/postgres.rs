@@ -362,29 +362,41 @@ impl Store for PgStore {
         jobs: &[NewJob],
         now_ms: i64,
     ) -> Result<Vec<Enqueued>, StoreError> {
+        // One statement for the lot (arrays unnested into rows): one round trip however many
+        // jobs, where a statement each would cost one each.
+        let column = |f: fn(&NewJob) -> String| jobs.iter().map(f).collect::<Vec<String>>();
+        let optional =
+            |f: fn(&NewJob) -> Option<String>| jobs.iter().map(f).collect::<Vec<Option<String>>>();
         let mut tx = self.pool.begin().await?;
+        let inserted: Vec<String> = sqlx::query_scalar(
+            "INSERT INTO jobs (id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, request_hash, created_at_ms, updated_at_ms) \
+             SELECT id, adapter, op, input, 'queued', 0, max_attempts, run_at_ms, idempotency_key, request_hash, $9, $9 \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[]) \
+                  AS t(id, adapter, op, input, max_attempts, run_at_ms, idempotency_key, request_hash) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(column(|j| j.id.clone()))
+        .bind(column(|j| j.adapter.clone()))
+        .bind(column(|j| j.op.clone()))
+        .bind(column(|j| j.input.clone()))
+        .bind(jobs.iter().map(|j| i64::from(j.max_attempts)).collect::<Vec<i64>>())
+        .bind(jobs.iter().map(|j| j.run_at_ms).collect::<Vec<i64>>())
+        .bind(optional(|j| j.idempotency_key.clone()))
+        .bind(optional(|j| j.request_hash.clone()))
+        .bind(now_ms)
+        .fetch_all(&mut *tx)
+        .await?;
+        let inserted: std::collections::HashSet<String> = inserted.into_iter().collect();
         let mut out = Vec::with_capacity(jobs.len());
+        let mut taken = std::collections::HashSet::new();
         for job in jobs {
-            let inserted = sqlx::query(super::sql::JOB_INSERT)
-                .bind(&job.id)
-                .bind(&job.adapter)
-                .bind(&job.op)
-                .bind(&job.input)
-                .bind(i64::from(job.max_attempts))
-                .bind(job.run_at_ms)
-                .bind(&job.idempotency_key)
-                .bind(&job.request_hash)
-                .bind(now_ms)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            let Some(key) = job.idempotency_key.as_ref().filter(|_| inserted == 0) else {
-                out.push(if inserted == 1 {
-                    Enqueued::New(job.id.clone())
-                } else {
-                    Enqueued::Existing(job.id.clone())
-                });
+            // An id inserted once: a second job of the batch with the same id was not.
+            if inserted.contains(&job.id) && taken.insert(job.id.clone()) {
+                out.push(Enqueued::New(job.id.clone()));
+                continue;
+            }
+            let Some(key) = &job.idempotency_key else {
+                out.push(Enqueued::Existing(job.id.clone()));
                 continue;
             };
             let row = sqlx::query(
@@ -402,7 +414,7 @@ impl Store for PgStore {
                 Enqueued::KeyConflict(id)
             });
         }
-        if out.iter().any(|e| matches!(e, Enqueued::New(_))) {
+        if !inserted.is_empty() {
             // Delivered at commit, once for the batch: the other nodes' workers wake.
             sqlx::query("SELECT pg_notify($1, '')")
                 .bind(format!("{JOBS_CHANNEL}_{}", self.schema))
