@@ -86,7 +86,7 @@ async fn fill(store: &Arc<dyn Store>, depth: usize) {
 
 /// Jobs per second through a real `weft serve`: HTTP enqueues by `clients` clients, workers,
 /// instances, finishes.
-async fn weft(store_url: &str, depth: usize, jobs: usize, clients: usize) -> f64 {
+async fn weft(store_url: &str, depth: usize, jobs: usize, clients: usize, workers: usize) -> f64 {
     let dep = Deployment::new();
     dep.manifest(
         "probe",
@@ -109,7 +109,7 @@ async fn weft(store_url: &str, depth: usize, jobs: usize, clients: usize) -> f64
             "--data",
             dep.data().to_str().expect("utf8"),
             "--workers",
-            "8",
+            &workers.to_string(),
         ],
     );
     let url = served.url.clone();
@@ -177,6 +177,7 @@ fn write_table(table: &str) {
 async fn main() {
     let jobs = env_usize("BENCH_JOBS", 2_000);
     let clients = env_usize("BENCH_CLIENTS", 8);
+    let workers = env_usize("BENCH_WORKERS", 32);
     let depths: Vec<usize> = std::env::var("BENCH_DEPTHS")
         .unwrap_or_else(|_| "0,10000,100000".into())
         .split(',')
@@ -194,13 +195,13 @@ async fn main() {
                 Some(_) => pg_schema(),
                 None => "sqlite".to_string(),
             };
-            let rate = weft(&store_url, depth, jobs, clients).await;
+            let rate = weft(&store_url, depth, jobs, clients, workers).await;
             eprintln!("{name}, {depth} waiting: {rate:.0} jobs/s (bare store {base:.0})");
             rows.push((name, depth, rate, base));
         }
     }
     let mut table = format!(
-        "## Jobs end to end against the bare store, in one run\n\nCommand: `make bench` (this part: `WEFT_BIN=target/release/weft cargo bench -p weft-tests --bench jobs`). Machine: nproc {}, {}. {jobs} no-op jobs (probe `echo`) enqueued over HTTP by {clients} concurrent clients, `--workers 8`, first enqueue to last success. The bare store: enqueue, claim and finish of {jobs} jobs back to back through the store's own SQL from one task.\n\n| store | jobs already waiting | Weft jobs/s | bare store jobs/s | ratio |\n|---|---|---|---|---|\n",
+        "## Jobs end to end against the bare store, in one run\n\nCommand: `make bench` (this part: `WEFT_BIN=target/release/weft cargo bench -p weft-tests --bench jobs`). Machine: nproc {}, {}. {jobs} no-op jobs (probe `echo`) enqueued over HTTP by {clients} concurrent clients, `--workers {workers}`, first enqueue to last success. The bare store: enqueue, claim and finish of {jobs} jobs back to back through the store's own SQL from one task.\n\n| store | jobs already waiting | Weft jobs/s | bare store jobs/s | ratio |\n|---|---|---|---|---|\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         weft::clock::rfc3339(now_ms()),
     );

@@ -80,8 +80,13 @@ impl PgStore {
                 .await?;
         }
         let options = base.options([("search_path", schema.as_str())]);
+        // No ping before each use: it is a round trip as long as most statements here. A
+        // connection the server dropped (a restart) fails the one statement that finds it, the
+        // pool replaces it, and that statement's caller retries as after any store error (a job
+        // by its lease, an HTTP caller after its 503).
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.clone())
             .await?;
