@@ -174,6 +174,18 @@ fn session_cookie(r: &reqwest::Response) -> String {
     set.split(';').next().expect("pair").to_string()
 }
 
+/// The HTML of `path` for the session `cookie`.
+async fn page_text(c: &reqwest::Client, url: &str, path: &str, cookie: &str) -> String {
+    c.get(format!("{url}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body")
+}
+
 fn csrf_of(page: &str) -> String {
     let at = page
         .find("name=\"csrf\" value=\"")
@@ -246,15 +258,7 @@ async fn actions_need_an_admin_session_its_csrf_token_and_our_origin() {
     let id = dead_job(&c, url, &tokens.admin).await;
     let admin = session_cookie(&sign_in(&c, url, &tokens.admin).await);
     let read = session_cookie(&sign_in(&c, url, &tokens.read).await);
-    let page = c
-        .get(format!("{url}/ui/jobs"))
-        .header("cookie", &admin)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("body");
+    let page = page_text(&c, url, "/ui/jobs", &admin).await;
     assert!(page.contains(&id[..12]), "the dead job is listed: {page}");
     assert!(page.contains("fails on purpose"), "with its error: {page}");
     let csrf = csrf_of(&page);
@@ -271,37 +275,19 @@ async fn actions_need_an_admin_session_its_csrf_token_and_our_origin() {
     };
     // No CSRF token, a wrong one, the read session's (it is shown no forms at all), a
     // foreign Origin: all refused, and the job stays dead.
-    assert_eq!(
-        post(&admin, String::new(), None)
-            .await
-            .expect("post")
-            .status(),
-        403
-    );
-    assert_eq!(
-        post(&admin, "csrf=00".into(), None)
-            .await
-            .expect("post")
-            .status(),
-        403
-    );
-    assert_eq!(
-        post(&read, format!("csrf={csrf}"), None)
-            .await
-            .expect("post")
-            .status(),
-        403,
-        "another session's token is no use"
-    );
-    let read_page = c
-        .get(format!("{url}/ui/jobs"))
-        .header("cookie", &read)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("body");
+    for (cookie, body, why) in [
+        (&admin, String::new(), "no CSRF token"),
+        (&admin, "csrf=00".to_string(), "a wrong one"),
+        (
+            &read,
+            format!("csrf={csrf}"),
+            "another session's token is no use",
+        ),
+    ] {
+        let status = post(cookie, body, None).await.expect("post").status();
+        assert_eq!(status, 403, "{why}");
+    }
+    let read_page = page_text(&c, url, "/ui/jobs", &read).await;
     assert!(read_page.contains(&id[..12]), "a reader sees the job");
     assert!(
         !read_page.contains("name=\"csrf\""),

@@ -577,6 +577,9 @@ pub(crate) mod sql {
     /// Enqueue one job; a keyed job whose key exists is left as it was.
     pub const JOB_INSERT: &str = "INSERT INTO jobs (id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, request_hash, created_at_ms, updated_at_ms) \
          VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
+    /// The job holding an adapter's idempotency key, and what the key was used for.
+    pub const JOB_BY_KEY: &str =
+        "SELECT id, request_hash FROM jobs WHERE adapter = $1 AND idempotency_key = $2";
     /// Is a job of this adapter and operation queued or running?
     pub const JOB_ACTIVE: &str = "SELECT 1 FROM jobs WHERE adapter = $1 AND state IN ('queued', 'running') AND op = $2 LIMIT 1";
     /// Cancel a queued or dead job.

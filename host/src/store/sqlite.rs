@@ -256,40 +256,11 @@ impl Store for SqliteStore {
     }
 
     async fn job_enqueue(&self, job: &NewJob, now_ms: i64) -> Result<Enqueued, StoreError> {
-        let inserted = sqlx::query(super::sql::JOB_INSERT)
-            .bind(&job.id)
-            .bind(&job.adapter)
-            .bind(&job.op)
-            .bind(&job.input)
-            .bind(i64::from(job.max_attempts))
-            .bind(job.run_at_ms)
-            .bind(&job.idempotency_key)
-            .bind(&job.request_hash)
-            .bind(now_ms)
-            .bind(now_ms)
-            .execute(&self.pool)
+        // One job is a batch of one: a single code path for the key checks.
+        self.job_enqueue_many(std::slice::from_ref(job), now_ms)
             .await?
-            .rows_affected();
-        if inserted == 1 {
-            return Ok(Enqueued::New(job.id.clone()));
-        }
-        let Some(key) = &job.idempotency_key else {
-            return Ok(Enqueued::Existing(job.id.clone()));
-        };
-        let row = sqlx::query(
-            "SELECT id, request_hash FROM jobs WHERE adapter = ? AND idempotency_key = ?",
-        )
-        .bind(&job.adapter)
-        .bind(key)
-        .fetch_one(&self.pool)
-        .await?;
-        let id: String = row.get(0);
-        let hash: Option<String> = row.get(1);
-        Ok(if hash == job.request_hash {
-            Enqueued::Existing(id)
-        } else {
-            Enqueued::KeyConflict(id)
-        })
+            .pop()
+            .ok_or_else(|| StoreError::Config("an enqueue answered nothing".into()))
     }
 
     async fn job_enqueue_many(
@@ -322,13 +293,11 @@ impl Store for SqliteStore {
                 });
                 continue;
             };
-            let row = sqlx::query(
-                "SELECT id, request_hash FROM jobs WHERE adapter = ? AND idempotency_key = ?",
-            )
-            .bind(&job.adapter)
-            .bind(key)
-            .fetch_one(&mut *tx)
-            .await?;
+            let row = sqlx::query(super::sql::JOB_BY_KEY)
+                .bind(&job.adapter)
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await?;
             let id: String = row.get(0);
             let hash: Option<String> = row.get(1);
             out.push(if hash == job.request_hash {
