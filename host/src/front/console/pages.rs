@@ -295,8 +295,8 @@ pub(crate) async fn jobs(
         adapter,
         after: None,
     };
-    // Newest first reads best here; the store pages oldest first, so the list is the oldest
-    // LIST of each state, with a link to the JSON listing for the rest.
+    // The newest LIST of each state (the store pages newest first); the rest are in the JSON
+    // listing, `GET /v1/jobs?state=…`, which the page names.
     let dead = store.job_page(&filter(JobState::Dead), LIST).await?;
     let failing: Vec<JobRecord> = store
         .job_page(&filter(JobState::Queued), LIST * 2)
@@ -314,6 +314,13 @@ pub(crate) async fn jobs(
     ];
     let mut adapters: Vec<&str> = counts.iter().map(|(a, _, _)| a.as_str()).collect();
     adapters.dedup();
+    let count_state = |s: JobState| {
+        counts
+            .iter()
+            .filter(|(ca, cs, _)| *cs == s && adapter.is_none_or(|a| a == ca))
+            .map(|(_, _, n)| *n)
+            .sum::<i64>()
+    };
     let count = |a: &str, s: JobState| {
         counts
             .iter()
@@ -342,10 +349,11 @@ pub(crate) async fn jobs(
                     @if adapters.is_empty() { tr { td colspan="6" { "No jobs yet." } } }
                 }
             } }
-            h2 { "Dead " span.count { (dead.len()) } }
+            h2 { "Dead " span.count { (count_state(JobState::Dead)) } }
             @if dead.is_empty() { p.muted { "No dead jobs." } } @else {
                 (action(viewer, "/ui/jobs/retry", &format!("Retry all dead jobs{}", adapter.map(|a| format!(" of {a}")).unwrap_or_default()), "retry bulk", &[("adapter", adapter.unwrap_or(""))]))
                 (job_rows(viewer, runtime, &dead, now))
+                @if dead.len() == LIST as usize { p.muted { "The newest " (LIST) " dead jobs are shown; all of them: " code { "GET /v1/jobs?state=dead" } "." } }
             }
             h2 { "Failing, will retry " span.count { (failing.len()) } }
             @if failing.is_empty() { p.muted { "No queued job has failed an attempt." } } @else {
