@@ -354,6 +354,11 @@ impl Registry {
             );
             changes.removed += 1;
         }
+        if changes.removed > 0 {
+            // A removed adapter's last hour goes with it.
+            let names: Vec<String> = adapters.keys().cloned().collect();
+            shared.metrics.recent.retain(&names);
+        }
         self.adapters.store(Arc::new(adapters));
         self.failures.store(Arc::new(failures));
         self.failed.store(Arc::new(failed_now));

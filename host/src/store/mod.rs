@@ -407,7 +407,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 
     /// Enqueues a job; an idempotency key is enforced by a unique index.
-    async fn job_enqueue(&self, job: &NewJob, now_ms: i64) -> Result<Enqueued, StoreError>;
+    async fn job_enqueue(&self, job: &NewJob, now_ms: i64) -> Result<Enqueued, StoreError> {
+        // One job is a batch of one: a single code path for the key checks.
+        self.job_enqueue_many(std::slice::from_ref(job), now_ms)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Config("an enqueue answered nothing".into()))
+    }
     /// Claims the next due job (queued and due, or running with a lapsed lease) for `owner`
     /// until `lease_until_ms`, starting a new attempt.
     async fn job_claim(
@@ -416,19 +422,13 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
         lease_until_ms: i64,
     ) -> Result<Option<JobRecord>, StoreError>;
-    /// Enqueues several jobs in one transaction (one commit for the lot), each as
-    /// [`Store::job_enqueue`] would; answers what happened to each, in order.
+    /// Enqueues several jobs in one transaction (one commit for the lot: all are stored or
+    /// none), each as [`Store::job_enqueue`] would; answers what happened to each, in order.
     async fn job_enqueue_many(
         &self,
         jobs: &[NewJob],
         now_ms: i64,
-    ) -> Result<Vec<Enqueued>, StoreError> {
-        let mut out = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            out.push(self.job_enqueue(job, now_ms).await?);
-        }
-        Ok(out)
-    }
+    ) -> Result<Vec<Enqueued>, StoreError>;
     /// Claims up to `limit` due jobs at once, in run order, each as [`Store::job_claim`] would:
     /// one round trip for a worker pool with that many free slots.
     async fn job_claim_many(
@@ -437,16 +437,7 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
         lease_until_ms: i64,
         limit: u32,
-    ) -> Result<Vec<JobRecord>, StoreError> {
-        let mut out = Vec::new();
-        while out.len() < limit as usize {
-            match self.job_claim(owner, now_ms, lease_until_ms).await? {
-                Some(job) => out.push(job),
-                None => break,
-            }
-        }
-        Ok(out)
-    }
+    ) -> Result<Vec<JobRecord>, StoreError>;
     /// Records how several attempts ended, in one transaction where the backend has them (one
     /// commit for the lot); answers, for each in order, whether it was recorded (false: fenced,
     /// as [`Store::job_finish`]).
@@ -454,16 +445,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         finished: &[Finish],
         now_ms: i64,
-    ) -> Result<Vec<bool>, StoreError> {
-        let mut out = Vec::with_capacity(finished.len());
-        for f in finished {
-            out.push(
-                self.job_finish(&f.id, f.attempt, &f.outcome, now_ms)
-                    .await?,
-            );
-        }
-        Ok(out)
-    }
+    ) -> Result<Vec<bool>, StoreError>;
     /// Extends the lease of attempt `attempt`; false if the job moved on (fenced).
     async fn job_heartbeat(
         &self,
@@ -512,7 +494,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Enqueues every job of `jobs` in one transaction: all are stored or none. A keyed job
     /// whose key exists already is left as it is (a call's re-run enqueues the same jobs).
-    async fn job_enqueue_all(&self, jobs: &[NewJob], now_ms: i64) -> Result<(), StoreError>;
+    async fn job_enqueue_all(&self, jobs: &[NewJob], now_ms: i64) -> Result<(), StoreError> {
+        self.job_enqueue_many(jobs, now_ms).await.map(drop)
+    }
     /// True while a job of `adapter` with operation `op` is queued or running.
     async fn job_active(&self, adapter: &str, op: &str) -> Result<bool, StoreError>;
     /// Cancels a queued or dead job; false if it does not exist or is in another state.

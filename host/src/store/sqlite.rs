@@ -255,14 +255,6 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn job_enqueue(&self, job: &NewJob, now_ms: i64) -> Result<Enqueued, StoreError> {
-        // One job is a batch of one: a single code path for the key checks.
-        self.job_enqueue_many(std::slice::from_ref(job), now_ms)
-            .await?
-            .pop()
-            .ok_or_else(|| StoreError::Config("an enqueue answered nothing".into()))
-    }
-
     async fn job_enqueue_many(
         &self,
         jobs: &[NewJob],
@@ -463,27 +455,6 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    async fn job_enqueue_all(&self, jobs: &[NewJob], now_ms: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for job in jobs {
-            sqlx::query(super::sql::JOB_INSERT)
-                .bind(&job.id)
-                .bind(&job.adapter)
-                .bind(&job.op)
-                .bind(&job.input)
-                .bind(i64::from(job.max_attempts))
-                .bind(job.run_at_ms)
-                .bind(&job.idempotency_key)
-                .bind(&job.request_hash)
-                .bind(now_ms)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn job_active(&self, adapter: &str, op: &str) -> Result<bool, StoreError> {

@@ -115,6 +115,19 @@ fn action(
 }
 
 /// What may show an adapter's texts: its secrets and the tokens this process holds for it.
+/// One scrubber for each adapter named in `names` (a page of jobs names a few adapters many
+/// times: each scrubber is built once, not once a row).
+fn scrubbers<'a>(
+    runtime: &Runtime,
+    names: impl Iterator<Item = &'a str>,
+) -> std::collections::HashMap<&'a str, Redactor> {
+    let mut out = std::collections::HashMap::new();
+    for name in names {
+        out.entry(name).or_insert_with(|| scrubber(runtime, name));
+    }
+    out
+}
+
 fn scrubber(runtime: &Runtime, adapter: &str) -> Redactor {
     let mut r = runtime
         .registry()
@@ -170,7 +183,6 @@ pub(crate) fn adapters(viewer: &Viewer, runtime: &Runtime) -> Markup {
     let now = crate::clock::now_ms();
     let statuses = runtime.adapters();
     let recent = &runtime.shared().metrics.recent;
-    recent.retain(&runtime.registry().names());
     frame(
         Some(viewer),
         "/ui",
@@ -252,12 +264,14 @@ fn problem_line(p: &serde_json::Value) -> String {
 }
 
 fn job_rows(viewer: &Viewer, runtime: &Runtime, jobs: &[JobRecord], now: i64) -> Markup {
+    let scrubs = scrubbers(runtime, jobs.iter().map(|j| j.adapter.as_str()));
+    let none = Redactor::default();
     html! {
         div.scroll { table.jobs {
             thead { tr { th { "Job" } th { "Adapter" } th { "Operation" } th { "Attempts" } th { "Last error" } th { "Changed" } th {} } }
             tbody {
                 @for j in jobs {
-                    @let scrub = scrubber(runtime, &j.adapter);
+                    @let scrub = scrubs.get(j.adapter.as_str()).unwrap_or(&none);
                     tr data-job=(j.id) data-state=(j.state.as_str()) {
                         td { a href=(format!("/ui/jobs/{}", j.id)) { code { (short_hash(&j.id)) } } }
                         td { (j.adapter) }
@@ -483,6 +497,8 @@ pub(crate) async fn schedules(viewer: &Viewer, runtime: &Runtime, done: Option<&
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.timestamp_millis())
     };
+    let scrubs = scrubbers(runtime, list.iter().map(|s| s.adapter.as_str()));
+    let none = Redactor::default();
     frame(
         Some(viewer),
         "/ui/schedules",
@@ -495,7 +511,7 @@ pub(crate) async fn schedules(viewer: &Viewer, runtime: &Runtime, done: Option<&
                     thead { tr { th { "Adapter" } th { "Schedule" } th { "Cadence" } th { "Last run" } th { "Outcome" } th { "Next run" } th {} } }
                     tbody {
                         @for s in &list {
-                            @let scrub = scrubber(runtime, &s.adapter);
+                            @let scrub = scrubs.get(s.adapter.as_str()).unwrap_or(&none);
                             tr data-schedule=(format!("{}/{}", s.adapter, s.schedule)) {
                                 td { (s.adapter) }
                                 td { (s.schedule) }
