@@ -1,16 +1,14 @@
 //! The one wasmtime `Engine`: pooling allocator, epoch ticker for CPU deadlines, and compiled
 //! components cached on disk by content hash and engine compatibility.
 
-use crate::bindings::AdapterWorld;
 use crate::seal::StoreKey;
-use crate::state::CallState;
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::Component;
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// The wasmtime release pinned in Cargo.toml; part of the compiled-component cache key.
@@ -86,10 +84,10 @@ const CACHE_MAGIC: &[u8] = b"WEFTMAC1";
 /// Largest cache file read (a compilation is a few times its component's size).
 const MAX_CACHED: u64 = 4 * crate::files::MAX_COMPONENT;
 
-/// The engine, its linker, and the on-disk compilation cache.
+/// The engine and the on-disk compilation cache. (The linker, which knows the call state, is
+/// `call::linker`.)
 pub struct WeftEngine {
     engine: wasmtime::Engine,
-    linker: Linker<CallState>,
     options: EngineOptions,
     compat: String,
     _ticker: Ticker,
@@ -123,11 +121,6 @@ impl WeftEngine {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine =
             wasmtime::Engine::new(&config).map_err(|e| EngineError::Config(format!("{e:#}")))?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| EngineError::Config(format!("{e:#}")))?;
-        AdapterWorld::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
-            .map_err(|e| EngineError::Config(format!("{e:#}")))?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         WASMTIME_VERSION.hash(&mut hasher);
@@ -147,7 +140,6 @@ impl WeftEngine {
             .map_err(|e| EngineError::Config(format!("epoch ticker: {e}")))?;
         Ok(Self {
             engine,
-            linker,
             options,
             compat,
             _ticker: Ticker {
@@ -160,11 +152,6 @@ impl WeftEngine {
     /// The wasmtime engine.
     pub fn engine(&self) -> &wasmtime::Engine {
         &self.engine
-    }
-
-    /// The linker with WASI and the weft:adapter imports.
-    pub fn linker(&self) -> &Linker<CallState> {
-        &self.linker
     }
 
     /// Engine-wide settings.

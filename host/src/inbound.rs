@@ -1,7 +1,7 @@
 //! Platform-facing routes: declared in the manifest, authenticated by the host before the
 //! adapter sees anything, then answered by the adapter's `handle-inbound`.
 
-use crate::adapter::LoadedAdapter;
+use crate::call::LoadedAdapter;
 use crate::manifest::{InboundAuth, Route};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -282,7 +282,7 @@ impl LoadedAdapter {
         self: &Arc<Self>,
         route: &Route,
         req: InboundRequest,
-    ) -> Result<InboundResponse, crate::adapter::Failure> {
+    ) -> Result<InboundResponse, crate::call::Failure> {
         let deadline = Instant::now() + self.manifest.limits.timeout.get();
         let request = crate::bindings::guest::InboundRequest {
             route: route.name.clone(),
@@ -300,7 +300,7 @@ impl LoadedAdapter {
             )
             .await?;
         let crate::call::Answer::Inbound(response) = called.answer else {
-            return Err(crate::adapter::Failure {
+            return Err(crate::call::Failure {
                 kind: crate::error::ErrorKind::Trap,
                 message: format!(
                     "adapter {}: the host called the wrong export",

@@ -4,20 +4,20 @@
 //! Start from [`Runtime`]: it opens the store, builds the engine, loads `manifests/*.toml` and
 //! runs operations with [`Runtime::invoke`].
 
-pub mod adapter;
 mod bindings;
 pub mod cadence;
-mod call;
+pub mod call;
 pub mod clock;
+pub mod description;
+pub mod egress;
 pub mod engine;
 pub mod error;
 pub mod files;
 pub mod fixture;
 pub mod front;
-mod guest_output;
+pub mod guest_env;
 pub mod http;
 pub mod inbound;
-pub mod invoke;
 pub mod jobs;
 pub mod manifest;
 pub mod metrics;
@@ -25,16 +25,18 @@ pub mod recent;
 pub mod record;
 pub mod redact;
 pub mod registry;
+pub mod retry;
 pub mod runtime;
 pub mod scaffold;
 pub mod schedule;
 pub mod seal;
 pub mod server;
-mod state;
+pub mod storage;
 pub mod store;
 pub mod tokens;
 pub mod watch;
+pub mod workers;
 
+pub use call::CallOptions;
 pub use error::{ErrorKind, InvokeError};
-pub use invoke::CallOptions;
 pub use runtime::{Runtime, RuntimeError, RuntimeOptions};

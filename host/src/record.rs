@@ -4,47 +4,11 @@
 //! written, nor any request body that held a secret; answers keep their shape with the values
 //! redacted, so a replay hands the adapter `[redacted]` as its token.
 
-use crate::adapter::LoadedAdapter;
+use crate::http::Recorded;
+use crate::manifest::Manifest;
 use crate::redact::Redactor;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-
-/// One exchange as the adapter made it.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    /// Made by `fetch-token`.
-    pub token_fetch: bool,
-    /// Method.
-    pub method: String,
-    /// Absolute URL.
-    pub url: String,
-    /// The request's Content-Type, if any.
-    pub content_type: Option<String>,
-    /// The request body.
-    pub body: Vec<u8>,
-    /// The answer, or why there was none.
-    pub answer: Result<crate::http::OutboundResponse, String>,
-}
-
-/// Collects the exchanges of a process that records.
-#[derive(Debug, Default)]
-pub struct Recorder(Mutex<Vec<Recorded>>);
-
-impl Recorder {
-    /// Adds one exchange.
-    pub fn push(&self, exchange: Recorded) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(exchange);
-    }
-
-    /// Everything recorded so far, in order.
-    pub fn take(&self) -> Vec<Recorded> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-}
 
 /// JSON without nulls (TOML has none), as TOML.
 fn to_toml(v: &Value) -> Option<toml::Value> {
@@ -85,18 +49,19 @@ fn body_value(text: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(text.to_string()))
 }
 
-/// Writes `exchanges` of a call of `op` on `adapter` as a fixture in `dir`; answers its path.
+/// Writes `exchanges` of a call of `op` on the adapter of `manifest` as a fixture in `dir`;
+/// answers its path.
 /// `tokens` are the tokens the call was handed (redacted like secrets).
 pub fn write_fixture(
     dir: &Path,
-    adapter: &LoadedAdapter,
+    manifest: &Manifest,
     op: &str,
     input: &str,
     outcome: &Result<String, crate::InvokeError>,
     exchanges: &[Recorded],
     tokens: &[String],
 ) -> std::io::Result<PathBuf> {
-    let mut redactor: Redactor = adapter.redactor.clone();
+    let mut redactor = Redactor::new(manifest.secrets.values().map(|s| s.expose()));
     for t in tokens {
         redactor.add(t);
     }
@@ -109,19 +74,19 @@ pub fn write_fixture(
     {
         case.insert("input".into(), v);
     }
-    if let Some(base) = &adapter.manifest.base_url {
+    if let Some(base) = &manifest.base_url {
         let path = base.path().trim_end_matches('/');
         if !path.is_empty() {
             case.insert("base_path".into(), path.into());
         }
     }
-    let mut config = adapter.manifest.config.clone();
+    let mut config = manifest.config.clone();
     if let Some(o) = config.as_object_mut() {
         o.remove("base_url");
     }
     // URLs on the platform's own address (a token endpoint beside base_url) follow the fake
     // platform of a replay: `{base}` is its root.
-    if let Some(base) = &adapter.manifest.base_url {
+    if let Some(base) = &manifest.base_url {
         let root = base.origin().ascii_serialization();
         config = rebase(&config, &root);
     }
@@ -129,7 +94,7 @@ pub fn write_fixture(
         case.insert("config".into(), t);
     }
     let mut secrets = toml::Table::new();
-    for name in adapter.manifest.secrets.keys() {
+    for name in manifest.secrets.keys() {
         secrets.insert(name.clone(), format!("recorded-{name}").into());
     }
     case.insert("secrets".into(), secrets.into());

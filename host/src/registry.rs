@@ -1,8 +1,8 @@
 //! Loading adapters from manifests: parse, compile (through the cache), check the contract,
 //! describe, and publish. A manifest that fails leaves an error that names file and key.
 
-use crate::adapter::{LoadedAdapter, Shared};
 use crate::bindings::AdapterWorldPre;
+use crate::call::{LoadedAdapter, Shared};
 use crate::http::{HttpCapability, HttpPolicy};
 use crate::manifest::{self, ManifestError};
 use crate::redact::Redactor;
@@ -383,7 +383,7 @@ impl Registry {
 /// run. Each is (key, what is wrong); all of them, not the first.
 fn check_declared(
     manifest: &crate::manifest::Manifest,
-    d: &crate::adapter::AdapterDescription,
+    d: &crate::description::AdapterDescription,
 ) -> Vec<(String, String)> {
     let mut problems = Vec::new();
     let who = format!("adapter {} {}", d.name, d.version);
@@ -658,8 +658,7 @@ pub async fn load_adapter(
                 )
             })?;
     let pre = shared
-        .engine
-        .linker()
+        .linker
         .instantiate_pre(&component)
         .and_then(AdapterWorldPre::new)
         .map_err(|e| {
@@ -723,14 +722,14 @@ pub async fn load_adapter(
     if let Some(op) = description
         .operations
         .iter()
-        .find(|o| o.name.starts_with(crate::schedule::JOB_PREFIX))
+        .find(|o| o.name.starts_with(crate::jobs::JOB_PREFIX))
     {
         return Err(err(
             "component",
             format!(
                 "operation {:?}: names starting with {:?} are the host's (schedule runs)",
                 op.name,
-                crate::schedule::JOB_PREFIX
+                crate::jobs::JOB_PREFIX
             ),
         ));
     }

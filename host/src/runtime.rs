@@ -1,16 +1,18 @@
 //! The host as a library: open the store and the engine, load the manifests, run operations.
 
-use crate::adapter::Shared;
+use crate::call::{CallOptions, LoadedAdapter, Shared};
 use crate::engine::{EngineError, EngineOptions, WeftEngine};
 use crate::error::{ErrorKind, InvokeError};
-use crate::invoke::CallOptions;
+use crate::jobs::{JobChange, cancel, retry, retry_attempts};
 use crate::metrics::Metrics;
 use crate::registry::{AdapterStatus, Registry};
 use crate::seal::StoreKey;
+use crate::store::{Enqueued, JobRecord};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenCache;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Where a runtime finds its manifests and keeps its data.
 #[derive(Debug, Clone)]
@@ -77,19 +79,22 @@ impl Runtime {
             options.engine.cache_key = Some(key.clone());
         }
         let engine = WeftEngine::new(options.engine.clone())?;
+        let linker = crate::call::linker(engine.engine())
+            .map_err(|e| EngineError::Config(format!("{e:#}")))?;
         let job_id_key = crate::store::deployment_secret(store.as_ref(), "job-id-key").await?;
         let shared = Arc::new(Shared {
             engine,
+            linker,
             tokens: TokenCache::new(store.clone(), key),
             store,
             metrics: Arc::new(Metrics::default()),
             jobs_wakeup: tokio::sync::Notify::new(),
             enqueues: crate::jobs::Enqueues::default(),
-            in_flight: crate::adapter::InFlight::default(),
+            in_flight: crate::call::InFlight::default(),
             job_id_key,
             recorder: options
                 .record
-                .then(|| Arc::new(crate::record::Recorder::default())),
+                .then(|| Arc::new(crate::http::Recorder::default())),
         });
         let runtime = Self {
             shared,
@@ -122,7 +127,7 @@ impl Runtime {
                 continue;
             }
             tokio::spawn(async move {
-                let fetcher = crate::adapter::ComponentFetcher::new(adapter.clone());
+                let fetcher = crate::call::ComponentFetcher::new(adapter.clone());
                 let key = crate::tokens::TokenKey {
                     adapter: &adapter.manifest.name,
                     scope: "",
@@ -166,11 +171,7 @@ impl Runtime {
     /// The loaded adapter called `adapter`, or the error a caller of `op` should see.
     // The error is the caller's whole answer on a cold path; boxing it would buy nothing.
     #[allow(clippy::result_large_err)]
-    pub fn adapter(
-        &self,
-        adapter: &str,
-        op: &str,
-    ) -> Result<Arc<crate::adapter::LoadedAdapter>, InvokeError> {
+    pub fn adapter(&self, adapter: &str, op: &str) -> Result<Arc<LoadedAdapter>, InvokeError> {
         let Some(loaded) = self.registry.get(adapter) else {
             let failed = self
                 .registry
@@ -221,5 +222,82 @@ impl Runtime {
     /// The loaded adapters.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+}
+
+/// The job operations of the front door and the CLI.
+impl Runtime {
+    /// Enqueues `op` of `adapter` as a durable job. With an idempotency key, the same key and
+    /// request return the same job; the same key with another request is a `conflict`.
+    pub async fn enqueue(
+        &self,
+        adapter: &str,
+        op: &str,
+        input: &str,
+        idempotency_key: Option<String>,
+        delay: Duration,
+    ) -> Result<Enqueued, InvokeError> {
+        let loaded = self.adapter(adapter, op)?;
+        let err = |kind, message: String| InvokeError::new(kind, adapter, op, message);
+        if !loaded.offers(op) {
+            return Err(err(
+                ErrorKind::NotFound,
+                format!("adapter {adapter} has no operation {op:?}"),
+            ));
+        }
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(input) {
+            return Err(err(
+                ErrorKind::InvalidInput,
+                format!("input is not JSON: {e}"),
+            ));
+        }
+        let job = loaded
+            .job_owner()
+            .job(op, input.to_string(), idempotency_key, delay);
+        let result = self
+            .shared()
+            .enqueues
+            .commit(&self.shared().store, job)
+            .await
+            .map_err(|e| {
+                err(
+                    ErrorKind::Unavailable,
+                    format!("the job could not be stored: {e}"),
+                )
+            })?;
+        if let Enqueued::KeyConflict(id) = &result {
+            return Err(err(
+                ErrorKind::Conflict,
+                format!("idempotency key already used for another request (job {id})"),
+            ));
+        }
+        self.shared().jobs_wakeup.notify_waiters();
+        Ok(result)
+    }
+
+    /// One job, as the store has it.
+    pub async fn job(&self, id: &str) -> Result<Option<JobRecord>, crate::store::StoreError> {
+        self.shared().store.job_get(id).await
+    }
+
+    /// Cancels a queued or dead job: it never runs (again).
+    pub async fn cancel_job(&self, id: &str) -> Result<JobChange, crate::store::StoreError> {
+        cancel(self.shared().store.as_ref(), id).await
+    }
+
+    /// Puts a dead job back in the queue with its adapter's `[retry] max_attempts` more
+    /// attempts (the default policy's when the adapter is not loaded).
+    pub async fn retry_job(&self, id: &str) -> Result<JobChange, crate::store::StoreError> {
+        let store = self.shared().store.as_ref();
+        let Some(job) = store.job_get(id).await? else {
+            return Ok(JobChange::NotFound);
+        };
+        let adapter = self.registry().get(&job.adapter);
+        let attempts = retry_attempts(adapter.as_ref().map(|a| &a.manifest));
+        let change = retry(store, id, attempts).await?;
+        if change == JobChange::Done {
+            self.shared().jobs_wakeup.notify_waiters();
+        }
+        Ok(change)
     }
 }

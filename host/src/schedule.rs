@@ -13,12 +13,10 @@
 //! The scheduler sleeps until the earliest next tick, or until a reload changes the adapters;
 //! it does not poll the store.
 
-use crate::adapter::LoadedAdapter;
+use crate::call::LoadedAdapter;
 use crate::clock::{now_ms, rfc3339};
 use crate::error::{ErrorKind, InvokeError};
-use crate::invoke::CallOptions;
 use crate::manifest::{Cadence, Schedule};
-use crate::metrics::ScheduleLabels;
 use crate::runtime::Runtime;
 use crate::store::{Enqueued, JobState};
 
@@ -32,13 +30,7 @@ const FRESH: i64 = 5_000;
 /// The longest the scheduler sleeps without looking at the clock again (a wall-clock jump,
 /// e.g. after a suspend, is noticed within this).
 const MAX_SLEEP: Duration = Duration::from_secs(30);
-/// Operations of schedule jobs are named `schedule:NAME`; an adapter cannot offer such a name.
-pub const JOB_PREFIX: &str = "schedule:";
-
-/// The job operation that runs schedule `name`.
-pub fn job_op(name: &str) -> String {
-    format!("{JOB_PREFIX}{name}")
-}
+pub use crate::jobs::{JOB_PREFIX, job_op};
 
 /// The idempotency key of tick `tick_ms` of schedule `name`: a control character keeps it apart
 /// from every key a caller can send in an HTTP header.
@@ -242,7 +234,7 @@ impl Runtime {
             ));
         }
         let input = serde_json::json!({ "schedule": name, "manual": true }).to_string();
-        let job = crate::jobs::new_job(&loaded, &op, input, None, Duration::ZERO);
+        let job = loaded.job_owner().job(&op, input, None, Duration::ZERO);
         let id = job.id.clone();
         store
             .job_enqueue(&job, now_ms())
@@ -330,19 +322,6 @@ async fn status(
     out
 }
 
-fn count(adapter: &LoadedAdapter, schedule: &str, outcome: &str) {
-    adapter
-        .shared
-        .metrics
-        .schedule_runs
-        .get_or_create(&ScheduleLabels {
-            adapter: adapter.manifest.name.clone(),
-            schedule: schedule.to_string(),
-            outcome: outcome.to_string(),
-        })
-        .inc();
-}
-
 /// Handles tick `tick` of `schedule`: enqueues its job, or records why not. False if the store
 /// could not be reached (the tick is looked at again at the next wake-up).
 async fn handle_tick(
@@ -384,7 +363,7 @@ async fn handle_tick(
     match store.job_active(name, &op).await {
         Ok(true) => {
             tracing::info!(adapter = %name, schedule = %sname, tick = %rfc3339(tick), "tick skipped: the previous run is still queued or running");
-            count(adapter, sname, "skipped");
+            crate::call::count_schedule_run(adapter, sname, "skipped");
             return store
                 .schedule_claim(name, sname, tick, now, 0)
                 .await
@@ -395,13 +374,9 @@ async fn handle_tick(
         Err(e) => return warn(e),
     }
     let input = serde_json::json!({ "schedule": sname, "tick": rfc3339(tick) }).to_string();
-    let job = crate::jobs::new_job(
-        adapter,
-        &op,
-        input,
-        Some(tick_key(sname, tick)),
-        Duration::ZERO,
-    );
+    let job = adapter
+        .job_owner()
+        .job(&op, input, Some(tick_key(sname, tick)), Duration::ZERO);
     match store.job_enqueue(&job, now).await {
         Ok(Enqueued::New(_)) => {
             tracing::debug!(adapter = %name, schedule = %sname, tick = %rfc3339(tick), "tick enqueued");
@@ -416,47 +391,6 @@ async fn handle_tick(
         .await
         .map(|_| true)
         .unwrap_or_else(warn)
-}
-
-impl LoadedAdapter {
-    /// Runs `on-schedule(name)` now, in this process, with the same retries as an operation
-    /// (one token refresh on `auth`, transient failures under the retry policy); jobs it
-    /// enqueued commit if it succeeds.
-    pub async fn on_schedule(self: &Arc<Self>, name: &str) -> Result<(), InvokeError> {
-        self.run_schedule(name, CallOptions::default()).await
-    }
-
-    /// Runs `on-schedule(name)` with `options` (a job passes its id and attempt), counting the
-    /// run under its real outcome.
-    pub async fn run_schedule(
-        self: &Arc<Self>,
-        name: &str,
-        options: CallOptions,
-    ) -> Result<(), InvokeError> {
-        let result = self
-            .run_with_retries(crate::invoke::Operation::Schedule(name), options)
-            .await
-            .map(|_| ());
-        match &result {
-            Ok(()) => {
-                count(self, name, "ok");
-                self.shared
-                    .metrics
-                    .schedule_last_success
-                    .get_or_create(&crate::metrics::ScheduleNameLabels {
-                        adapter: self.manifest.name.clone(),
-                        schedule: name.to_string(),
-                    })
-                    .set(now_ms() / 1000);
-                tracing::info!(adapter = %self.manifest.name, schedule = name, "schedule ran");
-            }
-            Err(e) => {
-                count(self, name, e.kind.as_str());
-                tracing::warn!(adapter = %self.manifest.name, schedule = name, kind = %e.kind, "schedule failed: {}", e.message);
-            }
-        }
-        result
-    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 //! return (a listener error, a panic in the caller) leaves nothing running.
 
 use crate::front::FrontOptions;
-use crate::jobs::WorkerOptions;
 use crate::runtime::Runtime;
+use crate::workers::WorkerOptions;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,9 +65,9 @@ impl Drop for TaskGuard {
 pub struct Server {
     runtime: Arc<Runtime>,
     options: ServeOptions,
-    workers: crate::jobs::Workers,
+    workers: crate::workers::Workers,
     schedules: crate::schedule::Scheduler,
-    _retention: crate::jobs::Retention,
+    _retention: crate::workers::Retention,
     _watcher: Option<crate::watch::Watcher>,
     _sighup: TaskGuard,
 }

@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use weft::jobs::WorkerOptions;
 use weft::store::JobState;
+use weft::workers::WorkerOptions;
 use weft_tests::harness::{Deployment, component, eventually};
 
 const RETRY: &str =

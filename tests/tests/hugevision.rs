@@ -558,7 +558,7 @@ async fn an_asynchronous_data_error_ends_the_poll_job_dead_with_line_details() {
         e.details
     );
     let rt = Arc::new(rt);
-    let workers = rt.start_workers(weft::jobs::WorkerOptions {
+    let workers = rt.start_workers(weft::workers::WorkerOptions {
         workers: 1,
         lease: Duration::from_secs(5),
         poll: Duration::from_millis(50),

@@ -9,8 +9,8 @@ mod problem;
 pub use auth::{Access, ApiToken, ApiTokens};
 pub use problem::Problem;
 
+use crate::call::CallOptions;
 use crate::error::ErrorKind;
-use crate::invoke::CallOptions;
 use crate::runtime::Runtime;
 use crate::store::{Enqueued, JobState};
 use axum::Router;

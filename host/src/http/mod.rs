@@ -1,11 +1,15 @@
 //! Outbound HTTP for adapters: allow-list, timeouts, size caps, metrics and redacted logs.
 
-pub mod allowed;
-pub mod resolve;
+mod guest;
+mod recorder;
 
+pub use guest::HttpView;
+pub use recorder::{Recorded, Recorder};
+
+use crate::egress::allowed::AllowedHosts;
+use crate::egress::resolve;
 use crate::metrics::{HttpLabels, Metrics};
 use crate::redact::{self, Redactor};
-use allowed::AllowedHosts;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;

@@ -13,7 +13,7 @@ pub use interpolate::interpolate;
 pub use secrets::{SecretRef, SecretValue};
 pub use units::{ByteSize, Duration, Rate, RefreshWindow};
 
-use crate::http::allowed::{AllowedHosts, HostPattern};
+use crate::egress::allowed::{AllowedHosts, HostPattern};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;

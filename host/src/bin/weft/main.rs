@@ -587,7 +587,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .unwrap_or_default();
                 let tokens = runtime.shared().tokens.cached_tokens(adapter);
                 let path = weft::record::write_fixture(
-                    dir, &loaded, op, &input, &result, &exchanges, &tokens,
+                    dir,
+                    &loaded.manifest,
+                    op,
+                    &input,
+                    &result,
+                    &exchanges,
+                    &tokens,
                 )
                 .with_context(|| format!("cannot write the fixture in {}", dir.display()))?;
                 eprintln!(

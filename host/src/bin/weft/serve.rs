@@ -70,10 +70,10 @@ pub(crate) async fn serve(cli: &Cli, args: ServeArgs<'_>) -> anyhow::Result<Exit
             )?),
             ..weft::front::FrontOptions::default()
         },
-        workers: weft::jobs::WorkerOptions {
+        workers: weft::workers::WorkerOptions {
             workers: args.workers,
             lease: parse_duration("--job-lease", args.job_lease)?,
-            ..weft::jobs::WorkerOptions::default()
+            ..weft::workers::WorkerOptions::default()
         },
         job_retention: parse_duration("--job-retention", args.job_retention)?,
         shutdown_delay: parse_duration("--shutdown-delay", args.shutdown_delay)?,

@@ -9,12 +9,20 @@
 //! cache from inside another call that already holds a permit) take no permit, since waiting
 //! for one there could deadlock an adapter whose `limits.concurrency` is 1.
 
-use crate::adapter::{Failure, LoadedAdapter, Outcome};
+mod adapter;
+mod invoke;
+mod state;
+
+pub(crate) use adapter::{ComponentFetcher, Instance};
+pub use adapter::{Failure, InFlight, LoadedAdapter, Outcome, Shared};
+pub use invoke::CallOptions;
+pub(crate) use invoke::count_schedule_run;
+pub use state::{CallState, MemoryLimiter, Purpose, linker};
+
 use crate::bindings::{guest, types};
 use crate::error::ErrorKind;
 use crate::metrics::ExportLabels;
 use crate::redact::Redactor;
-use crate::state::Purpose;
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
@@ -193,7 +201,7 @@ impl LoadedAdapter {
         } else {
             None
         };
-        let crate::adapter::Instance { mut store, world } =
+        let Instance { mut store, world } =
             self.instantiate(export.purpose(), &label, deadline).await?;
         let guest = world.weft_adapter_adapter();
         let at = deadline.into();

@@ -2,14 +2,15 @@
 //! call path (`crate::call`), one token refresh on `auth`, and backoff on `transient`, all
 //! inside the call's deadline.
 
-use crate::adapter::LoadedAdapter;
+use super::LoadedAdapter;
+use super::{Answer, Export};
 use crate::bindings::{guest, types};
-use crate::call::{Answer, Export};
+use crate::clock::now_ms;
 use crate::error::{Detail, ErrorKind, InvokeError};
 use crate::metrics::{CallLabels, ErrorLabels};
-use rand::Rng;
+use crate::retry::backoff;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tracing::Instrument;
 
 /// Options of one call.
@@ -69,7 +70,7 @@ impl<'a> Operation<'a> {
     fn label(&self) -> String {
         match self {
             Self::Op { op, .. } => (*op).to_string(),
-            Self::Schedule(name) => crate::schedule::job_op(name),
+            Self::Schedule(name) => crate::jobs::job_op(name),
         }
     }
 
@@ -352,18 +353,56 @@ impl LoadedAdapter {
     }
 }
 
-/// Exponential backoff with full jitter, never shorter than the platform's Retry-After.
-pub(crate) fn backoff(
-    policy: &crate::manifest::RetryPolicy,
-    retry: u32,
-    retry_after_ms: Option<u64>,
-) -> Duration {
-    let base = policy
-        .initial_backoff
-        .get()
-        .saturating_mul(1u32 << retry.saturating_sub(1).min(20));
-    let cap = base.min(policy.max_backoff.get());
-    let jittered = Duration::from_millis(rand::rng().random_range(0..=cap.as_millis() as u64));
-    let floor = Duration::from_millis(retry_after_ms.unwrap_or(0));
-    jittered.max(floor)
+impl LoadedAdapter {
+    /// Runs `on-schedule(name)` now, in this process, with the same retries as an operation
+    /// (one token refresh on `auth`, transient failures under the retry policy); jobs it
+    /// enqueued commit if it succeeds.
+    pub async fn on_schedule(self: &Arc<Self>, name: &str) -> Result<(), InvokeError> {
+        self.run_schedule(name, CallOptions::default()).await
+    }
+
+    /// Runs `on-schedule(name)` with `options` (a job passes its id and attempt), counting the
+    /// run under its real outcome.
+    pub async fn run_schedule(
+        self: &Arc<Self>,
+        name: &str,
+        options: CallOptions,
+    ) -> Result<(), InvokeError> {
+        let result = self
+            .run_with_retries(Operation::Schedule(name), options)
+            .await
+            .map(|_| ());
+        match &result {
+            Ok(()) => {
+                count_schedule_run(self, name, "ok");
+                self.shared
+                    .metrics
+                    .schedule_last_success
+                    .get_or_create(&crate::metrics::ScheduleNameLabels {
+                        adapter: self.manifest.name.clone(),
+                        schedule: name.to_string(),
+                    })
+                    .set(now_ms() / 1000);
+                tracing::info!(adapter = %self.manifest.name, schedule = name, "schedule ran");
+            }
+            Err(e) => {
+                count_schedule_run(self, name, e.kind.as_str());
+                tracing::warn!(adapter = %self.manifest.name, schedule = name, kind = %e.kind, "schedule failed: {}", e.message);
+            }
+        }
+        result
+    }
+}
+
+pub(crate) fn count_schedule_run(adapter: &LoadedAdapter, schedule: &str, outcome: &str) {
+    adapter
+        .shared
+        .metrics
+        .schedule_runs
+        .get_or_create(&crate::metrics::ScheduleLabels {
+            adapter: adapter.manifest.name.clone(),
+            schedule: schedule.to_string(),
+            outcome: outcome.to_string(),
+        })
+        .inc();
 }

@@ -1,19 +1,20 @@
 //! A loaded adapter instance: its manifest, its compiled component ready to instantiate, and its
 //! capabilities. Every call runs in a fresh instance from the `InstancePre` built at load.
 
+use super::invoke::error_message;
+use super::state::{CallState, Purpose};
+use super::{Answer, Export};
 use crate::bindings::{AdapterWorld, AdapterWorldPre, guest};
-use crate::call::{Answer, Export};
+use crate::description::AdapterDescription;
 use crate::engine::WeftEngine;
 use crate::error::ErrorKind;
 use crate::http::HttpCapability;
 use crate::manifest::Manifest;
 use crate::metrics::{Metrics, TokenLabels};
 use crate::redact::Redactor;
-use crate::state::{CallState, Purpose};
 use crate::store::Store;
 use crate::tokens::{FetchedToken, TokenCache, TokenError, TokenFetcher};
 use async_trait::async_trait;
-use serde::Serialize;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -21,8 +22,10 @@ use wasmtime::UpdateDeadline;
 
 /// What every adapter of a process shares.
 pub struct Shared {
-    /// The engine and linker.
+    /// The engine.
     pub engine: WeftEngine,
+    /// The linker every adapter is instantiated with.
+    pub linker: wasmtime::component::Linker<CallState>,
     /// Durable state.
     pub store: Arc<dyn Store>,
     /// The token cache.
@@ -39,7 +42,7 @@ pub struct Shared {
     /// the same on every node).
     pub(crate) job_id_key: Vec<u8>,
     /// Where platform exchanges go when this process records them (`weft invoke --record`).
-    pub recorder: Option<Arc<crate::record::Recorder>>,
+    pub recorder: Option<Arc<crate::http::Recorder>>,
 }
 
 /// The calls running in this process: call id → (adapter, what it runs).
@@ -83,48 +86,6 @@ impl InFlight {
             })
             .unwrap_or_default()
     }
-}
-
-/// One operation, as the adapter described it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct OperationInfo {
-    /// Name.
-    pub name: String,
-    /// One line on what it does.
-    pub description: String,
-}
-
-/// The adapter's own description (`describe`).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct AdapterDescription {
-    /// Adapter name (the component's, not the instance's).
-    pub name: String,
-    /// Adapter version.
-    pub version: String,
-    /// Operations offered.
-    pub operations: Vec<OperationInfo>,
-    /// Secrets it needs.
-    pub secrets: Vec<String>,
-    /// The `[config]` keys it reads (empty: not declared, nothing checked).
-    pub config: Vec<ConfigKey>,
-    /// Schedule names it runs.
-    pub schedules: Vec<String>,
-    /// Inbound route names it serves.
-    pub routes: Vec<String>,
-}
-
-/// One `[config]` key an adapter declares.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ConfigKey {
-    /// The key.
-    pub name: String,
-    /// The type its value must have: string, integer, number, boolean, list, table or any.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// Whether the manifest must give it.
-    pub required: bool,
-    /// What it does.
-    pub description: String,
 }
 
 /// A loaded, validated adapter instance.
@@ -178,8 +139,16 @@ pub(crate) struct Instance {
 impl LoadedAdapter {
     /// True if the adapter offers operation `op`.
     pub fn offers(&self, op: &str) -> bool {
-        self.description()
-            .is_some_and(|d| d.operations.iter().any(|o| o.name == op))
+        self.description().is_some_and(|d| d.offers(op))
+    }
+
+    /// Makes this adapter's jobs (ids, retry budget).
+    pub(crate) fn job_owner(&self) -> crate::jobs::Owner<'_> {
+        crate::jobs::Owner {
+            adapter: &self.manifest.name,
+            max_attempts: self.manifest.retry.max_attempts,
+            secret: &self.shared.job_id_key,
+        }
     }
 
     /// The description; set at load, before the adapter is published.
@@ -284,7 +253,7 @@ impl LoadedAdapter {
                     Outcome {
                         tokens_used: state.tokens_used,
                         denied: state.denied,
-                        jobs: state.jobs,
+                        jobs: state.jobs.jobs,
                     },
                 ))
             }
@@ -311,47 +280,12 @@ impl LoadedAdapter {
         deadline: Instant,
     ) -> Result<AdapterDescription, Failure> {
         let called = self
-            .call(Export::Describe, &crate::call::fresh_context(), deadline)
+            .call(Export::Describe, &super::fresh_context(), deadline)
             .await?;
         let Answer::Describe(d) = called.answer else {
             return Err(wrong_export(&self.manifest.name));
         };
-        Ok(AdapterDescription {
-            name: d.name,
-            version: d.version,
-            operations: d
-                .operations
-                .into_iter()
-                .map(|o| OperationInfo {
-                    name: o.name,
-                    description: o.description,
-                })
-                .collect(),
-            secrets: d.secrets,
-            config: d
-                .config
-                .into_iter()
-                .map(|k| {
-                    use crate::bindings::exports::weft::adapter::adapter::ConfigType as T;
-                    ConfigKey {
-                        name: k.name,
-                        kind: match k.kind {
-                            T::Text => "string",
-                            T::Integer => "integer",
-                            T::Number => "number",
-                            T::Boolean => "boolean",
-                            T::Array => "list",
-                            T::Table => "table",
-                            T::Any => "any",
-                        },
-                        required: k.required,
-                        description: k.description,
-                    }
-                })
-                .collect(),
-            schedules: d.schedules,
-            routes: d.routes,
-        })
+        Ok(AdapterDescription::from(d))
     }
 
     /// Calls `fetch-token(scope)` in a fresh instance.
@@ -361,7 +295,7 @@ impl LoadedAdapter {
             let called = self
                 .call(
                     Export::FetchToken { scope },
-                    &crate::call::fresh_context(),
+                    &super::fresh_context(),
                     deadline,
                 )
                 .await
@@ -393,9 +327,7 @@ impl LoadedAdapter {
                         Duration::from_millis(t.retry_after_ms.unwrap_or_default()),
                     ))
                 }
-                Err(e) => Err(TokenError::Failed(
-                    redactor.scrub(&crate::invoke::error_message(&e)),
-                )),
+                Err(e) => Err(TokenError::Failed(redactor.scrub(&error_message(&e)))),
             }
         }
         .await;

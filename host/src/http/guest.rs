@@ -1,0 +1,129 @@
+//! The `http` interface: an adapter's outbound request goes through its rate budget, the
+//! allow-list and the caps of [`HttpCapability`], and, when the process records, into the
+//! [`Recorder`].
+
+use super::{HttpCapability, HttpError, OutboundRequest, Recorded, Recorder};
+use crate::bindings::http;
+use crate::manifest::{Manifest, Rate};
+use crate::redact::SharedRedactor;
+use crate::store::Store;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// What the `http` interface sees of a call.
+pub struct HttpView<'a> {
+    /// The adapter's outbound HTTP.
+    pub http: &'a HttpCapability,
+    /// The adapter's manifest (its name and rate limits).
+    pub manifest: &'a Manifest,
+    /// The shared store, where rate budgets are kept for every process.
+    pub store: &'a dyn Store,
+    /// Where exchanges go when the process records.
+    pub recorder: Option<&'a Recorder>,
+    /// True inside `fetch-token`: `limits.token_rate` applies instead of `limits.rate`.
+    pub fetching_token: bool,
+    /// When the call must be over.
+    pub deadline: Instant,
+    /// The call's redactor.
+    pub redactor: &'a SharedRedactor,
+    /// The last request the allow-list refused.
+    pub denied: &'a mut Option<String>,
+}
+
+impl HttpView<'_> {
+    /// Waits for this call's next outbound slot (`limits.rate`, or `limits.token_rate` inside
+    /// `fetch-token`), shared through the store by every process.
+    async fn wait_for_rate(&self) -> Result<(), http::HttpError> {
+        let limits = &self.manifest.limits;
+        let (rate, which): (Option<Rate>, _) = if self.fetching_token {
+            (limits.token_rate, "limits.token_rate")
+        } else {
+            (limits.rate, "limits.rate")
+        };
+        let Some(rate) = rate else {
+            return Ok(());
+        };
+        let key = format!("{}\u{1f}{which}", self.manifest.name);
+        let interval = i64::try_from(rate.interval().as_millis()).unwrap_or(i64::MAX);
+        let now = crate::clock::now_ms();
+        let slot = self
+            .store
+            .rate_acquire(&key, interval, now)
+            .await
+            .map_err(|e| http::HttpError::Connect(format!("rate budget unavailable: {e}")))?;
+        let wait = Duration::from_millis(u64::try_from(slot - now).unwrap_or(0));
+        if Instant::now() + wait > self.deadline {
+            return Err(http::HttpError::Timeout(format!(
+                "{which} ({rate}) has no slot before the call's deadline (next in {} ms)",
+                wait.as_millis()
+            )));
+        }
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+}
+
+impl http::Host for HttpView<'_> {
+    async fn send(
+        &mut self,
+        req: http::Request,
+    ) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
+        let method = match req.method {
+            http::Method::Get => reqwest::Method::GET,
+            http::Method::Post => reqwest::Method::POST,
+            http::Method::Put => reqwest::Method::PUT,
+            http::Method::Patch => reqwest::Method::PATCH,
+            http::Method::Delete => reqwest::Method::DELETE,
+            http::Method::Head => reqwest::Method::HEAD,
+        };
+        let outbound = OutboundRequest {
+            method,
+            url: req.url,
+            headers: req.headers,
+            body: req.body,
+            timeout: req
+                .timeout_ms
+                .map(|ms| Duration::from_millis(u64::from(ms))),
+        };
+        if let Err(e) = self.wait_for_rate().await {
+            return Ok(Err(e));
+        }
+        let copy = self.recorder.map(|_| outbound.clone());
+        let result = self
+            .http
+            .send(outbound, self.deadline, &self.redactor.snapshot())
+            .instrument(tracing::info_span!("host http.send"))
+            .await;
+        if let (Some(recorder), Some(sent)) = (self.recorder, copy) {
+            recorder.push(Recorded {
+                token_fetch: self.fetching_token,
+                method: sent.method.to_string(),
+                content_type: sent
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                    .map(|(_, v)| v.clone()),
+                url: sent.url,
+                body: sent.body,
+                answer: result.clone().map_err(|e| e.to_string()),
+            });
+        }
+        Ok(match result {
+            Ok(r) => Ok(http::Response {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            }),
+            Err(e) => Err(match e {
+                HttpError::Denied(m) => {
+                    *self.denied = Some(m.clone());
+                    http::HttpError::Denied(m)
+                }
+                HttpError::Timeout(m) => http::HttpError::Timeout(m),
+                HttpError::Connect(m) => http::HttpError::Connect(m),
+                HttpError::TooLarge(m) => http::HttpError::TooLarge(m),
+                HttpError::InvalidRequest(m) => http::HttpError::InvalidRequest(m),
+            }),
+        })
+    }
+}

@@ -1,0 +1,355 @@
+//! The worker pool: one claimer that takes as many due jobs as there are free slots in one
+//! round trip, runs up to `--workers` attempts at once under a lease renewed by heartbeat,
+//! retries transient failures with backoff, buries the rest, and records the attempts' ends
+//! in batches; and the retention pass that prunes finished jobs.
+//!
+//! It sits above the runtime (it runs jobs through it); what a job is, and how enqueues and
+//! ends are committed, is [`crate::jobs`].
+
+use crate::call::CallOptions;
+use crate::clock::now_ms;
+use crate::jobs::{Finishes, ms};
+use crate::runtime::Runtime;
+use crate::store::{Finish, JobOutcome, JobRecord};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+/// Jobs one claim takes at most.
+const CLAIM_BATCH: u32 = 64;
+
+/// Settings of the worker pool.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Jobs run at once across all adapters (each adapter's `limits.concurrency` also holds).
+    pub workers: usize,
+    /// How long a claimed attempt owns its job without a heartbeat.
+    pub lease: Duration,
+    /// How often idle workers look for due jobs (an enqueue wakes them at once).
+    pub poll: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            workers: 4,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Running workers; [`Workers::shutdown`] lets running attempts finish and hands the rest back.
+pub struct Workers {
+    stop: Arc<AtomicBool>,
+    wake: Arc<tokio::sync::Notify>,
+    tasks: JoinSet<()>,
+    runtime: Arc<Runtime>,
+    owner: String,
+}
+
+impl Runtime {
+    /// Starts the worker pool: one claimer that takes as many due jobs as there are free
+    /// slots in one round trip, up to `workers` attempts at once, whose ends are committed in
+    /// batches.
+    pub fn start_workers(self: &Arc<Self>, options: WorkerOptions) -> Workers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4());
+        let finishes = Arc::new(Finishes::default());
+        let mut tasks = JoinSet::new();
+        {
+            let rt = self.clone();
+            let stop = stop.clone();
+            let wake = wake.clone();
+            let owner = owner.clone();
+            tasks.spawn(async move { claimer(rt, owner, options, stop, wake, finishes).await });
+        }
+        Workers {
+            stop,
+            wake,
+            tasks,
+            runtime: self.clone(),
+            owner,
+        }
+    }
+}
+
+impl Workers {
+    /// Stops claiming, waits for running attempts to finish (and their ends to be recorded),
+    /// and hands back any job still leased by this process.
+    pub async fn shutdown(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
+        self.runtime.shared().jobs_wakeup.notify_waiters();
+        // The claimer ends once every attempt it started has, and an attempt once its end is
+        // committed.
+        while self.tasks.join_next().await.is_some() {}
+        match self
+            .runtime
+            .shared()
+            .store
+            .job_release_owner(&self.owner, now_ms())
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "running jobs handed back to the queue"),
+            Err(e) => {
+                tracing::warn!("jobs could not be handed back (their leases will lapse): {e}")
+            }
+        }
+    }
+}
+
+async fn claimer(
+    rt: Arc<Runtime>,
+    owner: String,
+    options: WorkerOptions,
+    stop: Arc<AtomicBool>,
+    wake: Arc<tokio::sync::Notify>,
+    finishes: Arc<Finishes>,
+) {
+    let store = rt.shared().store.clone();
+    let slots = Arc::new(tokio::sync::Semaphore::new(options.workers.max(1)));
+    let mut running = JoinSet::new();
+    while !stop.load(Ordering::SeqCst) {
+        while running.try_join_next().is_some() {}
+        let free = slots.available_permits();
+        if free == 0 {
+            // Wait for a slot (an attempt ending) or a stop.
+            tokio::select! {
+                permit = slots.clone().acquire_owned() => drop(permit),
+                _ = wake.notified() => {}
+            }
+            continue;
+        }
+        let now = now_ms();
+        let limit = u32::try_from(free).unwrap_or(CLAIM_BATCH).min(CLAIM_BATCH);
+        match store
+            .job_claim_many(&owner, now, now + ms(options.lease), limit)
+            .await
+        {
+            Ok(jobs) if !jobs.is_empty() => {
+                for job in jobs {
+                    // Only this loop takes slots, and it claimed no more than were free.
+                    let Ok(permit) = slots.clone().try_acquire_owned() else {
+                        break;
+                    };
+                    let span = tracing::info_span!(
+                        "job",
+                        job_id = %job.id,
+                        adapter = %job.adapter,
+                        op = %job.op,
+                        attempt = job.attempt
+                    );
+                    let (rt, owner, options, finishes) =
+                        (rt.clone(), owner.clone(), options.clone(), finishes.clone());
+                    running.spawn(
+                        async move {
+                            run_attempt(&rt, &owner, job, &options, &finishes).await;
+                            drop(permit);
+                        }
+                        .instrument(span),
+                    );
+                }
+            }
+            Ok(_) => {
+                let shared_wake = rt.shared().jobs_wakeup.notified();
+                let store_wake = store.job_wakeup();
+                let other_nodes = async {
+                    match &store_wake {
+                        Some(n) => n.notified().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = shared_wake => {}
+                    _ = wake.notified() => {}
+                    _ = other_nodes => {}
+                    _ = tokio::time::sleep(options.poll) => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!("job queue unavailable: {e}");
+                tokio::time::sleep(options.poll).await;
+            }
+        }
+    }
+    while running.join_next().await.is_some() {}
+}
+
+/// Renews an attempt's lease while it runs; dropping it stops the renewals, however the
+/// attempt ended (an early return or a panic included).
+struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn run_attempt(
+    rt: &Arc<Runtime>,
+    owner: &str,
+    job: JobRecord,
+    options: &WorkerOptions,
+    finishes: &Finishes,
+) {
+    let store = rt.shared().store.clone();
+    let Some(adapter) = rt.registry().get(&job.adapter) else {
+        // Its manifest is gone or broken: the job waits, visible as queued, for it to return.
+        let release = Finish {
+            id: job.id.clone(),
+            attempt: job.attempt,
+            outcome: JobOutcome::Release {
+                run_at_ms: now_ms() + 5_000,
+            },
+        };
+        let _ = finishes.commit(&store, release).await;
+        return;
+    };
+    let _heartbeat = {
+        let store = store.clone();
+        let (id, attempt, lease) = (job.id.clone(), job.attempt, options.lease);
+        Heartbeat(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                match store
+                    .job_heartbeat(&id, attempt, now_ms() + ms(lease))
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job = %id, attempt, "lease lost: a newer attempt owns the job");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(job = %id, "heartbeat failed: {e}"),
+                }
+            }
+        }))
+    };
+    let started = std::time::Instant::now();
+    let metrics = &rt.shared().metrics;
+    metrics
+        .job_lag_seconds
+        .get_or_create(&crate::metrics::AdapterLabels {
+            adapter: job.adapter.clone(),
+        })
+        .observe((now_ms() - job.run_at_ms).max(0) as f64 / 1000.0);
+    let options = CallOptions {
+        call_id: Some(job.id.clone()),
+        job_id: Some(job.id.clone()),
+        idempotency_key: job.idempotency_key.clone(),
+        first_attempt: Some(job.attempt),
+        max_attempts: Some(1),
+        deadline: None,
+    };
+    let result = match job.op.strip_prefix(crate::jobs::JOB_PREFIX) {
+        Some(schedule) => adapter
+            .run_schedule(schedule, options)
+            .await
+            .map(|()| serde_json::json!({ "schedule": schedule, "ran": true }).to_string()),
+        None => adapter.invoke(&job.op, &job.input, options).await,
+    };
+    let outcome = match result {
+        Ok(output) => JobOutcome::Succeeded(output),
+        Err(e) => {
+            let problem = e.problem().to_string();
+            if crate::retry::retryable(e.kind) && job.attempt < job.max_attempts {
+                let wait =
+                    crate::retry::backoff(&adapter.manifest.retry, job.attempt, e.retry_after_ms);
+                JobOutcome::Retry {
+                    run_at_ms: now_ms() + ms(wait),
+                    error: problem,
+                }
+            } else {
+                JobOutcome::Dead(problem)
+            }
+        }
+    };
+    let end = Finish {
+        id: job.id.clone(),
+        attempt: job.attempt,
+        outcome: outcome.clone(),
+    };
+    match finishes.commit(&store, end).await {
+        Ok(true) => {
+            let (state, label) = match &outcome {
+                JobOutcome::Succeeded(_) => ("succeeded", "succeeded"),
+                JobOutcome::Retry { .. } => ("queued for retry", "retry"),
+                JobOutcome::Dead(_) => ("dead", "dead"),
+                JobOutcome::Release { .. } => ("released", "released"),
+            };
+            metrics
+                .job_attempt_seconds
+                .get_or_create(&crate::metrics::AttemptLabels {
+                    adapter: job.adapter.clone(),
+                    outcome: label.to_string(),
+                })
+                .observe(started.elapsed().as_secs_f64());
+            tracing::info!(job = %job.id, adapter = %job.adapter, op = %job.op, attempt = job.attempt, owner, "job attempt ended: {state}");
+        }
+        Ok(false) => {
+            tracing::warn!(job = %job.id, attempt = job.attempt, "a newer attempt owns the job: this attempt's result is dropped")
+        }
+        Err(e) => {
+            tracing::warn!(job = %job.id, "job result could not be stored (the lease will lapse and the job run again): {e}")
+        }
+    }
+}
+
+/// How many finished jobs one retention pass deletes per statement.
+const PRUNE_BATCH: u32 = 500;
+
+/// Prunes finished jobs older than `retention` every `every`, in batches; dropping it stops.
+pub struct Retention {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Retention {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Runtime {
+    /// Deletes finished jobs (succeeded, dead, cancelled) last changed more than `retention`
+    /// ago, in batches of a few hundred so that no transaction holds the queue for long;
+    /// returns how many.
+    pub async fn prune_jobs(&self, retention: Duration) -> Result<u64, crate::store::StoreError> {
+        let before = now_ms().saturating_sub(ms(retention));
+        let store = &self.shared().store;
+        let mut total = 0;
+        loop {
+            let n = store.job_prune(before, PRUNE_BATCH).await?;
+            total += n;
+            self.shared().metrics.jobs_pruned.inc_by(n);
+            if n < u64::from(PRUNE_BATCH) {
+                break;
+            }
+            // Let the queue's own statements in between batches.
+            tokio::task::yield_now().await;
+        }
+        Ok(total)
+    }
+
+    /// Starts pruning finished jobs older than `retention`, once now and then every `every`.
+    pub fn start_retention(self: &Arc<Self>, retention: Duration, every: Duration) -> Retention {
+        let rt = self.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match rt.prune_jobs(retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(jobs = n, "finished jobs past their retention pruned"),
+                    Err(e) => {
+                        tracing::warn!("job retention could not run (tried again later): {e}")
+                    }
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+        Retention { task }
+    }
+}
