@@ -7,8 +7,8 @@
 //! ends are committed, is [`crate::jobs`].
 
 use crate::call::CallOptions;
-use crate::clock::now_ms;
-use crate::jobs::{Finishes, ms};
+use crate::clock::{ms, now_ms};
+use crate::jobs::Finishes;
 use crate::runtime::Runtime;
 use crate::store::{Finish, JobOutcome, JobRecord};
 use std::sync::Arc;

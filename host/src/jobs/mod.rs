@@ -17,6 +17,7 @@ use crate::store::NewJob;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
+use crate::clock::ms;
 pub use crate::clock::now_ms;
 
 /// Operations of schedule jobs are named `schedule:NAME`; an adapter cannot offer such a name.
@@ -27,10 +28,6 @@ pub fn job_op(name: &str) -> String {
     format!("{JOB_PREFIX}{name}")
 }
 
-/// `d` in whole milliseconds, as stored times count.
-pub(crate) fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
 
 /// The id of `adapter`'s job with idempotency key `key`: an HMAC under the deployment's own
 /// secret (`secret`, kept in the store), shaped as a UUID. Anyone can compute a hash of a key;

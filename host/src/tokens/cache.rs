@@ -2,59 +2,49 @@
 //! persisted sealed in the store so that a restart or another node does not fetch again.
 
 use super::{TokenError, TokenFetcher, TokenHealth, TokenKey};
+use crate::clock::{ms, now_ms};
 use crate::manifest::TokenPolicy;
 use crate::seal::StoreKey;
 use crate::store::{Store, StoredGrant};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, };
 
 #[derive(Debug, Clone)]
-struct Grant {
-    token: String,
+pub(super) struct Grant {
+    pub(super) token: String,
     /// The token as the store holds it, sealed with the store key.
-    sealed: String,
-    expires_at_ms: i64,
-    fetched_at_ms: i64,
+    pub(super) sealed: String,
+    pub(super) expires_at_ms: i64,
+    pub(super) fetched_at_ms: i64,
 }
 
 #[derive(Default)]
-struct State {
-    grant: Option<Grant>,
-    credentials: String,
-    last_attempt_ms: i64,
-    version: Option<i64>,
+pub(super) struct State {
+    pub(super) grant: Option<Grant>,
+    pub(super) credentials: String,
+    pub(super) last_attempt_ms: i64,
+    pub(super) version: Option<i64>,
     /// Completed fetch attempts, and the error of the last one if it failed: callers that
     /// waited for an attempt share its failure instead of each trying again.
-    attempts: u64,
-    last_error: Option<TokenError>,
+    pub(super) attempts: u64,
+    pub(super) last_error: Option<TokenError>,
     /// Failed fetches since the process started, and when the last one failed.
-    failures: u64,
-    last_failure_ms: i64,
+    pub(super) failures: u64,
+    pub(super) last_failure_ms: i64,
 }
 
 #[derive(Default)]
-struct Entry {
-    fetch: tokio::sync::Mutex<()>,
-    state: Mutex<State>,
+pub(super) struct Entry {
+    pub(super) fetch: tokio::sync::Mutex<()>,
+    pub(super) state: Mutex<State>,
 }
 
 /// The cache shared by every adapter instance of a process.
 pub struct TokenCache {
-    store: Arc<dyn Store>,
-    key: StoreKey,
-    entries: Mutex<HashMap<(String, String), Arc<Entry>>>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    pub(super) store: Arc<dyn Store>,
+    pub(super) key: StoreKey,
+    pub(super) entries: Mutex<HashMap<(String, String), Arc<Entry>>>,
 }
 
 impl Grant {
@@ -94,7 +84,7 @@ impl TokenCache {
         }
     }
 
-    fn entry(&self, key: &TokenKey<'_>) -> Arc<Entry> {
+    pub(super) fn entry(&self, key: &TokenKey<'_>) -> Arc<Entry> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .entry((key.adapter.to_string(), key.scope.to_string()))
@@ -313,20 +303,6 @@ impl TokenCache {
             "token fetched"
         );
         Ok(grant.token)
-    }
-
-    /// Opens a stored token; one that does not open (sealed under another key, or written in
-    /// plain text by an older Weft) counts as no token, so a fresh one is fetched.
-    fn open(&self, adapter: &str, scope: &str, sealed: &str) -> Option<String> {
-        match self.key.open(&[adapter, scope], sealed) {
-            Ok(token) => Some(token),
-            Err(e) => {
-                tracing::warn!(adapter, scope, "the stored token is ignored: {e}");
-                None
-            }
-        }
-    }
-
     /// The tokens this process holds for `adapter` now (to redact them from a recording).
     pub fn cached_tokens(&self, adapter: &str) -> Vec<String> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -380,160 +356,11 @@ impl TokenCache {
         self.key.fingerprint(&parts)
     }
 
-    fn fail(&self, entry: &Entry, e: TokenError) -> TokenError {
+    pub(super) fn fail(&self, entry: &Entry, e: TokenError) -> TokenError {
         let mut state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
         state.attempts += 1;
         state.failures += 1;
         state.last_failure_ms = now_ms();
         state.last_error = Some(e.clone());
         e
-    }
-
-    /// Writes the attempt time durably before calling the endpoint, so a crash right after the
-    /// call still counts against `min_fetch_interval`.
-    async fn record_attempt(
-        &self,
-        entry: &Entry,
-        key: &TokenKey<'_>,
-        at: i64,
-    ) -> Result<(), TokenError> {
-        let (grant, version) = {
-            let mut state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
-            state.last_attempt_ms = at;
-            (state.grant.clone(), state.version)
-        };
-        let row = StoredGrant {
-            token: grant.as_ref().map(|g| g.sealed.clone()),
-            expires_at_ms: grant.as_ref().map_or(0, |g| g.expires_at_ms),
-            fetched_at_ms: grant.as_ref().map_or(0, |g| g.fetched_at_ms),
-            last_attempt_ms: at,
-            credentials: key.credentials.to_string(),
-            version: version.map_or(1, |v| v + 1),
-        };
-        self.write(entry, key, row, version).await
-    }
-
-    async fn persist(
-        &self,
-        entry: &Entry,
-        key: &TokenKey<'_>,
-        grant: &Grant,
-        attempt_at: i64,
-    ) -> Result<(), TokenError> {
-        let version = entry
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .version;
-        let row = StoredGrant {
-            token: Some(grant.sealed.clone()),
-            expires_at_ms: grant.expires_at_ms,
-            fetched_at_ms: grant.fetched_at_ms,
-            last_attempt_ms: attempt_at,
-            credentials: key.credentials.to_string(),
-            version: version.map_or(1, |v| v + 1),
-        };
-        self.write(entry, key, row, version).await
-    }
-
-    /// Compare-and-swap on the row's version; a lost race (another process wrote) re-reads the
-    /// version and writes once more, since this process holds the newest information.
-    async fn write(
-        &self,
-        entry: &Entry,
-        key: &TokenKey<'_>,
-        mut row: StoredGrant,
-        version: Option<i64>,
-    ) -> Result<(), TokenError> {
-        let unavailable = |e: crate::store::StoreError| TokenError::Unavailable(e.to_string());
-        let mut expected = version;
-        for _ in 0..3 {
-            if self
-                .store
-                .token_store(key.adapter, key.scope, &row, expected)
-                .await
-                .map_err(unavailable)?
-            {
-                entry
-                    .state
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .version = Some(row.version);
-                return Ok(());
-            }
-            expected = self
-                .store
-                .token_load(key.adapter, key.scope)
-                .await
-                .map_err(unavailable)?
-                .map(|s| s.version);
-            row.version = expected.map_or(1, |v| v + 1);
-        }
-        Err(TokenError::Unavailable(
-            "token grant could not be stored: concurrent writers".into(),
-        ))
-    }
-
-    /// Forgets `rejected` if it is still the current token of `adapter`/`scope`; true if so.
-    pub async fn invalidate(&self, adapter: &str, scope: &str, rejected: &str) -> bool {
-        let entry = self.entry(&TokenKey {
-            adapter,
-            scope,
-            credentials: "",
-        });
-        let current = {
-            let mut state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
-            let current = state
-                .grant
-                .as_ref()
-                .filter(|g| g.token == rejected)
-                .map(|g| g.sealed.clone());
-            if current.is_some() {
-                state.grant = None;
-            }
-            current
-        };
-        let was_current = current.is_some();
-        // The store holds tokens sealed (with a fresh nonce each), so the row to forget is
-        // named by its sealed text: this process's own, or the store's if it opens to `rejected`.
-        let sealed = match current {
-            Some(sealed) => Ok(Some(sealed)),
-            None => self.store.token_load(adapter, scope).await.map(|row| {
-                row.and_then(|r| r.token)
-                    .filter(|t| self.open(adapter, scope, t).as_deref() == Some(rejected))
-            }),
-        };
-        let invalidated = match sealed {
-            Ok(Some(sealed)) => self.store.token_invalidate(adapter, scope, &sealed).await,
-            Ok(None) => Ok(false),
-            Err(e) => Err(e),
-        };
-        match invalidated {
-            Ok(stored) => {
-                if let Ok(Some(s)) = self.store.token_load(adapter, scope).await {
-                    entry
-                        .state
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .version = Some(s.version);
-                }
-                if was_current || stored {
-                    tracing::info!(
-                        adapter,
-                        scope,
-                        "token invalidated after the platform refused it"
-                    );
-                }
-                was_current || stored
-            }
-            Err(e) => {
-                tracing::warn!(
-                    adapter,
-                    scope,
-                    "token invalidation could not be stored: {e}"
-                );
-                was_current
-            }
-        }
-    }
 }

@@ -103,3 +103,63 @@ impl tokens::Host for TokensView<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::tokens::Host;
+    use crate::tokens::FetchedToken;
+    use async_trait::async_trait;
+
+    struct Fixed;
+
+    #[async_trait]
+    impl TokenFetcher for Fixed {
+        async fn fetch(&self, _scope: &str) -> Result<FetchedToken, TokenError> {
+            Ok(FetchedToken {
+                token: "s3cr3t-token".into(),
+                expires_in: None,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_handed_out_is_scrubbed_and_remembered_and_none_inside_fetch_token() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::store::SqliteStore::open(dir.path())
+            .await
+            .expect("sqlite");
+        let cache = TokenCache::new(
+            std::sync::Arc::new(store),
+            crate::seal::StoreKey::from_bytes([1; 32]),
+        );
+        let policy = TokenPolicy::default();
+        let redactor = SharedRedactor::new(crate::redact::Redactor::default());
+        let (mut used, mut denied) = (Vec::new(), None);
+        let mut view = TokensView {
+            cache: &cache,
+            adapter: "acme",
+            credentials: "c",
+            policy: &policy,
+            fetcher: &Fixed,
+            fetching: false,
+            deadline: Instant::now() + std::time::Duration::from_secs(5),
+            used: &mut used,
+            denied: &mut denied,
+            redactor: &redactor,
+        };
+        let token = view.get("read".into()).await.expect("no trap");
+        assert_eq!(token.as_deref(), Ok("s3cr3t-token"));
+        view.fetching = true;
+        let inside = view.get("read".into()).await.expect("no trap");
+        assert!(
+            matches!(inside, Err(tokens::TokenError::Unavailable(_))),
+            "{inside:?}"
+        );
+        assert_eq!(used, vec![("read".to_string(), "s3cr3t-token".to_string())]);
+        assert_eq!(
+            redactor.scrub("Bearer s3cr3t-token"),
+            format!("Bearer {}", crate::redact::REDACTED)
+        );
+    }
+}

@@ -5,6 +5,7 @@
 //! the adapter's `fetch-token` in a fresh instance).
 
 mod cache;
+mod grants;
 mod guest;
 
 pub use cache::TokenCache;

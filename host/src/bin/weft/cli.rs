@@ -1,0 +1,251 @@
+//! Every subcommand's clap definition, with the help texts that are the CLI's reference.
+
+use crate::serve::ServeArgs;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Weft: a WebAssembly-plugin integration runtime.
+#[derive(Parser)]
+#[command(name = "weft", version, about)]
+pub(crate) struct Cli {
+    /// Folder of adapter manifests (*.toml).
+    #[arg(
+        long,
+        global = true,
+        env = "WEFT_MANIFESTS",
+        default_value = "manifests"
+    )]
+    pub(crate) manifests: PathBuf,
+    /// Data folder: the embedded store and the compiled-component cache.
+    #[arg(long, global = true, env = "WEFT_DATA", default_value = "data")]
+    pub(crate) data: PathBuf,
+    /// Largest linear memory an adapter instance may be given (a manifest may ask for less).
+    #[arg(
+        long,
+        global = true,
+        env = "WEFT_MAX_INSTANCE_MEMORY",
+        default_value = "512MiB"
+    )]
+    pub(crate) max_instance_memory: String,
+    /// Adapter instances alive at once, across all adapters. Each adapter reserves its
+    /// limits.concurrency + 1 of them; a manifest that would over-commit the pool is refused.
+    #[arg(long, global = true, env = "WEFT_MAX_INSTANCES", default_value_t = 256)]
+    pub(crate) max_instances: u32,
+    /// Where compiled components are cached (default DATA/cache); several processes may share it.
+    #[arg(long, global = true, env = "WEFT_CACHE_DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// The store: "sqlite" (embedded, in the data folder) or a postgres:// URL shared by
+    /// several processes (add ?schema=NAME to use a schema other than public).
+    #[arg(long, global = true, env = "WEFT_STORE", default_value = "sqlite")]
+    pub(crate) store: String,
+    /// The key that seals platform tokens in the store: 64 hex digits (see `weft keygen`),
+    /// or "env:NAME" / "file:PATH" to read it from elsewhere. Required with a shared store;
+    /// the embedded store keeps its own in DATA/store-key when none is given.
+    #[arg(long, global = true, env = "WEFT_STORE_KEY", hide_env_values = true)]
+    pub(crate) store_key: Option<String>,
+    /// Accept a store that vanished, was emptied or was replaced since this data folder last
+    /// used it (its idempotency keys and jobs are lost): begin afresh with it.
+    #[arg(long, global = true, env = "WEFT_INIT")]
+    pub(crate) init: bool,
+    /// Log filter (tracing's EnvFilter syntax), e.g. "info" or "weft=debug".
+    #[arg(long, global = true, env = "WEFT_LOG")]
+    pub(crate) log: Option<String>,
+    /// Log lines as "text" (for people) or "json" (one object a line, with the request, call
+    /// and job ids of the spans they belong to).
+    #[arg(long, global = true, env = "WEFT_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub(crate) log_format: String,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+// Parsed once at start and matched at once: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Validate every manifest and component; exit 2 if any fails.
+    Check {
+        /// Check only these manifest files (of one folder) instead of the whole folder.
+        files: Vec<PathBuf>,
+    },
+    /// Run one operation in-process and print its JSON output.
+    Invoke {
+        /// Adapter instance name.
+        adapter: String,
+        /// Operation name.
+        op: String,
+        /// JSON input, or "-" to read it from standard input (default "{}").
+        input: Option<String>,
+        /// Idempotency key passed to the adapter.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Write the call's platform exchanges as a fixture for `weft test` in this folder
+        /// (secrets and tokens redacted).
+        #[arg(long)]
+        record: Option<PathBuf>,
+    },
+    /// List the adapters with their status, version and operations.
+    Adapters,
+    /// Serve the front door, run jobs and schedules until SIGTERM or Ctrl-C.
+    Serve {
+        /// Address to listen on (port 0 picks a free port; the address is printed).
+        #[arg(long, env = "WEFT_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Jobs run at once across all adapters.
+        #[arg(long, env = "WEFT_WORKERS", default_value_t = 4)]
+        workers: usize,
+        /// Largest request body accepted by any route.
+        #[arg(long, env = "WEFT_MAX_BODY", default_value = "16MiB")]
+        max_body: String,
+        /// Deadline of a synchronous call, e.g. "120s".
+        #[arg(long, env = "WEFT_REQUEST_TIMEOUT", default_value = "120s")]
+        request_timeout: String,
+        /// How long an attempt owns its job between heartbeats, e.g. "30s".
+        #[arg(long, env = "WEFT_JOB_LEASE", default_value = "30s")]
+        job_lease: String,
+        /// How long succeeded, dead and cancelled jobs are kept before they are pruned.
+        #[arg(long, env = "WEFT_JOB_RETENTION", default_value = "7d")]
+        job_retention: String,
+        /// Turn API-token authentication off (local development only; refused unless the
+        /// listen address is loopback).
+        #[arg(long, env = "WEFT_INSECURE_NO_AUTH")]
+        insecure_no_auth: bool,
+        /// A host name clients use to reach this Weft (besides IP addresses and localhost);
+        /// repeat for several. Requests naming another Host are refused (DNS rebinding).
+        #[arg(
+            long = "allowed-host",
+            env = "WEFT_ALLOWED_HOSTS",
+            value_delimiter = ','
+        )]
+        allowed_hosts: Vec<String>,
+        /// Require a read-scoped token for /metrics (open by default).
+        #[arg(long, env = "WEFT_METRICS_AUTH")]
+        metrics_auth: bool,
+        /// Adapters /readyz waits for: "all" (every manifest) or a comma-separated list.
+        #[arg(long, env = "WEFT_REQUIRE_ADAPTERS", default_value = "all")]
+        require_adapters: String,
+        /// After SIGTERM, how long to keep accepting while /readyz answers 503.
+        #[arg(long, env = "WEFT_SHUTDOWN_DELAY", default_value = "0s")]
+        shutdown_delay: String,
+        /// The longest each drain phase (requests in flight, then job attempts) may take.
+        #[arg(long, env = "WEFT_SHUTDOWN_TIMEOUT", default_value = "60s")]
+        shutdown_timeout: String,
+        /// Connections served at once; past it a new one gets a 503 and is closed.
+        #[arg(long, env = "WEFT_MAX_CONNECTIONS", default_value_t = 512)]
+        max_connections: usize,
+        /// How long a client may take to send a request's headers (also how long an idle
+        /// keep-alive connection stays open).
+        #[arg(long, env = "WEFT_HEADER_TIMEOUT", default_value = "10s")]
+        header_timeout: String,
+        /// How long a request body may take to arrive.
+        #[arg(long, env = "WEFT_BODY_TIMEOUT", default_value = "30s")]
+        body_timeout: String,
+        /// Bytes of request bodies held at once across all requests; past it a request gets
+        /// a 503.
+        #[arg(long, env = "WEFT_MAX_BUFFERED", default_value = "256MiB")]
+        max_buffered: String,
+    },
+    /// Create, list and revoke the API tokens of the front door.
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
+    /// List the schedules with their last and next ticks, or run one now.
+    Schedules {
+        #[command(subcommand)]
+        command: Option<SchedulesCommand>,
+    },
+    /// Inspect and retry durable jobs in the store.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+    /// Print a new random store key (for WEFT_STORE_KEY).
+    Keygen,
+    /// Make something new: `weft new adapter NAME` writes a complete adapter (crate, manifest,
+    /// fixtures) that builds and passes `weft test` as made.
+    New {
+        /// What to make: "adapter".
+        #[arg(value_parser = ["adapter"])]
+        kind: String,
+        /// Its name: lower-case letters, digits and '-'.
+        name: String,
+    },
+    /// Run an adapter against fixture files (folders mean their *.toml): exit 1 if a case fails.
+    Test {
+        /// Fixture files or folders, e.g. plugins/acme/fixtures.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The component (default: target/wasm32-wasip2/wasm/weft_NAME.wasm for
+        /// plugins/NAME/…).
+        #[arg(long)]
+        component: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TokensCommand {
+    /// Create a token and print it (shown once: only its hash is kept).
+    Create {
+        /// What the token is for, e.g. "erp-sync".
+        #[arg(long)]
+        name: String,
+        /// admin, read, invoke or invoke:ADAPTER; repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// List the tokens (ids, names, scopes; never the secret).
+    List,
+    /// Revoke a token by its id.
+    Revoke {
+        /// Token id (the part between "weft_" and the second "_").
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum SchedulesCommand {
+    /// Every schedule: cadence, time zone, last tick and its outcome, next tick (the default).
+    List,
+    /// Run one schedule now, in this process, and print its outcome.
+    Run {
+        /// Adapter instance name.
+        adapter: String,
+        /// Schedule name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        /// queued, running, succeeded or dead.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this adapter's jobs.
+        #[arg(long)]
+        adapter: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Show one job with its output or last error.
+    Show {
+        /// Job id.
+        id: String,
+    },
+    /// Put a dead job back in the queue.
+    Retry {
+        /// Job id.
+        id: String,
+        /// Attempts to allow from now on (default: the adapter's `[retry] max_attempts`, as
+        /// the front door's retry gives).
+        #[arg(long)]
+        attempts: Option<u32>,
+    },
+    /// Cancel a queued or dead job: it never runs (again).
+    Cancel {
+        /// Job id.
+        id: String,
+    },
+}

@@ -1,0 +1,143 @@
+//! The console's actions: retry and cancel a job, retry every dead job of an adapter (or of
+//! all), and run a schedule now. Each is a form POST that needs the session's CSRF token and
+//! an `admin` scope.
+
+use super::*;
+
+fn change_note(id: &str, change: crate::jobs::JobChange, verb: &str) -> String {
+    match change {
+        crate::jobs::JobChange::Done => format!("job {id}: {verb}"),
+        crate::jobs::JobChange::NotFound => format!("job {id}: no such job"),
+        crate::jobs::JobChange::Refused(state) => {
+            format!("job {id}: not {verb}, it is {}", state.as_str())
+        }
+    }
+}
+
+fn encode(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+pub(super) async fn retry(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Response {
+    job_action(&c, &headers, &id, body, false).await
+}
+
+pub(super) async fn cancel(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> Response {
+    job_action(&c, &headers, &id, body, true).await
+}
+
+/// Retries (or cancels) one job for an admin session whose form carries its CSRF token, and
+/// goes back to the jobs page saying what happened.
+async fn job_action(
+    c: &Console,
+    headers: &HeaderMap,
+    id: &str,
+    body: Body,
+    cancel: bool,
+) -> Response {
+    let form = match read_form(body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if let Err(r) = c.actor(headers, &form).await {
+        return r;
+    }
+    let (changed, verb) = if cancel {
+        (c.runtime.cancel_job(id).await, "cancelled")
+    } else {
+        (c.runtime.retry_job(id).await, "queued again")
+    };
+    match changed {
+        Ok(change) => {
+            tracing::info!(job = %id, verb, "console: job action");
+            back_to(&format!(
+                "/ui/jobs?done={}",
+                encode(&change_note(id, change, verb))
+            ))
+        }
+        Err(e) => store_down(e),
+    }
+}
+
+/// Retries every dead job (of one adapter, if the form names one), at most [`MAX_BULK`].
+pub(super) async fn bulk_retry(State(c): State<Console>, headers: HeaderMap, body: Body) -> Response {
+    let form = match read_form(body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if let Err(r) = c.actor(&headers, &form).await {
+        return r;
+    }
+    let adapter = form.get("adapter").filter(|a| !a.is_empty()).cloned();
+    let store = &c.runtime.shared().store;
+    // The dead jobs are listed first and changed after: retried jobs leave the "dead" state as
+    // they are changed, so paging while changing would skip some.
+    let mut ids = Vec::new();
+    let mut after: Option<(i64, String)> = None;
+    while ids.len() < MAX_BULK {
+        let filter = crate::store::JobFilter {
+            state: Some(crate::store::JobState::Dead),
+            adapter: adapter.as_deref(),
+            after: after.as_ref().map(|(t, id)| (*t, id.as_str())),
+        };
+        let page = match store.job_page(&filter, 500).await {
+            Ok(p) => p,
+            Err(e) => return store_down(e),
+        };
+        let Some(last) = page.last() else { break };
+        after = Some((last.created_at_ms, last.id.clone()));
+        let full = page.len() == 500;
+        ids.extend(page.into_iter().map(|j| j.id));
+        if !full {
+            break;
+        }
+    }
+    ids.truncate(MAX_BULK);
+    let mut queued = 0usize;
+    for id in &ids {
+        match c.runtime.retry_job(id).await {
+            Ok(crate::jobs::JobChange::Done) => queued += 1,
+            Ok(_) => {}
+            Err(e) => return store_down(e),
+        }
+    }
+    tracing::info!(adapter = ?adapter, queued, "console: bulk retry");
+    let of = adapter.map(|a| format!(" of {a}")).unwrap_or_default();
+    back_to(&format!(
+        "/ui/jobs?done={}",
+        encode(&format!("{queued} dead jobs{of} queued again"))
+    ))
+}
+
+pub(super) async fn run_now(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Path((adapter, name)): Path<(String, String)>,
+    body: Body,
+) -> Response {
+    let form = match read_form(body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if let Err(r) = c.actor(&headers, &form).await {
+        return r;
+    }
+    let note = match c.runtime.run_schedule_now(&adapter, &name).await {
+        Ok(id) => {
+            tracing::info!(adapter = %adapter, schedule = %name, job = %id, "console: run now");
+            format!("{adapter} {name}: running as job {id}")
+        }
+        Err(e) => format!("{adapter} {name}: {}", e.message),
+    };
+    back_to(&format!("/ui/schedules?done={}", encode(&note)))
+}

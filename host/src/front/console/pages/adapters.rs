@@ -1,0 +1,77 @@
+//! The adapters page: each adapter's status, version, limits, and its last hour.
+
+use super::*;
+
+/// Adapters: status, version, limits, hosts and the last hour of each.
+pub(crate) fn adapters(viewer: &Viewer, runtime: &Runtime) -> Markup {
+    let now = crate::clock::now_ms();
+    let statuses = runtime.adapters();
+    let recent = &runtime.shared().metrics.recent;
+    frame(
+        Some(viewer),
+        "/ui",
+        "Adapters",
+        html! {
+            h1 { "Adapters " span.count { (statuses.len()) } }
+            @if statuses.is_empty() { p.notice { "No manifests in " code { (runtime.manifests_dir().display()) } "." } }
+            div.cards {
+                @for s in &statuses {
+                    @let loaded = runtime.registry().get(&s.name);
+                    @let scrub = scrubber(runtime, &s.name);
+                    article.card.adapter id=(format!("adapter-{}", s.name)) data-status=(s.status) {
+                        h2 { (s.name) " " span class=(format!("badge {}", s.status)) { (s.status) } }
+                        @if let Some(e) = &s.error {
+                            p.error role="alert" { (scrub.scrub(e)) }
+                        }
+                        dl {
+                            dt { "Manifest" } dd { code { (s.file.display()) } }
+                            @if let Some(v) = &s.version { dt { "Version" } dd { (v) } }
+                            @if let Some(h) = &s.component_hash { dt { "Component" } dd { code title=(h) { (short_hash(h)) } } }
+                            @if let Some(a) = &loaded { dt { "Loaded" } dd { (when(a.loaded_at_ms, now)) } }
+                            @if !s.operations.is_empty() { dt { "Operations" } dd { (s.operations.join(", ")) } }
+                        }
+                        @if let Some(a) = &loaded {
+                            @let l = &a.manifest.limits;
+                            @let sum = recent.summary(&s.name);
+                            section.hour {
+                                h3 { "Last hour" }
+                                (chart(&sum.calls, &sum.errors))
+                                dl.stats {
+                                    dt { "Calls" } dd.calls { (sum.total) }
+                                    dt { "Errors" } dd {
+                                        @if sum.total > 0 { (format!("{:.1}%", 100.0 * sum.failed as f64 / sum.total as f64)) } @else { "–" }
+                                    }
+                                    dt { "p50" } dd { (ms_text(sum.p50_ms)) }
+                                    dt { "p99" } dd { (ms_text(sum.p99_ms)) }
+                                }
+                                @if !sum.outbound.is_empty() {
+                                    p.outbound { "Outbound: "
+                                        @for (class, n) in &sum.outbound {
+                                            span class=(format!("pill s{}", class.chars().next().unwrap_or('e'))) { (class) " " (n) } " "
+                                        }
+                                    }
+                                }
+                            }
+                            details {
+                                summary { "Limits and hosts" }
+                                dl {
+                                    dt { "Concurrency" } dd { (l.concurrency) @if let Some(q) = l.queue { ", queue " (q) } }
+                                    dt { "Timeout" } dd { (l.timeout) }
+                                    dt { "CPU per call" } dd { (l.cpu_time) }
+                                    dt { "Memory" } dd { (l.memory) }
+                                    @if let Some(r) = &l.rate { dt { "Rate" } dd { (r) } }
+                                    dt { "Storage" } dd { (l.storage) ", " (l.storage_keys) " keys" }
+                                    dt { "Allowed hosts" } dd {
+                                        @let hosts = a.manifest.allowed_hosts.patterns();
+                                        @if hosts.is_empty() { "none" }
+                                        @for (i, p) in hosts.iter().enumerate() { @if i > 0 { ", " } code { (p) } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}

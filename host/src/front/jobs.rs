@@ -1,0 +1,207 @@
+//! Jobs and schedules over HTTP: a job's record, listings by page, retry and cancel, the
+//! schedules' status and "run now".
+
+use super::{App, Problem};
+use crate::call::CallOptions;
+use crate::error::ErrorKind;
+use crate::runtime::Runtime;
+use crate::store::{Enqueued, JobState};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+pub(super) fn store_problem(e: crate::store::StoreError) -> Problem {
+    Problem::new(
+        ErrorKind::Unavailable,
+        503,
+        format!("store unavailable: {e}"),
+    )
+}
+
+pub(super) async fn show_job(State(app): State<App>, Path(id): Path<String>) -> Result<Response, Problem> {
+    match app
+        .runtime
+        .shared()
+        .store
+        .job_get(&id)
+        .await
+        .map_err(store_problem)?
+    {
+        Some(job) => Ok(axum::Json(job).into_response()),
+        None => Err(Problem::new(
+            ErrorKind::NotFound,
+            404,
+            format!("no job {id}"),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct JobQuery {
+    state: Option<String>,
+    adapter: Option<String>,
+    limit: Option<u32>,
+    after: Option<String>,
+}
+
+/// The most one job listing holds, in bytes: past it the page ends early, with a `next` link.
+const MAX_LIST_BYTES: usize = 4 * 1024 * 1024;
+
+pub(super) async fn list_jobs(
+    State(app): State<App>,
+    q: Result<Query<JobQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) = q.map_err(query_problem)?;
+    let state = match q.state.as_deref() {
+        None => None,
+        Some(s) => Some(JobState::parse(s).ok_or_else(|| {
+            Problem::new(
+                ErrorKind::InvalidInput,
+                400,
+                format!("state must be queued, running, succeeded, dead or cancelled, found {s:?}"),
+            )
+        })?),
+    };
+    let after = match q.after.as_deref() {
+        None => None,
+        Some(cursor) => Some(
+            cursor
+                .split_once(':')
+                .and_then(|(c, id)| Some((c.parse::<i64>().ok()?, id)))
+                .ok_or_else(|| {
+                    Problem::new(
+                        ErrorKind::InvalidInput,
+                        400,
+                        format!("after must be a cursor from a Link header, found {cursor:?}"),
+                    )
+                })?,
+        ),
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let filter = crate::store::JobFilter {
+        state,
+        adapter: q.adapter.as_deref(),
+        after,
+    };
+    let jobs = app
+        .runtime
+        .shared()
+        .store
+        .job_page(&filter, limit)
+        .await
+        .map_err(store_problem)?;
+    // Outputs are left out (GET /v1/jobs/{id} has them), and the page ends early rather than
+    // grow past MAX_LIST_BYTES: a listing costs the server a bounded amount whatever it holds.
+    let full = jobs.len() == limit as usize;
+    let mut body = Vec::with_capacity(64 * 1024);
+    body.push(b'[');
+    let mut last: Option<(i64, String)> = None;
+    let mut cut = false;
+    for job in &jobs {
+        let Ok(text) = serde_json::to_vec(job) else {
+            continue;
+        };
+        if last.is_some() && body.len() + text.len() + 2 > MAX_LIST_BYTES {
+            cut = true;
+            break;
+        }
+        if last.is_some() {
+            body.push(b',');
+        }
+        body.extend_from_slice(&text);
+        last = Some((job.created_at_ms, job.id.clone()));
+    }
+    body.push(b']');
+    let mut response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    if (full || cut)
+        && let Some((created, id)) = last
+    {
+        let mut next = format!(
+            "/v1/jobs?limit={limit}&after={created}:{}",
+            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+        );
+        let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+        if let Some(s) = &q.state {
+            next.push_str(&format!("&state={}", enc(s)));
+        }
+        if let Some(a) = &q.adapter {
+            next.push_str(&format!("&adapter={}", enc(a)));
+        }
+        if let Ok(v) = axum::http::HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+            response.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(response)
+}
+
+pub(super) async fn retry_job(State(app): State<App>, Path(id): Path<String>) -> Result<Response, Problem> {
+    match app.runtime.retry_job(&id).await.map_err(store_problem)? {
+        crate::jobs::JobChange::Done => {}
+        crate::jobs::JobChange::NotFound => return Err(no_job(&id)),
+        crate::jobs::JobChange::Refused(state) => {
+            return Err(Problem::new(
+                ErrorKind::Conflict,
+                409,
+                format!(
+                    "job {id} is {}, only a dead job can be retried",
+                    state.as_str()
+                ),
+            ));
+        }
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "job_id": id, "state": "queued" })),
+    )
+        .into_response())
+}
+
+fn no_job(id: &str) -> Problem {
+    Problem::new(ErrorKind::NotFound, 404, format!("no job {id}"))
+}
+
+pub(super) async fn cancel_job(State(app): State<App>, Path(id): Path<String>) -> Result<Response, Problem> {
+    match app.runtime.cancel_job(&id).await.map_err(store_problem)? {
+        crate::jobs::JobChange::Done => {
+            Ok(axum::Json(json!({ "job_id": id, "state": "cancelled" })).into_response())
+        }
+        crate::jobs::JobChange::NotFound => Err(no_job(&id)),
+        crate::jobs::JobChange::Refused(state) => Err(Problem::new(
+            ErrorKind::Conflict,
+            409,
+            format!(
+                "job {id} is {}, only a queued or dead job can be cancelled",
+                state.as_str()
+            ),
+        )),
+    }
+}
+
+pub(super) async fn schedules(State(app): State<App>) -> Response {
+    axum::Json(app.runtime.schedules().await).into_response()
+}
+
+pub(super) async fn run_schedule(
+    State(app): State<App>,
+    Path((adapter, name)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let id = app
+        .runtime
+        .run_schedule_now(&adapter, &name)
+        .await
+        .map_err(Problem::from)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("/v1/jobs/{id}"))],
+        axum::Json(json!({ "job_id": id, "state": "queued" })),
+    )
+        .into_response())
+}

@@ -1,0 +1,280 @@
+//! Operations over HTTP (sync and async), inbound routes, and the adapters' status.
+
+use super::{App, Problem};
+use crate::call::CallOptions;
+use crate::error::ErrorKind;
+use crate::runtime::Runtime;
+use crate::store::{Enqueued, JobState};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+#[derive(Deserialize)]
+struct OpQuery {
+    mode: Option<String>,
+}
+
+/// Says so in the log when the client of a synchronous call went away before its answer: the
+/// call itself goes on to its end (see `operation`).
+struct ClientGone {
+    call_id: String,
+    adapter: String,
+    op: String,
+    answered: bool,
+}
+
+impl Drop for ClientGone {
+    fn drop(&mut self) {
+        if !self.answered {
+            tracing::info!(call_id = %self.call_id, adapter = %self.adapter, op = %self.op, "the client went away before the answer: the call runs to its end, its outcome is only in the log and metrics");
+        }
+    }
+}
+
+/// A query string Weft cannot read, as a problem rather than axum's plain text.
+fn query_problem(e: axum::extract::rejection::QueryRejection) -> Problem {
+    Problem::new(
+        ErrorKind::InvalidInput,
+        400,
+        format!("query string: {}", e.body_text()),
+    )
+}
+
+pub(super) async fn operation(
+    State(app): State<App>,
+    Path((name, op)): Path<(String, String)>,
+    query: Result<Query<OpQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let Query(query) = query.map_err(query_problem)?;
+    let adapter = app.runtime.adapter(&name, &op).map_err(Problem::from)?;
+    let limit = adapter
+        .manifest
+        .limits
+        .request_body
+        .bytes()
+        .min(app.options.max_body);
+    let what = if limit < app.options.max_body {
+        format!("limits.request_body of adapter {name}")
+    } else {
+        "the front door's --max-body".to_string()
+    };
+    check_length(&headers, limit, &what)?;
+    let bytes = read_body(
+        body,
+        limit,
+        &what,
+        app.options.body_timeout,
+        &app.options.body_budget,
+    )
+    .await?;
+    let input = std::str::from_utf8(&bytes).map_err(|e| {
+        Problem::new(
+            ErrorKind::InvalidInput,
+            400,
+            format!("body is not UTF-8: {e}"),
+        )
+    })?;
+    let input = if input.trim().is_empty() { "{}" } else { input };
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_string))
+        .transpose()
+        .map_err(|_| {
+            Problem::new(
+                ErrorKind::InvalidInput,
+                400,
+                "Idempotency-Key is not valid text",
+            )
+        })?;
+    match query.mode.as_deref() {
+        None | Some("sync") => {
+            let call_id = uuid::Uuid::new_v4().to_string();
+            let options = CallOptions {
+                call_id: Some(call_id.clone()),
+                idempotency_key: key,
+                deadline: Some(Instant::now() + app.options.request_timeout),
+                ..CallOptions::default()
+            };
+            // The call runs in a task of its own: a client that hangs up does not cut a call
+            // the platform may already be carrying out. It finishes, and the log says so.
+            let runtime = app.runtime.clone();
+            let (name2, op2, input) = (name.clone(), op.clone(), input.to_string());
+            let call = tokio::spawn(
+                async move { runtime.invoke(&name2, &op2, &input, options).await }
+                    .instrument(tracing::Span::current()),
+            );
+            let mut watch = ClientGone {
+                call_id,
+                adapter: name,
+                op,
+                answered: false,
+            };
+            let finished = call.await;
+            watch.answered = true;
+            let output = finished.map_err(|e| {
+                Problem::new(
+                    ErrorKind::Trap,
+                    500,
+                    format!("the call's task ended abnormally: {e}"),
+                )
+            })??;
+            Ok(([(header::CONTENT_TYPE, "application/json")], output).into_response())
+        }
+        Some("async") => {
+            let enqueued = app
+                .runtime
+                .enqueue(&name, &op, input, key, Duration::ZERO)
+                .await?;
+            let (status, id) = match enqueued {
+                Enqueued::New(id) => (StatusCode::ACCEPTED, id),
+                Enqueued::Existing(id) | Enqueued::KeyConflict(id) => (StatusCode::ACCEPTED, id),
+            };
+            let location = format!("/v1/jobs/{id}");
+            Ok((
+                status,
+                [(header::LOCATION, location)],
+                axum::Json(json!({ "job_id": id })),
+            )
+                .into_response())
+        }
+        Some(other) => Err(Problem::new(
+            ErrorKind::InvalidInput,
+            400,
+            format!("mode must be \"sync\" or \"async\", found {other:?}"),
+        )),
+    }
+}
+
+pub(super) async fn inbound(
+    State(app): State<App>,
+    Path((name, rest)): Path<(String, String)>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let path = format!("/{rest}");
+    let adapter = app.runtime.registry().get(&name).ok_or_else(|| {
+        Problem::new(
+            ErrorKind::NotFound,
+            404,
+            format!("no adapter named {name:?}"),
+        )
+    })?;
+    let route = adapter
+        .route(method.as_str(), &path)
+        .ok_or_else(|| {
+            Problem::new(
+                ErrorKind::NotFound,
+                404,
+                format!("adapter {name} declares no route {method} {path}"),
+            )
+        })?
+        .clone();
+    let limit = adapter
+        .manifest
+        .limits
+        .request_body
+        .bytes()
+        .min(app.options.max_body);
+    let what = format!("limits.request_body of adapter {name}");
+    let metrics = &app.runtime.shared().metrics;
+    let count = |outcome: &str| metrics.record_inbound(&name, &route.name, outcome);
+    let mut request = crate::inbound::InboundRequest {
+        method: method.as_str().to_string(),
+        path,
+        query: url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: Vec::new(),
+    };
+    // Whatever can be refused without the body is refused before a byte of it is read.
+    if let Err(refused) = crate::inbound::authenticate_headers(&adapter, &route, &request) {
+        count("refused");
+        tracing::info!(adapter = %name, route = %route.name, "inbound request refused: {refused}");
+        return Err(Problem::new(
+            ErrorKind::Auth,
+            401,
+            format!("route {} refused the request: {refused}", route.name),
+        ));
+    }
+    let held = match check_length(&headers, limit, &what) {
+        Ok(()) => {
+            read_body(
+                body,
+                limit,
+                &what,
+                app.options.body_timeout,
+                &app.options.body_budget,
+            )
+            .await
+        }
+        Err(p) => Err(p),
+    }
+    .inspect_err(|_| count("unreadable"))?;
+    let (bytes, _share) = held.into_parts();
+    request.body = Vec::from(bytes);
+    let checked = match crate::inbound::authenticate(&adapter, &route, &request) {
+        Ok(()) => crate::inbound::check_replay(&adapter, &route, &request).await,
+        Err(e) => Err(e),
+    };
+    let remembered = match checked {
+        Ok(r) => r,
+        Err(refused) => {
+            count("refused");
+            tracing::info!(adapter = %name, route = %route.name, "inbound request refused: {refused}");
+            return Err(Problem::new(
+                ErrorKind::Auth,
+                401,
+                format!("route {} refused the request: {refused}", route.name),
+            ));
+        }
+    };
+    let answer = adapter.handle_inbound(&route, request).await;
+    if let Some(r) = remembered
+        && !answer
+            .as_ref()
+            .is_ok_and(|a| (200..300).contains(&a.status))
+    {
+        crate::inbound::forget(&adapter, r).await;
+    }
+    let answer = answer.map_err(|f| {
+        count(f.kind.as_str());
+        Problem::new(f.kind, f.kind.http_status(), f.message)
+    })?;
+    count(&format!("{}xx", answer.status / 100));
+    let mut response = Response::new(Body::from(answer.body));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    for (n, v) in answer.headers {
+        if let (Ok(n), Ok(v)) = (
+            axum::http::HeaderName::from_bytes(n.as_bytes()),
+            axum::http::HeaderValue::from_str(&v),
+        ) {
+            response.headers_mut().append(n, v);
+        }
+    }
+    Ok(response)
+}
+
+pub(super) async fn adapters(State(app): State<App>) -> Response {
+    axum::Json(app.runtime.adapters()).into_response()
+}

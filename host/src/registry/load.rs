@@ -1,0 +1,345 @@
+//! Loading one adapter: parse the manifest, compile the component (through the cache), check
+//! the contract, describe, check the manifest against the description, and reserve instances.
+
+use crate::bindings::AdapterWorldPre;
+use crate::call::{LoadedAdapter, Shared};
+use crate::http::{HttpCapability, HttpPolicy};
+use crate::manifest::{self, ManifestError};
+use crate::redact::Redactor;
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Every way `manifest` differs from what the adapter declares it reads: `[config]` keys it
+/// does not know (typos) or lacks, values of the wrong type, schedules and routes it does not
+/// run. Each is (key, what is wrong); all of them, not the first.
+pub(super) fn check_declared(
+    manifest: &crate::manifest::Manifest,
+    d: &crate::description::AdapterDescription,
+) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    let who = format!("adapter {} {}", d.name, d.version);
+    if !d.config.is_empty() {
+        let given = manifest.config.as_object().cloned().unwrap_or_default();
+        let known: Vec<&str> = d.config.iter().map(|k| k.name.as_str()).collect();
+        for (key, value) in &given {
+            // `base_url` is the manifest's own key, handed to every adapter.
+            if key == "base_url" {
+                continue;
+            }
+            let Some(declared) = d.config.iter().find(|k| k.name == *key) else {
+                let near = known
+                    .iter()
+                    .find(|k| similar(k, key))
+                    .map(|k| format!(" (did you mean {k:?}?)"))
+                    .unwrap_or_default();
+                problems.push((
+                    format!("config.{key}"),
+                    format!(
+                        "{who} reads no such key{near}; it reads {}",
+                        known.join(", ")
+                    ),
+                ));
+                continue;
+            };
+            let fits = match declared.kind {
+                "string" => value.is_string(),
+                "integer" => value.is_i64() || value.is_u64(),
+                "number" => value.is_number(),
+                "boolean" => value.is_boolean(),
+                "list" => value.is_array(),
+                "table" => value.is_object(),
+                _ => true,
+            };
+            if !fits {
+                problems.push((
+                    format!("config.{key}"),
+                    format!("expected a {}, found {value}", declared.kind),
+                ));
+            }
+        }
+        for k in d.config.iter().filter(|k| k.required) {
+            if !given.contains_key(&k.name) {
+                problems.push((
+                    format!("config.{}", k.name),
+                    format!("required by {who}: {}", k.description),
+                ));
+            }
+        }
+    }
+    for s in manifest
+        .schedules
+        .iter()
+        .filter(|_| !d.schedules.is_empty())
+    {
+        if !d.schedules.contains(&s.name) {
+            problems.push((
+                "schedules".into(),
+                format!(
+                    "{who} runs no schedule {:?} (it runs: {})",
+                    s.name,
+                    d.schedules.join(", ")
+                ),
+            ));
+        }
+    }
+    for r in manifest.routes.iter().filter(|_| !d.routes.is_empty()) {
+        if !d.routes.contains(&r.name) {
+            problems.push((
+                "routes".into(),
+                format!(
+                    "{who} serves no route {:?} (it serves: {})",
+                    r.name,
+                    d.routes.join(", ")
+                ),
+            ));
+        }
+    }
+    problems
+}
+
+/// Two keys one typo apart (one letter added, dropped, changed, or two swapped).
+fn similar(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            row[j] = (prev[j] + 1).min(row[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = row;
+    }
+    prev[b.len()] <= 2
+}
+
+/// Instances an adapter may hold at once: one per concurrent call, and one for a token fetch
+/// running beside them.
+pub fn reserved_instances(manifest: &crate::manifest::Manifest) -> u32 {
+    manifest.limits.concurrency.saturating_add(1)
+}
+
+/// Gives each adapter its own share of the instance pool: the adapters in `adapters` must
+/// together reserve no more than `pool` instances, so that one adapter's hanging calls can
+/// never take the instances another needs. Versions already serving keep their share; a new or
+/// changed manifest that does not fit is refused (its running version, if any, keeps serving).
+pub(super) fn reserve_instances(
+    pool: u32,
+    current: &BTreeMap<String, Arc<LoadedAdapter>>,
+    adapters: &mut BTreeMap<String, Arc<LoadedAdapter>>,
+    failures: &mut Vec<ManifestError>,
+) {
+    let is_running = |a: &Arc<LoadedAdapter>| {
+        current
+            .get(&a.manifest.name)
+            .is_some_and(|c| Arc::ptr_eq(c, a))
+    };
+    let mut reserved: u32 = adapters
+        .values()
+        .filter(|a| is_running(a))
+        .map(|a| reserved_instances(&a.manifest))
+        .fold(0, u32::saturating_add);
+    let newcomers: Vec<Arc<LoadedAdapter>> = adapters
+        .values()
+        .filter(|a| !is_running(a))
+        .cloned()
+        .collect();
+    for adapter in newcomers {
+        let name = adapter.manifest.name.clone();
+        let wants = reserved_instances(&adapter.manifest);
+        let previous = current.get(&name);
+        let others = reserved;
+        if others.saturating_add(wants) <= pool {
+            reserved = others.saturating_add(wants);
+            continue;
+        }
+        let message = format!(
+            "limits.concurrency = {} needs {wants} instances (one per call and one for token fetches), but the pool has {pool} and the other adapters reserve {others}: lower limits.concurrency here or elsewhere, or start weft with a larger --max-instances",
+            adapter.manifest.limits.concurrency
+        );
+        tracing::error!(adapter = %name, "{message}");
+        failures.push(ManifestError {
+            file: adapter.manifest.file.clone(),
+            key: "limits.concurrency".into(),
+            message,
+        });
+        match previous {
+            Some(p) => {
+                tracing::warn!(adapter = %name, "the previous version keeps serving");
+                reserved = reserved.saturating_add(reserved_instances(&p.manifest));
+                adapters.insert(name, p.clone());
+            }
+            None => {
+                adapters.remove(&name);
+            }
+        }
+    }
+}
+
+/// Loads one manifest and its component, ready to serve. A new version of a running adapter
+/// (`running`) with the same `limits.concurrency` shares the running version's permits and
+/// queue count, so that calls still running on the old version count against the new one and
+/// a reload never lets more calls reach the platform at once than the manifest allows.
+pub async fn load_adapter(
+    shared: &Arc<Shared>,
+    file: &Path,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    running: &BTreeMap<String, Arc<LoadedAdapter>>,
+) -> Result<Arc<LoadedAdapter>, ManifestError> {
+    let text = crate::files::read_regular_async(file, crate::files::MAX_MANIFEST)
+        .await
+        .map_err(|e| ManifestError {
+            file: file.to_path_buf(),
+            key: String::new(),
+            message: format!("cannot be read: {e}"),
+        })?;
+    let source_hash = hex::encode(Sha256::digest(&text));
+    let text = String::from_utf8(text).map_err(|_| ManifestError {
+        file: file.to_path_buf(),
+        key: String::new(),
+        message: "is not UTF-8 text".into(),
+    })?;
+    let manifest = manifest::parse(file, &text, env)?;
+    let err = |key: &str, message: String| ManifestError {
+        file: file.to_path_buf(),
+        key: key.to_string(),
+        message,
+    };
+    let max = shared.engine.options().max_instance_memory;
+    if manifest.limits.memory.bytes() > max {
+        return Err(err(
+            "limits.memory",
+            format!(
+                "{} exceeds the host's per-instance maximum of {} (weft --max-instance-memory)",
+                manifest.limits.memory,
+                manifest::ByteSize::bytes_exact(max)
+            ),
+        ));
+    }
+    let bytes = crate::files::read_regular_async(&manifest.component, crate::files::MAX_COMPONENT)
+        .await
+        .map_err(|e| {
+            err(
+                "component",
+                format!("cannot read {}: {e}", manifest.component.display()),
+            )
+        })?;
+    let compile_shared = shared.clone();
+    let (component, hash) =
+        tokio::task::spawn_blocking(move || compile_shared.engine.compile(&bytes))
+            .await
+            .map_err(|e| err("component", format!("compilation did not finish: {e}")))?
+            .map_err(|e| {
+                err(
+                    "component",
+                    format!("{}: {e}", manifest.component.display()),
+                )
+            })?;
+    let pre = shared
+        .linker
+        .instantiate_pre(&component)
+        .and_then(AdapterWorldPre::new)
+        .map_err(|e| {
+            err(
+                "component",
+                format!(
+                    "{} does not implement weft:adapter@0.1.0: {e:#}",
+                    manifest.component.display()
+                ),
+            )
+        })?;
+    let http = HttpCapability::new(
+        &manifest.name,
+        HttpPolicy {
+            allowed: manifest.allowed_hosts.clone(),
+            timeout: manifest.limits.http_timeout.get(),
+            max_request: manifest.limits.http_request.bytes(),
+            max_response: manifest.limits.http_response.bytes(),
+            propagate_trace: manifest.trace_propagation,
+        },
+        shared.metrics.clone(),
+    )
+    .map_err(|e| err("", e.to_string()))?;
+    let redactor = Redactor::new(manifest.secrets.values().map(|s| s.expose()));
+    let credentials = shared.tokens.credentials_fingerprint(
+        manifest
+            .secrets
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.expose())),
+    );
+    let config_json = manifest.config.to_string();
+    let carried = running
+        .get(&manifest.name)
+        .filter(|old| old.manifest.limits.concurrency == manifest.limits.concurrency)
+        .map(|old| (old.permits.clone(), old.waiting.clone()));
+    let (permits, waiting) = carried.unwrap_or_else(|| {
+        (
+            Arc::new(Semaphore::new(manifest.limits.concurrency as usize)),
+            Arc::default(),
+        )
+    });
+    let adapter = Arc::new(LoadedAdapter {
+        manifest,
+        source_hash,
+        component_hash: hash,
+        loaded_at_ms: crate::clock::now_ms(),
+        description: OnceLock::new(),
+        pre,
+        http,
+        redactor,
+        credentials,
+        config_json,
+        permits,
+        waiting,
+        shared: shared.clone(),
+    });
+    let description = adapter
+        .describe(Instant::now() + DESCRIBE_TIMEOUT)
+        .await
+        .map_err(|f| err("component", format!("describe() failed: {}", f.message)))?;
+    if let Some(op) = description
+        .operations
+        .iter()
+        .find(|o| o.name.starts_with(crate::jobs::JOB_PREFIX))
+    {
+        return Err(err(
+            "component",
+            format!(
+                "operation {:?}: names starting with {:?} are the host's (schedule runs)",
+                op.name,
+                crate::jobs::JOB_PREFIX
+            ),
+        ));
+    }
+    for secret in &description.secrets {
+        if !adapter.manifest.secrets.contains_key(secret) {
+            return Err(err(
+                "secrets",
+                format!(
+                    "adapter {} {} needs secret {secret:?} (add `{secret} = \"env:SOME_VARIABLE\"` under [secrets])",
+                    description.name, description.version
+                ),
+            ));
+        }
+    }
+    let problems = check_declared(&adapter.manifest, &description);
+    if let Some(((key, first), rest)) = problems.split_first() {
+        // Every problem at once: the first names the key, the others follow with theirs.
+        let mut message = first.clone();
+        for (k, m) in rest {
+            message.push_str(&format!("; {k}: {m}"));
+        }
+        return Err(err(key, message));
+    }
+    let _ = adapter.description.set(description);
+    tracing::info!(adapter = %adapter.manifest.name, file = %file.display(), hash = %adapter.component_hash, "adapter loaded");
+    Ok(adapter)
+}

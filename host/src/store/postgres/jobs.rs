@@ -1,0 +1,347 @@
+//! The job queue on PostgreSQL: `FOR UPDATE SKIP LOCKED` claims and `LISTEN/NOTIFY` wake-ups
+//! across nodes.
+
+use super::PgStore;
+use crate::store::{Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, NewJob, StoreError};
+use async_trait::async_trait;
+use sqlx::Row;
+
+#[async_trait]
+impl JobStore for PgStore {
+    async fn job_enqueue_many(
+        &self,
+        jobs: &[NewJob],
+        now_ms: i64,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        // One statement for the lot (arrays unnested into rows): one round trip however many
+        // jobs, where a statement each would cost one each.
+        let column = |f: fn(&NewJob) -> String| jobs.iter().map(f).collect::<Vec<String>>();
+        let optional =
+            |f: fn(&NewJob) -> Option<String>| jobs.iter().map(f).collect::<Vec<Option<String>>>();
+        let mut tx = self.pool.begin().await?;
+        let inserted: Vec<String> = sqlx::query_scalar(
+            "INSERT INTO jobs (id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, request_hash, created_at_ms, updated_at_ms) \
+             SELECT id, adapter, op, input, 'queued', 0, max_attempts, run_at_ms, idempotency_key, request_hash, $9, $9 \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[]) \
+                  AS t(id, adapter, op, input, max_attempts, run_at_ms, idempotency_key, request_hash) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(column(|j| j.id.clone()))
+        .bind(column(|j| j.adapter.clone()))
+        .bind(column(|j| j.op.clone()))
+        .bind(column(|j| j.input.clone()))
+        .bind(jobs.iter().map(|j| i64::from(j.max_attempts)).collect::<Vec<i64>>())
+        .bind(jobs.iter().map(|j| j.run_at_ms).collect::<Vec<i64>>())
+        .bind(optional(|j| j.idempotency_key.clone()))
+        .bind(optional(|j| j.request_hash.clone()))
+        .bind(now_ms)
+        .fetch_all(&mut *tx)
+        .await?;
+        let inserted: std::collections::HashSet<String> = inserted.into_iter().collect();
+        let mut out = Vec::with_capacity(jobs.len());
+        let mut taken = std::collections::HashSet::new();
+        for job in jobs {
+            // An id inserted once: a second job of the batch with the same id was not.
+            if inserted.contains(&job.id) && taken.insert(job.id.clone()) {
+                out.push(Enqueued::New(job.id.clone()));
+                continue;
+            }
+            let Some(key) = &job.idempotency_key else {
+                out.push(Enqueued::Existing(job.id.clone()));
+                continue;
+            };
+            let row = sqlx::query(crate::store::sql::JOB_BY_KEY)
+                .bind(&job.adapter)
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await?;
+            let id: String = row.get(0);
+            let hash: Option<String> = row.get(1);
+            out.push(if hash == job.request_hash {
+                Enqueued::Existing(id)
+            } else {
+                Enqueued::KeyConflict(id)
+            });
+        }
+        if !inserted.is_empty() {
+            // Delivered at commit, once for the batch: the other nodes' workers wake.
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(format!("{JOBS_CHANNEL}_{}", self.schema))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn job_claim(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        // SKIP LOCKED: concurrent claimers on any node pass over a row another is taking.
+        let row = sqlx::query(
+            "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3 \
+             WHERE id = (SELECT id FROM jobs WHERE (state = 'queued' AND run_at_ms <= $4) OR (state = 'running' AND lease_until_ms < $5) \
+                         ORDER BY run_at_ms LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms",
+        )
+        .bind(owner)
+        .bind(lease_until_ms)
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| job_from_row(&r)))
+    }
+
+    async fn job_heartbeat(
+        &self,
+        id: &str,
+        attempt: u32,
+        lease_until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            crate::store::sql::JOB_HEARTBEAT,
+        )
+        .bind(lease_until_ms)
+        .bind(id)
+        .bind(i64::from(attempt))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn job_finish(
+        &self,
+        id: &str,
+        attempt: u32,
+        outcome: &JobOutcome,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        // The fence (same attempt, still running) makes a late finisher's update a no-op.
+        let done = finish_query(outcome, now_ms)
+            .bind(id.to_string())
+            .bind(i64::from(attempt))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn job_finish_many(
+        &self,
+        finished: &[super::Finish],
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(finished.len());
+        for f in finished {
+            let done = finish_query(&f.outcome, now_ms)
+                .bind(f.id.clone())
+                .bind(i64::from(f.attempt))
+                .execute(&mut *tx)
+                .await?;
+            out.push(done.rows_affected() == 1);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn job_claim_many(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        // SKIP LOCKED: claimers on other nodes pass over the rows this one is taking.
+        let rows = sqlx::query(&format!(
+            "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3 \
+             WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at_ms <= $3) OR (state = 'running' AND lease_until_ms < $3) \
+                          ORDER BY run_at_ms LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             RETURNING {CLAIM_COLUMNS}"
+        ))
+        .bind(owner)
+        .bind(lease_until_ms)
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut jobs: Vec<JobRecord> = rows.iter().map(job_from_row).collect();
+        jobs.sort_by_key(|j| j.run_at_ms);
+        Ok(jobs)
+    }
+
+    async fn job_get(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| job_from_row(&r)))
+    }
+
+    async fn job_page(
+        &self,
+        filter: &JobFilter<'_>,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let (after_created, after_id) = match filter.after {
+            Some((c, id)) => (Some(c), Some(id)),
+            None => (None, None),
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {} {}",
+            crate::store::sql::LIST_COLUMNS,
+            crate::store::sql::JOB_PAGE
+        ))
+        .bind(filter.state.map(JobState::as_str))
+        .bind(filter.state.map(JobState::as_str))
+        .bind(filter.adapter)
+        .bind(filter.adapter)
+        .bind(after_created)
+        .bind(after_created)
+        .bind(after_created)
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(job_from_row).collect())
+    }
+
+    async fn job_retry(
+        &self,
+        id: &str,
+        extra_attempts: u32,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            crate::store::sql::JOB_RETRY,
+        )
+        .bind(i64::from(extra_attempts))
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn job_active(&self, adapter: &str, op: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(crate::store::sql::JOB_ACTIVE)
+            .bind(adapter)
+            .bind(op)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn job_cancel(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(crate::store::sql::JOB_CANCEL)
+            .bind(now_ms)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn job_prune(&self, before_ms: i64, limit: u32) -> Result<u64, StoreError> {
+        let done = sqlx::query(crate::store::sql::JOB_PRUNE)
+            .bind(before_ms)
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn job_release_owner(&self, owner: &str, now_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempt = attempt - 1, run_at_ms = $1, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 \
+             WHERE lease_owner = $3 AND state = 'running'",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn job_counts(&self) -> Result<Vec<(String, JobState, i64)>, StoreError> {
+        let rows = sqlx::query(crate::store::sql::JOB_COUNTS)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                JobState::parse(r.get::<&str, _>(1))
+                    .map(|s| (r.get::<String, _>(0), s, r.get::<i64, _>(2)))
+            })
+            .collect())
+    }
+
+    fn job_wakeup(&self) -> Option<Arc<tokio::sync::Notify>> {
+        Some(self.wakeup.clone())
+    }
+}
+
+/// The statement recording one attempt's end; the job id and attempt are bound after it.
+fn finish_query(
+    outcome: &JobOutcome,
+    now_ms: i64,
+) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    match outcome {
+        JobOutcome::Succeeded(output) => sqlx::query(crate::store::sql::JOB_SUCCEED)
+        .bind(output.clone())
+        .bind(now_ms),
+        JobOutcome::Retry { run_at_ms, error } => sqlx::query(
+            "UPDATE jobs SET state = 'queued', run_at_ms = $1, last_error = $2, errors = (CASE WHEN jsonb_array_length(COALESCE(errors, '[]')::jsonb) >= 20 THEN COALESCE(errors, '[]')::jsonb - 0 ELSE COALESCE(errors, '[]')::jsonb END || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at_ms', $3::bigint, 'error', $2::jsonb)))::text, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $3 WHERE id = $4 AND attempt = $5 AND state = 'running'"
+        )
+        .bind(*run_at_ms)
+        .bind(error.clone())
+        .bind(now_ms),
+        JobOutcome::Dead(error) => sqlx::query(
+            "UPDATE jobs SET state = 'dead', last_error = $1, errors = (CASE WHEN jsonb_array_length(COALESCE(errors, '[]')::jsonb) >= 20 THEN COALESCE(errors, '[]')::jsonb - 0 ELSE COALESCE(errors, '[]')::jsonb END || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at_ms', $2::bigint, 'error', $1::jsonb)))::text, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 WHERE id = $3 AND attempt = $4 AND state = 'running'"
+        )
+        .bind(error.clone())
+        .bind(now_ms),
+        JobOutcome::Release { run_at_ms } => sqlx::query(crate::store::sql::JOB_RELEASE)
+        .bind(*run_at_ms)
+        .bind(now_ms),
+    }
+}
+
+/// What a claim answers: a job without its attempt history (a worker has no use for it).
+const CLAIM_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms";
+
+const JOB_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms, errors";
+
+fn job_from_row(r: &PgRow) -> JobRecord {
+    let json = |i: usize| {
+        r.get::<Option<String>, _>(i)
+            .and_then(|t| serde_json::from_str(&t).ok())
+    };
+    JobRecord {
+        id: r.get(0),
+        adapter: r.get(1),
+        op: r.get(2),
+        input: r.get(3),
+        state: JobState::parse(r.get::<&str, _>(4)).unwrap_or(JobState::Dead),
+        attempt: u32::try_from(r.get::<i64, _>(5)).unwrap_or(0),
+        max_attempts: u32::try_from(r.get::<i64, _>(6)).unwrap_or(0),
+        run_at_ms: r.get(7),
+        idempotency_key: r.get(8),
+        output: json(9),
+        last_error: json(10),
+        created_at_ms: r.get(11),
+        updated_at_ms: r.get(12),
+        // A claim's RETURNING leaves the history out: a worker has no use for it.
+        errors: r
+            .try_get::<Option<String>, _>(13)
+            .ok()
+            .flatten()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default(),
+    }
+}

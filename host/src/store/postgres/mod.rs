@@ -1,0 +1,140 @@
+//! The shared store: PostgreSQL, so that several `weft` processes behave as one.
+
+use super::{
+    Enqueued, JobFilter, JobOutcome, JobRecord, JobState, NewJob, Store, StoreError, StoreLock,
+    StoredGrant, like_prefix,
+};
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Postgres};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The channel an enqueue notifies, so that idle workers on every node start at once.
+const JOBS_CHANNEL: &str = "weft_jobs";
+
+/// PostgreSQL-backed [`Store`].
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// Schema the tables live in; part of every advisory-lock key.
+    schema: String,
+    wakeup: Arc<tokio::sync::Notify>,
+}
+
+/// A session advisory lock held on its own connection until released.
+pub struct PgLock {
+    conn: Option<PoolConnection<Postgres>>,
+    key: String,
+}
+
+#[async_trait]
+impl StoreLock for PgLock {
+    async fn release(mut self: Box<Self>) {
+        if let Some(mut conn) = self.conn.take() {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
+                .bind(&self.key)
+                .execute(&mut *conn)
+                .await;
+            if unlocked.is_err() {
+                // A connection that could not unlock must not go back to the pool holding it.
+                drop(conn.detach());
+            }
+        }
+    }
+}
+
+impl Drop for PgLock {
+    fn drop(&mut self) {
+        // Not released (the holder was cancelled): closing the session releases the lock.
+        if let Some(conn) = self.conn.take() {
+            drop(conn.detach());
+        }
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://…`, optionally `?schema=NAME`, default `public`),
+    /// creates the schema if needed, runs the migrations and listens for enqueued jobs.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let (url, schema) = split_schema(url);
+        if !schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || schema.is_empty()
+        {
+            return Err(StoreError::Config(format!(
+                "schema name {schema:?}: letters, digits and '_' only"
+            )));
+        }
+        let base =
+            PgConnectOptions::from_str(&url)?.log_statements(tracing::log::LevelFilter::Trace);
+        {
+            let mut conn = base.connect().await?;
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .execute(&mut conn)
+                .await?;
+        }
+        let options = base.options([("search_path", schema.as_str())]);
+        // No ping before each use: it is a round trip as long as most statements here. A
+        // connection the server dropped (a restart) fails the one statement that finds it, the
+        // pool replaces it, and that statement's caller retries as after any store error (a job
+        // by its lease, an HTTP caller after its 503).
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .test_before_acquire(false)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await?;
+        // Migrations of several nodes starting at once are serialised by sqlx's own lock.
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        let wakeup = Arc::new(tokio::sync::Notify::new());
+        let mut listener = PgListener::connect_with(&pool).await?;
+        listener.listen(&format!("{JOBS_CHANNEL}_{schema}")).await?;
+        let notify = wakeup.clone();
+        tokio::spawn(async move {
+            // PgListener reconnects by itself; a notification only wakes workers early.
+            while let Ok(_n) = listener.recv().await {
+                notify.notify_waiters();
+            }
+        });
+        Ok(Self {
+            pool,
+            schema,
+            wakeup,
+        })
+    }
+}
+
+fn split_schema(url: &str) -> (String, String) {
+    let Some((head, query)) = url.split_once('?') else {
+        return (url.to_string(), "public".into());
+    };
+    let mut schema = "public".to_string();
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.strip_prefix("schema=") {
+            Some(s) => {
+                schema = s.to_string();
+                false
+            }
+            None => true,
+        })
+        .collect();
+    let url = if rest.is_empty() {
+        head.to_string()
+    } else {
+        format!("{head}?{}", rest.join("&"))
+    };
+    (url, schema)
+}
+
+mod jobs;
+mod kv;
+mod rate;
+mod schedules;
+mod tokens;

@@ -1,0 +1,80 @@
+//! SQL both backends run as written (sqlx takes `$N` parameters for SQLite too); each backend
+//! keeps only the statements where the dialects differ.
+
+/// One value.
+pub const KV_GET: &str = "SELECT value FROM kv WHERE ns = $1 AND key = $2";
+/// Write a value, replacing any.
+pub const KV_SET: &str = "INSERT INTO kv (ns, key, value) VALUES ($1, $2, $3) ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value";
+/// Delete a key.
+pub const KV_DELETE: &str = "DELETE FROM kv WHERE ns = $1 AND key = $2";
+/// Keys by prefix (a `LIKE` pattern from `like_prefix`), after a key, in order.
+pub const KV_LIST: &str = "SELECT key FROM kv WHERE ns = $1 AND key LIKE $2 ESCAPE '\\' AND key > $3 ORDER BY key LIMIT $4";
+/// Write a value only where the key is absent (compare-and-swap from nothing).
+pub const KV_CREATE: &str = "INSERT INTO kv (ns, key, value) VALUES ($1, $2, $3) ON CONFLICT (ns, key) DO NOTHING";
+/// Replace a value only where it is still the expected one.
+pub const KV_SWAP: &str = "UPDATE kv SET value = $1 WHERE ns = $2 AND key = $3 AND value = $4";
+/// Delete a key only where its value is still the expected one.
+pub const KV_DELETE_IF: &str = "DELETE FROM kv WHERE ns = $1 AND key = $2 AND value = $3";
+/// Whether a key is set (counts 0 or 1).
+pub const KV_EXISTS: &str = "SELECT COUNT(*) FROM kv WHERE ns = $1 AND key = $2";
+/// Enqueue one job; a keyed job whose key exists is left as it was.
+pub const JOB_INSERT: &str = "INSERT INTO jobs (id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, request_hash, created_at_ms, updated_at_ms) \
+     VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
+/// The job holding an adapter's idempotency key, and what the key was used for.
+pub const JOB_BY_KEY: &str =
+    "SELECT id, request_hash FROM jobs WHERE adapter = $1 AND idempotency_key = $2";
+/// Is a job of this adapter and operation queued or running?
+pub const JOB_ACTIVE: &str = "SELECT 1 FROM jobs WHERE adapter = $1 AND state IN ('queued', 'running') AND op = $2 LIMIT 1";
+/// An attempt's success, fenced on its attempt number; binds output, now, id, attempt.
+pub const JOB_SUCCEED: &str = "UPDATE jobs SET state = 'succeeded', output = $1, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 WHERE id = $3 AND attempt = $4 AND state = 'running'";
+/// An attempt handed back unspent (its adapter is not loaded), fenced; binds run-at, now, id,
+/// attempt.
+pub const JOB_RELEASE: &str = "UPDATE jobs SET state = 'queued', attempt = attempt - 1, run_at_ms = $1, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 WHERE id = $3 AND attempt = $4 AND state = 'running'";
+/// Cancel a queued or dead job.
+pub const JOB_CANCEL: &str = "UPDATE jobs SET state = 'cancelled', updated_at_ms = $1 WHERE id = $2 AND state IN ('queued', 'dead')";
+/// Delete a batch of finished jobs changed before a time.
+pub const JOB_PRUNE: &str = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN ('succeeded', 'dead', 'cancelled') AND updated_at_ms < $1 LIMIT $2)";
+/// One page of a listing, newest first; `{columns}` is the backend's list columns.
+pub const JOB_PAGE: &str = "FROM jobs WHERE ($1 IS NULL OR state = $2) AND ($3 IS NULL OR adapter = $4) \
+     AND ($5 IS NULL OR created_at_ms < $6 OR (created_at_ms = $7 AND id > $8)) \
+     ORDER BY created_at_ms DESC, id LIMIT $9";
+/// The columns of a listing: a job's, without input and output, which may be megabytes.
+pub const LIST_COLUMNS: &str = "id, adapter, op, '' AS input, state, attempt, max_attempts, run_at_ms, idempotency_key, NULL AS output, last_error, created_at_ms, updated_at_ms";
+
+/// Job counts by adapter and state.
+pub const JOB_COUNTS: &str = "SELECT adapter, state, COUNT(*) FROM jobs GROUP BY adapter, state";
+/// Extend an attempt's lease, fenced on the attempt.
+pub const JOB_HEARTBEAT: &str = "UPDATE jobs SET lease_until_ms = $1 WHERE id = $2 AND attempt = $3 AND state = 'running'";
+/// Queue a dead job again with more attempts.
+pub const JOB_RETRY: &str = "UPDATE jobs SET state = 'queued', max_attempts = attempt + $1, run_at_ms = $2, updated_at_ms = $3 WHERE id = $4 AND state = 'dead'";
+/// Record a tick as handled, only where it is later than the last.
+pub const SCHEDULE_CLAIM: &str = "UPDATE schedules SET last_tick_ms = $1, running_until_ms = $2 \
+             WHERE adapter = $3 AND name = $4 AND last_tick_ms < $5 AND running_until_ms <= $6 \
+             RETURNING (SELECT last_tick_ms FROM schedules WHERE adapter = $7 AND name = $8)";
+/// A schedule's row, where it has none yet.
+pub const SCHEDULE_CREATE: &str = "INSERT INTO schedules (adapter, name, last_tick_ms, running_until_ms) VALUES ($1, $2, 0, 0) ON CONFLICT DO NOTHING";
+/// Mark a tick's run finished.
+pub const SCHEDULE_DONE: &str = "UPDATE schedules SET running_until_ms = 0 WHERE adapter = $1 AND name = $2 AND last_tick_ms = $3";
+/// The last handled tick.
+pub const SCHEDULE_LAST: &str = "SELECT last_tick_ms FROM schedules WHERE adapter = $1 AND name = $2";
+/// A scope's first grant, only where it has none yet.
+pub const TOKEN_CREATE: &str = "INSERT INTO tokens (adapter, scope, token, expires_at_ms, fetched_at_ms, last_attempt_ms, credentials, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (adapter, scope) DO NOTHING";
+/// Forget a token only where it is still the one rejected.
+pub const TOKEN_DROP: &str = "UPDATE tokens SET token = NULL, version = version + 1 WHERE adapter = $1 AND scope = $2 AND token = $3";
+/// A scope's stored grant.
+pub const TOKEN_GET: &str = "SELECT token, expires_at_ms, fetched_at_ms, last_attempt_ms, credentials, version FROM tokens WHERE adapter = $1 AND scope = $2";
+/// Replace a grant only where its version is still the one read.
+pub const TOKEN_SWAP: &str = "UPDATE tokens SET token = $1, expires_at_ms = $2, fetched_at_ms = $3, last_attempt_ms = $4, credentials = $5, version = $6 WHERE adapter = $7 AND scope = $8 AND version = $9";
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` prefix match.
+pub(crate) fn like_prefix(prefix: &str) -> String {
+let mut out = String::with_capacity(prefix.len() + 1);
+for c in prefix.chars() {
+    if matches!(c, '%' | '_' | '\\') {
+        out.push('\\');
+    }
+    out.push(c);
+}
+out.push('%');
+out
+}

@@ -1,0 +1,29 @@
+//! Rate budgets on SQLite.
+
+use super::SqliteStore;
+use crate::store::{RateStore, StoreError};
+use async_trait::async_trait;
+use sqlx::Row;
+
+#[async_trait]
+impl RateStore for SqliteStore {
+    async fn rate_acquire(
+        &self,
+        key: &str,
+        interval_ms: i64,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO rates (key, next_ms) VALUES (?, ? + ?) ON CONFLICT (key) DO UPDATE SET next_ms = max(rates.next_ms, ?) + ? RETURNING next_ms - ?",
+        )
+        .bind(key)
+        .bind(now_ms)
+        .bind(interval_ms)
+        .bind(now_ms)
+        .bind(interval_ms)
+        .bind(interval_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.get::<i64, _>(0))
+    }
+}
