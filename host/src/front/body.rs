@@ -5,9 +5,9 @@
 use super::Problem;
 use crate::error::ErrorKind;
 use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Answers 413 at once when the declared length is over `limit`, before reading any body.
 pub(super) fn check_length(headers: &HeaderMap, limit: u64, what: &str) -> Result<(), Problem> {
@@ -58,7 +58,7 @@ pub(super) struct HeldBody {
 
 impl HeldBody {
     /// The bytes (without a copy) and the share to keep while they live.
-    fn into_parts(self) -> (bytes::Bytes, Option<tokio::sync::OwnedSemaphorePermit>) {
+    pub(super) fn into_parts(self) -> (bytes::Bytes, Option<tokio::sync::OwnedSemaphorePermit>) {
         (self.bytes, self._share)
     }
 }

@@ -1,22 +1,15 @@
 //! Jobs and schedules over HTTP: a job's record, listings by page, retry and cancel, the
 //! schedules' status and "run now".
 
+use super::ops::query_problem;
 use super::{App, Problem};
-use crate::call::CallOptions;
 use crate::error::ErrorKind;
-use crate::runtime::Runtime;
-use crate::store::{Enqueued, JobState};
-use axum::Router;
-use axum::body::Body;
+use crate::store::JobState;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tracing::Instrument;
 
 pub(super) fn store_problem(e: crate::store::StoreError) -> Problem {
     Problem::new(
@@ -26,7 +19,10 @@ pub(super) fn store_problem(e: crate::store::StoreError) -> Problem {
     )
 }
 
-pub(super) async fn show_job(State(app): State<App>, Path(id): Path<String>) -> Result<Response, Problem> {
+pub(super) async fn show_job(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     match app
         .runtime
         .shared()
@@ -45,7 +41,7 @@ pub(super) async fn show_job(State(app): State<App>, Path(id): Path<String>) -> 
 }
 
 #[derive(Deserialize)]
-struct JobQuery {
+pub(super) struct JobQuery {
     state: Option<String>,
     adapter: Option<String>,
     limit: Option<u32>,
@@ -142,7 +138,10 @@ pub(super) async fn list_jobs(
     Ok(response)
 }
 
-pub(super) async fn retry_job(State(app): State<App>, Path(id): Path<String>) -> Result<Response, Problem> {
+pub(super) async fn retry_job(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     match app.runtime.retry_job(&id).await.map_err(store_problem)? {
         crate::jobs::JobChange::Done => {}
         crate::jobs::JobChange::NotFound => return Err(no_job(&id)),
@@ -168,7 +167,10 @@ fn no_job(id: &str) -> Problem {
     Problem::new(ErrorKind::NotFound, 404, format!("no job {id}"))
 }
 
-pub(super) async fn cancel_job(State(app): State<App>, Path(id): Path<String>) -> Result<Response, Problem> {
+pub(super) async fn cancel_job(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     match app.runtime.cancel_job(&id).await.map_err(store_problem)? {
         crate::jobs::JobChange::Done => {
             Ok(axum::Json(json!({ "job_id": id, "state": "cancelled" })).into_response())

@@ -16,21 +16,15 @@ use ops::{adapters, inbound, operation};
 pub use auth::{Access, ApiToken, ApiTokens};
 pub use problem::Problem;
 
-use crate::call::CallOptions;
 use crate::error::ErrorKind;
 use crate::runtime::Runtime;
-use crate::store::{Enqueued, JobState};
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::json;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tracing::Instrument;
+use std::time::Duration;
 
 /// Which adapters must be loaded for `/readyz` to answer ready.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,24 +1,21 @@
 //! Operations over HTTP (sync and async), inbound routes, and the adapters' status.
 
+use super::body::{check_length, read_body};
 use super::{App, Problem};
 use crate::call::CallOptions;
 use crate::error::ErrorKind;
-use crate::runtime::Runtime;
-use crate::store::{Enqueued, JobState};
-use axum::Router;
+use crate::store::Enqueued;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 #[derive(Deserialize)]
-struct OpQuery {
+pub(super) struct OpQuery {
     mode: Option<String>,
 }
 
@@ -40,7 +37,7 @@ impl Drop for ClientGone {
 }
 
 /// A query string Weft cannot read, as a problem rather than axum's plain text.
-fn query_problem(e: axum::extract::rejection::QueryRejection) -> Problem {
+pub(super) fn query_problem(e: axum::extract::rejection::QueryRejection) -> Problem {
     Problem::new(
         ErrorKind::InvalidInput,
         400,

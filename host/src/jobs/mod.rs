@@ -28,7 +28,6 @@ pub fn job_op(name: &str) -> String {
     format!("{JOB_PREFIX}{name}")
 }
 
-
 /// The id of `adapter`'s job with idempotency key `key`: an HMAC under the deployment's own
 /// secret (`secret`, kept in the store), shaped as a UUID. Anyone can compute a hash of a key;
 /// only the deployment can compute this, so nobody can predict a job id to squat or probe it.

@@ -1,18 +1,17 @@
 //! Loading one adapter: parse the manifest, compile the component (through the cache), check
 //! the contract, describe, check the manifest against the description, and reserve instances.
 
+use super::DESCRIBE_TIMEOUT;
 use crate::bindings::AdapterWorldPre;
 use crate::call::{LoadedAdapter, Shared};
 use crate::http::{HttpCapability, HttpPolicy};
 use crate::manifest::{self, ManifestError};
 use crate::redact::Redactor;
-use arc_swap::ArcSwap;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::Semaphore;
 
 /// Every way `manifest` differs from what the adapter declares it reads: `[config]` keys it

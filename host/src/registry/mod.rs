@@ -6,19 +6,14 @@ mod reload;
 
 pub use load::{load_adapter, reserved_instances};
 
-use crate::bindings::AdapterWorldPre;
-use crate::call::{LoadedAdapter, Shared};
-use crate::http::{HttpCapability, HttpPolicy};
-use crate::manifest::{self, ManifestError};
-use crate::redact::Redactor;
+use crate::call::LoadedAdapter;
+use crate::manifest::ManifestError;
 use arc_swap::ArcSwap;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// How long `describe` may take at load.
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -221,4 +216,3 @@ impl Registry {
             .collect()
     }
 }
-

@@ -1,20 +1,14 @@
 //! A reload: every manifest of the directory loaded (or kept, when unchanged) and the result
 //! published in one swap; a manifest that fails keeps its previous version serving.
 
+use super::load::{load_adapter, reserve_instances};
 use super::{FailedLoad, Registry, ReloadChanges};
-use crate::bindings::AdapterWorldPre;
 use crate::call::{LoadedAdapter, Shared};
-use crate::http::{HttpCapability, HttpPolicy};
 use crate::manifest::{self, ManifestError};
-use crate::redact::Redactor;
-use arc_swap::ArcSwap;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use std::sync::Arc;
 
 impl Registry {
     /// Loads every manifest in `dir` and publishes the result in one swap. Unless `force`, a
@@ -187,7 +181,10 @@ pub(super) fn file_stem(file: &Path) -> String {
 
 /// The content a manifest's load depends on: its text and its component's bytes (the
 /// environment is not in it: a changed variable takes a forced reload, SIGHUP or the admin call).
-pub(super) async fn fingerprint(file: &Path, env: &(dyn Fn(&str) -> Option<String> + Sync)) -> FailedLoad {
+pub(super) async fn fingerprint(
+    file: &Path,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> FailedLoad {
     let mut hash = Sha256::new();
     let mut component = None;
     match crate::files::read_regular_async(file, crate::files::MAX_MANIFEST).await {

@@ -1,5 +1,9 @@
-//! Durable state behind one trait: adapter storage, token grants, jobs and schedule ticks. The
-//! embedded default is SQLite; PostgreSQL fits the same trait.
+//! Durable state, one trait per capability — adapter storage ([`KvStore`]), token grants
+//! ([`TokenStore`]), jobs ([`JobStore`]), schedule ticks ([`ScheduleStore`]) and rate budgets
+//! ([`RateStore`]) — which [`Store`] puts together. The embedded default is SQLite; PostgreSQL
+//! implements the same traits. The SQL both dialects agree on is written once, in `sql`; each
+//! backend keeps, one file per capability, only what differs (JSON functions, `SKIP LOCKED`,
+//! advisory locks, `LISTEN/NOTIFY`).
 
 mod jobs;
 mod kv;
@@ -18,8 +22,6 @@ pub use schedules::ScheduleStore;
 pub use sqlite::SqliteStore;
 pub use tokens::{StoreLock, StoredGrant, TokenStore};
 
-use async_trait::async_trait;
-
 /// A store failure; callers see it as "unavailable, may be retried".
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -36,7 +38,6 @@ pub enum StoreError {
     #[error("store: {0}")]
     Config(String),
 }
-
 
 /// Opens the store `url` names: `sqlite` (the default: `weft.db` in `data_dir`) or a
 /// `postgres://…` URL (optionally with `?schema=NAME`).

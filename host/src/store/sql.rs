@@ -10,7 +10,8 @@ pub const KV_DELETE: &str = "DELETE FROM kv WHERE ns = $1 AND key = $2";
 /// Keys by prefix (a `LIKE` pattern from `like_prefix`), after a key, in order.
 pub const KV_LIST: &str = "SELECT key FROM kv WHERE ns = $1 AND key LIKE $2 ESCAPE '\\' AND key > $3 ORDER BY key LIMIT $4";
 /// Write a value only where the key is absent (compare-and-swap from nothing).
-pub const KV_CREATE: &str = "INSERT INTO kv (ns, key, value) VALUES ($1, $2, $3) ON CONFLICT (ns, key) DO NOTHING";
+pub const KV_CREATE: &str =
+    "INSERT INTO kv (ns, key, value) VALUES ($1, $2, $3) ON CONFLICT (ns, key) DO NOTHING";
 /// Replace a value only where it is still the expected one.
 pub const KV_SWAP: &str = "UPDATE kv SET value = $1 WHERE ns = $2 AND key = $3 AND value = $4";
 /// Delete a key only where its value is still the expected one.
@@ -24,7 +25,8 @@ pub const JOB_INSERT: &str = "INSERT INTO jobs (id, adapter, op, input, state, a
 pub const JOB_BY_KEY: &str =
     "SELECT id, request_hash FROM jobs WHERE adapter = $1 AND idempotency_key = $2";
 /// Is a job of this adapter and operation queued or running?
-pub const JOB_ACTIVE: &str = "SELECT 1 FROM jobs WHERE adapter = $1 AND state IN ('queued', 'running') AND op = $2 LIMIT 1";
+pub const JOB_ACTIVE: &str =
+    "SELECT 1 FROM jobs WHERE adapter = $1 AND state IN ('queued', 'running') AND op = $2 LIMIT 1";
 /// An attempt's success, fenced on its attempt number; binds output, now, id, attempt.
 pub const JOB_SUCCEED: &str = "UPDATE jobs SET state = 'succeeded', output = $1, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 WHERE id = $3 AND attempt = $4 AND state = 'running'";
 /// An attempt handed back unspent (its adapter is not loaded), fenced; binds run-at, now, id,
@@ -44,7 +46,8 @@ pub const LIST_COLUMNS: &str = "id, adapter, op, '' AS input, state, attempt, ma
 /// Job counts by adapter and state.
 pub const JOB_COUNTS: &str = "SELECT adapter, state, COUNT(*) FROM jobs GROUP BY adapter, state";
 /// Extend an attempt's lease, fenced on the attempt.
-pub const JOB_HEARTBEAT: &str = "UPDATE jobs SET lease_until_ms = $1 WHERE id = $2 AND attempt = $3 AND state = 'running'";
+pub const JOB_HEARTBEAT: &str =
+    "UPDATE jobs SET lease_until_ms = $1 WHERE id = $2 AND attempt = $3 AND state = 'running'";
 /// Queue a dead job again with more attempts.
 pub const JOB_RETRY: &str = "UPDATE jobs SET state = 'queued', max_attempts = attempt + $1, run_at_ms = $2, updated_at_ms = $3 WHERE id = $4 AND state = 'dead'";
 /// Record a tick as handled, only where it is later than the last.
@@ -56,7 +59,8 @@ pub const SCHEDULE_CREATE: &str = "INSERT INTO schedules (adapter, name, last_ti
 /// Mark a tick's run finished.
 pub const SCHEDULE_DONE: &str = "UPDATE schedules SET running_until_ms = 0 WHERE adapter = $1 AND name = $2 AND last_tick_ms = $3";
 /// The last handled tick.
-pub const SCHEDULE_LAST: &str = "SELECT last_tick_ms FROM schedules WHERE adapter = $1 AND name = $2";
+pub const SCHEDULE_LAST: &str =
+    "SELECT last_tick_ms FROM schedules WHERE adapter = $1 AND name = $2";
 /// A scope's first grant, only where it has none yet.
 pub const TOKEN_CREATE: &str = "INSERT INTO tokens (adapter, scope, token, expires_at_ms, fetched_at_ms, last_attempt_ms, credentials, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (adapter, scope) DO NOTHING";
 /// Forget a token only where it is still the one rejected.
@@ -68,13 +72,13 @@ pub const TOKEN_SWAP: &str = "UPDATE tokens SET token = $1, expires_at_ms = $2, 
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` prefix match.
 pub(crate) fn like_prefix(prefix: &str) -> String {
-let mut out = String::with_capacity(prefix.len() + 1);
-for c in prefix.chars() {
-    if matches!(c, '%' | '_' | '\\') {
-        out.push('\\');
+    let mut out = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
     }
-    out.push(c);
-}
-out.push('%');
-out
+    out.push('%');
+    out
 }

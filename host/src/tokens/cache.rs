@@ -5,10 +5,10 @@ use super::{TokenError, TokenFetcher, TokenHealth, TokenKey};
 use crate::clock::{ms, now_ms};
 use crate::manifest::TokenPolicy;
 use crate::seal::StoreKey;
-use crate::store::{Store, StoredGrant};
+use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, };
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub(super) struct Grant {
@@ -303,6 +303,8 @@ impl TokenCache {
             "token fetched"
         );
         Ok(grant.token)
+    }
+
     /// The tokens this process holds for `adapter` now (to redact them from a recording).
     pub fn cached_tokens(&self, adapter: &str) -> Vec<String> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -363,4 +365,5 @@ impl TokenCache {
         state.last_failure_ms = now_ms();
         state.last_error = Some(e.clone());
         e
+    }
 }

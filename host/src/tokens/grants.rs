@@ -2,18 +2,11 @@
 //! version, so nodes never overwrite a newer grant), attempts recorded before the endpoint is
 //! called, and invalidation of a rejected token.
 
-use super::cache::{Entry, Grant, State, TokenCache};
+use super::cache::{Entry, Grant, TokenCache};
 use super::{TokenError, TokenKey};
-use crate::clock::{ms, now_ms};
-use crate::manifest::TokenPolicy;
 use crate::store::StoredGrant;
-use std::sync::Arc;
-use std::time::Duration;
 
 impl TokenCache {
-
-    }
-
     /// Opens a stored token; one that does not open (sealed under another key, or written in
     /// plain text by an older Weft) counts as no token, so a fresh one is fetched.
     pub(super) fn open(&self, adapter: &str, scope: &str, sealed: &str) -> Option<String> {
@@ -24,9 +17,6 @@ impl TokenCache {
                 None
             }
         }
-    }
-
-
     }
 
     /// Writes the attempt time durably before calling the endpoint, so a crash right after the

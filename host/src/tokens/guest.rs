@@ -149,7 +149,7 @@ mod tests {
             redactor: &redactor,
         };
         let token = view.get("read".into()).await.expect("no trap");
-        assert_eq!(token.as_deref(), Ok("s3cr3t-token"));
+        assert!(matches!(token.as_deref(), Ok("s3cr3t-token")), "{token:?}");
         view.fetching = true;
         let inside = view.get("read".into()).await.expect("no trap");
         assert!(

@@ -1,6 +1,5 @@
 //! Every subcommand's clap definition, with the help texts that are the CLI's reference.
 
-use crate::serve::ServeArgs;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 

@@ -3,7 +3,7 @@
 //! test`) and `logs`.
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -2,20 +2,15 @@
 //! (DNS rebinding), the `Origin` header (cross-site requests from a browser), the body's
 //! content type, then the bearer token and its scope.
 
-use super::{ApiTokens, Need, Scope};
-use super::problem::Problem;
+use super::{ApiTokens, Need};
 use crate::error::ErrorKind;
+use crate::front::problem::Problem;
 use crate::metrics::RefusalLabels;
-use crate::store::{Store, StoreError};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use rand::RngCore;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
 
 /// How the front door admits control-plane requests.
 #[derive(Clone, Default)]
@@ -147,7 +142,7 @@ pub(crate) fn foreign(g: &Guard, headers: &HeaderMap, host: &str) -> Option<Resp
 /// Admits or refuses a request (see the module doc).
 pub(crate) async fn guard(State(g): State<Arc<Guard>>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
-    if super::console::owns(&path) {
+    if crate::front::console::owns(&path) {
         // The console signs its users in itself (a cookie, not a bearer header, and forms,
         // not JSON); the rebinding and cross-site checks are the same as the API's.
         let host = request
@@ -262,6 +257,7 @@ pub(crate) async fn guard(State(g): State<Arc<Guard>>, request: Request, next: N
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::front::auth::ApiToken;
 
     #[test]
     fn routes_need_what_they_change() {

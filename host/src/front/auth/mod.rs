@@ -14,16 +14,9 @@
 mod guard;
 
 pub use guard::Access;
-pub(crate) use guard::{Guard, foreign, guard};
+pub(crate) use guard::{Guard, guard};
 
-use super::problem::Problem;
-use crate::error::ErrorKind;
-use crate::metrics::RefusalLabels;
 use crate::store::{Store, StoreError};
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -255,4 +248,3 @@ impl ApiTokens {
         Ok(bool::from(given.as_bytes().ct_eq(token.hash.as_bytes())).then_some(token))
     }
 }
-

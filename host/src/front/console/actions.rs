@@ -14,7 +14,7 @@ fn change_note(id: &str, change: crate::jobs::JobChange, verb: &str) -> String {
     }
 }
 
-fn encode(v: &str) -> String {
+pub(super) fn encode(v: &str) -> String {
     url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
 
@@ -70,7 +70,11 @@ async fn job_action(
 }
 
 /// Retries every dead job (of one adapter, if the form names one), at most [`MAX_BULK`].
-pub(super) async fn bulk_retry(State(c): State<Console>, headers: HeaderMap, body: Body) -> Response {
+pub(super) async fn bulk_retry(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let form = match read_form(body).await {
         Ok(f) => f,
         Err(r) => return r,

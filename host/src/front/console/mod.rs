@@ -268,4 +268,3 @@ async fn reloads_page(State(c): State<Console>, headers: HeaderMap) -> Response 
     let viewer = viewer_or_return!(c, headers);
     page(pages::reloads(&viewer, &c.runtime))
 }
-

@@ -1,10 +1,14 @@
 //! The job queue on PostgreSQL: `FOR UPDATE SKIP LOCKED` claims and `LISTEN/NOTIFY` wake-ups
 //! across nodes.
 
-use super::PgStore;
-use crate::store::{Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, NewJob, StoreError};
+use super::{JOBS_CHANNEL, PgStore};
+use crate::store::{
+    Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, NewJob, StoreError,
+};
 use async_trait::async_trait;
 use sqlx::Row;
+use sqlx::postgres::PgRow;
+use std::sync::Arc;
 
 #[async_trait]
 impl JobStore for PgStore {
@@ -103,14 +107,12 @@ impl JobStore for PgStore {
         attempt: u32,
         lease_until_ms: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            crate::store::sql::JOB_HEARTBEAT,
-        )
-        .bind(lease_until_ms)
-        .bind(id)
-        .bind(i64::from(attempt))
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(crate::store::sql::JOB_HEARTBEAT)
+            .bind(lease_until_ms)
+            .bind(id)
+            .bind(i64::from(attempt))
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -132,7 +134,7 @@ impl JobStore for PgStore {
 
     async fn job_finish_many(
         &self,
-        finished: &[super::Finish],
+        finished: &[Finish],
         now_ms: i64,
     ) -> Result<Vec<bool>, StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -216,15 +218,13 @@ impl JobStore for PgStore {
         extra_attempts: u32,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            crate::store::sql::JOB_RETRY,
-        )
-        .bind(i64::from(extra_attempts))
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(crate::store::sql::JOB_RETRY)
+            .bind(i64::from(extra_attempts))
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -1,13 +1,8 @@
 //! The shared store: PostgreSQL, so that several `weft` processes behave as one.
 
-use super::{
-    Enqueued, JobFilter, JobOutcome, JobRecord, JobState, NewJob, Store, StoreError, StoreLock,
-    StoredGrant, like_prefix,
-};
+use super::{StoreError, StoreLock};
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::PgRow;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Postgres};
 use std::str::FromStr;

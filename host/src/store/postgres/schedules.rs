@@ -20,19 +20,17 @@ impl ScheduleStore for PgStore {
             .bind(name)
             .execute(&self.pool)
             .await?;
-        let row = sqlx::query(
-            crate::store::sql::SCHEDULE_CLAIM,
-        )
-        .bind(tick_ms)
-        .bind(running_until_ms)
-        .bind(adapter)
-        .bind(name)
-        .bind(tick_ms)
-        .bind(now_ms)
-        .bind(adapter)
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(crate::store::sql::SCHEDULE_CLAIM)
+            .bind(tick_ms)
+            .bind(running_until_ms)
+            .bind(adapter)
+            .bind(name)
+            .bind(tick_ms)
+            .bind(now_ms)
+            .bind(adapter)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(|r| r.get::<i64, _>(0)))
     }
 
@@ -52,12 +50,11 @@ impl ScheduleStore for PgStore {
     }
 
     async fn schedule_last(&self, adapter: &str, name: &str) -> Result<Option<i64>, StoreError> {
-        let row =
-            sqlx::query(crate::store::sql::SCHEDULE_LAST)
-                .bind(adapter)
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(crate::store::sql::SCHEDULE_LAST)
+            .bind(adapter)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(|r| r.get::<i64, _>(0)).filter(|t| *t > 0))
     }
 }

@@ -1,7 +1,7 @@
 //! Sealed token grants on PostgreSQL, with an advisory lock around each fetch so that one node
 //! of a cluster fetches while the others wait for its grant.
 
-use super::PgStore;
+use super::{PgLock, PgStore};
 use crate::store::{StoreError, StoreLock, StoredGrant, TokenStore};
 use async_trait::async_trait;
 use sqlx::Row;
@@ -13,13 +13,11 @@ impl TokenStore for PgStore {
         adapter: &str,
         scope: &str,
     ) -> Result<Option<StoredGrant>, StoreError> {
-        let row = sqlx::query(
-            crate::store::sql::TOKEN_GET,
-        )
-        .bind(adapter)
-        .bind(scope)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(crate::store::sql::TOKEN_GET)
+            .bind(adapter)
+            .bind(scope)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(|r| StoredGrant {
             token: r.get(0),
             expires_at_ms: r.get(1),
@@ -38,33 +36,33 @@ impl TokenStore for PgStore {
         expected_version: Option<i64>,
     ) -> Result<bool, StoreError> {
         let done = match expected_version {
-            None => sqlx::query(
-                crate::store::sql::TOKEN_CREATE,
-            )
-            .bind(adapter)
-            .bind(scope)
-            .bind(&grant.token)
-            .bind(grant.expires_at_ms)
-            .bind(grant.fetched_at_ms)
-            .bind(grant.last_attempt_ms)
-            .bind(&grant.credentials)
-            .bind(grant.version)
-            .execute(&self.pool)
-            .await?,
-            Some(expected) => sqlx::query(
-                crate::store::sql::TOKEN_SWAP,
-            )
-            .bind(&grant.token)
-            .bind(grant.expires_at_ms)
-            .bind(grant.fetched_at_ms)
-            .bind(grant.last_attempt_ms)
-            .bind(&grant.credentials)
-            .bind(grant.version)
-            .bind(adapter)
-            .bind(scope)
-            .bind(expected)
-            .execute(&self.pool)
-            .await?,
+            None => {
+                sqlx::query(crate::store::sql::TOKEN_CREATE)
+                    .bind(adapter)
+                    .bind(scope)
+                    .bind(&grant.token)
+                    .bind(grant.expires_at_ms)
+                    .bind(grant.fetched_at_ms)
+                    .bind(grant.last_attempt_ms)
+                    .bind(&grant.credentials)
+                    .bind(grant.version)
+                    .execute(&self.pool)
+                    .await?
+            }
+            Some(expected) => {
+                sqlx::query(crate::store::sql::TOKEN_SWAP)
+                    .bind(&grant.token)
+                    .bind(grant.expires_at_ms)
+                    .bind(grant.fetched_at_ms)
+                    .bind(grant.last_attempt_ms)
+                    .bind(&grant.credentials)
+                    .bind(grant.version)
+                    .bind(adapter)
+                    .bind(scope)
+                    .bind(expected)
+                    .execute(&self.pool)
+                    .await?
+            }
         };
         Ok(done.rows_affected() == 1)
     }
@@ -75,14 +73,12 @@ impl TokenStore for PgStore {
         scope: &str,
         token: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            crate::store::sql::TOKEN_DROP,
-        )
-        .bind(adapter)
-        .bind(scope)
-        .bind(token)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(crate::store::sql::TOKEN_DROP)
+            .bind(adapter)
+            .bind(scope)
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -1,9 +1,12 @@
 //! The job queue on SQLite: claims through the one writer connection, `RETURNING` for ids.
 
 use super::SqliteStore;
-use crate::store::{Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, NewJob, StoreError};
+use crate::store::{
+    Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, NewJob, StoreError,
+};
 use async_trait::async_trait;
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 
 #[async_trait]
 impl JobStore for SqliteStore {
@@ -84,14 +87,12 @@ impl JobStore for SqliteStore {
         attempt: u32,
         lease_until_ms: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            crate::store::sql::JOB_HEARTBEAT,
-        )
-        .bind(lease_until_ms)
-        .bind(id)
-        .bind(i64::from(attempt))
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(crate::store::sql::JOB_HEARTBEAT)
+            .bind(lease_until_ms)
+            .bind(id)
+            .bind(i64::from(attempt))
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -113,7 +114,7 @@ impl JobStore for SqliteStore {
 
     async fn job_finish_many(
         &self,
-        finished: &[super::Finish],
+        finished: &[Finish],
         now_ms: i64,
     ) -> Result<Vec<bool>, StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -197,15 +198,13 @@ impl JobStore for SqliteStore {
         extra_attempts: u32,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            crate::store::sql::JOB_RETRY,
-        )
-        .bind(i64::from(extra_attempts))
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let done = sqlx::query(crate::store::sql::JOB_RETRY)
+            .bind(i64::from(extra_attempts))
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -26,7 +26,7 @@ impl KvStore for SqliteStore {
         Ok(())
     }
 
-    async fn kv_usage(&self, ns: &str, key: &str) -> Result<super::KvUsage, StoreError> {
+    async fn kv_usage(&self, ns: &str, key: &str) -> Result<KvUsage, StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0), MAX(CASE WHEN key = ? THEN LENGTH(CAST(key AS BLOB)) + LENGTH(value) END) FROM kv WHERE ns = ?",
         )
@@ -34,7 +34,7 @@ impl KvStore for SqliteStore {
         .bind(ns)
         .fetch_one(&self.reader)
         .await?;
-        super::KvUsage::from_row(&row)
+        KvUsage::from_row(&row)
     }
 
     async fn kv_delete(&self, ns: &str, key: &str) -> Result<bool, StoreError> {
@@ -53,15 +53,13 @@ impl KvStore for SqliteStore {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(
-            crate::store::sql::KV_LIST,
-        )
-        .bind(ns)
-        .bind(crate::store::sql::like_prefix(prefix))
-        .bind(after.unwrap_or(""))
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = sqlx::query(crate::store::sql::KV_LIST)
+            .bind(ns)
+            .bind(crate::store::sql::like_prefix(prefix))
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
         Ok(rows.into_iter().map(|r| r.get::<String, _>(0)).collect())
     }
 
@@ -74,41 +72,34 @@ impl KvStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         // Each case is one statement, so the check and the write are atomic.
         let affected = match (expected, new) {
-            (None, Some(new)) => sqlx::query(
-                crate::store::sql::KV_CREATE,
-            )
-            .bind(ns)
-            .bind(key)
-            .bind(new)
-            .execute(&self.pool)
-            .await?
-            .rows_affected(),
-            (Some(old), Some(new)) => {
-                sqlx::query(crate::store::sql::KV_SWAP)
-                    .bind(new)
-                    .bind(ns)
-                    .bind(key)
-                    .bind(old)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected()
-            }
-            (Some(old), None) => {
-                sqlx::query(crate::store::sql::KV_DELETE_IF)
-                    .bind(ns)
-                    .bind(key)
-                    .bind(old)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected()
-            }
+            (None, Some(new)) => sqlx::query(crate::store::sql::KV_CREATE)
+                .bind(ns)
+                .bind(key)
+                .bind(new)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+            (Some(old), Some(new)) => sqlx::query(crate::store::sql::KV_SWAP)
+                .bind(new)
+                .bind(ns)
+                .bind(key)
+                .bind(old)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+            (Some(old), None) => sqlx::query(crate::store::sql::KV_DELETE_IF)
+                .bind(ns)
+                .bind(key)
+                .bind(old)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
             (None, None) => {
-                let exists: i64 =
-                    sqlx::query_scalar(crate::store::sql::KV_EXISTS)
-                        .bind(ns)
-                        .bind(key)
-                        .fetch_one(&self.pool)
-                        .await?;
+                let exists: i64 = sqlx::query_scalar(crate::store::sql::KV_EXISTS)
+                    .bind(ns)
+                    .bind(key)
+                    .fetch_one(&self.pool)
+                    .await?;
                 u64::from(exists == 0)
             }
         };

@@ -1,12 +1,6 @@
 //! The embedded store: one SQLite file under the data directory, nothing to install.
 
-use super::{
-    Enqueued, JobFilter, JobOutcome, JobRecord, JobState, NewJob, Store, StoreError, StoredGrant,
-    like_prefix,
-};
-use async_trait::async_trait;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use super::StoreError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };

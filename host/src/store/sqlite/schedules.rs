@@ -20,19 +20,17 @@ impl ScheduleStore for SqliteStore {
             .bind(name)
             .execute(&self.pool)
             .await?;
-        let row = sqlx::query(
-            crate::store::sql::SCHEDULE_CLAIM,
-        )
-        .bind(tick_ms)
-        .bind(running_until_ms)
-        .bind(adapter)
-        .bind(name)
-        .bind(tick_ms)
-        .bind(now_ms)
-        .bind(adapter)
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(crate::store::sql::SCHEDULE_CLAIM)
+            .bind(tick_ms)
+            .bind(running_until_ms)
+            .bind(adapter)
+            .bind(name)
+            .bind(tick_ms)
+            .bind(now_ms)
+            .bind(adapter)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(|r| r.get::<i64, _>(0)))
     }
 

@@ -3,7 +3,7 @@
 
 use super::*;
 
-fn problem_line(p: &serde_json::Value) -> String {
+pub(super) fn problem_line(p: &serde_json::Value) -> String {
     let title = p.get("title").and_then(|v| v.as_str()).unwrap_or("");
     let detail = p.get("detail").and_then(|v| v.as_str()).unwrap_or("");
     match (title.is_empty(), detail.is_empty()) {
@@ -104,7 +104,7 @@ pub(crate) async fn jobs(
                 thead { tr { th { "Adapter" } @for s in states { th { (s.as_str()) } } } }
                 tbody {
                     @for a in &adapters {
-                        tr { td { a href=(format!("/ui/jobs?adapter={}", super::encode(a))) { (a) } }
+                        tr { td { a href=(format!("/ui/jobs?adapter={}", crate::front::console::actions::encode(a))) { (a) } }
                             @for s in states {
                                 @let n = count(a, s);
                                 td class=(if n > 0 && s == JobState::Dead { "num bad" } else { "num" }) { (n) }
@@ -201,7 +201,7 @@ pub(crate) fn job(viewer: &Viewer, runtime: &Runtime, j: &JobRecord) -> Markup {
                 @if matches!(j.state, JobState::Dead | JobState::Queued) { (action(viewer, &format!("/ui/jobs/{}/cancel", j.id), "Cancel", "cancel secondary", &[])) }
             }
             dl {
-                dt { "Adapter" } dd { a href=(format!("/ui/jobs?adapter={}", super::encode(&j.adapter))) { (j.adapter) } }
+                dt { "Adapter" } dd { a href=(format!("/ui/jobs?adapter={}", crate::front::console::actions::encode(&j.adapter))) { (j.adapter) } }
                 dt { "Operation" } dd { (j.op) }
                 dt { "Attempts" } dd { (j.attempt) " of " (j.max_attempts) }
                 dt { "Created" } dd { (when(j.created_at_ms, now)) }

@@ -189,4 +189,3 @@ fn ms_text(v: Option<f64>) -> String {
         Some(ms) => format!("≤ {ms:.0}ms"),
     }
 }
-

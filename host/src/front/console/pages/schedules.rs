@@ -1,5 +1,6 @@
 //! The schedules page: each schedule's cadence in words, last and next run, and "run now".
 
+use super::jobs::problem_line;
 use super::*;
 
 /// Schedules: cadence in words, last run and outcome, next run, run now.
