@@ -3,7 +3,7 @@
 use crate::call::{CallOptions, LoadedAdapter, Shared};
 use crate::engine::{EngineError, EngineOptions, WeftEngine};
 use crate::error::{ErrorKind, InvokeError};
-use crate::jobs::{JobChange, cancel, retry, retry_attempts};
+use crate::jobs::{JobChange, JobRequest, cancel, retry, retry_attempts};
 use crate::metrics::Metrics;
 use crate::registry::{AdapterStatus, Registry};
 use crate::seal::StoreKey;
@@ -271,6 +271,66 @@ impl Runtime {
                 format!("idempotency key already used for another request (job {id})"),
             ));
         }
+        self.shared().jobs_wakeup.notify_waiters();
+        Ok(result)
+    }
+
+    /// Enqueues every job of `batch` for `adapter` in one transaction: all are stored, or none
+    /// (a store failure). Each is checked first as [`Runtime::enqueue`] checks one, and one that
+    /// fails refuses the whole batch, naming its place. A keyed job is new, the existing job of
+    /// the same key and request, or a conflict (another request under the key; not enqueued):
+    /// the answer says which, for each job in order.
+    pub async fn enqueue_batch(
+        &self,
+        adapter: &str,
+        batch: Vec<JobRequest>,
+    ) -> Result<Vec<Enqueued>, InvokeError> {
+        let first = batch.first().map(|j| j.op.clone()).unwrap_or_default();
+        let first = first.as_str();
+        let loaded = self.adapter(adapter, first)?;
+        let owner = loaded.job_owner();
+        let mut jobs = Vec::with_capacity(batch.len());
+        for (i, request) in batch.into_iter().enumerate() {
+            let op = request.op.as_str();
+            let err = |kind, message: String| {
+                InvokeError::new(kind, adapter, op, format!("jobs[{i}]: {message}"))
+            };
+            if !loaded.offers(op) {
+                return Err(err(
+                    ErrorKind::NotFound,
+                    format!("adapter {adapter} has no operation {op:?}"),
+                ));
+            }
+            if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&request.input) {
+                return Err(err(
+                    ErrorKind::InvalidInput,
+                    format!("input is not JSON: {e}"),
+                ));
+            }
+            let limit = loaded.manifest.limits.request_body;
+            if request.input.len() as u64 > limit.bytes() {
+                return Err(err(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "input of {} bytes exceeds limits.request_body ({limit})",
+                        request.input.len()
+                    ),
+                ));
+            }
+            jobs.push(owner.job(op, request.input, request.idempotency_key, request.delay));
+        }
+        let store = &self.shared().store;
+        let result = store
+            .job_enqueue_many(&jobs, crate::clock::now_ms())
+            .await
+            .map_err(|e| {
+                InvokeError::new(
+                    ErrorKind::Unavailable,
+                    adapter,
+                    first,
+                    format!("the jobs could not be stored: {e}"),
+                )
+            })?;
         self.shared().jobs_wakeup.notify_waiters();
         Ok(result)
     }

@@ -5,8 +5,9 @@
 //! - **Weft**: `JOBS` no-op jobs (probe `echo`) enqueued over HTTP by `CLIENTS` concurrent
 //!   clients against a release `weft serve`, from the first enqueue to the last success (read
 //!   from the store, one count every 50 ms);
-//! - the same with 10,000 and 100,000 jobs already waiting (`BENCH_DEPTHS`) in the table (due in a day), so a queue that
-//!   grows cannot hide a claim that scans it.
+//! - the same with 10,000 and 100,000 jobs already waiting (`BENCH_DEPTHS`) in the table (due
+//!   in a day), so that a queue that grows cannot hide a claim that scans it;
+//! - the same jobs enqueued `BENCH_BATCH` (100) a request through `jobs:batch`.
 //!
 //! Writes its table between the `jobs:begin` / `jobs:end` markers of BENCHMARKS.md (unless
 //! `BENCH_NO_WRITE` is set). `make bench` points `WEFT_BIN` at the release build.
@@ -86,7 +87,23 @@ async fn fill(store: &Arc<dyn Store>, depth: usize) {
 
 /// Jobs per second through a real `weft serve`: HTTP enqueues by `clients` clients, workers,
 /// instances, finishes.
-async fn weft(store_url: &str, depth: usize, jobs: usize, clients: usize, workers: usize) -> f64 {
+/// How one run is loaded.
+#[derive(Clone, Copy)]
+struct Load {
+    jobs: usize,
+    clients: usize,
+    workers: usize,
+    /// Jobs per enqueue request: 1 is `?mode=async`, more is `jobs:batch`.
+    batch: usize,
+}
+
+async fn weft(store_url: &str, depth: usize, load: Load) -> f64 {
+    let Load {
+        jobs,
+        clients,
+        workers,
+        batch,
+    } = load;
     let dep = Deployment::new();
     dep.manifest(
         "probe",
@@ -119,13 +136,30 @@ async fn weft(store_url: &str, depth: usize, jobs: usize, clients: usize, worker
     for k in 0..clients {
         let (c, url) = (c.clone(), url.clone());
         tasks.push(tokio::spawn(async move {
-            for i in (k..jobs).step_by(clients) {
+            let mine: Vec<usize> = (k..jobs).step_by(clients).collect();
+            if batch <= 1 {
+                for i in mine {
+                    let r = c
+                        .post(format!("{url}/v1/adapters/probe/ops/echo?mode=async"))
+                        .json(&serde_json::json!({ "i": i }))
+                        .send()
+                        .await
+                        .expect("enqueue");
+                    assert_eq!(r.status(), 202);
+                }
+                return;
+            }
+            for chunk in mine.chunks(batch) {
+                let jobs: Vec<serde_json::Value> = chunk
+                    .iter()
+                    .map(|i| serde_json::json!({ "op": "echo", "input": { "i": i } }))
+                    .collect();
                 let r = c
-                    .post(format!("{url}/v1/adapters/probe/ops/echo?mode=async"))
-                    .json(&serde_json::json!({ "i": i }))
+                    .post(format!("{url}/v1/adapters/probe/jobs:batch"))
+                    .json(&serde_json::json!({ "jobs": jobs }))
                     .send()
                     .await
-                    .expect("enqueue");
+                    .expect("enqueue batch");
                 assert_eq!(r.status(), 202);
             }
         }));
@@ -183,6 +217,13 @@ async fn main() {
         .split(',')
         .filter_map(|d| d.trim().parse().ok())
         .collect();
+    let batch = env_usize("BENCH_BATCH", 100);
+    let load = Load {
+        jobs,
+        clients,
+        workers,
+        batch: 1,
+    };
     let mut rows = Vec::new();
     for (name, url) in [("SQLite", None), ("PostgreSQL", Some(pg_schema()))] {
         let dir = tempfile::tempdir().expect("dir");
@@ -190,24 +231,29 @@ async fn main() {
             .await
             .expect("store");
         let base = bare(&store, jobs).await;
+        let store_url = || match &url {
+            Some(_) => pg_schema(),
+            None => "sqlite".to_string(),
+        };
         for &depth in &depths {
-            let store_url = match &url {
-                Some(_) => pg_schema(),
-                None => "sqlite".to_string(),
-            };
-            let rate = weft(&store_url, depth, jobs, clients, workers).await;
+            let rate = weft(&store_url(), depth, load).await;
             eprintln!("{name}, {depth} waiting: {rate:.0} jobs/s (bare store {base:.0})");
-            rows.push((name, depth, rate, base));
+            rows.push((name, depth, 1, rate, base));
+        }
+        if batch > 1 {
+            let rate = weft(&store_url(), 0, Load { batch, ..load }).await;
+            eprintln!("{name}, batches of {batch}: {rate:.0} jobs/s (bare store {base:.0})");
+            rows.push((name, 0, batch, rate, base));
         }
     }
     let mut table = format!(
-        "## Jobs end to end against the bare store, in one run\n\nCommand: `make bench` (this part: `WEFT_BIN=target/release/weft cargo bench -p weft-tests --bench jobs`). Machine: nproc {}, {}. {jobs} no-op jobs (probe `echo`) enqueued over HTTP by {clients} concurrent clients, `--workers {workers}`, first enqueue to last success. The bare store: enqueue, claim and finish of {jobs} jobs back to back through the store's own SQL from one task.\n\n| store | jobs already waiting | Weft jobs/s | bare store jobs/s | ratio |\n|---|---|---|---|---|\n",
+        "## Jobs end to end against the bare store, in one run\n\nCommand: `make bench` (this part: `WEFT_BIN=target/release/weft cargo bench -p weft-tests --bench jobs`). Machine: nproc {}, {}. {jobs} no-op jobs (probe `echo`) enqueued over HTTP by {clients} concurrent clients, one job a request (`?mode=async`) or {batch} a request (`POST /v1/adapters/probe/jobs:batch`), `--workers {workers}`, first enqueue to last success. The bare store: enqueue, claim and finish of {jobs} jobs back to back through the store's own SQL from one task.\n\n| store | jobs already waiting | jobs a request | Weft jobs/s | bare store jobs/s | ratio |\n|---|---|---|---|---|---|\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         weft::clock::rfc3339(now_ms()),
     );
-    for (name, depth, rate, base) in rows {
+    for (name, depth, per_request, rate, base) in rows {
         table.push_str(&format!(
-            "| {name} | {depth} | {rate:.0} | {base:.0} | **{:.2}×** |\n",
+            "| {name} | {depth} | {per_request} | {rate:.0} | {base:.0} | **{:.2}×** |\n",
             rate / base
         ));
     }

@@ -393,6 +393,153 @@ async fn jobs_enqueued_by_an_adapter_commit_only_with_a_successful_call() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_jobs_is_checked_whole_stored_at_once_and_each_runs_once() {
+    let dep = Deployment::new();
+    probe(&dep, "[limits]\nrequest_body = \"1KiB\"\n");
+    let served = Served::start(&dep, &[]);
+    let c = reqwest::Client::new();
+    let url = &served.url;
+    let batch_url = format!("{url}/v1/adapters/probe/jobs:batch");
+    let count = || async {
+        let all: Value = c
+            .get(format!("{url}/v1/jobs?adapter=probe&limit=1000"))
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        all.as_array().map_or(0, Vec::len)
+    };
+    // One bad job refuses the batch, names its place, and stores nothing.
+    for (bad, why) in [
+        (json!({"op": "no-such-op"}), "jobs[2]"),
+        (
+            json!({"op": "echo", "input": {"pad": "x".repeat(2048)}}),
+            "limits.request_body",
+        ),
+        (
+            json!({"op": "echo", "idempotency_key": ""}),
+            "idempotency_key",
+        ),
+        (
+            json!({"op": "echo", "delay_ms": 40u64 * 24 * 3600 * 1000}),
+            "30 days",
+        ),
+        (json!({"op": "echo", "surprise": 1}), "unknown field"),
+    ] {
+        let jobs = vec![json!({"op": "echo"}), json!({"op": "echo"}), bad];
+        let r = c
+            .post(&batch_url)
+            .json(&json!({ "jobs": jobs }))
+            .send()
+            .await
+            .expect("batch");
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("text");
+        assert!(
+            [400, 404].contains(&status) && text.contains(why),
+            "{status} {text}"
+        );
+    }
+    let r = c
+        .post(&batch_url)
+        .json(&json!({ "jobs": (0..1001).map(|_| json!({"op": "echo"})).collect::<Vec<_>>() }))
+        .send()
+        .await
+        .expect("too many");
+    assert_eq!(r.status(), 400);
+    assert_eq!(count().await, 0, "a refused batch stores nothing");
+    // 200 jobs, half of them keyed, in one request.
+    let jobs: Vec<Value> = (0..200)
+        .map(|i| {
+            let mut j = json!({"op": "storage", "input": {"key": format!("k{i}"), "value": format!("v{i}")}});
+            if i % 2 == 0 {
+                j["idempotency_key"] = json!(format!("key-{i}"));
+            }
+            j
+        })
+        .collect();
+    let r = c
+        .post(&batch_url)
+        .json(&json!({ "jobs": jobs }))
+        .send()
+        .await
+        .expect("batch");
+    assert_eq!(r.status(), 202);
+    let answer: Value = r.json().await.expect("json");
+    let ids: Vec<String> = answer["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .map(|j| {
+            assert_eq!(j["status"], "new", "{j}");
+            j["job_id"].as_str().expect("id").to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 200);
+    for id in [&ids[0], &ids[99], &ids[199]] {
+        wait_state(&c, url, id, "succeeded").await;
+    }
+    // Re-sent: the keyed jobs are the same jobs; a key reused for another request is a
+    // conflict for that job alone.
+    let again: Vec<Value> = vec![
+        json!({"op": "storage", "input": {"key": "k0", "value": "v0"}, "idempotency_key": "key-0"}),
+        json!({"op": "storage", "input": {"key": "k2", "value": "other"}, "idempotency_key": "key-2"}),
+        json!({"op": "echo", "input": {"fresh": true}}),
+    ];
+    let answer: Value = c
+        .post(&batch_url)
+        .json(&json!({ "jobs": again }))
+        .send()
+        .await
+        .expect("batch")
+        .json()
+        .await
+        .expect("json");
+    let statuses: Vec<&str> = answer["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .map(|j| j["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(statuses, ["existing", "conflict", "new"], "{answer}");
+    assert_eq!(answer["jobs"][0]["job_id"], ids[0].as_str());
+    // Every job ran exactly once: 201 jobs in all, each succeeded once, every key written.
+    let done = eventually(Duration::from_secs(30), || async {
+        let all: Value = c
+            .get(format!(
+                "{url}/v1/jobs?adapter=probe&state=succeeded&limit=1000"
+            ))
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        let n = all.as_array().map_or(0, Vec::len);
+        (n == 201).then_some(all)
+    })
+    .await
+    .expect("all 201 jobs succeed");
+    for j in done.as_array().expect("jobs") {
+        assert_eq!(j["attempt"], 1, "ran once: {j}");
+    }
+    assert_eq!(count().await, 201);
+    let keys: Value = c
+        .post(format!("{url}/v1/adapters/probe/ops/storage"))
+        .json(&json!({"key": "k199"}))
+        .send()
+        .await
+        .expect("storage")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(keys["read"], "v199");
+    assert_eq!(keys["keys"].as_array().map(Vec::len), Some(200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schedule_ticks_and_never_overlaps_itself() {
     let dep = Deployment::new();
     probe(

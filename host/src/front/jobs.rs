@@ -4,7 +4,7 @@
 use super::ops::query_problem;
 use super::{App, Problem};
 use crate::error::ErrorKind;
-use crate::store::JobState;
+use crate::store::{Enqueued, JobState};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -206,4 +206,99 @@ pub(super) async fn run_schedule(
         axum::Json(json!({ "job_id": id, "state": "queued" })),
     )
         .into_response())
+}
+
+/// Jobs one batch enqueues at most.
+const MAX_BATCH: usize = 1000;
+/// Longest delay of a job enqueued by HTTP (as for an adapter's own).
+const MAX_DELAY_MS: u64 = 30 * 24 * 3600 * 1000;
+/// Longest idempotency key.
+const MAX_KEY: usize = 512;
+
+/// The body of `POST /v1/adapters/{name}/jobs:batch`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Batch {
+    jobs: Vec<BatchJob>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchJob {
+    op: String,
+    #[serde(default)]
+    input: Option<serde_json::Value>,
+    idempotency_key: Option<String>,
+    #[serde(default)]
+    delay_ms: u64,
+}
+
+/// Enqueues up to [`MAX_BATCH`] jobs of one adapter in one transaction: one request and one
+/// commit where single enqueues take one each. The adapter is in the path, so that the same
+/// `invoke` scope that lets a token call it lets it batch, and no other.
+pub(super) async fn enqueue_batch(
+    State(app): State<App>,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, Problem> {
+    let what = "the front door's --max-body";
+    super::body::check_length(&headers, app.options.max_body, what)?;
+    let bytes = super::body::read_body(
+        body,
+        app.options.max_body,
+        what,
+        app.options.body_timeout,
+        &app.options.body_budget,
+    )
+    .await?;
+    let invalid = |message: String| Problem::new(ErrorKind::InvalidInput, 400, message);
+    let batch: Batch = serde_json::from_slice(&bytes)
+        .map_err(|e| invalid(format!("body is not a batch of jobs: {e}")))?;
+    drop(bytes);
+    if batch.jobs.is_empty() || batch.jobs.len() > MAX_BATCH {
+        return Err(invalid(format!(
+            "a batch holds 1 to {MAX_BATCH} jobs, found {}",
+            batch.jobs.len()
+        )));
+    }
+    let mut requests = Vec::with_capacity(batch.jobs.len());
+    for (i, job) in batch.jobs.into_iter().enumerate() {
+        if job.delay_ms > MAX_DELAY_MS {
+            return Err(invalid(format!(
+                "jobs[{i}]: delay_ms of {} exceeds 30 days",
+                job.delay_ms
+            )));
+        }
+        if let Some(key) = &job.idempotency_key
+            && (key.is_empty() || key.len() > MAX_KEY)
+        {
+            return Err(invalid(format!(
+                "jobs[{i}]: idempotency_key is 1 to {MAX_KEY} bytes, found {}",
+                key.len()
+            )));
+        }
+        requests.push(crate::jobs::JobRequest {
+            op: job.op,
+            input: job
+                .input
+                .map_or_else(|| "{}".to_string(), |v| v.to_string()),
+            idempotency_key: job.idempotency_key,
+            delay: std::time::Duration::from_millis(job.delay_ms),
+        });
+    }
+    let done = app.runtime.enqueue_batch(&name, requests).await?;
+    let jobs: Vec<serde_json::Value> = done
+        .into_iter()
+        .map(|e| match e {
+            Enqueued::New(id) => json!({ "job_id": id, "status": "new" }),
+            Enqueued::Existing(id) => json!({ "job_id": id, "status": "existing" }),
+            Enqueued::KeyConflict(id) => json!({
+                "job_id": id,
+                "status": "conflict",
+                "detail": "idempotency key already used for another request: this job was not enqueued",
+            }),
+        })
+        .collect();
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "jobs": jobs }))).into_response())
 }

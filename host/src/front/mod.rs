@@ -10,7 +10,7 @@ mod ops;
 mod problem;
 
 pub use body::BodyBudget;
-use jobs::{cancel_job, list_jobs, retry_job, run_schedule, schedules, show_job};
+use jobs::{cancel_job, enqueue_batch, list_jobs, retry_job, run_schedule, schedules, show_job};
 use ops::{adapters, inbound, operation};
 
 pub use auth::{Access, ApiToken, ApiTokens};
@@ -90,6 +90,7 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
     Router::new()
         .route("/v1/adapters", get(adapters))
         .route("/v1/adapters/{name}/ops/{op}", post(operation))
+        .route("/v1/adapters/{name}/jobs:batch", post(enqueue_batch))
         .route("/v1/jobs", get(list_jobs))
         .route("/v1/jobs/{id}", get(show_job).delete(cancel_job))
         .route("/v1/jobs/{id}/retry", post(retry_job))

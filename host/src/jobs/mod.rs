@@ -89,6 +89,19 @@ impl Owner<'_> {
     }
 }
 
+/// One job a caller asks to enqueue.
+#[derive(Debug, Clone)]
+pub struct JobRequest {
+    /// The operation.
+    pub op: String,
+    /// Its JSON input.
+    pub input: String,
+    /// The same key and request name the same job.
+    pub idempotency_key: Option<String>,
+    /// How long from now it becomes due.
+    pub delay: Duration,
+}
+
 /// What an operator's retry or cancel of a job did. The front door and the CLI both change
 /// jobs through [`retry`] and [`cancel`], so they cannot disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,7 +31,10 @@ fn need_of(method: &Method, path: &str, metrics_need_read: bool) -> Option<Need>
         (_, ["healthz"] | ["readyz"] | ["problems"]) => None,
         (_, ["inbound", ..]) => None,
         (_, ["metrics"]) => metrics_need_read.then_some(Need::Read),
-        (&Method::POST, ["v1", "adapters", name, "ops", _]) => Some(Need::Invoke(name.to_string())),
+        (
+            &Method::POST,
+            ["v1", "adapters", name, "ops", _] | ["v1", "adapters", name, "jobs:batch"],
+        ) => Some(Need::Invoke(name.to_string())),
         (&Method::GET | &Method::HEAD, _) => Some(Need::Read),
         _ => Some(Need::Admin),
     }
@@ -267,6 +270,10 @@ mod tests {
         assert_eq!(need_of(&Method::GET, "/metrics", true), Some(Need::Read));
         assert_eq!(
             need_of(&Method::POST, "/v1/adapters/sekorm/ops/sync", false),
+            Some(Need::Invoke("sekorm".into()))
+        );
+        assert_eq!(
+            need_of(&Method::POST, "/v1/adapters/sekorm/jobs:batch", false),
             Some(Need::Invoke("sekorm".into()))
         );
         assert_eq!(need_of(&Method::GET, "/v1/jobs", false), Some(Need::Read));
