@@ -18,9 +18,6 @@ pub const KV_SWAP: &str = "UPDATE kv SET value = $1 WHERE ns = $2 AND key = $3 A
 pub const KV_DELETE_IF: &str = "DELETE FROM kv WHERE ns = $1 AND key = $2 AND value = $3";
 /// Whether a key is set (counts 0 or 1).
 pub const KV_EXISTS: &str = "SELECT COUNT(*) FROM kv WHERE ns = $1 AND key = $2";
-/// Enqueue one job; a keyed job whose key exists is left as it was.
-pub const JOB_INSERT: &str = "INSERT INTO jobs (id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, request_hash, created_at_ms, updated_at_ms) \
-     VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
 /// The job holding an adapter's idempotency key, and what the key was used for.
 pub const JOB_BY_KEY: &str =
     "SELECT id, request_hash FROM jobs WHERE adapter = $1 AND idempotency_key = $2";

@@ -8,6 +8,10 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+/// Jobs one insert statement holds at most (ten parameters each, far below SQLite's limit of
+/// 32,766).
+const ENQUEUE_ROWS: usize = 1000;
+
 #[async_trait]
 impl JobStore for SqliteStore {
     async fn job_enqueue_many(
@@ -15,29 +19,42 @@ impl JobStore for SqliteStore {
         jobs: &[NewJob],
         now_ms: i64,
     ) -> Result<Vec<Enqueued>, StoreError> {
+        // Multi-row inserts: one statement for up to ENQUEUE_ROWS jobs, where a statement each
+        // cost one hop to the connection's thread each (~200 µs through sqlx).
         let mut tx = self.pool.begin().await?;
+        let mut inserted = std::collections::HashSet::new();
+        for chunk in jobs.chunks(ENQUEUE_ROWS) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO jobs (id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, request_hash, created_at_ms, updated_at_ms) ",
+            );
+            insert.push_values(chunk, |mut row, job| {
+                row.push_bind(&job.id)
+                    .push_bind(&job.adapter)
+                    .push_bind(&job.op)
+                    .push_bind(&job.input)
+                    .push("'queued'")
+                    .push("0")
+                    .push_bind(i64::from(job.max_attempts))
+                    .push_bind(job.run_at_ms)
+                    .push_bind(&job.idempotency_key)
+                    .push_bind(&job.request_hash)
+                    .push_bind(now_ms)
+                    .push_bind(now_ms);
+            });
+            insert.push(" ON CONFLICT DO NOTHING RETURNING id");
+            let ids: Vec<String> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
+            inserted.extend(ids);
+        }
         let mut out = Vec::with_capacity(jobs.len());
+        let mut taken = std::collections::HashSet::new();
         for job in jobs {
-            let inserted = sqlx::query(crate::store::sql::JOB_INSERT)
-                .bind(&job.id)
-                .bind(&job.adapter)
-                .bind(&job.op)
-                .bind(&job.input)
-                .bind(i64::from(job.max_attempts))
-                .bind(job.run_at_ms)
-                .bind(&job.idempotency_key)
-                .bind(&job.request_hash)
-                .bind(now_ms)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            let Some(key) = job.idempotency_key.as_ref().filter(|_| inserted == 0) else {
-                out.push(if inserted == 1 {
-                    Enqueued::New(job.id.clone())
-                } else {
-                    Enqueued::Existing(job.id.clone())
-                });
+            // An id inserted once: a second job of the batch with the same id was not.
+            if inserted.contains(&job.id) && taken.insert(job.id.clone()) {
+                out.push(Enqueued::New(job.id.clone()));
+                continue;
+            }
+            let Some(key) = &job.idempotency_key else {
+                out.push(Enqueued::Existing(job.id.clone()));
                 continue;
             };
             let row = sqlx::query(crate::store::sql::JOB_BY_KEY)
