@@ -90,6 +90,9 @@ pub struct WeftEngine {
     engine: wasmtime::Engine,
     options: EngineOptions,
     compat: String,
+    /// Compiled components by the SHA-256 of their bytes: adapters that run the same component
+    /// (several accounts of one platform) share one copy of its code, about a megabyte each.
+    compiled: std::sync::Mutex<std::collections::HashMap<String, Component>>,
     _ticker: Ticker,
 }
 
@@ -142,6 +145,7 @@ impl WeftEngine {
             engine,
             options,
             compat,
+            compiled: Default::default(),
             _ticker: Ticker {
                 stop,
                 thread: Some(thread),
@@ -162,6 +166,29 @@ impl WeftEngine {
     /// Compiles `bytes`, or loads the cached compilation; returns it with its SHA-256.
     pub fn compile(&self, bytes: &[u8]) -> Result<(Component, String), EngineError> {
         let hash = hex::encode(Sha256::digest(bytes));
+        if let Some(component) = self.compiled_lock().get(&hash) {
+            return Ok((component.clone(), hash));
+        }
+        let component = self.load_or_compile(bytes, &hash)?;
+        self.compiled_lock().insert(hash.clone(), component.clone());
+        Ok((component, hash))
+    }
+
+    /// Forgets the compiled components whose hash is not in `in_use` (the loaded adapters'),
+    /// so that the code of replaced versions is freed once their last call ends.
+    pub fn retain_compiled(&self, in_use: &std::collections::HashSet<&str>) {
+        self.compiled_lock()
+            .retain(|hash, _| in_use.contains(hash.as_str()));
+    }
+
+    fn compiled_lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Component>> {
+        self.compiled.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The on-disk cache's compilation of `bytes`, or a fresh one (then cached).
+    fn load_or_compile(&self, bytes: &[u8], hash: &str) -> Result<Component, EngineError> {
         let cache = match (&self.options.cache_dir, &self.options.cache_key) {
             (Some(dir), Some(key)) => {
                 let name = format!("{hash}-{}.cwasm", self.compat);
@@ -173,7 +200,7 @@ impl WeftEngine {
             && path.is_file()
         {
             match self.load_cached(path, name, key) {
-                Ok(c) => return Ok((c, hash)),
+                Ok(c) => return Ok(c),
                 Err(e) => {
                     tracing::warn!(path = %path.display(), "cached compilation refused, recompiling: {e}")
                 }
@@ -186,7 +213,7 @@ impl WeftEngine {
         {
             tracing::warn!(path = %path.display(), "could not cache the compiled component: {e}");
         }
-        Ok((component, hash))
+        Ok(component)
     }
 
     /// Loads a cached compilation if its MAC, over its name (the component's content hash and

@@ -32,6 +32,36 @@ fn rss_mib(pid: u32) -> f64 {
     kib / 1024.0
 }
 
+fn status(c: &reqwest::Client, url: &str) -> String {
+    let (c, url) = (c.clone(), url.to_string());
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new()
+            .expect("rt")
+            .block_on(async move {
+                let all: Value = c
+                    .get(format!("{url}/v1/adapters"))
+                    .send()
+                    .await
+                    .expect("adapters")
+                    .json()
+                    .await
+                    .expect("json");
+                let failing: Vec<&Value> = all
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter(|x| x["status"] != "ready")
+                            .take(3)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                format!("{failing:#?}")
+            })
+    })
+    .join()
+    .expect("status")
+}
+
 struct Row {
     adapters: usize,
     schedules: usize,
@@ -45,7 +75,7 @@ async fn measure(adapters: usize, schedules: usize, queued: usize, quiet: Durati
     let dep = Deployment::new();
     for a in 0..adapters {
         let mut text = format!(
-            "name = \"probe-{a:03}\"\ncomponent = \"{}\"\n",
+            "name = \"probe-{a:03}\"\ncomponent = \"{}\"\n[limits]\nconcurrency = 4\n",
             component("weft-probe").display()
         );
         for s in 0..schedules {
@@ -55,7 +85,8 @@ async fn measure(adapters: usize, schedules: usize, queued: usize, quiet: Durati
         }
         dep.manifest(&format!("probe-{a:03}"), &text);
     }
-    let served = Served::start(&dep, &["--workers", "8"]);
+    // Five instances each (four calls and a token fetch): 500 for 100 adapters.
+    let served = Served::start(&dep, &["--workers", "8", "--max-instances", "600"]);
     let url = served.url.clone();
     let c = reqwest::Client::new();
     eventually(Duration::from_secs(300), || async {
@@ -75,7 +106,7 @@ async fn measure(adapters: usize, schedules: usize, queued: usize, quiet: Durati
         (ready == adapters).then_some(())
     })
     .await
-    .expect("every adapter loads");
+    .unwrap_or_else(|| panic!("every adapter loads: {}", status(&c, &url)));
     // Jobs waiting in the queue, spread over the adapters, due tomorrow.
     for chunk in (0..queued).collect::<Vec<_>>().chunks(500) {
         let a = chunk[0] % adapters;
@@ -143,7 +174,7 @@ async fn main() {
     let one = measure(1, 0, 0, quiet).await;
     let many = measure(adapters, schedules, queued, quiet).await;
     let mut table = format!(
-        "## Memory with many adapters, schedules and waiting jobs, in one run\n\nCommand: `make bench` (this part: `WEFT_BIN=target/release/weft cargo bench -p weft-tests --bench footprint`). Machine: nproc {}, {}. Resident memory (VmRSS) of `weft serve --workers 8` on SQLite: after every adapter loaded (and the waiting jobs enqueued), after ten calls through each adapter, and after {} s more with nothing to do.\n\n| adapters | schedules | jobs waiting | loaded MiB | after calls MiB | after {} s quiet MiB |\n|---|---|---|---|---|---|\n",
+        "## Memory with many adapters, schedules and waiting jobs, in one run\n\nCommand: `make bench` (this part: `WEFT_BIN=target/release/weft cargo bench -p weft-tests --bench footprint`). Machine: nproc {}, {}. Resident memory (VmRSS) of `weft serve --workers 8 --max-instances 600` on SQLite, each adapter with `limits.concurrency = 4`: after every adapter loaded (and the waiting jobs enqueued), after ten calls through each adapter, and after {} s more with nothing to do.\n\n| adapters | schedules | jobs waiting | loaded MiB | after calls MiB | after {} s quiet MiB |\n|---|---|---|---|---|---|\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         weft::clock::rfc3339(weft::clock::now_ms()),
         quiet.as_secs(),

@@ -231,6 +231,7 @@ async fn main() {
             .await
             .expect("store");
         let base = bare(&store, jobs).await;
+        eprintln!("{name}: bare store {base:.0} jobs/s");
         let store_url = || match &url {
             Some(_) => pg_schema(),
             None => "sqlite".to_string(),

@@ -163,6 +163,11 @@ impl Registry {
             let names: Vec<String> = adapters.keys().cloned().collect();
             shared.metrics.recent.retain(&names);
         }
+        let in_use: std::collections::HashSet<&str> = adapters
+            .values()
+            .map(|a| a.component_hash.as_str())
+            .collect();
+        shared.engine.retain_compiled(&in_use);
         self.adapters.store(Arc::new(adapters));
         self.failures.store(Arc::new(failures));
         self.failed.store(Arc::new(failed_now));
