@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft::{CallOptions, Runtime};
-use weft_tests::harness::{Deployment, Served, component, workspace};
+use weft_tests::harness::{Deployment, Served, component, workspace, write_benchmark};
 
 const ECHO: &str = r#"{"items":[{"pnCode":"ABCDE","brandName":"AMS","stockQuantity":1000},{"pnCode":"FGHIJ","brandName":"AMS","stockQuantity":7}]}"#;
 const CONNECTIONS: usize = 32;
@@ -522,20 +522,6 @@ async fn memory() -> (u64, u64, Load) {
     (idle, peak.load(std::sync::atomic::Ordering::Relaxed), l)
 }
 
-fn write_report(report: &str) {
-    let path = workspace().join("BENCHMARKS.md");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let (begin, end) = ("<!-- compare:begin -->", "<!-- compare:end -->");
-    let block = format!("{begin}\n{report}{end}");
-    let new = match (text.find(begin), text.find(end)) {
-        (Some(b), Some(e)) if e > b => {
-            format!("{}{block}{}", &text[..b], &text[e + end.len()..])
-        }
-        _ => format!("{text}\n{block}\n"),
-    };
-    std::fs::write(&path, new).expect("write BENCHMARKS.md");
-}
-
 fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mem = std::fs::read_to_string("/proc/meminfo")
@@ -679,7 +665,7 @@ async fn main() {
     }
     line(&mut r, String::new());
     if std::env::var_os("BENCH_ONLY").is_none() {
-        write_report(&r);
+        write_benchmark("compare", &r);
     }
 }
 

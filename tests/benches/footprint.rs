@@ -12,7 +12,7 @@
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use weft_tests::harness::{Deployment, Served, component, eventually, workspace};
+use weft_tests::harness::{Deployment, Served, component, eventually, write_benchmark};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -148,23 +148,6 @@ async fn measure(adapters: usize, schedules: usize, queued: usize, quiet: Durati
     }
 }
 
-fn write_table(table: &str) {
-    if std::env::var_os("BENCH_NO_WRITE").is_some() {
-        return;
-    }
-    let path = workspace().join("BENCHMARKS.md");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return;
-    };
-    let (begin, end) = ("<!-- footprint:begin -->", "<!-- footprint:end -->");
-    let (Some(b), Some(e)) = (text.find(begin), text.find(end)) else {
-        eprintln!("BENCHMARKS.md has no {begin} … {end} markers: table not written");
-        return;
-    };
-    let updated = format!("{}{begin}\n{table}{}", &text[..b], &text[e..]);
-    std::fs::write(&path, updated).expect("write BENCHMARKS.md");
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let adapters = env_usize("BENCH_ADAPTERS", 100);
@@ -195,5 +178,5 @@ async fn main() {
         many.quiet - many.called,
     ));
     print!("{table}");
-    write_table(&table);
+    write_benchmark("footprint", &table);
 }

@@ -17,7 +17,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft::store::{JobOutcome, NewJob, Store};
-use weft_tests::harness::{Deployment, Served, component, eventually, workspace};
+use weft_tests::harness::{Deployment, Served, component, eventually, write_benchmark};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -190,23 +190,6 @@ async fn weft(store_url: &str, depth: usize, load: Load) -> f64 {
     jobs as f64 / started.elapsed().as_secs_f64()
 }
 
-fn write_table(table: &str) {
-    if std::env::var_os("BENCH_NO_WRITE").is_some() {
-        return;
-    }
-    let path = workspace().join("BENCHMARKS.md");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return;
-    };
-    let (begin, end) = ("<!-- jobs:begin -->", "<!-- jobs:end -->");
-    let (Some(b), Some(e)) = (text.find(begin), text.find(end)) else {
-        eprintln!("BENCHMARKS.md has no {begin} … {end} markers: table not written");
-        return;
-    };
-    let updated = format!("{}{begin}\n{table}{}", &text[..b], &text[e..]);
-    std::fs::write(&path, updated).expect("write BENCHMARKS.md");
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let jobs = env_usize("BENCH_JOBS", 2_000);
@@ -260,5 +243,5 @@ async fn main() {
     }
     table.push('\n');
     print!("{table}");
-    write_table(&table);
+    write_benchmark("jobs", &table);
 }

@@ -9,6 +9,29 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Writes `table` between the `<!-- NAME:begin -->` and `<!-- NAME:end -->` markers of
+/// BENCHMARKS.md, where a benchmark keeps its latest run (nothing is written when
+/// `BENCH_NO_WRITE` is set, or appended at the end when the markers are missing).
+pub fn write_benchmark(name: &str, table: &str) {
+    if std::env::var_os("BENCH_NO_WRITE").is_some() {
+        return;
+    }
+    let path = workspace().join("BENCHMARKS.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let (begin, end) = (
+        format!("<!-- {name}:begin -->"),
+        format!("<!-- {name}:end -->"),
+    );
+    let block = format!("{begin}\n{table}{end}");
+    let updated = match (text.find(&begin), text.find(&end)) {
+        (Some(b), Some(e)) if e > b => format!("{}{block}{}", &text[..b], &text[e + end.len()..]),
+        _ => format!("{text}\n{block}\n"),
+    };
+    if let Err(e) = std::fs::write(&path, updated) {
+        eprintln!("BENCHMARKS.md not written: {e}");
+    }
+}
+
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)

@@ -400,16 +400,29 @@ async fn a_batch_of_jobs_is_checked_whole_stored_at_once_and_each_runs_once() {
     let c = reqwest::Client::new();
     let url = &served.url;
     let batch_url = format!("{url}/v1/adapters/probe/jobs:batch");
-    let count = || async {
-        let all: Value = c
-            .get(format!("{url}/v1/jobs?adapter=probe&limit=1000"))
-            .send()
-            .await
-            .expect("list")
-            .json()
-            .await
-            .expect("json");
-        all.as_array().map_or(0, Vec::len)
+    let list = |query: &'static str| {
+        let (c, url) = (c.clone(), url.clone());
+        async move {
+            let all: Value = c
+                .get(format!("{url}/v1/jobs?adapter=probe&limit=1000{query}"))
+                .send()
+                .await
+                .expect("list")
+                .json()
+                .await
+                .expect("json");
+            all.as_array().cloned().unwrap_or_default()
+        }
+    };
+    let batch = |jobs: Vec<Value>| {
+        let (c, batch_url) = (c.clone(), batch_url.clone());
+        async move {
+            c.post(&batch_url)
+                .json(&json!({ "jobs": jobs }))
+                .send()
+                .await
+                .expect("batch")
+        }
     };
     // One bad job refuses the batch, names its place, and stores nothing.
     for (bad, why) in [
@@ -428,13 +441,7 @@ async fn a_batch_of_jobs_is_checked_whole_stored_at_once_and_each_runs_once() {
         ),
         (json!({"op": "echo", "surprise": 1}), "unknown field"),
     ] {
-        let jobs = vec![json!({"op": "echo"}), json!({"op": "echo"}), bad];
-        let r = c
-            .post(&batch_url)
-            .json(&json!({ "jobs": jobs }))
-            .send()
-            .await
-            .expect("batch");
+        let r = batch(vec![json!({"op": "echo"}), json!({"op": "echo"}), bad]).await;
         let status = r.status().as_u16();
         let text = r.text().await.expect("text");
         assert!(
@@ -442,14 +449,9 @@ async fn a_batch_of_jobs_is_checked_whole_stored_at_once_and_each_runs_once() {
             "{status} {text}"
         );
     }
-    let r = c
-        .post(&batch_url)
-        .json(&json!({ "jobs": (0..1001).map(|_| json!({"op": "echo"})).collect::<Vec<_>>() }))
-        .send()
-        .await
-        .expect("too many");
+    let r = batch((0..1001).map(|_| json!({"op": "echo"})).collect()).await;
     assert_eq!(r.status(), 400);
-    assert_eq!(count().await, 0, "a refused batch stores nothing");
+    assert!(list("").await.is_empty(), "a refused batch stores nothing");
     // 200 jobs, half of them keyed, in one request.
     let jobs: Vec<Value> = (0..200)
         .map(|i| {
@@ -460,12 +462,7 @@ async fn a_batch_of_jobs_is_checked_whole_stored_at_once_and_each_runs_once() {
             j
         })
         .collect();
-    let r = c
-        .post(&batch_url)
-        .json(&json!({ "jobs": jobs }))
-        .send()
-        .await
-        .expect("batch");
+    let r = batch(jobs).await;
     assert_eq!(r.status(), 202);
     let answer: Value = r.json().await.expect("json");
     let ids: Vec<String> = answer["jobs"]
@@ -488,15 +485,7 @@ async fn a_batch_of_jobs_is_checked_whole_stored_at_once_and_each_runs_once() {
         json!({"op": "storage", "input": {"key": "k2", "value": "other"}, "idempotency_key": "key-2"}),
         json!({"op": "echo", "input": {"fresh": true}}),
     ];
-    let answer: Value = c
-        .post(&batch_url)
-        .json(&json!({ "jobs": again }))
-        .send()
-        .await
-        .expect("batch")
-        .json()
-        .await
-        .expect("json");
+    let answer: Value = batch(again).await.json().await.expect("json");
     let statuses: Vec<&str> = answer["jobs"]
         .as_array()
         .expect("jobs")
@@ -507,25 +496,15 @@ async fn a_batch_of_jobs_is_checked_whole_stored_at_once_and_each_runs_once() {
     assert_eq!(answer["jobs"][0]["job_id"], ids[0].as_str());
     // Every job ran exactly once: 201 jobs in all, each succeeded once, every key written.
     let done = eventually(Duration::from_secs(30), || async {
-        let all: Value = c
-            .get(format!(
-                "{url}/v1/jobs?adapter=probe&state=succeeded&limit=1000"
-            ))
-            .send()
-            .await
-            .expect("list")
-            .json()
-            .await
-            .expect("json");
-        let n = all.as_array().map_or(0, Vec::len);
-        (n == 201).then_some(all)
+        let all = list("&state=succeeded").await;
+        (all.len() == 201).then_some(all)
     })
     .await
     .expect("all 201 jobs succeed");
-    for j in done.as_array().expect("jobs") {
+    for j in &done {
         assert_eq!(j["attempt"], 1, "ran once: {j}");
     }
-    assert_eq!(count().await, 201);
+    assert_eq!(list("").await.len(), 201);
     let keys: Value = c
         .post(format!("{url}/v1/adapters/probe/ops/storage"))
         .json(&json!({"key": "k199"}))
