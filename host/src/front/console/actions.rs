@@ -45,11 +45,7 @@ async fn job_action(
     body: Body,
     cancel: bool,
 ) -> Response {
-    let form = match read_form(body).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    if let Err(r) = c.actor(headers, &form).await {
+    if let Err(r) = c.act(headers, body).await {
         return r;
     }
     let (changed, verb) = if cancel {
@@ -75,13 +71,10 @@ pub(super) async fn bulk_retry(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let form = match read_form(body).await {
+    let form = match c.act(&headers, body).await {
         Ok(f) => f,
         Err(r) => return r,
     };
-    if let Err(r) = c.actor(&headers, &form).await {
-        return r;
-    }
     let adapter = form.get("adapter").filter(|a| !a.is_empty()).cloned();
     let store = &c.runtime.shared().store;
     // The dead jobs are listed first and changed after: retried jobs leave the "dead" state as
@@ -129,11 +122,7 @@ pub(super) async fn run_now(
     Path((adapter, name)): Path<(String, String)>,
     body: Body,
 ) -> Response {
-    let form = match read_form(body).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    if let Err(r) = c.actor(&headers, &form).await {
+    if let Err(r) = c.act(&headers, body).await {
         return r;
     }
     let note = match c.runtime.run_schedule_now(&adapter, &name).await {

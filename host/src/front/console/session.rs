@@ -60,12 +60,14 @@ impl Console {
         })
     }
 
-    /// The viewer of an action: signed in with an admin scope, with this session's CSRF token.
-    pub(super) async fn actor(
+    /// An action's form, once its sender is known to be signed in with an admin scope and the
+    /// form carries this session's CSRF token; otherwise the page that says why not.
+    pub(super) async fn act(
         &self,
         headers: &HeaderMap,
-        form: &HashMap<String, String>,
-    ) -> Result<(), Response> {
+        body: Body,
+    ) -> Result<HashMap<String, String>, Response> {
+        let form = read_form(body).await?;
         let viewer = self.viewer(headers).await?;
         let given = form.get("csrf").map(String::as_str).unwrap_or("");
         if !bool::from(given.as_bytes().ct_eq(viewer.csrf.as_bytes())) || given.is_empty() {
@@ -88,7 +90,7 @@ impl Console {
                 ),
             ));
         }
-        Ok(())
+        Ok(form)
     }
 }
 
