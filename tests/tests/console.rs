@@ -33,15 +33,30 @@ fn create_token(dep: &Deployment, name: &str, scope: &str) -> String {
         .to_string()
 }
 
+/// The hour of the daily `tick` schedule: twelve hours from when the tests start, so that no
+/// tick of its own ever falls inside a run and turns "run now" into "a run is in progress".
+fn tick_hour() -> u64 {
+    static HOUR: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *HOUR.get_or_init(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        (now / 3600 + 12) % 24
+    })
+}
+
 /// A deployment with the probe (two schedules; the flaky one fails its first two runs, and a
 /// job gets two attempts) and a manifest with a typo, so one adapter serves and one fails.
+/// Neither schedule ticks by itself during a test: `flaky` once a year (every 8760 h from the
+/// epoch: 18 December), `tick` daily twelve hours away.
 fn deployment() -> Deployment {
     let dep = Deployment::new();
     dep.manifest(
         "probe",
         &format!(
-            "name = \"probe\"\ncomponent = \"{}\"\n[retry]\nmax_attempts = 2\ninitial_backoff = \"1ms\"\n[[schedules]]\nname = \"flaky\"\nevery = \"1h\"\n[[schedules]]\nname = \"tick\"\ncron = \"10 0 * * *\"\n[config]\nflaky_failures = 2\n",
-            component("weft-probe").display()
+            "name = \"probe\"\ncomponent = \"{}\"\n[retry]\nmax_attempts = 2\ninitial_backoff = \"1ms\"\n[[schedules]]\nname = \"flaky\"\nevery = \"8760h\"\n[[schedules]]\nname = \"tick\"\ncron = \"10 {} * * *\"\n[config]\nflaky_failures = 2\n",
+            component("weft-probe").display(),
+            tick_hour()
         ),
     );
     dep.manifest(
@@ -557,7 +572,8 @@ async fn the_console_in_a_real_browser() {
     b.goto(&format!("{url}/ui/schedules")).await.expect("goto");
     let tick = "tr[data-schedule=\"probe/tick\"]";
     let cadence = text_of(b, &format!("{tick} td:nth-child(3)")).await;
-    assert!(cadence.contains("every day at 00:10"), "{cadence}");
+    let words = format!("every day at {:02}:10", tick_hour());
+    assert!(cadence.contains(&words), "{cadence}");
     b.find(Locator::Css(&format!("{tick} button.run")))
         .await
         .expect("run now")

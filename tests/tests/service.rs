@@ -182,10 +182,11 @@ async fn a_per_second_cron_runs_once_per_second() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tick_cut_by_a_crash_is_taken_over_and_run_again() {
     let dep = Deployment::new();
-    // A five-second tick every hour: the kill lands inside it.
+    // A five-second tick (once a year by itself, on 18 December; here run now): the kill lands
+    // inside it.
     probe(
         &dep,
-        "[limits]\ntimeout = \"30s\"\ncpu_time = \"20s\"\n[[schedules]]\nname = \"tick\"\nevery = \"1h\"\n[config]\ntick_sleep_ms = 5000\n",
+        "[limits]\ntimeout = \"30s\"\ncpu_time = \"20s\"\n[[schedules]]\nname = \"tick\"\nevery = \"8760h\"\n[config]\ntick_sleep_ms = 5000\n",
     );
     let served = Served::start(&dep, &["--job-lease", "1s"]);
     let c = reqwest::Client::new();
@@ -219,7 +220,7 @@ async fn a_failing_tick_is_retried_under_the_retry_policy_with_its_real_error_ki
     let dep = Deployment::new();
     probe(
         &dep,
-        "[retry]\nmax_attempts = 4\ninitial_backoff = \"50ms\"\nmax_backoff = \"100ms\"\n[[schedules]]\nname = \"flaky\"\nevery = \"1h\"\n[config]\nflaky_failures = 2\n",
+        "[retry]\nmax_attempts = 4\ninitial_backoff = \"50ms\"\nmax_backoff = \"100ms\"\n[[schedules]]\nname = \"flaky\"\nevery = \"8760h\"\n[config]\nflaky_failures = 2\n",
     );
     let served = Served::start(&dep, &[]);
     let c = reqwest::Client::new();
