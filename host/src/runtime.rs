@@ -239,21 +239,13 @@ impl Runtime {
     ) -> Result<Enqueued, InvokeError> {
         let loaded = self.adapter(adapter, op)?;
         let err = |kind, message: String| InvokeError::new(kind, adapter, op, message);
-        if !loaded.offers(op) {
-            return Err(err(
-                ErrorKind::NotFound,
-                format!("adapter {adapter} has no operation {op:?}"),
-            ));
-        }
-        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(input) {
-            return Err(err(
-                ErrorKind::InvalidInput,
-                format!("input is not JSON: {e}"),
-            ));
-        }
-        let job = loaded
-            .job_owner()
-            .job(op, input.to_string(), idempotency_key, delay);
+        let request = JobRequest {
+            op: op.to_string(),
+            input: input.to_string(),
+            idempotency_key,
+            delay,
+        };
+        let job = checked_job(&loaded, request, "")?;
         let result = self
             .shared()
             .enqueues
@@ -288,36 +280,9 @@ impl Runtime {
         let first = batch.first().map(|j| j.op.clone()).unwrap_or_default();
         let first = first.as_str();
         let loaded = self.adapter(adapter, first)?;
-        let owner = loaded.job_owner();
         let mut jobs = Vec::with_capacity(batch.len());
         for (i, request) in batch.into_iter().enumerate() {
-            let op = request.op.as_str();
-            let err = |kind, message: String| {
-                InvokeError::new(kind, adapter, op, format!("jobs[{i}]: {message}"))
-            };
-            if !loaded.offers(op) {
-                return Err(err(
-                    ErrorKind::NotFound,
-                    format!("adapter {adapter} has no operation {op:?}"),
-                ));
-            }
-            if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&request.input) {
-                return Err(err(
-                    ErrorKind::InvalidInput,
-                    format!("input is not JSON: {e}"),
-                ));
-            }
-            let limit = loaded.manifest.limits.request_body;
-            if request.input.len() as u64 > limit.bytes() {
-                return Err(err(
-                    ErrorKind::InvalidInput,
-                    format!(
-                        "input of {} bytes exceeds limits.request_body ({limit})",
-                        request.input.len()
-                    ),
-                ));
-            }
-            jobs.push(owner.job(op, request.input, request.idempotency_key, request.delay));
+            jobs.push(checked_job(&loaded, request, &format!("jobs[{i}]: "))?);
         }
         let store = &self.shared().store;
         let result = store
@@ -360,4 +325,44 @@ impl Runtime {
         }
         Ok(change)
     }
+}
+
+/// The job `request` makes for `loaded`, once checked as every enqueue is: the operation exists,
+/// the input is JSON and fits `limits.request_body`. `place` starts each message (a batch names
+/// the job's index).
+// The same error type as every enqueue answers; it is built once per refusal, not per job.
+#[allow(clippy::result_large_err)]
+fn checked_job(
+    loaded: &LoadedAdapter,
+    request: JobRequest,
+    place: &str,
+) -> Result<crate::store::NewJob, InvokeError> {
+    let (adapter, op) = (loaded.manifest.name.as_str(), request.op.as_str());
+    let err =
+        |kind, message: String| InvokeError::new(kind, adapter, op, format!("{place}{message}"));
+    if !loaded.offers(op) {
+        return Err(err(
+            ErrorKind::NotFound,
+            format!("adapter {adapter} has no operation {op:?}"),
+        ));
+    }
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&request.input) {
+        return Err(err(
+            ErrorKind::InvalidInput,
+            format!("input is not JSON: {e}"),
+        ));
+    }
+    let limit = loaded.manifest.limits.request_body;
+    if request.input.len() as u64 > limit.bytes() {
+        return Err(err(
+            ErrorKind::InvalidInput,
+            format!(
+                "input of {} bytes exceeds limits.request_body ({limit})",
+                request.input.len()
+            ),
+        ));
+    }
+    Ok(loaded
+        .job_owner()
+        .job(op, request.input, request.idempotency_key, request.delay))
 }
