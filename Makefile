@@ -10,7 +10,7 @@ TEST_PLUGINS := weft-probe
 BENCH_PLUGINS := weft-hello-http
 WASM_DIR := target/wasm32-wasip2/wasm
 
-.PHONY: run test toolchain plugins build check lint bench browser
+.PHONY: run test toolchain plugins build check lint bench browser wrk
 
 toolchain:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -58,8 +58,15 @@ WASMTIME := target/tools/bin/wasmtime
 $(WASMTIME):
 	$(CARGO) install wasmtime-cli --version =48.0.8 --locked --root target/tools --target-dir target/tools-build
 
+# wrk, the load generator of the front-door comparison (Debian's package), installed when missing.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  echo "installing Debian's wrk (the benchmarks' load generator)"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
+
 # Every benchmark; the comparisons write their table into BENCHMARKS.md.
-bench: plugins $(WASMTIME)
+bench: plugins wrk $(WASMTIME)
 	$(CARGO) build --target wasm32-wasip2 --profile wasm $(addprefix -p ,$(BENCH_PLUGINS))
 	$(CARGO) build --release -p weft
 	$(CARGO) bench -p weft --bench invoke

@@ -78,6 +78,10 @@ const MEMORY_KEEP_RESIDENT: usize = 128 * 1024;
 /// Bytes of each freed table reset with memset rather than madvise.
 const TABLE_KEEP_RESIDENT: usize = 16 * 1024;
 
+/// Set (to anything) to write `/tmp/perf-<pid>.map`, so that `perf report` names the functions of
+/// adapters' compiled code.
+pub const PERFMAP_ENV: &str = "WEFT_PERFMAP";
+
 /// First bytes of a cache file, before its MAC and the compilation: the MAC and the bytes it
 /// vouches for travel in one file, renamed into place at once.
 const CACHE_MAGIC: &[u8] = b"WEFTMAC1";
@@ -122,6 +126,11 @@ impl WeftEngine {
             .wasm_component_model(true)
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if std::env::var_os(PERFMAP_ENV).is_some() {
+            // For `perf record`: without the map, time in adapters' code shows as unnamed
+            // addresses (BENCHMARKS.md, "Where the time goes").
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine =
             wasmtime::Engine::new(&config).map_err(|e| EngineError::Config(format!("{e:#}")))?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();

@@ -2,6 +2,7 @@
 //! progress in storage, and the document's codes mapped to error kinds.
 
 use crate::codec::{self, Answer, Envelope, Format};
+use crate::rows::{Cell, Row, RowIn, Rows};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use weft_sdk::dates::now_ms;
@@ -33,11 +34,12 @@ fn default_format() -> String {
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SyncInput {
+struct SyncInput<'a> {
     data_category: String,
     biz_key: String,
     action: String,
-    rows: Vec<Value>,
+    #[serde(borrow)]
+    rows: Vec<RowIn<'a>>,
     batch_id: Option<String>,
     format: Option<String>,
 }
@@ -82,7 +84,7 @@ fn xml_name(name: &str) -> bool {
 }
 
 /// Rows must be flat objects of scalars with field names usable in JSON and XML alike.
-fn check_rows(rows: Vec<Value>) -> Result<Vec<Map<String, Value>>> {
+fn check_rows(rows: Vec<RowIn<'_>>) -> Result<Vec<Row<'_>>> {
     if rows.is_empty() {
         return Err(AdapterError::invalid_input(
             "rows: at least one row is required",
@@ -92,7 +94,7 @@ fn check_rows(rows: Vec<Value>) -> Result<Vec<Map<String, Value>>> {
     let mut out = Vec::with_capacity(rows.len());
     for (i, row) in rows.into_iter().enumerate() {
         match row {
-            Value::Object(map) => {
+            RowIn::Object(map) => {
                 if map.is_empty() {
                     problems.push(detail(
                         Some(i),
@@ -105,7 +107,7 @@ fn check_rows(rows: Vec<Value>) -> Result<Vec<Map<String, Value>>> {
                     if !xml_name(k) {
                         problems.push(detail(Some(i), Some(k), None, "field names are letters, digits, '_', '-' or '.', starting with a letter or '_'"));
                     }
-                    if v.is_object() || v.is_array() {
+                    if *v == Cell::Nested {
                         problems.push(detail(
                             Some(i),
                             Some(k),
@@ -116,7 +118,7 @@ fn check_rows(rows: Vec<Value>) -> Result<Vec<Map<String, Value>>> {
                 }
                 out.push(map);
             }
-            other => problems.push(detail(
+            RowIn::Other(other) => problems.push(detail(
                 Some(i),
                 None,
                 None,
@@ -161,8 +163,8 @@ fn new_batch_id(ctx: &CallContext, salt: u32) -> Result<String> {
     Ok(format!("{}{tail}", &stamp[..8]))
 }
 
-/// Runs (or resumes) one batch.
-pub fn sync(ctx: &CallContext, input: Value) -> Result<Value> {
+/// Runs (or resumes) one batch; `input` is the caller's JSON text.
+pub fn sync(ctx: &CallContext, input: &str) -> Result<Value> {
     let cfg: Config = config::typed()?;
     if !(1..=SEQ_LIMIT).contains(&cfg.seq_max) {
         return Err(AdapterError::invalid_input(format!(
@@ -177,7 +179,8 @@ pub fn sync(ctx: &CallContext, input: Value) -> Result<Value> {
             "manifest [config] app_name: at most 10 characters, found {app:?}"
         )));
     }
-    let input: SyncInput = weft_sdk::parse_input(input)?;
+    let input: SyncInput<'_> = serde_json::from_str(input)
+        .map_err(|e| AdapterError::invalid_input(format!("input: {e}")))?;
     path_segment("data_category", &input.data_category)?;
     path_segment("biz_key", &input.biz_key)?;
     let method = match input.action.as_str() {
@@ -192,7 +195,7 @@ pub fn sync(ctx: &CallContext, input: Value) -> Result<Value> {
         }
     };
     let format = Format::parse(input.format.as_deref().unwrap_or(&cfg.format))?;
-    let rows = check_rows(input.rows)?;
+    let rows = Rows::new(check_rows(input.rows)?);
     if let Some(id) = &input.batch_id {
         check_batch_id(id)?;
     }
@@ -202,14 +205,14 @@ pub fn sync(ctx: &CallContext, input: Value) -> Result<Value> {
             "{}\0{}\0{}\0",
             input.data_category, input.biz_key, input.action
         ));
-        h.update(serde_json::to_vec(&rows).unwrap_or_default());
+        h.update(rows.json.all());
         hex::encode(h.finalize())
     };
     // The batch of this call: the caller's, or the one an earlier attempt of this call made.
     let call_key = format!("call/{}", ctx.call_id);
     let record = BatchRecord {
         fingerprint,
-        total: rows.len(),
+        total: rows.rows.len(),
         seq_max: cfg.seq_max,
     };
     let bytes = serde_json::to_vec(&record).unwrap_or_default();
@@ -299,15 +302,24 @@ fn send_all(
     method: Method,
     format: Format,
     batch_id: &str,
-    rows: &[Map<String, Value>],
+    checked: &Rows<'_>,
 ) -> Result<Value> {
+    let rows = &checked.rows;
     let url = join(&cfg.base_url, &format!("{category}/{biz_key}"));
     let sequences = batch::sequences(rows.len(), cfg.seq_max);
     let mut answers = Vec::with_capacity(sequences.len());
     let (mut sent, mut resumed) = (0usize, 0usize);
+    // One listing of the sequences already acknowledged, rather than a read per sequence: a
+    // fresh batch of 200 sequences made 200 reads that all found nothing.
+    let acknowledged: std::collections::HashSet<String> =
+        storage::list_all(&format!("batch/{batch_id}/seq/"))?
+            .into_iter()
+            .collect();
     for seq in &sequences {
         let progress_key = format!("batch/{batch_id}/seq/{:05}", seq.seq_id);
-        if let Some(done) = storage::get_json::<Value>(&progress_key)? {
+        if acknowledged.contains(&progress_key)
+            && let Some(done) = storage::get_json::<Value>(&progress_key)?
+        {
             resumed += 1;
             answers.push(done);
             continue;
@@ -321,6 +333,7 @@ fn send_all(
                 batch_size: rows.len(),
                 seq_id: seq.seq_id,
                 rows: part,
+                json_rows: checked.json.inner(seq.rows.clone()),
             },
         );
         let where_ = format!(
@@ -354,7 +367,10 @@ fn send_all(
                 answers.push(done);
                 sent += 1;
             }
-            _ => return Err(refusal(&where_, &answer, part, offset)),
+            _ => {
+                let part = checked.json.maps(seq.rows.clone());
+                return Err(refusal(&where_, &answer, &part, offset));
+            }
         }
     }
     Ok(json!({

@@ -1,8 +1,9 @@
 //! The two wire formats of the document: JSON (default) and XML (`<Req>` with repeated `<data>`
 //! out, `<Resp>` with repeated `<result>` back).
 
+use crate::rows::Row;
 use quick_xml::escape::escape;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use weft_sdk::{AdapterError, Result};
 
 /// Request and answer format.
@@ -46,7 +47,9 @@ pub struct Envelope<'a> {
     /// 1-based sequence number.
     pub seq_id: usize,
     /// The rows of this sequence.
-    pub rows: &'a [Map<String, Value>],
+    pub rows: &'a [Row<'a>],
+    /// The same rows as JSON, the inside of an array (`{…},{…}`).
+    pub json_rows: &'a [u8],
 }
 
 /// Encodes one request body. Types follow the document's table: batch_size and seq_size are
@@ -54,19 +57,29 @@ pub struct Envelope<'a> {
 pub fn encode(format: Format, env: &Envelope<'_>) -> Vec<u8> {
     match format {
         Format::Json => {
-            let mut body = Map::new();
+            // The rows are already JSON (written once for the whole batch); only the batch
+            // fields around them are written here.
+            let mut body = Vec::with_capacity(env.json_rows.len() + 160);
+            body.push(b'{');
             if let Some(app) = env.app_name {
-                body.insert("appName".into(), Value::String(app.into()));
+                body.extend_from_slice(b"\"appName\":");
+                let _ = serde_json::to_writer(&mut body, app);
+                body.push(b',');
             }
-            body.insert("batch_id".into(), Value::String(env.batch_id.into()));
-            body.insert("batch_size".into(), Value::from(env.batch_size));
-            body.insert("seq_id".into(), Value::String(env.seq_id.to_string()));
-            body.insert("seq_size".into(), Value::from(env.rows.len()));
-            body.insert(
-                "data".into(),
-                Value::Array(env.rows.iter().cloned().map(Value::Object).collect()),
+            body.extend_from_slice(b"\"batch_id\":");
+            let _ = serde_json::to_writer(&mut body, env.batch_id);
+            body.extend_from_slice(
+                format!(
+                    ",\"batch_size\":{},\"seq_id\":\"{}\",\"seq_size\":{},\"data\":[",
+                    env.batch_size,
+                    env.seq_id,
+                    env.rows.len()
+                )
+                .as_bytes(),
             );
-            serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
+            body.extend_from_slice(env.json_rows);
+            body.extend_from_slice(b"]}");
+            body
         }
         Format::Xml => {
             let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<Req>");
@@ -83,12 +96,7 @@ pub fn encode(format: Format, env: &Envelope<'_>) -> Vec<u8> {
             for row in env.rows {
                 x.push_str("<data>");
                 for (k, v) in row {
-                    let text = match v {
-                        Value::String(s) => s.clone(),
-                        Value::Null => String::new(),
-                        other => other.to_string(),
-                    };
-                    x.push_str(&format!("<{k}>{}</{k}>", escape(text.as_str())));
+                    x.push_str(&format!("<{k}>{}</{k}>", escape(v.xml_text().as_ref())));
                 }
                 x.push_str("</data>");
             }

@@ -6,6 +6,7 @@
 
 mod batch;
 mod codec;
+mod rows;
 mod token;
 
 use weft_sdk::{Adapter, AdapterError, CallContext, Description, Result, TokenGrant, Value};
@@ -39,9 +40,14 @@ impl Adapter for Lenovo {
         token::fetch()
     }
 
+    fn invoke_text(ctx: &CallContext, op: &str, input: &str) -> Option<Result<Value>> {
+        // A batch's rows are read into the adapter's own types, never into a `Value` tree.
+        (op == "sync").then(|| batch::sync(ctx, input))
+    }
+
     fn invoke(ctx: CallContext, op: String, input: Value) -> Result<Value> {
         match op.as_str() {
-            "sync" => batch::sync(&ctx, input),
+            "sync" => batch::sync(&ctx, &input.to_string()),
             other => Err(AdapterError::invalid_input(format!(
                 "unknown operation {other:?}"
             ))),

@@ -48,6 +48,14 @@ pub trait Adapter {
     /// Runs operation `op` on JSON `input`, answering JSON.
     fn invoke(ctx: CallContext, op: String, input: Value) -> Result<Value>;
 
+    /// Runs operation `op` on the caller's JSON text as it came, before any `Value` is built;
+    /// `None` (the default) hands the call to [`Adapter::invoke`]. For operations whose input is
+    /// too large to hold twice: a `Value` tree of 100,000 rows costs more than reading them into
+    /// the adapter's own types, borrowing their text.
+    fn invoke_text(_ctx: &CallContext, _op: &str, _input: &str) -> Option<Result<Value>> {
+        None
+    }
+
     /// Answers a platform-facing route; by default every route is 404.
     fn handle_inbound(_ctx: CallContext, req: InboundRequest) -> InboundResponse {
         http::inbound_json(
@@ -139,10 +147,16 @@ pub mod glue {
         op: String,
         input: String,
     ) -> std::result::Result<String, exports::AdapterError> {
-        let input: Value = serde_json::from_str(&input).map_err(|e| {
-            AdapterError::invalid_input(format!("input is not JSON: {e}")).into_wit()
-        })?;
-        let output = A::invoke(ctx, op, input).map_err(AdapterError::into_wit)?;
+        let output = match A::invoke_text(&ctx, &op, &input) {
+            Some(output) => output,
+            None => {
+                let input: Value = serde_json::from_str(&input).map_err(|e| {
+                    AdapterError::invalid_input(format!("input is not JSON: {e}")).into_wit()
+                })?;
+                A::invoke(ctx, op, input)
+            }
+        }
+        .map_err(AdapterError::into_wit)?;
         serde_json::to_string(&output).map_err(|e| {
             AdapterError::transient(format!("output could not be serialised: {e}")).into_wit()
         })
