@@ -43,8 +43,10 @@ browser:
 	fi
 
 # Every test: unit, manifest snapshots, the adapters against their simulators, the CLI, the
-# console in a browser.
-test: build browser
+# console in a browser. Not after `build`: `cargo test` builds the `weft` binary the tests run
+# itself, with the features the whole workspace unifies to, and a separate `cargo build -p weft`
+# first compiled wasmtime and cranelift a second time for nothing (7 of CI's minutes).
+test: plugins browser
 	$(CARGO) test --workspace $(addprefix --exclude ,$(PLUGINS) weft-sdk weft-probe weft-hello-http)
 	$(CARGO) test $(addprefix -p ,weft-sdk $(PLUGINS)) --lib
 
