@@ -476,7 +476,12 @@ async fn memory() -> (u64, u64, Load) {
         .arg(&dir)
         .arg("--data")
         .arg(dep.data())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--insecure-no-auth",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env("WEFT_LOG", "error")
         .env("WEFT_PLUGIN_DIR", &plugin_dir)
         .envs([
@@ -658,13 +663,18 @@ async fn main() {
         line(
             &mut r,
             format!(
-                "| memory: `weft serve` with all {} manifests of manifests/ loaded | RSS idle {:.1} MiB; under load {:.1} MiB (`fxiaoke list-records`, {:.0} req/s) | — | — |",
+                "| memory: `weft serve` with all {} manifests of manifests/ loaded | RSS idle {:.1} MiB; under load {:.1} MiB (`fxiaoke list-records`, {:.0} req/s{}) | — | — |",
                 std::fs::read_dir(workspace().join("manifests"))
                     .map(|d| d.count())
                     .unwrap_or(0),
                 idle as f64 / 1024.0,
                 peak as f64 / 1024.0,
-                l.rps()
+                l.rps(),
+                if l.errors > 0 {
+                    format!(", {} errors", l.errors)
+                } else {
+                    String::new()
+                }
             ),
         );
     }
