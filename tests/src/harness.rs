@@ -353,6 +353,18 @@ pub async fn invoke_json(
     .map(|o| serde_json::from_str(&o).expect("JSON output"))
 }
 
+/// GETs `url` and parses the answer as JSON, failing the test on any error.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON answer")
+}
+
 /// An answer whose body breaks after the status line: the connection is dropped, as when a
 /// platform processed a request and its answer was lost on the way back.
 pub fn dropped_answer() -> axum::response::Response {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use weft_tests::harness::{Deployment, Served, component, eventually};
+use weft_tests::harness::{Deployment, Served, component, eventually, get_json};
 use weft_tests::lenovo::Lenovo;
 use weft_tests::sekorm::Sekorm;
 
@@ -128,14 +128,7 @@ async fn a_thousand_jobs_run_once_to_success_while_a_node_is_killed() {
         1000,
         "each job's effect happened exactly once"
     );
-    let dead: Value = client
-        .get(format!("{url}/v1/jobs?state=dead"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let dead = get_json(&client, &format!("{url}/v1/jobs?state=dead")).await;
     assert_eq!(dead, json!([]));
 }
 

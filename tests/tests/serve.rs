@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use weft_tests::harness::{Deployment, Served, component, eventually};
+use weft_tests::harness::{Deployment, Served, component, eventually, get_json};
 use weft_tests::sekorm::{Fault, Sekorm};
 
 const ACCOUNT: &str = "serve-account";
@@ -245,14 +245,7 @@ async fn an_async_call_survives_two_failures_and_a_dead_job_comes_back_with_retr
     let dead = wait_state(&c, url, &id, "dead").await;
     assert_eq!(dead["attempt"], 3);
     assert_eq!(dead["last_error"]["kind"], "transient");
-    let listed: Value = c
-        .get(format!("{url}/v1/jobs?state=dead&adapter=sekorm"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let listed = get_json(&c, &format!("{url}/v1/jobs?state=dead&adapter=sekorm")).await;
     assert!(
         listed
             .as_array()
@@ -403,14 +396,11 @@ async fn a_batch_of_jobs_is_checked_whole_stored_at_once_and_each_runs_once() {
     let list = |query: &'static str| {
         let (c, url) = (c.clone(), url.clone());
         async move {
-            let all: Value = c
-                .get(format!("{url}/v1/jobs?adapter=probe&limit=1000{query}"))
-                .send()
-                .await
-                .expect("list")
-                .json()
-                .await
-                .expect("json");
+            let all = get_json(
+                &c,
+                &format!("{url}/v1/jobs?adapter=probe&limit=1000{query}"),
+            )
+            .await;
             all.as_array().cloned().unwrap_or_default()
         }
     };
