@@ -657,6 +657,21 @@ async fn jobs_are_claimed_in_batches_once_and_finished_in_one_commit_with_their_
         assert_eq!(dead.errors[0]["error"]["title"], "gone");
         assert_eq!(state("m02").await.state, weft::store::JobState::Running);
         assert_eq!(state("m03").await.state, weft::store::JobState::Queued);
+        // Successes only: one statement, no transaction; fenced ends still answer false.
+        let successes: Vec<Finish> = [("m04", 1), ("m05", 2), ("m06", 1)]
+            .into_iter()
+            .map(|(id, attempt)| Finish {
+                id: id.into(),
+                attempt,
+                outcome: JobOutcome::Succeeded(format!("{{\"id\":\"{id}\"}}")),
+            })
+            .collect();
+        let done = s.job_finish_many(&successes, 2_000).await.expect("finish");
+        assert_eq!(done, vec![true, false, true], "{name}");
+        let m06 = state("m06").await;
+        assert_eq!(m06.state, weft::store::JobState::Succeeded);
+        assert_eq!(m06.output, Some(serde_json::json!({"id": "m06"})), "{name}");
+        assert_eq!(state("m05").await.state, weft::store::JobState::Running);
         // Enqueued together: new ones, a key seen before for the same request, and for another.
         s.job_enqueue(&job("e0", Some("ek"), "A"), 0)
             .await
@@ -682,5 +697,63 @@ async fn jobs_are_claimed_in_batches_once_and_finished_in_one_commit_with_their_
             "{name}"
         );
         assert!(s.job_get("e3").await.expect("get").is_none(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_claim_takes_the_earliest_due_jobs_and_lapsed_leases_from_a_long_queue() {
+    let b = backends().await;
+    for (name, s) in &b.stores {
+        // A long queue of due jobs (run at 1,000..1,600), and two not yet due.
+        let jobs: Vec<NewJob> = (0..600)
+            .map(|i| NewJob {
+                run_at_ms: 1_000 + i,
+                ..job(&format!("q{i:03}"), None, "{}")
+            })
+            .chain((0..2).map(|i| NewJob {
+                run_at_ms: 90_000,
+                ..job(&format!("later{i}"), None, "{}")
+            }))
+            .collect();
+        s.job_enqueue_many(&jobs, 0).await.expect("enqueue");
+        // The first two are claimed and their lease lapses at 5,000.
+        let first = s
+            .job_claim_many("gone", 2_000, 5_000, 2)
+            .await
+            .expect("claim");
+        let ids: Vec<&str> = first.iter().map(|j| j.id.as_str()).collect();
+        assert_eq!(ids, ["q000", "q001"], "{name}");
+        // Before the lease lapses, the next due ones, in run order.
+        let next = s
+            .job_claim_many("w", 3_000, 60_000, 3)
+            .await
+            .expect("claim");
+        let ids: Vec<&str> = next.iter().map(|j| j.id.as_str()).collect();
+        assert_eq!(ids, ["q002", "q003", "q004"], "{name}");
+        // After: the lapsed attempts come first (their run time is the earliest), as attempt 2.
+        let again = s
+            .job_claim_many("w", 6_000, 60_000, 4)
+            .await
+            .expect("claim");
+        let got: Vec<(&str, u32)> = again.iter().map(|j| (j.id.as_str(), j.attempt)).collect();
+        assert_eq!(
+            got,
+            [("q000", 2), ("q001", 2), ("q005", 1), ("q006", 1)],
+            "{name}"
+        );
+        // Everything due, and nothing that is not.
+        let rest = s
+            .job_claim_many("w", 6_000, 60_000, 1_000)
+            .await
+            .expect("claim");
+        assert_eq!(rest.len(), 600 - 7, "{name}");
+        assert!(rest.iter().all(|j| j.id.starts_with('q')), "{name}");
+        assert!(
+            s.job_claim("w", 6_000, 60_000)
+                .await
+                .expect("claim")
+                .is_none(),
+            "{name}"
+        );
     }
 }

@@ -9,6 +9,9 @@
 //!   in a day), so that a queue that grows cannot hide a claim that scans it;
 //! - the same jobs enqueued `BENCH_BATCH` (100) a request through `jobs:batch`.
 //!
+//! `BENCH_JOBS`, `BENCH_CLIENTS`, `BENCH_WORKERS` change the load; `BENCH_STORES=sqlite` or
+//! `postgres` runs one store.
+//!
 //! Writes its table between the `jobs:begin` / `jobs:end` markers of BENCHMARKS.md (unless
 //! `BENCH_NO_WRITE` is set). `make bench` points `WEFT_BIN` at the release build.
 
@@ -208,7 +211,13 @@ async fn main() {
         batch: 1,
     };
     let mut rows = Vec::new();
+    // `BENCH_STORES=postgres` (or `sqlite`) runs one store only, for profiling it alone.
+    let stores = std::env::var("BENCH_STORES").unwrap_or_else(|_| "sqlite,postgres".into());
     for (name, url) in [("SQLite", None), ("PostgreSQL", Some(pg_schema()))] {
+        let lower = name.to_lowercase();
+        if !stores.split(',').any(|s| lower.starts_with(s.trim())) {
+            continue;
+        }
         let dir = tempfile::tempdir().expect("dir");
         let store = weft::store::open(url.as_deref(), dir.path())
             .await

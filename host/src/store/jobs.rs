@@ -179,7 +179,13 @@ pub trait JobStore: Send + Sync {
         owner: &str,
         now_ms: i64,
         lease_until_ms: i64,
-    ) -> Result<Option<JobRecord>, StoreError>;
+    ) -> Result<Option<JobRecord>, StoreError> {
+        // One claim is a claim of one: a single statement to keep index-friendly.
+        Ok(self
+            .job_claim_many(owner, now_ms, lease_until_ms, 1)
+            .await?
+            .pop())
+    }
 
     /// Enqueues several jobs in one transaction (one commit for the lot: all are stored or
     /// none), each as [`JobStore::job_enqueue`] would; answers what happened to each, in order.

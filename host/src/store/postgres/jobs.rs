@@ -7,7 +7,7 @@ use crate::store::{
 };
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgConnection, PgRow};
 use std::sync::Arc;
 
 #[async_trait]
@@ -17,88 +17,17 @@ impl JobStore for PgStore {
         jobs: &[NewJob],
         now_ms: i64,
     ) -> Result<Vec<Enqueued>, StoreError> {
-        // One statement for the lot (arrays unnested into rows): one round trip however many
-        // jobs, where a statement each would cost one each.
-        let column = |f: fn(&NewJob) -> String| jobs.iter().map(f).collect::<Vec<String>>();
-        let optional =
-            |f: fn(&NewJob) -> Option<String>| jobs.iter().map(f).collect::<Vec<Option<String>>>();
+        let channel = format!("{JOBS_CHANNEL}_{}", self.schema);
+        // One statement is atomic by itself: without keys to look up after it, it needs no
+        // transaction around it, whose BEGIN and COMMIT cost a round trip each.
+        if jobs.iter().all(|j| j.idempotency_key.is_none()) {
+            let mut conn = self.pool.acquire().await?;
+            return enqueue_on(&mut conn, jobs, now_ms, &channel).await;
+        }
         let mut tx = self.pool.begin().await?;
-        let inserted: Vec<String> = sqlx::query_scalar(
-            "INSERT INTO jobs (id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, request_hash, created_at_ms, updated_at_ms) \
-             SELECT id, adapter, op, input, 'queued', 0, max_attempts, run_at_ms, idempotency_key, request_hash, $9, $9 \
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[]) \
-                  AS t(id, adapter, op, input, max_attempts, run_at_ms, idempotency_key, request_hash) \
-             ON CONFLICT DO NOTHING RETURNING id",
-        )
-        .bind(column(|j| j.id.clone()))
-        .bind(column(|j| j.adapter.clone()))
-        .bind(column(|j| j.op.clone()))
-        .bind(column(|j| j.input.clone()))
-        .bind(jobs.iter().map(|j| i64::from(j.max_attempts)).collect::<Vec<i64>>())
-        .bind(jobs.iter().map(|j| j.run_at_ms).collect::<Vec<i64>>())
-        .bind(optional(|j| j.idempotency_key.clone()))
-        .bind(optional(|j| j.request_hash.clone()))
-        .bind(now_ms)
-        .fetch_all(&mut *tx)
-        .await?;
-        let inserted: std::collections::HashSet<String> = inserted.into_iter().collect();
-        let mut out = Vec::with_capacity(jobs.len());
-        let mut taken = std::collections::HashSet::new();
-        for job in jobs {
-            // An id inserted once: a second job of the batch with the same id was not.
-            if inserted.contains(&job.id) && taken.insert(job.id.clone()) {
-                out.push(Enqueued::New(job.id.clone()));
-                continue;
-            }
-            let Some(key) = &job.idempotency_key else {
-                out.push(Enqueued::Existing(job.id.clone()));
-                continue;
-            };
-            let row = sqlx::query(crate::store::sql::JOB_BY_KEY)
-                .bind(&job.adapter)
-                .bind(key)
-                .fetch_one(&mut *tx)
-                .await?;
-            let id: String = row.get(0);
-            let hash: Option<String> = row.get(1);
-            out.push(if hash == job.request_hash {
-                Enqueued::Existing(id)
-            } else {
-                Enqueued::KeyConflict(id)
-            });
-        }
-        if !inserted.is_empty() {
-            // Delivered at commit, once for the batch: the other nodes' workers wake.
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(format!("{JOBS_CHANNEL}_{}", self.schema))
-                .execute(&mut *tx)
-                .await?;
-        }
+        let out = enqueue_on(&mut tx, jobs, now_ms, &channel).await?;
         tx.commit().await?;
         Ok(out)
-    }
-
-    async fn job_claim(
-        &self,
-        owner: &str,
-        now_ms: i64,
-        lease_until_ms: i64,
-    ) -> Result<Option<JobRecord>, StoreError> {
-        // SKIP LOCKED: concurrent claimers on any node pass over a row another is taking.
-        let row = sqlx::query(
-            "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE (state = 'queued' AND run_at_ms <= $4) OR (state = 'running' AND lease_until_ms < $5) \
-                         ORDER BY run_at_ms LIMIT 1 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms",
-        )
-        .bind(owner)
-        .bind(lease_until_ms)
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(now_ms)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| job_from_row(&r)))
     }
 
     async fn job_heartbeat(
@@ -137,16 +66,17 @@ impl JobStore for PgStore {
         finished: &[Finish],
         now_ms: i64,
     ) -> Result<Vec<bool>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let mut out = Vec::with_capacity(finished.len());
-        for f in finished {
-            let done = finish_query(&f.outcome, now_ms)
-                .bind(f.id.clone())
-                .bind(i64::from(f.attempt))
-                .execute(&mut *tx)
-                .await?;
-            out.push(done.rows_affected() == 1);
+        // One statement of successes is atomic by itself: no transaction, whose BEGIN and
+        // COMMIT cost a round trip each.
+        if finished
+            .iter()
+            .all(|f| matches!(f.outcome, JobOutcome::Succeeded(_)))
+        {
+            let mut conn = self.pool.acquire().await?;
+            return finish_on(&mut conn, finished, now_ms).await;
         }
+        let mut tx = self.pool.begin().await?;
+        let out = finish_on(&mut tx, finished, now_ms).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -158,11 +88,20 @@ impl JobStore for PgStore {
         lease_until_ms: i64,
         limit: u32,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        // SKIP LOCKED: claimers on other nodes pass over the rows this one is taking.
+        // SKIP LOCKED: claimers on other nodes pass over the rows this one is taking. Two
+        // ordered index scans, each stopping at `limit` rows, rather than one OR over both: the
+        // planner answered the OR with a bitmap of every due row, read and sorted at each
+        // claim, so a claim cost grew with the number of due jobs waiting. (FOR UPDATE is not
+        // allowed in a UNION, hence one CTE each.) The update finds the rows by their physical
+        // address, which the row locks keep fixed until the statement commits: by id it was
+        // planned as a hash join or a scan over the whole table whenever the planner's
+        // statistics lagged behind the queue. A lapsed lease locked but not taken is free again
+        // at the commit.
         let rows = sqlx::query(&format!(
-            "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3 \
-             WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at_ms <= $3) OR (state = 'running' AND lease_until_ms < $3) \
-                          ORDER BY run_at_ms LIMIT $4 FOR UPDATE SKIP LOCKED) \
+            "WITH queued AS (SELECT ctid AS row, run_at_ms FROM jobs WHERE state = 'queued' AND run_at_ms <= $3 ORDER BY run_at_ms LIMIT $4 FOR UPDATE SKIP LOCKED), \
+                  lapsed AS (SELECT ctid AS row, run_at_ms FROM jobs WHERE state = 'running' AND lease_until_ms < $3 LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3 \
+             WHERE ctid = ANY(ARRAY(SELECT row FROM (SELECT row, run_at_ms FROM queued UNION ALL SELECT row, run_at_ms FROM lapsed) AS due ORDER BY run_at_ms LIMIT $4)) \
              RETURNING {CLAIM_COLUMNS}"
         ))
         .bind(owner)
@@ -284,6 +223,125 @@ impl JobStore for PgStore {
     fn job_wakeup(&self) -> Option<Arc<tokio::sync::Notify>> {
         Some(self.wakeup.clone())
     }
+}
+
+/// Enqueues `jobs` on `conn` (a transaction, or a connection for the one statement),
+/// notifying `channel` if any is new.
+async fn enqueue_on(
+    conn: &mut PgConnection,
+    jobs: &[NewJob],
+    now_ms: i64,
+    channel: &str,
+) -> Result<Vec<Enqueued>, StoreError> {
+    // One statement for the lot (arrays unnested into rows): one round trip however many
+    // jobs, where a statement each would cost one each.
+    let column = |f: fn(&NewJob) -> String| jobs.iter().map(f).collect::<Vec<String>>();
+    let optional =
+        |f: fn(&NewJob) -> Option<String>| jobs.iter().map(f).collect::<Vec<Option<String>>>();
+    // The other nodes' workers are woken by a notification sent with the insert, once for
+    // the lot and only if a job is new; it is delivered at commit.
+    let inserted: Vec<Option<String>> = sqlx::query_scalar(
+        "WITH ins AS ( \
+           INSERT INTO jobs (id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, request_hash, created_at_ms, updated_at_ms) \
+           SELECT id, adapter, op, input, 'queued', 0, max_attempts, run_at_ms, idempotency_key, request_hash, $9, $9 \
+           FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[]) \
+                AS t(id, adapter, op, input, max_attempts, run_at_ms, idempotency_key, request_hash) \
+           ON CONFLICT DO NOTHING RETURNING id), \
+         woken AS (SELECT pg_notify($10, '') FROM (SELECT 1 FROM ins LIMIT 1) AS any_new) \
+         SELECT id FROM ins UNION ALL SELECT NULL FROM woken",
+    )
+    .bind(column(|j| j.id.clone()))
+    .bind(column(|j| j.adapter.clone()))
+    .bind(column(|j| j.op.clone()))
+    .bind(column(|j| j.input.clone()))
+    .bind(jobs.iter().map(|j| i64::from(j.max_attempts)).collect::<Vec<i64>>())
+    .bind(jobs.iter().map(|j| j.run_at_ms).collect::<Vec<i64>>())
+    .bind(optional(|j| j.idempotency_key.clone()))
+    .bind(optional(|j| j.request_hash.clone()))
+    .bind(now_ms)
+    .bind(channel)
+    .fetch_all(&mut *conn)
+    .await?;
+    let inserted: std::collections::HashSet<String> = inserted.into_iter().flatten().collect();
+    let mut out = Vec::with_capacity(jobs.len());
+    let mut taken = std::collections::HashSet::new();
+    for job in jobs {
+        // An id inserted once: a second job of the batch with the same id was not.
+        if inserted.contains(&job.id) && taken.insert(job.id.clone()) {
+            out.push(Enqueued::New(job.id.clone()));
+            continue;
+        }
+        let Some(key) = &job.idempotency_key else {
+            out.push(Enqueued::Existing(job.id.clone()));
+            continue;
+        };
+        let row = sqlx::query(crate::store::sql::JOB_BY_KEY)
+            .bind(&job.adapter)
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await?;
+        let id: String = row.get(0);
+        let hash: Option<String> = row.get(1);
+        out.push(if hash == job.request_hash {
+            Enqueued::Existing(id)
+        } else {
+            Enqueued::KeyConflict(id)
+        });
+    }
+    Ok(out)
+}
+
+/// Records the ends of `finished` on `conn` (a transaction, or a connection for one statement).
+async fn finish_on(
+    conn: &mut PgConnection,
+    finished: &[Finish],
+    now_ms: i64,
+) -> Result<Vec<bool>, StoreError> {
+    // Successes, nearly every end, as one statement (arrays unnested into rows): one round
+    // trip for the lot, where a statement each cost one each inside the transaction.
+    let mut ids = Vec::new();
+    let mut attempts = Vec::new();
+    let mut outputs = Vec::new();
+    for f in finished {
+        if let JobOutcome::Succeeded(output) = &f.outcome {
+            ids.push(f.id.as_str());
+            attempts.push(i64::from(f.attempt));
+            outputs.push(output.as_str());
+        }
+    }
+    let mut recorded = std::collections::HashSet::new();
+    if !ids.is_empty() {
+        let rows = sqlx::query(
+            "UPDATE jobs SET state = 'succeeded', output = ended.output, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $4 \
+             FROM UNNEST($1::text[], $2::bigint[], $3::text[]) AS ended(id, attempt, output) \
+             WHERE jobs.id = ended.id AND jobs.attempt = ended.attempt AND jobs.state = 'running' \
+             RETURNING jobs.id, jobs.attempt",
+        )
+        .bind(&ids)
+        .bind(&attempts)
+        .bind(&outputs)
+        .bind(now_ms)
+        .fetch_all(&mut *conn)
+        .await?;
+        recorded.extend(
+            rows.iter()
+                .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1))),
+        );
+    }
+    let mut out = Vec::with_capacity(finished.len());
+    for f in finished {
+        if let JobOutcome::Succeeded(_) = f.outcome {
+            out.push(recorded.remove(&(f.id.clone(), i64::from(f.attempt))));
+            continue;
+        }
+        let done = finish_query(&f.outcome, now_ms)
+            .bind(f.id.clone())
+            .bind(i64::from(f.attempt))
+            .execute(&mut *conn)
+            .await?;
+        out.push(done.rows_affected() == 1);
+    }
+    Ok(out)
 }
 
 /// The statement recording one attempt's end; the job id and attempt are bound after it.

@@ -6,11 +6,13 @@ use crate::store::{
 };
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
 /// Jobs one insert statement holds at most (ten parameters each, far below SQLite's limit of
 /// 32,766).
 const ENQUEUE_ROWS: usize = 1000;
+/// Successes one update statement records at most (three parameters each).
+const FINISH_ROWS: usize = 1000;
 
 #[async_trait]
 impl JobStore for SqliteStore {
@@ -19,83 +21,16 @@ impl JobStore for SqliteStore {
         jobs: &[NewJob],
         now_ms: i64,
     ) -> Result<Vec<Enqueued>, StoreError> {
-        // Multi-row inserts: one statement for up to ENQUEUE_ROWS jobs, where a statement each
-        // cost one hop to the connection's thread each (~200 µs through sqlx).
+        // One insert statement is atomic by itself: without keys to look up after it, it needs
+        // no transaction around it, whose BEGIN and COMMIT cost a hop each.
+        if jobs.len() <= ENQUEUE_ROWS && jobs.iter().all(|j| j.idempotency_key.is_none()) {
+            let mut conn = self.pool.acquire().await?;
+            return enqueue_on(&mut conn, jobs, now_ms).await;
+        }
         let mut tx = self.pool.begin().await?;
-        let mut inserted = std::collections::HashSet::new();
-        for chunk in jobs.chunks(ENQUEUE_ROWS) {
-            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO jobs (id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, request_hash, created_at_ms, updated_at_ms) ",
-            );
-            insert.push_values(chunk, |mut row, job| {
-                row.push_bind(&job.id)
-                    .push_bind(&job.adapter)
-                    .push_bind(&job.op)
-                    .push_bind(&job.input)
-                    .push("'queued'")
-                    .push("0")
-                    .push_bind(i64::from(job.max_attempts))
-                    .push_bind(job.run_at_ms)
-                    .push_bind(&job.idempotency_key)
-                    .push_bind(&job.request_hash)
-                    .push_bind(now_ms)
-                    .push_bind(now_ms);
-            });
-            insert.push(" ON CONFLICT DO NOTHING RETURNING id");
-            let ids: Vec<String> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
-            inserted.extend(ids);
-        }
-        let mut out = Vec::with_capacity(jobs.len());
-        let mut taken = std::collections::HashSet::new();
-        for job in jobs {
-            // An id inserted once: a second job of the batch with the same id was not.
-            if inserted.contains(&job.id) && taken.insert(job.id.clone()) {
-                out.push(Enqueued::New(job.id.clone()));
-                continue;
-            }
-            let Some(key) = &job.idempotency_key else {
-                out.push(Enqueued::Existing(job.id.clone()));
-                continue;
-            };
-            let row = sqlx::query(crate::store::sql::JOB_BY_KEY)
-                .bind(&job.adapter)
-                .bind(key)
-                .fetch_one(&mut *tx)
-                .await?;
-            let id: String = row.get(0);
-            let hash: Option<String> = row.get(1);
-            out.push(if hash == job.request_hash {
-                Enqueued::Existing(id)
-            } else {
-                Enqueued::KeyConflict(id)
-            });
-        }
+        let out = enqueue_on(&mut tx, jobs, now_ms).await?;
         tx.commit().await?;
         Ok(out)
-    }
-
-    async fn job_claim(
-        &self,
-        owner: &str,
-        now_ms: i64,
-        lease_until_ms: i64,
-    ) -> Result<Option<JobRecord>, StoreError> {
-        // One statement: SQLite runs it under its write lock, so two workers never claim the
-        // same job.
-        let row = sqlx::query(
-            "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?, lease_until_ms = ?, updated_at_ms = ? \
-             WHERE id = (SELECT id FROM jobs WHERE (state = 'queued' AND run_at_ms <= ?) OR (state = 'running' AND lease_until_ms < ?) \
-                         ORDER BY run_at_ms LIMIT 1) \
-             RETURNING id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms",
-        )
-        .bind(owner)
-        .bind(lease_until_ms)
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(now_ms)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| job_from_row(&r)))
     }
 
     async fn job_heartbeat(
@@ -134,16 +69,18 @@ impl JobStore for SqliteStore {
         finished: &[Finish],
         now_ms: i64,
     ) -> Result<Vec<bool>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let mut out = Vec::with_capacity(finished.len());
-        for f in finished {
-            let done = finish_query(&f.outcome, now_ms)
-                .bind(f.id.clone())
-                .bind(i64::from(f.attempt))
-                .execute(&mut *tx)
-                .await?;
-            out.push(done.rows_affected() == 1);
+        // One statement of successes is atomic by itself: no transaction, whose BEGIN and
+        // COMMIT cost a hop each.
+        let successes = finished
+            .iter()
+            .filter(|f| matches!(f.outcome, JobOutcome::Succeeded(_)))
+            .count();
+        if successes == finished.len() && successes <= FINISH_ROWS {
+            let mut conn = self.pool.acquire().await?;
+            return finish_on(&mut conn, finished, now_ms).await;
         }
+        let mut tx = self.pool.begin().await?;
+        let out = finish_on(&mut tx, finished, now_ms).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -155,9 +92,15 @@ impl JobStore for SqliteStore {
         lease_until_ms: i64,
         limit: u32,
     ) -> Result<Vec<JobRecord>, StoreError> {
+        // Two ordered index range scans, each stopping at `limit` rows, rather than one OR over
+        // both: SQLite answers an OR by collecting every matching row from each index and
+        // sorting them, so a claim cost grew with the number of due jobs waiting.
         let rows = sqlx::query(&format!(
             "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until_ms = ?2, updated_at_ms = ?3 \
-             WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at_ms <= ?3) OR (state = 'running' AND lease_until_ms < ?3) \
+             WHERE id IN (SELECT id FROM ( \
+                            SELECT id, run_at_ms FROM (SELECT id, run_at_ms FROM jobs WHERE state = 'queued' AND run_at_ms <= ?3 ORDER BY run_at_ms LIMIT ?4) \
+                            UNION ALL \
+                            SELECT id, run_at_ms FROM (SELECT id, run_at_ms FROM jobs WHERE state = 'running' AND lease_until_ms < ?3 LIMIT ?4)) \
                           ORDER BY run_at_ms LIMIT ?4) \
              RETURNING {CLAIM_COLUMNS}"
         ))
@@ -277,6 +220,115 @@ impl JobStore for SqliteStore {
             })
             .collect())
     }
+}
+
+/// Enqueues `jobs` on `conn` (a transaction, or a connection for one statement).
+async fn enqueue_on(
+    conn: &mut SqliteConnection,
+    jobs: &[NewJob],
+    now_ms: i64,
+) -> Result<Vec<Enqueued>, StoreError> {
+    // Multi-row inserts: one statement for up to ENQUEUE_ROWS jobs, where a statement each
+    // cost one hop to the connection's thread each (~200 µs through sqlx).
+    let mut inserted = std::collections::HashSet::new();
+    for chunk in jobs.chunks(ENQUEUE_ROWS) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO jobs (id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, request_hash, created_at_ms, updated_at_ms) ",
+        );
+        insert.push_values(chunk, |mut row, job| {
+            row.push_bind(&job.id)
+                .push_bind(&job.adapter)
+                .push_bind(&job.op)
+                .push_bind(&job.input)
+                .push("'queued'")
+                .push("0")
+                .push_bind(i64::from(job.max_attempts))
+                .push_bind(job.run_at_ms)
+                .push_bind(&job.idempotency_key)
+                .push_bind(&job.request_hash)
+                .push_bind(now_ms)
+                .push_bind(now_ms);
+        });
+        insert.push(" ON CONFLICT DO NOTHING RETURNING id");
+        let ids: Vec<String> = insert.build_query_scalar().fetch_all(&mut *conn).await?;
+        inserted.extend(ids);
+    }
+    let mut out = Vec::with_capacity(jobs.len());
+    let mut taken = std::collections::HashSet::new();
+    for job in jobs {
+        // An id inserted once: a second job of the batch with the same id was not.
+        if inserted.contains(&job.id) && taken.insert(job.id.clone()) {
+            out.push(Enqueued::New(job.id.clone()));
+            continue;
+        }
+        let Some(key) = &job.idempotency_key else {
+            out.push(Enqueued::Existing(job.id.clone()));
+            continue;
+        };
+        let row = sqlx::query(crate::store::sql::JOB_BY_KEY)
+            .bind(&job.adapter)
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await?;
+        let id: String = row.get(0);
+        let hash: Option<String> = row.get(1);
+        out.push(if hash == job.request_hash {
+            Enqueued::Existing(id)
+        } else {
+            Enqueued::KeyConflict(id)
+        });
+    }
+    Ok(out)
+}
+
+/// Records the ends of `finished` on `conn` (a transaction, or a connection for one statement).
+async fn finish_on(
+    conn: &mut SqliteConnection,
+    finished: &[Finish],
+    now_ms: i64,
+) -> Result<Vec<bool>, StoreError> {
+    // Successes, nearly every end, as one statement a chunk: a statement each cost one hop
+    // to the connection's thread each (~200 µs through sqlx), and the one writing
+    // connection is what enqueues and claims wait for.
+    let mut recorded = std::collections::HashSet::new();
+    let successes: Vec<(&Finish, &str)> = finished
+        .iter()
+        .filter_map(|f| match &f.outcome {
+            JobOutcome::Succeeded(output) => Some((f, output.as_str())),
+            _ => None,
+        })
+        .collect();
+    for chunk in successes.chunks(FINISH_ROWS) {
+        let mut update =
+            sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH ended (id, attempt, output) AS (");
+        update.push_values(chunk, |mut row, (f, output)| {
+            row.push_bind(f.id.as_str())
+                .push_bind(i64::from(f.attempt))
+                .push_bind(*output);
+        });
+        update.push(") UPDATE jobs SET state = 'succeeded', output = ended.output, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ");
+        update.push_bind(now_ms);
+        update.push(" FROM ended WHERE jobs.id = ended.id AND jobs.attempt = ended.attempt AND jobs.state = 'running' RETURNING jobs.id, jobs.attempt");
+        let rows = update.build().fetch_all(&mut *conn).await?;
+        recorded.extend(
+            rows.iter()
+                .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1))),
+        );
+    }
+    let mut out = Vec::with_capacity(finished.len());
+    for f in finished {
+        if let JobOutcome::Succeeded(_) = f.outcome {
+            out.push(recorded.remove(&(f.id.clone(), i64::from(f.attempt))));
+            continue;
+        }
+        let done = finish_query(&f.outcome, now_ms)
+            .bind(f.id.clone())
+            .bind(i64::from(f.attempt))
+            .execute(&mut *conn)
+            .await?;
+        out.push(done.rows_affected() == 1);
+    }
+    Ok(out)
 }
 
 /// The statement recording one attempt's end; the job id and attempt are bound after it.
