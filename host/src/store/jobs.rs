@@ -66,6 +66,38 @@ pub struct NewJob {
     pub request_hash: Option<String>,
 }
 
+/// What an insert of `jobs` did for each, in order, as far as the ids it inserted tell: the
+/// answer, or (`Err`) a keyed job that was not inserted, whose key's job must be looked up
+/// ([`keyed_outcome`]). Both backends answer enqueues through this.
+pub(crate) fn insert_outcomes<'a>(
+    jobs: &'a [NewJob],
+    inserted: &std::collections::HashSet<String>,
+) -> Vec<Result<Enqueued, &'a NewJob>> {
+    let mut taken = std::collections::HashSet::new();
+    jobs.iter()
+        .map(|job| {
+            // An id inserted once: a second job of the batch with the same id was not.
+            if inserted.contains(&job.id) && taken.insert(job.id.as_str()) {
+                return Ok(Enqueued::New(job.id.clone()));
+            }
+            match job.idempotency_key {
+                Some(_) => Err(job),
+                None => Ok(Enqueued::Existing(job.id.clone())),
+            }
+        })
+        .collect()
+}
+
+/// What enqueueing keyed `job` did, given the job that holds its key (`id`) and what the key was
+/// used for then (`hash`): the same request names that job; another is a conflict.
+pub(crate) fn keyed_outcome(job: &NewJob, id: String, hash: Option<String>) -> Enqueued {
+    if hash == job.request_hash {
+        Enqueued::Existing(id)
+    } else {
+        Enqueued::KeyConflict(id)
+    }
+}
+
 /// What enqueueing did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Enqueued {

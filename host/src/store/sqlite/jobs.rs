@@ -254,28 +254,17 @@ async fn enqueue_on(
         inserted.extend(ids);
     }
     let mut out = Vec::with_capacity(jobs.len());
-    let mut taken = std::collections::HashSet::new();
-    for job in jobs {
-        // An id inserted once: a second job of the batch with the same id was not.
-        if inserted.contains(&job.id) && taken.insert(job.id.clone()) {
-            out.push(Enqueued::New(job.id.clone()));
-            continue;
-        }
-        let Some(key) = &job.idempotency_key else {
-            out.push(Enqueued::Existing(job.id.clone()));
-            continue;
-        };
-        let row = sqlx::query(crate::store::sql::JOB_BY_KEY)
-            .bind(&job.adapter)
-            .bind(key)
-            .fetch_one(&mut *conn)
-            .await?;
-        let id: String = row.get(0);
-        let hash: Option<String> = row.get(1);
-        out.push(if hash == job.request_hash {
-            Enqueued::Existing(id)
-        } else {
-            Enqueued::KeyConflict(id)
+    for outcome in crate::store::jobs::insert_outcomes(jobs, &inserted) {
+        out.push(match outcome {
+            Ok(done) => done,
+            Err(job) => {
+                let row = sqlx::query(crate::store::sql::JOB_BY_KEY)
+                    .bind(&job.adapter)
+                    .bind(&job.idempotency_key)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                crate::store::jobs::keyed_outcome(job, row.get(0), row.get(1))
+            }
         });
     }
     Ok(out)
