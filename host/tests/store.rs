@@ -757,3 +757,48 @@ async fn a_claim_takes_the_earliest_due_jobs_and_lapsed_leases_from_a_long_queue
         );
     }
 }
+
+#[tokio::test]
+async fn postgres_wakes_the_other_nodes_when_a_job_is_enqueued_and_only_then() {
+    let b = backends().await;
+    // A second node on the same schema, listening.
+    let other = PgStore::open(&format!("{}?schema={}", pg_url(), b.schema))
+        .await
+        .expect("second node");
+    let wake = weft::store::JobStore::job_wakeup(&other).expect("PostgreSQL wakes other nodes");
+    let (_, first) = b
+        .stores
+        .iter()
+        .find(|(name, _)| *name == "postgres")
+        .expect("postgres");
+    // Listening is set up when the store opens; a notification sent before a waiter registers
+    // is lost, so each check registers first and then enqueues.
+    for (i, key) in [None, Some("k")].into_iter().enumerate() {
+        let woken = wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let enqueued = first
+            .job_enqueue(&job(&format!("w{i}"), key, "{}"), 0)
+            .await
+            .expect("enqueue");
+        assert_eq!(enqueued, Enqueued::New(format!("w{i}")));
+        tokio::time::timeout(std::time::Duration::from_secs(10), woken)
+            .await
+            .unwrap_or_else(|_| panic!("enqueue {i} (key {key:?}) woke no other node"));
+    }
+    // An enqueue that stores nothing new (the same key and request again) wakes nobody.
+    let woken = wake.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    let again = first
+        .job_enqueue(&job("w9", Some("k"), "{}"), 0)
+        .await
+        .expect("enqueue");
+    assert_eq!(again, Enqueued::Existing("w1".into()));
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(500), woken)
+            .await
+            .is_err(),
+        "a duplicate enqueue woke the other nodes"
+    );
+}
