@@ -98,6 +98,24 @@ pub(crate) fn keyed_outcome(job: &NewJob, id: String, hash: Option<String>) -> E
     }
 }
 
+/// The answers of [`JobStore::job_finish_many`], in order: a success is recorded where the
+/// batch's update returned its `(id, attempt)` in `recorded` (once, should an end be sent twice);
+/// every other end takes the next of `others`, the results of their own statements in order.
+pub(crate) fn end_answers(
+    finished: &[Finish],
+    mut recorded: std::collections::HashSet<(String, i64)>,
+    others: Vec<bool>,
+) -> Vec<bool> {
+    let mut others = others.into_iter();
+    finished
+        .iter()
+        .map(|f| match f.outcome {
+            JobOutcome::Succeeded(_) => recorded.remove(&(f.id.clone(), i64::from(f.attempt))),
+            _ => others.next().unwrap_or(false),
+        })
+        .collect()
+}
+
 /// What enqueueing did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Enqueued {
@@ -212,7 +230,7 @@ pub trait JobStore: Send + Sync {
         now_ms: i64,
         lease_until_ms: i64,
     ) -> Result<Option<JobRecord>, StoreError> {
-        // One claim is a claim of one: a single statement to keep index-friendly.
+        // A claim of one: the same statement, so that both read the queue the same way.
         Ok(self
             .job_claim_many(owner, now_ms, lease_until_ms, 1)
             .await?

@@ -1,7 +1,7 @@
 //! The job queue on PostgreSQL: `FOR UPDATE SKIP LOCKED` claims and `LISTEN/NOTIFY` wake-ups
 //! across nodes.
 
-use super::{JOBS_CHANNEL, PgStore};
+use super::PgStore;
 use crate::store::{
     Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, NewJob, StoreError,
 };
@@ -17,15 +17,14 @@ impl JobStore for PgStore {
         jobs: &[NewJob],
         now_ms: i64,
     ) -> Result<Vec<Enqueued>, StoreError> {
-        let channel = format!("{JOBS_CHANNEL}_{}", self.schema);
         // One statement is atomic by itself: without keys to look up after it, it needs no
         // transaction around it, whose BEGIN and COMMIT cost a round trip each.
         if jobs.iter().all(|j| j.idempotency_key.is_none()) {
             let mut conn = self.pool.acquire().await?;
-            return enqueue_on(&mut conn, jobs, now_ms, &channel).await;
+            return enqueue_on(&mut conn, jobs, now_ms, &self.jobs_channel).await;
         }
         let mut tx = self.pool.begin().await?;
-        let out = enqueue_on(&mut tx, jobs, now_ms, &channel).await?;
+        let out = enqueue_on(&mut tx, jobs, now_ms, &self.jobs_channel).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -317,20 +316,18 @@ async fn finish_on(
                 .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1))),
         );
     }
-    let mut out = Vec::with_capacity(finished.len());
+    let mut others = Vec::new();
     for f in finished {
-        if let JobOutcome::Succeeded(_) = f.outcome {
-            out.push(recorded.remove(&(f.id.clone(), i64::from(f.attempt))));
-            continue;
+        if !matches!(f.outcome, JobOutcome::Succeeded(_)) {
+            let done = finish_query(&f.outcome, now_ms)
+                .bind(f.id.clone())
+                .bind(i64::from(f.attempt))
+                .execute(&mut *conn)
+                .await?;
+            others.push(done.rows_affected() == 1);
         }
-        let done = finish_query(&f.outcome, now_ms)
-            .bind(f.id.clone())
-            .bind(i64::from(f.attempt))
-            .execute(&mut *conn)
-            .await?;
-        out.push(done.rows_affected() == 1);
     }
-    Ok(out)
+    Ok(crate::store::jobs::end_answers(finished, recorded, others))
 }
 
 /// The statement recording one attempt's end; the job id and attempt are bound after it.

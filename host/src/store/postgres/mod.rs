@@ -18,6 +18,9 @@ pub struct PgStore {
     pool: PgPool,
     /// Schema the tables live in; part of every advisory-lock key.
     schema: String,
+    /// The channel this schema's enqueues notify (one per schema, so that deployments sharing
+    /// a server do not wake each other).
+    jobs_channel: String,
     wakeup: Arc<tokio::sync::Notify>,
 }
 
@@ -89,7 +92,8 @@ impl PgStore {
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         let wakeup = Arc::new(tokio::sync::Notify::new());
         let mut listener = PgListener::connect_with(&pool).await?;
-        listener.listen(&format!("{JOBS_CHANNEL}_{schema}")).await?;
+        let jobs_channel = format!("{JOBS_CHANNEL}_{schema}");
+        listener.listen(&jobs_channel).await?;
         let notify = wakeup.clone();
         tokio::spawn(async move {
             // PgListener reconnects by itself; a notification only wakes workers early.
@@ -100,6 +104,7 @@ impl PgStore {
         Ok(Self {
             pool,
             schema,
+            jobs_channel,
             wakeup,
         })
     }

@@ -304,20 +304,18 @@ async fn finish_on(
                 .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1))),
         );
     }
-    let mut out = Vec::with_capacity(finished.len());
+    let mut others = Vec::new();
     for f in finished {
-        if let JobOutcome::Succeeded(_) = f.outcome {
-            out.push(recorded.remove(&(f.id.clone(), i64::from(f.attempt))));
-            continue;
+        if !matches!(f.outcome, JobOutcome::Succeeded(_)) {
+            let done = finish_query(&f.outcome, now_ms)
+                .bind(f.id.clone())
+                .bind(i64::from(f.attempt))
+                .execute(&mut *conn)
+                .await?;
+            others.push(done.rows_affected() == 1);
         }
-        let done = finish_query(&f.outcome, now_ms)
-            .bind(f.id.clone())
-            .bind(i64::from(f.attempt))
-            .execute(&mut *conn)
-            .await?;
-        out.push(done.rows_affected() == 1);
     }
-    Ok(out)
+    Ok(crate::store::jobs::end_answers(finished, recorded, others))
 }
 
 /// The statement recording one attempt's end; the job id and attempt are bound after it.
