@@ -205,6 +205,61 @@ async fn every_call_gets_a_fresh_instance_and_its_context() {
     assert!(out["call_id"].as_str().is_some_and(|s| s.len() == 36));
 }
 
+/// Instance slots are reused, and the pages a call wrote are reset in place for the next one
+/// (host/src/engine.rs): no call may ever see what an earlier one left, whichever adapter it
+/// ran for, whether it wrote a little memory or more than the host keeps resident, or trapped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_call_sees_memory_an_earlier_call_wrote() {
+    let dep = Deployment::new();
+    dep.manifest("a", &probe_manifest("probe-a", ""));
+    dep.manifest("b", &probe_manifest("probe-b", ""));
+    let rt = runtime(&dep).await;
+    let check = |out: Value, what: &str| {
+        assert_eq!(
+            out["fresh"], true,
+            "{what}: memory left by an earlier call: {out}"
+        );
+    };
+    for i in 0..40u64 {
+        let adapter = if i % 2 == 0 { "probe-a" } else { "probe-b" };
+        // 64 KiB stays within the pages reset in place; 4 MiB goes past them.
+        let heap_kib = if i % 4 < 2 { 64 } else { 4096 };
+        let out = call(
+            &rt,
+            adapter,
+            "residue",
+            json!({"mark": i + 1, "heap_kib": heap_kib}),
+        )
+        .await
+        .expect("residue");
+        check(out, &format!("call {i} ({adapter}, {heap_kib} KiB)"));
+        if i % 10 == 9 {
+            let e = call(&rt, adapter, "panic", json!({}))
+                .await
+                .expect_err("trap");
+            assert_eq!(e.kind, ErrorKind::Trap, "{e}");
+        }
+    }
+    let calls = (0..32u64).map(|i| {
+        let rt = &rt;
+        async move {
+            let adapter = if i % 2 == 0 { "probe-a" } else { "probe-b" };
+            let out = call(
+                rt,
+                adapter,
+                "residue",
+                json!({"mark": 1000 + i, "heap_kib": 512}),
+            )
+            .await
+            .expect("residue");
+            (i, out)
+        }
+    });
+    for (i, out) in futures_util::future::join_all(calls).await {
+        check(out, &format!("concurrent call {i}"));
+    }
+}
+
 /// A loopback server counting its requests; `redirect_to` makes it answer 302 there.
 async fn counting_server(
     redirect_to: Option<String>,

@@ -10,6 +10,35 @@ use weft_sdk::{
 
 struct Probe;
 
+/// Initial contents of `RESIDUE_DATA`: part of the component's data image.
+const RESIDUE_INIT: u64 = 0x5A5A_5A5A_5A5A_5A5A;
+/// A static with a non-zero start (.data) and one starting zeroed (.bss).
+static RESIDUE_DATA: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(RESIDUE_INIT);
+static RESIDUE_BSS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// What an earlier call left in this instance's memory, if anything: the statics' values, and
+/// the nonzero bytes of a zeroed heap allocation of `heap_kib` KiB (the allocator trusts fresh
+/// memory to be zero and does not clear it). Then writes `mark` over all of them, so that the
+/// next call sees it if the host ever hands a call memory that is not fresh.
+fn residue(mark: u64, heap_kib: usize) -> Value {
+    use std::sync::atomic::Ordering::Relaxed;
+    let data = RESIDUE_DATA.load(Relaxed);
+    let bss = RESIDUE_BSS.load(Relaxed);
+    let mut heap = vec![0u8; heap_kib << 10];
+    let dirty = heap.iter().filter(|b| **b != 0).count();
+    let byte = mark.to_le_bytes()[0] | 1;
+    heap.fill(byte);
+    std::hint::black_box(&heap);
+    RESIDUE_DATA.store(mark, Relaxed);
+    RESIDUE_BSS.store(mark, Relaxed);
+    json!({
+        "fresh": data == RESIDUE_INIT && bss == 0 && dirty == 0,
+        "data": data,
+        "bss": bss,
+        "heap_dirty_bytes": dirty,
+    })
+}
+
 /// Which build this is: hot-reload tests swap the two.
 const BUILD: &str = if cfg!(feature = "v2") { "v2" } else { "v1" };
 
@@ -51,6 +80,10 @@ impl Adapter for Probe {
                     "set input.key to input.value, then list and read back",
                 ),
                 ("context", "answer the call context"),
+                (
+                    "residue",
+                    "report whether memory looks as a fresh instance's, then write input.mark over it",
+                ),
                 ("version", "answer which build of the probe this is"),
                 (
                     "leak-token",
@@ -244,6 +277,10 @@ impl Adapter for Probe {
                 }
                 Ok(json!({ "job_id": id }))
             }
+            "residue" => Ok(residue(
+                input["mark"].as_u64().unwrap_or(u64::MAX),
+                input["heap_kib"].as_u64().unwrap_or(64) as usize,
+            )),
             other => Err(AdapterError::invalid_input(format!(
                 "unknown operation {other:?}"
             ))),
