@@ -80,7 +80,11 @@ fn xml_name(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        && !name.to_ascii_lowercase().starts_with("xml")
+        // Compared in place: a lowercased copy of every name was an allocation per cell.
+        && !name
+            .as_bytes()
+            .get(..3)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"xml"))
 }
 
 /// Rows must be flat objects of scalars with field names usable in JSON and XML alike.
