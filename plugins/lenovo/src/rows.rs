@@ -8,7 +8,6 @@
 //! body are made from slices of it.
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
 use std::fmt;
@@ -174,21 +173,44 @@ impl<'de: 'a, 'a> Deserialize<'de> for RowIn<'a> {
 /// One checked row: flat, its fields sorted by name.
 pub type Row<'a> = Vec<(Cow<'a, str>, Cell<'a>)>;
 
-struct AsJson<'r, 'a>(&'r Row<'a>);
-
-impl Serialize for AsJson<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
-            match v {
-                Cell::Null | Cell::Nested => map.serialize_entry(k, &())?,
-                Cell::Bool(b) => map.serialize_entry(k, b)?,
-                Cell::Number(n) => map.serialize_entry(k, n)?,
-                Cell::Text(t) => map.serialize_entry(k, t)?,
-            }
+/// Writes `text` as a JSON string, as `serde_json` would.
+fn write_text(out: &mut Vec<u8>, text: &Cow<'_, str>) {
+    match text {
+        // Borrowed means serde_json read it from the input with no escape in it, so it holds no
+        // quote, backslash or control character (raw ones are not JSON, and serde_json refuses
+        // them): nothing its writer would escape, so the bytes go out as they came in.
+        Cow::Borrowed(t) => {
+            out.push(b'"');
+            out.extend_from_slice(t.as_bytes());
+            out.push(b'"');
         }
-        map.end()
+        // Writing into a Vec cannot fail.
+        Cow::Owned(t) => {
+            let _ = serde_json::to_writer(&mut *out, t.as_str());
+        }
     }
+}
+
+/// Writes `row` as JSON, as `serde_json` writes a map (names already sorted, compact).
+fn write_row(out: &mut Vec<u8>, row: &Row<'_>) {
+    out.push(b'{');
+    for (i, (name, value)) in row.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_text(out, name);
+        out.push(b':');
+        match value {
+            Cell::Null | Cell::Nested => out.extend_from_slice(b"null"),
+            Cell::Bool(true) => out.extend_from_slice(b"true"),
+            Cell::Bool(false) => out.extend_from_slice(b"false"),
+            Cell::Number(n) => {
+                let _ = serde_json::to_writer(&mut *out, n);
+            }
+            Cell::Text(t) => write_text(out, t),
+        }
+    }
+    out.push(b'}');
 }
 
 /// Checked rows and their JSON, made together.
@@ -224,8 +246,7 @@ impl Encoded {
                 text.push(b',');
             }
             let start = text.len();
-            // Writing into a Vec cannot fail, and every key is a string.
-            let _ = serde_json::to_writer(&mut text, &AsJson(row));
+            write_row(&mut text, row);
             spans.push((start, text.len()));
         }
         text.push(b']');
@@ -285,6 +306,25 @@ mod tests {
         assert_eq!(mine.maps(0..2), maps);
         assert_eq!(mine.maps(1..2), maps[1..].to_vec());
         assert!(mine.inner(2..2).is_empty());
+    }
+
+    proptest::proptest! {
+        /// Whatever the text (escapes, quotes, control characters, non-ASCII), the rows are
+        /// written byte for byte as serde_json writes the same rows read as maps: the
+        /// fingerprint of a batch does not depend on which of them wrote it.
+        #[test]
+        fn any_text_is_written_as_serde_json_writes_it(
+            rows in proptest::collection::vec(
+                proptest::collection::btree_map("\\PC{0,8}|[a-z\"\\\\\u{0}-\u{1f}]{0,4}", "\\PC{0,12}|[\"\\\\\u{0}-\u{1f}\u{7f}é/]{0,6}", 1..4),
+                1..4,
+            )
+        ) {
+            let text = serde_json::to_string(&rows).expect("json");
+            let mine = Encoded::new(&read(&text));
+            let maps: Vec<Map<String, Value>> = serde_json::from_str(&text).expect("maps");
+            let theirs = serde_json::to_vec(&maps).expect("json");
+            proptest::prop_assert_eq!(mine.all(), theirs.as_slice());
+        }
     }
 
     #[test]
