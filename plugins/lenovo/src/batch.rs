@@ -95,7 +95,8 @@ fn check_rows(rows: Vec<RowIn<'_>>) -> Result<Vec<Row<'_>>> {
         ));
     }
     let mut problems: Vec<Detail> = Vec::new();
-    let mut out = Vec::with_capacity(rows.len());
+    let mut out: Vec<Row<'_>> = Vec::with_capacity(rows.len());
+    let mut last_good: Option<usize> = None;
     for (i, row) in rows.into_iter().enumerate() {
         match row {
             RowIn::Object(map) => {
@@ -107,8 +108,15 @@ fn check_rows(rows: Vec<RowIn<'_>>) -> Result<Vec<Row<'_>>> {
                         "a row needs at least one field",
                     ));
                 }
-                for (k, v) in &map {
-                    if !xml_name(k) {
+                // Rows mostly repeat the names of the last row whose names were all good.
+                let good = last_good
+                    .and_then(|g| out.get(g))
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                let mut names_ok = true;
+                for (j, (k, v)) in map.iter().enumerate() {
+                    if good.get(j).is_none_or(|(name, _)| name != k) && !xml_name(k) {
+                        names_ok = false;
                         problems.push(detail(Some(i), Some(k), None, "field names are letters, digits, '_', '-' or '.', starting with a letter or '_'"));
                     }
                     if *v == Cell::Nested {
@@ -119,6 +127,9 @@ fn check_rows(rows: Vec<RowIn<'_>>) -> Result<Vec<Row<'_>>> {
                             "values must be strings, numbers, booleans or null (rows are flat)",
                         ));
                     }
+                }
+                if names_ok {
+                    last_good = Some(out.len());
                 }
                 out.push(map);
             }
@@ -561,4 +572,34 @@ fn refusal(
         _ => {}
     }
     AdapterError::rejected(code, msg).with_details(details)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bad name is reported on every row that has it, even where the row before had the same
+    /// names (the check skips names it already found good, never ones it found bad).
+    #[test]
+    fn every_row_with_a_bad_name_is_reported() {
+        let text = r#"[{"A":1},{"1x":2},{"1x":3},{"A":4,"xmlB":5},{"A":6,"xmlB":7},{"A":8}]"#;
+        let rows: Vec<RowIn<'_>> = serde_json::from_str(text).expect("rows");
+        let Err(AdapterError::InvalidInput { details, .. }) = check_rows(rows) else {
+            panic!("bad names accepted");
+        };
+        let found: Vec<(Option<u32>, Option<String>)> =
+            details.into_iter().map(|d| (d.index, d.field)).collect();
+        assert_eq!(
+            found,
+            [
+                (Some(1), Some("1x".to_string())),
+                (Some(2), Some("1x".to_string())),
+                (Some(3), Some("xmlB".to_string())),
+                (Some(4), Some("xmlB".to_string())),
+            ]
+        );
+        let rows: Vec<RowIn<'_>> =
+            serde_json::from_str(r#"[{"A":1,"B":2},{"A":3,"B":4}]"#).expect("rows");
+        assert_eq!(check_rows(rows).expect("good rows").len(), 2);
+    }
 }

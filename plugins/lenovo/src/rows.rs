@@ -138,10 +138,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for RowIn<'a> {
                     fields.push((k, v));
                 }
                 // Sorted, and the last of a repeated name kept: the order and the choice of a
-                // map, so that the fingerprint is the one earlier versions computed.
-                fields.reverse();
-                fields.sort_by(|a, b| a.0.cmp(&b.0));
-                fields.dedup_by(|later, first| later.0 == first.0);
+                // map, so that the fingerprint is the one earlier versions computed. Rows whose
+                // names already come sorted and distinct (most) are left as they are.
+                if !fields.windows(2).all(|w| w[0].0 < w[1].0) {
+                    fields.reverse();
+                    fields.sort_by(|a, b| a.0.cmp(&b.0));
+                    fields.dedup_by(|later, first| later.0 == first.0);
+                }
                 Ok(RowIn::Object(fields))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RowIn<'a>, A::Error> {
