@@ -22,7 +22,7 @@ mod bare {
     });
 }
 
-use bare::weft::adapter::{config, http, jobs, log, storage, tokens, types};
+use bare::weft::adapter::{config, digest, http, jobs, log, storage, tokens, types};
 
 const INPUT: &str = r#"{"items":[{"pnCode":"ABCDE","brandName":"AMS","stockQuantity":1000},{"pnCode":"FGHIJ","brandName":"AMS","stockQuantity":7}]}"#;
 
@@ -122,6 +122,11 @@ impl config::Host for Bare {
     }
     async fn secret(&mut self, _n: String) -> wasmtime::Result<Option<String>> {
         Ok(None)
+    }
+}
+impl digest::Host for Bare {
+    async fn sha256(&mut self, _d: Vec<u8>) -> wasmtime::Result<Vec<u8>> {
+        Ok(vec![0; 32])
     }
 }
 impl log::Host for Bare {

@@ -9,6 +9,7 @@ pub mod cadence;
 pub mod call;
 pub mod clock;
 pub mod description;
+pub mod digest;
 pub mod egress;
 pub mod engine;
 pub mod error;

@@ -315,6 +315,26 @@ async fn a_caller_batch_id_resumes_and_is_refused_for_other_rows() {
     i["batch_id"] = json!("ERP-20261123-01");
     sim.fail_next([Fault::Pass, Fault::Code("E00P00")]);
     sync(&rt, i.clone()).await.expect_err("stops at sequence 2");
+    // The fingerprint is the SHA-256 of the target and the rows' JSON (names sorted, compact),
+    // whoever computes it: a batch an earlier version began, hashing in the sandbox, resumes
+    // under this one, whose host hashes.
+    let record: Value = serde_json::from_slice(
+        &rt.shared()
+            .store
+            .kv_get("lenovo", "batch/ERP-20261123-01")
+            .await
+            .expect("store")
+            .expect("the batch record"),
+    )
+    .expect("json");
+    let mut hashed = b"inventory\0stock\0add\0".to_vec();
+    hashed.extend(serde_json::to_vec(&rows(1200)).expect("json"));
+    use sha2::Digest as _;
+    assert_eq!(
+        record["fingerprint"],
+        hex::encode(sha2::Sha256::digest(&hashed)),
+        "{record}"
+    );
     let out = sync(&rt, i.clone())
         .await
         .expect("the rerun sends only what is missing");

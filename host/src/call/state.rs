@@ -8,7 +8,8 @@
 //! inner `Result` the WIT error the guest sees.
 
 use super::adapter::{ComponentFetcher, LoadedAdapter};
-use crate::bindings::{config, http, jobs, log, storage, tokens, types};
+use crate::bindings::{config, digest, http, jobs, log, storage, tokens, types};
+use crate::digest::DigestView;
 use crate::guest_env::{GuestEnv, LogStream};
 use crate::http::HttpView;
 use crate::jobs::{CallJobs, JobsView};
@@ -185,6 +186,10 @@ struct EnvCap;
 impl HasData for EnvCap {
     type Data<'a> = GuestEnv<'a>;
 }
+struct DigestCap;
+impl HasData for DigestCap {
+    type Data<'a> = DigestView;
+}
 
 impl CallState {
     fn http(&mut self) -> HttpView<'_> {
@@ -260,5 +265,6 @@ pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<CallState>> 
     jobs::add_to_linker::<CallState, JobsCap>(&mut linker, CallState::jobs)?;
     config::add_to_linker::<CallState, EnvCap>(&mut linker, CallState::env)?;
     log::add_to_linker::<CallState, EnvCap>(&mut linker, CallState::env)?;
+    digest::add_to_linker::<CallState, DigestCap>(&mut linker, |_| DigestView)?;
     Ok(linker)
 }

@@ -4,11 +4,10 @@
 use crate::codec::{self, Answer, Envelope, Format};
 use crate::rows::{Cell, Row, RowIn, Rows};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use weft_sdk::dates::now_ms;
 use weft_sdk::error::{detail, invalid_rows};
 use weft_sdk::http::{Method, Request, join};
-use weft_sdk::{AdapterError, CallContext, Detail, Result, batch, config, storage, tokens};
+use weft_sdk::{AdapterError, CallContext, Detail, Result, batch, config, digest, storage, tokens};
 
 /// The document's upper bound of rows per request.
 const SEQ_LIMIT: usize = 500;
@@ -169,7 +168,7 @@ fn check_batch_id(id: &str) -> Result<()> {
 fn new_batch_id(ctx: &CallContext, salt: u32) -> Result<String> {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let stamp = weft_sdk::dates::stamp_utc()?;
-    let hash = Sha256::digest(format!("{}:{}:{salt}", ctx.call_id, now_ms()));
+    let hash = digest::sha256(format!("{}:{}:{salt}", ctx.call_id, now_ms()).as_bytes())?;
     let tail: String = hash
         .iter()
         .take(8)
@@ -210,19 +209,17 @@ pub fn sync(ctx: &CallContext, input: &str) -> Result<Value> {
         }
     };
     let format = Format::parse(input.format.as_deref().unwrap_or(&cfg.format))?;
-    let rows = Rows::new(check_rows(input.rows)?);
+    // The fingerprint covers the target and every row: written after this header, the rows'
+    // JSON is hashed with it in one host call.
+    let header = format!(
+        "{}\0{}\0{}\0",
+        input.data_category, input.biz_key, input.action
+    );
+    let rows = Rows::new(header.as_bytes(), check_rows(input.rows)?);
     if let Some(id) = &input.batch_id {
         check_batch_id(id)?;
     }
-    let fingerprint = {
-        let mut h = Sha256::new();
-        h.update(format!(
-            "{}\0{}\0{}\0",
-            input.data_category, input.biz_key, input.action
-        ));
-        h.update(rows.json.all());
-        hex::encode(h.finalize())
-    };
+    let fingerprint = hex::encode(digest::sha256(rows.json.prefixed())?);
     // The batch of this call: the caller's, or the one an earlier attempt of this call made.
     let call_key = format!("call/{}", ctx.call_id);
     let record = BatchRecord {

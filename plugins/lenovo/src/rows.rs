@@ -225,14 +225,15 @@ pub struct Rows<'a> {
 }
 
 impl<'a> Rows<'a> {
-    /// Writes the JSON of `rows` once.
-    pub fn new(rows: Vec<Row<'a>>) -> Self {
-        let json = Encoded::new(&rows);
+    /// Writes `prefix` and the JSON of `rows` once.
+    pub fn new(prefix: &[u8], rows: Vec<Row<'a>>) -> Self {
+        let json = Encoded::with_prefix(prefix, &rows);
         Self { rows, json }
     }
 }
 
-/// The rows written once as a JSON array, `[row,row,…]`, with where each row starts and ends.
+/// The rows written once as a JSON array, `[row,row,…]`, with where each row starts and ends,
+/// after a prefix of the caller's (so that the prefix and the array can be hashed as one).
 pub struct Encoded {
     text: Vec<u8>,
     spans: Vec<(usize, usize)>,
@@ -240,9 +241,16 @@ pub struct Encoded {
 
 impl Encoded {
     /// Writes `rows` as JSON, as `serde_json` writes a map of them (names sorted, compact).
+    #[cfg(test)]
     pub fn new(rows: &[Row<'_>]) -> Self {
-        let mut text = Vec::with_capacity(rows.len() * 64 + 2);
+        Self::with_prefix(b"", rows)
+    }
+
+    /// Writes `prefix`, then `rows` as JSON.
+    pub fn with_prefix(prefix: &[u8], rows: &[Row<'_>]) -> Self {
+        let mut text = Vec::with_capacity(prefix.len() + rows.len() * 64 + 2);
         let mut spans = Vec::with_capacity(rows.len());
+        text.extend_from_slice(prefix);
         text.push(b'[');
         for (i, row) in rows.iter().enumerate() {
             if i > 0 {
@@ -256,8 +264,8 @@ impl Encoded {
         Self { text, spans }
     }
 
-    /// The whole array.
-    pub fn all(&self) -> &[u8] {
+    /// The prefix and the array.
+    pub fn prefixed(&self) -> &[u8] {
         &self.text
     }
 
@@ -303,7 +311,7 @@ mod tests {
         let mine = Encoded::new(&read(text));
         let maps: Vec<Map<String, Value>> = serde_json::from_str(text).expect("maps");
         assert_eq!(
-            mine.all(),
+            mine.prefixed(),
             serde_json::to_vec(&maps).expect("json").as_slice()
         );
         assert_eq!(mine.maps(0..2), maps);
@@ -326,7 +334,7 @@ mod tests {
             let mine = Encoded::new(&read(&text));
             let maps: Vec<Map<String, Value>> = serde_json::from_str(&text).expect("maps");
             let theirs = serde_json::to_vec(&maps).expect("json");
-            proptest::prop_assert_eq!(mine.all(), theirs.as_slice());
+            proptest::prop_assert_eq!(mine.prefixed(), theirs.as_slice());
         }
     }
 

@@ -3,12 +3,13 @@
 //! An adapter implements [`Adapter`] and exports it with [`export_adapter!`]. The modules wrap
 //! the host's capabilities in Rust idioms: [`http`] (requests, JSON and form bodies), [`tokens`]
 //! (the host's token cache), [`storage`], [`jobs`], [`config`] (typed `[config]` and secrets),
-//! [`log`], [`batch`] (splitting rows into numbered requests) and [`error`] (the four-way
-//! adapter error).
+//! [`log`], [`digest`] (SHA-256 computed natively by the host), [`batch`] (splitting rows into
+//! numbered requests) and [`error`] (the four-way adapter error).
 
 pub mod batch;
 pub mod config;
 pub mod dates;
+pub mod digest;
 pub mod error;
 pub mod http;
 pub mod jobs;
