@@ -176,21 +176,18 @@ impl<'de: 'a, 'a> Deserialize<'de> for RowIn<'a> {
 /// One checked row: flat, its fields sorted by name.
 pub type Row<'a> = Vec<(Cow<'a, str>, Cell<'a>)>;
 
-/// Writes `text` as a JSON string, as `serde_json` would.
-fn write_text(out: &mut Vec<u8>, text: &Cow<'_, str>) {
-    match text {
-        // Borrowed means serde_json read it from the input with no escape in it, so it holds no
-        // quote, backslash or control character (raw ones are not JSON, and serde_json refuses
-        // them): nothing its writer would escape, so the bytes go out as they came in.
-        Cow::Borrowed(t) => {
-            out.push(b'"');
-            out.extend_from_slice(t.as_bytes());
-            out.push(b'"');
-        }
+/// Writes `text` as a JSON string, as `serde_json` would. `borrowed`: serde_json read the text
+/// from the input with no escape in it, so it holds no quote, backslash or control character
+/// (raw ones are not JSON, and serde_json refuses them): nothing its writer would escape, so the
+/// bytes go out as they came in.
+fn write_text(out: &mut Vec<u8>, text: &str, borrowed: bool) {
+    if borrowed {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
         // Writing into a Vec cannot fail.
-        Cow::Owned(t) => {
-            let _ = serde_json::to_writer(&mut *out, t.as_str());
-        }
+        let _ = serde_json::to_writer(&mut *out, text);
     }
 }
 
@@ -201,7 +198,7 @@ fn write_row(out: &mut Vec<u8>, row: &Row<'_>) {
         if i > 0 {
             out.push(b',');
         }
-        write_text(out, name);
+        write_text(out, name, matches!(name, Cow::Borrowed(_)));
         out.push(b':');
         match value {
             Cell::Null | Cell::Nested => out.extend_from_slice(b"null"),
@@ -210,7 +207,7 @@ fn write_row(out: &mut Vec<u8>, row: &Row<'_>) {
             Cell::Number(n) => {
                 let _ = serde_json::to_writer(&mut *out, n);
             }
-            Cell::Text(t) => write_text(out, t),
+            Cell::Text(t) => write_text(out, t, matches!(t, Cow::Borrowed(_))),
         }
     }
     out.push(b'}');
