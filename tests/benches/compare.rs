@@ -632,6 +632,16 @@ async fn main() {
                 weft / plain
             ),
         );
+        if let Some(tuned) = find("(pooling with Weft's settings)") {
+            line(
+                &mut r,
+                format!(
+                    "| same | same | bare wasmtime instantiate+call, its pool reset as Weft's engine resets it: {:.1} µs | {:.2}× |",
+                    tuned / 1000.0,
+                    weft / tuned
+                ),
+            );
+        }
     }
 
     // Front door against wasmtime serve and bare hyper.
