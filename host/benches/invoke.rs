@@ -166,10 +166,7 @@ fn bare_engine(allocation: Allocation) -> Engine {
             .max_memories_per_component(4)
             .max_tables_per_component(8);
         if matches!(allocation, Allocation::PoolingAsWeft) {
-            pool.decommit_batch_size(16)
-                .linear_memory_keep_resident(1024 * 1024)
-                .table_keep_resident(16 * 1024)
-                .pagemap_scan(wasmtime::Enabled::Auto);
+            weft::engine::reset_slots(&mut pool);
         }
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }

@@ -71,14 +71,34 @@ impl Drop for Ticker {
     }
 }
 
-/// Freed instance slots decommitted together (see the pooling configuration below).
-const DECOMMIT_BATCH: usize = 16;
+/// Freed instance slots decommitted together (see [`reset_slots`]).
+pub const DECOMMIT_BATCH: usize = 16;
 /// Bytes of each freed linear memory reset in place rather than given back with madvise: with
 /// `PAGEMAP_SCAN` (Linux 6.7+) only the pages the call wrote, up to this many; without it, the
 /// lowest addresses.
-const MEMORY_KEEP_RESIDENT: usize = 1024 * 1024;
+pub const MEMORY_KEEP_RESIDENT: usize = 1024 * 1024;
 /// Bytes of each freed table reset with memset rather than madvise.
-const TABLE_KEEP_RESIDENT: usize = 16 * 1024;
+pub const TABLE_KEEP_RESIDENT: usize = 16 * 1024;
+
+/// How Weft's pool resets a freed instance slot for the next instance; public so that the
+/// benchmarks can give a bare wasmtime the same settings and measure Weft's own cost apart.
+///
+/// A fresh instance per call means a slot freed per call. Freeing it with one madvise each
+/// costs a TLB shootdown on every other core (the hottest kernel path under load,
+/// BENCHMARKS.md); batching them and resetting small tables and the first pages of memory with
+/// memset instead keeps that off the request path. Which pages are "first" matters: a Rust
+/// guest's stack ends at 1 MiB and its data and heap lie above it, so a fixed prefix missed
+/// every page a call writes, and the next call's first write to each took a copy-on-write fault
+/// whose TLB flush interrupted the other core (15% of all samples under load). `PAGEMAP_SCAN`
+/// finds the pages actually written, wherever they are, and resets just those in place; they
+/// stay mapped and writable for the next instance. Where the kernel lacks the ioctl, wasmtime
+/// falls back to the prefix.
+pub fn reset_slots(pool: &mut PoolingAllocationConfig) -> &mut PoolingAllocationConfig {
+    pool.decommit_batch_size(DECOMMIT_BATCH)
+        .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
+        .table_keep_resident(TABLE_KEEP_RESIDENT)
+        .pagemap_scan(wasmtime::Enabled::Auto)
+}
 
 /// Set (to anything) to write `/tmp/perf-<pid>.map`, so that `perf report` names the functions of
 /// adapters' compiled code.
@@ -115,22 +135,8 @@ impl WeftEngine {
             .max_core_instances_per_component(32)
             .max_memories_per_component(4)
             .max_tables_per_component(8)
-            .max_memory_size(usize::try_from(options.max_instance_memory).unwrap_or(usize::MAX))
-            // A fresh instance per call means a slot freed per call. Freeing it with one
-            // madvise each costs a TLB shootdown on every other core (the hottest kernel path
-            // under load, BENCHMARKS.md); batching them and resetting small tables and the
-            // first pages of memory with memset instead keeps that off the request path.
-            // Which pages are "first" matters: a Rust guest's stack ends at 1 MiB and its data
-            // and heap lie above it, so a fixed prefix missed every page a call writes, and the
-            // next call's first write to each took a copy-on-write fault whose TLB flush
-            // interrupted the other core (15% of all samples under load). `PAGEMAP_SCAN`
-            // finds the pages actually written, wherever they are, and resets just those in
-            // place; they stay mapped and writable for the next instance. Where the kernel
-            // lacks the ioctl, wasmtime falls back to the prefix.
-            .decommit_batch_size(DECOMMIT_BATCH)
-            .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
-            .table_keep_resident(TABLE_KEEP_RESIDENT)
-            .pagemap_scan(wasmtime::Enabled::Auto);
+            .max_memory_size(usize::try_from(options.max_instance_memory).unwrap_or(usize::MAX));
+        reset_slots(&mut pool);
         let mut config = Config::new();
         config
             .wasm_component_model(true)

@@ -720,8 +720,14 @@ async fn main() {
     }
 }
 
-/// `wasmtime serve`'s options for the pooling allocator as Weft's engine configures it.
-const WASMTIME_AS_WEFT: &str = "pooling-allocator=y,pooling-memory-keep-resident=1048576,pooling-table-keep-resident=16384,pooling-pagemap-scan=auto,pooling-decommit-batch-size=16";
+/// `wasmtime serve`'s options for the pooling allocator as Weft's engine resets its slots
+/// (`weft::engine::reset_slots`).
+fn wasmtime_as_weft() -> String {
+    use weft::engine::{DECOMMIT_BATCH, MEMORY_KEEP_RESIDENT, TABLE_KEEP_RESIDENT};
+    format!(
+        "pooling-allocator=y,pooling-memory-keep-resident={MEMORY_KEEP_RESIDENT},pooling-table-keep-resident={TABLE_KEEP_RESIDENT},pooling-pagemap-scan=auto,pooling-decommit-batch-size={DECOMMIT_BATCH}"
+    )
+}
 
 /// The front door, `wasmtime serve` (its defaults, and Weft's pooling settings) and bare hyper
 /// under the same load.
@@ -746,7 +752,8 @@ async fn front(r: &mut String, length: Duration, line: &impl Fn(&mut String, Str
     wait_for(&hyper_addr).await;
     let hyper_load = load(&format!("http://{hyper_addr}/"), ECHO, length).await;
     let wasmtime = wasmtime_bin();
-    let serve = |options: &'static [&'static str]| {
+    let as_weft = wasmtime_as_weft();
+    let serve = |options: Vec<String>| {
         let wasmtime = wasmtime.clone();
         async move {
             let port = free_port();
@@ -769,8 +776,8 @@ async fn front(r: &mut String, length: Duration, line: &impl Fn(&mut String, Str
         // Its defaults, and the pooling settings Weft's engine uses (host/src/engine.rs), so
         // that the table says how much of the difference is the allocator's configuration.
         (
-            Some(serve(&[]).await),
-            Some(serve(&["-O", WASMTIME_AS_WEFT]).await),
+            Some(serve(Vec::new()).await),
+            Some(serve(vec!["-O".into(), as_weft.clone()]).await),
         )
     } else {
         println!("({} missing: `make bench` installs it)", wasmtime.display());
@@ -804,7 +811,7 @@ async fn front(r: &mut String, length: Duration, line: &impl Fn(&mut String, Str
         line(
             r,
             format!(
-                "| same | same | `wasmtime serve` with Weft's pooling settings (`-O {WASMTIME_AS_WEFT}`): {} | {:.2}× throughput |",
+                "| same | same | `wasmtime serve` with Weft's pooling settings (`-O {as_weft}`): {} | {:.2}× throughput |",
                 fmt(t),
                 weft_load.rps() / t.rps()
             ),
