@@ -177,52 +177,42 @@ async fn weft(store_url: &str, depth: usize, load: Load) -> f64 {
     );
     // Done is read from the store itself (a count every 50 ms), not from /metrics, whose
     // job counts are refreshed at most once a second.
-    let done = Successes::open(store_url, &dep.data()).await;
+    let direct = Direct::open(store_url, &dep.data()).await;
     eventually(Duration::from_secs(600), || async {
-        (done.count().await >= jobs as i64).then_some(())
+        (direct.successes().await >= jobs as i64).then_some(())
     })
     .await
     .expect("every job succeeds");
     let rate = jobs as f64 / started.elapsed().as_secs_f64();
     drop(served);
-    drop(done);
-    drop_schema(store_url).await;
+    direct.remove().await;
     rate
 }
 
-/// Drops the schema a PostgreSQL run used (a SQLite run's store goes with its folder), so
-/// that runs do not pile up tables in the shared database.
-async fn drop_schema(store_url: &str) {
-    if let Some((url, schema)) = store_url.split_once("?schema=")
-        && let Ok(pool) = sqlx::PgPool::connect(url).await
-    {
-        let dropped = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .execute(&pool)
-            .await;
-        if let Err(e) = dropped {
-            eprintln!("schema {schema} left behind: {e}");
-        }
-    }
-}
-
-/// Counts the successes in the store under test with one statement on the `jobs_finished`
-/// index (state, updated_at_ms), so that the count costs what the run's successes cost. The
-/// store's `job_counts` groups the whole table: at 100,000 waiting jobs that took ~40 ms on
+/// The store under test, read and cleared by the bench itself rather than through Weft.
+///
+/// Successes are counted with one statement on the `jobs_finished` index (state,
+/// updated_at_ms), so that the count costs what the run's successes cost. The store's
+/// `job_counts` groups the whole table: at 100,000 waiting jobs that took ~40 ms on
 /// PostgreSQL, and polled every 50 ms it took most of a core from the server being measured,
 /// which is what the "jobs waiting" rows then showed.
-enum Successes {
+enum Direct {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool, String),
 }
 
-impl Successes {
+impl Direct {
     async fn open(store_url: &str, data: &std::path::Path) -> Self {
         match store_url.split_once("?schema=") {
-            Some((url, schema)) => Successes::Postgres(
-                sqlx::PgPool::connect(url).await.expect("postgres"),
-                format!("SELECT COUNT(*) FROM {schema}.jobs WHERE state = 'succeeded'"),
-            ),
-            None => Successes::Sqlite(
+            Some((url, schema)) => {
+                let options = url
+                    .parse::<sqlx::postgres::PgConnectOptions>()
+                    .expect("postgres url")
+                    .options([("search_path", schema)]);
+                let pool = sqlx::PgPool::connect_with(options).await.expect("postgres");
+                Direct::Postgres(pool, schema.to_string())
+            }
+            None => Direct::Sqlite(
                 sqlx::SqlitePool::connect_with(
                     sqlx::sqlite::SqliteConnectOptions::new()
                         .filename(data.join("weft.db"))
@@ -234,18 +224,26 @@ impl Successes {
         }
     }
 
-    async fn count(&self) -> i64 {
+    async fn successes(&self) -> i64 {
+        const SQL: &str = "SELECT COUNT(*) FROM jobs WHERE state = 'succeeded'";
         let counted = match self {
-            Successes::Sqlite(pool) => {
-                sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = 'succeeded'")
-                    .fetch_one(pool)
-                    .await
-            }
-            Successes::Postgres(pool, sql) => {
-                sqlx::query_scalar(sql.as_str()).fetch_one(pool).await
-            }
+            Direct::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await,
+            Direct::Postgres(pool, _) => sqlx::query_scalar(SQL).fetch_one(pool).await,
         };
         counted.unwrap_or(0)
+    }
+
+    /// Drops a PostgreSQL run's schema (a SQLite run's store goes with its folder), so that
+    /// runs do not pile up tables in the shared database.
+    async fn remove(self) {
+        if let Direct::Postgres(pool, schema) = self {
+            let dropped = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .execute(&pool)
+                .await;
+            if let Err(e) = dropped {
+                eprintln!("schema {schema} left behind: {e}");
+            }
+        }
     }
 }
 
@@ -282,7 +280,7 @@ async fn main() {
         let base = bare(&store, jobs).await;
         drop(store);
         if let Some(url) = &url {
-            drop_schema(url).await;
+            Direct::open(url, dir.path()).await.remove().await;
         }
         eprintln!("{name}: bare store {base:.0} jobs/s");
         let store_url = || match &url {

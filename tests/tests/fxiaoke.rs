@@ -233,24 +233,18 @@ async fn create_then_update_then_query_by_id_round_trips_master_and_details() {
     // Jobs run concurrently, so the ERP may receive them in any order: each delivery carries
     // the record's id and the time of its change (also its Idempotency-Key) to order them by.
     let sent = erp.crm.ledger(|l| l.delivered.clone());
-    let of = |record: &Value, event: &str| {
-        sent.iter()
+    let only = |record: &Value, event: &str| -> &Value {
+        let found: Vec<&Value> = sent
+            .iter()
             .filter(|d| d["masterDataId"] == *record && d["event"] == event)
-            .count()
+            .collect();
+        assert_eq!(found.len(), 1, "one {event} of {record}: {sent:?}");
+        found[0]
     };
-    let other_id = &other.data["masterDataId"];
-    assert_eq!(of(&json!(id), "create"), 1, "{sent:?}");
-    assert_eq!(of(&json!(id), "update"), 1, "{sent:?}");
-    assert_eq!(of(other_id, "create"), 1, "{sent:?}");
-    let update = sent
-        .iter()
-        .find(|d| d["event"] == "update")
-        .expect("the update was delivered");
+    let create = only(&json!(id), "create");
+    let update = only(&json!(id), "update");
+    only(&other.data["masterDataId"], "create");
     assert_eq!(update["record"]["masterFieldVal"]["amount"], 180);
-    let create = sent
-        .iter()
-        .find(|d| d["masterDataId"] == id.as_str() && d["event"] == "create")
-        .expect("the create was delivered");
     assert!(
         create["changedAt"].as_u64() < update["changedAt"].as_u64(),
         "the update's change is the later one: {sent:?}"
