@@ -28,6 +28,72 @@ pub struct EngineOptions {
     /// The key whose MAC vouches for each cached file (kept outside the cache folder); without
     /// one the cache is not used, since a cached file is native code run outside the sandbox.
     pub cache_key: Option<StoreKey>,
+    /// Linear memory all instances together may hold (`--max-memory`); a growth past it fails
+    /// in the instance that asked, whatever its own limit allows. 0: no bound.
+    pub max_memory: u64,
+}
+
+/// The default of `--max-memory`: half of this machine's memory (the pooling allocator's
+/// slots could otherwise promise instances many times what the machine has).
+pub fn default_max_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(8 << 30, |kib| kib * 1024 / 2)
+}
+
+/// Linear memory lent to instances, process-wide: each instance takes what its memories grow
+/// by and gives it all back when it is dropped.
+#[derive(Debug)]
+pub struct MemoryPool {
+    max: usize,
+    used: std::sync::atomic::AtomicUsize,
+}
+
+impl MemoryPool {
+    /// A pool of `max` bytes (0: unbounded).
+    pub fn new(max: u64) -> Self {
+        Self {
+            max: usize::try_from(max).unwrap_or(usize::MAX),
+            used: Default::default(),
+        }
+    }
+
+    /// Takes `bytes`; false (taking nothing) if that would pass the pool's size.
+    pub fn try_take(&self, bytes: usize) -> bool {
+        if self.max == 0 {
+            self.used.fetch_add(bytes, Ordering::Relaxed);
+            return true;
+        }
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|n| *n <= self.max)
+            })
+            .is_ok()
+    }
+
+    /// Gives `bytes` back.
+    pub fn give(&self, bytes: usize) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                Some(used.saturating_sub(bytes))
+            });
+    }
+
+    /// Bytes lent now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// The pool's size in bytes (0: unbounded).
+    pub fn max(&self) -> usize {
+        self.max
+    }
 }
 
 impl Default for EngineOptions {
@@ -38,6 +104,7 @@ impl Default for EngineOptions {
             epoch_tick: Duration::from_millis(10),
             cache_dir: None,
             cache_key: None,
+            max_memory: default_max_memory(),
         }
     }
 }
@@ -119,6 +186,7 @@ pub struct WeftEngine {
     /// Compiled components by the SHA-256 of their bytes: adapters that run the same component
     /// (several accounts of one platform) share one copy of its code, about a megabyte each.
     compiled: std::sync::Mutex<std::collections::HashMap<String, Component>>,
+    memory: std::sync::Arc<MemoryPool>,
     _ticker: Ticker,
 }
 
@@ -168,6 +236,7 @@ impl WeftEngine {
             .map_err(|e| EngineError::Config(format!("epoch ticker: {e}")))?;
         Ok(Self {
             engine,
+            memory: std::sync::Arc::new(MemoryPool::new(options.max_memory)),
             options,
             compat,
             compiled: Default::default(),
@@ -181,6 +250,11 @@ impl WeftEngine {
     /// The wasmtime engine.
     pub fn engine(&self) -> &wasmtime::Engine {
         &self.engine
+    }
+
+    /// The memory every instance draws from.
+    pub fn memory(&self) -> &std::sync::Arc<MemoryPool> {
+        &self.memory
     }
 
     /// Engine-wide settings.

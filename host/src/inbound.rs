@@ -41,6 +41,69 @@ pub struct InboundResponse {
     pub body: Vec<u8>,
 }
 
+/// Headers the host puts on every inbound answer, whatever the adapter said. An inbound
+/// route answers on Weft's own origin, where the console lives: a page an adapter serves must
+/// not run script, be framed, be sniffed into HTML, or act with a signed-in operator's session.
+pub const ANSWER_GUARDS: &[(&str, &str)] = &[
+    (
+        "content-security-policy",
+        "sandbox; default-src 'none'; frame-ancestors 'none'; form-action 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    ("cross-origin-resource-policy", "same-origin"),
+];
+
+/// Headers an adapter may set on an inbound answer (names lower-case); `x-` headers are
+/// allowed too, but for the guards' own. Everything else — framing (`content-length`,
+/// `transfer-encoding`, `connection`), `set-cookie`, security policies — is the host's.
+const ANSWER_HEADERS: &[&str] = &[
+    "content-type",
+    "content-language",
+    "content-disposition",
+    "cache-control",
+    "etag",
+    "last-modified",
+    "expires",
+    "location",
+    "retry-after",
+    "vary",
+];
+
+/// Most headers an inbound answer keeps, and most bytes of them together.
+const ANSWER_HEADER_COUNT: usize = 32;
+const ANSWER_HEADER_BYTES: usize = 16 * 1024;
+
+/// What the host sends of an adapter's inbound answer: its status if it is a final one
+/// (200–599; an informational or made-up status is the adapter's error, answered 502), and the
+/// headers it may set. Answers the status, the headers kept, and the names dropped.
+pub fn answer_parts(answer: &InboundResponse) -> (Option<u16>, Vec<(String, String)>, Vec<String>) {
+    let status = (200..=599)
+        .contains(&answer.status)
+        .then_some(answer.status);
+    let (mut kept, mut dropped, mut bytes) = (Vec::new(), Vec::new(), 0usize);
+    for (name, value) in &answer.headers {
+        let lower = name.to_ascii_lowercase();
+        let allowed = ANSWER_HEADERS.contains(&lower.as_str())
+            || (lower.starts_with("x-") && !ANSWER_GUARDS.iter().any(|(g, _)| *g == lower));
+        bytes += name.len() + value.len();
+        // Control characters would split the header block; the HTTP layer refuses them too,
+        // but a header dropped here is named in the log.
+        let clean = !value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+            && !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+        if allowed && clean && kept.len() < ANSWER_HEADER_COUNT && bytes <= ANSWER_HEADER_BYTES {
+            kept.push((lower, value.clone()));
+        } else {
+            dropped.push(lower);
+        }
+    }
+    (status, kept, dropped)
+}
+
 fn header<'a>(req: &'a InboundRequest, name: &str) -> Option<&'a str> {
     req.headers
         .iter()
@@ -185,6 +248,19 @@ fn replay_namespace(adapter: &str) -> String {
     format!("\u{1f}weft/replay/{adapter}")
 }
 
+/// Why [`check_replay`] did not let a request through.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayCheck {
+    /// The signed request was accepted before: a replay.
+    #[error(transparent)]
+    Refused(AuthRefused),
+    /// The store that remembers signatures cannot be reached: the request may be genuine,
+    /// and the platform should send it again later (503, not 401, which a platform reads as
+    /// bad credentials and may disable the hook for).
+    #[error("replay check unavailable: {0}")]
+    Unavailable(String),
+}
+
 /// A signed request remembered by [`check_replay`].
 #[derive(Debug)]
 pub struct Remembered {
@@ -200,7 +276,7 @@ pub async fn check_replay(
     adapter: &LoadedAdapter,
     route: &Route,
     req: &InboundRequest,
-) -> Result<Option<Remembered>, AuthRefused> {
+) -> Result<Option<Remembered>, ReplayCheck> {
     let InboundAuth::Hmac {
         header: name,
         timestamp_header: Some(ts_name),
@@ -220,24 +296,24 @@ pub async fn check_replay(
     let seconds: i64 = ts.trim().parse().unwrap_or(0);
     let store = &adapter.shared.store;
     let ns = replay_namespace(&adapter.manifest.name);
-    // Keys sort by timestamp (zero-padded), so the expired ones are the first ones.
+    // Keys sort by timestamp (zero-padded), so the expired ones are the first ones. The
+    // route is not part of the key: a signature stands for one delivery, and the same signed
+    // request presented to a sibling route that shares the secret is that delivery again.
     let key = format!(
-        "{:020}/{}/{}",
+        "{:020}/{}",
         seconds.max(0),
-        route.name,
         sig.trim()
             .trim_start_matches("sha256=")
             .to_ascii_lowercase()
     );
-    let unavailable = |e| AuthRefused(format!("replay check unavailable: {e}"));
     if !store
         .kv_cas(&ns, &key, None, Some(b"1"))
         .await
-        .map_err(unavailable)?
+        .map_err(|e| ReplayCheck::Unavailable(e.to_string()))?
     {
-        return Err(AuthRefused(
+        return Err(ReplayCheck::Refused(AuthRefused(
             "this signed request was accepted before: a replay is refused".into(),
-        ));
+        )));
     }
     let oldest = crate::clock::now_ms() / 1000
         - i64::try_from(window.get().as_secs()).unwrap_or(i64::MAX / 2)

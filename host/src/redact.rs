@@ -23,9 +23,12 @@ impl Redactor {
         r
     }
 
-    /// Adds one value, with the forms it travels in: URL-encoded (form bodies and query
-    /// strings, `+` or `%20` for a space), base64 (standard and URL-safe, with and without
-    /// padding) and JSON-escaped (a platform echoing it inside a JSON string).
+    /// Adds one value, with the forms it travels in: URL-encoded once or twice (form bodies
+    /// and query strings, `+` or `%20` for a space), base64 (standard and URL-safe, with and
+    /// without padding), base32, hex, HTML entities (the special characters, or every
+    /// character as a numeric reference) and JSON-escaped (a platform echoing it inside a JSON
+    /// string). Matching ignores ASCII case, so a value a platform upper- or lower-cased (or
+    /// hex and base32 in either case) is found too.
     pub fn add(&mut self, value: &str) {
         use base64::Engine as _;
         use base64::engine::general_purpose::{
@@ -37,30 +40,49 @@ impl Redactor {
         let mut forms = vec![value.to_string()];
         let encoded: String = form_urlencoded_byte_serialize(value);
         forms.push(encoded.replace('+', "%20"));
+        forms.push(form_urlencoded_byte_serialize(&encoded));
+        forms.push(form_urlencoded_byte_serialize(&encoded.replace('+', "%20")));
         forms.push(encoded);
         for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
             forms.push(engine.encode(value.as_bytes()));
         }
+        forms.push(data_encoding::BASE32.encode(value.as_bytes()));
+        forms.push(data_encoding::BASE32_NOPAD.encode(value.as_bytes()));
+        forms.push(data_encoding::HEXLOWER.encode(value.as_bytes()));
+        forms.extend(html_forms(value));
         if let Ok(json) = serde_json::to_string(value) {
             forms.push(json.trim_matches('"').to_string());
         }
         for form in forms {
             if form.len() >= 4 {
-                self.values.insert(form);
+                self.values.insert(form.to_ascii_lowercase());
             }
         }
     }
 
-    /// `text` with every known value replaced.
+    /// `text` with every known value replaced, whatever the ASCII case it came in.
     pub fn scrub(&self, text: &str) -> String {
         let mut out = text.to_string();
         // Longest first, so a secret containing another is replaced whole.
         let mut values: Vec<&String> = self.values.iter().collect();
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        // ASCII lower-casing keeps every byte where it was, so positions found in the folded
+        // copy are positions in `out`.
+        let mut folded = out.to_ascii_lowercase();
         for v in values {
-            if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), REDACTED);
+            if !folded.contains(v.as_str()) {
+                continue;
             }
+            let mut scrubbed = String::with_capacity(out.len());
+            let mut last = 0;
+            for (at, _) in folded.match_indices(v.as_str()) {
+                scrubbed.push_str(&out[last..at]);
+                scrubbed.push_str(REDACTED);
+                last = at + v.len();
+            }
+            scrubbed.push_str(&out[last..]);
+            out = scrubbed;
+            folded = out.to_ascii_lowercase();
         }
         out
     }
@@ -101,6 +123,58 @@ impl SharedRedactor {
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
+}
+
+/// `value` as HTML writes it: its special characters escaped (named or numeric), and every
+/// character as a decimal or hexadecimal reference.
+fn html_forms(value: &str) -> Vec<String> {
+    let escape = |apos: &str| {
+        value
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', apos)
+    };
+    let mut forms = vec![escape("&#39;"), escape("&#x27;"), escape("&apos;")];
+    forms.push(
+        value
+            .chars()
+            .map(|c| format!("&#{};", u32::from(c)))
+            .collect(),
+    );
+    forms.push(
+        value
+            .chars()
+            .map(|c| format!("&#x{:x};", u32::from(c)))
+            .collect(),
+    );
+    // Only the characters outside letters and digits as references (what most escapers do).
+    forms.push(
+        value
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_string()
+                } else {
+                    format!("&#{};", u32::from(c))
+                }
+            })
+            .collect(),
+    );
+    forms.push(
+        value
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_string()
+                } else {
+                    format!("&#x{:x};", u32::from(c))
+                }
+            })
+            .collect(),
+    );
+    forms
 }
 
 fn form_urlencoded_byte_serialize(value: &str) -> String {
@@ -177,6 +251,44 @@ mod tests {
             assert!(scrubbed.contains(REDACTED), "{text} -> {scrubbed}");
             assert!(!scrubbed.contains("with"), "{text} -> {scrubbed}");
         }
+    }
+
+    #[test]
+    fn scrubs_hex_base32_html_double_encoded_and_case_changed_forms() {
+        let value = "Tok+en/Value=42";
+        let r = Redactor::new([value]);
+        let hex = data_encoding::HEXLOWER.encode(value.as_bytes());
+        let double: String = url::form_urlencoded::byte_serialize(
+            url::form_urlencoded::byte_serialize(value.as_bytes())
+                .collect::<String>()
+                .as_bytes(),
+        )
+        .collect();
+        for text in [
+            format!("echo {hex}"),
+            format!("ECHO {}", hex.to_ascii_uppercase()),
+            format!("b32 {}", data_encoding::BASE32.encode(value.as_bytes())),
+            format!(
+                "b32 {}",
+                data_encoding::BASE32_NOPAD
+                    .encode(value.as_bytes())
+                    .to_ascii_lowercase()
+            ),
+            format!("<p>{}</p>", html_forms(value)[0]),
+            format!("<p>{}</p>", html_forms(value)[3]),
+            format!("<p>{}</p>", html_forms(value)[6]),
+            format!("q={double}"),
+            format!("lower {}", value.to_ascii_lowercase()),
+            format!("upper {}", value.to_ascii_uppercase()),
+        ] {
+            let scrubbed = r.scrub(&text);
+            assert!(scrubbed.contains(REDACTED), "{text} -> {scrubbed}");
+            assert!(
+                !scrubbed.to_ascii_lowercase().contains("value") && !scrubbed.contains(&hex[..8]),
+                "{text} -> {scrubbed}"
+            );
+        }
+        assert_eq!(r.scrub("nothing here"), "nothing here");
     }
 
     #[test]

@@ -73,6 +73,23 @@ impl Runtime {
             .store
             .as_deref()
             .is_some_and(|s| s.starts_with("postgres"));
+        let key_file = options.data.join("store-key");
+        if !shared_store
+            && options
+                .store_key
+                .as_deref()
+                .is_none_or(|k| k.trim().is_empty())
+            && !key_file.exists()
+            && crate::store::store_key_recorded(store.as_ref()).await?
+        {
+            // Making a new key here would seal nothing the store holds open again, and the
+            // check below would then blame the key instead of the missing file.
+            return Err(crate::seal::SealError::Key(format!(
+                "the store key file {} is missing, but this store was set up with a key: restore that file (from a backup of the data folder), or give the key with --store-key",
+                key_file.display()
+            ))
+            .into());
+        }
         let key = StoreKey::resolve(options.store_key.as_deref(), &options.data, shared_store)?;
         crate::store::check_store_key(store.as_ref(), &key.check_value()).await?;
         if options.engine.cache_key.is_none() {

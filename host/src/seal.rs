@@ -135,14 +135,20 @@ impl StoreKey {
         if path.exists() {
             return Self::parse(&read_key_file(&path)?);
         }
-        {
-            {
-                let text = Self::generate_text();
-                write_private(&path, &text)
-                    .map_err(|e| SealError::Key(format!("cannot write {}: {e}", path.display())))?;
+        let text = Self::generate_text();
+        match write_private(&path, &text) {
+            Ok(()) => {
                 tracing::info!(path = %path.display(), "made a store key for the embedded store");
                 Self::parse(&text)
             }
+            // Another process starting on the same new folder made it first: use theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Self::parse(&read_key_file(&path)?)
+            }
+            Err(e) => Err(SealError::Key(format!(
+                "cannot write {}: {e}",
+                path.display()
+            ))),
         }
     }
 
@@ -227,11 +233,17 @@ fn read_key_file(path: &Path) -> Result<String, SealError> {
 }
 
 /// Writes `text` to a new file only its owner may read.
+/// Writes `text` to `path` only if nothing is there, and whole: it is written to a private
+/// file beside it first and then linked into place, so a process that finds the file finds
+/// all of it, and of two processes making it at once one wins (`AlreadyExists` for the other).
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    let mut suffix = [0u8; 8];
+    rand::rng().fill_bytes(&mut suffix);
+    let staging = path.with_extension(format!("new-{}", hex::encode(suffix)));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -239,9 +251,14 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path)?;
-    file.write_all(format!("{text}\n").as_bytes())?;
-    file.sync_all()
+    let written = (|| {
+        let mut file = options.open(&staging)?;
+        file.write_all(format!("{text}\n").as_bytes())?;
+        file.sync_all()?;
+        std::fs::hard_link(&staging, path)
+    })();
+    let _ = std::fs::remove_file(&staging);
+    written
 }
 
 #[cfg(test)]

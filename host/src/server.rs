@@ -20,6 +20,8 @@ pub struct ServeOptions {
     pub workers: WorkerOptions,
     /// How long succeeded, dead and cancelled jobs are kept.
     pub job_retention: Duration,
+    /// How long a schedule tick's job is kept once it succeeded (at most `job_retention`).
+    pub tick_retention: Duration,
     /// Quiet time after a file change before the rescan.
     pub reload_debounce: Duration,
     /// After the stop signal, how long the front door keeps accepting while `/readyz` answers
@@ -28,8 +30,14 @@ pub struct ServeOptions {
     /// The longest the drain (requests in flight, then running job attempts) may take; what
     /// did not finish by then is cut, and its jobs are left to their lease.
     pub shutdown_timeout: Duration,
-    /// Connections served at once; past it a new connection gets a 503 and is closed.
+    /// Connections served at once; past it a new connection gets a 503 and is closed (a
+    /// `GET /healthz` on it is still answered). Lowered at start to what the process's
+    /// descriptor limit allows.
     pub max_connections: usize,
+    /// Connections one client address may hold once more than half of `max_connections` are
+    /// in use, so that one client cannot take every connection (behind a proxy every client
+    /// has the proxy's address: raise it to `max_connections` there).
+    pub max_connections_per_client: usize,
     /// How long a client may take to send a request's headers; also how long an idle
     /// keep-alive connection is kept.
     pub header_timeout: Duration,
@@ -41,10 +49,12 @@ impl Default for ServeOptions {
             front: FrontOptions::default(),
             workers: WorkerOptions::default(),
             job_retention: Duration::from_secs(7 * 24 * 3600),
+            tick_retention: Duration::from_secs(3600),
             reload_debounce: Duration::from_millis(200),
             shutdown_delay: Duration::ZERO,
             shutdown_timeout: Duration::from_secs(60),
             max_connections: 512,
+            max_connections_per_client: 128,
             header_timeout: Duration::from_secs(10),
         }
     }
@@ -79,9 +89,11 @@ impl Server {
         let workers = runtime.start_workers(options.workers.clone());
         let schedules = runtime.start_schedules();
         // Often enough that a short retention (tests, small disks) holds within a few minutes.
+        let tick_retention = options.tick_retention.min(options.job_retention);
         let prune_every =
-            (options.job_retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
-        let retention = runtime.start_retention(options.job_retention, prune_every);
+            (tick_retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(600));
+        let retention =
+            runtime.start_retention_with(options.job_retention, tick_retention, prune_every);
         runtime.refresh_tokens_at_startup();
         let watcher = match runtime.watch(options.reload_debounce) {
             Ok(w) => Some(w),
@@ -137,7 +149,10 @@ impl Server {
         let serve = accept_loop(
             listener,
             app,
-            self.options.max_connections,
+            Caps::fitted(
+                self.options.max_connections,
+                self.options.max_connections_per_client,
+            ),
             self.options.header_timeout,
             shutdown,
             self.runtime.shared().metrics.clone(),
@@ -193,20 +208,136 @@ pub async fn run(
 /// the client learns why instead of waiting on a socket nobody reads.
 const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 140\r\n\r\n{\"type\":\"/problems#unavailable\",\"title\":\"Unavailable\",\"status\":503,\"detail\":\"too many connections (--max-connections)\",\"kind\":\"unavailable\"}";
 
+/// The answer to a `GET /healthz` that came on a connection past the caps: the process is
+/// alive, only busy.
+const HEALTHY_WHEN_FULL: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\ncontent-length: 3\r\n\r\nok\n";
+
+/// Descriptors kept for everything but client connections: the store's connections, the
+/// compiled-component cache, outbound platform calls, the file watcher.
+const RESERVED_FDS: u64 = 256;
+
+/// Connections refused past the caps that are still read for a health probe at once; more
+/// are closed unread.
+const OVERFLOW: usize = 32;
+
+/// The connection caps in force.
+#[derive(Debug, Clone, Copy)]
+struct Caps {
+    total: usize,
+    per_client: usize,
+}
+
+impl Caps {
+    /// The caps asked for, with the total lowered to what the descriptor limit allows (the
+    /// soft limit raised to the hard one first): past it, `accept` fails with EMFILE in a
+    /// loop instead of answering.
+    fn fitted(total: usize, per_client: usize) -> Self {
+        let total = total.max(1);
+        let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(u64::MAX);
+        let room = usize::try_from(limit.saturating_sub(RESERVED_FDS + OVERFLOW as u64))
+            .unwrap_or(usize::MAX)
+            .max(16);
+        let fitted = if total > room {
+            tracing::warn!(
+                asked = total,
+                fd_limit = limit,
+                "--max-connections lowered to {room}: the descriptor limit (ulimit -n) leaves no room for more"
+            );
+            room
+        } else {
+            total
+        };
+        Self {
+            total: fitted,
+            per_client: per_client.clamp(1, fitted),
+        }
+    }
+}
+
+/// Connections held per client address.
+#[derive(Default)]
+struct PerClient(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+/// One connection counted against its client's share; uncounted when dropped.
+struct ClientSlot {
+    clients: Arc<PerClient>,
+    ip: std::net::IpAddr,
+}
+
+impl PerClient {
+    /// Counts one more connection of `ip`, if it is within its share `cap` or the house is
+    /// less than half full (`roomy`): a share binds only when connections grow scarce, so one
+    /// busy client (or a proxy in front of many) is not held back while there is room.
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr, cap: usize, roomy: bool) -> Option<ClientSlot> {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = held.entry(ip).or_default();
+        if *n >= cap && !roomy {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            clients: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut held = self.clients.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = held.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Answers a connection past the caps: a health probe gets its 200 (a full house is not a
+/// dead process, and a liveness check must not restart it for being busy), anything else the
+/// 503, and the connection is closed. Read for at most a second.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let mut head = [0u8; 64];
+        let mut read = 0;
+        while read < head.len() {
+            match stream.read(&mut head[read..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+            if head[..read].contains(&b'\n') {
+                break;
+            }
+        }
+        let line = &head[..read];
+        let answer = if line.starts_with(b"GET /healthz ") || line.starts_with(b"GET /healthz\r") {
+            HEALTHY_WHEN_FULL
+        } else {
+            TOO_MANY_CONNECTIONS
+        };
+        let _ = stream.write_all(answer).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
 /// Accepts connections until `shutdown`, each served by hyper's HTTP/1 with a header timeout
-/// (which also closes idle keep-alive connections) and counted against `max_connections`;
-/// then lets the connections finish their requests.
+/// (which also closes idle keep-alive connections) and counted against the caps; then lets the
+/// connections finish their requests.
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     app: axum::Router,
-    max_connections: usize,
+    caps: Caps,
     header_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
     metrics: Arc<crate::metrics::Metrics>,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
-    use tokio::io::AsyncWriteExt;
-    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
+    let permits = Arc::new(tokio::sync::Semaphore::new(caps.total));
+    let overflow = Arc::new(tokio::sync::Semaphore::new(OVERFLOW));
+    let clients = Arc::new(PerClient::default());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -214,8 +345,16 @@ async fn accept_loop(
         .header_read_timeout(header_timeout)
         .keep_alive(true);
     tokio::pin!(shutdown);
+    let refused = |reason: &str| {
+        metrics
+            .front_refusals
+            .get_or_create(&crate::metrics::RefusalLabels {
+                reason: reason.into(),
+            })
+            .inc();
+    };
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -227,28 +366,30 @@ async fn accept_loop(
             },
             () = &mut shutdown => break,
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            metrics
-                .front_refusals
-                .get_or_create(&crate::metrics::RefusalLabels {
-                    reason: "connections".into(),
-                })
-                .inc();
-            tokio::spawn(async move {
-                let mut stream = stream;
-                let _ = tokio::time::timeout(Duration::from_secs(1), async {
-                    let _ = stream.write_all(TOO_MANY_CONNECTIONS).await;
-                    let _ = stream.shutdown().await;
-                })
-                .await;
+        let roomy = permits.available_permits() > caps.total / 2;
+        let slot = clients.take(peer.ip(), caps.per_client, roomy);
+        let permit = slot
+            .as_ref()
+            .and_then(|_| permits.clone().try_acquire_owned().ok());
+        let (Some(slot), Some(permit)) = (slot, permit) else {
+            refused(if permit_missing_is_total(&permits) {
+                "connections"
+            } else {
+                "client-connections"
             });
+            if let Ok(spare) = overflow.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    let _spare = spare;
+                    refuse(stream).await;
+                });
+            }
             continue;
         };
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            let _permit = permit;
+            let _held = (permit, slot);
             if let Err(e) = connection.await {
                 tracing::debug!("connection ended: {e}");
             }
@@ -257,4 +398,9 @@ async fn accept_loop(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// True when the total cap, not the client's share, refused a connection.
+fn permit_missing_is_total(permits: &tokio::sync::Semaphore) -> bool {
+    permits.available_permits() == 0
 }

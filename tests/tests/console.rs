@@ -333,6 +333,83 @@ async fn actions_need_an_admin_session_its_csrf_token_and_our_origin() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_is_its_own_secret_and_ends_at_sign_out() {
+    let dep = deployment();
+    let (served, tokens) = start(&dep);
+    let url = &served.url;
+    let c = plain();
+    let first = session_cookie(&sign_in(&c, url, &tokens.admin).await);
+    let second = session_cookie(&sign_in(&c, url, &tokens.admin).await);
+    let value = first
+        .split_once('=')
+        .map(|(_, v)| v.to_string())
+        .expect("pair");
+    assert!(
+        !value.contains(&tokens.admin) && !value.starts_with("weft_"),
+        "the cookie is not the API token: {first}"
+    );
+    // The cookie's value opens nothing under /v1.
+    let r = c
+        .get(format!("{url}/v1/jobs"))
+        .bearer_auth(&value)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 401, "a session is no API token");
+    // Each sign-in has its own CSRF token.
+    let csrf_first = csrf_of(&page_text(&c, url, "/ui/schedules", &first).await);
+    let csrf_second = csrf_of(&page_text(&c, url, "/ui/schedules", &second).await);
+    assert_ne!(
+        csrf_first, csrf_second,
+        "the CSRF token changes with the session"
+    );
+    // Signing out ends the session on the server, not only in this browser.
+    let r = c
+        .post(format!("{url}/ui/logout"))
+        .header("cookie", &first)
+        .header("origin", url.as_str())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf_first}"))
+        .send()
+        .await
+        .expect("logout");
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let r = c
+        .get(format!("{url}/ui/jobs"))
+        .header("cookie", &first)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        r.status(),
+        303,
+        "a copy of the signed-out cookie opens nothing"
+    );
+    let r = c
+        .get(format!("{url}/ui/jobs"))
+        .header("cookie", &second)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 200, "the other session goes on");
+    // Revoking the token ends its sessions.
+    let id = tokens.admin.split('_').nth(1).expect("id").to_string();
+    let out = weft(&dep, &["tokens", "revoke", &id]);
+    assert!(out.status.success(), "{out:?}");
+    let gone = eventually(Duration::from_secs(5), || async {
+        let r = c
+            .get(format!("{url}/ui/jobs"))
+            .header("cookie", &second)
+            .send()
+            .await
+            .ok()?;
+        (r.status() == 303).then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "a revoked token's session ends");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The browser.
 
@@ -652,4 +729,60 @@ async fn the_console_in_a_real_browser() {
         "dead"
     );
     browser.client.clone().close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_an_adapter_serves_cannot_act_as_the_signed_in_operator() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let dep = deployment();
+    dep.manifest(
+        "evil",
+        &format!(
+            "name = \"evil\"\ncomponent = \"{}\"\n[[routes]]\nname = \"forge-page\"\nmethod = \"GET\"\npath = \"/page\"\nauth = {{ type = \"none\" }}\n",
+            component("weft-probe").display()
+        ),
+    );
+    let (served, tokens) = start(&dep);
+    let url = served.url.clone();
+    let c = plain();
+    let dead = dead_job(&c, &url, &tokens.admin).await;
+    let browser = browser(&driver).await;
+    let b = &browser.client;
+    browser_sign_in(b, &url, &tokens.admin).await;
+    // The page reads the console, takes its CSRF token and retries every dead job; it also
+    // tries to replace the session cookie with its own.
+    let script = r#"<script>
+fetch('/ui/jobs').then(r => r.text()).then(t => {
+  const m = t.match(/name="csrf" value="([^"]+)"/);
+  document.getElementById('out').textContent = 'STOLEN ' + (m ? m[1] : 'page ' + t.length);
+  if (m) fetch('/ui/jobs/retry', {method: 'POST', headers: {'content-type': 'application/x-www-form-urlencoded'}, body: 'csrf=' + m[1]});
+}).catch(e => { document.getElementById('out').textContent = 'BLOCKED ' + e; });
+</script>"#;
+    let spec = json!({
+        "status": 200,
+        "headers": [["content-type", "text/html"], ["set-cookie", "weft_console=attacker; Path=/ui"]],
+        "body": format!("<html><body><p id=\"out\">harmless</p>{script}</body></html>"),
+    });
+    let page = format!(
+        "{url}/inbound/evil/page?spec={}",
+        url::form_urlencoded::byte_serialize(spec.to_string().as_bytes()).collect::<String>()
+    );
+    b.goto(&page).await.expect("goto");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    screenshot(b, "inbound-page").await;
+    let out = text_of(b, "#out").await;
+    assert!(
+        !out.contains("STOLEN"),
+        "the page acted as the console: {out}"
+    );
+    // The operator is still signed in with their own session, and the dead job is still dead.
+    b.goto(&format!("{url}/ui/jobs")).await.expect("goto");
+    let here = b.current_url().await.expect("url");
+    assert_eq!(here.path(), "/ui/jobs", "the session survived the page");
+    assert_eq!(
+        job_state(&c, &url, &tokens.admin, &dead).await["state"],
+        "dead"
+    );
 }

@@ -453,6 +453,9 @@ async fn idle_sockets_slow_headers_and_slow_bodies_do_not_take_the_front_door_do
         &[
             "--max-connections",
             "50",
+            // This test is about the total cap: one client may take all of it.
+            "--max-connections-per-client",
+            "50",
             "--header-timeout",
             "1s",
             "--body-timeout",

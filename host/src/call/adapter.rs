@@ -213,6 +213,17 @@ impl LoadedAdapter {
                 ),
             };
         }
+        if state.limiter.pool_refused {
+            let pool = self.shared.engine.memory();
+            return Failure {
+                kind: ErrorKind::Unavailable,
+                message: format!(
+                    "adapter {name}: the memory all instances share (--max-memory, {} bytes) is in use by other calls ({} bytes lent): try again shortly",
+                    pool.max(),
+                    pool.used()
+                ),
+            };
+        }
         if state.cpu_exhausted {
             return Failure {
                 kind: ErrorKind::Limit,

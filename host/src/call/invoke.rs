@@ -314,15 +314,15 @@ impl LoadedAdapter {
         // A send refused by the allow-list explains the failure better than whatever the
         // adapter made of it.
         if let Some(why) = denied {
-            return InvokeError::new(
-                ErrorKind::Denied,
-                name,
-                op,
+            let message = if why.contains("limits.requests_per_call") {
+                format!("adapter {name} was stopped: {}", scrub(why))
+            } else {
                 format!(
                     "adapter {name} tried a host it was not granted: {}",
                     scrub(why)
-                ),
-            );
+                )
+            };
+            return InvokeError::new(ErrorKind::Denied, name, op, message);
         }
         match e {
             types::AdapterError::InvalidInput(p) => {

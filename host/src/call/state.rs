@@ -36,12 +36,23 @@ pub enum Purpose {
     Inbound,
 }
 
-/// Memory accounting across all of an instance's linear memories.
+/// Memory accounting across all of an instance's linear memories, against the instance's own
+/// limit and the process-wide pool every instance draws from.
 pub struct MemoryLimiter {
     limit: usize,
     total: usize,
+    pool: Arc<crate::engine::MemoryPool>,
     /// Size asked for when the limit refused a growth.
     pub refused: Option<usize>,
+    /// True when the process-wide pool (`--max-memory`), not the instance's own limit,
+    /// refused a growth.
+    pub pool_refused: bool,
+}
+
+impl Drop for MemoryLimiter {
+    fn drop(&mut self) {
+        self.pool.give(self.total);
+    }
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
@@ -56,6 +67,12 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
             self.refused = Some(total);
             return Ok(false);
         }
+        let more = total.saturating_sub(self.total);
+        if more > 0 && !self.pool.try_take(more) {
+            self.pool_refused = true;
+            return Ok(false);
+        }
+        self.pool.give(self.total.saturating_sub(total));
         self.total = total;
         Ok(true)
     }
@@ -98,6 +115,8 @@ pub struct CallState {
     pub jobs: CallJobs,
     /// Bytes this call has written through the `log` interface.
     logged_bytes: usize,
+    /// Outbound requests this call has sent.
+    requests_sent: u32,
     /// Runs the adapter's `fetch-token` for the token cache.
     fetcher: ComponentFetcher,
 }
@@ -145,7 +164,9 @@ impl CallState {
             limiter: MemoryLimiter {
                 limit: adapter.manifest.limits.memory.as_usize(),
                 total: 0,
+                pool: adapter.shared.engine.memory().clone(),
                 refused: None,
+                pool_refused: false,
             },
             redactor,
             fetcher: ComponentFetcher::new(adapter.clone()),
@@ -159,6 +180,7 @@ impl CallState {
             denied: None,
             jobs: CallJobs::default(),
             logged_bytes: 0,
+            requests_sent: 0,
         }
     }
 }
@@ -203,6 +225,7 @@ impl CallState {
             deadline: self.deadline,
             redactor: &self.redactor,
             denied: &mut self.denied,
+            sent: &mut self.requests_sent,
         }
     }
 

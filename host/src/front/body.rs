@@ -50,6 +50,40 @@ impl BodyBudget {
     }
 }
 
+impl BodyBudget {
+    /// Takes `bytes` more of the budget for the copies a request makes of its body while it
+    /// is handled (an enqueue's input, its hash, the statement's parameters: about three
+    /// more), held until the returned share is dropped; none left is a 503.
+    pub(super) fn reserve(
+        &self,
+        bytes: u64,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Problem> {
+        let kib = bytes.div_ceil(1024);
+        if kib == 0 {
+            return Ok(None);
+        }
+        u32::try_from(kib)
+            .ok()
+            .and_then(|n| self.kib.clone().try_acquire_many_owned(n).ok())
+            .map(Some)
+            .ok_or_else(|| self.exhausted())
+    }
+
+    fn exhausted(&self) -> Problem {
+        Problem::new(
+            ErrorKind::Busy,
+            503,
+            format!(
+                "the front door already holds {} of request bodies (--max-buffered): retry shortly",
+                crate::manifest::ByteSize::bytes_exact(self.total)
+            ),
+        )
+    }
+}
+
+/// Copies a request makes of its body while it is enqueued as a job, beside the body itself.
+pub(super) const ENQUEUE_COPIES: u64 = 3;
+
 /// A body read whole, holding its share of the [`BodyBudget`] while it lives.
 pub(super) struct HeldBody {
     bytes: bytes::Bytes,
@@ -116,16 +150,7 @@ pub(super) async fn read_body(
                 let more = u32::try_from(need)
                     .ok()
                     .and_then(|n| budget.kib.clone().try_acquire_many_owned(n).ok())
-                    .ok_or_else(|| {
-                        Problem::new(
-                            ErrorKind::Busy,
-                            503,
-                            format!(
-                                "the front door already holds {} of request bodies (--max-buffered): retry shortly",
-                                crate::manifest::ByteSize::bytes_exact(budget.total)
-                            ),
-                        )
-                    })?;
+                    .ok_or_else(|| budget.exhausted())?;
                 held_kib += need;
                 match &mut share {
                     Some(s) => s.merge(more),

@@ -252,6 +252,11 @@ pub(super) async fn enqueue_batch(
         &app.options.body_budget,
     )
     .await?;
+    // The parsed batch and each job's input are copies of the body: they count too.
+    let _copies = app
+        .options
+        .body_budget
+        .reserve(bytes.len() as u64 * super::body::ENQUEUE_COPIES)?;
     let invalid = |message: String| Problem::new(ErrorKind::InvalidInput, 400, message);
     let batch: Batch = serde_json::from_slice(&bytes)
         .map_err(|e| invalid(format!("body is not a batch of jobs: {e}")))?;

@@ -128,6 +128,9 @@ async fn problems() -> Response {
         .into_response()
 }
 
+/// How long `/readyz` waits for the store's probe write.
+const READY_PROBE: Duration = Duration::from_secs(2);
+
 /// How often a scrape of `/metrics` counts the jobs table at most.
 const JOB_COUNT_EVERY: Duration = Duration::from_secs(1);
 
@@ -146,8 +149,20 @@ async fn ready(State(app): State<App>) -> Response {
     {
         return not_ready("draining: this process is shutting down".into());
     }
-    if let Err(e) = app.runtime.shared().store.kv_get("weft", "readyz").await {
-        return not_ready(format!("store unavailable: {e}"));
+    // Bounded: a hung store must make the probe answer 503, not hang with it.
+    match tokio::time::timeout(
+        READY_PROBE,
+        crate::store::probe(app.runtime.shared().store.as_ref()),
+    )
+    .await
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(problem)) => return not_ready(problem),
+        Err(_) => {
+            return not_ready(format!(
+                "the store did not answer a small write within {READY_PROBE:?}"
+            ));
+        }
     }
     let statuses = app.runtime.adapters();
     let missing: Vec<String> = match &app.options.required {
@@ -177,6 +192,9 @@ async fn metrics(State(app): State<App>) -> Response {
         && let Ok(counts) = shared.store.job_counts().await
     {
         shared.metrics.set_job_counts(&counts);
+    }
+    if let Some(health) = shared.store.health() {
+        shared.metrics.set_store_errors(&health.counts());
     }
     let statuses = app.runtime.adapters();
     shared

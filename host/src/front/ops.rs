@@ -128,6 +128,12 @@ pub(super) async fn operation(
             Ok(([(header::CONTENT_TYPE, "application/json")], output).into_response())
         }
         Some("async") => {
+            // The job's input is copied on its way into the store: those copies count against
+            // --max-buffered too, or parallel large enqueues take several times the budget.
+            let _copies = app
+                .options
+                .body_budget
+                .reserve(input.len() as u64 * super::body::ENQUEUE_COPIES)?;
             let enqueued = app
                 .runtime
                 .enqueue(&name, &op, input, key, Duration::ZERO)
@@ -232,11 +238,23 @@ pub(super) async fn inbound(
     request.body = Vec::from(bytes);
     let checked = match crate::inbound::authenticate(&adapter, &route, &request) {
         Ok(()) => crate::inbound::check_replay(&adapter, &route, &request).await,
-        Err(e) => Err(e),
+        Err(e) => Err(crate::inbound::ReplayCheck::Refused(e)),
     };
     let remembered = match checked {
         Ok(r) => r,
-        Err(refused) => {
+        Err(crate::inbound::ReplayCheck::Unavailable(e)) => {
+            count("unavailable");
+            tracing::warn!(adapter = %name, route = %route.name, "inbound request not taken: the replay check needs the store: {e}");
+            return Err(Problem::new(
+                ErrorKind::Unavailable,
+                503,
+                format!(
+                    "route {} cannot check this signed request for replays now (the store is unavailable): send it again later",
+                    route.name
+                ),
+            ));
+        }
+        Err(crate::inbound::ReplayCheck::Refused(refused)) => {
             count("refused");
             tracing::info!(adapter = %name, route = %route.name, "inbound request refused: {refused}");
             return Err(Problem::new(
@@ -258,16 +276,37 @@ pub(super) async fn inbound(
         count(f.kind.as_str());
         Problem::new(f.kind, f.kind.http_status(), f.message)
     })?;
-    count(&format!("{}xx", answer.status / 100));
+    let (status, kept, dropped) = crate::inbound::answer_parts(&answer);
+    if !dropped.is_empty() {
+        tracing::info!(adapter = %name, route = %route.name, dropped = ?dropped, "inbound answer: headers the host owns were dropped");
+    }
+    let Some(status) = status.and_then(|s| StatusCode::from_u16(s).ok()) else {
+        count("invalid");
+        return Err(Problem::new(
+            ErrorKind::Trap,
+            502,
+            format!(
+                "adapter {name} answered route {} with status {}: an inbound answer's status is 200-599",
+                route.name, answer.status
+            ),
+        ));
+    };
+    count(&format!("{}xx", status.as_u16() / 100));
+    // The body's length and framing are the host's: whatever the adapter said of them is
+    // gone with its other headers.
     let mut response = Response::new(Body::from(answer.body));
-    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    for (n, v) in answer.headers {
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    for (n, v) in kept {
         if let (Ok(n), Ok(v)) = (
             axum::http::HeaderName::from_bytes(n.as_bytes()),
             axum::http::HeaderValue::from_str(&v),
         ) {
-            response.headers_mut().append(n, v);
+            headers.append(n, v);
         }
+    }
+    for (n, v) in crate::inbound::ANSWER_GUARDS {
+        headers.insert(*n, axum::http::HeaderValue::from_static(v));
     }
     Ok(response)
 }

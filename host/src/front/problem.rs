@@ -47,13 +47,19 @@ impl From<InvokeError> for Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let busy = self.status == StatusCode::TOO_MANY_REQUESTS;
+        // A slot frees as soon as one call ends: a second is a fair first wait. A store or
+        // platform that is unavailable takes longer to come back; a client (or a platform
+        // delivering a webhook) that reads 503 without it may give up instead of retrying.
+        let retry_after = match self.status {
+            StatusCode::TOO_MANY_REQUESTS => Some("1"),
+            StatusCode::SERVICE_UNAVAILABLE => Some("5"),
+            _ => None,
+        };
         let mut response = (self.status, self.body.to_string()).into_response();
-        if busy {
-            // A slot frees as soon as one call ends; a second is a fair first wait.
+        if let Some(after) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(after));
         }
         response.headers_mut().insert(
             header::CONTENT_TYPE,

@@ -28,6 +28,8 @@ pub struct HttpView<'a> {
     pub redactor: &'a SharedRedactor,
     /// The last request the allow-list refused.
     pub denied: &'a mut Option<String>,
+    /// Requests this call has sent so far (`limits.requests_per_call`).
+    pub sent: &'a mut u32,
 }
 
 impl HttpView<'_> {
@@ -85,6 +87,15 @@ impl http::Host for HttpView<'_> {
                 .timeout_ms
                 .map(|ms| Duration::from_millis(u64::from(ms))),
         };
+        let cap = self.manifest.limits.requests_per_call;
+        if *self.sent >= cap {
+            let message = format!(
+                "this call sent {cap} requests already, the most one call may (limits.requests_per_call)"
+            );
+            *self.denied = Some(message.clone());
+            return Ok(Err(http::HttpError::Denied(message)));
+        }
+        *self.sent += 1;
         if let Err(e) = self.wait_for_rate().await {
             return Ok(Err(e));
         }

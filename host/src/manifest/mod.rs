@@ -154,6 +154,9 @@ pub struct Limits {
     pub rate: Option<Rate>,
     /// Outbound requests made by `fetch-token` (the token endpoint's own budget).
     pub token_rate: Option<Rate>,
+    /// Outbound requests one call may send at most, whatever `rate` says: a loop gone wrong
+    /// (or a hostile adapter) stops at it instead of flooding the platform.
+    pub requests_per_call: u32,
 }
 
 impl Default for Limits {
@@ -173,6 +176,7 @@ impl Default for Limits {
             request_body: ByteSize::mib(8),
             rate: None,
             token_rate: None,
+            requests_per_call: 1000,
         }
     }
 }

@@ -75,6 +75,12 @@ pub(super) fn validate(
             "expected at least 1, found 0".into(),
         ));
     }
+    if limits.requests_per_call == 0 {
+        return Err(err(
+            "limits.requests_per_call",
+            "expected at least 1, found 0".into(),
+        ));
+    }
     if limits.memory.bytes() < ByteSize::mib(1).bytes() {
         return Err(err(
             "limits.memory",

@@ -171,3 +171,10 @@ pub struct RefusalLabels {
     /// `host`, `origin`, `content-type`, `unauthenticated`, `forbidden`.
     pub reason: String,
 }
+
+/// Labels of a failed store call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StoreErrorLabels {
+    /// `full`, `corrupt`, `io`, `unreachable`, `stalled` or `other`.
+    pub class: String,
+}

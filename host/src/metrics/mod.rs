@@ -63,6 +63,8 @@ pub struct Metrics {
     pub process_cpu: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Open file descriptors of this process (refreshed at each scrape).
     pub process_fds: Gauge,
+    /// Failed store calls by class (refreshed from the store's health at each scrape).
+    pub store_errors: Family<StoreErrorLabels, Counter>,
     /// The last hour of each adapter, minute by minute (the console's charts).
     pub recent: crate::recent::Recent,
     /// When the jobs table was last counted for a scrape.
@@ -114,6 +116,12 @@ impl Default for Metrics {
         let process_rss = Gauge::default();
         let process_cpu = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         let process_fds = Gauge::default();
+        let store_errors = Family::<StoreErrorLabels, Counter>::default();
+        registry.register(
+            "store_errors",
+            "Failed store calls by class: full, corrupt, io, unreachable, stalled (past --store-timeout), other",
+            store_errors.clone(),
+        );
         registry.register(
             "front_requests",
             "Front-door requests by route template, method and status class",
@@ -264,6 +272,7 @@ impl Default for Metrics {
             process_rss,
             process_cpu,
             process_fds,
+            store_errors,
         }
     }
 }
@@ -392,6 +401,16 @@ impl Metrics {
                     })
                     .set(n);
             }
+        }
+    }
+
+    /// Brings the store-error counters up to the store's own counts.
+    pub fn set_store_errors(&self, counts: &[(crate::store::health::FailureClass, u64)]) {
+        for (class, n) in counts {
+            let counter = self.store_errors.get_or_create(&StoreErrorLabels {
+                class: class.as_str().to_string(),
+            });
+            counter.inc_by(n.saturating_sub(counter.get()));
         }
     }
 

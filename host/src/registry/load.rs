@@ -231,6 +231,14 @@ pub async fn load_adapter(
                 format!("cannot read {}: {e}", manifest.component.display()),
             )
         })?;
+    // Said before wasmtime looks: its parse errors quote the first bytes they found, and a
+    // manifest that names some other file (`component = "../../etc/passwd"`) would print them.
+    if let Some(problem) = not_a_component(&bytes) {
+        return Err(err(
+            "component",
+            format!("{} {problem}", manifest.component.display()),
+        ));
+    }
     let compile_shared = shared.clone();
     let (component, hash) =
         tokio::task::spawn_blocking(move || compile_shared.engine.compile(&bytes))
@@ -341,4 +349,35 @@ pub async fn load_adapter(
     let _ = adapter.description.set(description);
     tracing::info!(adapter = %adapter.manifest.name, file = %file.display(), hash = %adapter.component_hash, "adapter loaded");
     Ok(adapter)
+}
+
+/// Why `bytes` cannot be a WebAssembly component, without quoting any of them.
+fn not_a_component(bytes: &[u8]) -> Option<&'static str> {
+    const MAGIC: &[u8] = b"\0asm";
+    const COMPONENT: &[u8] = &[0x0d, 0x00, 0x01, 0x00];
+    const MODULE: &[u8] = &[0x01, 0x00, 0x00, 0x00];
+    if bytes.len() < 8 || &bytes[..4] != MAGIC {
+        return Some("is not a WebAssembly file (no \\0asm header)");
+    }
+    match &bytes[4..8] {
+        v if v == COMPONENT => None,
+        v if v == MODULE => Some(
+            "is a core WebAssembly module, not a component: build it for wasm32-wasip2 (cargo build --target wasm32-wasip2)",
+        ),
+        _ => Some("is a WebAssembly file of a version this host does not read"),
+    }
+}
+
+#[cfg(test)]
+mod component_header_tests {
+    use super::not_a_component;
+
+    #[test]
+    fn other_files_are_refused_without_their_bytes() {
+        let why = not_a_component(b"root:x:0:0:root:/root:/bin/bash\n").unwrap_or_default();
+        assert!(why.contains("not a WebAssembly file"), "{why}");
+        assert!(!why.contains("0x72") && !why.contains("root"), "{why}");
+        assert!(not_a_component(b"\0asm\x01\0\0\0").is_some_and(|w| w.contains("core")));
+        assert_eq!(not_a_component(b"\0asm\x0d\0\x01\0rest"), None);
+    }
 }

@@ -332,6 +332,15 @@ pub trait JobStore: Send + Sync {
     /// `before_ms`; returns how many. Small batches keep each transaction short.
     async fn job_prune(&self, before_ms: i64, limit: u32) -> Result<u64, StoreError>;
 
+    /// Deletes at most `limit` succeeded jobs whose operation starts with `op_prefix`, last
+    /// changed before `before_ms` (schedule ticks, kept for a shorter time than other jobs).
+    async fn job_prune_succeeded(
+        &self,
+        op_prefix: &str,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
+
     /// Hands back every running job leased by `owner` (graceful shutdown); returns how many.
     async fn job_release_owner(&self, owner: &str, now_ms: i64) -> Result<u64, StoreError>;
 

@@ -5,6 +5,7 @@
 //! backend keeps, one file per capability, only what differs (JSON functions, `SKIP LOCKED`,
 //! advisory locks, `LISTEN/NOTIFY`).
 
+pub mod health;
 mod jobs;
 mod kv;
 mod postgres;
@@ -14,6 +15,7 @@ pub(crate) mod sql;
 mod sqlite;
 mod tokens;
 
+pub use health::{Health, HealthStore, Monitored};
 pub use jobs::{Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, NewJob};
 pub use kv::{KvStore, KvUsage};
 pub use postgres::PgStore;
@@ -37,20 +39,50 @@ pub enum StoreError {
     /// The store's address or options are wrong.
     #[error("store: {0}")]
     Config(String),
+    /// A call did not finish within its bound (`--store-timeout`): the store hangs.
+    #[error("store: {call} did not answer within {bound:?}")]
+    Stalled {
+        /// The call.
+        call: &'static str,
+        /// Its bound.
+        bound: std::time::Duration,
+    },
 }
 
 /// Opens the store `url` names: `sqlite` (the default: `weft.db` in `data_dir`) or a
-/// `postgres://…` URL (optionally with `?schema=NAME`).
+/// `postgres://…` URL (optionally with `?schema=NAME`), every call bounded by
+/// [`health::DEFAULT_CALL_TIMEOUT`].
 pub async fn open(
     url: Option<&str>,
     data_dir: &std::path::Path,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    open_with(url, data_dir, health::DEFAULT_CALL_TIMEOUT).await
+}
+
+/// [`open`] with each call bounded by `call_timeout`, watched by a [`Health`] that `/readyz`
+/// reads; the embedded store's pages are checked in the background once it is open.
+pub async fn open_with(
+    url: Option<&str>,
+    data_dir: &std::path::Path,
+    call_timeout: std::time::Duration,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    let health = std::sync::Arc::new(Health::new(call_timeout));
     match url {
         None | Some("") | Some("sqlite") => {
-            Ok(std::sync::Arc::new(SqliteStore::open(data_dir).await?))
+            let store = SqliteStore::open(data_dir).await?;
+            let (check, watcher) = (store.clone(), health.clone());
+            tokio::spawn(async move {
+                if let Err(detail) = check.quick_check().await {
+                    watcher.set_corrupt(detail);
+                }
+            });
+            Ok(std::sync::Arc::new(Monitored::new(store, health)))
         }
         Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
-            Ok(std::sync::Arc::new(PgStore::open(u).await?))
+            Ok(std::sync::Arc::new(Monitored::new(
+                PgStore::open_with(u, call_timeout).await?,
+                health,
+            )))
         }
         Some(other) => Err(StoreError::Config(format!(
             "expected \"sqlite\" or a postgres:// URL, found {:?}",
@@ -76,6 +108,11 @@ pub async fn deployment_secret(store: &dyn Store, name: &str) -> Result<Vec<u8>,
     }
     // Another process made it first: use theirs.
     Ok(store.kv_get(META, name).await?.unwrap_or(fresh))
+}
+
+/// True once a process has recorded its store key's check value in `store`.
+pub async fn store_key_recorded(store: &dyn Store) -> Result<bool, StoreError> {
+    Ok(store.kv_get(META, "store-key-check").await?.is_some())
 }
 
 /// Checks that this process was given the store key the store was set up with (`check`: the
@@ -159,9 +196,30 @@ pub async fn check_identity(
     }
 }
 
+/// Checks that `store` can take a write now, for `/readyz`: not when it is corrupt or a write
+/// failed lately (and none succeeded since); otherwise a small write of its own.
+pub async fn probe(store: &dyn Store) -> Result<(), String> {
+    use rand::RngCore;
+    if let Some(problem) = store.health().and_then(|h| h.problem()) {
+        return Err(problem);
+    }
+    let mut value = [0u8; 64];
+    rand::rng().fill_bytes(&mut value);
+    store
+        .kv_set(META, "ready-probe", &value)
+        .await
+        .map_err(|e| format!("the store cannot write: {e}"))
+}
+
 /// Durable state shared by every capability: one trait per capability ([`KvStore`],
 /// [`TokenStore`], [`JobStore`], [`ScheduleStore`], [`RateStore`]), each implemented by both
-/// backends.
-pub trait Store: KvStore + TokenStore + JobStore + ScheduleStore + RateStore + 'static {}
+/// backends, and the watch kept on them ([`HealthStore`]).
+pub trait Store:
+    KvStore + TokenStore + JobStore + ScheduleStore + RateStore + HealthStore + 'static
+{
+}
 
-impl<T: KvStore + TokenStore + JobStore + ScheduleStore + RateStore + 'static> Store for T {}
+impl<T: KvStore + TokenStore + JobStore + ScheduleStore + RateStore + HealthStore + 'static> Store
+    for T
+{
+}

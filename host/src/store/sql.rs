@@ -33,6 +33,8 @@ pub const JOB_RELEASE: &str = "UPDATE jobs SET state = 'queued', attempt = attem
 pub const JOB_CANCEL: &str = "UPDATE jobs SET state = 'cancelled', updated_at_ms = $1 WHERE id = $2 AND state IN ('queued', 'dead')";
 /// Delete a batch of finished jobs changed before a time.
 pub const JOB_PRUNE: &str = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN ('succeeded', 'dead', 'cancelled') AND updated_at_ms < $1 LIMIT $2)";
+/// Prune succeeded jobs of operations starting with a prefix (schedule ticks).
+pub const JOB_PRUNE_SUCCEEDED: &str = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = 'succeeded' AND updated_at_ms < $1 AND op LIKE $2 ESCAPE '\\' LIMIT $3)";
 /// One page of a listing, newest first; `{columns}` is the backend's list columns.
 pub const JOB_PAGE: &str = "FROM jobs WHERE ($1 IS NULL OR state = $2) AND ($3 IS NULL OR adapter = $4) \
      AND ($5 IS NULL OR created_at_ms < $6 OR (created_at_ms = $7 AND id > $8)) \

@@ -74,6 +74,11 @@ impl State {
     }
 }
 
+/// Token scopes one adapter may hold at once.
+pub const MAX_SCOPES: usize = 64;
+/// Longest token scope name.
+const MAX_SCOPE_BYTES: usize = 256;
+
 impl TokenCache {
     /// A cache persisting grants in `store`, sealed with `key`.
     pub fn new(store: Arc<dyn Store>, key: StoreKey) -> Self {
@@ -82,6 +87,29 @@ impl TokenCache {
             key,
             entries: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Why a token of `key`'s scope may not be held, if it may not: each scope is a grant
+    /// kept in memory and in the store, and the console lists them all, so an adapter that
+    /// makes scopes up (from its input, a platform's answer) must not make them without end.
+    fn scope_refused(&self, key: &TokenKey<'_>) -> Option<String> {
+        if key.scope.len() > MAX_SCOPE_BYTES {
+            return Some(format!(
+                "a token scope is at most {MAX_SCOPE_BYTES} bytes; this one has {}",
+                key.scope.len()
+            ));
+        }
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.contains_key(&(key.adapter.to_string(), key.scope.to_string())) {
+            return None;
+        }
+        let held = entries.keys().filter(|(a, _)| a == key.adapter).count();
+        (held >= MAX_SCOPES).then(|| {
+            format!(
+                "adapter {} holds tokens of {MAX_SCOPES} scopes already, the most one adapter may: scopes name a platform's kinds of access, not values",
+                key.adapter
+            )
+        })
     }
 
     pub(super) fn entry(&self, key: &TokenKey<'_>) -> Arc<Entry> {
@@ -101,6 +129,9 @@ impl TokenCache {
         fetcher: &dyn TokenFetcher,
         deadline: Instant,
     ) -> Result<String, TokenError> {
+        if let Some(refusal) = self.scope_refused(&key) {
+            return Err(TokenError::Invalid(refusal));
+        }
         let entry = self.entry(&key);
         let (due, seen_attempts) = {
             let state = entry.state.lock().unwrap_or_else(|p| p.into_inner());

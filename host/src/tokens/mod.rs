@@ -8,7 +8,7 @@ mod cache;
 mod grants;
 mod guest;
 
-pub use cache::TokenCache;
+pub use cache::{MAX_SCOPES, TokenCache};
 pub use guest::TokensView;
 
 use async_trait::async_trait;

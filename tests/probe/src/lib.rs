@@ -76,6 +76,10 @@ impl Adapter for Probe {
                     "GET input.url through the host and report the outcome",
                 ),
                 (
+                    "http-burst",
+                    "GET input.url input.count times; report how many went out",
+                ),
+                (
                     "storage",
                     "set input.key to input.value, then list and read back",
                 ),
@@ -240,6 +244,23 @@ impl Adapter for Probe {
                     Err(e) => Ok(json!({ "error": format!("{e:?}") })),
                 }
             }
+            "http-burst" => {
+                let url = input["url"]
+                    .as_str()
+                    .ok_or_else(|| AdapterError::invalid_input("url is required"))?;
+                let count = input["count"].as_u64().unwrap_or(1);
+                let (mut sent, mut refusal) = (0u64, None);
+                for _ in 0..count {
+                    match Request::get(url).send() {
+                        Ok(_) => sent += 1,
+                        Err(e) => {
+                            refusal = Some(format!("{e:?}"));
+                            break;
+                        }
+                    }
+                }
+                Ok(json!({ "sent": sent, "refusal": refusal }))
+            }
             "storage" => {
                 let key = input["key"]
                     .as_str()
@@ -292,6 +313,34 @@ impl Adapter for Probe {
         _ctx: CallContext,
         req: weft_sdk::InboundRequest,
     ) -> weft_sdk::InboundResponse {
+        if req.route.starts_with("forge") {
+            // A hostile answer, exactly as the request's body (or its `spec` query value)
+            // describes it: any status, any headers (framing and cookies included), any body.
+            let spec: Value = serde_json::from_slice(&req.body)
+                .ok()
+                .or_else(|| {
+                    req.query
+                        .iter()
+                        .find(|(k, _)| k == "spec")
+                        .and_then(|(_, v)| serde_json::from_str(v).ok())
+                })
+                .unwrap_or(Value::Null);
+            let headers = spec["headers"]
+                .as_array()
+                .map(|hs| {
+                    hs.iter()
+                        .filter_map(|h| {
+                            Some((h[0].as_str()?.to_string(), h[1].as_str()?.to_string()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            return weft_sdk::InboundResponse {
+                status: spec["status"].as_u64().unwrap_or(200) as u16,
+                headers,
+                body: spec["body"].as_str().unwrap_or("").as_bytes().to_vec(),
+            };
+        }
         let calls: u64 = storage::get_json("inbound_calls")
             .ok()
             .flatten()

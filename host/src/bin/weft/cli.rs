@@ -26,6 +26,11 @@ pub(crate) struct Cli {
         default_value = "512MiB"
     )]
     pub(crate) max_instance_memory: String,
+    /// Linear memory all adapter instances together may hold ("auto": half of this
+    /// machine's memory; "0": no bound). A call whose growth would pass it fails as
+    /// unavailable (retried as a job), instead of the process meeting the machine's limit.
+    #[arg(long, global = true, env = "WEFT_MAX_MEMORY", default_value = "auto")]
+    pub(crate) max_memory: String,
     /// Adapter instances alive at once, across all adapters. Each adapter reserves its
     /// limits.concurrency + 1 of them; a manifest that would over-commit the pool is refused.
     #[arg(long, global = true, env = "WEFT_MAX_INSTANCES", default_value_t = 256)]
@@ -42,6 +47,11 @@ pub(crate) struct Cli {
     /// the embedded store keeps its own in DATA/store-key when none is given.
     #[arg(long, global = true, env = "WEFT_STORE_KEY", hide_env_values = true)]
     pub(crate) store_key: Option<String>,
+    /// The longest one store call may take before it fails as "stalled" (a store that stops
+    /// answering without closing its connections would otherwise hold requests for as long as
+    /// it hangs). Also the PostgreSQL statement_timeout.
+    #[arg(long, global = true, env = "WEFT_STORE_TIMEOUT", default_value = "20s")]
+    pub(crate) store_timeout: String,
     /// Accept a store that vanished, was emptied or was replaced since this data folder last
     /// used it (its idempotency keys and jobs are lost): begin afresh with it.
     #[arg(long, global = true, env = "WEFT_INIT")]
@@ -104,6 +114,10 @@ pub(crate) enum Command {
         /// How long succeeded, dead and cancelled jobs are kept before they are pruned.
         #[arg(long, env = "WEFT_JOB_RETENTION", default_value = "7d")]
         job_retention: String,
+        /// How long a schedule tick's job is kept once it succeeded (at most
+        /// --job-retention; dead ticks keep the full retention).
+        #[arg(long, env = "WEFT_TICK_RETENTION", default_value = "1h")]
+        tick_retention: String,
         /// Turn API-token authentication off (local development only; refused unless the
         /// listen address is loopback).
         #[arg(long, env = "WEFT_INSECURE_NO_AUTH")]
@@ -131,6 +145,11 @@ pub(crate) enum Command {
         /// Connections served at once; past it a new one gets a 503 and is closed.
         #[arg(long, env = "WEFT_MAX_CONNECTIONS", default_value_t = 512)]
         max_connections: usize,
+        /// Connections one client address may hold once more than half of --max-connections
+        /// are in use (0: a quarter of --max-connections). Behind a proxy every client has
+        /// its address: raise it there.
+        #[arg(long, env = "WEFT_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 0)]
+        max_connections_per_client: usize,
         /// How long a client may take to send a request's headers (also how long an idle
         /// keep-alive connection stays open).
         #[arg(long, env = "WEFT_HEADER_TIMEOUT", default_value = "10s")]

@@ -126,6 +126,10 @@ async fn open(cli: &Cli) -> anyhow::Result<Runtime> {
         manifests,
         data: data.clone(),
         engine: EngineOptions {
+            max_memory: match cli.max_memory.as_str() {
+                "auto" | "" => weft::engine::default_max_memory(),
+                other => parse_size("--max-memory", other)?,
+            },
             max_instance_memory: max.as_u64(),
             max_instances: cli.max_instances,
             cache_dir: cli.cache_dir.clone(),
@@ -152,7 +156,8 @@ async fn open(cli: &Cli) -> anyhow::Result<Runtime> {
 
 /// The store, checked to be the one this data folder was used with (see `--init`).
 async fn open_store(cli: &Cli) -> anyhow::Result<std::sync::Arc<dyn weft::store::Store>> {
-    let store = weft::store::open(Some(&cli.store), &cli.data)
+    let timeout = parse_duration("--store-timeout", &cli.store_timeout)?;
+    let store = weft::store::open_with(Some(&cli.store), &cli.data, timeout)
         .await
         .with_context(|| {
             format!(
@@ -188,6 +193,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             request_timeout,
             job_lease,
             job_retention,
+            tick_retention,
             insecure_no_auth,
             allowed_hosts,
             metrics_auth,
@@ -195,6 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             shutdown_delay,
             shutdown_timeout,
             max_connections,
+            max_connections_per_client,
             header_timeout,
             body_timeout,
             max_buffered,
@@ -206,6 +213,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 request_timeout,
                 job_lease,
                 job_retention,
+                tick_retention,
                 insecure_no_auth: *insecure_no_auth,
                 allowed_hosts,
                 metrics_auth: *metrics_auth,
@@ -213,6 +221,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 shutdown_delay,
                 shutdown_timeout,
                 max_connections: *max_connections,
+                max_connections_per_client: *max_connections_per_client,
                 header_timeout,
                 body_timeout,
                 max_buffered,

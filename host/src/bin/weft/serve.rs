@@ -10,6 +10,7 @@ pub(crate) struct ServeArgs<'a> {
     pub(crate) request_timeout: &'a str,
     pub(crate) job_lease: &'a str,
     pub(crate) job_retention: &'a str,
+    pub(crate) tick_retention: &'a str,
     pub(crate) insecure_no_auth: bool,
     pub(crate) allowed_hosts: &'a [String],
     pub(crate) metrics_auth: bool,
@@ -17,6 +18,7 @@ pub(crate) struct ServeArgs<'a> {
     pub(crate) shutdown_delay: &'a str,
     pub(crate) shutdown_timeout: &'a str,
     pub(crate) max_connections: usize,
+    pub(crate) max_connections_per_client: usize,
     pub(crate) header_timeout: &'a str,
     pub(crate) body_timeout: &'a str,
     pub(crate) max_buffered: &'a str,
@@ -51,6 +53,7 @@ pub(crate) async fn first_admin_token(
 }
 
 pub(crate) async fn serve(cli: &Cli, args: ServeArgs<'_>) -> anyhow::Result<ExitCode> {
+    let stop = shutdown_signal()?;
     let listen = args.listen;
     let required = match args.require_adapters {
         "all" | "" => weft::front::Required::All,
@@ -76,9 +79,14 @@ pub(crate) async fn serve(cli: &Cli, args: ServeArgs<'_>) -> anyhow::Result<Exit
             ..weft::workers::WorkerOptions::default()
         },
         job_retention: parse_duration("--job-retention", args.job_retention)?,
+        tick_retention: parse_duration("--tick-retention", args.tick_retention)?,
         shutdown_delay: parse_duration("--shutdown-delay", args.shutdown_delay)?,
         shutdown_timeout: parse_duration("--shutdown-timeout", args.shutdown_timeout)?,
         max_connections: args.max_connections,
+        max_connections_per_client: match args.max_connections_per_client {
+            0 => (args.max_connections / 4).max(1),
+            n => n,
+        },
         header_timeout: parse_duration("--header-timeout", args.header_timeout)?,
         ..weft::server::ServeOptions::default()
     };
@@ -113,21 +121,21 @@ pub(crate) async fn serve(cli: &Cli, args: ServeArgs<'_>) -> anyhow::Result<Exit
     use std::io::Write;
     let _ = std::io::stdout().flush();
     tracing::info!(%addr, adapters, "serving");
-    server.serve(listener, shutdown_signal()).await?;
+    server.serve(listener, stop).await?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// The stop signal (SIGTERM or SIGINT), its handlers installed when this is called rather
+/// than when the answer is first awaited: a SIGTERM that arrives between the "listening" line
+/// and the first poll would otherwise end the process at once, with no drain.
+pub(crate) fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = term => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    })
 }

@@ -144,10 +144,30 @@ pub enum TokenStoreError {
     Corrupt(String),
 }
 
-/// The API tokens of a deployment, kept in its store (so every node of a cluster knows them).
+/// How long a verified token is taken without asking the store again: a revocation on
+/// another node is seen within this time.
+const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a verified token is still taken while the store cannot be asked (a store
+/// outage must not turn away every caller whose token was good a moment ago).
+const STALE: std::time::Duration = std::time::Duration::from_secs(300);
+/// Verified tokens kept in memory at most.
+const CACHED: usize = 4096;
+
+struct Verified {
+    token: ApiToken,
+    checked: std::time::Instant,
+}
+
+/// The API tokens of a deployment, kept in its store (so every node of a cluster knows them),
+/// with the tokens verified lately held in memory, keyed by a hash of the presented value.
 #[derive(Clone)]
 pub struct ApiTokens {
     store: Arc<dyn Store>,
+    verified: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], Verified>>>,
+    /// Until when the store is taken to be failing (its last token read failed): verified
+    /// tokens are taken from memory without asking it, so that an outage costs one caller a
+    /// wait each second, not every caller.
+    failing_until: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 fn hash(secret: &str) -> String {
@@ -157,7 +177,11 @@ fn hash(secret: &str) -> String {
 impl ApiTokens {
     /// The tokens in `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            verified: Arc::default(),
+            failing_until: Arc::default(),
+        }
     }
 
     /// Creates a token; answers it and the plain value, which is never stored or shown again.
@@ -220,9 +244,19 @@ impl ApiTokens {
         }
     }
 
+    /// Token `id` as stored, if it exists (a console session checks its token this way on
+    /// every request, so that revoking the token ends the session).
+    pub async fn find(&self, id: &str) -> Result<Option<ApiToken>, TokenStoreError> {
+        self.get(id).await
+    }
+
     /// Revokes token `id`; false if there is none.
     pub async fn revoke(&self, id: &str) -> Result<bool, TokenStoreError> {
-        Ok(self.store.kv_delete(NAMESPACE, id).await?)
+        let gone = self.store.kv_delete(NAMESPACE, id).await?;
+        if let Ok(mut v) = self.verified.lock() {
+            v.retain(|_, entry| entry.token.id != id);
+        }
+        Ok(gone)
     }
 
     /// True if any token exists.
@@ -230,8 +264,69 @@ impl ApiTokens {
         Ok(!self.store.kv_list(NAMESPACE, "", None, 1).await?.is_empty())
     }
 
-    /// The token `presented` is, if it is a valid one.
+    /// The token `presented` is, if it is a valid one. A token verified within the last
+    /// second is taken from memory; after that the store is asked again, and if it cannot
+    /// answer, a token it vouched for within five minutes is still taken. Refusals are never
+    /// cached: an unknown or revoked token is looked up every time.
     pub async fn verify(&self, presented: &str) -> Result<Option<ApiToken>, TokenStoreError> {
+        let key: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let cached = self
+            .verified
+            .lock()
+            .ok()
+            .and_then(|v| v.get(&key).map(|e| (e.token.clone(), e.checked.elapsed())));
+        let failing = self
+            .failing_until
+            .lock()
+            .ok()
+            .and_then(|f| *f)
+            .is_some_and(|until| std::time::Instant::now() < until);
+        if let Some((token, age)) = &cached
+            && (*age < FRESH || (failing && *age < STALE))
+        {
+            return Ok(Some(token.clone()));
+        }
+        match self.verify_in_store(presented).await {
+            Ok(Some(token)) => {
+                if let Ok(mut v) = self.verified.lock() {
+                    if v.len() >= CACHED {
+                        v.retain(|_, e| e.checked.elapsed() < FRESH);
+                        if v.len() >= CACHED {
+                            v.clear();
+                        }
+                    }
+                    v.insert(
+                        key,
+                        Verified {
+                            token: token.clone(),
+                            checked: std::time::Instant::now(),
+                        },
+                    );
+                }
+                Ok(Some(token))
+            }
+            Ok(None) => {
+                if let Ok(mut v) = self.verified.lock() {
+                    v.remove(&key);
+                }
+                Ok(None)
+            }
+            Err(e) => {
+                if let Ok(mut f) = self.failing_until.lock() {
+                    *f = Some(std::time::Instant::now() + FRESH);
+                }
+                match cached {
+                    Some((token, age)) if age < STALE => {
+                        tracing::debug!(token = %token.id, "the store cannot verify tokens now ({e}); taking one it verified {age:?} ago");
+                        Ok(Some(token))
+                    }
+                    _ => Err(e),
+                }
+            }
+        }
+    }
+
+    async fn verify_in_store(&self, presented: &str) -> Result<Option<ApiToken>, TokenStoreError> {
         let Some((id, secret)) = presented
             .strip_prefix("weft_")
             .and_then(|rest| rest.split_once('_'))

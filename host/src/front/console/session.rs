@@ -1,8 +1,31 @@
-//! Sign-in and sessions: the API token in an `HttpOnly`, `Secure`, `SameSite=Strict` cookie
-//! scoped to `/ui`, checked on every request (a revoked token ends its sessions at once), and
-//! the CSRF token derived from the session with the deployment's secret.
+//! Sign-in and sessions. Signing in with an API token starts a session of its own: a random
+//! secret in an `HttpOnly`, `Secure`, `SameSite=Strict` cookie scoped to `/ui`, of which the
+//! store keeps only a hash, the token it was opened with and its expiry. The cookie is no API
+//! token (it opens nothing under `/v1`), signing out deletes the session everywhere, a revoked
+//! token ends its sessions at once (checked on every request), and the CSRF token is derived
+//! from the session's secret with the deployment's, so it changes with every sign-in.
 
 use super::*;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+/// The store namespace of console sessions: a control character keeps it apart from every
+/// adapter's namespace.
+const SESSIONS: &str = "\u{1f}weft/console-sessions";
+
+/// What the store keeps of a session (never its secret).
+#[derive(Serialize, Deserialize)]
+struct Session {
+    token_id: String,
+    expires_at_ms: i64,
+}
+
+/// The store key of a session: the SHA-256 of its secret, so that a copy of the store opens
+/// no session.
+fn session_key(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
 
 pub(super) fn cookie_token(headers: &HeaderMap) -> Option<String> {
     headers
@@ -16,7 +39,83 @@ pub(super) fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// Sessions one sign-in looks at to drop the expired ones.
+const SWEEP: u32 = 256;
+
 impl Console {
+    /// Starts a session for `token_id`; answers the cookie's secret.
+    async fn open_session(&self, token_id: &str) -> Result<String, crate::store::StoreError> {
+        let mut secret = [0u8; 32];
+        rand::rng().fill_bytes(&mut secret);
+        let secret = format!("s_{}", hex::encode(secret));
+        let session = Session {
+            token_id: token_id.to_string(),
+            expires_at_ms: crate::clock::now_ms()
+                .saturating_add(i64::try_from(SESSION_SECONDS * 1000).unwrap_or(i64::MAX)),
+        };
+        let value = serde_json::to_vec(&session).unwrap_or_default();
+        let store = &self.runtime.shared().store;
+        store
+            .kv_set(SESSIONS, &session_key(&secret), &value)
+            .await?;
+        self.sweep_sessions().await;
+        Ok(secret)
+    }
+
+    /// Drops expired sessions among the first [`SWEEP`] after a random point, so that sessions
+    /// nobody signed out of do not pile up.
+    async fn sweep_sessions(&self) {
+        let store = &self.runtime.shared().store;
+        let mut start = [0u8; 32];
+        rand::rng().fill_bytes(&mut start);
+        let Ok(keys) = store
+            .kv_list(SESSIONS, "", Some(&hex::encode(start)), SWEEP)
+            .await
+        else {
+            return;
+        };
+        let now = crate::clock::now_ms();
+        for key in keys {
+            let expired = match store.kv_get(SESSIONS, &key).await {
+                Ok(Some(v)) => {
+                    serde_json::from_slice::<Session>(&v).map_or(true, |s| s.expires_at_ms <= now)
+                }
+                _ => false,
+            };
+            if expired {
+                let _ = store.kv_delete(SESSIONS, &key).await;
+            }
+        }
+    }
+
+    /// The API token behind the session whose secret is `secret`, if the session is live and
+    /// its token still exists.
+    async fn session_token(&self, secret: &str) -> Result<Option<ApiToken>, String> {
+        let Some(tokens) = &self.access.tokens else {
+            return Ok(None);
+        };
+        let store = &self.runtime.shared().store;
+        let key = session_key(secret);
+        let Some(value) = store
+            .kv_get(SESSIONS, &key)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        let Ok(session) = serde_json::from_slice::<Session>(&value) else {
+            return Ok(None);
+        };
+        if session.expires_at_ms <= crate::clock::now_ms() {
+            let _ = store.kv_delete(SESSIONS, &key).await;
+            return Ok(None);
+        }
+        tokens
+            .find(&session.token_id)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     pub(super) fn csrf_for(&self, session: &str) -> String {
         // The deployment's own secret (the same on every node), never shown: a CSRF token
         // cannot be computed without it, nor without the session it belongs to.
@@ -31,18 +130,18 @@ impl Console {
 
     /// The viewer of this request, or the answer to give instead (sign in first).
     pub(super) async fn viewer(&self, headers: &HeaderMap) -> Result<Viewer, Response> {
-        let Some(tokens) = &self.access.tokens else {
+        if self.access.tokens.is_none() {
             return Ok(Viewer {
                 who: "authentication off (--insecure-no-auth)".into(),
                 can_act: true,
                 signed_in: false,
                 csrf: self.csrf_for(""),
             });
-        };
+        }
         let Some(presented) = cookie_token(headers) else {
             return Err(to_login());
         };
-        let token: ApiToken = match tokens.verify(&presented).await {
+        let token: ApiToken = match self.session_token(&presented).await {
             Ok(Some(t)) if t.allows(&Need::Read) => t,
             Ok(_) => return Err(to_login()),
             Err(e) => {
@@ -112,9 +211,18 @@ pub(super) async fn login(State(c): State<Console>, body: Body) -> Response {
     let presented = form.get("token").map(|t| t.trim()).unwrap_or("");
     match tokens.verify(presented).await {
         Ok(Some(t)) if t.allows(&Need::Read) => {
+            let secret = match c.open_session(&t.id).await {
+                Ok(s) => s,
+                Err(e) => {
+                    return page_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        pages::message("Unavailable", &format!("No session could be started: {e}")),
+                    );
+                }
+            };
             tracing::info!(token = %t.id, name = %t.name, "console sign-in");
             let cookie = format!(
-                "{COOKIE}={presented}; Path=/ui; HttpOnly; Secure; SameSite=Strict; Max-Age={SESSION_SECONDS}"
+                "{COOKIE}={secret}; Path=/ui; HttpOnly; Secure; SameSite=Strict; Max-Age={SESSION_SECONDS}"
             );
             let mut r = back_to("/ui");
             if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -145,7 +253,16 @@ pub(super) async fn login(State(c): State<Console>, body: Body) -> Response {
     }
 }
 
-pub(super) async fn logout() -> Response {
+pub(super) async fn logout(State(c): State<Console>, headers: HeaderMap) -> Response {
+    // Ended in the store, not only in this browser: a copy of the cookie opens nothing after.
+    if let Some(secret) = cookie_token(&headers) {
+        let _ = c
+            .runtime
+            .shared()
+            .store
+            .kv_delete(SESSIONS, &session_key(&secret))
+            .await;
+    }
     let mut r = back_to("/ui/login");
     r.headers_mut().insert(
         header::SET_COOKIE,

@@ -193,6 +193,21 @@ impl JobStore for PgStore {
         Ok(done.rows_affected())
     }
 
+    async fn job_prune_succeeded(
+        &self,
+        op_prefix: &str,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(crate::store::sql::JOB_PRUNE_SUCCEEDED)
+            .bind(before_ms)
+            .bind(crate::store::sql::like_prefix(op_prefix))
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn job_release_owner(&self, owner: &str, now_ms: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE jobs SET state = 'queued', attempt = attempt - 1, run_at_ms = $1, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 \

@@ -38,7 +38,10 @@ impl StoreLock for PgLock {
                 .bind(&self.key)
                 .execute(&mut *conn)
                 .await;
-            if unlocked.is_err() {
+            let reset = sqlx::query("RESET statement_timeout")
+                .execute(&mut *conn)
+                .await;
+            if unlocked.is_err() || reset.is_err() {
                 // A connection that could not unlock must not go back to the pool holding it.
                 drop(conn.detach());
             }
@@ -59,6 +62,13 @@ impl PgStore {
     /// Connects to `url` (`postgres://…`, optionally `?schema=NAME`, default `public`),
     /// creates the schema if needed, runs the migrations and listens for enqueued jobs.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, crate::store::health::DEFAULT_CALL_TIMEOUT).await
+    }
+
+    /// [`PgStore::open`], with the server told to end any statement that runs longer than
+    /// `statement_timeout` and any session left idle inside a transaction (a client that died
+    /// mid-way) after twice that, so that neither holds row locks for long.
+    pub async fn open_with(url: &str, statement_timeout: Duration) -> Result<Self, StoreError> {
         let (url, schema) = split_schema(url);
         if !schema
             .chars()
@@ -77,7 +87,13 @@ impl PgStore {
                 .execute(&mut conn)
                 .await?;
         }
-        let options = base.options([("search_path", schema.as_str())]);
+        let statement_ms = statement_timeout.as_millis().max(1).to_string();
+        let idle_ms = (statement_timeout.as_millis().max(1) * 2).to_string();
+        let options = base.options([
+            ("search_path", schema.as_str()),
+            ("statement_timeout", statement_ms.as_str()),
+            ("idle_in_transaction_session_timeout", idle_ms.as_str()),
+        ]);
         // No ping before each use: it is a round trip as long as most statements here. A
         // connection the server dropped (a restart) fails the one statement that finds it, the
         // pool replaces it, and that statement's caller retries as after any store error (a job
@@ -109,6 +125,8 @@ impl PgStore {
         })
     }
 }
+
+impl crate::store::HealthStore for PgStore {}
 
 fn split_schema(url: &str) -> (String, String) {
     let Some((head, query)) = url.split_once('?') else {

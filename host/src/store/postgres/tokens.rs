@@ -92,6 +92,11 @@ impl TokenStore for PgStore {
             self.schema
         );
         let mut conn = self.pool.acquire().await?;
+        // Waiting for the lock is waiting for another node's fetch, not a statement that
+        // hangs: the caller bounds it by its deadline, and the release restores the bound.
+        sqlx::query("SET statement_timeout = 0")
+            .execute(&mut *conn)
+            .await?;
         sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
             .bind(&key)
             .execute(&mut *conn)

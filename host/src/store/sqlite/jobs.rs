@@ -27,10 +27,8 @@ impl JobStore for SqliteStore {
             let mut conn = self.pool.acquire().await?;
             return enqueue_on(&mut conn, jobs, now_ms).await;
         }
-        let mut tx = self.pool.begin().await?;
-        let out = enqueue_on(&mut tx, jobs, now_ms).await?;
-        tx.commit().await?;
-        Ok(out)
+        self.transaction(async |conn| enqueue_on(conn, jobs, now_ms).await)
+            .await
     }
 
     async fn job_heartbeat(
@@ -79,10 +77,8 @@ impl JobStore for SqliteStore {
             let mut conn = self.pool.acquire().await?;
             return finish_on(&mut conn, finished, now_ms).await;
         }
-        let mut tx = self.pool.begin().await?;
-        let out = finish_on(&mut tx, finished, now_ms).await?;
-        tx.commit().await?;
-        Ok(out)
+        self.transaction(async |conn| finish_on(conn, finished, now_ms).await)
+            .await
     }
 
     async fn job_claim_many(
@@ -189,6 +185,21 @@ impl JobStore for SqliteStore {
     async fn job_prune(&self, before_ms: i64, limit: u32) -> Result<u64, StoreError> {
         let done = sqlx::query(crate::store::sql::JOB_PRUNE)
             .bind(before_ms)
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn job_prune_succeeded(
+        &self,
+        op_prefix: &str,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(crate::store::sql::JOB_PRUNE_SUCCEEDED)
+            .bind(before_ms)
+            .bind(crate::store::sql::like_prefix(op_prefix))
             .bind(i64::from(limit))
             .execute(&self.pool)
             .await?;

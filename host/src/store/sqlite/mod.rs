@@ -1,8 +1,10 @@
 //! The embedded store: one SQLite file under the data directory, nothing to install.
 
 use super::StoreError;
+use sqlx::Connection;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use std::path::Path;
 use std::time::Duration;
@@ -43,9 +45,13 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
+            // A connection handed back inside a transaction (its holder was cancelled, or a
+            // COMMIT failed) is closed, never lent again: later writes would join that
+            // transaction and be lost with it while their callers were told they were stored.
+            .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        migrate(data_dir, &pool).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
@@ -59,7 +65,68 @@ impl SqliteStore {
         }
         Ok(Self { pool, reader })
     }
+
+    /// Runs `work` in a transaction on the writing connection. On any error, the COMMIT's
+    /// included, the connection is closed rather than returned: SQLite may or may not have
+    /// rolled the transaction back by itself (a full disk, an I/O error), and a connection
+    /// that still believes it is inside one would swallow every later write. The pool opens
+    /// a fresh one for the next caller, so writing resumes by itself once the cause is gone.
+    pub(super) async fn transaction<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let done = async {
+            let mut tx = conn.begin().await?;
+            let out = work(&mut tx).await?;
+            tx.commit().await?;
+            Ok(out)
+        }
+        .await;
+        if done.is_err() {
+            let raw = conn.detach();
+            let _ = raw.close_hard().await;
+        }
+        done
+    }
+
+    /// Checks every page of the database (`PRAGMA quick_check`): the description of the
+    /// first problem, if there is one.
+    pub async fn quick_check(&self) -> Result<(), String> {
+        let rows: Vec<String> = sqlx::query_scalar("PRAGMA quick_check(3)")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(|e| e.to_string())?;
+        match rows.as_slice() {
+            [ok] if ok == "ok" => Ok(()),
+            problems => Err(problems.join("; ")),
+        }
+    }
 }
+
+/// Brings the schema up to date, one process at a time: two processes starting at once on a
+/// new data folder would otherwise both try to create the tables ("table kv already exists",
+/// "database is locked"). The lock is an exclusive `flock` on `DATA/weft.db.migrate`, released
+/// when the file is closed, even if the process dies.
+async fn migrate(data_dir: &Path, pool: &SqlitePool) -> Result<(), StoreError> {
+    let lock_path = data_dir.join("weft.db.migrate");
+    let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)?;
+        file.lock()?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| StoreError::Config(format!("migration lock: {e}")))??;
+    let done = sqlx::migrate!("migrations/sqlite").run(pool).await;
+    drop(lock);
+    Ok(done?)
+}
+
+impl crate::store::HealthStore for SqliteStore {}
 
 mod jobs;
 mod kv;
