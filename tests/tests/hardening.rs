@@ -328,19 +328,33 @@ async fn a_corrupt_store_is_not_ready() {
     dep.manifest("probe", &probe_manifest("probe", ""));
     let served = Served::start(&dep, &[]);
     let c = client();
-    let jobs: Vec<Value> = (0..2000)
-        .map(|i| json!({"op": "echo", "input": {"n": i, "pad": "q".repeat(200)}, "delay_ms": 86_400_000}))
-        .collect();
-    let r = c
-        .post(format!("{}/v1/adapters/probe/jobs:batch", served.url))
-        .json(&json!({ "jobs": jobs }))
-        .send()
-        .await
-        .expect("batch");
-    assert!(r.status().is_success(), "{:?}", r.text().await);
+    for batch in 0..2 {
+        let jobs: Vec<Value> = (0..1000)
+            .map(|i| json!({"op": "echo", "input": {"n": i, "batch": batch, "pad": "q".repeat(200)}, "delay_ms": 86_400_000}))
+            .collect();
+        let r = c
+            .post(format!("{}/v1/adapters/probe/jobs:batch", served.url))
+            .json(&json!({ "jobs": jobs }))
+            .send()
+            .await
+            .expect("batch");
+        assert!(r.status().is_success(), "{:?}", r.text().await);
+    }
     assert!(served.terminate().success());
-    // Pages in the middle of the file, where the jobs are, overwritten.
+    // Everything into the main file, then pages in its middle, where the jobs are,
+    // overwritten.
     let db = dep.data().join("weft.db");
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .expect("open");
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut conn)
+            .await
+            .expect("checkpoint");
+        conn.close().await.expect("close");
+    }
     let mut bytes = std::fs::read(&db).expect("db");
     let pages = bytes.len() / 4096;
     assert!(pages > 20, "{pages} pages");
