@@ -219,6 +219,8 @@ const RESERVED_FDS: u64 = 256;
 /// Connections refused past the caps that are still read for a health probe at once; more
 /// are closed unread.
 const OVERFLOW: usize = 32;
+/// Of those, how many one client address may have.
+const OVERFLOW_PER_CLIENT: usize = 4;
 
 /// The connection caps in force.
 #[derive(Debug, Clone, Copy)]
@@ -296,10 +298,11 @@ impl Drop for ClientSlot {
 
 /// Answers a connection past the caps: a health probe gets its 200 (a full house is not a
 /// dead process, and a liveness check must not restart it for being busy), anything else the
-/// 503, and the connection is closed. Read for at most a second.
+/// 503, and the connection is closed. A probe sends its request at once: the request line is
+/// waited for a quarter of a second at most.
 async fn refuse(mut stream: tokio::net::TcpStream) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+    let _ = tokio::time::timeout(Duration::from_millis(250), async {
         let mut head = [0u8; 64];
         let mut read = 0;
         while read < head.len() {
@@ -338,6 +341,7 @@ async fn accept_loop(
     let permits = Arc::new(tokio::sync::Semaphore::new(caps.total));
     let overflow = Arc::new(tokio::sync::Semaphore::new(OVERFLOW));
     let clients = Arc::new(PerClient::default());
+    let overflow_clients = Arc::new(PerClient::default());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -377,9 +381,14 @@ async fn accept_loop(
             } else {
                 "client-connections"
             });
-            if let Ok(spare) = overflow.clone().try_acquire_owned() {
+            // A few refused connections of each address are read for a health probe; the
+            // rest are closed unread, so that one client reconnecting in a loop cannot keep
+            // every other address's probe from an answer.
+            if let Some(mine) = overflow_clients.take(peer.ip(), OVERFLOW_PER_CLIENT, false)
+                && let Ok(spare) = overflow.clone().try_acquire_owned()
+            {
                 tokio::spawn(async move {
-                    let _spare = spare;
+                    let _spare = (spare, mine);
                     refuse(stream).await;
                 });
             }

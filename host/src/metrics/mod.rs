@@ -1,6 +1,7 @@
 //! Prometheus metrics, recorded by the capabilities and served by the front door.
 
 mod labels;
+mod process;
 
 pub use labels::*;
 
@@ -282,33 +283,6 @@ fn status_class(status: u16) -> String {
     format!("{}xx", status / 100)
 }
 
-/// This process's resident memory (bytes), CPU time (seconds) and open descriptors, from
-/// `/proc/self` (zeros where it cannot be read).
-fn process_stats() -> (i64, f64, i64) {
-    let rss = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
-        })
-        .map_or(0, |kib| kib * 1024);
-    // Fields 14 and 15 of /proc/self/stat, after the parenthesised command name.
-    let cpu = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let rest = s.rsplit_once(')')?.1;
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let user: f64 = fields.get(11)?.parse().ok()?;
-            let system: f64 = fields.get(12)?.parse().ok()?;
-            // Clock ticks; 100 per second on every Linux this runs on.
-            Some((user + system) / 100.0)
-        })
-        .unwrap_or(0.0);
-    let fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as i64);
-    (rss, cpu, fds)
-}
-
 impl Metrics {
     /// Counts and times one front-door request.
     pub fn record_front_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
@@ -339,7 +313,7 @@ impl Metrics {
 
     /// Refreshes the gauges read at scrape time: process figures and adapter status.
     pub fn refresh<'a>(&self, statuses: impl IntoIterator<Item = (&'a str, &'a str)>) {
-        let (rss, cpu, fds) = process_stats();
+        let (rss, cpu, fds) = process::stats();
         self.process_rss.set(rss);
         self.process_cpu.set(cpu);
         self.process_fds.set(fds);

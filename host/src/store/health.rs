@@ -97,7 +97,10 @@ impl FailureClass {
 /// Classifies a database's error code: SQLite's (extended) result codes are numbers,
 /// PostgreSQL's SQLSTATEs five characters.
 fn classify_code(code: &str) -> FailureClass {
-    if let Ok(n) = code.parse::<i64>() {
+    // A SQLSTATE is always five characters; SQLite's extended codes have at most four digits.
+    if code.len() != 5
+        && let Ok(n) = code.parse::<i64>()
+    {
         // SQLite: the primary code is the low byte of the extended one.
         return match n & 0xff {
             13 => FailureClass::Full,
