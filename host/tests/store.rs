@@ -802,3 +802,51 @@ async fn postgres_wakes_the_other_nodes_when_a_job_is_enqueued_and_only_then() {
         "a duplicate enqueue woke the other nodes"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn succeeded_schedule_ticks_are_pruned_apart_from_other_jobs() {
+    let b = backends().await;
+    for (name, s) in &b.stores {
+        let mut jobs = Vec::new();
+        for (id, op) in [
+            ("tick-ok", "schedule:sync"),
+            ("tick-dead", "schedule:sync"),
+            ("other-ok", "sync"),
+            ("lookalike", "schedule_sync"),
+        ] {
+            let mut j = job(id, None, "{}");
+            j.op = op.into();
+            j.max_attempts = 1;
+            jobs.push(j);
+        }
+        s.job_enqueue_many(&jobs, 0).await.expect("enqueue");
+        for _ in 0..4 {
+            let claimed = s
+                .job_claim("w", 10, 1_000)
+                .await
+                .expect("claim")
+                .expect("a job");
+            let outcome = if claimed.id == "tick-dead" {
+                JobOutcome::Dead("\"no\"".into())
+            } else {
+                JobOutcome::Succeeded("{}".into())
+            };
+            assert!(
+                s.job_finish(&claimed.id, claimed.attempt, &outcome, 20)
+                    .await
+                    .expect("finish")
+            );
+        }
+        assert_eq!(
+            s.job_prune_succeeded("schedule:", 100, 100)
+                .await
+                .expect("prune"),
+            1,
+            "{name}: only the succeeded tick ('_' is no wildcard, dead ticks stay)"
+        );
+        for id in ["tick-dead", "other-ok", "lookalike"] {
+            assert!(s.job_get(id).await.expect("get").is_some(), "{name}: {id}");
+        }
+        assert!(s.job_get("tick-ok").await.expect("get").is_none(), "{name}");
+    }
+}
