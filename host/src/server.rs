@@ -217,7 +217,7 @@ const HEALTHY_WHEN_FULL: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r
 const RESERVED_FDS: u64 = 256;
 
 /// Connections refused past the caps that are still read for a health probe at once; more
-/// are closed unread.
+/// are told 503 and closed unread.
 const OVERFLOW: usize = 32;
 /// Of those, how many one client address may have.
 const OVERFLOW_PER_CLIENT: usize = 4;
@@ -391,6 +391,10 @@ async fn accept_loop(
                     let _spare = (spare, mine);
                     refuse(stream).await;
                 });
+            } else {
+                // Told why without a wait: a fresh socket's send buffer takes the answer
+                // whole, and nothing is spawned for it.
+                let _ = stream.try_write(TOO_MANY_CONNECTIONS);
             }
             continue;
         };

@@ -462,8 +462,9 @@ async fn large_enqueues_in_parallel_stay_within_the_buffer_budget() {
         .collect();
     let after = peak_mib(served.pid());
     assert!(statuses.contains(&202), "{statuses:?}");
+    // Refused: a 503, or the connection closed under a body still being sent (0).
     assert!(
-        statuses.iter().all(|s| *s == 202 || *s == 503),
+        statuses.iter().all(|s| [202, 503, 0].contains(s)),
         "{statuses:?}"
     );
     // Ten bodies of 16 MiB, each copied on its way into the store: held to the budget, the

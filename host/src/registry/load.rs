@@ -357,14 +357,14 @@ fn not_a_component(bytes: &[u8]) -> Option<&'static str> {
     const COMPONENT: &[u8] = &[0x0d, 0x00, 0x01, 0x00];
     const MODULE: &[u8] = &[0x01, 0x00, 0x00, 0x00];
     if bytes.len() < 8 || &bytes[..4] != MAGIC {
-        return Some("is not a WebAssembly file (no \\0asm header)");
+        return Some("is not a valid component: not a WebAssembly file (no \\0asm header)");
     }
     match &bytes[4..8] {
         v if v == COMPONENT => None,
-        v if v == MODULE => Some(
-            "is a core WebAssembly module, not a component: build it for wasm32-wasip2 (cargo build --target wasm32-wasip2)",
-        ),
-        _ => Some("is a WebAssembly file of a version this host does not read"),
+        v if v == MODULE => {
+            Some("is not a valid component: a core WebAssembly module (build it for wasm32-wasip2)")
+        }
+        _ => Some("is not a valid component: a WebAssembly version this host does not read"),
     }
 }
 
@@ -375,7 +375,7 @@ mod component_header_tests {
     #[test]
     fn other_files_are_refused_without_their_bytes() {
         let why = not_a_component(b"root:x:0:0:root:/root:/bin/bash\n").unwrap_or_default();
-        assert!(why.contains("not a WebAssembly file"), "{why}");
+        assert!(why.contains("not a valid component"), "{why}");
         assert!(!why.contains("0x72") && !why.contains("root"), "{why}");
         assert!(not_a_component(b"\0asm\x01\0\0\0").is_some_and(|w| w.contains("core")));
         assert_eq!(not_a_component(b"\0asm\x0d\0\x01\0rest"), None);

@@ -190,10 +190,11 @@ impl Health {
     ) {
         match result {
             Ok(_) => {
-                if write && let Ok(mut f) = self.failed_write.lock() {
-                    if f.take().is_some() {
-                        tracing::info!(call = what, "the store writes again");
-                    }
+                if write
+                    && let Ok(mut f) = self.failed_write.lock()
+                    && f.take().is_some()
+                {
+                    tracing::info!(call = what, "the store writes again");
                 }
                 if took >= SLOW_CALL {
                     tracing::warn!(call = what, took = ?took, "slow store call");

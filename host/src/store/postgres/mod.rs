@@ -89,7 +89,7 @@ impl PgStore {
         }
         let statement_ms = statement_timeout.as_millis().max(1).to_string();
         let idle_ms = (statement_timeout.as_millis().max(1) * 2).to_string();
-        let options = base.options([
+        let options = base.clone().options([
             ("search_path", schema.as_str()),
             ("statement_timeout", statement_ms.as_str()),
             ("idle_in_transaction_session_timeout", idle_ms.as_str()),
@@ -104,8 +104,17 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.clone())
             .await?;
-        // Migrations of several nodes starting at once are serialised by sqlx's own lock.
-        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        // Migrations of several nodes starting at once are serialised by sqlx's own lock. They
+        // run on a connection of their own without the statement bound: a migration that
+        // rebuilds an index on a table of millions is slow by nature, not hung.
+        {
+            let mut conn = base
+                .clone()
+                .options([("search_path", schema.as_str())])
+                .connect()
+                .await?;
+            sqlx::migrate!("migrations/postgres").run(&mut conn).await?;
+        }
         let wakeup = Arc::new(tokio::sync::Notify::new());
         let mut listener = PgListener::connect_with(&pool).await?;
         let jobs_channel = format!("{JOBS_CHANNEL}_{schema}");

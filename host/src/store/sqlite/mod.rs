@@ -33,6 +33,10 @@ impl SqliteStore {
             // The store holds token grants and idempotency keys: this user's only.
             std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
         }
+        // Two processes starting at once on a new folder would otherwise race to create the
+        // file, switch it to WAL and create the tables ("database is locked", "table kv
+        // already exists"): the whole opening is done one process at a time.
+        let _opening = open_lock(data_dir).await?;
         let options = SqliteConnectOptions::new()
             .filename(data_dir.join("weft.db"))
             .create_if_missing(true)
@@ -51,7 +55,7 @@ impl SqliteStore {
             .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .connect_with(options.clone())
             .await?;
-        migrate(data_dir, &pool).await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
@@ -104,13 +108,11 @@ impl SqliteStore {
     }
 }
 
-/// Brings the schema up to date, one process at a time: two processes starting at once on a
-/// new data folder would otherwise both try to create the tables ("table kv already exists",
-/// "database is locked"). The lock is an exclusive `flock` on `DATA/weft.db.migrate`, released
-/// when the file is closed, even if the process dies.
-async fn migrate(data_dir: &Path, pool: &SqlitePool) -> Result<(), StoreError> {
-    let lock_path = data_dir.join("weft.db.migrate");
-    let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+/// An exclusive `flock` on `DATA/weft.db.open`, held while a process opens the store and
+/// brings its schema up to date; released when dropped, or when the process dies.
+async fn open_lock(data_dir: &Path) -> Result<std::fs::File, StoreError> {
+    let lock_path = data_dir.join("weft.db.open");
+    tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -120,10 +122,8 @@ async fn migrate(data_dir: &Path, pool: &SqlitePool) -> Result<(), StoreError> {
         Ok(file)
     })
     .await
-    .map_err(|e| StoreError::Config(format!("migration lock: {e}")))??;
-    let done = sqlx::migrate!("migrations/sqlite").run(pool).await;
-    drop(lock);
-    Ok(done?)
+    .map_err(|e| StoreError::Config(format!("store opening lock: {e}")))?
+    .map_err(StoreError::from)
 }
 
 impl crate::store::HealthStore for SqliteStore {}
