@@ -256,6 +256,23 @@ impl Caps {
     }
 }
 
+/// The address a connection's share is counted under: an IPv4 address (an IPv4-mapped IPv6
+/// one included) as it is, an IPv6 address by its /64, since one host is routinely given a
+/// whole /64 and could otherwise come from as many addresses as it likes.
+fn client_of(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.into(),
+            None => {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                std::net::Ipv6Addr::from(segments).into()
+            }
+        },
+        v4 => v4,
+    }
+}
+
 /// Connections held per client address.
 #[derive(Default)]
 struct PerClient(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
@@ -371,7 +388,8 @@ async fn accept_loop(
             () = &mut shutdown => break,
         };
         let roomy = permits.available_permits() > caps.total / 2;
-        let slot = clients.take(peer.ip(), caps.per_client, roomy);
+        let client = client_of(peer.ip());
+        let slot = clients.take(client, caps.per_client, roomy);
         let permit = slot
             .as_ref()
             .and_then(|_| permits.clone().try_acquire_owned().ok());
@@ -384,7 +402,7 @@ async fn accept_loop(
             // A few refused connections of each address are read for a health probe; the
             // rest are closed unread, so that one client reconnecting in a loop cannot keep
             // every other address's probe from an answer.
-            if let Some(mine) = overflow_clients.take(peer.ip(), OVERFLOW_PER_CLIENT, false)
+            if let Some(mine) = overflow_clients.take(client, OVERFLOW_PER_CLIENT, false)
                 && let Ok(spare) = overflow.clone().try_acquire_owned()
             {
                 tokio::spawn(async move {
@@ -416,4 +434,23 @@ async fn accept_loop(
 /// True when the total cap, not the client's share, refused a connection.
 fn permit_missing_is_total(permits: &tokio::sync::Semaphore) -> bool {
     permits.available_permits() == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_of;
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
+        let c: std::net::IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(client_of(a), client_of(b));
+        assert_ne!(client_of(a), client_of(c));
+        let mapped: std::net::IpAddr = "::ffff:10.0.0.7".parse().expect("ip");
+        assert_eq!(
+            client_of(mapped),
+            "10.0.0.7".parse::<std::net::IpAddr>().expect("ip")
+        );
+    }
 }
