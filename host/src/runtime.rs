@@ -99,6 +99,7 @@ impl Runtime {
         let linker = crate::call::linker(engine.engine())
             .map_err(|e| EngineError::Config(format!("{e:#}")))?;
         let job_id_key = crate::store::deployment_secret(store.as_ref(), "job-id-key").await?;
+        let pauses = crate::pause::Pauses::new(store.clone());
         let shared = Arc::new(Shared {
             engine,
             linker,
@@ -112,6 +113,7 @@ impl Runtime {
             recorder: options
                 .record
                 .then(|| Arc::new(crate::http::Recorder::default())),
+            pauses,
         });
         let runtime = Self {
             shared,
@@ -182,7 +184,21 @@ impl Runtime {
         input: &str,
         options: CallOptions,
     ) -> Result<String, InvokeError> {
-        self.adapter(adapter, op)?.invoke(op, input, options).await
+        let loaded = self.adapter(adapter, op)?;
+        if let Some(p) = self.shared().pauses.get(adapter).await
+            && p.refuse_calls
+        {
+            return Err(InvokeError::new(
+                ErrorKind::Unavailable,
+                adapter,
+                op,
+                format!(
+                    "adapter {adapter} is paused (since {}): an operator stopped its calls; POST /v1/adapters/{adapter}/resume starts them again",
+                    crate::clock::rfc3339(p.since_ms)
+                ),
+            ));
+        }
+        loaded.invoke(op, input, options).await
     }
 
     /// The loaded adapter called `adapter`, or the error a caller of `op` should see.

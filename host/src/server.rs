@@ -77,7 +77,7 @@ pub struct Server {
     options: ServeOptions,
     workers: crate::workers::Workers,
     schedules: crate::schedule::Scheduler,
-    _retention: crate::workers::Retention,
+    _retention: crate::retention::Retention,
     _watcher: Option<crate::watch::Watcher>,
     _sighup: TaskGuard,
 }

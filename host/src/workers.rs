@@ -1,7 +1,8 @@
 //! The worker pool: one claimer that takes as many due jobs as there are free slots in one
-//! round trip, runs up to `--workers` attempts at once under a lease renewed by heartbeat,
+//! round trip, shared fairly among the adapters that can run them now (see
+//! [`crate::store::JobStore::job_claim_fair`]), runs them under a lease renewed by heartbeat,
 //! retries transient failures with backoff, buries the rest, and records the attempts' ends
-//! in batches; and the retention pass that prunes finished jobs.
+//! in batches.
 //!
 //! It sits above the runtime (it runs jobs through it); what a job is, and how enqueues and
 //! ends are committed, is [`crate::jobs`].
@@ -23,7 +24,8 @@ const CLAIM_BATCH: u32 = 64;
 /// Settings of the worker pool.
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
-    /// Jobs run at once across all adapters (each adapter's `limits.concurrency` also holds).
+    /// Jobs run at once across all adapters (each adapter's `limits.concurrency` also holds);
+    /// 0: every loaded adapter's `limits.concurrency` together, from 16 to 512.
     pub workers: usize,
     /// How long a claimed attempt owns its job without a heartbeat.
     pub lease: Duration,
@@ -34,7 +36,7 @@ pub struct WorkerOptions {
 impl Default for WorkerOptions {
     fn default() -> Self {
         Self {
-            workers: 4,
+            workers: 0,
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(500),
         }
@@ -103,6 +105,55 @@ impl Workers {
     }
 }
 
+/// The claimer's view of one round: how many more attempts may start, and each adapter's
+/// share of them.
+fn shares(
+    rt: &Runtime,
+    paused: &std::collections::BTreeMap<String, crate::pause::Paused>,
+    in_hand: &std::collections::HashMap<String, u32>,
+) -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    for name in rt.registry().names() {
+        if paused.contains_key(&name) {
+            continue;
+        }
+        let Some(adapter) = rt.registry().get(&name) else {
+            continue;
+        };
+        // A job is claimed only when its adapter can run it now: a worker never sits on a
+        // claimed job waiting for one of the adapter's permits, and an adapter whose calls
+        // hang holds its own share of the workers, not everyone's.
+        let concurrency = adapter.manifest.limits.concurrency;
+        let held = in_hand.get(&name).copied().unwrap_or(0);
+        let free = u32::try_from(adapter.permits.available_permits())
+            .unwrap_or(u32::MAX)
+            .min(concurrency.saturating_sub(held));
+        if free > 0 {
+            out.push((name, free));
+        }
+    }
+    out
+}
+
+/// Attempts at once when `--workers` is 0 (auto): every loaded adapter's `limits.concurrency`
+/// together, within these bounds. Integration jobs mostly wait on platforms, so a worker is
+/// a waiting task, not a busy core.
+const AUTO_WORKERS: (usize, usize) = (16, 512);
+
+fn worker_slots(rt: &Runtime, configured: usize) -> usize {
+    if configured > 0 {
+        return configured;
+    }
+    let wanted: usize = rt
+        .registry()
+        .names()
+        .iter()
+        .filter_map(|n| rt.registry().get(n))
+        .map(|a| a.manifest.limits.concurrency as usize)
+        .sum();
+    wanted.clamp(AUTO_WORKERS.0, AUTO_WORKERS.1)
+}
+
 async fn claimer(
     rt: Arc<Runtime>,
     owner: String,
@@ -112,31 +163,37 @@ async fn claimer(
     finishes: Arc<Finishes>,
 ) {
     let store = rt.shared().store.clone();
-    let slots = Arc::new(tokio::sync::Semaphore::new(options.workers.max(1)));
+    // Attempts this claimer has started and not seen end, by adapter.
+    let in_hand: Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>> = Arc::default();
     let mut running = JoinSet::new();
     while !stop.load(Ordering::SeqCst) {
         while running.try_join_next().is_some() {}
-        let free = slots.available_permits();
+        let free = worker_slots(&rt, options.workers).saturating_sub(running.len());
         if free == 0 {
-            // Wait for a slot (an attempt ending) or a stop.
+            // Wait for an attempt to end, or a stop.
             tokio::select! {
-                permit = slots.clone().acquire_owned() => drop(permit),
+                _ = running.join_next() => {}
                 _ = wake.notified() => {}
             }
             continue;
         }
+        let paused = rt.shared().pauses.all().await;
+        let shares = {
+            let held = in_hand.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            shares(&rt, &paused, &held)
+        };
         let now = now_ms();
         let limit = u32::try_from(free).unwrap_or(CLAIM_BATCH).min(CLAIM_BATCH);
-        match store
-            .job_claim_many(&owner, now, now + ms(options.lease), limit)
-            .await
-        {
+        let claimed = if shares.is_empty() {
+            Ok(Vec::new())
+        } else {
+            store
+                .job_claim_fair(&owner, now, now + ms(options.lease), limit, &shares)
+                .await
+        };
+        match claimed {
             Ok(jobs) if !jobs.is_empty() => {
                 for job in jobs {
-                    // Only this loop takes slots, and it claimed no more than were free.
-                    let Ok(permit) = slots.clone().try_acquire_owned() else {
-                        break;
-                    };
                     let span = tracing::info_span!(
                         "job",
                         job_id = %job.id,
@@ -144,12 +201,29 @@ async fn claimer(
                         op = %job.op,
                         attempt = job.attempt
                     );
-                    let (rt, owner, options, finishes) =
-                        (rt.clone(), owner.clone(), options.clone(), finishes.clone());
+                    *in_hand
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .entry(job.adapter.clone())
+                        .or_default() += 1;
+                    let (rt, owner, options, finishes, in_hand) = (
+                        rt.clone(),
+                        owner.clone(),
+                        options.clone(),
+                        finishes.clone(),
+                        in_hand.clone(),
+                    );
                     running.spawn(
                         async move {
+                            let adapter = job.adapter.clone();
                             run_attempt(&rt, &owner, job, &options, &finishes).await;
-                            drop(permit);
+                            let mut held = in_hand.lock().unwrap_or_else(|p| p.into_inner());
+                            if let Some(n) = held.get_mut(&adapter) {
+                                *n = n.saturating_sub(1);
+                                if *n == 0 {
+                                    held.remove(&adapter);
+                                }
+                            }
                         }
                         .instrument(span),
                     );
@@ -164,10 +238,19 @@ async fn claimer(
                         None => std::future::pending().await,
                     }
                 };
+                // An attempt ending frees a share too: claim again at once then.
+                let ended = async {
+                    if running.is_empty() {
+                        std::future::pending::<()>().await;
+                    } else {
+                        let _ = running.join_next().await;
+                    }
+                };
                 tokio::select! {
                     _ = shared_wake => {}
                     _ = wake.notified() => {}
                     _ = other_nodes => {}
+                    _ = ended => {}
                     _ = tokio::time::sleep(options.poll) => {}
                 }
             }
@@ -297,93 +380,5 @@ async fn run_attempt(
         Err(e) => {
             tracing::warn!(job = %job.id, "job result could not be stored (the lease will lapse and the job run again): {e}")
         }
-    }
-}
-
-/// How many finished jobs one retention pass deletes per statement.
-const PRUNE_BATCH: u32 = 500;
-
-/// Prunes finished jobs older than `retention` every `every`, in batches; dropping it stops.
-pub struct Retention {
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Retention {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Runtime {
-    /// Deletes finished jobs (succeeded, dead, cancelled) last changed more than `retention`
-    /// ago, in batches of a few hundred so that no transaction holds the queue for long;
-    /// returns how many.
-    pub async fn prune_jobs(&self, retention: Duration) -> Result<u64, crate::store::StoreError> {
-        self.prune_jobs_with(retention, retention).await
-    }
-
-    /// Like [`Runtime::prune_jobs`], with succeeded schedule ticks kept only for
-    /// `tick_retention`: a per-second schedule makes 86,400 of them a day per adapter, and a
-    /// tick that succeeded has nothing to show that the schedule's own status does not.
-    pub async fn prune_jobs_with(
-        &self,
-        retention: Duration,
-        tick_retention: Duration,
-    ) -> Result<u64, crate::store::StoreError> {
-        let store = &self.shared().store;
-        let mut total = 0;
-        let ticks_before = now_ms().saturating_sub(ms(tick_retention));
-        loop {
-            let n = store
-                .job_prune_succeeded(crate::jobs::JOB_PREFIX, ticks_before, PRUNE_BATCH)
-                .await?;
-            total += n;
-            self.shared().metrics.jobs_pruned.inc_by(n);
-            if n < u64::from(PRUNE_BATCH) {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
-        let before = now_ms().saturating_sub(ms(retention));
-        loop {
-            let n = store.job_prune(before, PRUNE_BATCH).await?;
-            total += n;
-            self.shared().metrics.jobs_pruned.inc_by(n);
-            if n < u64::from(PRUNE_BATCH) {
-                break;
-            }
-            // Let the queue's own statements in between batches.
-            tokio::task::yield_now().await;
-        }
-        Ok(total)
-    }
-
-    /// Starts pruning finished jobs older than `retention`, once now and then every `every`.
-    pub fn start_retention(self: &Arc<Self>, retention: Duration, every: Duration) -> Retention {
-        self.start_retention_with(retention, retention, every)
-    }
-
-    /// Like [`Runtime::start_retention`], with succeeded schedule ticks kept for
-    /// `tick_retention` only.
-    pub fn start_retention_with(
-        self: &Arc<Self>,
-        retention: Duration,
-        tick_retention: Duration,
-        every: Duration,
-    ) -> Retention {
-        let rt = self.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                match rt.prune_jobs_with(retention, tick_retention).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(jobs = n, "finished jobs past their retention pruned"),
-                    Err(e) => {
-                        tracing::warn!("job retention could not run (tried again later): {e}")
-                    }
-                }
-                tokio::time::sleep(every).await;
-            }
-        });
-        Retention { task }
     }
 }

@@ -73,6 +73,7 @@ fn job(id: &str, key: Option<&str>, input: &str) -> NewJob {
         run_at_ms: 0,
         idempotency_key: key.map(str::to_string),
         request_hash: key.map(|_| format!("hash-{input}")),
+        priority: 0,
     }
 }
 
@@ -848,5 +849,59 @@ async fn succeeded_schedule_ticks_are_pruned_apart_from_other_jobs() {
             assert!(s.job_get(id).await.expect("get").is_some(), "{name}: {id}");
         }
         assert!(s.job_get("tick-ok").await.expect("get").is_none(), "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fair_claim_goes_round_the_adapters_within_their_shares() {
+    let b = backends().await;
+    for (name, s) in &b.stores {
+        let mut jobs = Vec::new();
+        let mut add = |adapter: &str, n: usize, priority: i32, run_at: i64| {
+            for i in 0..n {
+                let mut j = job(&format!("{adapter}-{priority}-{i:04}"), None, "{}");
+                j.adapter = adapter.into();
+                j.priority = priority;
+                j.run_at_ms = run_at + i as i64;
+                jobs.push(j);
+            }
+        };
+        add("a", 500, 0, 100);
+        add("b", 3, 0, 200);
+        add("c", 2, 0, 50);
+        add("c", 1, 1, 300);
+        add("d", 5, 0, 10);
+        s.job_enqueue_many(&jobs, 0).await.expect("enqueue");
+        let shares = vec![
+            ("a".to_string(), 10),
+            ("b".to_string(), 10),
+            ("c".to_string(), 1),
+        ];
+        let claimed = s
+            .job_claim_fair("w", 1_000, 60_000, 6, &shares)
+            .await
+            .expect("claim");
+        let mut ids: Vec<String> = claimed.iter().map(|j| j.id.clone()).collect();
+        ids.sort();
+        assert_eq!(
+            ids,
+            [
+                "a-0-0000", "a-0-0001", "a-0-0002", "b-0-0000", "b-0-0001", "c-1-0000"
+            ],
+            "{name}: round the adapters; c's urgent job ahead of its older normal ones, within its share of 1; d (no share) nothing"
+        );
+        // Not due yet, or no share: nothing.
+        let none = s
+            .job_claim_fair("w", 1_000, 60_000, 10, &[("d".to_string(), 0)])
+            .await
+            .expect("claim");
+        assert!(none.is_empty(), "{name}");
+        // A lapsed lease comes first, within its adapter's share.
+        let lapsed = s
+            .job_claim_fair("w2", 70_000, 90_000, 1, &shares)
+            .await
+            .expect("claim");
+        assert_eq!(lapsed.len(), 1, "{name}");
+        assert_eq!(lapsed[0].attempt, 2, "{name}: {:?}", lapsed[0]);
     }
 }

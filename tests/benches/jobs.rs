@@ -49,6 +49,7 @@ fn job(i: usize, run_at_ms: i64) -> NewJob {
         run_at_ms,
         idempotency_key: None,
         request_hash: None,
+        priority: 0,
     }
 }
 

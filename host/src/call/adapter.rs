@@ -43,6 +43,8 @@ pub struct Shared {
     pub(crate) job_id_key: Vec<u8>,
     /// Where platform exchanges go when this process records them (`weft invoke --record`).
     pub recorder: Option<Arc<crate::http::Recorder>>,
+    /// The adapters an operator paused.
+    pub pauses: crate::pause::Pauses,
 }
 
 /// The calls running in this process: call id → (adapter, what it runs).

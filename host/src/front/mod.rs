@@ -11,7 +11,7 @@ mod problem;
 
 pub use body::BodyBudget;
 use jobs::{cancel_job, enqueue_batch, list_jobs, retry_job, run_schedule, schedules, show_job};
-use ops::{adapters, inbound, operation};
+use ops::{adapters, inbound, operation, pause_adapter, resume_adapter};
 
 pub use auth::{Access, ApiToken, ApiTokens};
 pub use problem::Problem;
@@ -91,6 +91,8 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
         .route("/v1/adapters", get(adapters))
         .route("/v1/adapters/{name}/ops/{op}", post(operation))
         .route("/v1/adapters/{name}/jobs:batch", post(enqueue_batch))
+        .route("/v1/adapters/{name}/pause", post(pause_adapter))
+        .route("/v1/adapters/{name}/resume", post(resume_adapter))
         .route("/v1/jobs", get(list_jobs))
         .route("/v1/jobs/{id}", get(show_job).delete(cancel_job))
         .route("/v1/jobs/{id}/retry", post(retry_job))
@@ -195,6 +197,16 @@ async fn metrics(State(app): State<App>) -> Response {
     }
     if let Some(health) = shared.store.health() {
         shared.metrics.set_store_errors(&health.counts());
+    }
+    let paused = shared.pauses.all().await;
+    for name in app.runtime.registry().names() {
+        let gauge = shared
+            .metrics
+            .adapter_paused
+            .get_or_create(&crate::metrics::AdapterLabels {
+                adapter: name.clone(),
+            });
+        gauge.set(i64::from(paused.contains_key(&name)));
     }
     let statuses = app.runtime.adapters();
     shared

@@ -89,4 +89,22 @@ impl jobs::Host for JobsView<'_> {
         self.call.jobs.push(job);
         Ok(Ok(id))
     }
+
+    async fn enqueue_with_priority(
+        &mut self,
+        op: String,
+        input: String,
+        delay_ms: u64,
+        idempotency_key: Option<String>,
+        priority: jobs::Priority,
+    ) -> wasmtime::Result<Result<String, jobs::JobError>> {
+        let id = match self.enqueue(op, input, delay_ms, idempotency_key).await? {
+            Ok(id) => id,
+            Err(e) => return Ok(Err(e)),
+        };
+        if let (jobs::Priority::Urgent, Some(job)) = (priority, self.call.jobs.last_mut()) {
+            job.priority = super::URGENT;
+        }
+        Ok(Ok(id))
+    }
 }

@@ -85,9 +85,16 @@ impl Owner<'_> {
             run_at_ms: now_ms() + ms(delay),
             idempotency_key: key,
             request_hash,
+            priority: NORMAL,
         }
     }
 }
+
+/// The priority of bulk work.
+pub const NORMAL: i32 = 0;
+/// The priority of schedule ticks and adapters' follow-ups: ahead of their adapter's normal
+/// jobs (never of other adapters' share).
+pub const URGENT: i32 = 1;
 
 /// One job a caller asks to enqueue.
 #[derive(Debug, Clone)]

@@ -66,6 +66,8 @@ pub struct Metrics {
     pub process_fds: Gauge,
     /// Failed store calls by class (refreshed from the store's health at each scrape).
     pub store_errors: Family<StoreErrorLabels, Counter>,
+    /// 1 for an adapter an operator paused, 0 otherwise (refreshed at each scrape).
+    pub adapter_paused: Family<AdapterLabels, Gauge>,
     /// The last hour of each adapter, minute by minute (the console's charts).
     pub recent: crate::recent::Recent,
     /// When the jobs table was last counted for a scrape.
@@ -118,6 +120,12 @@ impl Default for Metrics {
         let process_cpu = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         let process_fds = Gauge::default();
         let store_errors = Family::<StoreErrorLabels, Counter>::default();
+        let adapter_paused = Family::<AdapterLabels, Gauge>::default();
+        registry.register(
+            "adapter_paused",
+            "1 while an operator has paused the adapter's jobs and schedules",
+            adapter_paused.clone(),
+        );
         registry.register(
             "store_errors",
             "Failed store calls by class: full, corrupt, io, unreachable, stalled (past --store-timeout), other",
@@ -274,6 +282,7 @@ impl Default for Metrics {
             process_cpu,
             process_fds,
             store_errors,
+            adapter_paused,
         }
     }
 }

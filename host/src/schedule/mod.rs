@@ -170,6 +170,15 @@ async fn handle_tick(
             .map(|_| true)
             .unwrap_or_else(warn);
     }
+    if rt.shared().pauses.get(name).await.is_some() {
+        tracing::info!(adapter = %name, schedule = %sname, tick = %rfc3339(tick), "tick not run: the adapter is paused");
+        crate::call::count_schedule_run(adapter, sname, "paused");
+        return store
+            .schedule_claim(name, sname, tick, now, 0)
+            .await
+            .map(|_| true)
+            .unwrap_or_else(warn);
+    }
     match store.job_active(name, &op).await {
         Ok(true) => {
             tracing::info!(adapter = %name, schedule = %sname, tick = %rfc3339(tick), "tick skipped: the previous run is still queued or running");
@@ -184,9 +193,12 @@ async fn handle_tick(
         Err(e) => return warn(e),
     }
     let input = serde_json::json!({ "schedule": sname, "tick": rfc3339(tick) }).to_string();
-    let job = adapter
+    let mut job = adapter
         .job_owner()
         .job(&op, input, Some(tick_key(sname, tick)), Duration::ZERO);
+    // A tick runs ahead of its adapter's bulk work: behind it, every later tick would find it
+    // still queued and be skipped.
+    job.priority = crate::jobs::URGENT;
     match store.job_enqueue(&job, now).await {
         Ok(Enqueued::New(_)) => {
             tracing::debug!(adapter = %name, schedule = %sname, tick = %rfc3339(tick), "tick enqueued");

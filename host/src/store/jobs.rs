@@ -64,6 +64,8 @@ pub struct NewJob {
     pub idempotency_key: Option<String>,
     /// Hash of what the key was used for (op and input): same key, other request → conflict.
     pub request_hash: Option<String>,
+    /// Above 0: runs ahead of its adapter's normal jobs (schedule ticks, follow-ups).
+    pub priority: i32,
 }
 
 /// What an insert of `jobs` did for each, in order, as far as the ids it inserted tell: the
@@ -253,6 +255,21 @@ pub trait JobStore: Send + Sync {
         now_ms: i64,
         lease_until_ms: i64,
         limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError>;
+
+    /// Claims up to `limit` due jobs shared fairly among `shares` — each adapter named there
+    /// with how many of its jobs may start now (its free `limits.concurrency`) — in one
+    /// statement: each adapter's due jobs are read from an index of their own (urgent ones
+    /// first, then in due order), lapsed leases before anything, and the claim goes round the
+    /// adapters — every adapter's first job, then every adapter's second — until `limit`.
+    /// An adapter absent from `shares` (paused, unloaded, at its concurrency) gets nothing.
+    async fn job_claim_fair(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: u32,
+        shares: &[(String, u32)],
     ) -> Result<Vec<JobRecord>, StoreError>;
 
     /// Records how several attempts ended, in one transaction where the backend has them (one

@@ -415,7 +415,8 @@ pub fn submit(p: &Platform, ctx: &CallContext, input: Value) -> Result<Value> {
 fn enqueue_poll(poll: &PollInput, delay: std::time::Duration) -> Result<String> {
     // Keyed by request and poll number: a retried submission or poll enqueues the same job.
     let key = format!("hugevision-poll:{}:{}", poll.request_id, poll.poll);
-    jobs::enqueue(POLL, poll, delay.as_millis() as u64, Some(&key))
+    // Urgent: a poll answers work already submitted, and must not wait behind new bulk work.
+    jobs::enqueue_urgent(POLL, poll, delay.as_millis() as u64, Some(&key))
 }
 
 /// A follow-up job: one API170NNF poll. Final → the result is this job's output (a data error

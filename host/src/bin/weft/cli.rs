@@ -99,8 +99,10 @@ pub(crate) enum Command {
         /// Address to listen on (port 0 picks a free port; the address is printed).
         #[arg(long, env = "WEFT_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
-        /// Jobs run at once across all adapters.
-        #[arg(long, env = "WEFT_WORKERS", default_value_t = 4)]
+        /// Jobs run at once across all adapters; 0 (the default): every loaded adapter's
+        /// limits.concurrency together, from 16 to 512. Each adapter gets a fair share of
+        /// them and never more than its limits.concurrency.
+        #[arg(long, env = "WEFT_WORKERS", default_value_t = 0)]
         workers: usize,
         /// Largest request body accepted by any route.
         #[arg(long, env = "WEFT_MAX_BODY", default_value = "16MiB")]
@@ -176,6 +178,20 @@ pub(crate) enum Command {
     Jobs {
         #[command(subcommand)]
         command: JobsCommand,
+    },
+    /// Pause an adapter's jobs and schedules on every node (they stay queued; ticks are
+    /// counted "paused"); its synchronous calls keep working unless --refuse-calls.
+    Pause {
+        /// The adapter (instance) name.
+        adapter: String,
+        /// Refuse its synchronous calls too (503) until it is resumed.
+        #[arg(long)]
+        refuse_calls: bool,
+    },
+    /// Resume a paused adapter: its queued jobs and next ticks run again.
+    Resume {
+        /// The adapter (instance) name.
+        adapter: String,
     },
     /// Print a new random store key (for WEFT_STORE_KEY).
     Keygen,

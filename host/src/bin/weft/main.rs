@@ -33,6 +33,8 @@ fn main() -> ExitCode {
         | Command::Jobs { .. }
         | Command::Schedules { .. }
         | Command::Keygen
+        | Command::Pause { .. }
+        | Command::Resume { .. }
         | Command::New { .. }
         | Command::Test { .. }
         | Command::Tokens { .. } => "warn",
@@ -229,6 +231,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return serve(&cli, args).await;
         }
         Command::Tokens { command } => return tokens(&cli, command).await,
+        Command::Pause {
+            adapter,
+            refuse_calls,
+        } => {
+            let store = open_store(&cli).await?;
+            weft::pause::Pauses::new(store)
+                .pause(adapter, *refuse_calls)
+                .await?;
+            println!(
+                "{adapter} paused{}",
+                if *refuse_calls {
+                    " (its calls are refused)"
+                } else {
+                    ""
+                }
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Resume { adapter } => {
+            let store = open_store(&cli).await?;
+            let was = weft::pause::Pauses::new(store).resume(adapter).await?;
+            println!(
+                "{adapter} {}",
+                if was { "resumed" } else { "was not paused" }
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Keygen => {
             println!("{}", weft::seal::StoreKey::generate_text());
             return Ok(ExitCode::SUCCESS);
@@ -253,6 +282,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Jobs { .. }
         | Command::Schedules { .. }
         | Command::Keygen
+        | Command::Pause { .. }
+        | Command::Resume { .. }
         | Command::New { .. }
         | Command::Test { .. }
         | Command::Tokens { .. } => Ok(ExitCode::SUCCESS),

@@ -1,0 +1,115 @@
+//! Pausing an adapter: its jobs stay queued, its schedule ticks are counted `paused` instead of
+//! run, and its synchronous calls go on or are refused, as the operator chose. The state is in
+//! the store, so every node honours it and it survives a restart; each node reads it at most
+//! once a second.
+
+use crate::store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The store namespace of paused adapters: a control character keeps it apart from every
+/// adapter's namespace.
+const NAMESPACE: &str = "\u{1f}weft/paused";
+
+/// How long a node takes the paused set it read as current.
+const FRESH: Duration = Duration::from_secs(1);
+
+/// Adapters paused at most (the whole set is read at once).
+const MAX_PAUSED: u32 = 10_000;
+
+/// One paused adapter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Paused {
+    /// When it was paused, unix ms.
+    pub since_ms: i64,
+    /// True when its synchronous calls are refused too (503); false: they keep working.
+    pub refuse_calls: bool,
+}
+
+/// The paused adapters of a deployment.
+pub struct Pauses {
+    store: Arc<dyn Store>,
+    read: std::sync::Mutex<Option<(Instant, Arc<BTreeMap<String, Paused>>)>>,
+}
+
+impl Pauses {
+    /// The pauses kept in `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            read: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Pauses `adapter` (again: the choice about calls is updated).
+    pub async fn pause(&self, adapter: &str, refuse_calls: bool) -> Result<(), StoreError> {
+        let paused = Paused {
+            since_ms: crate::clock::now_ms(),
+            refuse_calls,
+        };
+        let value = serde_json::to_vec(&paused).unwrap_or_default();
+        self.store.kv_set(NAMESPACE, adapter, &value).await?;
+        self.forget();
+        tracing::info!(adapter, refuse_calls, "adapter paused");
+        Ok(())
+    }
+
+    /// Resumes `adapter`; false if it was not paused.
+    pub async fn resume(&self, adapter: &str) -> Result<bool, StoreError> {
+        let was = self.store.kv_delete(NAMESPACE, adapter).await?;
+        self.forget();
+        if was {
+            tracing::info!(adapter, "adapter resumed");
+        }
+        Ok(was)
+    }
+
+    fn forget(&self) {
+        if let Ok(mut r) = self.read.lock() {
+            *r = None;
+        }
+    }
+
+    /// Every paused adapter, as read within the last second. A store that cannot be read
+    /// leaves the last set read in force (nothing paused if none was ever read).
+    pub async fn all(&self) -> Arc<BTreeMap<String, Paused>> {
+        let cached = self.read.lock().ok().and_then(|r| r.clone());
+        if let Some((at, set)) = &cached
+            && at.elapsed() < FRESH
+        {
+            return set.clone();
+        }
+        match self.load().await {
+            Ok(set) => {
+                let set = Arc::new(set);
+                if let Ok(mut r) = self.read.lock() {
+                    *r = Some((Instant::now(), set.clone()));
+                }
+                set
+            }
+            Err(e) => {
+                tracing::debug!("paused adapters could not be read: {e}");
+                cached.map(|(_, s)| s).unwrap_or_default()
+            }
+        }
+    }
+
+    /// Whether `adapter` is paused, and how.
+    pub async fn get(&self, adapter: &str) -> Option<Paused> {
+        self.all().await.get(adapter).cloned()
+    }
+
+    async fn load(&self) -> Result<BTreeMap<String, Paused>, StoreError> {
+        let mut out = BTreeMap::new();
+        for key in self.store.kv_list(NAMESPACE, "", None, MAX_PAUSED).await? {
+            if let Some(value) = self.store.kv_get(NAMESPACE, &key).await?
+                && let Ok(p) = serde_json::from_slice::<Paused>(&value)
+            {
+                out.insert(key, p);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,96 @@
+//! Job retention: finished jobs pruned after `--job-retention`, succeeded schedule ticks
+//! after `--tick-retention`, a few hundred per statement so that no transaction holds the
+//! queue for long.
+
+use crate::clock::{ms, now_ms};
+use crate::runtime::Runtime;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How many finished jobs one retention pass deletes per statement.
+const PRUNE_BATCH: u32 = 500;
+
+/// Prunes finished jobs older than `retention` every `every`, in batches; dropping it stops.
+pub struct Retention {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Retention {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Runtime {
+    /// Deletes finished jobs (succeeded, dead, cancelled) last changed more than `retention`
+    /// ago, in batches of a few hundred so that no transaction holds the queue for long;
+    /// returns how many.
+    pub async fn prune_jobs(&self, retention: Duration) -> Result<u64, crate::store::StoreError> {
+        self.prune_jobs_with(retention, retention).await
+    }
+
+    /// Like [`Runtime::prune_jobs`], with succeeded schedule ticks kept only for
+    /// `tick_retention`: a per-second schedule makes 86,400 of them a day per adapter, and a
+    /// tick that succeeded has nothing to show that the schedule's own status does not.
+    pub async fn prune_jobs_with(
+        &self,
+        retention: Duration,
+        tick_retention: Duration,
+    ) -> Result<u64, crate::store::StoreError> {
+        let store = &self.shared().store;
+        let mut total = 0;
+        let ticks_before = now_ms().saturating_sub(ms(tick_retention));
+        loop {
+            let n = store
+                .job_prune_succeeded(crate::jobs::JOB_PREFIX, ticks_before, PRUNE_BATCH)
+                .await?;
+            total += n;
+            self.shared().metrics.jobs_pruned.inc_by(n);
+            if n < u64::from(PRUNE_BATCH) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let before = now_ms().saturating_sub(ms(retention));
+        loop {
+            let n = store.job_prune(before, PRUNE_BATCH).await?;
+            total += n;
+            self.shared().metrics.jobs_pruned.inc_by(n);
+            if n < u64::from(PRUNE_BATCH) {
+                break;
+            }
+            // Let the queue's own statements in between batches.
+            tokio::task::yield_now().await;
+        }
+        Ok(total)
+    }
+
+    /// Starts pruning finished jobs older than `retention`, once now and then every `every`.
+    pub fn start_retention(self: &Arc<Self>, retention: Duration, every: Duration) -> Retention {
+        self.start_retention_with(retention, retention, every)
+    }
+
+    /// Like [`Runtime::start_retention`], with succeeded schedule ticks kept for
+    /// `tick_retention` only.
+    pub fn start_retention_with(
+        self: &Arc<Self>,
+        retention: Duration,
+        tick_retention: Duration,
+        every: Duration,
+    ) -> Retention {
+        let rt = self.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match rt.prune_jobs_with(retention, tick_retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(jobs = n, "finished jobs past their retention pruned"),
+                    Err(e) => {
+                        tracing::warn!("job retention could not run (tried again later): {e}")
+                    }
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+        Retention { task }
+    }
+}
