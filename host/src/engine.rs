@@ -100,7 +100,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         Self {
             max_instance_memory: 512 * 1024 * 1024,
-            max_instances: 256,
+            max_instances: 512,
             epoch_tick: Duration::from_millis(10),
             cache_dir: None,
             cache_key: None,

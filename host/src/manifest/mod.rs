@@ -165,7 +165,7 @@ impl Default for Limits {
             memory: ByteSize::mib(64),
             cpu_time: Duration::secs(5),
             timeout: Duration::secs(60),
-            concurrency: 32,
+            concurrency: 8,
             queue: None,
             http_timeout: Duration::secs(30),
             http_request: ByteSize::mib(16),

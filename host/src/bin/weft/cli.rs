@@ -33,7 +33,7 @@ pub(crate) struct Cli {
     pub(crate) max_memory: String,
     /// Adapter instances alive at once, across all adapters. Each adapter reserves its
     /// limits.concurrency + 1 of them; a manifest that would over-commit the pool is refused.
-    #[arg(long, global = true, env = "WEFT_MAX_INSTANCES", default_value_t = 256)]
+    #[arg(long, global = true, env = "WEFT_MAX_INSTANCES", default_value_t = 512)]
     pub(crate) max_instances: u32,
     /// Where compiled components are cached (default DATA/cache); several processes may share it.
     #[arg(long, global = true, env = "WEFT_CACHE_DIR")]

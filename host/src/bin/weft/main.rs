@@ -334,6 +334,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
+            // The deployment's totals: what the loaded adapters reserve of the instance pool,
+            // and the job workers `weft serve` would start with by default.
+            let loaded: Vec<_> = runtime
+                .registry()
+                .names()
+                .iter()
+                .filter_map(|n| runtime.registry().get(n))
+                .collect();
+            let reserved: u32 = loaded
+                .iter()
+                .map(|a| weft::registry::reserved_instances(&a.manifest))
+                .sum();
+            let concurrency: u32 = loaded.iter().map(|a| a.manifest.limits.concurrency).sum();
+            println!(
+                "totals  {} adapters loaded; instances reserved {reserved} of {} (--max-instances); job workers by default {} (their limits.concurrency together, from 16 to 512)",
+                loaded.len(),
+                cli.max_instances,
+                (concurrency as usize).clamp(16, 512)
+            );
             if failed > 0 {
                 eprintln!("{failed} manifest(s) failed");
                 return Ok(ExitCode::from(2));

@@ -1,0 +1,399 @@
+//! Many adapters, one queue: a backlog of 10,000 jobs on one adapter does not hold back
+//! another adapter's jobs or its schedule (both stores); an operator pauses an adapter and
+//! resumes it, and the pause survives a restart.
+
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use weft_tests::harness::{Deployment, Served, component, eventually, weft_command};
+
+/// A platform that answers every request after `delay`.
+async fn slow_platform(delay: Duration) -> String {
+    let app = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(move || async move {
+            tokio::time::sleep(delay).await;
+            "ok"
+        }),
+    );
+    let (addr, _task) = weft_tests::harness::serve_app(app).await;
+    format!("127.0.0.1:{}", addr.port())
+}
+
+fn manifests(dep: &Deployment, platform: &str) {
+    dep.manifest(
+        "bulk",
+        &format!(
+            "name = \"bulk\"\ncomponent = \"{}\"\nallowed_hosts = [\"{platform}\"]\n[limits]\nconcurrency = 8\n",
+            component("weft-probe").display()
+        ),
+    );
+    dep.manifest(
+        "ticker",
+        &format!(
+            "name = \"ticker\"\ncomponent = \"{}\"\nallowed_hosts = [\"{platform}\"]\n[[schedules]]\nname = \"tick\"\nevery = \"1s\"\n",
+            component("weft-probe").display()
+        ),
+    );
+}
+
+/// A value of `/metrics`: the sum of the samples of `family` whose labels contain every one of
+/// `labels`.
+async fn metric(c: &reqwest::Client, url: &str, family: &str, labels: &[&str]) -> f64 {
+    let text = c
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .filter(|l| l.starts_with(family) && labels.iter().all(|x| l.contains(x)))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn backlog_does_not_hold_back_another_adapter(store: Option<&str>) {
+    let platform = slow_platform(Duration::from_millis(100)).await;
+    let dep = Deployment::new();
+    manifests(&dep, &platform);
+    let mut args = vec![];
+    if let Some(s) = store {
+        args.extend(["--store", s]);
+    }
+    let served = Served::start(&dep, &args);
+    let url = served.url.clone();
+    let c = reqwest::Client::new();
+    // 10,000 jobs on `bulk`, each a 100 ms platform call: about two minutes of its work at
+    // its concurrency of 8.
+    for batch in 0..10 {
+        let jobs: Vec<Value> = (0..1000)
+            .map(|i| json!({"op": "http-get", "input": {"url": format!("http://{platform}/slow?b={batch}&i={i}")}}))
+            .collect();
+        let r = c
+            .post(format!("{url}/v1/adapters/bulk/jobs:batch"))
+            .json(&json!({ "jobs": jobs }))
+            .send()
+            .await
+            .expect("batch");
+        assert!(r.status().is_success(), "{:?}", r.text().await);
+    }
+    // 50 jobs on `ticker` behind them.
+    let jobs: Vec<Value> = (0..50)
+        .map(|i| json!({"op": "http-get", "input": {"url": format!("http://{platform}/slow?t={i}")}}))
+        .collect();
+    let r: Value = c
+        .post(format!("{url}/v1/adapters/ticker/jobs:batch"))
+        .json(&json!({ "jobs": jobs }))
+        .send()
+        .await
+        .expect("batch")
+        .json()
+        .await
+        .expect("json");
+    let ids: Vec<String> = r["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .map(|j| j["job_id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(ids.len(), 50, "{r}");
+    let ticks_at = |c: reqwest::Client, url: String| async move {
+        metric(
+            &c,
+            &url,
+            "weft_schedule_runs_total",
+            &["adapter=\"ticker\"", "outcome=\"ok\""],
+        )
+        .await
+    };
+    let started = Instant::now();
+    let ticks_before = ticks_at(c.clone(), url.clone()).await;
+    // Every one of ticker's jobs ends while bulk's backlog is still more than three quarters
+    // there.
+    let all_done = eventually(Duration::from_secs(60), || {
+        let (c, url, ids) = (c.clone(), url.clone(), ids.clone());
+        async move {
+            for id in &ids {
+                let v: Value = c
+                    .get(format!("{url}/v1/jobs/{id}"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                if v["state"] != "succeeded" {
+                    return None;
+                }
+            }
+            Some(())
+        }
+    })
+    .await;
+    let bulk_done = metric(
+        &c,
+        &url,
+        "weft_cluster_jobs",
+        &["adapter=\"bulk\"", "state=\"succeeded\""],
+    )
+    .await;
+    assert!(all_done.is_some(), "ticker's 50 jobs all succeed");
+    assert!(
+        bulk_done < 2500.0,
+        "ticker's jobs were done before a quarter of bulk's backlog ({bulk_done} done)"
+    );
+    // And its schedule ran on every tick while the backlog drained (give or take one).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let ticks = ticks_at(c.clone(), url.clone()).await - ticks_before;
+    let skipped = metric(
+        &c,
+        &url,
+        "weft_schedule_runs_total",
+        &["adapter=\"ticker\"", "outcome=\"skipped\""],
+    )
+    .await;
+    assert!(
+        ticks >= elapsed.floor() - 1.0,
+        "{ticks} ticks ran in {elapsed:.1} s ({skipped} skipped)"
+    );
+    let queued = metric(
+        &c,
+        &url,
+        "weft_cluster_jobs",
+        &["adapter=\"bulk\"", "state=\"queued\""],
+    )
+    .await;
+    assert!(queued > 5000.0, "the backlog was still there: {queued}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_on_one_adapter_does_not_hold_back_another_on_sqlite() {
+    backlog_does_not_hold_back_another_adapter(None).await;
+}
+
+/// A fresh PostgreSQL schema, dropped when the test ends.
+struct Schema(String);
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc"])
+            .arg(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0))
+            .output();
+    }
+}
+
+fn pg_url(schema: &str) -> String {
+    let base = std::env::var("WEFT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    format!("{base}?schema={schema}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_on_one_adapter_does_not_hold_back_another_on_postgres() {
+    let schema = Schema(format!("f_{}", uuid::Uuid::new_v4().simple()));
+    backlog_does_not_hold_back_another_adapter(Some(&pg_url(&schema.0))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_holds_jobs_and_ticks_survives_a_restart_and_resumes() {
+    let platform = slow_platform(Duration::from_millis(1)).await;
+    let dep = Deployment::new();
+    manifests(&dep, &platform);
+    let served = Served::start(&dep, &[]);
+    let c = reqwest::Client::new();
+    let url = served.url.clone();
+    let r = c
+        .post(format!("{url}/v1/adapters/ticker/pause?calls=refuse"))
+        .send()
+        .await
+        .expect("pause");
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    let r = c
+        .post(format!("{url}/v1/adapters/nobody/pause"))
+        .send()
+        .await
+        .expect("pause");
+    assert_eq!(r.status(), 404);
+    let job: Value = c
+        .post(format!("{url}/v1/adapters/ticker/ops/echo?mode=async"))
+        .json(&json!({"held": true}))
+        .send()
+        .await
+        .expect("enqueue")
+        .json()
+        .await
+        .expect("json");
+    let id = job["job_id"].as_str().expect("id").to_string();
+    // Its synchronous calls are refused, as asked; its ticks are counted paused.
+    let r = c
+        .post(format!("{url}/v1/adapters/ticker/ops/echo"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.status(), 503);
+    let paused_ticks = eventually(Duration::from_secs(10), || async {
+        let n = metric(
+            &c,
+            &url,
+            "weft_schedule_runs_total",
+            &["adapter=\"ticker\"", "outcome=\"paused\""],
+        )
+        .await;
+        (n >= 2.0).then_some(n)
+    })
+    .await;
+    assert!(paused_ticks.is_some(), "ticks are counted paused");
+    let state = |c: reqwest::Client, url: String, id: String| async move {
+        let v: Value = c
+            .get(format!("{url}/v1/jobs/{id}"))
+            .send()
+            .await
+            .expect("job")
+            .json()
+            .await
+            .expect("json");
+        v["state"].as_str().unwrap_or_default().to_string()
+    };
+    assert_eq!(state(c.clone(), url.clone(), id.clone()).await, "queued");
+    let other = c
+        .post(format!("{url}/v1/adapters/bulk/ops/echo"))
+        .json(&json!({"other": 1}))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(other.status(), 200, "other adapters go on");
+    assert!(served.terminate().success());
+
+    // After a restart: still paused, the job still queued.
+    let served = Served::start(&dep, &[]);
+    let url = served.url.clone();
+    let adapters: Value = c
+        .get(format!("{url}/v1/adapters"))
+        .send()
+        .await
+        .expect("adapters")
+        .json()
+        .await
+        .expect("json");
+    let ticker = adapters
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|a| a["name"] == "ticker")
+        .expect("ticker")
+        .clone();
+    assert_eq!(ticker["paused"]["refuse_calls"], true, "{ticker}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(state(c.clone(), url.clone(), id.clone()).await, "queued");
+    // Resumed from the CLI, another process: the server sees it within a second.
+    let out = weft_command()
+        .arg("--manifests")
+        .arg(dep.manifests())
+        .arg("--data")
+        .arg(dep.data())
+        .args(["resume", "ticker"])
+        .output()
+        .expect("weft resume");
+    assert!(out.status.success(), "{out:?}");
+    let done = eventually(Duration::from_secs(15), || {
+        let (c, url, id) = (c.clone(), url.clone(), id.clone());
+        async move { (state(c, url, id).await == "succeeded").then_some(()) }
+    })
+    .await;
+    assert!(done.is_some(), "the held job runs after resume");
+    let r = c
+        .post(format!("{url}/v1/adapters/ticker/ops/echo"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.status(), 200, "calls work again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_adapters_with_default_limits_load_and_one_reaches_its_concurrency() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A platform that answers after 250 ms and records how many requests it held at once.
+    let (now, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (n, p) = (now.clone(), peak.clone());
+    let app = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(move || {
+            let (n, p) = (n.clone(), p.clone());
+            async move {
+                let held = n.fetch_add(1, Ordering::SeqCst) + 1;
+                p.fetch_max(held, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                n.fetch_sub(1, Ordering::SeqCst);
+                "ok"
+            }
+        }),
+    );
+    let (addr, _task) = weft_tests::harness::serve_app(app).await;
+    let platform = format!("127.0.0.1:{}", addr.port());
+    let dep = Deployment::new();
+    for i in 0..49 {
+        dep.manifest(
+            &format!("a{i:02}"),
+            &format!(
+                "name = \"a{i:02}\"\ncomponent = \"{}\"\n",
+                component("weft-probe").display()
+            ),
+        );
+    }
+    dep.manifest(
+        "wide",
+        &format!(
+            "name = \"wide\"\ncomponent = \"{}\"\nallowed_hosts = [\"{platform}\"]\n[limits]\nconcurrency = 64\n",
+            component("weft-probe").display()
+        ),
+    );
+    // Default flags: no --workers, no --max-instances.
+    let served = Served::start(&dep, &[]);
+    let c = reqwest::Client::new();
+    let adapters: Value = c
+        .get(format!("{}/v1/adapters", served.url))
+        .send()
+        .await
+        .expect("adapters")
+        .json()
+        .await
+        .expect("json");
+    let list = adapters.as_array().expect("list");
+    assert_eq!(list.len(), 50);
+    for a in list {
+        assert_eq!(a["status"], "ready", "{a}");
+    }
+    let jobs: Vec<Value> = (0..1000)
+        .map(|i| json!({"op": "http-get", "input": {"url": format!("http://{platform}/slow?i={i}")}}))
+        .collect();
+    let r = c
+        .post(format!("{}/v1/adapters/wide/jobs:batch", served.url))
+        .json(&json!({ "jobs": jobs }))
+        .send()
+        .await
+        .expect("batch");
+    assert!(r.status().is_success());
+    let done = eventually(Duration::from_secs(90), || async {
+        let n = metric(
+            &c,
+            &served.url,
+            "weft_cluster_jobs",
+            &["adapter=\"wide\"", "state=\"succeeded\""],
+        )
+        .await;
+        (n >= 1000.0).then_some(())
+    })
+    .await;
+    assert!(done.is_some(), "all 1,000 jobs succeed");
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        64,
+        "at default flags the adapter reaches its limits.concurrency, and never passes it"
+    );
+}
