@@ -112,6 +112,16 @@ impl jobs::Host for Bare {
     ) -> wasmtime::Result<Result<String, jobs::JobError>> {
         Ok(Err(jobs::JobError::Unavailable("bare".into())))
     }
+    async fn enqueue_with_priority(
+        &mut self,
+        _o: String,
+        _i: String,
+        _d: u64,
+        _k: Option<String>,
+        _p: jobs::Priority,
+    ) -> wasmtime::Result<Result<String, jobs::JobError>> {
+        Ok(Err(jobs::JobError::Unavailable("bare".into())))
+    }
 }
 impl config::Host for Bare {
     async fn get(&mut self, _k: String) -> wasmtime::Result<Option<String>> {

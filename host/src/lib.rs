@@ -8,6 +8,7 @@ mod bindings;
 pub mod cadence;
 pub mod call;
 pub mod clock;
+mod connections;
 pub mod description;
 pub mod digest;
 pub mod egress;

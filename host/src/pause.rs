@@ -28,10 +28,13 @@ pub struct Paused {
     pub refuse_calls: bool,
 }
 
+/// Every paused adapter by name, as read at one moment.
+pub type PausedSet = Arc<BTreeMap<String, Paused>>;
+
 /// The paused adapters of a deployment.
 pub struct Pauses {
     store: Arc<dyn Store>,
-    read: std::sync::Mutex<Option<(Instant, Arc<BTreeMap<String, Paused>>)>>,
+    read: std::sync::Mutex<Option<(Instant, PausedSet)>>,
 }
 
 impl Pauses {
@@ -74,7 +77,7 @@ impl Pauses {
 
     /// Every paused adapter, as read within the last second. A store that cannot be read
     /// leaves the last set read in force (nothing paused if none was ever read).
-    pub async fn all(&self) -> Arc<BTreeMap<String, Paused>> {
+    pub async fn all(&self) -> PausedSet {
         let cached = self.read.lock().ok().and_then(|r| r.clone());
         if let Some((at, set)) = &cached
             && at.elapsed() < FRESH

@@ -69,3 +69,53 @@ pub(crate) async fn schedules(
         }
     }
 }
+
+/// `weft pause NAME [--refuse-calls]` (`refuse_calls` given) and `weft resume NAME` (none).
+pub(crate) async fn pause(
+    cli: &Cli,
+    adapter: &str,
+    refuse_calls: Option<bool>,
+) -> anyhow::Result<ExitCode> {
+    let pauses = weft::pause::Pauses::new(open_store(cli).await?);
+    match refuse_calls {
+        Some(refuse) => {
+            pauses.pause(adapter, refuse).await?;
+            let how = if refuse {
+                " (its calls are refused)"
+            } else {
+                ""
+            };
+            println!("{adapter} paused{how}");
+        }
+        None => {
+            let was = pauses.resume(adapter).await?;
+            println!(
+                "{adapter} {}",
+                if was { "resumed" } else { "was not paused" }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `weft check`'s last line: what the loaded adapters reserve of the instance pool, and the
+/// job workers `weft serve` would start with by default.
+pub(crate) fn deployment_totals(cli: &Cli, runtime: &Runtime) -> String {
+    let loaded: Vec<_> = runtime
+        .registry()
+        .names()
+        .iter()
+        .filter_map(|n| runtime.registry().get(n))
+        .collect();
+    let reserved: u32 = loaded
+        .iter()
+        .map(|a| weft::registry::reserved_instances(&a.manifest))
+        .sum();
+    let concurrency: u32 = loaded.iter().map(|a| a.manifest.limits.concurrency).sum();
+    format!(
+        "totals  {} adapters loaded; instances reserved {reserved} of {} (--max-instances); job workers by default {} (their limits.concurrency together, from 16 to 512)",
+        loaded.len(),
+        cli.max_instances,
+        (concurrency as usize).clamp(16, 512)
+    )
+}

@@ -18,7 +18,7 @@ mod logs;
 mod serve;
 
 use cli::{Cli, Command, JobsCommand, SchedulesCommand, TokensCommand};
-use control::{schedules, tokens};
+use control::{deployment_totals, pause, schedules, tokens};
 use jobs::jobs;
 use kit::fixtures;
 use logs::init_logs;
@@ -234,30 +234,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pause {
             adapter,
             refuse_calls,
-        } => {
-            let store = open_store(&cli).await?;
-            weft::pause::Pauses::new(store)
-                .pause(adapter, *refuse_calls)
-                .await?;
-            println!(
-                "{adapter} paused{}",
-                if *refuse_calls {
-                    " (its calls are refused)"
-                } else {
-                    ""
-                }
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
-        Command::Resume { adapter } => {
-            let store = open_store(&cli).await?;
-            let was = weft::pause::Pauses::new(store).resume(adapter).await?;
-            println!(
-                "{adapter} {}",
-                if was { "resumed" } else { "was not paused" }
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
+        } => return pause(&cli, adapter, Some(*refuse_calls)).await,
+        Command::Resume { adapter } => return pause(&cli, adapter, None).await,
         Command::Keygen => {
             println!("{}", weft::seal::StoreKey::generate_text());
             return Ok(ExitCode::SUCCESS);
@@ -334,25 +312,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            // The deployment's totals: what the loaded adapters reserve of the instance pool,
-            // and the job workers `weft serve` would start with by default.
-            let loaded: Vec<_> = runtime
-                .registry()
-                .names()
-                .iter()
-                .filter_map(|n| runtime.registry().get(n))
-                .collect();
-            let reserved: u32 = loaded
-                .iter()
-                .map(|a| weft::registry::reserved_instances(&a.manifest))
-                .sum();
-            let concurrency: u32 = loaded.iter().map(|a| a.manifest.limits.concurrency).sum();
-            println!(
-                "totals  {} adapters loaded; instances reserved {reserved} of {} (--max-instances); job workers by default {} (their limits.concurrency together, from 16 to 512)",
-                loaded.len(),
-                cli.max_instances,
-                (concurrency as usize).clamp(16, 512)
-            );
+            println!("{}", deployment_totals(&cli, &runtime));
             if failed > 0 {
                 eprintln!("{failed} manifest(s) failed");
                 return Ok(ExitCode::from(2));

@@ -116,6 +116,53 @@ pub(super) async fn bulk_retry(
     ))
 }
 
+/// Pauses an adapter's jobs and schedules (and its calls, if the form says `calls=refuse`).
+pub(super) async fn pause(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Path(adapter): Path<String>,
+    body: Body,
+) -> Response {
+    let form = match c.act(&headers, body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if !c.runtime.adapters().iter().any(|a| a.name == adapter) {
+        return back_to(&format!(
+            "/ui?done={}",
+            encode(&format!("no adapter {adapter}"))
+        ));
+    }
+    let refuse = form.get("calls").is_some_and(|v| v == "refuse");
+    match c.runtime.shared().pauses.pause(&adapter, refuse).await {
+        Ok(()) => {
+            tracing::info!(adapter = %adapter, refuse_calls = refuse, "console: adapter paused");
+            back_to("/ui")
+        }
+        Err(e) => store_down(e),
+    }
+}
+
+/// Resumes a paused adapter.
+pub(super) async fn resume(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Path(adapter): Path<String>,
+    body: Body,
+) -> Response {
+    if let Err(r) = c.act(&headers, body).await {
+        return r;
+    }
+    match c.runtime.shared().pauses.resume(&adapter).await {
+        Ok(_) => {
+            c.runtime.shared().jobs_wakeup.notify_waiters();
+            tracing::info!(adapter = %adapter, "console: adapter resumed");
+            back_to("/ui")
+        }
+        Err(e) => store_down(e),
+    }
+}
+
 pub(super) async fn run_now(
     State(c): State<Console>,
     headers: HeaderMap,

@@ -73,6 +73,8 @@ pub(crate) fn router(runtime: Arc<Runtime>, access: Access) -> Router {
         .route("/ui/jobs/{id}", get(job_page))
         .route("/ui/jobs/{id}/retry", post(retry))
         .route("/ui/jobs/{id}/cancel", post(cancel))
+        .route("/ui/adapters/{name}/pause", post(pause))
+        .route("/ui/adapters/{name}/resume", post(resume))
         .route("/ui/schedules", get(schedules_page))
         .route("/ui/schedules/{adapter}/{name}/run", post(run_now))
         .route("/ui/tokens", get(tokens_page))
@@ -197,11 +199,12 @@ macro_rules! viewer_or_return {
 
 // After the macro: the actions use it.
 mod actions;
-use actions::{bulk_retry, cancel, retry, run_now};
+use actions::{bulk_retry, cancel, pause, resume, retry, run_now};
 
 async fn adapters_page(State(c): State<Console>, headers: HeaderMap) -> Response {
     let viewer = viewer_or_return!(c, headers);
-    page(pages::adapters(&viewer, &c.runtime))
+    let paused = c.runtime.shared().pauses.all().await;
+    page(pages::adapters(&viewer, &c.runtime, &paused))
 }
 
 /// The jobs page's filter.

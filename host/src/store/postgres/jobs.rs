@@ -122,32 +122,8 @@ impl JobStore for PgStore {
         limit: u32,
         shares: &[(String, u32)],
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let shares: Vec<&(String, u32)> = shares.iter().filter(|(_, n)| *n > 0).collect();
-        if shares.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let limit = i64::from(limit);
-        let adapters: Vec<&str> = shares.iter().map(|(a, _)| a.as_str()).collect();
-        let caps: Vec<i64> = shares
-            .iter()
-            .map(|(_, n)| i64::from(*n).min(limit))
-            .collect();
-        // Each adapter's due jobs by a LATERAL range scan of (adapter, state, run_at_ms),
-        // stopping at its share, SKIP LOCKED so that other nodes pass over them; urgent jobs and
-        // lapsed leases from small scans of their own. Rows locked but not taken are free again
-        // at the commit. The update finds rows by their physical address (see job_claim_many).
-        let rows = sqlx::query(&format!(
-            "WITH shares AS (SELECT * FROM UNNEST($5::text[], $6::bigint[]) AS s(adapter, cap)),                   urgent AS (SELECT ctid AS row, id, adapter, priority, run_at_ms, 0 AS lapsed FROM jobs WHERE state = 'queued' AND priority > 0 AND run_at_ms <= $3 AND adapter = ANY($5) ORDER BY run_at_ms LIMIT $4 FOR UPDATE SKIP LOCKED),                   fair AS (SELECT j.* FROM shares s CROSS JOIN LATERAL (SELECT ctid AS row, id, adapter, priority, run_at_ms, 0 AS lapsed FROM jobs WHERE adapter = s.adapter AND state = 'queued' AND run_at_ms <= $3 ORDER BY run_at_ms LIMIT s.cap FOR UPDATE SKIP LOCKED) j),                   lapsed AS (SELECT ctid AS row, id, adapter, priority, run_at_ms, 1 AS lapsed FROM jobs WHERE state = 'running' AND lease_until_ms < $3 AND adapter = ANY($5) LIMIT $4 FOR UPDATE SKIP LOCKED),                   cand AS (SELECT DISTINCT ON (id) * FROM (SELECT * FROM urgent UNION ALL SELECT * FROM fair UNION ALL SELECT * FROM lapsed) u),                   ranked AS (SELECT c.row, c.priority, c.run_at_ms, c.lapsed, s.cap, row_number() OVER (PARTITION BY c.adapter ORDER BY c.lapsed DESC, c.priority DESC, c.run_at_ms) AS rn FROM cand c JOIN shares s ON s.adapter = c.adapter)              UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3              WHERE ctid = ANY(ARRAY(SELECT row FROM ranked WHERE rn <= cap ORDER BY rn, lapsed DESC, priority DESC, run_at_ms LIMIT $4))              RETURNING {CLAIM_COLUMNS}"
-        ))
-        .bind(owner)
-        .bind(lease_until_ms)
-        .bind(now_ms)
-        .bind(limit)
-        .bind(&adapters)
-        .bind(&caps)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(job_from_row).collect())
+        self.claim_fair(owner, now_ms, lease_until_ms, limit, shares)
+            .await
     }
 
     async fn job_get(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
@@ -235,13 +211,7 @@ impl JobStore for PgStore {
         before_ms: i64,
         limit: u32,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(crate::store::sql::JOB_PRUNE_SUCCEEDED)
-            .bind(before_ms)
-            .bind(crate::store::sql::like_prefix(op_prefix))
-            .bind(i64::from(limit))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        self.prune_succeeded(op_prefix, before_ms, limit).await
     }
 
     async fn job_release_owner(&self, owner: &str, now_ms: i64) -> Result<u64, StoreError> {
@@ -413,11 +383,11 @@ fn finish_query(
 }
 
 /// What a claim answers: a job without its attempt history (a worker has no use for it).
-const CLAIM_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms";
+pub(super) const CLAIM_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms";
 
 const JOB_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms, errors";
 
-fn job_from_row(r: &PgRow) -> JobRecord {
+pub(super) fn job_from_row(r: &PgRow) -> JobRecord {
     let json = |i: usize| {
         r.get::<Option<String>, _>(i)
             .and_then(|t| serde_json::from_str(&t).ok())

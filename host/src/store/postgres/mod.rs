@@ -160,8 +160,10 @@ fn split_schema(url: &str) -> (String, String) {
     (url, schema)
 }
 
+mod claim;
 mod jobs;
 mod kv;
 mod rate;
+mod retention;
 mod schedules;
 mod tokens;

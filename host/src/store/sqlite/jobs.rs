@@ -120,50 +120,8 @@ impl JobStore for SqliteStore {
         limit: u32,
         shares: &[(String, u32)],
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let shares: Vec<&(String, u32)> = shares.iter().filter(|(_, n)| *n > 0).collect();
-        if shares.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let limit = i64::from(limit);
-        // One compound statement: a range scan of (adapter, state, run_at_ms) per adapter,
-        // each stopping at that adapter's share; the urgent and lapsed scans read small
-        // indexes of their own. SQLite has no LATERAL, so the per-adapter scans are spelled
-        // out, as many as there are adapters with room.
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH shares (adapter, cap) AS (");
-        q.push_values(shares.iter(), |mut row, (adapter, cap)| {
-            row.push_bind(adapter.as_str()).push_bind(i64::from(*cap));
-        });
-        q.push("), cand (id, adapter, priority, run_at_ms, lapsed) AS (SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 0 FROM jobs WHERE state = 'queued' AND priority > 0 AND run_at_ms <= ");
-        q.push_bind(now_ms);
-        q.push(" AND adapter IN (SELECT adapter FROM shares) ORDER BY run_at_ms LIMIT ");
-        q.push_bind(limit);
-        q.push(")");
-        for (adapter, cap) in &shares {
-            q.push(" UNION SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 0 FROM jobs WHERE adapter = ");
-            q.push_bind(adapter.as_str());
-            q.push(" AND state = 'queued' AND run_at_ms <= ");
-            q.push_bind(now_ms);
-            q.push(" ORDER BY run_at_ms LIMIT ");
-            q.push_bind(i64::from(*cap).min(limit));
-            q.push(")");
-        }
-        q.push(" UNION SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 1 FROM jobs WHERE state = 'running' AND lease_until_ms < ");
-        q.push_bind(now_ms);
-        q.push(" AND adapter IN (SELECT adapter FROM shares) LIMIT ");
-        q.push_bind(limit);
-        q.push(
-            ")), ranked AS (SELECT c.id, c.priority, c.run_at_ms, c.lapsed, s.cap,              row_number() OVER (PARTITION BY c.adapter ORDER BY c.lapsed DESC, c.priority DESC, c.run_at_ms) AS rn              FROM cand c JOIN shares s ON s.adapter = c.adapter)              UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ",
-        );
-        q.push_bind(owner);
-        q.push(", lease_until_ms = ");
-        q.push_bind(lease_until_ms);
-        q.push(", updated_at_ms = ");
-        q.push_bind(now_ms);
-        q.push(" WHERE id IN (SELECT id FROM ranked WHERE rn <= cap ORDER BY rn, lapsed DESC, priority DESC, run_at_ms LIMIT ");
-        q.push_bind(limit);
-        q.push(format!(") RETURNING {CLAIM_COLUMNS}"));
-        let rows = q.build().fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(job_from_row).collect())
+        self.claim_fair(owner, now_ms, lease_until_ms, limit, shares)
+            .await
     }
 
     async fn job_get(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
@@ -251,13 +209,7 @@ impl JobStore for SqliteStore {
         before_ms: i64,
         limit: u32,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(crate::store::sql::JOB_PRUNE_SUCCEEDED)
-            .bind(before_ms)
-            .bind(crate::store::sql::like_prefix(op_prefix))
-            .bind(i64::from(limit))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        self.prune_succeeded(op_prefix, before_ms, limit).await
     }
 
     async fn job_release_owner(&self, owner: &str, now_ms: i64) -> Result<u64, StoreError> {
@@ -411,11 +363,11 @@ fn finish_query(
 }
 
 /// What a claim answers: a job without its attempt history (a worker has no use for it).
-const CLAIM_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms";
+pub(super) const CLAIM_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms";
 
 const JOB_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms, errors";
 
-fn job_from_row(r: &SqliteRow) -> JobRecord {
+pub(super) fn job_from_row(r: &SqliteRow) -> JobRecord {
     let json = |i: usize| {
         r.get::<Option<String>, _>(i)
             .and_then(|t| serde_json::from_str(&t).ok())

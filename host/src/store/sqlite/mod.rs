@@ -128,8 +128,10 @@ async fn open_lock(data_dir: &Path) -> Result<std::fs::File, StoreError> {
 
 impl crate::store::HealthStore for SqliteStore {}
 
+mod claim;
 mod jobs;
 mod kv;
 mod rate;
+mod retention;
 mod schedules;
 mod tokens;

@@ -3,7 +3,11 @@
 use super::*;
 
 /// Adapters: status, version, limits, hosts and the last hour of each.
-pub(crate) fn adapters(viewer: &Viewer, runtime: &Runtime) -> Markup {
+pub(crate) fn adapters(
+    viewer: &Viewer,
+    runtime: &Runtime,
+    paused: &std::collections::BTreeMap<String, crate::pause::Paused>,
+) -> Markup {
     let now = crate::clock::now_ms();
     let statuses = runtime.adapters();
     let recent = &runtime.shared().metrics.recent;
@@ -19,7 +23,21 @@ pub(crate) fn adapters(viewer: &Viewer, runtime: &Runtime) -> Markup {
                     @let loaded = runtime.registry().get(&s.name);
                     @let scrub = scrubber(runtime, &s.name);
                     article.card.adapter id=(format!("adapter-{}", s.name)) data-status=(s.status) {
-                        h2 { (s.name) " " span class=(format!("badge {}", s.status)) { (s.status) } }
+                        h2 { (s.name) " " span class=(format!("badge {}", s.status)) { (s.status) }
+                            @if let Some(p) = paused.get(&s.name) {
+                                " " span.badge.paused title=(format!("since {}", crate::clock::rfc3339(p.since_ms))) {
+                                    @if p.refuse_calls { "paused, calls refused" } @else { "paused" }
+                                }
+                            }
+                        }
+                        p.actions {
+                            @if paused.contains_key(&s.name) {
+                                (action(viewer, &format!("/ui/adapters/{}/resume", s.name), "Resume", "run", &[]))
+                            } @else {
+                                (action(viewer, &format!("/ui/adapters/{}/pause", s.name), "Pause jobs", "cancel", &[]))
+                                (action(viewer, &format!("/ui/adapters/{}/pause", s.name), "Pause jobs and calls", "cancel", &[("calls", "refuse")]))
+                            }
+                        }
                         @if let Some(e) = &s.error {
                             p.error role="alert" { (scrub.scrub(e)) }
                         }

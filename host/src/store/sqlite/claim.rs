@@ -1,0 +1,61 @@
+//! The fair claim on SQLite: see [`crate::store::JobStore::job_claim_fair`].
+
+use super::SqliteStore;
+use super::jobs::{CLAIM_COLUMNS, job_from_row};
+use crate::store::{JobRecord, StoreError};
+
+impl SqliteStore {
+    pub(super) async fn claim_fair(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: u32,
+        shares: &[(String, u32)],
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let shares: Vec<&(String, u32)> = shares.iter().filter(|(_, n)| *n > 0).collect();
+        if shares.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let limit = i64::from(limit);
+        // One compound statement: a range scan of (adapter, state, run_at_ms) per adapter,
+        // each stopping at that adapter's share; the urgent and lapsed scans read small
+        // indexes of their own. SQLite has no LATERAL, so the per-adapter scans are spelled
+        // out, as many as there are adapters with room.
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH shares (adapter, cap) AS (");
+        q.push_values(shares.iter(), |mut row, (adapter, cap)| {
+            row.push_bind(adapter.as_str()).push_bind(i64::from(*cap));
+        });
+        q.push("), cand (id, adapter, priority, run_at_ms, lapsed) AS (SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 0 FROM jobs WHERE state = 'queued' AND priority > 0 AND run_at_ms <= ");
+        q.push_bind(now_ms);
+        q.push(" AND adapter IN (SELECT adapter FROM shares) ORDER BY run_at_ms LIMIT ");
+        q.push_bind(limit);
+        q.push(")");
+        for (adapter, cap) in &shares {
+            q.push(" UNION SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 0 FROM jobs WHERE adapter = ");
+            q.push_bind(adapter.as_str());
+            q.push(" AND state = 'queued' AND run_at_ms <= ");
+            q.push_bind(now_ms);
+            q.push(" ORDER BY run_at_ms LIMIT ");
+            q.push_bind(i64::from(*cap).min(limit));
+            q.push(")");
+        }
+        q.push(" UNION SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 1 FROM jobs WHERE state = 'running' AND lease_until_ms < ");
+        q.push_bind(now_ms);
+        q.push(" AND adapter IN (SELECT adapter FROM shares) LIMIT ");
+        q.push_bind(limit);
+        q.push(
+            ")), ranked AS (SELECT c.id, c.priority, c.run_at_ms, c.lapsed, s.cap,              row_number() OVER (PARTITION BY c.adapter ORDER BY c.lapsed DESC, c.priority DESC, c.run_at_ms) AS rn              FROM cand c JOIN shares s ON s.adapter = c.adapter)              UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ",
+        );
+        q.push_bind(owner);
+        q.push(", lease_until_ms = ");
+        q.push_bind(lease_until_ms);
+        q.push(", updated_at_ms = ");
+        q.push_bind(now_ms);
+        q.push(" WHERE id IN (SELECT id FROM ranked WHERE rn <= cap ORDER BY rn, lapsed DESC, priority DESC, run_at_ms LIMIT ");
+        q.push_bind(limit);
+        q.push(format!(") RETURNING {CLAIM_COLUMNS}"));
+        let rows = q.build().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(job_from_row).collect())
+    }
+}
