@@ -166,6 +166,24 @@ async fn backlog_does_not_hold_back_another_adapter(store: Option<&str>) {
     )
     .await;
     assert!(queued > 5000.0, "the backlog was still there: {queued}");
+    // The lag each adapter's queue shows: bulk's work waits, ticker's does not.
+    let lag = |adapter: &'static str| {
+        let (c, url) = (c.clone(), url.clone());
+        async move {
+            let label = format!("adapter=\"{adapter}\"");
+            metric(
+                &c,
+                &url,
+                "weft_adapter_queue_lag_seconds",
+                &[label.as_str()],
+            )
+            .await
+        }
+    };
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (bulk_lag, ticker_lag) = (lag("bulk").await, lag("ticker").await);
+    assert!(bulk_lag >= 1.0, "bulk's oldest job waits: {bulk_lag}");
+    assert!(ticker_lag <= 2.0, "ticker's does not: {ticker_lag}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -395,5 +413,141 @@ async fn fifty_adapters_with_default_limits_load_and_one_reaches_its_concurrency
         peak.load(Ordering::SeqCst),
         64,
         "at default flags the adapter reaches its limits.concurrency, and never passes it"
+    );
+}
+
+/// Reads `key` of adapter `adapter`'s storage through its probe.
+async fn stored(c: &reqwest::Client, url: &str, adapter: &str, key: &str) -> Value {
+    let r: Value = c
+        .post(format!("{url}/v1/adapters/{adapter}/ops/storage"))
+        .json(&json!({ "key": key }))
+        .send()
+        .await
+        .expect("storage")
+        .json()
+        .await
+        .expect("json");
+    r["read"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_share_the_queue_fairly_and_a_dead_node_loses_nothing() {
+    let platform = slow_platform(Duration::from_millis(100)).await;
+    let schema = Schema(format!("f_{}", uuid::Uuid::new_v4().simple()));
+    let store = pg_url(&schema.0);
+    let dep = Deployment::new();
+    manifests(&dep, &platform);
+    let root = dep.manifests().parent().expect("root").to_path_buf();
+    let node = |i: usize| {
+        let data = root.join(format!("n{i}"));
+        Served::start_with(
+            &dep,
+            &[
+                "--store",
+                &store,
+                "--data",
+                data.to_str().expect("utf8"),
+                "--job-lease",
+                "3s",
+            ],
+        )
+    };
+    let mut nodes: Vec<Option<Served>> = (0..3).map(|i| Some(node(i))).collect();
+    let url = |nodes: &Vec<Option<Served>>, i: usize| nodes[i].as_ref().expect("alive").url.clone();
+    let c = reqwest::Client::new();
+    let first = url(&nodes, 0);
+    for batch in 0..10 {
+        let jobs: Vec<Value> = (0..1000)
+            .map(|i| json!({"op": "http-get", "input": {"url": format!("http://{platform}/slow?b={batch}&i={i}")}}))
+            .collect();
+        let r = c
+            .post(format!("{first}/v1/adapters/bulk/jobs:batch"))
+            .json(&json!({ "jobs": jobs }))
+            .send()
+            .await
+            .expect("batch");
+        assert!(r.status().is_success());
+    }
+    let jobs: Vec<Value> = (0..30)
+        .map(|i| json!({"op": "http-get", "input": {"url": format!("http://{platform}/slow?t={i}")}}))
+        .collect();
+    let r: Value = c
+        .post(format!("{first}/v1/adapters/ticker/jobs:batch"))
+        .json(&json!({ "jobs": jobs }))
+        .send()
+        .await
+        .expect("batch")
+        .json()
+        .await
+        .expect("json");
+    let ids: Vec<String> = r["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .map(|j| j["job_id"].as_str().expect("id").to_string())
+        .collect();
+    let started = Instant::now();
+    let ticks_before = stored(&c, &url(&nodes, 1), "ticker", "ticks")
+        .await
+        .as_str()
+        .and_then(|t| t.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    // One node dies in the middle of it all, holding leases.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    if let Some(n) = nodes[0].take() {
+        n.kill9();
+    }
+    let survivor = url(&nodes, 1);
+    let all_done = eventually(Duration::from_secs(60), || {
+        let (c, survivor, ids) = (c.clone(), survivor.clone(), ids.clone());
+        async move {
+            for id in &ids {
+                let v: Value = c
+                    .get(format!("{survivor}/v1/jobs/{id}"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                if v["state"] != "succeeded" {
+                    return None;
+                }
+            }
+            Some(())
+        }
+    })
+    .await;
+    assert!(
+        all_done.is_some(),
+        "every ticker job succeeds, the dead node's too"
+    );
+    let queued = metric(
+        &c,
+        &survivor,
+        "weft_cluster_jobs",
+        &["adapter=\"bulk\"", "state=\"queued\""],
+    )
+    .await;
+    assert!(
+        queued > 5000.0,
+        "while bulk's backlog is still there: {queued}"
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let ticks = stored(&c, &survivor, "ticker", "ticks")
+        .await
+        .as_str()
+        .and_then(|t| t.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        - ticks_before;
+    assert!(
+        ticks >= elapsed.floor() - 3.0 && ticks <= elapsed.ceil() + 1.0,
+        "{ticks} ticks in {elapsed:.1} s across the cluster (a node died)"
+    );
+    assert_eq!(
+        stored(&c, &survivor, "ticker", "overlap").await,
+        Value::Null,
+        "no tick ran twice at once"
     );
 }

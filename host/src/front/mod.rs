@@ -190,10 +190,25 @@ async fn ready(State(app): State<App>) -> Response {
 
 async fn metrics(State(app): State<App>) -> Response {
     let shared = app.runtime.shared();
-    if shared.metrics.job_counts_due(JOB_COUNT_EVERY)
-        && let Ok(counts) = shared.store.job_counts().await
-    {
-        shared.metrics.set_job_counts(&counts);
+    if shared.metrics.job_counts_due(JOB_COUNT_EVERY) {
+        if let Ok(counts) = shared.store.job_counts().await {
+            shared.metrics.set_job_counts(&counts);
+        }
+        let names = app.runtime.registry().names();
+        if let Ok(oldest) = shared.store.job_oldest_queued(&names).await {
+            let now = crate::clock::now_ms();
+            for name in names {
+                let lag = oldest
+                    .iter()
+                    .find(|(a, _)| *a == name)
+                    .map_or(0, |(_, due)| (now - due).max(0) / 1000);
+                shared
+                    .metrics
+                    .queue_lag
+                    .get_or_create(&crate::metrics::AdapterLabels { adapter: name })
+                    .set(lag);
+            }
+        }
     }
     if let Some(health) = shared.store.health() {
         shared.metrics.set_store_errors(&health.counts());

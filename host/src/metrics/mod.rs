@@ -68,6 +68,8 @@ pub struct Metrics {
     pub store_errors: Family<StoreErrorLabels, Counter>,
     /// 1 for an adapter an operator paused, 0 otherwise (refreshed at each scrape).
     pub adapter_paused: Family<AdapterLabels, Gauge>,
+    /// How long the adapter's oldest queued job has been due, seconds (0: nothing waits).
+    pub queue_lag: Family<AdapterLabels, Gauge>,
     /// The last hour of each adapter, minute by minute (the console's charts).
     pub recent: crate::recent::Recent,
     /// When the jobs table was last counted for a scrape.
@@ -121,6 +123,12 @@ impl Default for Metrics {
         let process_fds = Gauge::default();
         let store_errors = Family::<StoreErrorLabels, Counter>::default();
         let adapter_paused = Family::<AdapterLabels, Gauge>::default();
+        let queue_lag = Family::<AdapterLabels, Gauge>::default();
+        registry.register(
+            "adapter_queue_lag_seconds",
+            "How long the adapter's oldest queued job has been due (0: nothing waits): the wait its next job sees",
+            queue_lag.clone(),
+        );
         registry.register(
             "adapter_paused",
             "1 while an operator has paused the adapter's jobs and schedules",
@@ -283,6 +291,7 @@ impl Default for Metrics {
             process_fds,
             store_errors,
             adapter_paused,
+            queue_lag,
         }
     }
 }

@@ -322,6 +322,7 @@ watched! {
         false fn job_prune_succeeded(&self, op_prefix: &str, before_ms: i64, limit: u32) -> u64;
         false fn job_release_owner(&self, owner: &str, now_ms: i64) -> u64;
         false fn job_counts(&self) -> Vec<(String, JobState, i64)>;
+        false fn job_oldest_queued(&self, adapters: &[String]) -> Vec<(String, i64)>;
     } also {
         fn job_wakeup(&self) -> Option<Arc<tokio::sync::Notify>> {
             self.inner.job_wakeup()

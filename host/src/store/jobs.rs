@@ -361,6 +361,13 @@ pub trait JobStore: Send + Sync {
     /// Hands back every running job leased by `owner` (graceful shutdown); returns how many.
     async fn job_release_owner(&self, owner: &str, now_ms: i64) -> Result<u64, StoreError>;
 
+    /// For each of `adapters`, when its oldest queued job was due (unix ms), if it has one:
+    /// one index seek per adapter, for the lag of the queue each adapter sees.
+    async fn job_oldest_queued(
+        &self,
+        adapters: &[String],
+    ) -> Result<Vec<(String, i64)>, StoreError>;
+
     /// Job counts by adapter and state.
     async fn job_counts(&self) -> Result<Vec<(String, JobState, i64)>, StoreError>;
 

@@ -163,7 +163,7 @@ fn split_schema(url: &str) -> (String, String) {
 mod claim;
 mod jobs;
 mod kv;
+mod queue;
 mod rate;
-mod retention;
 mod schedules;
 mod tokens;

@@ -225,6 +225,13 @@ impl JobStore for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn job_oldest_queued(
+        &self,
+        adapters: &[String],
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        self.oldest_queued(adapters).await
+    }
+
     async fn job_counts(&self) -> Result<Vec<(String, JobState, i64)>, StoreError> {
         let rows = sqlx::query(crate::store::sql::JOB_COUNTS)
             .fetch_all(&self.reader)

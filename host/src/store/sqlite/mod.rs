@@ -131,7 +131,7 @@ impl crate::store::HealthStore for SqliteStore {}
 mod claim;
 mod jobs;
 mod kv;
+mod queue;
 mod rate;
-mod retention;
 mod schedules;
 mod tokens;

@@ -1,0 +1,44 @@
+//! The queue beyond claims on SQLite: each adapter's oldest queued job (the lag it sees,
+//! [`crate::store::JobStore::job_oldest_queued`]) and the pruning of succeeded schedule ticks
+//! ([`crate::store::JobStore::job_prune_succeeded`]).
+
+use super::SqliteStore;
+use crate::store::StoreError;
+
+impl SqliteStore {
+    pub(super) async fn oldest_queued(
+        &self,
+        adapters: &[String],
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        if adapters.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH s (adapter) AS (");
+        q.push_values(adapters.iter(), |mut row, a| {
+            row.push_bind(a.as_str());
+        });
+        q.push(
+            ") SELECT s.adapter, (SELECT run_at_ms FROM jobs WHERE jobs.adapter = s.adapter AND state = 'queued' ORDER BY run_at_ms LIMIT 1) FROM s",
+        );
+        let rows: Vec<(String, Option<i64>)> = q.build_query_as().fetch_all(&self.reader).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(a, at)| at.map(|at| (a, at)))
+            .collect())
+    }
+
+    pub(super) async fn prune_succeeded(
+        &self,
+        op_prefix: &str,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(crate::store::sql::JOB_PRUNE_SUCCEEDED)
+            .bind(before_ms)
+            .bind(crate::store::sql::like_prefix(op_prefix))
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
