@@ -75,5 +75,6 @@ bench: plugins wrk $(WASMTIME)
 	WEFT_BIN=$(CURDIR)/target/release/weft $(CARGO) bench -p weft-tests --bench reload
 	WEFT_BIN=$(CURDIR)/target/release/weft $(CARGO) bench -p weft-tests --bench cluster
 	WEFT_BIN=$(CURDIR)/target/release/weft $(CARGO) bench -p weft-tests --bench jobs
+	WEFT_BIN=$(CURDIR)/target/release/weft $(CARGO) bench -p weft-tests --bench fairness
 	WEFT_BIN=$(CURDIR)/target/release/weft $(CARGO) bench -p weft-tests --bench footprint
 	WEFT_BIN=$(CURDIR)/target/release/weft WASMTIME_BIN=$(CURDIR)/$(WASMTIME) $(CARGO) bench -p weft-tests --bench compare

@@ -3,9 +3,23 @@
 //! ([`crate::store::JobStore::job_prune_succeeded`]).
 
 use super::PgStore;
-use crate::store::StoreError;
+use crate::store::{JobState, StoreError};
+use sqlx::Row;
 
 impl PgStore {
+    pub(super) async fn counts(&self) -> Result<Vec<(String, JobState, i64)>, StoreError> {
+        let rows = sqlx::query(crate::store::sql::JOB_COUNTS)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                JobState::parse(r.get::<&str, _>(1))
+                    .map(|s| (r.get::<String, _>(0), s, r.get::<i64, _>(2)))
+            })
+            .collect())
+    }
+
     pub(super) async fn oldest_queued(
         &self,
         adapters: &[String],

@@ -233,16 +233,7 @@ impl JobStore for SqliteStore {
     }
 
     async fn job_counts(&self) -> Result<Vec<(String, JobState, i64)>, StoreError> {
-        let rows = sqlx::query(crate::store::sql::JOB_COUNTS)
-            .fetch_all(&self.reader)
-            .await?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| {
-                JobState::parse(r.get::<&str, _>(1))
-                    .map(|s| (r.get::<String, _>(0), s, r.get::<i64, _>(2)))
-            })
-            .collect())
+        self.counts().await
     }
 }
 
