@@ -215,7 +215,7 @@ async fn lag(store_kind: &str, backlog: usize) -> (Vec<f64>, f64) {
                 && l.contains("adapter=\"a\"")
                 && l.contains("state=\"succeeded\"")
         })
-        .filter_map(|l| l.split_whitespace().last()?.parse().ok())
+        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
         .sum();
     drop(served);
     drop_schema(schema).await;
