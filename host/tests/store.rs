@@ -885,11 +885,16 @@ async fn a_fair_claim_goes_round_the_adapters_within_their_shares() {
         ids.sort();
         assert_eq!(
             ids,
-            [
-                "a-0-0000", "a-0-0001", "a-0-0002", "b-0-0000", "b-0-0001", "c-1-0000"
-            ],
-            "{name}: round the adapters; c's urgent job ahead of its older normal ones, within its share of 1; d (no share) nothing"
+            ["a-0-0000", "a-0-0001", "b-0-0000", "b-0-0001", "c-1-0000"],
+            "{name}: round the adapters, two each (six among three with due work); c's urgent job ahead of its older normal ones, within its share of 1; d (no share) nothing"
         );
+        // The claimer claims again while it has room: the next round.
+        let next = s
+            .job_claim_fair("w", 1_000, 60_000, 1, &[("a".to_string(), 8)])
+            .await
+            .expect("claim");
+        assert_eq!(next.len(), 1, "{name}");
+        assert_eq!(next[0].id, "a-0-0002", "{name}");
         // Not due yet, or no share: nothing.
         let none = s
             .job_claim_fair("w", 1_000, 60_000, 10, &[("d".to_string(), 0)])

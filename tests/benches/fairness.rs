@@ -223,6 +223,39 @@ async fn lag(store_kind: &str, backlog: usize) -> (Vec<f64>, f64) {
     (waits, a_done / elapsed)
 }
 
+/// The claims table's rows for one store: one adapter, then ten.
+async fn claim_row(store: &str, name: &str) -> String {
+    let mut rows = String::new();
+    for adapters in [1, 10] {
+        let (mut before, mut fair) = (Vec::new(), Vec::new());
+        for _ in 0..2 {
+            before.push(claims(store, 20_000, adapters, false).await);
+            fair.push(claims(store, 20_000, adapters, true).await);
+        }
+        let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+        let (b, f) = (best(&before), best(&fair));
+        eprintln!("{name} {adapters} adapters: before {before:?}, fair {fair:?}");
+        rows.push_str(&format!(
+            "| {name} | {adapters} | {b:.0} | {f:.0} | **{:.2}×** |\n",
+            f / b
+        ));
+    }
+    rows
+}
+
+/// The lag table's row for one store.
+async fn lag_row(store: &str, name: &str) -> String {
+    let (waits, a_rate) = lag(store, 100_000).await;
+    eprintln!("{name} lag: {waits:?}, A {a_rate:.0} jobs/s");
+    format!(
+        "| {name} | 100,000 | {} | {:.0} ms | {:.0} ms | {:.0} ms | {a_rate:.0} |\n",
+        waits.len(),
+        percentile(&waits, 0.5),
+        percentile(&waits, 0.99),
+        waits.last().copied().unwrap_or(0.0)
+    )
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let stores: Vec<&str> = match std::env::var("BENCH_STORES").as_deref() {
@@ -230,6 +263,7 @@ async fn main() {
         Ok("postgres") => vec!["postgres"],
         _ => vec!["sqlite", "postgres"],
     };
+    let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "claims,lag".into());
     let mut claim_rows = String::new();
     let mut lag_rows = String::new();
     for store in &stores {
@@ -238,29 +272,12 @@ async fn main() {
         } else {
             "PostgreSQL"
         };
-        for adapters in [1, 10] {
-            let (mut before, mut fair) = (Vec::new(), Vec::new());
-            for _ in 0..2 {
-                before.push(claims(store, 20_000, adapters, false).await);
-                fair.push(claims(store, 20_000, adapters, true).await);
-            }
-            let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
-            let (b, f) = (best(&before), best(&fair));
-            eprintln!("{name} {adapters} adapters: before {before:?}, fair {fair:?}");
-            claim_rows.push_str(&format!(
-                "| {name} | {adapters} | {b:.0} | {f:.0} | **{:.2}×** |\n",
-                f / b
-            ));
+        if parts.contains("claims") {
+            claim_rows.push_str(&claim_row(store, name).await);
         }
-        let (waits, a_rate) = lag(store, 100_000).await;
-        eprintln!("{name} lag: {waits:?}, A {a_rate:.0} jobs/s");
-        lag_rows.push_str(&format!(
-            "| {name} | 100,000 | {} | {:.0} ms | {:.0} ms | {:.0} ms | {a_rate:.0} |\n",
-            waits.len(),
-            percentile(&waits, 0.5),
-            percentile(&waits, 0.99),
-            waits.last().copied().unwrap_or(0.0)
-        ));
+        if parts.contains("lag") {
+            lag_rows.push_str(&lag_row(store, name).await);
+        }
     }
     let table = format!(
         "## Fair claims: their cost, and another adapter's wait behind a backlog\n\nCommand: `make bench` (this part: `WEFT_BIN=target/release/weft cargo bench -p weft-tests --bench fairness`). Machine: nproc {}, {}.\n\nClaim and finish of 20,000 due jobs, 64 a claim, through the store (best of two alternating rounds): the claim before the fair queue (the earliest due jobs of all adapters together) against the fair claim (each adapter's share from an index of its own, round the adapters).\n\n| store | adapters | before, jobs/s | fair, jobs/s | fair / before |\n|---|---|---|---|---|\n{claim_rows}\nA release `weft serve` at default flags (tokens off, workers auto); 100,000 jobs due on adapter A (`limits.concurrency = 64`); 50 jobs sent to adapter B one every 100 ms: each B job's wait from enqueue to success, and A's jobs/s over the same time.\n\n| store | A's jobs due | B's jobs | B's wait p50 | p99 | max | A's jobs/s meanwhile |\n|---|---|---|---|---|---|---|\n{lag_rows}",

@@ -53,6 +53,27 @@ async fn metric(c: &reqwest::Client, url: &str, family: &str, labels: &[&str]) -
         .sum()
 }
 
+/// Waits (a minute at most) for every job of `ids` to have succeeded.
+async fn all_succeeded(c: &reqwest::Client, url: &str, ids: &[String]) -> Option<()> {
+    eventually(Duration::from_secs(60), || async move {
+        for id in ids {
+            let v: Value = c
+                .get(format!("{url}/v1/jobs/{id}"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            if v["state"] != "succeeded" {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await
+}
+
 async fn backlog_does_not_hold_back_another_adapter(store: Option<&str>) {
     let platform = slow_platform(Duration::from_millis(100)).await;
     let dep = Deployment::new();
@@ -111,26 +132,7 @@ async fn backlog_does_not_hold_back_another_adapter(store: Option<&str>) {
     let ticks_before = ticks_at(c.clone(), url.clone()).await;
     // Every one of ticker's jobs ends while bulk's backlog is still more than three quarters
     // there.
-    let all_done = eventually(Duration::from_secs(60), || {
-        let (c, url, ids) = (c.clone(), url.clone(), ids.clone());
-        async move {
-            for id in &ids {
-                let v: Value = c
-                    .get(format!("{url}/v1/jobs/{id}"))
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
-                if v["state"] != "succeeded" {
-                    return None;
-                }
-            }
-            Some(())
-        }
-    })
-    .await;
+    let all_done = all_succeeded(&c, &url, &ids).await;
     let bulk_done = metric(
         &c,
         &url,
@@ -498,26 +500,7 @@ async fn three_nodes_share_the_queue_fairly_and_a_dead_node_loses_nothing() {
         n.kill9();
     }
     let survivor = url(&nodes, 1);
-    let all_done = eventually(Duration::from_secs(60), || {
-        let (c, survivor, ids) = (c.clone(), survivor.clone(), ids.clone());
-        async move {
-            for id in &ids {
-                let v: Value = c
-                    .get(format!("{survivor}/v1/jobs/{id}"))
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
-                if v["state"] != "succeeded" {
-                    return None;
-                }
-            }
-            Some(())
-        }
-    })
-    .await;
+    let all_done = all_succeeded(&c, &survivor, &ids).await;
     assert!(
         all_done.is_some(),
         "every ticker job succeeds, the dead node's too"

@@ -24,11 +24,21 @@ impl PgStore {
             .map(|(_, n)| i64::from(*n).min(limit))
             .collect();
         // Each adapter's due jobs by a LATERAL range scan of (adapter, state, run_at_ms),
-        // stopping at its share, SKIP LOCKED so that other nodes pass over them; urgent jobs and
+        // stopping at its share of a round (its free concurrency, and no more than the claim
+        // divided among the adapters with due work), SKIP LOCKED so that other nodes pass over them; urgent jobs and
         // lapsed leases from small scans of their own. Rows locked but not taken are free again
         // at the commit. The update finds rows by their physical address (see job_claim_many).
         let rows = sqlx::query(&format!(
-            "WITH shares AS (SELECT * FROM UNNEST($5::text[], $6::bigint[]) AS s(adapter, cap)),                   urgent AS (SELECT ctid AS row, id, adapter, priority, run_at_ms, 0 AS lapsed FROM jobs WHERE state = 'queued' AND priority > 0 AND run_at_ms <= $3 AND adapter = ANY($5) ORDER BY run_at_ms LIMIT $4 FOR UPDATE SKIP LOCKED),                   fair AS (SELECT j.* FROM shares s CROSS JOIN LATERAL (SELECT ctid AS row, id, adapter, priority, run_at_ms, 0 AS lapsed FROM jobs WHERE adapter = s.adapter AND state = 'queued' AND run_at_ms <= $3 ORDER BY run_at_ms LIMIT s.cap FOR UPDATE SKIP LOCKED) j),                   lapsed AS (SELECT ctid AS row, id, adapter, priority, run_at_ms, 1 AS lapsed FROM jobs WHERE state = 'running' AND lease_until_ms < $3 AND adapter = ANY($5) LIMIT $4 FOR UPDATE SKIP LOCKED),                   cand AS (SELECT DISTINCT ON (id) * FROM (SELECT * FROM urgent UNION ALL SELECT * FROM fair UNION ALL SELECT * FROM lapsed) u),                   ranked AS (SELECT c.row, c.priority, c.run_at_ms, c.lapsed, s.cap, row_number() OVER (PARTITION BY c.adapter ORDER BY c.lapsed DESC, c.priority DESC, c.run_at_ms) AS rn FROM cand c JOIN shares s ON s.adapter = c.adapter)              UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3              WHERE ctid = ANY(ARRAY(SELECT row FROM ranked WHERE rn <= cap ORDER BY rn, lapsed DESC, priority DESC, run_at_ms LIMIT $4))              RETURNING {CLAIM_COLUMNS}"
+            "WITH shares AS (SELECT * FROM UNNEST($5::text[], $6::bigint[]) AS s(adapter, cap)), \
+                  active AS (SELECT GREATEST(1, COUNT(*)) AS n FROM shares s WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.adapter = s.adapter AND state = 'queued' AND run_at_ms <= $3)), \
+                  urgent AS (SELECT ctid AS row, id, adapter, priority, run_at_ms, 0 AS lapsed FROM jobs WHERE state = 'queued' AND priority > 0 AND run_at_ms <= $3 AND adapter = ANY($5) ORDER BY run_at_ms LIMIT $4 FOR UPDATE SKIP LOCKED), \
+                  fair AS (SELECT j.* FROM shares s CROSS JOIN active a CROSS JOIN LATERAL (SELECT ctid AS row, id, adapter, priority, run_at_ms, 0 AS lapsed FROM jobs WHERE adapter = s.adapter AND state = 'queued' AND run_at_ms <= $3 AND priority = 0 ORDER BY run_at_ms LIMIT LEAST(s.cap, ($4 + a.n - 1) / a.n) FOR UPDATE SKIP LOCKED) j), \
+                  lapsed AS (SELECT ctid AS row, id, adapter, priority, run_at_ms, 1 AS lapsed FROM jobs WHERE state = 'running' AND lease_until_ms < $3 AND adapter = ANY($5) LIMIT $4 FOR UPDATE SKIP LOCKED), \
+                  cand AS (SELECT * FROM urgent UNION ALL SELECT * FROM fair UNION ALL SELECT * FROM lapsed), \
+                  ranked AS (SELECT c.row, c.priority, c.run_at_ms, c.lapsed, s.cap, row_number() OVER (PARTITION BY c.adapter ORDER BY c.lapsed DESC, c.priority DESC, c.run_at_ms) AS rn FROM cand c JOIN shares s ON s.adapter = c.adapter) \
+             UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3 \
+             WHERE ctid = ANY(ARRAY(SELECT row FROM ranked WHERE rn <= cap ORDER BY rn, lapsed DESC, priority DESC, run_at_ms LIMIT $4)) \
+             RETURNING {CLAIM_COLUMNS}"
         ))
         .bind(owner)
         .bind(lease_until_ms)

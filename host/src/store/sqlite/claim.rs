@@ -19,33 +19,43 @@ impl SqliteStore {
         }
         let limit = i64::from(limit);
         // One compound statement: a range scan of (adapter, state, run_at_ms) per adapter,
-        // each stopping at that adapter's share; the urgent and lapsed scans read small
-        // indexes of their own. SQLite has no LATERAL, so the per-adapter scans are spelled
-        // out, as many as there are adapters with room.
+        // each stopping at that adapter's share of a round (its free concurrency, and no more
+        // than the claim divided among the adapters that have due work: one index probe each);
+        // the urgent and lapsed scans read small indexes of their own. SQLite has no LATERAL,
+        // so the per-adapter scans are spelled out, as many as there are adapters with room.
+        // A round that comes up short is followed by another at once (the claimer claims
+        // again while it has free workers).
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH shares (adapter, cap) AS (");
         q.push_values(shares.iter(), |mut row, (adapter, cap)| {
             row.push_bind(adapter.as_str()).push_bind(i64::from(*cap));
         });
-        q.push("), cand (id, adapter, priority, run_at_ms, lapsed) AS (SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 0 FROM jobs WHERE state = 'queued' AND priority > 0 AND run_at_ms <= ");
+        q.push("), active (n) AS (SELECT max(1, count(*)) FROM shares s WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.adapter = s.adapter AND state = 'queued' AND run_at_ms <= ");
+        q.push_bind(now_ms);
+        q.push(")), round (n) AS (SELECT (");
+        q.push_bind(limit);
+        q.push(" + n - 1) / n FROM active), cand (id, adapter, priority, run_at_ms, lapsed) AS (SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 0 FROM jobs WHERE state = 'queued' AND priority > 0 AND run_at_ms <= ");
         q.push_bind(now_ms);
         q.push(" AND adapter IN (SELECT adapter FROM shares) ORDER BY run_at_ms LIMIT ");
         q.push_bind(limit);
         q.push(")");
         for (adapter, cap) in &shares {
-            q.push(" UNION SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 0 FROM jobs WHERE adapter = ");
+            q.push(" UNION ALL SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 0 FROM jobs WHERE adapter = ");
             q.push_bind(adapter.as_str());
             q.push(" AND state = 'queued' AND run_at_ms <= ");
             q.push_bind(now_ms);
-            q.push(" ORDER BY run_at_ms LIMIT ");
+            q.push(" AND priority = 0 ORDER BY run_at_ms LIMIT min(");
             q.push_bind(i64::from(*cap).min(limit));
-            q.push(")");
+            q.push(", (SELECT n FROM round)))");
         }
-        q.push(" UNION SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 1 FROM jobs WHERE state = 'running' AND lease_until_ms < ");
+        q.push(" UNION ALL SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 1 FROM jobs WHERE state = 'running' AND lease_until_ms < ");
         q.push_bind(now_ms);
         q.push(" AND adapter IN (SELECT adapter FROM shares) LIMIT ");
         q.push_bind(limit);
         q.push(
-            ")), ranked AS (SELECT c.id, c.priority, c.run_at_ms, c.lapsed, s.cap,              row_number() OVER (PARTITION BY c.adapter ORDER BY c.lapsed DESC, c.priority DESC, c.run_at_ms) AS rn              FROM cand c JOIN shares s ON s.adapter = c.adapter)              UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ",
+            ")), ranked AS (SELECT c.id, c.priority, c.run_at_ms, c.lapsed, s.cap, \
+             row_number() OVER (PARTITION BY c.adapter ORDER BY c.lapsed DESC, c.priority DESC, c.run_at_ms) AS rn \
+             FROM cand c JOIN shares s ON s.adapter = c.adapter) \
+             UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ",
         );
         q.push_bind(owner);
         q.push(", lease_until_ms = ");
