@@ -136,45 +136,30 @@ fn html_forms(value: &str) -> Vec<String> {
             .replace('"', "&quot;")
             .replace('\'', apos)
     };
-    let mut forms = vec![escape("&#39;"), escape("&#x27;"), escape("&apos;")];
-    forms.push(
-        value
-            .chars()
-            .map(|c| format!("&#{};", u32::from(c)))
-            .collect(),
-    );
-    forms.push(
-        value
-            .chars()
-            .map(|c| format!("&#x{:x};", u32::from(c)))
-            .collect(),
-    );
-    // Only the characters outside letters and digits as references (what most escapers do).
-    forms.push(
+    let decimal = |c: char| format!("&#{};", u32::from(c));
+    let hex = |c: char| format!("&#x{:x};", u32::from(c));
+    // Every character as a reference, or (what most escapers do) all but letters and digits.
+    let referenced = |reference: &dyn Fn(char) -> String, all: bool| -> String {
         value
             .chars()
             .map(|c| {
-                if c.is_ascii_alphanumeric() {
+                if !all && c.is_ascii_alphanumeric() {
                     c.to_string()
                 } else {
-                    format!("&#{};", u32::from(c))
+                    reference(c)
                 }
             })
-            .collect(),
-    );
-    forms.push(
-        value
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_string()
-                } else {
-                    format!("&#x{:x};", u32::from(c))
-                }
-            })
-            .collect(),
-    );
-    forms
+            .collect()
+    };
+    vec![
+        escape("&#39;"),
+        escape("&#x27;"),
+        escape("&apos;"),
+        referenced(&decimal, true),
+        referenced(&hex, true),
+        referenced(&decimal, false),
+        referenced(&hex, false),
+    ]
 }
 
 fn form_urlencoded_byte_serialize(value: &str) -> String {
