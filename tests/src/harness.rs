@@ -417,3 +417,58 @@ pub async fn job_in_state(
     })
     .await
 }
+
+/// The PostgreSQL server the tests use (`WEFT_TEST_POSTGRES`, else the local `test` database).
+pub fn pg_base_url() -> String {
+    std::env::var("WEFT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh schema for one test on the tests' PostgreSQL, dropped with everything in it when
+/// this is dropped.
+pub struct PgSchema {
+    /// The schema's name.
+    pub name: String,
+}
+
+impl PgSchema {
+    /// A schema named `prefix_` and a random suffix.
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            name: format!("{prefix}_{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// The store URL of this schema (`--store`).
+    pub fn url(&self) -> String {
+        format!("{}?schema={}", pg_base_url(), self.name)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .arg(pg_base_url())
+            .args([
+                "-qc",
+                &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+            ])
+            .output();
+    }
+}
+
+/// The sum of the `/metrics` samples of `family` whose labels contain every one of `labels`.
+pub async fn metric(c: &reqwest::Client, url: &str, family: &str, labels: &[&str]) -> f64 {
+    let text = c
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .filter(|l| l.starts_with(family) && labels.iter().all(|x| l.contains(x)))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .sum()
+}

@@ -4,7 +4,9 @@
 
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use weft_tests::harness::{Deployment, Served, component, eventually, weft_command};
+use weft_tests::harness::{
+    Deployment, PgSchema, Served, component, eventually, metric, weft_command,
+};
 
 /// A platform that answers every request after `delay`.
 async fn slow_platform(delay: Duration) -> String {
@@ -36,21 +38,37 @@ fn manifests(dep: &Deployment, platform: &str) {
     );
 }
 
-/// A value of `/metrics`: the sum of the samples of `family` whose labels contain every one of
-/// `labels`.
-async fn metric(c: &reqwest::Client, url: &str, family: &str, labels: &[&str]) -> f64 {
-    let text = c
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .filter(|l| l.starts_with(family) && labels.iter().all(|x| l.contains(x)))
-        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
-        .sum()
+/// Enqueues `n` jobs on `adapter`, each a GET of the slow platform, 1,000 a batch; answers
+/// their ids.
+async fn slow_jobs(
+    c: &reqwest::Client,
+    url: &str,
+    adapter: &str,
+    platform: &str,
+    n: usize,
+) -> Vec<String> {
+    let mut ids = Vec::with_capacity(n);
+    for start in (0..n).step_by(1000) {
+        let jobs: Vec<Value> = (start..n.min(start + 1000))
+            .map(|i| json!({"op": "http-get", "input": {"url": format!("http://{platform}/slow?{adapter}={i}")}}))
+            .collect();
+        let r: Value = c
+            .post(format!("{url}/v1/adapters/{adapter}/jobs:batch"))
+            .json(&json!({ "jobs": jobs }))
+            .send()
+            .await
+            .expect("batch")
+            .json()
+            .await
+            .expect("json");
+        let batch = r["jobs"].as_array().unwrap_or_else(|| panic!("{r}"));
+        ids.extend(
+            batch
+                .iter()
+                .map(|j| j["job_id"].as_str().expect("id").to_string()),
+        );
+    }
+    ids
 }
 
 /// Waits (a minute at most) for every job of `ids` to have succeeded.
@@ -86,39 +104,9 @@ async fn backlog_does_not_hold_back_another_adapter(store: Option<&str>) {
     let url = served.url.clone();
     let c = reqwest::Client::new();
     // 10,000 jobs on `bulk`, each a 100 ms platform call: about two minutes of its work at
-    // its concurrency of 8.
-    for batch in 0..10 {
-        let jobs: Vec<Value> = (0..1000)
-            .map(|i| json!({"op": "http-get", "input": {"url": format!("http://{platform}/slow?b={batch}&i={i}")}}))
-            .collect();
-        let r = c
-            .post(format!("{url}/v1/adapters/bulk/jobs:batch"))
-            .json(&json!({ "jobs": jobs }))
-            .send()
-            .await
-            .expect("batch");
-        assert!(r.status().is_success(), "{:?}", r.text().await);
-    }
-    // 50 jobs on `ticker` behind them.
-    let jobs: Vec<Value> = (0..50)
-        .map(|i| json!({"op": "http-get", "input": {"url": format!("http://{platform}/slow?t={i}")}}))
-        .collect();
-    let r: Value = c
-        .post(format!("{url}/v1/adapters/ticker/jobs:batch"))
-        .json(&json!({ "jobs": jobs }))
-        .send()
-        .await
-        .expect("batch")
-        .json()
-        .await
-        .expect("json");
-    let ids: Vec<String> = r["jobs"]
-        .as_array()
-        .expect("jobs")
-        .iter()
-        .map(|j| j["job_id"].as_str().expect("id").to_string())
-        .collect();
-    assert_eq!(ids.len(), 50, "{r}");
+    // its concurrency of 8; then 50 on `ticker` behind them.
+    slow_jobs(&c, &url, "bulk", &platform, 10_000).await;
+    let ids = slow_jobs(&c, &url, "ticker", &platform, 50).await;
     let ticks_at = |c: reqwest::Client, url: String| async move {
         metric(
             &c,
@@ -193,28 +181,10 @@ async fn a_backlog_on_one_adapter_does_not_hold_back_another_on_sqlite() {
     backlog_does_not_hold_back_another_adapter(None).await;
 }
 
-/// A fresh PostgreSQL schema, dropped when the test ends.
-struct Schema(String);
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("psql")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc"])
-            .arg(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0))
-            .output();
-    }
-}
-
-fn pg_url(schema: &str) -> String {
-    let base = std::env::var("WEFT_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    format!("{base}?schema={schema}")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_on_one_adapter_does_not_hold_back_another_on_postgres() {
-    let schema = Schema(format!("f_{}", uuid::Uuid::new_v4().simple()));
-    backlog_does_not_hold_back_another_adapter(Some(&pg_url(&schema.0))).await;
+    let schema = PgSchema::new("f");
+    backlog_does_not_hold_back_another_adapter(Some(&schema.url())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -435,8 +405,8 @@ async fn stored(c: &reqwest::Client, url: &str, adapter: &str, key: &str) -> Val
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_share_the_queue_fairly_and_a_dead_node_loses_nothing() {
     let platform = slow_platform(Duration::from_millis(100)).await;
-    let schema = Schema(format!("f_{}", uuid::Uuid::new_v4().simple()));
-    let store = pg_url(&schema.0);
+    let schema = PgSchema::new("f");
+    let store = schema.url();
     let dep = Deployment::new();
     manifests(&dep, &platform);
     let root = dep.manifests().parent().expect("root").to_path_buf();
@@ -458,36 +428,8 @@ async fn three_nodes_share_the_queue_fairly_and_a_dead_node_loses_nothing() {
     let url = |nodes: &Vec<Option<Served>>, i: usize| nodes[i].as_ref().expect("alive").url.clone();
     let c = reqwest::Client::new();
     let first = url(&nodes, 0);
-    for batch in 0..10 {
-        let jobs: Vec<Value> = (0..1000)
-            .map(|i| json!({"op": "http-get", "input": {"url": format!("http://{platform}/slow?b={batch}&i={i}")}}))
-            .collect();
-        let r = c
-            .post(format!("{first}/v1/adapters/bulk/jobs:batch"))
-            .json(&json!({ "jobs": jobs }))
-            .send()
-            .await
-            .expect("batch");
-        assert!(r.status().is_success());
-    }
-    let jobs: Vec<Value> = (0..30)
-        .map(|i| json!({"op": "http-get", "input": {"url": format!("http://{platform}/slow?t={i}")}}))
-        .collect();
-    let r: Value = c
-        .post(format!("{first}/v1/adapters/ticker/jobs:batch"))
-        .json(&json!({ "jobs": jobs }))
-        .send()
-        .await
-        .expect("batch")
-        .json()
-        .await
-        .expect("json");
-    let ids: Vec<String> = r["jobs"]
-        .as_array()
-        .expect("jobs")
-        .iter()
-        .map(|j| j["job_id"].as_str().expect("id").to_string())
-        .collect();
+    slow_jobs(&c, &first, "bulk", &platform, 10_000).await;
+    let ids = slow_jobs(&c, &first, "ticker", &platform, 30).await;
     let started = Instant::now();
     let ticks_before = stored(&c, &url(&nodes, 1), "ticker", "ticks")
         .await

@@ -172,38 +172,15 @@ async fn a_full_disk_loses_no_acknowledged_job_and_writing_resumes_by_itself() {
     );
     let data = disk.mount.join("data");
     let log = dep.manifests().join("../serve.log");
-    let file = std::fs::File::create(&log).expect("log");
-    let start = |file: std::fs::File| {
-        let mut command = weft_command();
-        command
-            .arg("--manifests")
-            .arg(dep.manifests())
-            .arg("--data")
-            .arg(&data)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--insecure-no-auth",
-                "--workers",
-                "4",
-            ])
-            .env("WEFT_LOG", "info")
-            .stdout(std::process::Stdio::piped())
-            .stderr(file);
-        let mut child = command.spawn().expect("weft serve");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("address line");
+    let start = |log: &Path| {
+        let (child, line) = spawn_serve(&dep, &data, log, &["--workers", "4"]);
         let url = line
-            .trim()
             .strip_prefix("weft listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_string();
         (child, url)
     };
-    let (mut child, url) = start(file);
+    let (mut child, url) = start(&log);
     let c = client();
 
     let (mut acked, refused) = enqueue_keys(&url, &platform, (0..8).map(|i| format!("a{i}"))).await;
@@ -294,8 +271,7 @@ async fn a_full_disk_loses_no_acknowledged_job_and_writing_resumes_by_itself() {
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
-    let file = std::fs::File::create(dep.manifests().join("../serve2.log")).expect("log");
-    let (mut child, url) = start(file);
+    let (mut child, url) = start(&dep.manifests().join("../serve2.log"));
     check_all(url).await;
     let _ = child.kill();
     let _ = child.wait();
@@ -305,13 +281,19 @@ async fn a_full_disk_loses_no_acknowledged_job_and_writing_resumes_by_itself() {
 // A corrupt page, two processes at once, a missing key file, an early stop signal.
 
 /// Starts `weft serve` on `data`; answers the child and its first stdout line.
-fn spawn_serve(dep: &Deployment, data: &Path, log: &Path) -> (std::process::Child, String) {
+fn spawn_serve(
+    dep: &Deployment,
+    data: &Path,
+    log: &Path,
+    extra: &[&str],
+) -> (std::process::Child, String) {
     let mut child = weft_command()
         .arg("--manifests")
         .arg(dep.manifests())
         .arg("--data")
         .arg(data)
         .args(["serve", "--listen", "127.0.0.1:0", "--insecure-no-auth"])
+        .args(extra)
         .env("WEFT_LOG", "info")
         .stdout(std::process::Stdio::piped())
         .stderr(std::fs::File::create(log).expect("log"))
@@ -363,7 +345,7 @@ async fn a_corrupt_store_is_not_ready() {
     }
     std::fs::write(&db, bytes).expect("corrupt");
     let log = dep.manifests().join("../corrupt.log");
-    let (mut child, line) = spawn_serve(&dep, &dep.data(), &log);
+    let (mut child, line) = spawn_serve(&dep, &dep.data(), &log, &[]);
     if let Some(url) = line.strip_prefix("weft listening on ") {
         let why = eventually(Duration::from_secs(20), || {
             let (c, url) = (c.clone(), url.to_string());
@@ -400,8 +382,8 @@ async fn two_processes_started_at_once_on_a_new_data_folder_both_serve() {
             dep.manifests().join("../b.log"),
         ];
         let (first, second) = std::thread::scope(|s| {
-            let a = s.spawn(|| spawn_serve(&dep, &data, &logs[0]));
-            let b = s.spawn(|| spawn_serve(&dep, &data, &logs[1]));
+            let a = s.spawn(|| spawn_serve(&dep, &data, &logs[0], &[]));
+            let b = s.spawn(|| spawn_serve(&dep, &data, &logs[1], &[]));
             (a.join().expect("a"), b.join().expect("b"))
         });
         for ((mut child, line), log) in [first, second].into_iter().zip(&logs) {
@@ -451,7 +433,7 @@ async fn a_stop_signal_right_after_the_listening_line_drains() {
     dep.manifest("probe", &probe_manifest("probe", ""));
     for trial in 0..5 {
         let log = dep.manifests().join(format!("../stop{trial}.log"));
-        let (mut child, line) = spawn_serve(&dep, &dep.data(), &log);
+        let (mut child, line) = spawn_serve(&dep, &dep.data(), &log, &[]);
         assert!(line.starts_with("weft listening on "), "{line}");
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &child.id().to_string()])

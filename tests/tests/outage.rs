@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
-use weft_tests::harness::{Deployment, Served, component, eventually};
+use weft_tests::harness::{Deployment, PgSchema, Served, component, eventually, metric};
 
 fn pg_url_at(port: u16, schema: &str) -> String {
     format!("postgres://postgres@127.0.0.1:{port}/test?schema={schema}")
@@ -95,26 +95,6 @@ async fn pump(
     }
 }
 
-/// Drops the test's schema on the real server when the test ends.
-struct Schema(String);
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "test",
-                "-qc",
-                &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0),
-            ])
-            .output();
-    }
-}
-
 fn sign(secret: &[u8], ts: &str, body: &str) -> String {
     use hmac::{Hmac, Mac};
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("key");
@@ -125,8 +105,8 @@ fn sign(secret: &[u8], ts: &str, body: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_or_down_store_gets_bounded_answers_and_says_so() {
     let proxy = Proxy::start().await;
-    let schema = Schema(format!("o_{}", uuid::Uuid::new_v4().simple()));
-    let store = pg_url_at(proxy.port, &schema.0);
+    let schema = PgSchema::new("o");
+    let store = pg_url_at(proxy.port, &schema.name);
     let dep = Deployment::new();
     let secret = dep.secret("hook", "outage-hook-secret");
     dep.manifest(
@@ -216,21 +196,8 @@ async fn a_hung_or_down_store_gets_bounded_answers_and_says_so() {
         .await;
         assert!(ready.is_some(), "{mode:?}: ready again");
     }
-    let metrics = c
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let stalled = metrics
-        .lines()
-        .find(|l| l.starts_with("weft_store_errors_total{class=\"stalled\"}"))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    assert!(stalled > 0.0, "stalls are counted:\n{metrics}");
+    let stalled = metric(&c, &url, "weft_store_errors_total", &["class=\"stalled\""]).await;
+    assert!(stalled > 0.0, "stalls are counted");
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
         text.contains("store call failed") && text.contains("stalled"),

@@ -126,7 +126,7 @@ pub struct Failure {
 pub struct Outcome {
     /// Tokens handed out, by scope.
     pub tokens_used: Vec<(String, String)>,
-    /// An `http.send` the allow-list refused.
+    /// Why the host refused an `http.send` of the call (the allow-list, the request cap).
     pub denied: Option<String>,
     /// Jobs the call enqueued: committed only if the call succeeds.
     pub jobs: Vec<crate::store::NewJob>,

@@ -311,18 +311,15 @@ impl LoadedAdapter {
         let name = &self.manifest.name;
         // The call's redactor: it knows the tokens this call was handed, not only the secrets.
         let scrub = |s: &str| redactor.scrub(s);
-        // A send refused by the allow-list explains the failure better than whatever the
-        // adapter made of it.
+        // A send the host refused (the allow-list, the per-call request cap) explains the
+        // failure better than whatever the adapter made of it.
         if let Some(why) = denied {
-            let message = if why.contains("limits.requests_per_call") {
-                format!("adapter {name} was stopped: {}", scrub(why))
-            } else {
-                format!(
-                    "adapter {name} tried a host it was not granted: {}",
-                    scrub(why)
-                )
-            };
-            return InvokeError::new(ErrorKind::Denied, name, op, message);
+            return InvokeError::new(
+                ErrorKind::Denied,
+                name,
+                op,
+                format!("adapter {name} {}", scrub(why)),
+            );
         }
         match e {
             types::AdapterError::InvalidInput(p) => {

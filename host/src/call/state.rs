@@ -107,7 +107,8 @@ pub struct CallState {
     pub cpu_exhausted: bool,
     /// Tokens handed out during this call, by scope: invalidated if the call ends in `auth`.
     pub tokens_used: Vec<(String, String)>,
-    /// The last `http.send` refused by the allow-list.
+    /// Why the host refused this call's last `http.send` (the allow-list, the request cap),
+    /// worded to follow the adapter's name in the call's error.
     pub denied: Option<String>,
     /// Secrets and this call's tokens, for scrubbing logs.
     pub redactor: SharedRedactor,

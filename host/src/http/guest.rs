@@ -26,7 +26,8 @@ pub struct HttpView<'a> {
     pub deadline: Instant,
     /// The call's redactor.
     pub redactor: &'a SharedRedactor,
-    /// The last request the allow-list refused.
+    /// Why the last refused request was refused, as the call's error says it after the
+    /// adapter's name ("tried a host it was not granted: …").
     pub denied: &'a mut Option<String>,
     /// Requests this call has sent so far (`limits.requests_per_call`).
     pub sent: &'a mut u32,
@@ -92,7 +93,7 @@ impl http::Host for HttpView<'_> {
             let message = format!(
                 "this call sent {cap} requests already, the most one call may (limits.requests_per_call)"
             );
-            *self.denied = Some(message.clone());
+            *self.denied = Some(format!("was stopped: {message}"));
             return Ok(Err(http::HttpError::Denied(message)));
         }
         *self.sent += 1;
@@ -127,7 +128,7 @@ impl http::Host for HttpView<'_> {
             }),
             Err(e) => Err(match e {
                 HttpError::Denied(m) => {
-                    *self.denied = Some(m.clone());
+                    *self.denied = Some(format!("tried a host it was not granted: {m}"));
                     http::HttpError::Denied(m)
                 }
                 HttpError::Timeout(m) => http::HttpError::Timeout(m),
