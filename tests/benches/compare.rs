@@ -49,15 +49,23 @@ fn seconds() -> Duration {
 }
 
 /// `wrk` (Debian's package, installed by `make bench`) with one thread and `CONNECTIONS`
-/// keep-alive connections POSTing `body` to `url` for `length`, after a one-second warm-up. A
+/// keep-alive connections POSTing `body` to `url` for `length`, after a one-second warm-up,
+/// with `Authorization: Bearer TOKEN` on every request when a token is given. A
 /// load generator in C on one thread leaves the servers most of the machine; the in-process tokio
 /// client used before took about a third of the CPU it was measuring with.
 async fn load(url: &str, body: &'static str, length: Duration) -> Load {
+    load_as(url, body, None, length).await
+}
+
+async fn load_as(url: &str, body: &'static str, token: Option<&str>, length: Duration) -> Load {
     let script = std::env::temp_dir().join(format!("weft-bench-{}.lua", std::process::id()));
+    let auth = token.map_or(String::new(), |t| {
+        format!("wrk.headers[\"Authorization\"] = \"Bearer {t}\"\n")
+    });
     std::fs::write(
         &script,
         format!(
-            "wrk.method = \"POST\"\nwrk.body = [[{body}]]\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
+            "wrk.method = \"POST\"\nwrk.body = [[{body}]]\nwrk.headers[\"Content-Type\"] = \"application/json\"\n{auth}"
         ),
     )
     .expect("wrk script");
@@ -779,8 +787,23 @@ async fn front(r: &mut String, length: Duration, line: &impl Fn(&mut String, Str
             component("weft-probe").display()
         ),
     );
+    // As deployed: API tokens on (the default), every request carrying the admin token the
+    // first start wrote; then the same build with `--insecure-no-auth`, so that the table says
+    // what the token check costs.
+    let log = dep.data().with_file_name("serve.log");
+    let served = Served::start_secure(&dep, &[], "warn", &log);
+    let token = std::fs::read_to_string(dep.data().join("admin-token")).expect("admin token");
+    let weft_load = load_as(
+        &format!("{}/v1/adapters/probe/ops/echo", served.url),
+        ECHO,
+        Some(token.trim()),
+        length,
+    )
+    .await;
+    assert_eq!(weft_load.errors, 0, "every request carried a valid token");
+    drop(served);
     let served = Served::start(&dep, &[]);
-    let weft_load = load(
+    let open_load = load(
         &format!("{}/v1/adapters/probe/ops/echo", served.url),
         ECHO,
         length,
@@ -835,12 +858,20 @@ async fn front(r: &mut String, length: Duration, line: &impl Fn(&mut String, Str
             }
         )
     };
+    line(
+        r,
+        format!(
+            "| `POST /v1/adapters/probe/ops/echo`, no I/O, as deployed (API token on every request) | {} | the same build with `--insecure-no-auth`: {} | **{:.2}×** throughput |",
+            fmt(&weft_load),
+            fmt(&open_load),
+            weft_load.rps() / open_load.rps()
+        ),
+    );
     if let Some(w) = &wasmtime_load {
         line(
             r,
             format!(
-                "| `POST /v1/adapters/probe/ops/echo`, no I/O | {} | `wasmtime serve -Scli` (48), hello wasi:http echo: {} | **{:.2}×** throughput |",
-                fmt(&weft_load),
+                "| same | same | `wasmtime serve -Scli` (48), hello wasi:http echo: {} | **{:.2}×** throughput |",
                 fmt(w),
                 weft_load.rps() / w.rps()
             ),

@@ -4,24 +4,29 @@
 //!   to back from one task (the same SQL Weft runs, no HTTP, no worker, no instance);
 //! - **Weft**: `JOBS` no-op jobs (probe `echo`) enqueued over HTTP by `CLIENTS` concurrent
 //!   clients against a release `weft serve`, from the first enqueue to the last success (read
-//!   from the store, one indexed count of successes every 50 ms);
+//!   from the store, one indexed count of successes every 50 ms), as deployed (API tokens on,
+//!   every request carrying one; default flags) and tuned (`--insecure-no-auth`, `--workers`);
 //! - the same with 10,000 and 100,000 jobs already waiting (`BENCH_DEPTHS`) in the table (due
 //!   in a day), so that a queue that grows cannot hide a claim that scans it;
 //! - the same jobs enqueued `BENCH_BATCH` (100) a request through `jobs:batch`, and a backlog
 //!   of `BENCH_BACKLOG` (10,000) jobs sent that way, so that every claim meets thousands due.
 //!
-//! `BENCH_JOBS`, `BENCH_CLIENTS`, `BENCH_WORKERS` change the load; `BENCH_STORES=sqlite` or
-//! `postgres` runs one store.
+//! `BENCH_JOBS`, `BENCH_CLIENTS`, `BENCH_WORKERS` (the tuned rows') change the load; `BENCH_STORES=sqlite` or
+//! `postgres` runs one store. `WEFT_BASELINE_BIN` names another build of `weft` (an earlier
+//! commit's, say): every Weft row then runs both builds, alternating, best of two each, and the
+//! table shows their ratio, so that a change is judged against the code before it in one run
+//! on the same machine rather than against a figure from another day.
 //!
 //! Writes its table between the `jobs:begin` / `jobs:end` markers of BENCHMARKS.md (unless
 //! `BENCH_NO_WRITE` is set). `make bench` points `WEFT_BIN` at the release build.
 
 #![allow(missing_docs)]
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft::store::{JobOutcome, NewJob, Store};
-use weft_tests::harness::{Deployment, Served, component, eventually, write_benchmark};
+use weft_tests::harness::{Deployment, Served, component, eventually, weft_bin, write_benchmark};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -90,19 +95,22 @@ async fn fill(store: &Arc<dyn Store>, depth: usize) {
     }
 }
 
-/// Jobs per second through a real `weft serve`: HTTP enqueues by `clients` clients, workers,
-/// instances, finishes.
 /// How one run is loaded.
 #[derive(Clone, Copy)]
 struct Load {
     jobs: usize,
     clients: usize,
-    workers: usize,
+    /// `None`: Weft as deployed (API tokens on, every request carrying a token; default
+    /// flags, so workers follow the adapters' concurrency). `Some(n)`: tuned, `--workers n`
+    /// and `--insecure-no-auth`.
+    workers: Option<usize>,
     /// Jobs per enqueue request: 1 is `?mode=async`, more is `jobs:batch`.
     batch: usize,
 }
 
-async fn weft(store_url: &str, depth: usize, load: Load) -> f64 {
+/// Jobs per second through a real `weft serve`: HTTP enqueues by `clients` clients, workers,
+/// instances, finishes.
+async fn weft(bin: &Path, store_url: &str, depth: usize, load: Load) -> f64 {
     let Load {
         jobs,
         clients,
@@ -123,19 +131,27 @@ async fn weft(store_url: &str, depth: usize, load: Load) -> f64 {
             .expect("store");
         fill(&store, depth).await;
     }
-    let served = Served::start_with(
-        &dep,
-        &[
-            "--store",
-            store_url,
-            "--data",
-            dep.data().to_str().expect("utf8"),
-            "--workers",
-            &workers.to_string(),
-        ],
-    );
+    let data = dep.data();
+    let mut args = vec!["--store", store_url, "--data", data.to_str().expect("utf8")];
+    let tuned = workers.map(|n| n.to_string());
+    if let Some(n) = &tuned {
+        args.extend(["--workers", n.as_str()]);
+    }
+    let served = Served::start_bin(bin, &dep, &args, tuned.is_none());
     let url = served.url.clone();
-    let c = reqwest::Client::new();
+    let mut headers = reqwest::header::HeaderMap::new();
+    if tuned.is_none() {
+        let token = std::fs::read_to_string(data.join("admin-token")).expect("admin token");
+        let bearer = format!("Bearer {}", token.trim());
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            bearer.parse().expect("header value"),
+        );
+    }
+    let c = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client");
     let started = Instant::now();
     let mut tasks = Vec::new();
     for k in 0..clients {
@@ -248,6 +264,28 @@ impl Direct {
     }
 }
 
+/// One Weft row: this build's jobs/s and, with `WEFT_BASELINE_BIN`, the baseline's (each the
+/// best of two runs, the builds alternating so that the machine's drift falls on both).
+async fn row(
+    baseline: Option<&Path>,
+    store_url: &dyn Fn() -> String,
+    depth: usize,
+    load: Load,
+) -> (f64, Option<f64>) {
+    // The waiting jobs are written through this build's store, whose migrations a baseline
+    // from before them would refuse: those rows run this build alone.
+    let Some(before) = baseline.filter(|_| depth == 0) else {
+        return (weft(&weft_bin(), &store_url(), depth, load).await, None);
+    };
+    let (mut now, mut then) = (0f64, 0f64);
+    for _ in 0..2 {
+        then = then.max(weft(before, &store_url(), depth, load).await);
+        now = now.max(weft(&weft_bin(), &store_url(), depth, load).await);
+    }
+    eprintln!("  baseline {then:.0} jobs/s, this build {now:.0} jobs/s");
+    (now, Some(then))
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let jobs = env_usize("BENCH_JOBS", 2_000);
@@ -260,12 +298,11 @@ async fn main() {
         .collect();
     let batch = env_usize("BENCH_BATCH", 100);
     let backlog = env_usize("BENCH_BACKLOG", 10_000);
-    let load = Load {
-        jobs,
-        clients,
-        workers,
-        batch: 1,
-    };
+    let baseline: Option<PathBuf> = std::env::var_os("WEFT_BASELINE_BIN").map(PathBuf::from);
+    let baseline = baseline.as_deref();
+    // As deployed (tokens on, default flags) first, every row; then tuned (`--workers`,
+    // `--insecure-no-auth`), one a request and the due backlog, beside it.
+    let setups = [("as deployed", None), ("tuned", Some(workers))];
     let mut rows = Vec::new();
     // `BENCH_STORES=postgres` (or `sqlite`) runs one store only, for profiling it alone.
     let stores = std::env::var("BENCH_STORES").unwrap_or_else(|_| "sqlite,postgres".into());
@@ -288,43 +325,71 @@ async fn main() {
             Some(_) => pg_schema(),
             None => "sqlite".to_string(),
         };
-        for &depth in &depths {
-            let rate = weft(&store_url(), depth, load).await;
-            eprintln!("{name}, {depth} waiting: {rate:.0} jobs/s (bare store {base:.0})");
-            rows.push((name, depth, jobs, 1, rate, base));
-        }
-        if batch > 1 {
-            let rate = weft(&store_url(), 0, Load { batch, ..load }).await;
-            eprintln!("{name}, batches of {batch}: {rate:.0} jobs/s (bare store {base:.0})");
-            rows.push((name, 0, jobs, batch, rate, base));
-            // A backlog that is due: enqueued in batches far faster than it runs, so that every
-            // claim meets thousands of due jobs (a claim that reads them all shows here).
-            if backlog > jobs {
-                let rate = weft(
-                    &store_url(),
+        for (setup, workers) in setups {
+            let load = Load {
+                jobs,
+                clients,
+                workers,
+                batch: 1,
+            };
+            let deployed = workers.is_none();
+            let mut runs: Vec<(usize, Load)> = depths
+                .iter()
+                .filter(|&&d| deployed || d == 0)
+                .map(|&d| (d, load))
+                .collect();
+            if batch > 1 && deployed {
+                runs.push((0, Load { batch, ..load }));
+            }
+            // A backlog that is due: enqueued in batches far faster than it runs, so that
+            // every claim meets thousands of due jobs (a claim that reads them all shows here).
+            if batch > 1 && backlog > jobs {
+                runs.push((
                     0,
                     Load {
                         batch,
                         jobs: backlog,
                         ..load
                     },
-                )
-                .await;
+                ));
+            }
+            for (depth, load) in runs {
+                let (rate, before) = row(baseline, &store_url, depth, load).await;
                 eprintln!(
-                    "{name}, {backlog} jobs in batches of {batch}: {rate:.0} jobs/s (bare store {base:.0})"
+                    "{name}, {setup}, {depth} waiting, {} jobs {} a request: {rate:.0} jobs/s (bare store {base:.0})",
+                    load.jobs, load.batch
                 );
-                rows.push((name, 0, backlog, batch, rate, base));
+                rows.push((name, setup, depth, load, rate, base, before));
             }
         }
     }
+    let compared = match baseline {
+        Some(bin) => format!(
+            " Baseline: the `weft` build at `{}`, run alternately with this one at the same flags, best of two each (rows with jobs waiting run this build alone: their jobs are written through its store).",
+            bin.display()
+        ),
+        None => String::new(),
+    };
+    let (extra_head, extra_rule) = if baseline.is_some() {
+        (" baseline jobs/s | this / baseline |", "---|---|")
+    } else {
+        ("", "")
+    };
     let mut table = format!(
-        "## Jobs end to end against the bare store, in one run\n\nCommand: `make bench` (this part: `WEFT_BIN=target/release/weft cargo bench -p weft-tests --bench jobs`). Machine: nproc {}, {}. {jobs} no-op jobs (probe `echo`; {backlog} in the backlog rows) enqueued over HTTP by {clients} concurrent clients, one job a request (`?mode=async`) or {batch} a request (`POST /v1/adapters/probe/jobs:batch`), `--workers {workers}`, first enqueue to last success. The bare store: enqueue, claim and finish of {jobs} jobs back to back through the store's own SQL from one task.\n\n| store | jobs waiting, not due | jobs run | jobs a request | Weft jobs/s | bare store jobs/s | ratio |\n|---|---|---|---|---|---|---|\n",
+        "## Jobs end to end against the bare store, in one run\n\nCommand: `make bench` (this part: `WEFT_BIN=target/release/weft cargo bench -p weft-tests --bench jobs`). Machine: nproc {}, {}. {jobs} no-op jobs (probe `echo`, `limits.concurrency = 64`; {backlog} in the backlog rows) enqueued over HTTP by {clients} concurrent clients, one job a request (`?mode=async`) or {batch} a request (`POST /v1/adapters/probe/jobs:batch`), first enqueue to last success. **As deployed**: API tokens on, every request carrying a token, default flags (workers follow the adapters' concurrency). **Tuned**: `--insecure-no-auth --workers {workers}`. The bare store: enqueue, claim and finish of {jobs} jobs back to back through the store's own SQL from one task.{compared}\n\n| store | flags | jobs waiting, not due | jobs run | jobs a request | Weft jobs/s | bare store jobs/s | ratio |{extra_head}\n|---|---|---|---|---|---|---|---|{extra_rule}\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         weft::clock::rfc3339(now_ms()),
     );
-    for (name, depth, run, per_request, rate, base) in rows {
+    for (name, setup, depth, load, rate, base, before) in rows {
+        let versus = match (baseline, before) {
+            (Some(_), Some(b)) => format!(" {b:.0} | **{:.2}×** |", rate / b),
+            (Some(_), None) => " – | – |".to_string(),
+            (None, _) => String::new(),
+        };
         table.push_str(&format!(
-            "| {name} | {depth} | {run} | {per_request} | {rate:.0} | {base:.0} | **{:.2}×** |\n",
+            "| {name} | {setup} | {depth} | {} | {} | {rate:.0} | {base:.0} | **{:.2}×** |{versus}\n",
+            load.jobs,
+            load.batch,
             rate / base
         ));
     }

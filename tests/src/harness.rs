@@ -87,7 +87,13 @@ pub const TEST_STORE_KEY: &str = "7e57000000000000000000000000000000000000000000
 
 /// A `weft` command with the test cache and store key set.
 pub fn weft_command() -> std::process::Command {
-    let mut command = std::process::Command::new(weft_bin());
+    weft_command_of(&weft_bin())
+}
+
+/// A command running the `weft` binary at `bin` (a benchmark's baseline build, say) with the
+/// tests' shared cache and store key.
+pub fn weft_command_of(bin: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(bin);
     command
         .env("WEFT_CACHE_DIR", shared_cache())
         .env("WEFT_STORE_KEY", TEST_STORE_KEY);
@@ -200,7 +206,7 @@ impl Served {
         let data = dep.data();
         let mut args = vec!["--data", data.to_str().unwrap_or_default()];
         args.extend_from_slice(extra);
-        Self::spawn_full(dep, &args, filter, file.into(), false, env)
+        Self::spawn_full(&weft_bin(), dep, &args, filter, file.into(), false, env)
     }
 
     /// Starts `weft serve` with API-token authentication on (every other start turns it off
@@ -236,10 +242,26 @@ impl Served {
         stderr: std::process::Stdio,
         auth: bool,
     ) -> Self {
-        Self::spawn_full(dep, args, filter, stderr, auth, &[])
+        Self::spawn_full(&weft_bin(), dep, args, filter, stderr, auth, &[])
+    }
+
+    /// Starts the `weft` binary at `bin` rather than `WEFT_BIN` (a benchmark comparing two
+    /// builds in one run) with exactly these arguments, API tokens on if `auth` (the first
+    /// start writes the admin token into the data folder) or off as [`Served::start_with`].
+    pub fn start_bin(bin: &Path, dep: &Deployment, args: &[&str], auth: bool) -> Self {
+        Self::spawn_full(
+            bin,
+            dep,
+            args,
+            "warn",
+            std::process::Stdio::inherit(),
+            auth,
+            &[],
+        )
     }
 
     fn spawn_full(
+        bin: &Path,
         dep: &Deployment,
         args: &[&str],
         filter: &str,
@@ -248,7 +270,7 @@ impl Served {
         env: &[(&str, &str)],
     ) -> Self {
         use std::io::BufRead;
-        let mut command = weft_command();
+        let mut command = weft_command_of(bin);
         command.envs(env.iter().copied());
         command
             .arg("--manifests")

@@ -28,9 +28,12 @@ impl PgStore {
         // divided among the adapters with due work), SKIP LOCKED so that other nodes pass over them; urgent jobs and
         // lapsed leases from small scans of their own. Rows locked but not taken are free again
         // at the commit. The update finds rows by their physical address (see job_claim_many).
+        // Whether an adapter has due work is one LIMIT 1 probe of its index each: written as
+        // EXISTS, the planner turned it into a hash semi-join over every due job of the
+        // backlog whenever the table's statistics were stale (11 ms a claim at 20,000 due).
         let rows = sqlx::query(&format!(
             "WITH shares AS (SELECT * FROM UNNEST($5::text[], $6::bigint[]) AS s(adapter, cap)), \
-                  active AS (SELECT GREATEST(1, COUNT(*)) AS n FROM shares s WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.adapter = s.adapter AND state = 'queued' AND run_at_ms <= $3)), \
+                  active AS (SELECT GREATEST(1, COUNT(*)) AS n FROM shares s CROSS JOIN LATERAL (SELECT 1 FROM jobs WHERE jobs.adapter = s.adapter AND state = 'queued' AND run_at_ms <= $3 LIMIT 1) due), \
                   urgent AS (SELECT ctid AS row, id, adapter, priority, run_at_ms, 0 AS lapsed FROM jobs WHERE state = 'queued' AND priority > 0 AND run_at_ms <= $3 AND adapter = ANY($5) ORDER BY run_at_ms LIMIT $4 FOR UPDATE SKIP LOCKED), \
                   fair AS (SELECT j.* FROM shares s CROSS JOIN active a CROSS JOIN LATERAL (SELECT ctid AS row, id, adapter, priority, run_at_ms, 0 AS lapsed FROM jobs WHERE adapter = s.adapter AND state = 'queued' AND run_at_ms <= $3 AND priority = 0 ORDER BY run_at_ms LIMIT LEAST(s.cap, ($4 + a.n - 1) / a.n) FOR UPDATE SKIP LOCKED) j), \
                   lapsed AS (SELECT ctid AS row, id, adapter, priority, run_at_ms, 1 AS lapsed FROM jobs WHERE state = 'running' AND lease_until_ms < $3 AND adapter = ANY($5) LIMIT $4 FOR UPDATE SKIP LOCKED), \

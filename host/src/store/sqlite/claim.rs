@@ -25,15 +25,21 @@ impl SqliteStore {
         // so the per-adapter scans are spelled out, as many as there are adapters with room.
         // A round that comes up short is followed by another at once (the claimer claims
         // again while it has free workers).
+        //
+        // The urgent and lapsed scans name their index: without statistics (or with those
+        // taken while every job was queued) the planner answered `state = 'queued' AND
+        // priority > 0` from jobs_ready, reading every due job of the backlog at each claim,
+        // and `state = 'running'` by scanning the table. `active` and `round` are
+        // materialized once rather than probed again in every adapter's LIMIT.
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH shares (adapter, cap) AS (");
         q.push_values(shares.iter(), |mut row, (adapter, cap)| {
             row.push_bind(adapter.as_str()).push_bind(i64::from(*cap));
         });
-        q.push("), active (n) AS (SELECT max(1, count(*)) FROM shares s WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.adapter = s.adapter AND state = 'queued' AND run_at_ms <= ");
+        q.push("), active (n) AS MATERIALIZED (SELECT max(1, count(*)) FROM shares s WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.adapter = s.adapter AND state = 'queued' AND run_at_ms <= ");
         q.push_bind(now_ms);
-        q.push(")), round (n) AS (SELECT (");
+        q.push(")), round (n) AS MATERIALIZED (SELECT (");
         q.push_bind(limit);
-        q.push(" + n - 1) / n FROM active), cand (id, adapter, priority, run_at_ms, lapsed) AS (SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 0 FROM jobs WHERE state = 'queued' AND priority > 0 AND run_at_ms <= ");
+        q.push(" + n - 1) / n FROM active), cand (id, adapter, priority, run_at_ms, lapsed) AS (SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 0 FROM jobs INDEXED BY jobs_urgent WHERE state = 'queued' AND priority > 0 AND run_at_ms <= ");
         q.push_bind(now_ms);
         q.push(" AND adapter IN (SELECT adapter FROM shares) ORDER BY run_at_ms LIMIT ");
         q.push_bind(limit);
@@ -47,7 +53,7 @@ impl SqliteStore {
             q.push_bind(i64::from(*cap).min(limit));
             q.push(", (SELECT n FROM round)))");
         }
-        q.push(" UNION ALL SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 1 FROM jobs WHERE state = 'running' AND lease_until_ms < ");
+        q.push(" UNION ALL SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 1 FROM jobs INDEXED BY jobs_ready WHERE state = 'running' AND lease_until_ms < ");
         q.push_bind(now_ms);
         q.push(" AND adapter IN (SELECT adapter FROM shares) LIMIT ");
         q.push_bind(limit);
