@@ -439,6 +439,22 @@ async fn rate_budget_slots_are_spaced_by_the_interval() {
             5000,
             "{name}"
         );
+        // Read without taking: each key's next free slot, keys never taken left out.
+        let mut booked = s
+            .rate_booked_until(&["r".into(), "other".into(), "never".into()])
+            .await
+            .expect("booked");
+        booked.sort();
+        assert_eq!(
+            booked,
+            vec![("other".to_string(), 5100), ("r".to_string(), 5100)],
+            "{name}"
+        );
+        assert_eq!(
+            s.rate_acquire("r", 100, 5000).await.expect("after the read"),
+            5100,
+            "{name}: reading took no slot"
+        );
     }
 }
 

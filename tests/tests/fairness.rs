@@ -476,3 +476,60 @@ async fn three_nodes_share_the_queue_fairly_and_a_dead_node_loses_nothing() {
         "no tick ran twice at once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_rate_budget_keeps_jobs_queued_not_on_workers() {
+    // Five requests a second and eight permits: claimed by concurrency alone, all eight of a
+    // backlog's jobs would sit on workers waiting for slots of the budget. Claimed by budget,
+    // no more run than the slots within the claimer's horizon (one second: five).
+    let platform = slow_platform(Duration::from_millis(10)).await;
+    let dep = Deployment::new();
+    dep.manifest(
+        "rated",
+        &format!(
+            "name = \"rated\"\ncomponent = \"{}\"\nallowed_hosts = [\"{platform}\"]\n[limits]\nconcurrency = 8\nrate = \"5/s\"\n",
+            component("weft-probe").display()
+        ),
+    );
+    let served = Served::start(&dep, &[]);
+    let c = reqwest::Client::new();
+    let ids = slow_jobs(&c, &served.url, "rated", &platform, 20).await;
+    let (mut most, started) = (0usize, Instant::now());
+    while started.elapsed() < Duration::from_secs(30) {
+        let running: Value = c
+            .get(format!(
+                "{}/v1/jobs?adapter=rated&state=running",
+                served.url
+            ))
+            .send()
+            .await
+            .expect("jobs")
+            .json()
+            .await
+            .expect("json");
+        most = most.max(running.as_array().map_or(0, Vec::len));
+        let queued: Value = c
+            .get(format!("{}/v1/jobs?adapter=rated&state=queued", served.url))
+            .send()
+            .await
+            .expect("jobs")
+            .json()
+            .await
+            .expect("json");
+        if queued.as_array().is_some_and(Vec::is_empty)
+            && running.as_array().is_some_and(Vec::is_empty)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        all_succeeded(&c, &served.url, &ids).await.is_some(),
+        "every job of the rated adapter succeeds"
+    );
+    assert!(most >= 1, "the jobs were seen running");
+    assert!(
+        most <= 5,
+        "at most the budget's slots within the horizon run at once, saw {most}"
+    );
+}

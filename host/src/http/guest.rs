@@ -46,7 +46,7 @@ impl HttpView<'_> {
         let Some(rate) = rate else {
             return Ok(());
         };
-        let key = format!("{}\u{1f}{which}", self.manifest.name);
+        let key = crate::store::budget_key(&self.manifest.name, which);
         let interval = i64::try_from(rate.interval().as_millis()).unwrap_or(i64::MAX);
         let now = crate::clock::now_ms();
         let slot = self

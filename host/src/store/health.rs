@@ -363,6 +363,7 @@ watched! {
 watched! {
     impl RateStore {
         false fn rate_acquire(&self, key: &str, interval_ms: i64, now_ms: i64) -> i64;
+        false fn rate_booked_until(&self, keys: &[String]) -> Vec<(String, i64)>;
     } also {}
 }
 

@@ -19,7 +19,7 @@ pub use health::{Health, HealthStore, Monitored};
 pub use jobs::{Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, NewJob};
 pub use kv::{KvStore, KvUsage};
 pub use postgres::PgStore;
-pub use rate::RateStore;
+pub use rate::{RateStore, budget_key};
 pub use schedules::ScheduleStore;
 pub use sqlite::SqliteStore;
 pub use tokens::{StoreLock, StoredGrant, TokenStore};

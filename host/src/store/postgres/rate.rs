@@ -23,4 +23,16 @@ impl RateStore for PgStore {
         .await?;
         Ok(row.get::<i64, _>(0))
     }
+
+    async fn rate_booked_until(&self, keys: &[String]) -> Result<Vec<(String, i64)>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(
+            sqlx::query_as("SELECT key, next_ms FROM rates WHERE key = ANY($1)")
+                .bind(keys)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
 }

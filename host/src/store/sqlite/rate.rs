@@ -26,4 +26,19 @@ impl RateStore for SqliteStore {
         .await?;
         Ok(row.get::<i64, _>(0))
     }
+
+    async fn rate_booked_until(&self, keys: &[String]) -> Result<Vec<(String, i64)>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT key, next_ms FROM rates WHERE key IN (",
+        );
+        let mut list = q.separated(", ");
+        for key in keys {
+            list.push_bind(key.as_str());
+        }
+        q.push(")");
+        Ok(q.build_query_as().fetch_all(&self.reader).await?)
+    }
 }

@@ -18,6 +18,9 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+mod shares;
+use shares::{shares, worker_slots};
+
 /// Jobs one claim takes at most.
 const CLAIM_BATCH: u32 = 64;
 
@@ -105,55 +108,6 @@ impl Workers {
     }
 }
 
-/// The claimer's view of one round: how many more attempts may start, and each adapter's
-/// share of them.
-fn shares(
-    rt: &Runtime,
-    paused: &std::collections::BTreeMap<String, crate::pause::Paused>,
-    in_hand: &std::collections::HashMap<String, u32>,
-) -> Vec<(String, u32)> {
-    let mut out = Vec::new();
-    for name in rt.registry().names() {
-        if paused.contains_key(&name) {
-            continue;
-        }
-        let Some(adapter) = rt.registry().get(&name) else {
-            continue;
-        };
-        // A job is claimed only when its adapter can run it now: a worker never sits on a
-        // claimed job waiting for one of the adapter's permits, and an adapter whose calls
-        // hang holds its own share of the workers, not everyone's.
-        let concurrency = adapter.manifest.limits.concurrency;
-        let held = in_hand.get(&name).copied().unwrap_or(0);
-        let free = u32::try_from(adapter.permits.available_permits())
-            .unwrap_or(u32::MAX)
-            .min(concurrency.saturating_sub(held));
-        if free > 0 {
-            out.push((name, free));
-        }
-    }
-    out
-}
-
-/// Attempts at once when `--workers` is 0 (auto): every loaded adapter's `limits.concurrency`
-/// together, within these bounds. Integration jobs mostly wait on platforms, so a worker is
-/// a waiting task, not a busy core.
-const AUTO_WORKERS: (usize, usize) = (16, 512);
-
-fn worker_slots(rt: &Runtime, configured: usize) -> usize {
-    if configured > 0 {
-        return configured;
-    }
-    let wanted: usize = rt
-        .registry()
-        .names()
-        .iter()
-        .filter_map(|n| rt.registry().get(n))
-        .map(|a| a.manifest.limits.concurrency as usize)
-        .sum();
-    wanted.clamp(AUTO_WORKERS.0, AUTO_WORKERS.1)
-}
-
 async fn claimer(
     rt: Arc<Runtime>,
     owner: String,
@@ -178,11 +132,9 @@ async fn claimer(
             continue;
         }
         let paused = rt.shared().pauses.all().await;
-        let shares = {
-            let held = in_hand.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            shares(&rt, &paused, &held)
-        };
+        let held = in_hand.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let now = now_ms();
+        let shares = shares(&rt, &paused, &held, now).await;
         let limit = u32::try_from(free).unwrap_or(CLAIM_BATCH).min(CLAIM_BATCH);
         let claimed = if shares.is_empty() {
             Ok(Vec::new())
