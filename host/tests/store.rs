@@ -451,7 +451,9 @@ async fn rate_budget_slots_are_spaced_by_the_interval() {
             "{name}"
         );
         assert_eq!(
-            s.rate_acquire("r", 100, 5000).await.expect("after the read"),
+            s.rate_acquire("r", 100, 5000)
+                .await
+                .expect("after the read"),
             5100,
             "{name}: reading took no slot"
         );
@@ -894,7 +896,7 @@ async fn a_fair_claim_goes_round_the_adapters_within_their_shares() {
             ("c".to_string(), 1),
         ];
         let claimed = s
-            .job_claim_fair("w", 1_000, 60_000, 6, &shares)
+            .job_claim_fair("w", 1_000, 60_000, 6, &shares, true)
             .await
             .expect("claim");
         let mut ids: Vec<String> = claimed.iter().map(|j| j.id.clone()).collect();
@@ -906,20 +908,29 @@ async fn a_fair_claim_goes_round_the_adapters_within_their_shares() {
         );
         // The claimer claims again while it has room: the next round.
         let next = s
-            .job_claim_fair("w", 1_000, 60_000, 1, &[("a".to_string(), 8)])
+            .job_claim_fair("w", 1_000, 60_000, 1, &[("a".to_string(), 8)], true)
             .await
             .expect("claim");
         assert_eq!(next.len(), 1, "{name}");
         assert_eq!(next[0].id, "a-0-0002", "{name}");
         // Not due yet, or no share: nothing.
         let none = s
-            .job_claim_fair("w", 1_000, 60_000, 10, &[("d".to_string(), 0)])
+            .job_claim_fair("w", 1_000, 60_000, 10, &[("d".to_string(), 0)], true)
             .await
             .expect("claim");
         assert!(none.is_empty(), "{name}");
+        // A claim that does not reclaim leaves lapsed leases alone.
+        let fresh = s
+            .job_claim_fair("w3", 70_000, 90_000, 1, &shares, false)
+            .await
+            .expect("claim");
+        assert!(
+            fresh.iter().all(|j| j.attempt == 1),
+            "{name}: lapsed leases wait for a reclaiming claim: {fresh:?}"
+        );
         // A lapsed lease comes first, within its adapter's share.
         let lapsed = s
-            .job_claim_fair("w2", 70_000, 90_000, 1, &shares)
+            .job_claim_fair("w2", 70_000, 90_000, 1, &shares, true)
             .await
             .expect("claim");
         assert_eq!(lapsed.len(), 1, "{name}");

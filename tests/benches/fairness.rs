@@ -82,7 +82,7 @@ async fn claims(store_kind: &str, jobs: usize, adapters: usize, fair: bool) -> f
         let t = weft::clock::now_ms();
         let claimed = if fair {
             store
-                .job_claim_fair("bench", t, t + 60_000, 64, &shares)
+                .job_claim_fair("bench", t, t + 60_000, 64, &shares, true)
                 .await
         } else {
             store.job_claim_many("bench", t, t + 60_000, 64).await

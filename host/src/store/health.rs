@@ -309,7 +309,7 @@ watched! {
     impl JobStore {
         true fn job_enqueue_many(&self, jobs: &[NewJob], now_ms: i64) -> Vec<Enqueued>;
         false fn job_claim_many(&self, owner: &str, now_ms: i64, lease_until_ms: i64, limit: u32) -> Vec<JobRecord>;
-        false fn job_claim_fair(&self, owner: &str, now_ms: i64, lease_until_ms: i64, limit: u32, shares: &[(String, u32)]) -> Vec<JobRecord>;
+        false fn job_claim_fair(&self, owner: &str, now_ms: i64, lease_until_ms: i64, limit: u32, shares: &[(String, u32)], reclaim: bool) -> Vec<JobRecord>;
         true fn job_finish_many(&self, finished: &[Finish], now_ms: i64) -> Vec<bool>;
         false fn job_heartbeat(&self, id: &str, attempt: u32, lease_until_ms: i64) -> bool;
         true fn job_finish(&self, id: &str, attempt: u32, outcome: &JobOutcome, now_ms: i64) -> bool;

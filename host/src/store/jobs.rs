@@ -64,7 +64,8 @@ pub struct NewJob {
     pub idempotency_key: Option<String>,
     /// Hash of what the key was used for (op and input): same key, other request → conflict.
     pub request_hash: Option<String>,
-    /// Above 0: runs ahead of its adapter's normal jobs (schedule ticks, follow-ups).
+    /// Above 0: runs ahead of its adapter's normal jobs (schedule ticks, follow-ups); stored as
+    /// 1, since urgency has two levels.
     pub priority: i32,
 }
 
@@ -263,6 +264,9 @@ pub trait JobStore: Send + Sync {
     /// first, then in due order), lapsed leases before anything, and the claim goes round the
     /// adapters — every adapter's first job, then every adapter's second — until `limit`.
     /// An adapter absent from `shares` (paused, unloaded, at its concurrency) gets nothing.
+    /// Jobs whose lease lapsed (their claimer died) are taken only if `reclaim`: a lease
+    /// lapses after tens of seconds, so the claimer looks for them about once a second rather
+    /// than pay that scan at every claim.
     async fn job_claim_fair(
         &self,
         owner: &str,
@@ -270,6 +274,7 @@ pub trait JobStore: Send + Sync {
         lease_until_ms: i64,
         limit: u32,
         shares: &[(String, u32)],
+        reclaim: bool,
     ) -> Result<Vec<JobRecord>, StoreError>;
 
     /// Records how several attempts ended, in one transaction where the backend has them (one

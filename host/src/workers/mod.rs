@@ -19,10 +19,13 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 mod shares;
-use shares::{shares, worker_slots};
+use shares::{Round, shares, worker_slots};
 
 /// Jobs one claim takes at most.
 const CLAIM_BATCH: u32 = 64;
+
+/// How often a claim also looks for lapsed leases.
+const RECLAIM_EVERY_MS: i64 = 1_000;
 
 /// Settings of the worker pool.
 #[derive(Debug, Clone)]
@@ -117,9 +120,13 @@ async fn claimer(
     finishes: Arc<Finishes>,
 ) {
     let store = rt.shared().store.clone();
+    let other_nodes = store.job_wakeup();
     // Attempts this claimer has started and not seen end, by adapter.
     let in_hand: Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>> = Arc::default();
     let mut running = JoinSet::new();
+    // When the claim next looks for lapsed leases (a dead claimer's jobs): they lapse after
+    // `--job-lease`, so once a second is soon enough, and the claims between skip that scan.
+    let mut next_reclaim = 0;
     while !stop.load(Ordering::SeqCst) {
         while running.try_join_next().is_some() {}
         let free = worker_slots(&rt, options.workers).saturating_sub(running.len());
@@ -131,18 +138,40 @@ async fn claimer(
             }
             continue;
         }
+        // Registered before the claim: an enqueue while it runs (here or on another node)
+        // must not be missed, or its job would wait for the next poll.
+        let enqueued = rt.shared().jobs_wakeup.notified();
+        let enqueued_elsewhere = async {
+            match &other_nodes {
+                Some(n) => n.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut enqueued = std::pin::pin!(enqueued);
+        enqueued.as_mut().enable();
         let paused = rt.shared().pauses.all().await;
         let held = in_hand.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let now = now_ms();
-        let shares = shares(&rt, &paused, &held, now).await;
         let limit = u32::try_from(free).unwrap_or(CLAIM_BATCH).min(CLAIM_BATCH);
+        let Round { shares, held_back } = shares(&rt, &paused, &held, now, limit).await;
+        let reclaim = now >= next_reclaim;
         let claimed = if shares.is_empty() {
             Ok(Vec::new())
         } else {
             store
-                .job_claim_fair(&owner, now, now + ms(options.lease), limit, &shares)
+                .job_claim_fair(
+                    &owner,
+                    now,
+                    now + ms(options.lease),
+                    limit,
+                    &shares,
+                    reclaim,
+                )
                 .await
         };
+        if reclaim && claimed.is_ok() {
+            next_reclaim = now + RECLAIM_EVERY_MS;
+        }
         match claimed {
             Ok(jobs) if !jobs.is_empty() => {
                 for job in jobs {
@@ -182,26 +211,20 @@ async fn claimer(
                 }
             }
             Ok(_) => {
-                let shared_wake = rt.shared().jobs_wakeup.notified();
-                let store_wake = store.job_wakeup();
-                let other_nodes = async {
-                    match &store_wake {
-                        Some(n) => n.notified().await,
-                        None => std::future::pending().await,
-                    }
-                };
-                // An attempt ending frees a share too: claim again at once then.
+                // An attempt ending frees its adapter's share: claim again at once then, but
+                // only if a share was held back (otherwise the queue is simply empty, and a
+                // claim at every attempt's end would double the store's work for nothing).
                 let ended = async {
-                    if running.is_empty() {
+                    if !held_back || running.is_empty() {
                         std::future::pending::<()>().await;
                     } else {
                         let _ = running.join_next().await;
                     }
                 };
                 tokio::select! {
-                    _ = shared_wake => {}
+                    _ = enqueued => {}
                     _ = wake.notified() => {}
-                    _ = other_nodes => {}
+                    _ = enqueued_elsewhere => {}
                     _ = ended => {}
                     _ = tokio::time::sleep(options.poll) => {}
                 }

@@ -12,7 +12,17 @@ use std::collections::{BTreeMap, HashMap};
 /// its next slot comes.
 const RATE_HORIZON_MS: i64 = 1_000;
 
-/// The claimer's view of one round: each adapter that can run a job now, and how many.
+/// The claimer's view of one round.
+pub(super) struct Round {
+    /// Each adapter that can run a job now, and how many.
+    pub shares: Vec<(String, u32)>,
+    /// Some adapter got less than the claim's limit because of its own concurrency or rate
+    /// budget: an attempt of it ending may let the next claim take more.
+    pub held_back: bool,
+}
+
+/// The claimer's view of one round: each adapter that can run a job now, and how many, for a
+/// claim of at most `limit` jobs.
 ///
 /// A job is claimed only when its adapter can run it now, so a worker never sits on a claimed
 /// job: not waiting for one of the adapter's permits (an adapter whose calls hang holds its
@@ -23,8 +33,10 @@ pub(super) async fn shares(
     paused: &BTreeMap<String, Paused>,
     in_hand: &HashMap<String, u32>,
     now_ms: i64,
-) -> Vec<(String, u32)> {
+    limit: u32,
+) -> Round {
     let mut out = Vec::new();
+    let mut held_back = false;
     let mut rated = Vec::new();
     for name in rt.registry().names() {
         if paused.contains_key(&name) {
@@ -38,6 +50,7 @@ pub(super) async fn shares(
         let free = u32::try_from(adapter.permits.available_permits())
             .unwrap_or(u32::MAX)
             .min(limits.concurrency.saturating_sub(held));
+        held_back |= free < limit;
         if free == 0 {
             continue;
         }
@@ -48,7 +61,10 @@ pub(super) async fn shares(
         out.push((name, free));
     }
     if rated.is_empty() {
-        return out;
+        return Round {
+            shares: out,
+            held_back,
+        };
     }
     let keys: Vec<String> = rated
         .iter()
@@ -59,7 +75,10 @@ pub(super) async fn shares(
         Ok(rows) => rows.into_iter().collect(),
         Err(e) => {
             tracing::debug!("rate budgets unread, claiming by concurrency alone: {e}");
-            return out;
+            return Round {
+                shares: out,
+                held_back,
+            };
         }
     };
     for ((i, interval, held), key) in rated.into_iter().zip(&keys) {
@@ -70,9 +89,13 @@ pub(super) async fn shares(
             held,
             now_ms,
         ));
+        held_back |= *share < limit;
     }
     out.retain(|(_, n)| *n > 0);
-    out
+    Round {
+        shares: out,
+        held_back,
+    }
 }
 
 /// Jobs an adapter may start now under a rate budget of one request per `interval` ms, booked

@@ -121,8 +121,9 @@ impl JobStore for PgStore {
         lease_until_ms: i64,
         limit: u32,
         shares: &[(String, u32)],
+        reclaim: bool,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        self.claim_fair(owner, now_ms, lease_until_ms, limit, shares)
+        self.claim_fair(owner, now_ms, lease_until_ms, limit, shares, reclaim)
             .await
     }
 
@@ -280,7 +281,7 @@ async fn enqueue_on(
     .bind(channel)
     .bind(
         jobs.iter()
-            .map(|j| i16::try_from(j.priority).unwrap_or(i16::MAX))
+            .map(|j| i16::from(j.priority > 0))
             .collect::<Vec<i16>>(),
     )
     .fetch_all(&mut *conn)

@@ -25,7 +25,9 @@ impl PgStore {
         adapters: &[String],
     ) -> Result<Vec<(String, i64)>, StoreError> {
         let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
-            "SELECT s.adapter, (SELECT run_at_ms FROM jobs WHERE jobs.adapter = s.adapter AND state = 'queued' ORDER BY run_at_ms LIMIT 1) FROM UNNEST($1::text[]) AS s(adapter)",
+            "SELECT s.adapter, LEAST((SELECT min(run_at_ms) FROM jobs WHERE jobs.adapter = s.adapter AND state = 'queued' AND priority = 0), \
+                                     (SELECT min(run_at_ms) FROM jobs WHERE jobs.adapter = s.adapter AND state = 'queued' AND priority = 1)) \
+             FROM UNNEST($1::text[]) AS s(adapter)",
         )
         .bind(adapters)
         .fetch_all(&self.pool)

@@ -12,50 +12,65 @@ impl SqliteStore {
         lease_until_ms: i64,
         limit: u32,
         shares: &[(String, u32)],
+        reclaim: bool,
     ) -> Result<Vec<JobRecord>, StoreError> {
         let shares: Vec<&(String, u32)> = shares.iter().filter(|(_, n)| *n > 0).collect();
         if shares.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
+        if let [(adapter, cap)] = shares.as_slice() {
+            return self
+                .claim_one(
+                    owner,
+                    now_ms,
+                    lease_until_ms,
+                    limit.min(*cap),
+                    adapter,
+                    reclaim,
+                )
+                .await;
+        }
         let limit = i64::from(limit);
-        // One compound statement: a range scan of (adapter, state, run_at_ms) per adapter,
-        // each stopping at that adapter's share of a round (its free concurrency, and no more
-        // than the claim divided among the adapters that have due work: one index probe each);
-        // the urgent and lapsed scans read small indexes of their own. SQLite has no LATERAL,
-        // so the per-adapter scans are spelled out, as many as there are adapters with room.
-        // A round that comes up short is followed by another at once (the claimer claims
-        // again while it has free workers).
+        // One compound statement over one index, (adapter, state, priority, run_at_ms): per
+        // adapter, a range scan of its normal due jobs stopping at its share of a round (its
+        // free concurrency, and no more than the claim divided among the adapters that have
+        // due work: one index probe each); the urgent and lapsed jobs of all of them from
+        // prefixes of the same index. SQLite has no LATERAL, so the per-adapter scans are
+        // spelled out, as many as there are adapters with room. A round that comes up short is
+        // followed by another at once (the claimer claims again while it has free workers).
         //
-        // The urgent and lapsed scans name their index: without statistics (or with those
-        // taken while every job was queued) the planner answered `state = 'queued' AND
-        // priority > 0` from jobs_ready, reading every due job of the backlog at each claim,
-        // and `state = 'running'` by scanning the table. `active` and `round` are
-        // materialized once rather than probed again in every adapter's LIMIT.
+        // Every scan names the index: left to choose without statistics (or with those taken
+        // while every job was queued), the planner read every due job of a backlog at each
+        // claim to find the urgent ones, and scanned the table for lapsed leases. `active` and
+        // `round` are materialized once rather than probed again in every adapter's LIMIT.
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("WITH shares (adapter, cap) AS (");
         q.push_values(shares.iter(), |mut row, (adapter, cap)| {
             row.push_bind(adapter.as_str()).push_bind(i64::from(*cap));
         });
-        q.push("), active (n) AS MATERIALIZED (SELECT max(1, count(*)) FROM shares s WHERE EXISTS (SELECT 1 FROM jobs WHERE jobs.adapter = s.adapter AND state = 'queued' AND run_at_ms <= ");
+        q.push("), active (n) AS MATERIALIZED (SELECT max(1, count(*)) FROM shares s WHERE EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_adapter_queue WHERE jobs.adapter = s.adapter AND state = 'queued' AND priority = 0 AND run_at_ms <= ");
         q.push_bind(now_ms);
         q.push(")), round (n) AS MATERIALIZED (SELECT (");
         q.push_bind(limit);
-        q.push(" + n - 1) / n FROM active), cand (id, adapter, priority, run_at_ms, lapsed) AS (SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 0 FROM jobs INDEXED BY jobs_urgent WHERE state = 'queued' AND priority > 0 AND run_at_ms <= ");
+        q.push(" + n - 1) / n FROM active), cand (id, adapter, priority, run_at_ms, lapsed) AS (SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 0 FROM jobs INDEXED BY jobs_adapter_queue WHERE adapter IN (SELECT adapter FROM shares) AND state = 'queued' AND priority = 1 AND run_at_ms <= ");
         q.push_bind(now_ms);
-        q.push(" AND adapter IN (SELECT adapter FROM shares) ORDER BY run_at_ms LIMIT ");
+        q.push(" ORDER BY run_at_ms LIMIT ");
         q.push_bind(limit);
         q.push(")");
         for (adapter, cap) in &shares {
-            q.push(" UNION ALL SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 0 FROM jobs WHERE adapter = ");
+            q.push(" UNION ALL SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 0 FROM jobs INDEXED BY jobs_adapter_queue WHERE adapter = ");
             q.push_bind(adapter.as_str());
-            q.push(" AND state = 'queued' AND run_at_ms <= ");
+            q.push(" AND state = 'queued' AND priority = 0 AND run_at_ms <= ");
             q.push_bind(now_ms);
-            q.push(" AND priority = 0 ORDER BY run_at_ms LIMIT min(");
+            q.push(" ORDER BY run_at_ms LIMIT min(");
             q.push_bind(i64::from(*cap).min(limit));
             q.push(", (SELECT n FROM round)))");
         }
-        q.push(" UNION ALL SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 1 FROM jobs INDEXED BY jobs_ready WHERE state = 'running' AND lease_until_ms < ");
+        q.push(" UNION ALL SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 1 FROM jobs INDEXED BY jobs_adapter_queue WHERE adapter IN (SELECT adapter FROM shares) AND state = 'running' AND lease_until_ms < ");
         q.push_bind(now_ms);
-        q.push(" AND adapter IN (SELECT adapter FROM shares) LIMIT ");
+        // A constant term: SQLite tests it once, before the scan.
+        q.push(" AND ");
+        q.push_bind(reclaim);
+        q.push(" LIMIT ");
         q.push_bind(limit);
         q.push(
             ")), ranked AS (SELECT c.id, c.priority, c.run_at_ms, c.lapsed, s.cap, \
@@ -72,6 +87,38 @@ impl SqliteStore {
         q.push_bind(limit);
         q.push(format!(") RETURNING {CLAIM_COLUMNS}"));
         let rows = q.build().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(job_from_row).collect())
+    }
+
+    /// The claim when one adapter alone can take jobs (a deployment of one integration, or the
+    /// others at their limits): its share needs no ranking against anyone's, so three ordered
+    /// scans of its own indexes and no window.
+    async fn claim_one(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: u32,
+        adapter: &str,
+        reclaim: bool,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until_ms = ?2, updated_at_ms = ?3 \
+             WHERE id IN (SELECT id FROM ( \
+                 SELECT * FROM (SELECT id, priority, run_at_ms, 0 AS lapsed FROM jobs INDEXED BY jobs_adapter_queue WHERE adapter = ?5 AND state = 'queued' AND priority = 1 AND run_at_ms <= ?3 ORDER BY run_at_ms LIMIT ?4) \
+                 UNION ALL SELECT * FROM (SELECT id, priority, run_at_ms, 0 FROM jobs INDEXED BY jobs_adapter_queue WHERE adapter = ?5 AND state = 'queued' AND priority = 0 AND run_at_ms <= ?3 ORDER BY run_at_ms LIMIT ?4) \
+                 UNION ALL SELECT * FROM (SELECT id, priority, run_at_ms, 1 FROM jobs INDEXED BY jobs_adapter_queue WHERE adapter = ?5 AND state = 'running' AND lease_until_ms < ?3 AND ?6 LIMIT ?4)) \
+               ORDER BY lapsed DESC, priority DESC, run_at_ms LIMIT ?4) \
+             RETURNING {CLAIM_COLUMNS}"
+        ))
+        .bind(owner)
+        .bind(lease_until_ms)
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .bind(adapter)
+        .bind(reclaim)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().map(job_from_row).collect())
     }
 }

@@ -119,8 +119,9 @@ impl JobStore for SqliteStore {
         lease_until_ms: i64,
         limit: u32,
         shares: &[(String, u32)],
+        reclaim: bool,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        self.claim_fair(owner, now_ms, lease_until_ms, limit, shares)
+        self.claim_fair(owner, now_ms, lease_until_ms, limit, shares, reclaim)
             .await
     }
 
@@ -263,7 +264,7 @@ async fn enqueue_on(
                 .push_bind(&job.request_hash)
                 .push_bind(now_ms)
                 .push_bind(now_ms)
-                .push_bind(job.priority);
+                .push_bind(i32::from(job.priority > 0));
         });
         insert.push(" ON CONFLICT DO NOTHING RETURNING id");
         let ids: Vec<String> = insert.build_query_scalar().fetch_all(&mut *conn).await?;

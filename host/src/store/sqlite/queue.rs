@@ -32,7 +32,8 @@ impl SqliteStore {
             row.push_bind(a.as_str());
         });
         q.push(
-            ") SELECT s.adapter, (SELECT run_at_ms FROM jobs WHERE jobs.adapter = s.adapter AND state = 'queued' ORDER BY run_at_ms LIMIT 1) FROM s",
+            ") SELECT s.adapter, (SELECT min(at) FROM (SELECT (SELECT min(run_at_ms) FROM jobs INDEXED BY jobs_adapter_queue WHERE jobs.adapter = s.adapter AND state = 'queued' AND priority = 0) AS at \
+             UNION ALL SELECT (SELECT min(run_at_ms) FROM jobs INDEXED BY jobs_adapter_queue WHERE jobs.adapter = s.adapter AND state = 'queued' AND priority = 1))) FROM s",
         );
         let rows: Vec<(String, Option<i64>)> = q.build_query_as().fetch_all(&self.reader).await?;
         Ok(rows
