@@ -13,7 +13,8 @@
 //!
 //! `BENCH_JOBS`, `BENCH_CLIENTS`, `BENCH_WORKERS` (the tuned rows') change the load; `BENCH_STORES=sqlite` or
 //! `postgres` runs one store. `WEFT_BASELINE_BIN` names another build of `weft` (an earlier
-//! commit's, say): every Weft row then runs both builds, alternating, best of two each, and the
+//! commit's, say): every Weft row then runs both builds, alternating, best of `BENCH_ROUNDS`
+//! (3) each, and the
 //! table shows their ratio, so that a change is judged against the code before it in one run
 //! on the same machine rather than against a figure from another day.
 //!
@@ -265,7 +266,8 @@ impl Direct {
 }
 
 /// One Weft row: this build's jobs/s and, with `WEFT_BASELINE_BIN`, the baseline's (each the
-/// best of two runs, the builds alternating so that the machine's drift falls on both).
+/// best of `BENCH_ROUNDS` runs, 3 by default, the builds alternating so that the machine's
+/// drift falls on both).
 async fn row(
     baseline: Option<&Path>,
     store_url: &dyn Fn() -> String,
@@ -278,7 +280,7 @@ async fn row(
         return (weft(&weft_bin(), &store_url(), depth, load).await, None);
     };
     let (mut now, mut then) = (0f64, 0f64);
-    for _ in 0..2 {
+    for _ in 0..env_usize("BENCH_ROUNDS", 3).max(1) {
         then = then.max(weft(before, &store_url(), depth, load).await);
         now = now.max(weft(&weft_bin(), &store_url(), depth, load).await);
     }
@@ -365,8 +367,9 @@ async fn main() {
     }
     let compared = match baseline {
         Some(bin) => format!(
-            " Baseline: the `weft` build at `{}`, run alternately with this one at the same flags, best of two each (rows with jobs waiting run this build alone: their jobs are written through its store).",
-            bin.display()
+            " Baseline: the `weft` build at `{}`, run alternately with this one at the same flags, best of {} each (rows with jobs waiting run this build alone: their jobs are written through its store).",
+            bin.display(),
+            env_usize("BENCH_ROUNDS", 3).max(1)
         ),
         None => String::new(),
     };
