@@ -11,12 +11,12 @@
 //! - the same jobs enqueued `BENCH_BATCH` (100) a request through `jobs:batch`, and a backlog
 //!   of `BENCH_BACKLOG` (10,000) jobs sent that way, so that every claim meets thousands due.
 //!
-//! `BENCH_JOBS`, `BENCH_CLIENTS`, `BENCH_WORKERS` (the tuned rows') change the load; `BENCH_STORES=sqlite` or
-//! `postgres` runs one store. `WEFT_BASELINE_BIN` names another build of `weft` (an earlier
-//! commit's, say): every Weft row then runs both builds, alternating, best of `BENCH_ROUNDS`
-//! (3) each, and the
-//! table shows their ratio, so that a change is judged against the code before it in one run
-//! on the same machine rather than against a figure from another day.
+//! `BENCH_JOBS`, `BENCH_CLIENTS`, `BENCH_WORKERS` (the tuned rows') change the load;
+//! `BENCH_STORES=sqlite` or `postgres` runs one store. `WEFT_BASELINE_BIN` names another build
+//! of `weft` (an earlier commit's, say): every Weft row then runs both builds, alternating,
+//! best of `BENCH_ROUNDS` (3) each, and the table shows their ratio, so that a change is judged
+//! against the code before it in one run on the same machine rather than against a figure
+//! from another day.
 //!
 //! Writes its table between the `jobs:begin` / `jobs:end` markers of BENCHMARKS.md (unless
 //! `BENCH_NO_WRITE` is set). `make bench` points `WEFT_BIN` at the release build.
