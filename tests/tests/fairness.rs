@@ -174,6 +174,23 @@ async fn backlog_does_not_hold_back_another_adapter(store: Option<&str>) {
     let (bulk_lag, ticker_lag) = (lag("bulk").await, lag("ticker").await);
     assert!(bulk_lag >= 1.0, "bulk's oldest job waits: {bulk_lag}");
     assert!(ticker_lag <= 2.0, "ticker's does not: {ticker_lag}");
+    // The same queue in GET /v1/adapters, for an operator without a metrics stack.
+    let listed: Value = c
+        .get(format!("{url}/v1/adapters"))
+        .send()
+        .await
+        .expect("adapters")
+        .json()
+        .await
+        .expect("json");
+    let bulk = listed
+        .as_array()
+        .and_then(|l| l.iter().find(|a| a["name"] == "bulk"))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(bulk["jobs"]["queued"].as_i64() > Some(0), "{bulk}");
+    assert!(bulk["jobs"]["running"].as_i64() <= Some(8), "{bulk}");
+    assert!(bulk["jobs"]["lag_seconds"].as_i64() >= Some(1), "{bulk}");
+    assert_eq!(bulk["paused"], Value::Null, "{bulk}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! The front door: operations over HTTP (sync and async), jobs, adapter status, health, and
 //! Prometheus metrics. Every error is `application/problem+json`.
 
+mod adapters;
 pub mod auth;
 mod body;
 mod console;
@@ -9,9 +10,10 @@ pub mod observe;
 mod ops;
 mod problem;
 
+use adapters::{adapters, pause_adapter, resume_adapter};
 pub use body::BodyBudget;
 use jobs::{cancel_job, enqueue_batch, list_jobs, retry_job, run_schedule, schedules, show_job};
-use ops::{adapters, inbound, operation, pause_adapter, resume_adapter};
+use ops::{inbound, operation};
 
 pub use auth::{Access, ApiToken, ApiTokens};
 pub use problem::Problem;

@@ -1,4 +1,4 @@
-//! Operations over HTTP (sync and async), inbound routes, and the adapters' status.
+//! Operations over HTTP (sync and async) and inbound routes.
 
 use super::body::{check_length, read_body};
 use super::{App, Problem};
@@ -309,89 +309,4 @@ pub(super) async fn inbound(
         headers.insert(*n, axum::http::HeaderValue::from_static(v));
     }
     Ok(response)
-}
-
-pub(super) async fn adapters(State(app): State<App>) -> Response {
-    let paused = app.runtime.shared().pauses.all().await;
-    let listed: Vec<serde_json::Value> = app
-        .runtime
-        .adapters()
-        .into_iter()
-        .map(|a| {
-            let mut v = serde_json::to_value(&a).unwrap_or_default();
-            if let Some(o) = v.as_object_mut() {
-                o.insert(
-                    "paused".into(),
-                    serde_json::to_value(paused.get(&a.name)).unwrap_or_default(),
-                );
-            }
-            v
-        })
-        .collect();
-    axum::Json(listed).into_response()
-}
-
-/// What a pause does to the adapter's synchronous calls.
-#[derive(Deserialize)]
-pub(super) struct PauseQuery {
-    /// `allow` (the default: they keep working) or `refuse` (503 until resumed).
-    calls: Option<String>,
-}
-
-pub(super) async fn pause_adapter(
-    State(app): State<App>,
-    Path(name): Path<String>,
-    Query(query): Query<PauseQuery>,
-) -> Result<Response, Problem> {
-    let refuse_calls = match query.calls.as_deref() {
-        None | Some("allow") => false,
-        Some("refuse") => true,
-        Some(other) => {
-            return Err(Problem::new(
-                ErrorKind::InvalidInput,
-                400,
-                format!("calls must be \"allow\" or \"refuse\", found {other:?}"),
-            ));
-        }
-    };
-    let unavailable = |e: crate::store::StoreError| {
-        Problem::new(
-            ErrorKind::Unavailable,
-            503,
-            format!("the pause could not be stored: {e}"),
-        )
-    };
-    // A manifest that failed to load can be paused too: its jobs wait either way.
-    if !app.runtime.adapters().iter().any(|a| a.name == name) {
-        return Err(Problem::new(
-            ErrorKind::NotFound,
-            404,
-            format!("no adapter named {name:?}"),
-        ));
-    }
-    let pauses = &app.runtime.shared().pauses;
-    pauses
-        .pause(&name, refuse_calls)
-        .await
-        .map_err(unavailable)?;
-    Ok(
-        axum::Json(json!({ "adapter": name, "paused": true, "refuse_calls": refuse_calls }))
-            .into_response(),
-    )
-}
-
-pub(super) async fn resume_adapter(
-    State(app): State<App>,
-    Path(name): Path<String>,
-) -> Result<Response, Problem> {
-    let shared = app.runtime.shared();
-    let was = shared.pauses.resume(&name).await.map_err(|e| {
-        Problem::new(
-            ErrorKind::Unavailable,
-            503,
-            format!("the resume could not be stored: {e}"),
-        )
-    })?;
-    shared.jobs_wakeup.notify_waiters();
-    Ok(axum::Json(json!({ "adapter": name, "paused": false, "was_paused": was })).into_response())
 }
