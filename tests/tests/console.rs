@@ -276,6 +276,12 @@ async fn actions_need_an_admin_session_its_csrf_token_and_our_origin() {
     let page = page_text(&c, url, "/ui/jobs", &admin).await;
     assert!(page.contains(&id[..12]), "the dead job is listed: {page}");
     assert!(page.contains("fails on purpose"), "with its error: {page}");
+    // The adapters page shows each adapter's queue: nothing waits, nothing runs.
+    let adapters = page_text(&c, url, "/ui", &admin).await;
+    assert!(
+        adapters.contains("0 queued, 0 running"),
+        "the queue is shown: {adapters}"
+    );
     let csrf = csrf_of(&page);
     let post = |cookie: &str, body: String, origin: Option<&str>| {
         let mut r = c

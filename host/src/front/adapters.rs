@@ -8,46 +8,76 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
+use std::collections::BTreeMap;
 
-/// `GET /v1/adapters`: every adapter's status, whether it is paused, and its queue — depth and
-/// running jobs from the store's counts, lag (how long its oldest queued job has been due) from
-/// one index seek each; null when the store cannot answer.
+/// One adapter's queue as every node sees it; a figure the store could not give is `None`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub(in crate::front) struct Queue {
+    /// Jobs waiting (due or not).
+    pub queued: Option<i64>,
+    /// Jobs an attempt holds.
+    pub running: Option<i64>,
+    /// How long its oldest queued job has been due, in seconds (0: none is).
+    pub lag_seconds: Option<i64>,
+}
+
+/// The queue of each of `names`: depth and running jobs from the store's counts, lag from one
+/// index seek each.
+pub(in crate::front) async fn queues(
+    runtime: &crate::runtime::Runtime,
+    names: &[String],
+) -> BTreeMap<String, Queue> {
+    let shared = runtime.shared();
+    let counts = shared.store.job_counts().await.ok();
+    let oldest = shared.store.job_oldest_queued(names).await.ok();
+    let now = crate::clock::now_ms();
+    let count = |name: &str, state: JobState| {
+        counts.as_ref().map(|c| {
+            c.iter()
+                .filter(|(n, s, _)| n == name && *s == state)
+                .map(|(_, _, k)| *k)
+                .sum::<i64>()
+        })
+    };
+    names
+        .iter()
+        .map(|name| {
+            let lag = oldest.as_ref().map(|o| {
+                o.iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(0, |(_, due)| (now - due).max(0) / 1000)
+            });
+            let queue = Queue {
+                queued: count(name, JobState::Queued),
+                running: count(name, JobState::Running),
+                lag_seconds: lag,
+            };
+            (name.clone(), queue)
+        })
+        .collect()
+}
+
+/// `GET /v1/adapters`: every adapter's status, whether it is paused, and its queue (`jobs`:
+/// queued, running, lag in seconds; null when the store cannot answer).
 pub(super) async fn adapters(State(app): State<App>) -> Response {
     let shared = app.runtime.shared();
     let paused = shared.pauses.all().await;
     let adapters = app.runtime.adapters();
-    let counts = shared.store.job_counts().await.ok();
     let names: Vec<String> = adapters.iter().map(|a| a.name.clone()).collect();
-    let oldest = shared.store.job_oldest_queued(&names).await.ok();
-    let now = crate::clock::now_ms();
+    let queues = queues(&app.runtime, &names).await;
     let listed: Vec<serde_json::Value> = adapters
         .into_iter()
         .map(|a| {
-            let count = |state: JobState| {
-                counts.as_ref().map(|c| {
-                    c.iter()
-                        .filter(|(n, s, _)| *n == a.name && *s == state)
-                        .map(|(_, _, k)| *k)
-                        .sum::<i64>()
-                })
-            };
-            let lag = oldest.as_ref().map(|o| {
-                o.iter()
-                    .find(|(n, _)| *n == a.name)
-                    .map_or(0, |(_, due)| (now - due).max(0) / 1000)
-            });
-            let jobs = json!({
-                "queued": count(JobState::Queued),
-                "running": count(JobState::Running),
-                "lag_seconds": lag,
-            });
             let mut v = serde_json::to_value(&a).unwrap_or_default();
             if let Some(o) = v.as_object_mut() {
                 o.insert(
                     "paused".into(),
                     serde_json::to_value(paused.get(&a.name)).unwrap_or_default(),
                 );
-                o.insert("jobs".into(), jobs);
+                o.insert(
+                    "jobs".into(),
+                    serde_json::to_value(queues.get(&a.name)).unwrap_or_default(),
+                );
             }
             v
         })

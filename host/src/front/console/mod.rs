@@ -204,7 +204,8 @@ use actions::{bulk_retry, cancel, pause, resume, retry, run_now};
 async fn adapters_page(State(c): State<Console>, headers: HeaderMap) -> Response {
     let viewer = viewer_or_return!(c, headers);
     let paused = c.runtime.shared().pauses.all().await;
-    page(pages::adapters(&viewer, &c.runtime, &paused))
+    let queues = super::adapters::queues(&c.runtime, &c.runtime.registry().names()).await;
+    page(pages::adapters(&viewer, &c.runtime, &paused, &queues))
 }
 
 /// The jobs page's filter.

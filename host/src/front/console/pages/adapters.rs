@@ -7,6 +7,7 @@ pub(crate) fn adapters(
     viewer: &Viewer,
     runtime: &Runtime,
     paused: &std::collections::BTreeMap<String, crate::pause::Paused>,
+    queues: &std::collections::BTreeMap<String, crate::front::adapters::Queue>,
 ) -> Markup {
     let now = crate::clock::now_ms();
     let statuses = runtime.adapters();
@@ -47,6 +48,13 @@ pub(crate) fn adapters(
                             @if let Some(h) = &s.component_hash { dt { "Component" } dd { code title=(h) { (short_hash(h)) } } }
                             @if let Some(a) = &loaded { dt { "Loaded" } dd { (when(a.loaded_at_ms, now)) } }
                             @if !s.operations.is_empty() { dt { "Operations" } dd { (s.operations.join(", ")) } }
+                            @if let Some(q) = queues.get(&s.name) {
+                                dt { "Jobs" } dd.queue {
+                                    (q.queued.map_or("–".into(), |n| n.to_string())) " queued, "
+                                    (q.running.map_or("–".into(), |n| n.to_string())) " running"
+                                    @if let Some(lag) = q.lag_seconds.filter(|l| *l > 0) { ", oldest due " (lag) " s ago" }
+                                }
+                            }
                         }
                         @if let Some(a) = &loaded {
                             @let l = &a.manifest.limits;
