@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use weft_tests::harness::{
-    Deployment, PgSchema, Served, component, eventually, metric, weft_command,
+    Deployment, PgSchema, Served, component, eventually, get_json, metric, weft_command,
 };
 
 /// A platform that answers every request after `delay`.
@@ -175,14 +175,7 @@ async fn backlog_does_not_hold_back_another_adapter(store: Option<&str>) {
     assert!(bulk_lag >= 1.0, "bulk's oldest job waits: {bulk_lag}");
     assert!(ticker_lag <= 2.0, "ticker's does not: {ticker_lag}");
     // The same queue in GET /v1/adapters, for an operator without a metrics stack.
-    let listed: Value = c
-        .get(format!("{url}/v1/adapters"))
-        .send()
-        .await
-        .expect("adapters")
-        .json()
-        .await
-        .expect("json");
+    let listed = get_json(&c, &format!("{url}/v1/adapters")).await;
     let bulk = listed
         .as_array()
         .and_then(|l| l.iter().find(|a| a["name"] == "bulk"))
@@ -278,14 +271,7 @@ async fn a_pause_holds_jobs_and_ticks_survives_a_restart_and_resumes() {
     // After a restart: still paused, the job still queued.
     let served = Served::start(&dep, &[]);
     let url = served.url.clone();
-    let adapters: Value = c
-        .get(format!("{url}/v1/adapters"))
-        .send()
-        .await
-        .expect("adapters")
-        .json()
-        .await
-        .expect("json");
+    let adapters = get_json(&c, &format!("{url}/v1/adapters")).await;
     let ticker = adapters
         .as_array()
         .expect("list")
@@ -363,14 +349,7 @@ async fn fifty_adapters_with_default_limits_load_and_one_reaches_its_concurrency
     // Default flags: no --workers, no --max-instances.
     let served = Served::start(&dep, &[]);
     let c = reqwest::Client::new();
-    let adapters: Value = c
-        .get(format!("{}/v1/adapters", served.url))
-        .send()
-        .await
-        .expect("adapters")
-        .json()
-        .await
-        .expect("json");
+    let adapters = get_json(&c, &format!("{}/v1/adapters", served.url)).await;
     let list = adapters.as_array().expect("list");
     assert_eq!(list.len(), 50);
     for a in list {
@@ -513,26 +492,10 @@ async fn a_spent_rate_budget_keeps_jobs_queued_not_on_workers() {
     let ids = slow_jobs(&c, &served.url, "rated", &platform, 20).await;
     let (mut most, started) = (0usize, Instant::now());
     while started.elapsed() < Duration::from_secs(30) {
-        let running: Value = c
-            .get(format!(
-                "{}/v1/jobs?adapter=rated&state=running",
-                served.url
-            ))
-            .send()
-            .await
-            .expect("jobs")
-            .json()
-            .await
-            .expect("json");
+        let jobs = |state: &str| format!("{}/v1/jobs?adapter=rated&state={state}", served.url);
+        let running = get_json(&c, &jobs("running")).await;
         most = most.max(running.as_array().map_or(0, Vec::len));
-        let queued: Value = c
-            .get(format!("{}/v1/jobs?adapter=rated&state=queued", served.url))
-            .send()
-            .await
-            .expect("jobs")
-            .json()
-            .await
-            .expect("json");
+        let queued = get_json(&c, &jobs("queued")).await;
         if queued.as_array().is_some_and(Vec::is_empty)
             && running.as_array().is_some_and(Vec::is_empty)
         {
