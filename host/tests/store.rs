@@ -792,10 +792,16 @@ async fn postgres_wakes_the_other_nodes_when_a_job_is_enqueued_and_only_then() {
         .expect("postgres");
     // Listening is set up when the store opens; a notification sent before a waiter registers
     // is lost, so each check registers first and then enqueues.
+    // The enqueuing node's own listener is not woken: its workers were woken in process, and
+    // a second wake-up would send its claimer to the store again for every enqueue.
+    let own = weft::store::JobStore::job_wakeup(first.as_ref()).expect("its own listener");
     for (i, key) in [None, Some("k")].into_iter().enumerate() {
         let woken = wake.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
+        let self_woken = own.notified();
+        tokio::pin!(self_woken);
+        self_woken.as_mut().enable();
         let enqueued = first
             .job_enqueue(&job(&format!("w{i}"), key, "{}"), 0)
             .await
@@ -804,6 +810,12 @@ async fn postgres_wakes_the_other_nodes_when_a_job_is_enqueued_and_only_then() {
         tokio::time::timeout(std::time::Duration::from_secs(10), woken)
             .await
             .unwrap_or_else(|_| panic!("enqueue {i} (key {key:?}) woke no other node"));
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(300), self_woken)
+                .await
+                .is_err(),
+            "enqueue {i} woke its own node's listener"
+        );
     }
     // An enqueue that stores nothing new (the same key and request again) wakes nobody.
     let woken = wake.notified();

@@ -1,7 +1,7 @@
 //! The fair claim on PostgreSQL: see [`crate::store::JobStore::job_claim_fair`].
 
 use super::PgStore;
-use super::jobs::{CLAIM_COLUMNS, job_from_row};
+use super::jobs::{CLAIM_COLUMNS_OF_JOBS, job_from_row};
 use crate::store::{JobRecord, StoreError};
 
 impl PgStore {
@@ -41,7 +41,7 @@ impl PgStore {
         // share of a round (its free concurrency, and no more than the claim divided among the
         // adapters with due work); the urgent jobs and lapsed leases of all of them apart.
         // SKIP LOCKED, so that other nodes pass over them; rows locked but not taken are free
-        // again at the commit. The update finds rows by their physical address (see
+        // again at the commit. The update joins the rows picked by their physical address (see
         // job_claim_many). With a partial index of urgent jobs beside (adapter, state,
         // run_at_ms), the generic plan answered the urgent scan from the latter, reading every
         // due job of a backlog at each claim to find none urgent.
@@ -55,10 +55,11 @@ impl PgStore {
                   fair AS (SELECT j.* FROM shares s CROSS JOIN active a CROSS JOIN LATERAL (SELECT ctid AS row, id, adapter, priority, run_at_ms, 0 AS lapsed FROM jobs WHERE adapter = s.adapter AND state = 'queued' AND priority = 0 AND run_at_ms <= $3 ORDER BY run_at_ms LIMIT LEAST(s.cap, ($4 + a.n - 1) / a.n) FOR UPDATE SKIP LOCKED) j), \
                   lapsed AS (SELECT ctid AS row, id, adapter, priority, run_at_ms, 1 AS lapsed FROM jobs WHERE adapter = ANY($5) AND state = 'running' AND lease_until_ms < $3 AND $7 LIMIT $4 FOR UPDATE SKIP LOCKED), \
                   cand AS (SELECT * FROM urgent UNION ALL SELECT * FROM fair UNION ALL SELECT * FROM lapsed), \
-                  ranked AS (SELECT c.row, c.priority, c.run_at_ms, c.lapsed, s.cap, row_number() OVER (PARTITION BY c.adapter ORDER BY c.lapsed DESC, c.priority DESC, c.run_at_ms) AS rn FROM cand c JOIN shares s ON s.adapter = c.adapter) \
+                  ranked AS (SELECT c.row, c.priority, c.run_at_ms, c.lapsed, s.cap, row_number() OVER (PARTITION BY c.adapter ORDER BY c.lapsed DESC, c.priority DESC, c.run_at_ms) AS rn FROM cand c JOIN shares s ON s.adapter = c.adapter), \
+                  picked AS (SELECT row FROM ranked WHERE rn <= cap ORDER BY rn, lapsed DESC, priority DESC, run_at_ms LIMIT $4) \
              UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3 \
-             WHERE ctid = ANY(ARRAY(SELECT row FROM ranked WHERE rn <= cap ORDER BY rn, lapsed DESC, priority DESC, run_at_ms LIMIT $4)) \
-             RETURNING {CLAIM_COLUMNS}"
+             FROM picked WHERE jobs.ctid = picked.row \
+             RETURNING {CLAIM_COLUMNS_OF_JOBS}"
         ))
         .bind(owner)
         .bind(lease_until_ms)
@@ -89,10 +90,11 @@ impl PgStore {
         let rows = sqlx::query(&format!(
             "WITH urgent AS (SELECT ctid AS row, priority, run_at_ms, 0 AS lapsed FROM jobs WHERE adapter = $5 AND state = 'queued' AND priority = 1 AND run_at_ms <= $3 ORDER BY run_at_ms LIMIT $4 FOR UPDATE SKIP LOCKED), \
                   queued AS (SELECT ctid AS row, priority, run_at_ms, 0 AS lapsed FROM jobs WHERE adapter = $5 AND state = 'queued' AND priority = 0 AND run_at_ms <= $3 ORDER BY run_at_ms LIMIT $4 FOR UPDATE SKIP LOCKED), \
-                  lapsed AS (SELECT ctid AS row, priority, run_at_ms, 1 AS lapsed FROM jobs WHERE adapter = $5 AND state = 'running' AND lease_until_ms < $3 AND $6 LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                  lapsed AS (SELECT ctid AS row, priority, run_at_ms, 1 AS lapsed FROM jobs WHERE adapter = $5 AND state = 'running' AND lease_until_ms < $3 AND $6 LIMIT $4 FOR UPDATE SKIP LOCKED), \
+                  picked AS (SELECT row FROM (SELECT * FROM urgent UNION ALL SELECT * FROM queued UNION ALL SELECT * FROM lapsed) AS c ORDER BY lapsed DESC, priority DESC, run_at_ms LIMIT $4) \
              UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3 \
-             WHERE ctid = ANY(ARRAY(SELECT row FROM (SELECT * FROM urgent UNION ALL SELECT * FROM queued UNION ALL SELECT * FROM lapsed) AS c ORDER BY lapsed DESC, priority DESC, run_at_ms LIMIT $4)) \
-             RETURNING {CLAIM_COLUMNS}"
+             FROM picked WHERE jobs.ctid = picked.row \
+             RETURNING {CLAIM_COLUMNS_OF_JOBS}"
         ))
         .bind(owner)
         .bind(lease_until_ms)

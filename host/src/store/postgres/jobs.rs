@@ -92,16 +92,19 @@ impl JobStore for PgStore {
         // planner answered the OR with a bitmap of every due row, read and sorted at each
         // claim, so a claim cost grew with the number of due jobs waiting. (FOR UPDATE is not
         // allowed in a UNION, hence one CTE each.) The update finds the rows by their physical
-        // address, which the row locks keep fixed until the statement commits: by id it was
-        // planned as a hash join or a scan over the whole table whenever the planner's
-        // statistics lagged behind the queue. A lapsed lease locked but not taken is free again
-        // at the commit.
+        // address, which the row locks keep fixed until the statement commits, joined to the
+        // rows picked so that each is one TID lookup. By id it was planned as a hash join or a
+        // scan over the whole table whenever the planner's statistics lagged behind the queue;
+        // as `ctid = ANY(ARRAY(…))` the generic plan made while the table was small was a scan
+        // of the whole table testing every row against the array, kept as the table grew.
+        // A lapsed lease locked but not taken is free again at the commit.
         let rows = sqlx::query(&format!(
             "WITH queued AS (SELECT ctid AS row, run_at_ms FROM jobs WHERE state = 'queued' AND run_at_ms <= $3 ORDER BY run_at_ms LIMIT $4 FOR UPDATE SKIP LOCKED), \
-                  lapsed AS (SELECT ctid AS row, run_at_ms FROM jobs WHERE state = 'running' AND lease_until_ms < $3 LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                  lapsed AS (SELECT ctid AS row, run_at_ms FROM jobs WHERE state = 'running' AND lease_until_ms < $3 LIMIT $4 FOR UPDATE SKIP LOCKED), \
+                  picked AS (SELECT row FROM (SELECT row, run_at_ms FROM queued UNION ALL SELECT row, run_at_ms FROM lapsed) AS due ORDER BY run_at_ms LIMIT $4) \
              UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3 \
-             WHERE ctid = ANY(ARRAY(SELECT row FROM (SELECT row, run_at_ms FROM queued UNION ALL SELECT row, run_at_ms FROM lapsed) AS due ORDER BY run_at_ms LIMIT $4)) \
-             RETURNING {CLAIM_COLUMNS}"
+             FROM picked WHERE jobs.ctid = picked.row \
+             RETURNING {CLAIM_COLUMNS_OF_JOBS}"
         ))
         .bind(owner)
         .bind(lease_until_ms)
@@ -250,7 +253,7 @@ async fn enqueue_on(
     conn: &mut PgConnection,
     jobs: &[NewJob],
     now_ms: i64,
-    channel: &str,
+    channel: &super::JobsChannel,
 ) -> Result<Vec<Enqueued>, StoreError> {
     // One statement for the lot (arrays unnested into rows): one round trip however many
     // jobs, where a statement each would cost one each.
@@ -266,7 +269,7 @@ async fn enqueue_on(
            FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $11::smallint[]) \
                 AS t(id, adapter, op, input, max_attempts, run_at_ms, idempotency_key, request_hash, priority) \
            ON CONFLICT DO NOTHING RETURNING id), \
-         woken AS (SELECT pg_notify($10, '') FROM (SELECT 1 FROM ins LIMIT 1) AS any_new) \
+         woken AS (SELECT pg_notify($10, $12) FROM (SELECT 1 FROM ins LIMIT 1) AS any_new) \
          SELECT id FROM ins UNION ALL SELECT NULL FROM woken",
     )
     .bind(column(|j| j.id.clone()))
@@ -278,12 +281,13 @@ async fn enqueue_on(
     .bind(optional(|j| j.idempotency_key.clone()))
     .bind(optional(|j| j.request_hash.clone()))
     .bind(now_ms)
-    .bind(channel)
+    .bind(&channel.name)
     .bind(
         jobs.iter()
             .map(|j| i16::from(j.priority > 0))
             .collect::<Vec<i16>>(),
     )
+    .bind(&channel.node)
     .fetch_all(&mut *conn)
     .await?;
     let inserted: std::collections::HashSet<String> = inserted.into_iter().flatten().collect();
@@ -381,8 +385,9 @@ fn finish_query(
     }
 }
 
-/// What a claim answers: a job without its attempt history (a worker has no use for it).
-pub(super) const CLAIM_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms";
+/// What a claim answers: a job without its attempt history (a worker has no use for it), named
+/// through the table (a claim's update joins the rows it picked).
+pub(super) const CLAIM_COLUMNS_OF_JOBS: &str = "jobs.id, jobs.adapter, jobs.op, jobs.input, jobs.state, jobs.attempt, jobs.max_attempts, jobs.run_at_ms, jobs.idempotency_key, jobs.output, jobs.last_error, jobs.created_at_ms, jobs.updated_at_ms";
 
 const JOB_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms, errors";
 

@@ -18,10 +18,20 @@ pub struct PgStore {
     pool: PgPool,
     /// Schema the tables live in; part of every advisory-lock key.
     schema: String,
-    /// The channel this schema's enqueues notify (one per schema, so that deployments sharing
-    /// a server do not wake each other).
-    jobs_channel: String,
+    /// Where this schema's enqueues are announced to the other nodes.
+    jobs_channel: Arc<JobsChannel>,
     wakeup: Arc<tokio::sync::Notify>,
+}
+
+/// The notification channel of one schema's enqueues (one per schema, so that deployments
+/// sharing a server do not wake each other), and what this store signs its notifications
+/// with: a node's own enqueues already woke its workers in process, so its listener skips
+/// them rather than send its claimer to the store a second time for each.
+pub(crate) struct JobsChannel {
+    /// The channel's name.
+    pub(crate) name: String,
+    /// The payload of this store's notifications, unique to it.
+    pub(crate) node: String,
 }
 
 /// A session advisory lock held on its own connection until released.
@@ -117,13 +127,19 @@ impl PgStore {
         }
         let wakeup = Arc::new(tokio::sync::Notify::new());
         let mut listener = PgListener::connect_with(&pool).await?;
-        let jobs_channel = format!("{JOBS_CHANNEL}_{schema}");
-        listener.listen(&jobs_channel).await?;
+        let jobs_channel = Arc::new(JobsChannel {
+            name: format!("{JOBS_CHANNEL}_{schema}"),
+            node: uuid::Uuid::new_v4().simple().to_string(),
+        });
+        listener.listen(&jobs_channel.name).await?;
         let notify = wakeup.clone();
+        let channel = jobs_channel.clone();
         tokio::spawn(async move {
             // PgListener reconnects by itself; a notification only wakes workers early.
-            while let Ok(_n) = listener.recv().await {
-                notify.notify_waiters();
+            while let Ok(n) = listener.recv().await {
+                if n.payload() != channel.node {
+                    notify.notify_waiters();
+                }
             }
         });
         Ok(Self {
