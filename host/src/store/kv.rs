@@ -66,3 +66,123 @@ pub trait KvStore: Send + Sync {
         new: Option<&[u8]>,
     ) -> Result<bool, StoreError>;
 }
+
+/// Writes [`KvStore`] for a backend: `$store`, reading through its pool `$read` (SQLite keeps
+/// readers apart from its one writer) and writing through `pool`, with `$usage` its dialect of
+/// the usage query (binds the key, then the namespace). Every other statement is the shared
+/// SQL of `store::sql`, so the Rust around it is written once for both.
+macro_rules! impl_kv_store {
+    ($store:ty, $read:ident, $usage:expr) => {
+        const _: () = {
+            use async_trait::async_trait;
+            use sqlx::Row;
+            use $crate::store::{KvStore, KvUsage, StoreError, sql};
+
+            #[async_trait]
+            impl KvStore for $store {
+                async fn kv_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+                    let row = sqlx::query(sql::KV_GET)
+                        .bind(ns)
+                        .bind(key)
+                        .fetch_optional(&self.$read)
+                        .await?;
+                    Ok(row.map(|r| r.get::<Vec<u8>, _>(0)))
+                }
+
+                async fn kv_set(
+                    &self,
+                    ns: &str,
+                    key: &str,
+                    value: &[u8],
+                ) -> Result<(), StoreError> {
+                    sqlx::query(sql::KV_SET)
+                        .bind(ns)
+                        .bind(key)
+                        .bind(value)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(())
+                }
+
+                async fn kv_usage(&self, ns: &str, key: &str) -> Result<KvUsage, StoreError> {
+                    let row = sqlx::query($usage)
+                        .bind(key)
+                        .bind(ns)
+                        .fetch_one(&self.$read)
+                        .await?;
+                    KvUsage::from_row(&row)
+                }
+
+                async fn kv_delete(&self, ns: &str, key: &str) -> Result<bool, StoreError> {
+                    let done = sqlx::query(sql::KV_DELETE)
+                        .bind(ns)
+                        .bind(key)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn kv_list(
+                    &self,
+                    ns: &str,
+                    prefix: &str,
+                    after: Option<&str>,
+                    limit: u32,
+                ) -> Result<Vec<String>, StoreError> {
+                    let rows = sqlx::query(sql::KV_LIST)
+                        .bind(ns)
+                        .bind(sql::like_prefix(prefix))
+                        .bind(after.unwrap_or(""))
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.$read)
+                        .await?;
+                    Ok(rows.into_iter().map(|r| r.get::<String, _>(0)).collect())
+                }
+
+                async fn kv_cas(
+                    &self,
+                    ns: &str,
+                    key: &str,
+                    expected: Option<&[u8]>,
+                    new: Option<&[u8]>,
+                ) -> Result<bool, StoreError> {
+                    // Each case is one statement, so the check and the write are atomic.
+                    let affected = match (expected, new) {
+                        (None, Some(new)) => sqlx::query(sql::KV_CREATE)
+                            .bind(ns)
+                            .bind(key)
+                            .bind(new)
+                            .execute(&self.pool)
+                            .await?
+                            .rows_affected(),
+                        (Some(old), Some(new)) => sqlx::query(sql::KV_SWAP)
+                            .bind(new)
+                            .bind(ns)
+                            .bind(key)
+                            .bind(old)
+                            .execute(&self.pool)
+                            .await?
+                            .rows_affected(),
+                        (Some(old), None) => sqlx::query(sql::KV_DELETE_IF)
+                            .bind(ns)
+                            .bind(key)
+                            .bind(old)
+                            .execute(&self.pool)
+                            .await?
+                            .rows_affected(),
+                        (None, None) => {
+                            let exists: i64 = sqlx::query_scalar(sql::KV_EXISTS)
+                                .bind(ns)
+                                .bind(key)
+                                .fetch_one(&self.$read)
+                                .await?;
+                            u64::from(exists == 0)
+                        }
+                    };
+                    Ok(affected == 1)
+                }
+            }
+        };
+    };
+}
+pub(crate) use impl_kv_store;

@@ -87,34 +87,7 @@ impl JobStore for PgStore {
         lease_until_ms: i64,
         limit: u32,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        // SKIP LOCKED: claimers on other nodes pass over the rows this one is taking. Two
-        // ordered index scans, each stopping at `limit` rows, rather than one OR over both: the
-        // planner answered the OR with a bitmap of every due row, read and sorted at each
-        // claim, so a claim cost grew with the number of due jobs waiting. (FOR UPDATE is not
-        // allowed in a UNION, hence one CTE each.) The update finds the rows by their physical
-        // address, which the row locks keep fixed until the statement commits, joined to the
-        // rows picked so that each is one TID lookup. By id it was planned as a hash join or a
-        // scan over the whole table whenever the planner's statistics lagged behind the queue;
-        // as `ctid = ANY(ARRAY(…))` the generic plan made while the table was small was a scan
-        // of the whole table testing every row against the array, kept as the table grew.
-        // A lapsed lease locked but not taken is free again at the commit.
-        let rows = sqlx::query(&format!(
-            "WITH queued AS (SELECT ctid AS row, run_at_ms FROM jobs WHERE state = 'queued' AND run_at_ms <= $3 ORDER BY run_at_ms LIMIT $4 FOR UPDATE SKIP LOCKED), \
-                  lapsed AS (SELECT ctid AS row, run_at_ms FROM jobs WHERE state = 'running' AND lease_until_ms < $3 LIMIT $4 FOR UPDATE SKIP LOCKED), \
-                  picked AS (SELECT row FROM (SELECT row, run_at_ms FROM queued UNION ALL SELECT row, run_at_ms FROM lapsed) AS due ORDER BY run_at_ms LIMIT $4) \
-             UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3 \
-             FROM picked WHERE jobs.ctid = picked.row \
-             RETURNING {CLAIM_COLUMNS_OF_JOBS}"
-        ))
-        .bind(owner)
-        .bind(lease_until_ms)
-        .bind(now_ms)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut jobs: Vec<JobRecord> = rows.iter().map(job_from_row).collect();
-        jobs.sort_by_key(|j| j.run_at_ms);
-        Ok(jobs)
+        self.claim_many(owner, now_ms, lease_until_ms, limit).await
     }
 
     async fn job_claim_fair(
