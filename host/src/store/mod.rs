@@ -7,6 +7,7 @@
 
 pub mod health;
 mod jobs;
+mod jobs_impl;
 mod kv;
 mod postgres;
 mod rate;

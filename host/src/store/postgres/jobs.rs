@@ -2,16 +2,14 @@
 //! across nodes.
 
 use super::PgStore;
-use crate::store::{
-    Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, NewJob, StoreError,
-};
-use async_trait::async_trait;
+use crate::store::{Enqueued, Finish, JobOutcome, JobRecord, JobState, NewJob, StoreError};
 use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgRow};
 use std::sync::Arc;
 
-#[async_trait]
-impl JobStore for PgStore {
+crate::store::jobs_impl::impl_job_store!(
+    PgStore,
+    pool,
     async fn job_enqueue_many(
         &self,
         jobs: &[NewJob],
@@ -27,39 +25,7 @@ impl JobStore for PgStore {
         let out = enqueue_on(&mut tx, jobs, now_ms, &self.jobs_channel).await?;
         tx.commit().await?;
         Ok(out)
-    }
-
-    async fn job_heartbeat(
-        &self,
-        id: &str,
-        attempt: u32,
-        lease_until_ms: i64,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(crate::store::sql::JOB_HEARTBEAT)
-            .bind(lease_until_ms)
-            .bind(id)
-            .bind(i64::from(attempt))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn job_finish(
-        &self,
-        id: &str,
-        attempt: u32,
-        outcome: &JobOutcome,
-        now_ms: i64,
-    ) -> Result<bool, StoreError> {
-        // The fence (same attempt, still running) makes a late finisher's update a no-op.
-        let done = finish_query(outcome, now_ms)
-            .bind(id.to_string())
-            .bind(i64::from(attempt))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
+    },
     async fn job_finish_many(
         &self,
         finished: &[Finish],
@@ -78,8 +44,7 @@ impl JobStore for PgStore {
         let out = finish_on(&mut tx, finished, now_ms).await?;
         tx.commit().await?;
         Ok(out)
-    }
-
+    },
     async fn job_claim_many(
         &self,
         owner: &str,
@@ -88,8 +53,7 @@ impl JobStore for PgStore {
         limit: u32,
     ) -> Result<Vec<JobRecord>, StoreError> {
         self.claim_many(owner, now_ms, lease_until_ms, limit).await
-    }
-
+    },
     async fn job_claim_fair(
         &self,
         owner: &str,
@@ -101,124 +65,11 @@ impl JobStore for PgStore {
     ) -> Result<Vec<JobRecord>, StoreError> {
         self.claim_fair(owner, now_ms, lease_until_ms, limit, shares, reclaim)
             .await
-    }
-
-    async fn job_get(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| job_from_row(&r)))
-    }
-
-    async fn job_page(
-        &self,
-        filter: &JobFilter<'_>,
-        limit: u32,
-    ) -> Result<Vec<JobRecord>, StoreError> {
-        let (after_created, after_id) = match filter.after {
-            Some((c, id)) => (Some(c), Some(id)),
-            None => (None, None),
-        };
-        let rows = sqlx::query(&format!(
-            "SELECT {} {}",
-            crate::store::sql::LIST_COLUMNS,
-            crate::store::sql::JOB_PAGE
-        ))
-        .bind(filter.state.map(JobState::as_str))
-        .bind(filter.state.map(JobState::as_str))
-        .bind(filter.adapter)
-        .bind(filter.adapter)
-        .bind(after_created)
-        .bind(after_created)
-        .bind(after_created)
-        .bind(after_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(job_from_row).collect())
-    }
-
-    async fn job_retry(
-        &self,
-        id: &str,
-        extra_attempts: u32,
-        now_ms: i64,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(crate::store::sql::JOB_RETRY)
-            .bind(i64::from(extra_attempts))
-            .bind(now_ms)
-            .bind(now_ms)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn job_active(&self, adapter: &str, op: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query(crate::store::sql::JOB_ACTIVE)
-            .bind(adapter)
-            .bind(op)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.is_some())
-    }
-
-    async fn job_cancel(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(crate::store::sql::JOB_CANCEL)
-            .bind(now_ms)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn job_prune(&self, before_ms: i64, limit: u32) -> Result<u64, StoreError> {
-        let done = sqlx::query(crate::store::sql::JOB_PRUNE)
-            .bind(before_ms)
-            .bind(i64::from(limit))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn job_prune_succeeded(
-        &self,
-        op_prefix: &str,
-        before_ms: i64,
-        limit: u32,
-    ) -> Result<u64, StoreError> {
-        self.prune_succeeded(op_prefix, before_ms, limit).await
-    }
-
-    async fn job_release_owner(&self, owner: &str, now_ms: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE jobs SET state = 'queued', attempt = attempt - 1, run_at_ms = $1, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 \
-             WHERE lease_owner = $3 AND state = 'running'",
-        )
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn job_oldest_queued(
-        &self,
-        adapters: &[String],
-    ) -> Result<Vec<(String, i64)>, StoreError> {
-        self.oldest_queued(adapters).await
-    }
-
-    async fn job_counts(&self) -> Result<Vec<(String, JobState, i64)>, StoreError> {
-        self.counts().await
-    }
-
+    },
     fn job_wakeup(&self) -> Option<Arc<tokio::sync::Notify>> {
         Some(self.wakeup.clone())
     }
-}
+);
 
 /// Enqueues `jobs` on `conn` (a transaction, or a connection for the one statement),
 /// notifying `channel` if any is new.

@@ -1,0 +1,166 @@
+//! The half of [`crate::store::JobStore`] both backends write alike: the statements are the
+//! shared SQL of `store::sql` and the Rust around them is the same, so it is written here once.
+//! What truly differs (enqueues, claims, batched ends, PostgreSQL's wake-ups) each backend
+//! writes itself and passes in, to stand in the same `impl`.
+
+/// Writes [`crate::store::JobStore`] for a backend: `$store`, writing through its pool `pool`
+/// and reading through `$read`, with its own methods (`$more`) beside the shared ones. The
+/// shared ones call the backend module's `finish_query` (an attempt's end, in its dialect),
+/// `job_from_row`, `JOB_COLUMNS`, `oldest_queued` and `counts`.
+macro_rules! impl_job_store {
+    ($store:ty, $read:ident $(, $more:item)*) => {
+        const _: () = {
+            use $crate::store::{JobFilter, JobOutcome, JobRecord, JobState, JobStore, StoreError, sql};
+            use async_trait::async_trait;
+
+            #[async_trait]
+            impl JobStore for $store {
+                async fn job_heartbeat(
+                    &self,
+                    id: &str,
+                    attempt: u32,
+                    lease_until_ms: i64,
+                ) -> Result<bool, StoreError> {
+                    let done = sqlx::query(sql::JOB_HEARTBEAT)
+                        .bind(lease_until_ms)
+                        .bind(id)
+                        .bind(i64::from(attempt))
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn job_finish(
+                    &self,
+                    id: &str,
+                    attempt: u32,
+                    outcome: &JobOutcome,
+                    now_ms: i64,
+                ) -> Result<bool, StoreError> {
+                    // The fence (same attempt, still running) makes a late finisher's update a no-op.
+                    let done = finish_query(outcome, now_ms)
+                        .bind(id.to_string())
+                        .bind(i64::from(attempt))
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn job_get(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
+                    let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.$read)
+                        .await?;
+                    Ok(row.map(|r| job_from_row(&r)))
+                }
+
+                async fn job_page(
+                    &self,
+                    filter: &JobFilter<'_>,
+                    limit: u32,
+                ) -> Result<Vec<JobRecord>, StoreError> {
+                    let (after_created, after_id) = match filter.after {
+                        Some((c, id)) => (Some(c), Some(id)),
+                        None => (None, None),
+                    };
+                    let rows = sqlx::query(&format!(
+                        "SELECT {} {}",
+                        sql::LIST_COLUMNS,
+                        sql::JOB_PAGE
+                    ))
+                    .bind(filter.state.map(JobState::as_str))
+                    .bind(filter.state.map(JobState::as_str))
+                    .bind(filter.adapter)
+                    .bind(filter.adapter)
+                    .bind(after_created)
+                    .bind(after_created)
+                    .bind(after_created)
+                    .bind(after_id)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.$read)
+                    .await?;
+                    Ok(rows.iter().map(job_from_row).collect())
+                }
+
+                async fn job_retry(
+                    &self,
+                    id: &str,
+                    extra_attempts: u32,
+                    now_ms: i64,
+                ) -> Result<bool, StoreError> {
+                    let done = sqlx::query(sql::JOB_RETRY)
+                        .bind(i64::from(extra_attempts))
+                        .bind(now_ms)
+                        .bind(now_ms)
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn job_active(&self, adapter: &str, op: &str) -> Result<bool, StoreError> {
+                    let row = sqlx::query(sql::JOB_ACTIVE)
+                        .bind(adapter)
+                        .bind(op)
+                        .fetch_optional(&self.$read)
+                        .await?;
+                    Ok(row.is_some())
+                }
+
+                async fn job_cancel(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+                    let done = sqlx::query(sql::JOB_CANCEL)
+                        .bind(now_ms)
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn job_prune(&self, before_ms: i64, limit: u32) -> Result<u64, StoreError> {
+                    let done = sqlx::query(sql::JOB_PRUNE)
+                        .bind(before_ms)
+                        .bind(i64::from(limit))
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected())
+                }
+
+                async fn job_prune_succeeded(
+                    &self,
+                    op_prefix: &str,
+                    before_ms: i64,
+                    limit: u32,
+                ) -> Result<u64, StoreError> {
+                    self.prune_succeeded(op_prefix, before_ms, limit).await
+                }
+
+                async fn job_release_owner(&self, owner: &str, now_ms: i64) -> Result<u64, StoreError> {
+                    let done = sqlx::query(
+                        "UPDATE jobs SET state = 'queued', attempt = attempt - 1, run_at_ms = $1, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 \
+                         WHERE lease_owner = $3 AND state = 'running'",
+                    )
+                    .bind(now_ms)
+                    .bind(now_ms)
+                    .bind(owner)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected())
+                }
+
+                async fn job_oldest_queued(
+                    &self,
+                    adapters: &[String],
+                ) -> Result<Vec<(String, i64)>, StoreError> {
+                    self.oldest_queued(adapters).await
+                }
+
+                async fn job_counts(&self) -> Result<Vec<(String, JobState, i64)>, StoreError> {
+                    self.counts().await
+                }
+
+                $($more)*
+            }
+        };
+    };
+}
+pub(crate) use impl_job_store;
