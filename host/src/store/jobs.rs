@@ -381,3 +381,40 @@ pub trait JobStore: Send + Sync {
         None
     }
 }
+
+/// A job read from the first columns of a row of either backend, in the order of their
+/// `JOB_COLUMNS` (the attempt history, 13, may be missing: a claim leaves it out).
+pub(crate) fn job_from_row<'r, R: sqlx::Row>(r: &'r R) -> JobRecord
+where
+    usize: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let json = |i: usize| {
+        r.get::<Option<String>, _>(i)
+            .and_then(|t| serde_json::from_str(&t).ok())
+    };
+    JobRecord {
+        id: r.get(0),
+        adapter: r.get(1),
+        op: r.get(2),
+        input: r.get(3),
+        state: JobState::parse(r.get::<&str, _>(4)).unwrap_or(JobState::Dead),
+        attempt: u32::try_from(r.get::<i64, _>(5)).unwrap_or(0),
+        max_attempts: u32::try_from(r.get::<i64, _>(6)).unwrap_or(0),
+        run_at_ms: r.get(7),
+        idempotency_key: r.get(8),
+        output: json(9),
+        last_error: json(10),
+        created_at_ms: r.get(11),
+        updated_at_ms: r.get(12),
+        // A claim's RETURNING leaves the history out: a worker has no use for it.
+        errors: r
+            .try_get::<Option<String>, _>(13)
+            .ok()
+            .flatten()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default(),
+    }
+}

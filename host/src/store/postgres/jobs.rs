@@ -2,9 +2,10 @@
 //! across nodes.
 
 use super::PgStore;
-use crate::store::{Enqueued, Finish, JobOutcome, JobRecord, JobState, NewJob, StoreError};
+pub(super) use crate::store::jobs::job_from_row;
+use crate::store::{Enqueued, Finish, JobOutcome, NewJob, StoreError};
 use sqlx::Row;
-use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::postgres::PgConnection;
 use std::sync::Arc;
 
 crate::store::jobs_impl::impl_job_store!(
@@ -214,32 +215,3 @@ fn finish_query(
 pub(super) const CLAIM_COLUMNS_OF_JOBS: &str = "jobs.id, jobs.adapter, jobs.op, jobs.input, jobs.state, jobs.attempt, jobs.max_attempts, jobs.run_at_ms, jobs.idempotency_key, jobs.output, jobs.last_error, jobs.created_at_ms, jobs.updated_at_ms";
 
 const JOB_COLUMNS: &str = "id, adapter, op, input, state, attempt, max_attempts, run_at_ms, idempotency_key, output, last_error, created_at_ms, updated_at_ms, errors";
-
-pub(super) fn job_from_row(r: &PgRow) -> JobRecord {
-    let json = |i: usize| {
-        r.get::<Option<String>, _>(i)
-            .and_then(|t| serde_json::from_str(&t).ok())
-    };
-    JobRecord {
-        id: r.get(0),
-        adapter: r.get(1),
-        op: r.get(2),
-        input: r.get(3),
-        state: JobState::parse(r.get::<&str, _>(4)).unwrap_or(JobState::Dead),
-        attempt: u32::try_from(r.get::<i64, _>(5)).unwrap_or(0),
-        max_attempts: u32::try_from(r.get::<i64, _>(6)).unwrap_or(0),
-        run_at_ms: r.get(7),
-        idempotency_key: r.get(8),
-        output: json(9),
-        last_error: json(10),
-        created_at_ms: r.get(11),
-        updated_at_ms: r.get(12),
-        // A claim's RETURNING leaves the history out: a worker has no use for it.
-        errors: r
-            .try_get::<Option<String>, _>(13)
-            .ok()
-            .flatten()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default(),
-    }
-}
