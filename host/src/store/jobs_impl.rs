@@ -6,7 +6,7 @@
 /// Writes [`crate::store::JobStore`] for a backend: `$store`, writing through its pool `pool`
 /// and reading through `$read`, with its own methods (`$more`) beside the shared ones. The
 /// shared ones call the backend module's `finish_query` (an attempt's end, in its dialect),
-/// `job_from_row`, `JOB_COLUMNS`, `oldest_queued` and `counts`.
+/// `job_from_row`, `JOB_COLUMNS` and `oldest_queued`.
 macro_rules! impl_job_store {
     ($store:ty, $read:ident $(, $more:item)*) => {
         const _: () = {
@@ -131,7 +131,13 @@ macro_rules! impl_job_store {
                     before_ms: i64,
                     limit: u32,
                 ) -> Result<u64, StoreError> {
-                    self.prune_succeeded(op_prefix, before_ms, limit).await
+                    let done = sqlx::query(sql::JOB_PRUNE_SUCCEEDED)
+                        .bind(before_ms)
+                        .bind(sql::like_prefix(op_prefix))
+                        .bind(i64::from(limit))
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected())
                 }
 
                 async fn job_release_owner(&self, owner: &str, now_ms: i64) -> Result<u64, StoreError> {
@@ -155,7 +161,21 @@ macro_rules! impl_job_store {
                 }
 
                 async fn job_counts(&self) -> Result<Vec<(String, JobState, i64)>, StoreError> {
-                    self.counts().await
+                    let rows = sqlx::query(sql::JOB_COUNTS)
+                        .fetch_all(&self.$read)
+                        .await?;
+                    Ok(rows
+                        .iter()
+                        .filter_map(|r| {
+                            JobState::parse(sqlx::Row::get::<&str, _>(r, 1)).map(|s| {
+                                (
+                                    sqlx::Row::get::<String, _>(r, 0),
+                                    s,
+                                    sqlx::Row::get::<i64, _>(r, 2),
+                                )
+                            })
+                        })
+                        .collect())
                 }
 
                 $($more)*
