@@ -3,7 +3,7 @@
 //! the store, so every node honours it and it survives a restart; each node reads it at most
 //! once a second.
 
-use crate::store::{Store, StoreError};
+use crate::store::{KvStore, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,13 +33,13 @@ pub type PausedSet = Arc<BTreeMap<String, Paused>>;
 
 /// The paused adapters of a deployment.
 pub struct Pauses {
-    store: Arc<dyn Store>,
+    store: Arc<dyn KvStore>,
     read: std::sync::Mutex<Option<(Instant, PausedSet)>>,
 }
 
 impl Pauses {
     /// The pauses kept in `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn KvStore>) -> Self {
         Self {
             store,
             read: std::sync::Mutex::new(None),

@@ -5,7 +5,7 @@
 //! bad write never costs the others theirs.
 
 use crate::clock::now_ms;
-use crate::store::{Enqueued, Finish, NewJob, Store, StoreError};
+use crate::store::{Enqueued, Finish, JobStore, NewJob, Store, StoreError};
 use async_trait::async_trait;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
@@ -25,9 +25,12 @@ pub(crate) trait Write: Send + Sync + 'static {
     /// What these writes are, for logs.
     const WHAT: &'static str;
     /// Commits `items` in one transaction, answering for each in order.
-    async fn many(store: &dyn Store, items: &[Self::Item]) -> Result<Vec<Self::Done>, StoreError>;
+    async fn many(
+        store: &dyn JobStore,
+        items: &[Self::Item],
+    ) -> Result<Vec<Self::Done>, StoreError>;
     /// Commits `item` alone.
-    async fn one(store: &dyn Store, item: &Self::Item) -> Result<Self::Done, StoreError>;
+    async fn one(store: &dyn JobStore, item: &Self::Item) -> Result<Self::Done, StoreError>;
 }
 
 type Request<W> = (
@@ -50,7 +53,8 @@ impl<W: Write> Default for GroupCommit<W> {
 }
 
 impl<W: Write> GroupCommit<W> {
-    /// Commits `item` together with the others arriving with it.
+    /// Commits `item` together with the others arriving with it (the batcher keeps a handle
+    /// on the store's job queue, nothing else of it).
     pub(crate) async fn commit(
         &self,
         store: &Arc<dyn Store>,
@@ -58,7 +62,8 @@ impl<W: Write> GroupCommit<W> {
     ) -> Result<W::Done, StoreError> {
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(in_batches::<W>(store.clone(), rx));
+            let jobs: Arc<dyn JobStore> = store.clone();
+            tokio::spawn(in_batches::<W>(jobs, rx));
             tx
         });
         let (reply, answer) = oneshot::channel();
@@ -75,7 +80,7 @@ impl<W: Write> GroupCommit<W> {
     }
 }
 
-async fn in_batches<W: Write>(store: Arc<dyn Store>, mut requests: mpsc::Receiver<Request<W>>) {
+async fn in_batches<W: Write>(store: Arc<dyn JobStore>, mut requests: mpsc::Receiver<Request<W>>) {
     let mut batch: Vec<Request<W>> = Vec::with_capacity(BATCH);
     while requests.recv_many(&mut batch, BATCH).await > 0 {
         let items: Vec<W::Item> = batch.iter().map(|(item, _)| item.clone()).collect();
@@ -108,11 +113,11 @@ impl Write for Enqueue {
     type Done = Enqueued;
     const WHAT: &'static str = "enqueues";
 
-    async fn many(store: &dyn Store, items: &[NewJob]) -> Result<Vec<Enqueued>, StoreError> {
+    async fn many(store: &dyn JobStore, items: &[NewJob]) -> Result<Vec<Enqueued>, StoreError> {
         store.job_enqueue_many(items, now_ms()).await
     }
 
-    async fn one(store: &dyn Store, item: &NewJob) -> Result<Enqueued, StoreError> {
+    async fn one(store: &dyn JobStore, item: &NewJob) -> Result<Enqueued, StoreError> {
         store.job_enqueue(item, now_ms()).await
     }
 }
@@ -126,11 +131,11 @@ impl Write for End {
     type Done = bool;
     const WHAT: &'static str = "job ends";
 
-    async fn many(store: &dyn Store, items: &[Finish]) -> Result<Vec<bool>, StoreError> {
+    async fn many(store: &dyn JobStore, items: &[Finish]) -> Result<Vec<bool>, StoreError> {
         store.job_finish_many(items, now_ms()).await
     }
 
-    async fn one(store: &dyn Store, f: &Finish) -> Result<bool, StoreError> {
+    async fn one(store: &dyn JobStore, f: &Finish) -> Result<bool, StoreError> {
         store
             .job_finish(&f.id, f.attempt, &f.outcome, now_ms())
             .await

@@ -5,7 +5,7 @@ use super::{TokenError, TokenFetcher, TokenHealth, TokenKey};
 use crate::clock::{ms, now_ms};
 use crate::manifest::TokenPolicy;
 use crate::seal::StoreKey;
-use crate::store::Store;
+use crate::store::TokenStore;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,7 +42,7 @@ pub(super) struct Entry {
 
 /// The cache shared by every adapter instance of a process.
 pub struct TokenCache {
-    pub(super) store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn TokenStore>,
     pub(super) key: StoreKey,
     pub(super) entries: Mutex<HashMap<(String, String), Arc<Entry>>>,
 }
@@ -81,7 +81,7 @@ const MAX_SCOPE_BYTES: usize = 256;
 
 impl TokenCache {
     /// A cache persisting grants in `store`, sealed with `key`.
-    pub fn new(store: Arc<dyn Store>, key: StoreKey) -> Self {
+    pub fn new(store: Arc<dyn TokenStore>, key: StoreKey) -> Self {
         Self {
             store,
             key,

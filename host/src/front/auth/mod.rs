@@ -16,7 +16,7 @@ mod guard;
 pub use guard::Access;
 pub(crate) use guard::{Guard, guard};
 
-use crate::store::{Store, StoreError};
+use crate::store::{KvStore, StoreError};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -162,7 +162,7 @@ struct Verified {
 /// with the tokens verified lately held in memory, keyed by a hash of the presented value.
 #[derive(Clone)]
 pub struct ApiTokens {
-    store: Arc<dyn Store>,
+    store: Arc<dyn KvStore>,
     verified: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], Verified>>>,
     /// Until when the store is taken to be failing (its last token read failed): verified
     /// tokens are taken from memory without asking it, so that an outage costs one caller a
@@ -176,7 +176,7 @@ fn hash(secret: &str) -> String {
 
 impl ApiTokens {
     /// The tokens in `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn KvStore>) -> Self {
         Self {
             store,
             verified: Arc::default(),
