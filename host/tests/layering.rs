@@ -1,13 +1,81 @@
 //! The host's shape, checked: its top-level modules (a folder counts as one) import each other
-//! without a cycle, so that arrows point one way — capabilities below the call path, the call
-//! path below the registry, the registry below the runtime, the front door, CLI and server on
-//! top — and no source file grows past what one reader takes in at a sitting.
+//! without a cycle and in the layer order the README claims ([`ORDER`]), so that arrows point
+//! one way — the store below everything, capabilities below the call path, the call path below
+//! the registry, the registry below the runtime, the front door and server on top — and no
+//! source file grows past what one reader takes in at a sitting.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Longest source file, in lines.
 const MAX_LINES: usize = 420;
+
+/// The top-level modules from the bottom up, as the README's layout lists them: each may use
+/// only those before it. Leaves first (the store among them: it uses nothing of the host),
+/// then the capabilities an adapter imports, the call path, the registry, the runtime, what
+/// runs on the runtime, and the front door and the server on top. A new module takes its place
+/// here (and in the README).
+const ORDER: &[&str] = &[
+    "clock",
+    "error",
+    "bindings",
+    "files",
+    "cadence",
+    "egress",
+    "manifest",
+    "store",
+    "seal",
+    "redact",
+    "recent",
+    "metrics",
+    "connections",
+    "retry",
+    "description",
+    "digest",
+    "engine",
+    "guest_env",
+    // The capabilities: never the call path.
+    "http",
+    "tokens",
+    "storage",
+    "jobs",
+    "pause",
+    "call",
+    "inbound",
+    "record",
+    "registry",
+    "runtime",
+    "workers",
+    "schedule",
+    "retention",
+    "watch",
+    "fixture",
+    "scaffold",
+    "front",
+    "server",
+];
+
+/// Every arrow that points up or sideways in `order` (`a -> b` where `b` does not come before
+/// `a`), and every module `order` does not place.
+fn against_order(edges: &BTreeMap<String, BTreeSet<String>>, order: &[&str]) -> Vec<String> {
+    let place = |m: &str| order.iter().position(|o| *o == m);
+    let mut wrong = Vec::new();
+    for (a, targets) in edges {
+        let Some(pa) = place(a) else {
+            wrong.push(format!("{a} has no place in the layer order"));
+            continue;
+        };
+        for b in targets {
+            match place(b) {
+                Some(pb) if pb < pa => {}
+                Some(_) => wrong.push(format!("{a} -> {b}: {b} is not below {a}")),
+                // Not a module (`crate::Runtime`, a re-export at the root).
+                None => {}
+            }
+        }
+    }
+    wrong
+}
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read_dir") {
@@ -170,6 +238,42 @@ fn host_modules_import_each_other_without_a_cycle() {
         })
         .collect();
     assert!(found.is_empty(), "import cycles: {explain:#?}");
+    let wrong = against_order(&edges, ORDER);
+    assert!(
+        wrong.is_empty(),
+        "arrows against the layer order: {wrong:#?}"
+    );
+    assert!(
+        edges["store"].is_empty(),
+        "the store uses nothing of the host above it: {:?}",
+        edges["store"]
+    );
+}
+
+#[test]
+fn the_checker_sees_an_arrow_against_the_order() {
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    edges
+        .entry("store".into())
+        .or_default()
+        .insert("clock".into());
+    edges
+        .entry("jobs".into())
+        .or_default()
+        .insert("store".into());
+    assert!(against_order(&edges, &["clock", "store", "jobs"]).is_empty());
+    edges
+        .entry("store".into())
+        .or_default()
+        .insert("jobs".into());
+    edges.entry("new".into()).or_default();
+    assert_eq!(
+        against_order(&edges, &["clock", "store", "jobs"]),
+        [
+            "new has no place in the layer order",
+            "store -> jobs: jobs is not below store"
+        ]
+    );
 }
 
 #[test]
