@@ -371,30 +371,15 @@ fn checked_job(
     place: &str,
 ) -> Result<crate::store::NewJob, InvokeError> {
     let (adapter, op) = (loaded.manifest.name.as_str(), request.op.as_str());
-    let err =
-        |kind, message: String| InvokeError::new(kind, adapter, op, format!("{place}{message}"));
-    if !loaded.offers(op) {
-        return Err(err(
-            ErrorKind::NotFound,
-            format!("adapter {adapter} has no operation {op:?}"),
-        ));
-    }
-    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&request.input) {
-        return Err(err(
-            ErrorKind::InvalidInput,
-            format!("input is not JSON: {e}"),
-        ));
-    }
-    let limit = loaded.manifest.limits.request_body;
-    if request.input.len() as u64 > limit.bytes() {
-        return Err(err(
-            ErrorKind::InvalidInput,
-            format!(
-                "input of {} bytes exceeds limits.request_body ({limit})",
-                request.input.len()
-            ),
-        ));
-    }
+    crate::jobs::check(&loaded.manifest, loaded.description(), op, &request.input).map_err(
+        |refused| {
+            let kind = match refused {
+                crate::jobs::Refusal::NoOperation(_) => ErrorKind::NotFound,
+                crate::jobs::Refusal::Input(_) => ErrorKind::InvalidInput,
+            };
+            InvokeError::new(kind, adapter, op, format!("{place}{}", refused.message()))
+        },
+    )?;
     Ok(loaded
         .job_owner()
         .job(op, request.input, request.idempotency_key, request.delay))

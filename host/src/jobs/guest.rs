@@ -45,15 +45,8 @@ impl jobs::Host for JobsView<'_> {
         delay_ms: u64,
         idempotency_key: Option<String>,
     ) -> wasmtime::Result<Result<String, jobs::JobError>> {
-        if !self.description.is_some_and(|d| d.offers(&op)) {
-            return Ok(Err(jobs::JobError::Invalid(format!(
-                "this adapter has no operation {op:?}"
-            ))));
-        }
-        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&input) {
-            return Ok(Err(jobs::JobError::Invalid(format!(
-                "input is not JSON: {e}"
-            ))));
+        if let Err(refused) = super::check(self.manifest, self.description, &op, &input) {
+            return Ok(Err(jobs::JobError::Invalid(refused.message().to_string())));
         }
         if delay_ms > MAX_DELAY_MS {
             return Ok(Err(jobs::JobError::Invalid(format!(
@@ -63,13 +56,6 @@ impl jobs::Host for JobsView<'_> {
         if self.call.jobs.len() >= MAX_JOBS_PER_CALL {
             return Ok(Err(jobs::JobError::Limit(format!(
                 "one call may enqueue at most {MAX_JOBS_PER_CALL} jobs"
-            ))));
-        }
-        let limit = self.manifest.limits.request_body;
-        if input.len() as u64 > limit.bytes() {
-            return Ok(Err(jobs::JobError::Invalid(format!(
-                "input of {} bytes exceeds limits.request_body ({limit})",
-                input.len(),
             ))));
         }
         if self.call.bytes.saturating_add(input.len()) > MAX_JOB_BYTES_PER_CALL {

@@ -90,6 +90,52 @@ impl Owner<'_> {
     }
 }
 
+/// Why a job request is refused before it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The adapter offers no such operation.
+    NoOperation(String),
+    /// The input is not JSON, or is larger than the adapter's `limits.request_body`.
+    Input(String),
+}
+
+impl Refusal {
+    /// What is wrong, for the caller.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::NoOperation(m) | Self::Input(m) => m,
+        }
+    }
+}
+
+/// The one check of a job request, whoever sends it (the front door, a batch, an adapter's
+/// own `jobs.enqueue`): `op` is an operation `description` offers, and `input` is JSON that
+/// fits `manifest`'s `limits.request_body`.
+pub fn check(
+    manifest: &crate::manifest::Manifest,
+    description: Option<&crate::description::AdapterDescription>,
+    op: &str,
+    input: &str,
+) -> Result<(), Refusal> {
+    if !description.is_some_and(|d| d.offers(op)) {
+        return Err(Refusal::NoOperation(format!(
+            "adapter {} has no operation {op:?}",
+            manifest.name
+        )));
+    }
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(input) {
+        return Err(Refusal::Input(format!("input is not JSON: {e}")));
+    }
+    let limit = manifest.limits.request_body;
+    if input.len() as u64 > limit.bytes() {
+        return Err(Refusal::Input(format!(
+            "input of {} bytes exceeds limits.request_body ({limit})",
+            input.len()
+        )));
+    }
+    Ok(())
+}
+
 /// The priority of bulk work.
 pub const NORMAL: i32 = 0;
 /// The priority of schedule ticks and adapters' follow-ups: ahead of their adapter's normal
