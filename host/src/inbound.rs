@@ -376,13 +376,7 @@ impl LoadedAdapter {
             )
             .await?;
         let crate::call::Answer::Inbound(response) = called.answer else {
-            return Err(crate::call::Failure {
-                kind: crate::error::ErrorKind::Trap,
-                message: format!(
-                    "adapter {}: the host called the wrong export",
-                    self.manifest.name
-                ),
-            });
+            return Err(crate::call::Failure::wrong_export(&self.manifest.name));
         };
         Ok(InboundResponse {
             status: response.status,

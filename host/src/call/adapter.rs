@@ -121,6 +121,17 @@ pub struct Failure {
     pub message: String,
 }
 
+impl Failure {
+    /// An export answered as another would: a host bug, reported as the adapter's trap. Every
+    /// caller that narrows an [`Answer`](super::Answer) to its export's says it this way.
+    pub(crate) fn wrong_export(adapter: &str) -> Self {
+        Self {
+            kind: ErrorKind::Trap,
+            message: format!("adapter {adapter}: the host called the wrong export"),
+        }
+    }
+}
+
 /// What a finished call left behind besides its result.
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -296,7 +307,7 @@ impl LoadedAdapter {
             .call(Export::Describe, &super::fresh_context(), deadline)
             .await?;
         let Answer::Describe(d) = called.answer else {
-            return Err(wrong_export(&self.manifest.name));
+            return Err(Failure::wrong_export(&self.manifest.name));
         };
         Ok(AdapterDescription::from(d))
     }
@@ -316,7 +327,7 @@ impl LoadedAdapter {
             let redactor = called.redactor;
             let Answer::FetchToken(answer) = called.answer else {
                 return Err(TokenError::Failed(
-                    wrong_export(&self.manifest.name).message,
+                    Failure::wrong_export(&self.manifest.name).message,
                 ));
             };
             if let (Err(_), Some(why)) = (&answer, called.outcome.denied) {
@@ -358,13 +369,6 @@ impl LoadedAdapter {
             })
             .inc();
         outcome
-    }
-}
-
-fn wrong_export(adapter: &str) -> Failure {
-    Failure {
-        kind: ErrorKind::Trap,
-        message: format!("adapter {adapter}: the host called the wrong export"),
     }
 }
 

@@ -244,10 +244,8 @@ impl LoadedAdapter {
                 Answer::Schedule(Ok(())) => return Ok(None),
                 Answer::Invoke(Err(e)) | Answer::Schedule(Err(e)) => e,
                 _ => {
-                    return Err(err(
-                        ErrorKind::Trap,
-                        "the host called the wrong export".into(),
-                    ));
+                    let wrong = super::Failure::wrong_export(&self.manifest.name);
+                    return Err(err(wrong.kind, wrong.message));
                 }
             };
             let outcome = called.outcome;
