@@ -245,7 +245,7 @@ const FUTURE_SKEW: i64 = 30;
 /// The store namespace of accepted signatures; a control character keeps it apart from every
 /// adapter's namespace.
 fn replay_namespace(adapter: &str) -> String {
-    format!("\u{1f}weft/replay/{adapter}")
+    crate::store::host_namespace::replay(adapter)
 }
 
 /// Why [`check_replay`] did not let a request through.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 /// The store namespace of paused adapters: a control character keeps it apart from every
 /// adapter's namespace.
-const NAMESPACE: &str = "\u{1f}weft/paused";
+const NAMESPACE: &str = crate::store::host_namespace::PAUSED;
 
 /// How long a node takes the paused set it read as current.
 const FRESH: Duration = Duration::from_secs(1);

@@ -54,7 +54,7 @@ pub struct ManualRun {
 
 /// Where the last manual run of each schedule is remembered: a host namespace (it starts with
 /// a control character, which no adapter's name can).
-const MANUAL_RUNS: &str = "\u{1f}weft/schedule-runs";
+const MANUAL_RUNS: &str = crate::store::host_namespace::SCHEDULE_RUNS;
 
 pub(super) fn manual_key(adapter: &str, schedule: &str) -> String {
     format!("{adapter}/{schedule}")

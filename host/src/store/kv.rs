@@ -3,6 +3,27 @@
 use super::StoreError;
 use async_trait::async_trait;
 
+/// The key-value namespaces the host keeps for itself, spelled in one place. Each starts with
+/// a control character, which no adapter's name (its namespace) can hold, so no adapter can
+/// read or write them through `storage`.
+pub mod host_namespace {
+    /// The host's own facts (the store's id, deployment secrets).
+    pub const META: &str = "\u{1f}weft/meta";
+    /// Paused adapters.
+    pub const PAUSED: &str = "\u{1f}weft/paused";
+    /// API tokens.
+    pub const API_TOKENS: &str = "\u{1f}weft/api-tokens";
+    /// Console sessions.
+    pub const CONSOLE_SESSIONS: &str = "\u{1f}weft/console-sessions";
+    /// The last manual run of each schedule.
+    pub const SCHEDULE_RUNS: &str = "\u{1f}weft/schedule-runs";
+
+    /// The signatures `adapter`'s inbound routes accepted lately (replay protection).
+    pub fn replay(adapter: &str) -> String {
+        format!("\u{1f}weft/replay/{adapter}")
+    }
+}
+
 /// What one namespace of the key-value table holds (see [`KvStore::kv_usage`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KvUsage {

@@ -18,7 +18,7 @@ mod tokens;
 
 pub use health::{Health, HealthStore, Monitored};
 pub use jobs::{Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, NewJob};
-pub use kv::{KvStore, KvUsage};
+pub use kv::{KvStore, KvUsage, host_namespace};
 pub use postgres::PgStore;
 pub use rate::{RateStore, budget_key};
 pub use schedules::ScheduleStore;
@@ -93,7 +93,7 @@ pub async fn open_with(
 }
 
 /// Where the host keeps its own facts in the key-value table (no adapter name can spell it).
-const META: &str = "\u{1f}weft/meta";
+const META: &str = host_namespace::META;
 
 /// The deployment's secret called `name`: 32 random bytes made by the first process that asks
 /// and kept in the store, so that every node of a cluster has the same one.

@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq;
 
 /// The store namespace of API tokens: starts with a control character, so no adapter's
 /// storage namespace (its name) can be it.
-const NAMESPACE: &str = "\u{1f}weft/api-tokens";
+const NAMESPACE: &str = crate::store::host_namespace::API_TOKENS;
 
 /// What an API token may do.
 #[derive(Debug, Clone, PartialEq, Eq)]

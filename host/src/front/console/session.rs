@@ -12,7 +12,7 @@ use sha2::Digest;
 
 /// The store namespace of console sessions: a control character keeps it apart from every
 /// adapter's namespace.
-const SESSIONS: &str = "\u{1f}weft/console-sessions";
+const SESSIONS: &str = crate::store::host_namespace::CONSOLE_SESSIONS;
 
 /// What the store keeps of a session (never its secret).
 #[derive(Serialize, Deserialize)]
