@@ -22,7 +22,7 @@ use control::{deployment_totals, pause, schedules, tokens};
 use jobs::jobs;
 use kit::fixtures;
 use logs::init_logs;
-use serve::{ServeArgs, serve};
+use serve::serve;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -188,48 +188,7 @@ fn parse_duration(flag: &str, text: &str) -> anyhow::Result<std::time::Duration>
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Jobs { command } => return jobs(&cli, command).await,
-        Command::Serve {
-            listen,
-            workers,
-            max_body,
-            request_timeout,
-            job_lease,
-            job_retention,
-            tick_retention,
-            insecure_no_auth,
-            allowed_hosts,
-            metrics_auth,
-            require_adapters,
-            shutdown_delay,
-            shutdown_timeout,
-            max_connections,
-            max_connections_per_client,
-            header_timeout,
-            body_timeout,
-            max_buffered,
-        } => {
-            let args = ServeArgs {
-                listen,
-                workers: *workers,
-                max_body,
-                request_timeout,
-                job_lease,
-                job_retention,
-                tick_retention,
-                insecure_no_auth: *insecure_no_auth,
-                allowed_hosts,
-                metrics_auth: *metrics_auth,
-                require_adapters,
-                shutdown_delay,
-                shutdown_timeout,
-                max_connections: *max_connections,
-                max_connections_per_client: *max_connections_per_client,
-                header_timeout,
-                body_timeout,
-                max_buffered,
-            };
-            return serve(&cli, args).await;
-        }
+        Command::Serve(args) => return serve(&cli, args).await,
         Command::Tokens { command } => return tokens(&cli, command).await,
         Command::Pause {
             adapter,

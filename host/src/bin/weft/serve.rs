@@ -2,28 +2,6 @@
 
 use crate::*;
 
-/// `weft serve`'s settings, as given on the command line.
-pub(crate) struct ServeArgs<'a> {
-    pub(crate) listen: &'a str,
-    pub(crate) workers: usize,
-    pub(crate) max_body: &'a str,
-    pub(crate) request_timeout: &'a str,
-    pub(crate) job_lease: &'a str,
-    pub(crate) job_retention: &'a str,
-    pub(crate) tick_retention: &'a str,
-    pub(crate) insecure_no_auth: bool,
-    pub(crate) allowed_hosts: &'a [String],
-    pub(crate) metrics_auth: bool,
-    pub(crate) require_adapters: &'a str,
-    pub(crate) shutdown_delay: &'a str,
-    pub(crate) shutdown_timeout: &'a str,
-    pub(crate) max_connections: usize,
-    pub(crate) max_connections_per_client: usize,
-    pub(crate) header_timeout: &'a str,
-    pub(crate) body_timeout: &'a str,
-    pub(crate) max_buffered: &'a str,
-}
-
 /// Creates the first admin token when none exists, writing its value to a file only this user
 /// can read, and says where in the log (never the value itself).
 pub(crate) async fn first_admin_token(
@@ -52,10 +30,10 @@ pub(crate) async fn first_admin_token(
     Ok(())
 }
 
-pub(crate) async fn serve(cli: &Cli, args: ServeArgs<'_>) -> anyhow::Result<ExitCode> {
+pub(crate) async fn serve(cli: &Cli, args: &cli::ServeArgs) -> anyhow::Result<ExitCode> {
     let stop = shutdown_signal()?;
-    let listen = args.listen;
-    let required = match args.require_adapters {
+    let listen = args.listen.as_str();
+    let required = match args.require_adapters.as_str() {
         "all" | "" => weft::front::Required::All,
         list => {
             weft::front::Required::Names(list.split(',').map(|n| n.trim().to_string()).collect())
@@ -63,31 +41,31 @@ pub(crate) async fn serve(cli: &Cli, args: ServeArgs<'_>) -> anyhow::Result<Exit
     };
     let mut options = weft::server::ServeOptions {
         front: weft::front::FrontOptions {
-            max_body: parse_size("--max-body", args.max_body)?,
-            request_timeout: parse_duration("--request-timeout", args.request_timeout)?,
+            max_body: parse_size("--max-body", &args.max_body)?,
+            request_timeout: parse_duration("--request-timeout", &args.request_timeout)?,
             required,
-            body_timeout: parse_duration("--body-timeout", args.body_timeout)?,
+            body_timeout: parse_duration("--body-timeout", &args.body_timeout)?,
             body_budget: weft::front::BodyBudget::new(parse_size(
                 "--max-buffered",
-                args.max_buffered,
+                &args.max_buffered,
             )?),
             ..weft::front::FrontOptions::default()
         },
         workers: weft::workers::WorkerOptions {
             workers: args.workers,
-            lease: parse_duration("--job-lease", args.job_lease)?,
+            lease: parse_duration("--job-lease", &args.job_lease)?,
             ..weft::workers::WorkerOptions::default()
         },
-        job_retention: parse_duration("--job-retention", args.job_retention)?,
-        tick_retention: parse_duration("--tick-retention", args.tick_retention)?,
-        shutdown_delay: parse_duration("--shutdown-delay", args.shutdown_delay)?,
-        shutdown_timeout: parse_duration("--shutdown-timeout", args.shutdown_timeout)?,
+        job_retention: parse_duration("--job-retention", &args.job_retention)?,
+        tick_retention: parse_duration("--tick-retention", &args.tick_retention)?,
+        shutdown_delay: parse_duration("--shutdown-delay", &args.shutdown_delay)?,
+        shutdown_timeout: parse_duration("--shutdown-timeout", &args.shutdown_timeout)?,
         max_connections: args.max_connections,
         max_connections_per_client: match args.max_connections_per_client {
             0 => (args.max_connections / 4).max(1),
             n => n,
         },
-        header_timeout: parse_duration("--header-timeout", args.header_timeout)?,
+        header_timeout: parse_duration("--header-timeout", &args.header_timeout)?,
         ..weft::server::ServeOptions::default()
     };
     let listener = tokio::net::TcpListener::bind(listen)
