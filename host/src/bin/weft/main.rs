@@ -14,6 +14,7 @@ mod cli;
 mod control;
 mod jobs;
 mod kit;
+mod local;
 mod logs;
 mod serve;
 
@@ -224,64 +225,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::New { .. }
         | Command::Test { .. }
         | Command::Tokens { .. } => Ok(ExitCode::SUCCESS),
-        Command::Check { files } => {
-            let only: Vec<PathBuf> = files
-                .iter()
-                .filter_map(|f| f.file_name().map(PathBuf::from))
-                .collect();
-            let shown = |file: &std::path::Path| {
-                only.is_empty()
-                    || file
-                        .file_name()
-                        .is_some_and(|n| only.iter().any(|o| o == n))
-            };
-            let mut failed = 0;
-            for a in runtime.adapters().into_iter().filter(|a| shown(&a.file)) {
-                failed += usize::from(a.error.is_some());
-                match &a.error {
-                    None => println!(
-                        "ok      {} ({}): version {}, operations: {}",
-                        a.name,
-                        a.file.display(),
-                        a.version.as_deref().unwrap_or("?"),
-                        a.operations.join(", ")
-                    ),
-                    Some(e) => println!("FAILED  {e}"),
-                }
-                if a.error.is_none()
-                    && let Some(loaded) = runtime.registry().get(&a.name)
-                {
-                    let now = weft::clock::now_ms();
-                    for s in &loaded.manifest.schedules {
-                        let Some(cadence) = &s.cadence else { continue };
-                        let next: Vec<String> = weft::schedule::next_ticks(cadence, now, 3)
-                            .into_iter()
-                            .map(weft::clock::rfc3339)
-                            .collect();
-                        let zone = match cadence {
-                            weft::manifest::Cadence::Cron(_, zone) => format!(" ({zone})"),
-                            weft::manifest::Cadence::Every(_) => String::new(),
-                        };
-                        println!(
-                            "        schedule {}: {}{zone}; next ticks {}",
-                            s.name,
-                            weft::schedule::describe_cadence(s),
-                            next.join(", ")
-                        );
-                    }
-                }
-            }
-            println!("{}", deployment_totals(&cli, &runtime));
-            if failed > 0 {
-                eprintln!("{failed} manifest(s) failed");
-                return Ok(ExitCode::from(2));
-            }
-            if !runtime.adapters().iter().any(|a| shown(&a.file)) {
-                eprintln!("no such manifests in {}", cli.manifests.display());
-                return Ok(ExitCode::from(2));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Check { files } => local::check(&cli, &runtime, files),
         Command::Adapters => {
             println!("{}", serde_json::to_string_pretty(&runtime.adapters())?);
             Ok(ExitCode::SUCCESS)
@@ -293,74 +237,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             idempotency_key,
             record,
         } => {
-            let input = match input.as_deref() {
-                None => "{}".to_string(),
-                Some("-") => {
-                    let mut text = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut text)
-                        .context("cannot read input from standard input")?;
-                    text
-                }
-                Some(text) => text.to_string(),
-            };
-            let options = CallOptions {
-                idempotency_key: idempotency_key.clone(),
-                ..CallOptions::default()
-            };
-            let result = runtime.invoke(adapter, op, &input, options).await;
-            if let Some(dir) = record
-                && let Some(loaded) = runtime.registry().get(adapter)
-            {
-                let exchanges = runtime
-                    .shared()
-                    .recorder
-                    .as_ref()
-                    .map(|r| r.take())
-                    .unwrap_or_default();
-                let tokens = runtime.shared().tokens.cached_tokens(adapter);
-                let path = weft::record::write_fixture(
-                    dir,
-                    &loaded.manifest,
-                    op,
-                    &input,
-                    &result,
-                    &exchanges,
-                    &tokens,
-                )
-                .with_context(|| format!("cannot write the fixture in {}", dir.display()))?;
-                eprintln!(
-                    "recorded {} exchange(s) in {}",
-                    exchanges.len(),
-                    path.display()
-                );
-            }
-            match result {
-                Ok(output) => {
-                    let pretty = serde_json::from_str::<serde_json::Value>(&output)
-                        .and_then(|v| serde_json::to_string_pretty(&v))
-                        .unwrap_or(output);
-                    println!("{pretty}");
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    if let Some(code) = &e.platform_code {
-                        eprintln!("  platform code: {code}");
-                    }
-                    for d in &e.details {
-                        let at = d.index.map(|i| format!("[{i}]")).unwrap_or_default();
-                        let field = d
-                            .field
-                            .as_ref()
-                            .map(|f| format!(".{f}"))
-                            .unwrap_or_default();
-                        eprintln!("  {at}{field}: {}", d.message);
-                    }
-                    let code = u8::try_from(e.kind.exit_code()).unwrap_or(1);
-                    Ok(ExitCode::from(code))
-                }
-            }
+            local::invoke(
+                &runtime,
+                adapter,
+                op,
+                input.as_deref(),
+                idempotency_key.as_ref(),
+                record.as_ref(),
+            )
+            .await
         }
     }
 }
