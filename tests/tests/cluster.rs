@@ -3,19 +3,9 @@
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use weft_tests::harness::{Deployment, Served, component, eventually, get_json};
+use weft_tests::harness::{Deployment, PgSchema, Served, component, eventually, get_json};
 use weft_tests::lenovo::Lenovo;
 use weft_tests::sekorm::Sekorm;
-
-fn pg_url() -> String {
-    std::env::var("WEFT_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A fresh schema for one test's cluster.
-fn store_url() -> String {
-    format!("{}?schema=c_{}", pg_url(), uuid::Uuid::new_v4().simple())
-}
 
 fn node(dep: &Deployment, store: &str, data: &str, extra: &[&str]) -> Served {
     let data_dir = dep.manifests().parent().expect("root").join(data);
@@ -32,7 +22,8 @@ async fn three_nodes_make_one_token_request_for_300_concurrent_calls() {
         "sekorm",
         &sim.manifest(&dep, "acct", "secret", "[limits]\nconcurrency = 100\n"),
     );
-    let store = store_url();
+    let schema = PgSchema::new("c");
+    let store = schema.url();
     let nodes: Vec<Served> = (0..3)
         .map(|i| node(&dep, &store, &format!("n{i}"), &[]))
         .collect();
@@ -78,7 +69,8 @@ async fn a_thousand_jobs_run_once_to_success_while_a_node_is_killed() {
             sim.token_url(),
         ),
     );
-    let store = store_url();
+    let schema = PgSchema::new("c");
+    let store = schema.url();
     let lease = ["--job-lease", "2s", "--workers", "4"];
     let mut nodes: Vec<Served> = (0..3)
         .map(|i| node(&dep, &store, &format!("n{i}"), &lease))
@@ -142,7 +134,8 @@ async fn a_schedule_ticks_once_per_tick_across_the_cluster_and_survives_a_node()
             component("weft-probe").display()
         ),
     );
-    let store = store_url();
+    let schema = PgSchema::new("c");
+    let store = schema.url();
     let mut nodes: Vec<Served> = (0..3)
         // A short job lease: a tick cut by the kill is handed to another node within a second
         // (the ticks in between are skipped, since the cut run may still be going).
@@ -223,7 +216,8 @@ async fn a_rate_budget_holds_across_nodes() {
             "[limits]\nrate = \"10/s\"\nconcurrency = 50\n",
         ),
     );
-    let store = store_url();
+    let schema = PgSchema::new("c");
+    let store = schema.url();
     let nodes: Vec<Served> = (0..3)
         .map(|i| node(&dep, &store, &format!("n{i}"), &[]))
         .collect();
