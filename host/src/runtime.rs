@@ -373,11 +373,12 @@ fn checked_job(
     let (adapter, op) = (loaded.manifest.name.as_str(), request.op.as_str());
     crate::jobs::check(&loaded.manifest, loaded.description(), op, &request.input).map_err(
         |refused| {
-            let kind = match refused {
-                crate::jobs::Refusal::NoOperation(_) => ErrorKind::NotFound,
-                crate::jobs::Refusal::Input(_) => ErrorKind::InvalidInput,
-            };
-            InvokeError::new(kind, adapter, op, format!("{place}{}", refused.message()))
+            InvokeError::new(
+                refused.kind,
+                adapter,
+                op,
+                format!("{place}{}", refused.message),
+            )
         },
     )?;
     Ok(loaded

@@ -46,7 +46,7 @@ impl jobs::Host for JobsView<'_> {
         idempotency_key: Option<String>,
     ) -> wasmtime::Result<Result<String, jobs::JobError>> {
         if let Err(refused) = super::check(self.manifest, self.description, &op, &input) {
-            return Ok(Err(jobs::JobError::Invalid(refused.message().to_string())));
+            return Ok(Err(jobs::JobError::Invalid(refused.message)));
         }
         if delay_ms > MAX_DELAY_MS {
             return Ok(Err(jobs::JobError::Invalid(format!(

@@ -90,48 +90,46 @@ impl Owner<'_> {
     }
 }
 
-/// Why a job request is refused before it is stored.
+/// Why a job request is refused before it is stored: `not-found` (no such operation) or
+/// `invalid-input`, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// The adapter offers no such operation.
-    NoOperation(String),
-    /// The input is not JSON, or is larger than the adapter's `limits.request_body`.
-    Input(String),
-}
-
-impl Refusal {
+pub struct Refusal {
+    /// The kind of mistake.
+    pub kind: crate::error::ErrorKind,
     /// What is wrong, for the caller.
-    pub fn message(&self) -> &str {
-        match self {
-            Self::NoOperation(m) | Self::Input(m) => m,
-        }
-    }
+    pub message: String,
 }
 
 /// The one check of a job request, whoever sends it (the front door, a batch, an adapter's
-/// own `jobs.enqueue`): `op` is an operation `description` offers, and `input` is JSON that
-/// fits `manifest`'s `limits.request_body`.
+/// own `jobs.enqueue`): `op` is an operation `description` offers, and `input` fits
+/// `manifest`'s `limits.request_body` and is JSON (the size first, so that an input past the
+/// limit is never parsed).
 pub fn check(
     manifest: &crate::manifest::Manifest,
     description: Option<&crate::description::AdapterDescription>,
     op: &str,
     input: &str,
 ) -> Result<(), Refusal> {
+    use crate::error::ErrorKind;
+    let refuse = |kind, message| Err(Refusal { kind, message });
     if !description.is_some_and(|d| d.offers(op)) {
-        return Err(Refusal::NoOperation(format!(
-            "adapter {} has no operation {op:?}",
-            manifest.name
-        )));
-    }
-    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(input) {
-        return Err(Refusal::Input(format!("input is not JSON: {e}")));
+        return refuse(
+            ErrorKind::NotFound,
+            format!("adapter {} has no operation {op:?}", manifest.name),
+        );
     }
     let limit = manifest.limits.request_body;
     if input.len() as u64 > limit.bytes() {
-        return Err(Refusal::Input(format!(
-            "input of {} bytes exceeds limits.request_body ({limit})",
-            input.len()
-        )));
+        return refuse(
+            ErrorKind::InvalidInput,
+            format!(
+                "input of {} bytes exceeds limits.request_body ({limit})",
+                input.len()
+            ),
+        );
+    }
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(input) {
+        return refuse(ErrorKind::InvalidInput, format!("input is not JSON: {e}"));
     }
     Ok(())
 }

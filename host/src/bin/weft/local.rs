@@ -70,7 +70,7 @@ pub(crate) async fn invoke(
     adapter: &str,
     op: &str,
     input: Option<&str>,
-    idempotency_key: Option<&String>,
+    idempotency_key: Option<&str>,
     record: Option<&PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let input = match input {
@@ -85,7 +85,7 @@ pub(crate) async fn invoke(
         Some(text) => text.to_string(),
     };
     let options = CallOptions {
-        idempotency_key: idempotency_key.cloned(),
+        idempotency_key: idempotency_key.map(str::to_string),
         ..CallOptions::default()
     };
     let result = runtime.invoke(adapter, op, &input, options).await;

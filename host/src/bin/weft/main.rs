@@ -242,7 +242,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 adapter,
                 op,
                 input.as_deref(),
-                idempotency_key.as_ref(),
+                idempotency_key.as_deref(),
                 record.as_ref(),
             )
             .await
