@@ -23,6 +23,7 @@ pub mod inbound;
 pub mod jobs;
 pub mod manifest;
 pub mod metrics;
+pub mod operations;
 pub mod pause;
 pub mod recent;
 pub mod record;

@@ -99,89 +99,115 @@ pub fn write_fixture(
     }
     case.insert("secrets".into(), secrets.into());
     let mut list = Vec::new();
-    for e in exchanges {
-        let mut x = toml::Table::new();
-        x.insert("method".into(), e.method.clone().into());
-        let url = url::Url::parse(&e.url).ok();
-        x.insert(
-            "path".into(),
-            url.as_ref()
-                .map_or(String::new(), |u| u.path().to_string())
-                .into(),
-        );
-        let mut query = toml::Table::new();
-        for (k, v) in url.iter().flat_map(|u| u.query_pairs().into_owned()) {
-            let shown = scrub(&v);
-            if shown == v {
-                query.insert(k, v.into());
+    let list: Vec<toml::Value> = exchanges
+        .iter()
+        .map(|e| toml::Value::Table(exchange_table(e, &scrub)))
+        .collect();
+    case.insert("exchanges".into(), list.into());
+    case.insert("expect".into(), expectation(outcome, &scrub).into());
+    let text = toml::to_string(&case).map_err(|e| std::io::Error::other(e.to_string()))?;
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{op}-{}.toml", crate::clock::now_ms()));
+    std::fs::write(
+        &path,
+        format!(
+            "# Recorded by `weft invoke --record`: secrets and tokens redacted. Trim what a replay need not match (ids, times).\n{text}"
+        ),
+    )?;
+    Ok(path)
+}
+
+/// One recorded exchange as a fixture's `[[exchanges]]` entry: what the request must match
+/// (with nothing `scrub` would change: a body or query value that carried a secret is left
+/// out) and the platform's answer to play back.
+fn exchange_table(e: &Recorded, scrub: &dyn Fn(&str) -> String) -> toml::Table {
+    let mut x = toml::Table::new();
+    x.insert("method".into(), e.method.clone().into());
+    let url = url::Url::parse(&e.url).ok();
+    x.insert(
+        "path".into(),
+        url.as_ref()
+            .map_or(String::new(), |u| u.path().to_string())
+            .into(),
+    );
+    let mut query = toml::Table::new();
+    for (k, v) in url.iter().flat_map(|u| u.query_pairs().into_owned()) {
+        let shown = scrub(&v);
+        if shown == v {
+            query.insert(k, v.into());
+        }
+    }
+    if !query.is_empty() {
+        x.insert("query".into(), query.into());
+    }
+    let text = String::from_utf8_lossy(&e.body).into_owned();
+    // A token call's body carries credentials or values derived from them, which the
+    // redactor cannot recognise: never written.
+    let form = e
+        .content_type
+        .as_deref()
+        .is_some_and(|c| c.contains("x-www-form-urlencoded"));
+    if !e.token_fetch && !text.is_empty() && scrub(&text) == text {
+        match serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| to_toml(&v))
+        {
+            Some(v) => {
+                x.insert("body".into(), v);
+            }
+            None => {
+                x.insert("body_contains".into(), vec![toml::Value::from(text)].into());
             }
         }
-        if !query.is_empty() {
-            x.insert("query".into(), query.into());
+    } else if !e.token_fetch && form {
+        // A form with a secret in one field: the other fields, as sent, still say what the
+        // request carried.
+        let kept: Vec<toml::Value> = text
+            .split('&')
+            .filter(|pair| !pair.is_empty() && scrub(pair) == *pair)
+            .map(toml::Value::from)
+            .collect();
+        if !kept.is_empty() {
+            x.insert("body_contains".into(), kept.into());
         }
-        let text = String::from_utf8_lossy(&e.body).into_owned();
-        // A token call's body carries credentials or values derived from them, which the
-        // redactor cannot recognise: never written.
-        let form = e
-            .content_type
-            .as_deref()
-            .is_some_and(|c| c.contains("x-www-form-urlencoded"));
-        if !e.token_fetch && !text.is_empty() && scrub(&text) == text {
-            match serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| to_toml(&v))
-            {
-                Some(v) => {
-                    x.insert("body".into(), v);
-                }
-                None => {
-                    x.insert("body_contains".into(), vec![toml::Value::from(text)].into());
-                }
-            }
-        } else if !e.token_fetch && form {
-            // A form with a secret in one field: the other fields, as sent, still say what the
-            // request carried.
-            let kept: Vec<toml::Value> = text
-                .split('&')
-                .filter(|pair| !pair.is_empty() && scrub(pair) == *pair)
-                .map(toml::Value::from)
+    }
+    let mut answer = toml::Table::new();
+    match &e.answer {
+        Ok(crate::http::OutboundResponse {
+            status,
+            headers,
+            body,
+        }) => {
+            answer.insert("status".into(), i64::from(*status).into());
+            let kept: toml::Table = headers
+                .iter()
+                .filter(|(k, _)| {
+                    k.eq_ignore_ascii_case("content-type") || k.eq_ignore_ascii_case("retry-after")
+                })
+                .map(|(k, v)| (k.to_ascii_lowercase(), toml::Value::from(scrub(v))))
                 .collect();
             if !kept.is_empty() {
-                x.insert("body_contains".into(), kept.into());
+                answer.insert("headers".into(), kept.into());
+            }
+            let body = scrub(&String::from_utf8_lossy(body));
+            if !body.is_empty() {
+                answer.insert("body".into(), body_value(&body));
             }
         }
-        let mut answer = toml::Table::new();
-        match &e.answer {
-            Ok(crate::http::OutboundResponse {
-                status,
-                headers,
-                body,
-            }) => {
-                answer.insert("status".into(), i64::from(*status).into());
-                let kept: toml::Table = headers
-                    .iter()
-                    .filter(|(k, _)| {
-                        k.eq_ignore_ascii_case("content-type")
-                            || k.eq_ignore_ascii_case("retry-after")
-                    })
-                    .map(|(k, v)| (k.to_ascii_lowercase(), toml::Value::from(scrub(v))))
-                    .collect();
-                if !kept.is_empty() {
-                    answer.insert("headers".into(), kept.into());
-                }
-                let body = scrub(&String::from_utf8_lossy(body));
-                if !body.is_empty() {
-                    answer.insert("body".into(), body_value(&body));
-                }
-            }
-            Err(_) => {
-                answer.insert("drop".into(), true.into());
-            }
+        Err(_) => {
+            answer.insert("drop".into(), true.into());
         }
-        x.insert("answer".into(), answer.into());
-        list.push(toml::Value::Table(x));
     }
-    case.insert("exchanges".into(), list.into());
+    x.insert("answer".into(), answer.into());
+    x
+}
+
+/// A fixture's `[expect]` from the call's outcome: its output, or its error kind and the
+/// platform's code.
+fn expectation(
+    outcome: &Result<String, crate::InvokeError>,
+    scrub: &dyn Fn(&str) -> String,
+) -> toml::Table {
     let mut expect = toml::Table::new();
     match outcome {
         Ok(output) => {
@@ -198,15 +224,5 @@ pub fn write_fixture(
             }
         }
     }
-    case.insert("expect".into(), expect.into());
-    let text = toml::to_string(&case).map_err(|e| std::io::Error::other(e.to_string()))?;
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("{op}-{}.toml", crate::clock::now_ms()));
-    std::fs::write(
-        &path,
-        format!(
-            "# Recorded by `weft invoke --record`: secrets and tokens redacted. Trim what a replay need not match (ids, times).\n{text}"
-        ),
-    )?;
-    Ok(path)
+    expect
 }

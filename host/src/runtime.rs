@@ -3,11 +3,11 @@
 use crate::call::{CallOptions, LoadedAdapter, Shared};
 use crate::engine::{EngineError, EngineOptions, WeftEngine};
 use crate::error::{ErrorKind, InvokeError};
-use crate::jobs::{JobChange, JobRequest, cancel, retry, retry_attempts};
+use crate::jobs::JobRequest;
 use crate::metrics::Metrics;
 use crate::registry::{AdapterStatus, Registry};
 use crate::seal::StoreKey;
-use crate::store::{Enqueued, JobRecord};
+use crate::store::Enqueued;
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenCache;
 use std::path::PathBuf;
@@ -252,6 +252,32 @@ impl Runtime {
         &self.shared.metrics
     }
 
+    /// The metrics registry, to keep (the front door's middleware records into it).
+    pub fn metrics_handle(&self) -> Arc<Metrics> {
+        self.shared.metrics.clone()
+    }
+
+    /// The token values cached for `adapter` now, so that what shows a call's result can
+    /// scrub them.
+    pub fn cached_tokens(&self, adapter: &str) -> Vec<String> {
+        self.shared.tokens.cached_tokens(adapter)
+    }
+
+    /// The health of `adapter`'s token (for the console's tokens page).
+    pub fn token_health(&self, adapter: &str) -> Vec<crate::tokens::TokenHealth> {
+        self.shared.tokens.health(adapter)
+    }
+
+    /// The platform exchanges recorded since the last take (`weft invoke --record`); empty
+    /// when this runtime does not record.
+    pub fn take_recorded(&self) -> Vec<crate::http::Recorded> {
+        self.shared
+            .recorder
+            .as_ref()
+            .map(|r| r.take())
+            .unwrap_or_default()
+    }
+
     /// The loaded adapters.
     pub fn registry(&self) -> &Registry {
         &self.registry
@@ -331,32 +357,6 @@ impl Runtime {
             })?;
         self.shared().jobs_wakeup.notify_waiters();
         Ok(result)
-    }
-
-    /// One job, as the store has it.
-    pub async fn job(&self, id: &str) -> Result<Option<JobRecord>, crate::store::StoreError> {
-        self.shared().store.job_get(id).await
-    }
-
-    /// Cancels a queued or dead job: it never runs (again).
-    pub async fn cancel_job(&self, id: &str) -> Result<JobChange, crate::store::StoreError> {
-        cancel(self.shared().store.as_ref(), id).await
-    }
-
-    /// Puts a dead job back in the queue with its adapter's `[retry] max_attempts` more
-    /// attempts (the default policy's when the adapter is not loaded).
-    pub async fn retry_job(&self, id: &str) -> Result<JobChange, crate::store::StoreError> {
-        let store = self.shared().store.as_ref();
-        let Some(job) = store.job_get(id).await? else {
-            return Ok(JobChange::NotFound);
-        };
-        let adapter = self.registry().get(&job.adapter);
-        let attempts = retry_attempts(adapter.as_ref().map(|a| &a.manifest));
-        let change = retry(store, id, attempts).await?;
-        if change == JobChange::Done {
-            self.shared().jobs_wakeup.notify_waiters();
-        }
-        Ok(change)
     }
 }
 

@@ -49,11 +49,66 @@ const ORDER: &[&str] = &[
     "schedule",
     "retention",
     "watch",
+    // The operator's verbs: what the front door, the console and the CLI may do.
+    "operations",
     "fixture",
     "scaffold",
     "front",
     "server",
 ];
+
+/// Arrows that the layer order alone would allow but that go past a door: the front door and
+/// the console reach the store and the call path only through the runtime and the operations,
+/// and a capability an adapter imports never calls back into the call path.
+const FORBIDDEN: &[(&str, &str)] = &[
+    ("front", "store"),
+    ("front", "call"),
+    ("server", "store"),
+    ("server", "call"),
+    ("http", "call"),
+    ("tokens", "call"),
+    ("storage", "call"),
+    ("jobs", "call"),
+    ("pause", "call"),
+];
+
+/// What the binary (`host/src/bin`) may not name of the library: it opens no store and runs
+/// no call itself, and takes nothing from the runtime's insides.
+const BIN_FORBIDDEN: &[&str] = &["weft::store", "weft::call", ".shared()"];
+
+/// What the front door (`host/src/front`) may not do besides its imports: take the runtime's
+/// insides.
+const FRONT_FORBIDDEN: &[&str] = &[".shared()"];
+
+/// Every arrow of `edges` that [`FORBIDDEN`] names.
+fn forbidden(edges: &BTreeMap<String, BTreeSet<String>>, rules: &[(&str, &str)]) -> Vec<String> {
+    rules
+        .iter()
+        .filter(|(a, b)| edges.get(*a).is_some_and(|t| t.contains(*b)))
+        .map(|(a, b)| format!("{a} -> {b}"))
+        .collect()
+}
+
+/// Every (file, text) where a file under `dir` names one of `words`, comments left out.
+fn named_in(dir: &Path, words: &[&str]) -> Vec<String> {
+    let mut files = Vec::new();
+    sources(dir, &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let code = std::fs::read_to_string(&file).expect("read");
+        for (n, line) in code.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            for w in words {
+                if line.contains(w) {
+                    found.push(format!("{}:{}: {w}", file.display(), n + 1));
+                }
+            }
+        }
+    }
+    found
+}
 
 /// Every arrow that points up or sideways in `order` (`a -> b` where `b` does not come before
 /// `a`), and every module `order` does not place.
@@ -243,11 +298,47 @@ fn host_modules_import_each_other_without_a_cycle() {
         wrong.is_empty(),
         "arrows against the layer order: {wrong:#?}"
     );
+    let past_a_door = forbidden(&edges, FORBIDDEN);
+    assert!(
+        past_a_door.is_empty(),
+        "arrows past a door (use the runtime or crate::operations): {past_a_door:#?}"
+    );
     assert!(
         edges["store"].is_empty(),
         "the store uses nothing of the host above it: {:?}",
         edges["store"]
     );
+}
+
+#[test]
+fn the_binary_and_the_front_door_come_through_the_operations() {
+    let bin = named_in(&src().join("bin"), BIN_FORBIDDEN);
+    assert!(
+        bin.is_empty(),
+        "the binary reaches past the runtime and the operations: {bin:#?}"
+    );
+    let front = named_in(&src().join("front"), FRONT_FORBIDDEN);
+    assert!(
+        front.is_empty(),
+        "the front door takes the runtime's insides: {front:#?}"
+    );
+}
+
+#[test]
+fn the_checker_sees_an_arrow_past_a_door() {
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    edges
+        .entry("front".into())
+        .or_default()
+        .insert("operations".into());
+    assert!(forbidden(&edges, FORBIDDEN).is_empty());
+    edges
+        .entry("front".into())
+        .or_default()
+        .insert("store".into());
+    assert_eq!(forbidden(&edges, FORBIDDEN), ["front -> store"]);
+    let refs = references("use crate::store::JobState;");
+    assert!(refs.contains("store"));
 }
 
 #[test]

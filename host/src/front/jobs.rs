@@ -4,14 +4,14 @@
 use super::ops::query_problem;
 use super::{App, Problem};
 use crate::error::ErrorKind;
-use crate::store::{Enqueued, JobState};
+use crate::operations::{Enqueued, JobFilter, JobState, StoreError};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-pub(super) fn store_problem(e: crate::store::StoreError) -> Problem {
+pub(super) fn store_problem(e: StoreError) -> Problem {
     Problem::new(
         ErrorKind::Unavailable,
         503,
@@ -23,14 +23,7 @@ pub(super) async fn show_job(
     State(app): State<App>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    match app
-        .runtime
-        .shared()
-        .store
-        .job_get(&id)
-        .await
-        .map_err(store_problem)?
-    {
+    match app.ops.job(&id).await.map_err(store_problem)? {
         Some(job) => Ok(axum::Json(job).into_response()),
         None => Err(Problem::new(
             ErrorKind::NotFound,
@@ -82,18 +75,12 @@ pub(super) async fn list_jobs(
         ),
     };
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let filter = crate::store::JobFilter {
+    let filter = JobFilter {
         state,
         adapter: q.adapter.as_deref(),
         after,
     };
-    let jobs = app
-        .runtime
-        .shared()
-        .store
-        .job_page(&filter, limit)
-        .await
-        .map_err(store_problem)?;
+    let jobs = app.ops.jobs(&filter, limit).await.map_err(store_problem)?;
     // Outputs are left out (GET /v1/jobs/{id} has them), and the page ends early rather than
     // grow past MAX_LIST_BYTES: a listing costs the server a bounded amount whatever it holds.
     let full = jobs.len() == limit as usize;
@@ -142,7 +129,7 @@ pub(super) async fn retry_job(
     State(app): State<App>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    match app.runtime.retry_job(&id).await.map_err(store_problem)? {
+    match app.ops.retry(&id, None).await.map_err(store_problem)? {
         crate::jobs::JobChange::Done => {}
         crate::jobs::JobChange::NotFound => return Err(no_job(&id)),
         crate::jobs::JobChange::Refused(state) => {
@@ -163,6 +150,36 @@ pub(super) async fn retry_job(
         .into_response())
 }
 
+/// Dead jobs one `POST /v1/jobs:retry` queues again at most.
+const MAX_BULK: usize = 10_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BulkQuery {
+    adapter: Option<String>,
+}
+
+/// `POST /v1/jobs:retry[?adapter=NAME]`: every dead job (of one adapter) queued again, at most
+/// [`MAX_BULK`], each with its adapter's `[retry] max_attempts`.
+pub(super) async fn retry_dead_jobs(
+    State(app): State<App>,
+    q: Result<Query<BulkQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) = q.map_err(query_problem)?;
+    let adapter = q.adapter.as_deref().filter(|a| !a.is_empty());
+    let queued = app
+        .ops
+        .retry_dead(adapter, MAX_BULK)
+        .await
+        .map_err(store_problem)?;
+    tracing::info!(adapter = ?adapter, queued, "bulk retry of dead jobs");
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "adapter": adapter, "queued": queued, "limit": MAX_BULK })),
+    )
+        .into_response())
+}
+
 fn no_job(id: &str) -> Problem {
     Problem::new(ErrorKind::NotFound, 404, format!("no job {id}"))
 }
@@ -171,7 +188,7 @@ pub(super) async fn cancel_job(
     State(app): State<App>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    match app.runtime.cancel_job(&id).await.map_err(store_problem)? {
+    match app.ops.cancel(&id).await.map_err(store_problem)? {
         crate::jobs::JobChange::Done => {
             Ok(axum::Json(json!({ "job_id": id, "state": "cancelled" })).into_response())
         }

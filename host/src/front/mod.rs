@@ -12,13 +12,17 @@ mod problem;
 
 use adapters::{adapters, pause_adapter, resume_adapter};
 pub use body::BodyBudget;
-use jobs::{cancel_job, enqueue_batch, list_jobs, retry_job, run_schedule, schedules, show_job};
+use jobs::{
+    cancel_job, enqueue_batch, list_jobs, retry_dead_jobs, retry_job, run_schedule, schedules,
+    show_job,
+};
 use ops::{inbound, operation};
 
 pub use auth::{Access, ApiToken, ApiTokens};
 pub use problem::Problem;
 
 use crate::error::ErrorKind;
+use crate::operations::Operations;
 use crate::runtime::Runtime;
 use axum::Router;
 use axum::extract::State;
@@ -78,6 +82,7 @@ impl Default for FrontOptions {
 #[derive(Clone)]
 struct App {
     runtime: Arc<Runtime>,
+    ops: Operations,
     options: FrontOptions,
 }
 
@@ -85,10 +90,11 @@ struct App {
 pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
     let guard = Arc::new(auth::Guard {
         access: options.access.clone(),
-        metrics: runtime.shared().metrics.clone(),
+        metrics: runtime.metrics_handle(),
     });
-    let console = console::router(runtime.clone(), options.access.clone());
-    let observed = runtime.shared().metrics.clone();
+    let ops = Operations::new(runtime.clone());
+    let console = console::router(runtime.clone(), ops.clone(), options.access.clone());
+    let observed = runtime.metrics_handle();
     Router::new()
         .route("/v1/adapters", get(adapters))
         .route("/v1/adapters/{name}/ops/{op}", post(operation))
@@ -96,6 +102,7 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
         .route("/v1/adapters/{name}/pause", post(pause_adapter))
         .route("/v1/adapters/{name}/resume", post(resume_adapter))
         .route("/v1/jobs", get(list_jobs))
+        .route("/v1/jobs:retry", post(retry_dead_jobs))
         .route("/v1/jobs/{id}", get(show_job).delete(cancel_job))
         .route("/v1/jobs/{id}/retry", post(retry_job))
         .route("/v1/schedules", get(schedules))
@@ -106,7 +113,11 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
         .route("/problems", get(problems))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .with_state(App { runtime, options })
+        .with_state(App {
+            runtime,
+            ops,
+            options,
+        })
         .merge(console)
         .fallback(|| async { Problem::new(ErrorKind::NotFound, 404, "no such route") })
         .method_not_allowed_fallback(|| async {
@@ -135,9 +146,6 @@ async fn problems() -> Response {
 /// How long `/readyz` waits for the store's probe write.
 const READY_PROBE: Duration = Duration::from_secs(2);
 
-/// How often a scrape of `/metrics` counts the jobs table at most.
-const JOB_COUNT_EVERY: Duration = Duration::from_secs(1);
-
 async fn reload(State(app): State<App>) -> Response {
     app.runtime.reload().await;
     axum::Json(app.runtime.adapters()).into_response()
@@ -153,20 +161,8 @@ async fn ready(State(app): State<App>) -> Response {
     {
         return not_ready("draining: this process is shutting down".into());
     }
-    // Bounded: a hung store must make the probe answer 503, not hang with it.
-    match tokio::time::timeout(
-        READY_PROBE,
-        crate::store::probe(app.runtime.shared().store.as_ref()),
-    )
-    .await
-    {
-        Ok(Ok(())) => {}
-        Ok(Err(problem)) => return not_ready(problem),
-        Err(_) => {
-            return not_ready(format!(
-                "the store did not answer a small write within {READY_PROBE:?}"
-            ));
-        }
+    if let Err(problem) = app.ops.store_ready(READY_PROBE).await {
+        return not_ready(problem);
     }
     let statuses = app.runtime.adapters();
     let missing: Vec<String> = match &app.options.required {
@@ -191,61 +187,13 @@ async fn ready(State(app): State<App>) -> Response {
 }
 
 async fn metrics(State(app): State<App>) -> Response {
-    let shared = app.runtime.shared();
-    if shared.metrics.job_counts_due(JOB_COUNT_EVERY) {
-        if let Ok(counts) = shared.store.job_counts().await {
-            shared.metrics.set_job_counts(&counts);
-        }
-        let names = app.runtime.registry().names();
-        if let Ok(oldest) = shared.store.job_oldest_queued(&names).await {
-            let now = crate::clock::now_ms();
-            for name in names {
-                let lag = oldest
-                    .iter()
-                    .find(|(a, _)| *a == name)
-                    .map_or(0, |(_, due)| (now - due).max(0) / 1000);
-                shared
-                    .metrics
-                    .queue_lag
-                    .get_or_create(&crate::metrics::AdapterLabels { adapter: name })
-                    .set(lag);
-            }
-        }
-    }
-    if let Some(health) = shared.store.health() {
-        shared.metrics.set_store_errors(&health.counts());
-    }
-    let paused = shared.pauses.all().await;
-    for name in app.runtime.registry().names() {
-        let gauge = shared
-            .metrics
-            .adapter_paused
-            .get_or_create(&crate::metrics::AdapterLabels {
-                adapter: name.clone(),
-            });
-        gauge.set(i64::from(paused.contains_key(&name)));
-    }
-    let statuses = app.runtime.adapters();
-    shared
-        .metrics
-        .refresh(statuses.iter().map(|s| (s.name.as_str(), s.status)));
-    for name in app.runtime.registry().names() {
-        if let Ok(Some(grant)) = shared.store.token_load(&name, "").await
-            && grant.token.is_some()
-        {
-            shared
-                .metrics
-                .token_expiry
-                .get_or_create(&crate::metrics::AdapterLabels { adapter: name })
-                .set(grant.expires_at_ms / 1000);
-        }
-    }
+    app.ops.refresh_metrics().await;
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        shared.metrics.encode(),
+        app.runtime.metrics().encode(),
     )
         .into_response()
 }

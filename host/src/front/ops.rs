@@ -2,9 +2,9 @@
 
 use super::body::{check_length, read_body};
 use super::{App, Problem};
-use crate::call::CallOptions;
 use crate::error::ErrorKind;
-use crate::store::Enqueued;
+use crate::operations::CallOptions;
+use crate::operations::Enqueued;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -191,9 +191,7 @@ pub(super) async fn inbound(
         .bytes()
         .min(app.options.max_body);
     let what = format!("limits.request_body of adapter {name}");
-    let metrics = &app.runtime.shared().metrics;
-    let count = |outcome: &str| metrics.record_inbound(&name, &route.name, outcome);
-    let mut request = crate::inbound::InboundRequest {
+    let request = crate::inbound::InboundRequest {
         method: method.as_str().to_string(),
         path,
         query: url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
@@ -210,94 +208,31 @@ pub(super) async fn inbound(
             .collect(),
         body: Vec::new(),
     };
-    // Whatever can be refused without the body is refused before a byte of it is read.
-    if let Err(refused) = crate::inbound::authenticate_headers(&adapter, &route, &request) {
-        count("refused");
-        tracing::info!(adapter = %name, route = %route.name, "inbound request refused: {refused}");
-        return Err(Problem::new(
-            ErrorKind::Auth,
-            401,
-            format!("route {} refused the request: {refused}", route.name),
-        ));
-    }
-    let held = match check_length(&headers, limit, &what) {
-        Ok(()) => {
-            read_body(
-                body,
-                limit,
-                &what,
-                app.options.body_timeout,
-                &app.options.body_budget,
-            )
-            .await
-        }
-        Err(p) => Err(p),
-    }
-    .inspect_err(|_| count("unreadable"))?;
-    let (bytes, _share) = held.into_parts();
-    request.body = Vec::from(bytes);
-    let checked = match crate::inbound::authenticate(&adapter, &route, &request) {
-        Ok(()) => crate::inbound::check_replay(&adapter, &route, &request).await,
-        Err(e) => Err(crate::inbound::ReplayCheck::Refused(e)),
+    // Read only once the headers pass: whatever can be refused without the body is refused
+    // before a byte of it is read.
+    let body = async {
+        check_length(&headers, limit, &what)?;
+        let held = read_body(
+            body,
+            limit,
+            &what,
+            app.options.body_timeout,
+            &app.options.body_budget,
+        )
+        .await?;
+        let (bytes, share) = held.into_parts();
+        Ok::<_, Problem>((Vec::from(bytes), share))
     };
-    let remembered = match checked {
-        Ok(r) => r,
-        Err(crate::inbound::ReplayCheck::Unavailable(e)) => {
-            count("unavailable");
-            tracing::warn!(adapter = %name, route = %route.name, "inbound request not taken: the replay check needs the store: {e}");
-            return Err(Problem::new(
-                ErrorKind::Unavailable,
-                503,
-                format!(
-                    "route {} cannot check this signed request for replays now (the store is unavailable): send it again later",
-                    route.name
-                ),
-            ));
-        }
-        Err(crate::inbound::ReplayCheck::Refused(refused)) => {
-            count("refused");
-            tracing::info!(adapter = %name, route = %route.name, "inbound request refused: {refused}");
-            return Err(Problem::new(
-                ErrorKind::Auth,
-                401,
-                format!("route {} refused the request: {refused}", route.name),
-            ));
-        }
-    };
-    let answer = adapter.handle_inbound(&route, request).await;
-    if let Some(r) = remembered
-        && !answer
-            .as_ref()
-            .is_ok_and(|a| (200..300).contains(&a.status))
-    {
-        crate::inbound::forget(&adapter, r).await;
-    }
-    let answer = answer.map_err(|f| {
-        count(f.kind.as_str());
-        Problem::new(f.kind, f.kind.http_status(), f.message)
-    })?;
-    let (status, kept, dropped) = crate::inbound::answer_parts(&answer);
-    if !dropped.is_empty() {
-        tracing::info!(adapter = %name, route = %route.name, dropped = ?dropped, "inbound answer: headers the host owns were dropped");
-    }
-    let Some(status) = status.and_then(|s| StatusCode::from_u16(s).ok()) else {
-        count("invalid");
-        return Err(Problem::new(
-            ErrorKind::Trap,
-            502,
-            format!(
-                "adapter {name} answered route {} with status {}: an inbound answer's status is 200-599",
-                route.name, answer.status
-            ),
-        ));
-    };
-    count(&format!("{}xx", status.as_u16() / 100));
+    let answer = crate::inbound::receive(&adapter, &route, request, body)
+        .await
+        .map_err(|e| inbound_problem(&name, &route.name, e))?;
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
     // The body's length and framing are the host's: whatever the adapter said of them is
     // gone with its other headers.
     let mut response = Response::new(Body::from(answer.body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    for (n, v) in kept {
+    for (n, v) in answer.headers {
         if let (Ok(n), Ok(v)) = (
             axum::http::HeaderName::from_bytes(n.as_bytes()),
             axum::http::HeaderValue::from_str(&v),
@@ -309,4 +244,32 @@ pub(super) async fn inbound(
         headers.insert(*n, axum::http::HeaderValue::from_static(v));
     }
     Ok(response)
+}
+
+/// The problem an inbound request that got no answer gets.
+fn inbound_problem(adapter: &str, route: &str, e: crate::inbound::NotAnswered<Problem>) -> Problem {
+    use crate::inbound::NotAnswered;
+    match e {
+        NotAnswered::Refused(refused) => Problem::new(
+            ErrorKind::Auth,
+            401,
+            format!("route {route} refused the request: {refused}"),
+        ),
+        NotAnswered::Body(problem) => problem,
+        NotAnswered::Unavailable => Problem::new(
+            ErrorKind::Unavailable,
+            503,
+            format!(
+                "route {route} cannot check this signed request for replays now (the store is unavailable): send it again later"
+            ),
+        ),
+        NotAnswered::Failed(f) => Problem::new(f.kind, f.kind.http_status(), f.message),
+        NotAnswered::InvalidStatus(status) => Problem::new(
+            ErrorKind::Trap,
+            502,
+            format!(
+                "adapter {adapter} answered route {route} with status {status}: an inbound answer's status is 200-599"
+            ),
+        ),
+    }
 }

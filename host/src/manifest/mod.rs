@@ -368,3 +368,15 @@ pub fn files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     files.sort();
     Ok(files)
 }
+
+/// The manifest in `dir` of adapter `name`, parsed without loading its component (for what a
+/// command needs of it without a host, such as its `[retry]`). `None`: no readable manifest
+/// names it.
+pub fn named(dir: &Path, name: &str) -> Option<Manifest> {
+    let env = |v: &str| std::env::var(v).ok();
+    files_in(dir).ok()?.into_iter().find_map(|file| {
+        let text = crate::files::read_regular(&file, crate::files::MAX_MANIFEST).ok()?;
+        let text = String::from_utf8(text).ok()?;
+        parse(&file, &text, &env).ok().filter(|m| m.name == name)
+    })
+}

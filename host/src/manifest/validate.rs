@@ -3,6 +3,7 @@
 
 use super::*;
 
+/// A [`Manifest`] from `raw`, once every section checks; the first wrong key is the error.
 pub(super) fn validate(
     path: &Path,
     raw: RawManifest,
@@ -18,10 +19,53 @@ pub(super) fn validate(
             ),
         ));
     }
-    let base_url = match raw.base_url {
+    let base_url = base_url(raw.base_url.as_deref(), &err)?;
+    let allowed_hosts = allowed_hosts(raw.allowed_hosts.as_deref(), base_url.as_ref(), &err)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut secrets = BTreeMap::new();
+    for (name, reference) in raw.secrets {
+        let key = format!("secrets.{name}");
+        let reference = SecretRef::parse(&reference).map_err(|m| err(&key, m))?;
+        let value = reference.resolve(base, env).map_err(|m| err(&key, m))?;
+        secrets.insert(name, value);
+    }
+    check_limits(&raw.limits, &raw.token, &raw.retry, &err)?;
+    let mut schedules = raw.schedules;
+    check_schedules(&mut schedules, &err)?;
+    check_routes(&raw.routes, &secrets, &err)?;
+    let mut config = serde_json::to_value(&raw.config)
+        .map_err(|e| err("config", format!("cannot be represented as JSON: {e}")))?;
+    if let (Some(url), Some(obj)) = (&base_url, config.as_object_mut()) {
+        obj.entry("base_url").or_insert_with(|| {
+            serde_json::Value::String(url.as_str().trim_end_matches('/').to_string())
+        });
+    }
+    Ok(Manifest {
+        file: path.to_path_buf(),
+        name: raw.name,
+        component: base.join(raw.component),
+        base_url,
+        allowed_hosts,
+        trace_propagation: raw.trace_propagation,
+        secrets,
+        token: raw.token,
+        limits: raw.limits,
+        retry: raw.retry,
+        schedules,
+        routes: raw.routes,
+        config,
+    })
+}
+
+/// How each check names the wrong key: the manifest's file, the key, what was expected.
+type Err<'a> = dyn Fn(&str, String) -> ManifestError + 'a;
+
+/// `base_url`, when given: an absolute http(s) URL.
+fn base_url(raw: Option<&str>, err: &Err) -> Result<Option<url::Url>, ManifestError> {
+    Ok(match raw {
         None => None,
         Some(text) => {
-            let url = url::Url::parse(&text).map_err(|e| {
+            let url = url::Url::parse(text).map_err(|e| {
                 err(
                     "base_url",
                     format!("expected an absolute http(s) URL, found {text:?} ({e})"),
@@ -35,8 +79,17 @@ pub(super) fn validate(
             }
             Some(url)
         }
-    };
-    let allowed_hosts = match raw.allowed_hosts {
+    })
+}
+
+/// `allowed_hosts`: the patterns given (`"base_url"` standing for base_url's own scheme,
+/// host and port), or base_url's host alone when none are.
+fn allowed_hosts(
+    raw: Option<&[String]>,
+    base_url: Option<&url::Url>,
+    err: &Err,
+) -> Result<AllowedHosts, ManifestError> {
+    Ok(match raw {
         Some(list) => {
             let mut patterns = Vec::with_capacity(list.len());
             for (i, text) in list.iter().enumerate() {
@@ -44,7 +97,7 @@ pub(super) fn validate(
                 // "base_url" stands for base_url's own scheme, host and port, so that a
                 // deployment that moves base_url (to a test server, a proxy) moves this too.
                 let pattern = if text == "base_url" {
-                    let url = base_url.as_ref().ok_or_else(|| {
+                    let url = base_url.ok_or_else(|| {
                         err(&key, "\"base_url\" needs a base_url in the manifest".into())
                     })?;
                     HostPattern::for_url(url)
@@ -55,20 +108,21 @@ pub(super) fn validate(
             }
             AllowedHosts::new(patterns)
         }
-        None => match &base_url {
+        None => match base_url {
             Some(url) => AllowedHosts::new(vec![HostPattern::for_url(url)]),
             None => AllowedHosts::new(Vec::new()),
         },
-    };
-    let base = path.parent().unwrap_or(Path::new("."));
-    let mut secrets = BTreeMap::new();
-    for (name, reference) in raw.secrets {
-        let key = format!("secrets.{name}");
-        let reference = SecretRef::parse(&reference).map_err(|m| err(&key, m))?;
-        let value = reference.resolve(base, env).map_err(|m| err(&key, m))?;
-        secrets.insert(name, value);
-    }
-    let limits = raw.limits;
+    })
+}
+
+/// `[limits]`, the token's durations and `[retry]`: every count at least 1, every duration
+/// positive, the refresh window below 100%.
+fn check_limits(
+    limits: &Limits,
+    token: &TokenPolicy,
+    retry: &RetryPolicy,
+    err: &Err,
+) -> Result<(), ManifestError> {
     if limits.concurrency == 0 {
         return Err(err(
             "limits.concurrency",
@@ -91,8 +145,8 @@ pub(super) fn validate(
         ("limits.cpu_time", limits.cpu_time),
         ("limits.timeout", limits.timeout),
         ("limits.http_timeout", limits.http_timeout),
-        ("token.fetch_timeout", raw.token.fetch_timeout),
-        ("token.default_ttl", raw.token.default_ttl),
+        ("token.fetch_timeout", token.fetch_timeout),
+        ("token.default_ttl", token.default_ttl),
     ] {
         if d.is_zero() {
             return Err(err(
@@ -101,13 +155,13 @@ pub(super) fn validate(
             ));
         }
     }
-    if raw.retry.max_attempts == 0 {
+    if retry.max_attempts == 0 {
         return Err(err(
             "retry.max_attempts",
             "expected at least 1, found 0".into(),
         ));
     }
-    if let RefreshWindow::Fraction(f) = raw.token.refresh_window
+    if let RefreshWindow::Fraction(f) = token.refresh_window
         && !(0.0..1.0).contains(&f)
     {
         return Err(err(
@@ -115,8 +169,13 @@ pub(super) fn validate(
             format!("expected a share below 100%, found {}%", f * 100.0),
         ));
     }
+    Ok(())
+}
+
+/// `[[schedules]]`: unique names, exactly one of `every` and `cron`, a zone for `cron` only;
+/// each one's cadence is set.
+fn check_schedules(schedules: &mut [Schedule], err: &Err) -> Result<(), ManifestError> {
     let mut names = std::collections::HashSet::new();
-    let mut schedules = raw.schedules;
     for (i, s) in schedules.iter_mut().enumerate() {
         let key = format!("schedules[{i}]");
         if !names.insert(s.name.as_str()) {
@@ -191,8 +250,18 @@ pub(super) fn validate(
             units::parse_utc_offset(offset).map_err(|m| err(&format!("{key}.utc_offset"), m))?;
         }
     }
+    Ok(())
+}
+
+/// `[[routes]]`: a path and method each, declared once, an HMAC route that can refuse a
+/// replay, and every secret named in `[secrets]`.
+fn check_routes(
+    routes: &[Route],
+    secrets: &BTreeMap<String, SecretValue>,
+    err: &Err,
+) -> Result<(), ManifestError> {
     let mut seen = std::collections::HashSet::new();
-    for (i, r) in raw.routes.iter().enumerate() {
+    for (i, r) in routes.iter().enumerate() {
         let key = format!("routes[{i}]");
         if !r.path.starts_with('/') || r.path.contains("//") || r.path.contains('?') {
             return Err(err(
@@ -255,29 +324,7 @@ pub(super) fn validate(
             ));
         }
     }
-    let mut config = serde_json::to_value(&raw.config)
-        .map_err(|e| err("config", format!("cannot be represented as JSON: {e}")))?;
-    if let (Some(url), Some(obj)) = (&base_url, config.as_object_mut()) {
-        obj.entry("base_url").or_insert_with(|| {
-            serde_json::Value::String(url.as_str().trim_end_matches('/').to_string())
-        });
-    }
-    Ok(Manifest {
-        file: path.to_path_buf(),
-        name: raw.name,
-        component: base.join(raw.component),
-        base_url,
-        allowed_hosts,
-        trace_propagation: raw.trace_propagation,
-        secrets,
-        token: raw.token,
-        limits,
-        retry: raw.retry,
-        schedules,
-        routes: raw.routes,
-
-        config,
-    })
+    Ok(())
 }
 
 fn valid_name(name: &str) -> bool {

@@ -77,6 +77,9 @@ pub struct Metrics {
 }
 
 impl Default for Metrics {
+    /// Every metric made and registered, one after the other, in the order `/metrics` lists
+    /// them. Long because the metrics are many, not because it decides anything: a table read
+    /// top to bottom, which split in parts would only scatter.
     fn default() -> Self {
         let mut registry = Registry::with_prefix("weft");
         let invocations = Family::<CallLabels, Counter>::default();

@@ -3,7 +3,7 @@
 
 use super::DESCRIBE_TIMEOUT;
 use crate::bindings::AdapterWorldPre;
-use crate::call::{LoadedAdapter, Shared};
+use crate::call::{CallState, LoadedAdapter, Shared};
 use crate::http::{HttpCapability, HttpPolicy};
 use crate::manifest::{self, ManifestError};
 use crate::redact::Redactor;
@@ -193,20 +193,7 @@ pub async fn load_adapter(
     env: &(dyn Fn(&str) -> Option<String> + Sync),
     running: &BTreeMap<String, Arc<LoadedAdapter>>,
 ) -> Result<Arc<LoadedAdapter>, ManifestError> {
-    let text = crate::files::read_regular_async(file, crate::files::MAX_MANIFEST)
-        .await
-        .map_err(|e| ManifestError {
-            file: file.to_path_buf(),
-            key: String::new(),
-            message: format!("cannot be read: {e}"),
-        })?;
-    let source_hash = hex::encode(Sha256::digest(&text));
-    let text = String::from_utf8(text).map_err(|_| ManifestError {
-        file: file.to_path_buf(),
-        key: String::new(),
-        message: "is not UTF-8 text".into(),
-    })?;
-    let manifest = manifest::parse(file, &text, env)?;
+    let (manifest, source_hash) = read_manifest(file, env).await?;
     let err = |key: &str, message: String| ManifestError {
         file: file.to_path_buf(),
         key: key.to_string(),
@@ -223,46 +210,7 @@ pub async fn load_adapter(
             ),
         ));
     }
-    let bytes = crate::files::read_regular_async(&manifest.component, crate::files::MAX_COMPONENT)
-        .await
-        .map_err(|e| {
-            err(
-                "component",
-                format!("cannot read {}: {e}", manifest.component.display()),
-            )
-        })?;
-    // Said before wasmtime looks: its parse errors quote the first bytes they found, and a
-    // manifest that names some other file (`component = "../../etc/passwd"`) would print them.
-    if let Some(problem) = not_a_component(&bytes) {
-        return Err(err(
-            "component",
-            format!("{} {problem}", manifest.component.display()),
-        ));
-    }
-    let compile_shared = shared.clone();
-    let (component, hash) =
-        tokio::task::spawn_blocking(move || compile_shared.engine.compile(&bytes))
-            .await
-            .map_err(|e| err("component", format!("compilation did not finish: {e}")))?
-            .map_err(|e| {
-                err(
-                    "component",
-                    format!("{}: {e}", manifest.component.display()),
-                )
-            })?;
-    let pre = shared
-        .linker
-        .instantiate_pre(&component)
-        .and_then(AdapterWorldPre::new)
-        .map_err(|e| {
-            err(
-                "component",
-                format!(
-                    "{} does not implement weft:adapter@0.1.0: {e:#}",
-                    manifest.component.display()
-                ),
-            )
-        })?;
+    let (pre, hash) = compile(shared, &manifest, &err).await?;
     let http = HttpCapability::new(
         &manifest.name,
         HttpPolicy {
@@ -312,6 +260,95 @@ pub async fn load_adapter(
         .describe(Instant::now() + DESCRIBE_TIMEOUT)
         .await
         .map_err(|f| err("component", format!("describe() failed: {}", f.message)))?;
+    check_description(&adapter.manifest, &description, &err)?;
+    let _ = adapter.description.set(description);
+    tracing::info!(adapter = %adapter.manifest.name, file = %file.display(), hash = %adapter.component_hash, "adapter loaded");
+    Ok(adapter)
+}
+
+/// How a load names the wrong key of its manifest.
+type Err<'a> = dyn Fn(&str, String) -> ManifestError + Sync + 'a;
+
+/// The manifest in `file`, parsed and checked, with the SHA-256 of its text.
+async fn read_manifest(
+    file: &Path,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<(manifest::Manifest, String), ManifestError> {
+    let text = crate::files::read_regular_async(file, crate::files::MAX_MANIFEST)
+        .await
+        .map_err(|e| ManifestError {
+            file: file.to_path_buf(),
+            key: String::new(),
+            message: format!("cannot be read: {e}"),
+        })?;
+    let source_hash = hex::encode(Sha256::digest(&text));
+    let text = String::from_utf8(text).map_err(|_| ManifestError {
+        file: file.to_path_buf(),
+        key: String::new(),
+        message: "is not UTF-8 text".into(),
+    })?;
+    let manifest = manifest::parse(file, &text, env)?;
+    Ok((manifest, source_hash))
+}
+
+/// The manifest's component read, compiled (through the cache) and linked: answers it ready
+/// to instantiate, and its hash.
+async fn compile(
+    shared: &Arc<Shared>,
+    manifest: &manifest::Manifest,
+    err: &Err<'_>,
+) -> Result<(AdapterWorldPre<CallState>, String), ManifestError> {
+    let bytes = crate::files::read_regular_async(&manifest.component, crate::files::MAX_COMPONENT)
+        .await
+        .map_err(|e| {
+            err(
+                "component",
+                format!("cannot read {}: {e}", manifest.component.display()),
+            )
+        })?;
+    // Said before wasmtime looks: its parse errors quote the first bytes they found, and a
+    // manifest that names some other file (`component = "../../etc/passwd"`) would print them.
+    if let Some(problem) = not_a_component(&bytes) {
+        return Err(err(
+            "component",
+            format!("{} {problem}", manifest.component.display()),
+        ));
+    }
+    let compile_shared = shared.clone();
+    let (component, hash) =
+        tokio::task::spawn_blocking(move || compile_shared.engine.compile(&bytes))
+            .await
+            .map_err(|e| err("component", format!("compilation did not finish: {e}")))?
+            .map_err(|e| {
+                err(
+                    "component",
+                    format!("{}: {e}", manifest.component.display()),
+                )
+            })?;
+    let pre = shared
+        .linker
+        .instantiate_pre(&component)
+        .and_then(AdapterWorldPre::new)
+        .map_err(|e| {
+            err(
+                "component",
+                format!(
+                    "{} does not implement weft:adapter@0.1.0: {e:#}",
+                    manifest.component.display()
+                ),
+            )
+        })?;
+    Ok((pre, hash))
+}
+
+/// Refuses a component whose `describe` claims a host operation name, needs a secret the
+/// manifest does not give, or disagrees with what the manifest declares (every problem at
+/// once).
+fn check_description(
+    manifest: &manifest::Manifest,
+    description: &crate::description::AdapterDescription,
+    err: &Err<'_>,
+) -> Result<(), ManifestError> {
     if let Some(op) = description
         .operations
         .iter()
@@ -327,7 +364,7 @@ pub async fn load_adapter(
         ));
     }
     for secret in &description.secrets {
-        if !adapter.manifest.secrets.contains_key(secret) {
+        if !manifest.secrets.contains_key(secret) {
             return Err(err(
                 "secrets",
                 format!(
@@ -337,7 +374,7 @@ pub async fn load_adapter(
             ));
         }
     }
-    let problems = check_declared(&adapter.manifest, &description);
+    let problems = check_declared(manifest, description);
     if let Some(((key, first), rest)) = problems.split_first() {
         // Every problem at once: the first names the key, the others follow with theirs.
         let mut message = first.clone();
@@ -346,9 +383,7 @@ pub async fn load_adapter(
         }
         return Err(err(key, message));
     }
-    let _ = adapter.description.set(description);
-    tracing::info!(adapter = %adapter.manifest.name, file = %file.display(), hash = %adapter.component_hash, "adapter loaded");
-    Ok(adapter)
+    Ok(())
 }
 
 /// Why `bytes` cannot be a WebAssembly component, without quoting any of them.

@@ -29,7 +29,6 @@ impl Registry {
             .values()
             .map(|a| (a.manifest.file.as_path(), a))
             .collect();
-        let mut adapters = BTreeMap::new();
         let mut failures = Vec::new();
         let files = match manifest::files_in(dir) {
             Ok(files) => files,
@@ -93,6 +92,38 @@ impl Registry {
                 .or_default()
                 .push((file, adapter));
         }
+        let mut adapters = self.settle_claims(claims, &current, &mut failures);
+        reserve_instances(
+            shared.engine.options().max_instances,
+            &current,
+            &mut adapters,
+            &mut failures,
+        );
+        self.record_changes(shared, &current, &adapters, &mut changes);
+        let in_use: std::collections::HashSet<&str> = adapters
+            .values()
+            .map(|a| a.component_hash.as_str())
+            .collect();
+        shared.engine.retain_compiled(&in_use);
+        self.adapters.store(Arc::new(adapters));
+        self.failures.store(Arc::new(failures));
+        self.failed.store(Arc::new(failed_now));
+        if changes.published + changes.removed > 0 {
+            self.generation.send_modify(|g| *g += 1);
+        }
+        changes
+    }
+
+    /// The adapter of each name, from every file that claims it: a name claimed by one file
+    /// is that file's; a name claimed by several is nobody's new version (the one already
+    /// serving keeps serving), and every claimant carries the error.
+    fn settle_claims(
+        &self,
+        claims: BTreeMap<String, Vec<(PathBuf, Arc<LoadedAdapter>)>>,
+        current: &BTreeMap<String, Arc<LoadedAdapter>>,
+        failures: &mut Vec<ManifestError>,
+    ) -> BTreeMap<String, Arc<LoadedAdapter>> {
+        let mut adapters = BTreeMap::new();
         for (name, mut claimants) in claims {
             if claimants.len() > 1 {
                 // Neither file wins by sorting first: the one already serving (if any) keeps
@@ -125,13 +156,19 @@ impl Registry {
             };
             adapters.insert(name, adapter);
         }
-        reserve_instances(
-            shared.engine.options().max_instances,
-            &current,
-            &mut adapters,
-            &mut failures,
-        );
-        for (name, adapter) in &adapters {
+        adapters
+    }
+
+    /// Records what the swap from `current` to `adapters` publishes and removes: the reloads
+    /// history, the metrics, and the counts in `changes`.
+    fn record_changes(
+        &self,
+        shared: &Shared,
+        current: &BTreeMap<String, Arc<LoadedAdapter>>,
+        adapters: &BTreeMap<String, Arc<LoadedAdapter>>,
+        changes: &mut ReloadChanges,
+    ) {
+        for (name, adapter) in adapters {
             if current.get(name).is_none_or(|p| !Arc::ptr_eq(p, adapter)) {
                 tracing::info!(adapter = %name, hash = %adapter.component_hash, "adapter version published");
                 let version = adapter.description().map_or("", |d| d.version.as_str());
@@ -163,18 +200,6 @@ impl Registry {
             let names: Vec<String> = adapters.keys().cloned().collect();
             shared.metrics.recent.retain(&names);
         }
-        let in_use: std::collections::HashSet<&str> = adapters
-            .values()
-            .map(|a| a.component_hash.as_str())
-            .collect();
-        shared.engine.retain_compiled(&in_use);
-        self.adapters.store(Arc::new(adapters));
-        self.failures.store(Arc::new(failures));
-        self.failed.store(Arc::new(failed_now));
-        if changes.published + changes.removed > 0 {
-            self.generation.send_modify(|g| *g += 1);
-        }
-        changes
     }
 }
 

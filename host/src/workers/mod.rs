@@ -121,8 +121,7 @@ async fn claimer(
 ) {
     let store = rt.shared().store.clone();
     let other_nodes = store.job_wakeup();
-    // Attempts this claimer has started and not seen end, by adapter.
-    let in_hand: Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>> = Arc::default();
+    let in_hand = InHand::default();
     let mut running = JoinSet::new();
     // When the claim next looks for lapsed leases (a dead claimer's jobs): they lapse after
     // `--job-lease`, so once a second is soon enough, and the claims between skip that scan.
@@ -150,7 +149,7 @@ async fn claimer(
         let mut enqueued = std::pin::pin!(enqueued);
         enqueued.as_mut().enable();
         let paused = rt.shared().pauses.all().await;
-        let held = in_hand.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let held = in_hand.snapshot();
         let now = now_ms();
         let limit = u32::try_from(free).unwrap_or(CLAIM_BATCH).min(CLAIM_BATCH);
         let Round { shares, held_back } = shares(&rt, &paused, &held, now, limit).await;
@@ -175,39 +174,8 @@ async fn claimer(
         match claimed {
             Ok(jobs) if !jobs.is_empty() => {
                 for job in jobs {
-                    let span = tracing::info_span!(
-                        "job",
-                        job_id = %job.id,
-                        adapter = %job.adapter,
-                        op = %job.op,
-                        attempt = job.attempt
-                    );
-                    *in_hand
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .entry(job.adapter.clone())
-                        .or_default() += 1;
-                    let (rt, owner, options, finishes, in_hand) = (
-                        rt.clone(),
-                        owner.clone(),
-                        options.clone(),
-                        finishes.clone(),
-                        in_hand.clone(),
-                    );
-                    running.spawn(
-                        async move {
-                            let adapter = job.adapter.clone();
-                            run_attempt(&rt, &owner, job, &options, &finishes).await;
-                            let mut held = in_hand.lock().unwrap_or_else(|p| p.into_inner());
-                            if let Some(n) = held.get_mut(&adapter) {
-                                *n = n.saturating_sub(1);
-                                if *n == 0 {
-                                    held.remove(&adapter);
-                                }
-                            }
-                        }
-                        .instrument(span),
-                    );
+                    let attempt = in_hand.start(&rt, &owner, job, &options, &finishes);
+                    running.spawn(attempt);
                 }
             }
             Ok(_) => {
@@ -236,6 +204,60 @@ async fn claimer(
         }
     }
     while running.join_next().await.is_some() {}
+}
+
+/// The attempts a claimer has started and not seen end, by adapter: what it holds of each
+/// adapter's `limits.concurrency`.
+#[derive(Clone, Default)]
+struct InHand(Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>);
+
+impl InHand {
+    fn snapshot(&self) -> std::collections::HashMap<String, u32> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Counts `job` in hand and answers its attempt, which counts it out when it ends.
+    fn start(
+        &self,
+        rt: &Arc<Runtime>,
+        owner: &str,
+        job: JobRecord,
+        options: &WorkerOptions,
+        finishes: &Arc<Finishes>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let span = tracing::info_span!(
+            "job",
+            job_id = %job.id,
+            adapter = %job.adapter,
+            op = %job.op,
+            attempt = job.attempt
+        );
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(job.adapter.clone())
+            .or_default() += 1;
+        let (rt, owner, options, finishes, in_hand) = (
+            rt.clone(),
+            owner.to_string(),
+            options.clone(),
+            finishes.clone(),
+            self.clone(),
+        );
+        async move {
+            let adapter = job.adapter.clone();
+            run_attempt(&rt, &owner, job, &options, &finishes).await;
+            let mut held = in_hand.0.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = held.get_mut(&adapter) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    held.remove(&adapter);
+                }
+            }
+        }
+        .instrument(span)
+    }
 }
 
 /// Renews an attempt's lease while it runs; dropping it stops the renewals, however the

@@ -214,6 +214,13 @@ pub(crate) enum JobsCommand {
         /// Job id.
         id: String,
     },
+    /// Put every dead job (of one adapter) back in the queue, at most 10,000, each with its
+    /// adapter's `[retry] max_attempts` (as `POST /v1/jobs:retry` does).
+    RetryDead {
+        /// Only this adapter's dead jobs.
+        #[arg(long)]
+        adapter: Option<String>,
+    },
 }
 
 /// `weft serve`'s settings, as given on the command line (or in the environment): defined once,

@@ -3,8 +3,7 @@
 use crate::*;
 
 pub(crate) async fn tokens(cli: &Cli, command: &TokensCommand) -> anyhow::Result<ExitCode> {
-    let store = open_store(cli).await?;
-    let tokens = weft::front::ApiTokens::new(store);
+    let tokens = weft::front::ApiTokens::new(&operations(cli).await?);
     match command {
         TokensCommand::Create { name, scopes } => {
             let (token, value) = tokens.create(name, scopes).await?;
@@ -76,10 +75,10 @@ pub(crate) async fn pause(
     adapter: &str,
     refuse_calls: Option<bool>,
 ) -> anyhow::Result<ExitCode> {
-    let pauses = weft::pause::Pauses::new(open_store(cli).await?);
+    let ops = operations(cli).await?;
     match refuse_calls {
         Some(refuse) => {
-            pauses.pause(adapter, refuse).await?;
+            ops.pause(adapter, refuse).await?;
             let how = if refuse {
                 " (its calls are refused)"
             } else {
@@ -88,7 +87,7 @@ pub(crate) async fn pause(
             println!("{adapter} paused{how}");
         }
         None => {
-            let was = pauses.resume(adapter).await?;
+            let was = ops.resume(adapter).await?;
             println!(
                 "{adapter} {}",
                 if was { "resumed" } else { "was not paused" }

@@ -2,9 +2,12 @@
 
 use crate::*;
 
+/// Dead jobs one `weft jobs retry-dead` queues again at most (as the front door's).
+const MAX_BULK: usize = 10_000;
+
 pub(crate) async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<ExitCode> {
-    use weft::store::JobState;
-    let store = open_store(cli).await?;
+    use weft::operations::{JobFilter, JobState};
+    let ops = operations(cli).await?;
     match command {
         JobsCommand::List {
             state,
@@ -19,11 +22,16 @@ pub(crate) async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<Exi
                     )
                 })?),
             };
-            let list = store.job_list(state, adapter.as_deref(), *limit).await?;
+            let filter = JobFilter {
+                state,
+                adapter: adapter.as_deref(),
+                after: None,
+            };
+            let list = ops.jobs(&filter, *limit).await?;
             println!("{}", serde_json::to_string_pretty(&list)?);
             Ok(ExitCode::SUCCESS)
         }
-        JobsCommand::Show { id } => match store.job_get(id).await? {
+        JobsCommand::Show { id } => match ops.job(id).await? {
             Some(job) => {
                 println!("{}", serde_json::to_string_pretty(&job)?);
                 Ok(ExitCode::SUCCESS)
@@ -34,15 +42,7 @@ pub(crate) async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<Exi
             }
         },
         JobsCommand::Retry { id, attempts } => {
-            let attempts = match attempts {
-                Some(n) => *n,
-                None => {
-                    let adapter = store.job_get(id).await?.map(|j| j.adapter);
-                    let manifest = adapter.and_then(|a| manifest_named(&cli.manifests, &a));
-                    weft::jobs::retry_attempts(manifest.as_ref())
-                }
-            };
-            let change = weft::jobs::retry(store.as_ref(), id, attempts).await?;
+            let change = ops.retry(id, *attempts).await?;
             Ok(job_change(
                 id,
                 change,
@@ -50,8 +50,13 @@ pub(crate) async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<Exi
                 "only a dead job can be retried",
             ))
         }
+        JobsCommand::RetryDead { adapter } => {
+            let queued = ops.retry_dead(adapter.as_deref(), MAX_BULK).await?;
+            println!("{queued} dead jobs queued again");
+            Ok(ExitCode::SUCCESS)
+        }
         JobsCommand::Cancel { id } => {
-            let change = weft::jobs::cancel(store.as_ref(), id).await?;
+            let change = ops.cancel(id).await?;
             Ok(job_change(
                 id,
                 change,
@@ -83,23 +88,4 @@ pub(crate) fn job_change(
             ExitCode::from(12)
         }
     }
-}
-
-/// The manifest in `dir` of adapter `name`, parsed without loading its component (the CLI's
-/// job commands need its `[retry]` only).
-pub(crate) fn manifest_named(
-    dir: &std::path::Path,
-    name: &str,
-) -> Option<weft::manifest::Manifest> {
-    let env = |v: &str| std::env::var(v).ok();
-    weft::manifest::files_in(dir)
-        .ok()?
-        .into_iter()
-        .find_map(|file| {
-            let text = weft::files::read_regular(&file, weft::files::MAX_MANIFEST).ok()?;
-            let text = String::from_utf8(text).ok()?;
-            weft::manifest::parse(&file, &text, &env)
-                .ok()
-                .filter(|m| m.name == name)
-        })
 }

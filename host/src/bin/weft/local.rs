@@ -92,13 +92,8 @@ pub(crate) async fn invoke(
     if let Some(dir) = record
         && let Some(loaded) = runtime.registry().get(adapter)
     {
-        let exchanges = runtime
-            .shared()
-            .recorder
-            .as_ref()
-            .map(|r| r.take())
-            .unwrap_or_default();
-        let tokens = runtime.shared().tokens.cached_tokens(adapter);
+        let exchanges = runtime.take_recorded();
+        let tokens = runtime.cached_tokens(adapter);
         let path = weft::record::write_fixture(
             dir,
             &loaded.manifest,

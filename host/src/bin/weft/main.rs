@@ -8,6 +8,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use weft::engine::EngineOptions;
+use weft::operations::Operations;
 use weft::{CallOptions, Runtime, RuntimeOptions};
 
 mod cli;
@@ -151,25 +152,30 @@ async fn open(cli: &Cli) -> anyhow::Result<Runtime> {
             .await
             .context("cannot open a scratch runtime to record in");
     }
-    let store = open_store(cli).await?;
+    let store = operations(cli).await?.store();
     Runtime::with_store(options, store)
         .await
         .with_context(|| format!("cannot open Weft with data folder {}", data.display()))
 }
 
-/// The store, checked to be the one this data folder was used with (see `--init`).
-async fn open_store(cli: &Cli) -> anyhow::Result<std::sync::Arc<dyn weft::store::Store>> {
+/// The operations over the store, checked to be the one this data folder was used with (see
+/// `--init`), without starting a host.
+async fn operations(cli: &Cli) -> anyhow::Result<Operations> {
     let timeout = parse_duration("--store-timeout", &cli.store_timeout)?;
-    let store = weft::store::open_with(Some(&cli.store), &cli.data, timeout)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot open the store of data folder {}",
-                cli.data.display()
-            )
-        })?;
-    weft::store::check_identity(store.as_ref(), &cli.data, cli.init).await?;
-    Ok(store)
+    Operations::open(
+        Some(&cli.store),
+        &cli.data,
+        &cli.manifests,
+        timeout,
+        cli.init,
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "cannot open the store of data folder {}",
+            cli.data.display()
+        )
+    })
 }
 
 fn parse_size(flag: &str, text: &str) -> anyhow::Result<u64> {

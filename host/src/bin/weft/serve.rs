@@ -86,7 +86,8 @@ pub(crate) async fn serve(cli: &Cli, args: &cli::ServeArgs) -> anyhow::Result<Ex
             tracing::warn!("--insecure-no-auth: the control plane takes requests without a token");
             None
         } else {
-            let tokens = weft::front::ApiTokens::new(runtime.shared().store.clone());
+            let ops = weft::operations::Operations::new(runtime.clone());
+            let tokens = weft::front::ApiTokens::new(&ops);
             first_admin_token(&tokens, &cli.data).await?;
             Some(tokens)
         },

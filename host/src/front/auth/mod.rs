@@ -16,7 +16,7 @@ mod guard;
 pub use guard::Access;
 pub(crate) use guard::{Guard, guard};
 
-use crate::store::{KvStore, StoreError};
+use crate::operations::{Operations, Records, StoreError};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -25,7 +25,6 @@ use subtle::ConstantTimeEq;
 
 /// The store namespace of API tokens: starts with a control character, so no adapter's
 /// storage namespace (its name) can be it.
-const NAMESPACE: &str = crate::store::host_namespace::API_TOKENS;
 
 /// What an API token may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,7 +161,7 @@ struct Verified {
 /// with the tokens verified lately held in memory, keyed by a hash of the presented value.
 #[derive(Clone)]
 pub struct ApiTokens {
-    store: Arc<dyn KvStore>,
+    records: Records,
     verified: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], Verified>>>,
     /// Until when the store is taken to be failing (its last token read failed): verified
     /// tokens are taken from memory without asking it, so that an outage costs one caller a
@@ -175,10 +174,10 @@ fn hash(secret: &str) -> String {
 }
 
 impl ApiTokens {
-    /// The tokens in `store`.
-    pub fn new(store: Arc<dyn KvStore>) -> Self {
+    /// The tokens of the deployment `ops` works on.
+    pub fn new(ops: &Operations) -> Self {
         Self {
-            store,
+            records: ops.records(crate::operations::host_namespace::API_TOKENS),
             verified: Arc::default(),
             failing_until: Arc::default(),
         }
@@ -209,7 +208,7 @@ impl ApiTokens {
             hash: hash(&secret),
         };
         let value = serde_json::to_vec(&token).map_err(|_| TokenStoreError::Corrupt(id.clone()))?;
-        self.store.kv_set(NAMESPACE, &id, &value).await?;
+        self.records.set(&id, &value).await?;
         Ok((token, format!("weft_{id}_{secret}")))
     }
 
@@ -218,10 +217,7 @@ impl ApiTokens {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let keys = self
-                .store
-                .kv_list(NAMESPACE, "", after.as_deref(), 1000)
-                .await?;
+            let keys = self.records.keys("", after.as_deref(), 1000).await?;
             if keys.is_empty() {
                 break;
             }
@@ -236,7 +232,7 @@ impl ApiTokens {
     }
 
     async fn get(&self, id: &str) -> Result<Option<ApiToken>, TokenStoreError> {
-        match self.store.kv_get(NAMESPACE, id).await? {
+        match self.records.get(id).await? {
             None => Ok(None),
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
@@ -252,7 +248,7 @@ impl ApiTokens {
 
     /// Revokes token `id`; false if there is none.
     pub async fn revoke(&self, id: &str) -> Result<bool, TokenStoreError> {
-        let gone = self.store.kv_delete(NAMESPACE, id).await?;
+        let gone = self.records.delete(id).await?;
         if let Ok(mut v) = self.verified.lock() {
             v.retain(|_, entry| entry.token.id != id);
         }
@@ -261,7 +257,7 @@ impl ApiTokens {
 
     /// True if any token exists.
     pub async fn any(&self) -> Result<bool, TokenStoreError> {
-        Ok(!self.store.kv_list(NAMESPACE, "", None, 1).await?.is_empty())
+        Ok(!self.records.keys("", None, 1).await?.is_empty())
     }
 
     /// The token `presented` is, if it is a valid one. A token verified within the last

@@ -49,9 +49,9 @@ async fn job_action(
         return r;
     }
     let (changed, verb) = if cancel {
-        (c.runtime.cancel_job(id).await, "cancelled")
+        (c.ops.cancel(id).await, "cancelled")
     } else {
-        (c.runtime.retry_job(id).await, "queued again")
+        (c.ops.retry(id, None).await, "queued again")
     };
     match changed {
         Ok(change) => {
@@ -76,38 +76,10 @@ pub(super) async fn bulk_retry(
         Err(r) => return r,
     };
     let adapter = form.get("adapter").filter(|a| !a.is_empty()).cloned();
-    let store = &c.runtime.shared().store;
-    // The dead jobs are listed first and changed after: retried jobs leave the "dead" state as
-    // they are changed, so paging while changing would skip some.
-    let mut ids = Vec::new();
-    let mut after: Option<(i64, String)> = None;
-    while ids.len() < MAX_BULK {
-        let filter = crate::store::JobFilter {
-            state: Some(crate::store::JobState::Dead),
-            adapter: adapter.as_deref(),
-            after: after.as_ref().map(|(t, id)| (*t, id.as_str())),
-        };
-        let page = match store.job_page(&filter, 500).await {
-            Ok(p) => p,
-            Err(e) => return store_down(e),
-        };
-        let Some(last) = page.last() else { break };
-        after = Some((last.created_at_ms, last.id.clone()));
-        let full = page.len() == 500;
-        ids.extend(page.into_iter().map(|j| j.id));
-        if !full {
-            break;
-        }
-    }
-    ids.truncate(MAX_BULK);
-    let mut queued = 0usize;
-    for id in &ids {
-        match c.runtime.retry_job(id).await {
-            Ok(crate::jobs::JobChange::Done) => queued += 1,
-            Ok(_) => {}
-            Err(e) => return store_down(e),
-        }
-    }
+    let queued = match c.ops.retry_dead(adapter.as_deref(), MAX_BULK).await {
+        Ok(n) => n,
+        Err(e) => return store_down(e),
+    };
     tracing::info!(adapter = ?adapter, queued, "console: bulk retry");
     let of = adapter.map(|a| format!(" of {a}")).unwrap_or_default();
     back_to(&format!(
@@ -134,7 +106,7 @@ pub(super) async fn pause(
         ));
     }
     let refuse = form.get("calls").is_some_and(|v| v == "refuse");
-    match c.runtime.shared().pauses.pause(&adapter, refuse).await {
+    match c.ops.pause(&adapter, refuse).await {
         Ok(()) => {
             tracing::info!(adapter = %adapter, refuse_calls = refuse, "console: adapter paused");
             back_to("/ui")
@@ -153,9 +125,8 @@ pub(super) async fn resume(
     if let Err(r) = c.act(&headers, body).await {
         return r;
     }
-    match c.runtime.shared().pauses.resume(&adapter).await {
+    match c.ops.resume(&adapter).await {
         Ok(_) => {
-            c.runtime.shared().jobs_wakeup.notify_waiters();
             tracing::info!(adapter = %adapter, "console: adapter resumed");
             back_to("/ui")
         }

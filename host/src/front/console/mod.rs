@@ -24,6 +24,7 @@ mod words;
 use session::{login, login_page, logout};
 
 use super::auth::{Access, ApiToken, Need};
+use crate::operations::{Operations, StoreError};
 use crate::runtime::Runtime;
 use axum::Router;
 use axum::body::Body;
@@ -58,11 +59,12 @@ pub(crate) fn owns(path: &str) -> bool {
 #[derive(Clone)]
 struct Console {
     runtime: Arc<Runtime>,
+    ops: Operations,
     access: Access,
 }
 
 /// The console's routes, for the front door to merge.
-pub(crate) fn router(runtime: Arc<Runtime>, access: Access) -> Router {
+pub(crate) fn router(runtime: Arc<Runtime>, ops: Operations, access: Access) -> Router {
     Router::new()
         .route("/ui", get(adapters_page))
         .route("/ui/", get(adapters_page))
@@ -81,7 +83,11 @@ pub(crate) fn router(runtime: Arc<Runtime>, access: Access) -> Router {
         .route("/ui/reloads", get(reloads_page))
         .route("/ui/assets/console.css", get(css))
         .route("/ui/assets/console.js", get(js))
-        .with_state(Console { runtime, access })
+        .with_state(Console {
+            runtime,
+            ops,
+            access,
+        })
 }
 
 /// Who is looking: what they may do and the CSRF token their forms carry.
@@ -203,8 +209,8 @@ use actions::{bulk_retry, cancel, pause, resume, retry, run_now};
 
 async fn adapters_page(State(c): State<Console>, headers: HeaderMap) -> Response {
     let viewer = viewer_or_return!(c, headers);
-    let paused = c.runtime.shared().pauses.all().await;
-    let queues = super::adapters::queues(&c.runtime, &c.runtime.registry().names()).await;
+    let paused = c.ops.paused().await;
+    let queues = c.ops.queues(&c.runtime.registry().names()).await;
     page(pages::adapters(&viewer, &c.runtime, &paused, &queues))
 }
 
@@ -224,13 +230,13 @@ async fn jobs_page(
 ) -> Response {
     let viewer = viewer_or_return!(c, headers);
     let query = query.map(|Query(q)| q).unwrap_or_default();
-    match pages::jobs(&viewer, &c.runtime, &query).await {
+    match pages::jobs(&viewer, &c.runtime, &c.ops, &query).await {
         Ok(m) => page(m),
         Err(e) => store_down(e),
     }
 }
 
-fn store_down(e: crate::store::StoreError) -> Response {
+fn store_down(e: StoreError) -> Response {
     page_response(
         StatusCode::SERVICE_UNAVAILABLE,
         pages::message("Store unavailable", &e.to_string()),
@@ -243,7 +249,7 @@ async fn job_page(
     Path(id): Path<String>,
 ) -> Response {
     let viewer = viewer_or_return!(c, headers);
-    match c.runtime.shared().store.job_get(&id).await {
+    match c.ops.job(&id).await {
         Ok(Some(job)) => page(pages::job(&viewer, &c.runtime, &job)),
         Ok(None) => page_response(
             StatusCode::NOT_FOUND,

@@ -12,7 +12,7 @@ use sha2::Digest;
 
 /// The store namespace of console sessions: a control character keeps it apart from every
 /// adapter's namespace.
-const SESSIONS: &str = crate::store::host_namespace::CONSOLE_SESSIONS;
+const SESSIONS: &str = crate::operations::host_namespace::CONSOLE_SESSIONS;
 
 /// What the store keeps of a session (never its secret).
 #[derive(Serialize, Deserialize)]
@@ -43,8 +43,13 @@ pub(super) fn cookie_token(headers: &HeaderMap) -> Option<String> {
 const SWEEP: u32 = 256;
 
 impl Console {
+    /// Where sessions are kept.
+    fn sessions(&self) -> crate::operations::Records {
+        self.ops.records(SESSIONS)
+    }
+
     /// Starts a session for `token_id`; answers the cookie's secret.
-    async fn open_session(&self, token_id: &str) -> Result<String, crate::store::StoreError> {
+    async fn open_session(&self, token_id: &str) -> Result<String, StoreError> {
         let mut secret = [0u8; 32];
         rand::rng().fill_bytes(&mut secret);
         let secret = format!("s_{}", hex::encode(secret));
@@ -54,10 +59,7 @@ impl Console {
                 .saturating_add(i64::try_from(SESSION_SECONDS * 1000).unwrap_or(i64::MAX)),
         };
         let value = serde_json::to_vec(&session).unwrap_or_default();
-        let store = &self.runtime.shared().store;
-        store
-            .kv_set(SESSIONS, &session_key(&secret), &value)
-            .await?;
+        self.sessions().set(&session_key(&secret), &value).await?;
         self.sweep_sessions().await;
         Ok(secret)
     }
@@ -65,25 +67,22 @@ impl Console {
     /// Drops expired sessions among the first [`SWEEP`] after a random point, so that sessions
     /// nobody signed out of do not pile up.
     async fn sweep_sessions(&self) {
-        let store = &self.runtime.shared().store;
+        let sessions = self.sessions();
         let mut start = [0u8; 32];
         rand::rng().fill_bytes(&mut start);
-        let Ok(keys) = store
-            .kv_list(SESSIONS, "", Some(&hex::encode(start)), SWEEP)
-            .await
-        else {
+        let Ok(keys) = sessions.keys("", Some(&hex::encode(start)), SWEEP).await else {
             return;
         };
         let now = crate::clock::now_ms();
         for key in keys {
-            let expired = match store.kv_get(SESSIONS, &key).await {
+            let expired = match sessions.get(&key).await {
                 Ok(Some(v)) => {
                     serde_json::from_slice::<Session>(&v).map_or(true, |s| s.expires_at_ms <= now)
                 }
                 _ => false,
             };
             if expired {
-                let _ = store.kv_delete(SESSIONS, &key).await;
+                let _ = sessions.delete(&key).await;
             }
         }
     }
@@ -94,20 +93,16 @@ impl Console {
         let Some(tokens) = &self.access.tokens else {
             return Ok(None);
         };
-        let store = &self.runtime.shared().store;
+        let sessions = self.sessions();
         let key = session_key(secret);
-        let Some(value) = store
-            .kv_get(SESSIONS, &key)
-            .await
-            .map_err(|e| e.to_string())?
-        else {
+        let Some(value) = sessions.get(&key).await.map_err(|e| e.to_string())? else {
             return Ok(None);
         };
         let Ok(session) = serde_json::from_slice::<Session>(&value) else {
             return Ok(None);
         };
         if session.expires_at_ms <= crate::clock::now_ms() {
-            let _ = store.kv_delete(SESSIONS, &key).await;
+            let _ = sessions.delete(&key).await;
             return Ok(None);
         }
         tokens
@@ -119,7 +114,7 @@ impl Console {
     pub(super) fn csrf_for(&self, session: &str) -> String {
         // The deployment's own secret (the same on every node), never shown: a CSRF token
         // cannot be computed without it, nor without the session it belongs to.
-        let key = &self.runtime.shared().job_id_key;
+        let key = self.ops.deployment_secret();
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
             return String::new();
         };
@@ -256,12 +251,7 @@ pub(super) async fn login(State(c): State<Console>, body: Body) -> Response {
 pub(super) async fn logout(State(c): State<Console>, headers: HeaderMap) -> Response {
     // Ended in the store, not only in this browser: a copy of the cookie opens nothing after.
     if let Some(secret) = cookie_token(&headers) {
-        let _ = c
-            .runtime
-            .shared()
-            .store
-            .kv_delete(SESSIONS, &session_key(&secret))
-            .await;
+        let _ = c.sessions().delete(&session_key(&secret)).await;
     }
     let mut r = back_to("/ui/login");
     r.headers_mut().insert(

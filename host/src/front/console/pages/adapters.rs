@@ -7,11 +7,11 @@ pub(crate) fn adapters(
     viewer: &Viewer,
     runtime: &Runtime,
     paused: &std::collections::BTreeMap<String, crate::pause::Paused>,
-    queues: &std::collections::BTreeMap<String, crate::front::adapters::Queue>,
+    queues: &std::collections::BTreeMap<String, crate::operations::Queue>,
 ) -> Markup {
     let now = crate::clock::now_ms();
     let statuses = runtime.adapters();
-    let recent = &runtime.shared().metrics.recent;
+    let recent = &runtime.metrics().recent;
     frame(
         Some(viewer),
         "/ui",

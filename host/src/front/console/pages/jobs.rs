@@ -49,27 +49,21 @@ fn job_rows(viewer: &Viewer, runtime: &Runtime, jobs: &[JobRecord], now: i64) ->
 pub(crate) async fn jobs(
     viewer: &Viewer,
     runtime: &Runtime,
+    ops: &Operations,
     query: &JobsQuery,
-) -> Result<Markup, crate::store::StoreError> {
+) -> Result<Markup, StoreError> {
     let now = crate::clock::now_ms();
-    let store = &runtime.shared().store;
-    let counts = store.job_counts().await?;
+    let counts = ops.job_counts().await?;
     let adapter = query.adapter.as_deref().filter(|a| !a.is_empty());
-    let filter = |state| JobFilter {
-        state: Some(state),
+    // The newest LIST of each state (the store pages newest first); the rest are in the JSON
+    // listing, `GET /v1/jobs?state=…`, which the page names.
+    let dead_filter = JobFilter {
+        state: Some(JobState::Dead),
         adapter,
         after: None,
     };
-    // The newest LIST of each state (the store pages newest first); the rest are in the JSON
-    // listing, `GET /v1/jobs?state=…`, which the page names.
-    let dead = store.job_page(&filter(JobState::Dead), LIST).await?;
-    let failing: Vec<JobRecord> = store
-        .job_page(&filter(JobState::Queued), LIST * 2)
-        .await?
-        .into_iter()
-        .filter(|j| j.last_error.is_some())
-        .take(LIST as usize)
-        .collect();
+    let dead = ops.jobs(&dead_filter, LIST).await?;
+    let failing = ops.failing(adapter, LIST).await?;
     let states = [
         JobState::Queued,
         JobState::Running,
@@ -77,22 +71,9 @@ pub(crate) async fn jobs(
         JobState::Dead,
         JobState::Cancelled,
     ];
-    let mut adapters: Vec<&str> = counts.iter().map(|(a, _, _)| a.as_str()).collect();
-    adapters.dedup();
-    let count_state = |s: JobState| {
-        counts
-            .iter()
-            .filter(|(ca, cs, _)| *cs == s && adapter.is_none_or(|a| a == ca))
-            .map(|(_, _, n)| *n)
-            .sum::<i64>()
-    };
-    let count = |a: &str, s: JobState| {
-        counts
-            .iter()
-            .filter(|(ca, cs, _)| ca == a && *cs == s)
-            .map(|(_, _, n)| *n)
-            .sum::<i64>()
-    };
+    let adapters = counts.adapters();
+    let count_state = |s: JobState| counts.count(adapter, s);
+    let count = |a: &str, s: JobState| counts.count(Some(a), s);
     Ok(frame(
         Some(viewer),
         "/ui/jobs",

@@ -15,9 +15,9 @@ pub(crate) use tokens::tokens;
 
 use super::words::{cadence, relative, span, timestamp};
 use super::{JobsQuery, Viewer};
+use crate::operations::{JobFilter, JobRecord, JobState, Operations, StoreError};
 use crate::redact::{REDACTED, Redactor};
 use crate::runtime::Runtime;
-use crate::store::{JobFilter, JobRecord, JobState};
 use maud::{DOCTYPE, Markup, html};
 
 /// The most of a job's input or output a page shows.
@@ -146,7 +146,7 @@ fn scrubber(runtime: &Runtime, adapter: &str) -> Redactor {
         .get(adapter)
         .map(|a| a.redactor.clone())
         .unwrap_or_default();
-    for token in runtime.shared().tokens.cached_tokens(adapter) {
+    for token in runtime.cached_tokens(adapter) {
         r.add(&token);
     }
     r

@@ -19,7 +19,7 @@ pub(crate) fn tokens(viewer: &Viewer, runtime: &Runtime) -> Markup {
                 tbody {
                     @for name in &names {
                         @if let Some(a) = runtime.registry().get(name) {
-                        @let health = runtime.shared().tokens.health(name);
+                        @let health = runtime.token_health(name);
                         @let min = i64::try_from(a.manifest.token.min_fetch_interval.get().as_millis()).unwrap_or(i64::MAX);
                         @let scrub = scrubber(runtime, name);
                         @if health.is_empty() {

@@ -1,6 +1,10 @@
 //! Platform-facing routes: declared in the manifest, authenticated by the host before the
 //! adapter sees anything, then answered by the adapter's `handle-inbound`.
 
+mod receive;
+
+pub use receive::{Answer, NotAnswered, receive};
+
 use crate::call::LoadedAdapter;
 use crate::manifest::{InboundAuth, Route};
 use base64::Engine as _;

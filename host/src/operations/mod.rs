@@ -1,0 +1,137 @@
+//! What an operator does, written once: list and show jobs, retry and cancel them one by one
+//! or all the dead ones at once, count the queues, pause and resume adapters, read the host's
+//! own records (API tokens, console sessions), check readiness and refresh the store's metrics.
+//!
+//! The front door, the console and the CLI all come through here, so `GET /v1/jobs`, the
+//! console's jobs page and `weft jobs list` are answered by the same functions, and none of
+//! them touches the store itself. An [`Operations`] works over a running [`Runtime`] (the
+//! server: a retry wakes the workers, an adapter's `[retry]` comes from what is loaded) or
+//! over a store alone (the CLI: no engine is started, an adapter's `[retry]` is read from its
+//! manifest).
+
+mod jobs;
+mod observe;
+mod records;
+
+pub use jobs::{JobCounts, Queue};
+pub use records::Records;
+
+/// What a call may carry besides its input (an idempotency key, a deadline…).
+pub use crate::call::CallOptions;
+/// Why an operation could not reach the store.
+pub use crate::store::StoreError;
+/// The host's own namespaces in the store.
+pub use crate::store::host_namespace;
+/// The job vocabulary of the operations: a job as the store keeps it, its states, a listing's
+/// filter and what an enqueue did.
+pub use crate::store::{Enqueued, JobFilter, JobRecord, JobState};
+
+use crate::pause::Pauses;
+use crate::runtime::Runtime;
+use crate::store::Store;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The operator's verbs over one deployment's store (see the module's doc).
+#[derive(Clone)]
+pub struct Operations {
+    store: Arc<dyn Store>,
+    over: Over,
+}
+
+/// What an [`Operations`] works over besides the store.
+#[derive(Clone)]
+enum Over {
+    /// A running host: its pauses, its loaded adapters, its workers to wake.
+    Runtime(Arc<Runtime>),
+    /// The store alone (the CLI): pauses of its own, and the manifests folder for an adapter's
+    /// `[retry]`.
+    Store {
+        pauses: Arc<Pauses>,
+        manifests: PathBuf,
+    },
+}
+
+impl Operations {
+    /// The operations of a running host.
+    pub fn new(runtime: Arc<Runtime>) -> Self {
+        Self {
+            store: runtime.shared().store.clone(),
+            over: Over::Runtime(runtime),
+        }
+    }
+
+    /// The operations of the store `store` names (as `--store` does) with data folder `data`,
+    /// without starting a host: the CLI's. The store is checked to be the one this data folder
+    /// was used with; `init` lets a new data folder adopt a shared store.
+    pub async fn open(
+        store: Option<&str>,
+        data: &Path,
+        manifests: &Path,
+        timeout: Duration,
+        init: bool,
+    ) -> Result<Self, StoreError> {
+        let opened = crate::store::open_with(store, data, timeout).await?;
+        crate::store::check_identity(opened.as_ref(), data, init).await?;
+        Ok(Self {
+            over: Over::Store {
+                pauses: Arc::new(Pauses::new(opened.clone())),
+                manifests: manifests.to_path_buf(),
+            },
+            store: opened,
+        })
+    }
+
+    /// The store the operations work on, for a host started over it (`weft serve`, `weft
+    /// invoke`): one store is opened, and checked, once.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    fn pauses(&self) -> &Pauses {
+        match &self.over {
+            Over::Runtime(runtime) => &runtime.shared().pauses,
+            Over::Store { pauses, .. } => pauses,
+        }
+    }
+
+    /// Wakes the workers of this process (after a change that makes a job runnable).
+    fn wake(&self) {
+        if let Over::Runtime(runtime) = &self.over {
+            runtime.shared().jobs_wakeup.notify_waiters();
+        }
+    }
+
+    /// Every paused adapter, as stored.
+    pub async fn paused(&self) -> crate::pause::PausedSet {
+        self.pauses().all().await
+    }
+
+    /// Pauses `adapter`'s jobs and schedules, and its synchronous calls too when
+    /// `refuse_calls`.
+    pub async fn pause(&self, adapter: &str, refuse_calls: bool) -> Result<(), StoreError> {
+        self.pauses().pause(adapter, refuse_calls).await
+    }
+
+    /// Resumes `adapter`; answers whether it was paused.
+    pub async fn resume(&self, adapter: &str) -> Result<bool, StoreError> {
+        let was = self.pauses().resume(adapter).await?;
+        self.wake();
+        Ok(was)
+    }
+
+    /// The host's records under `namespace` (one of [`host_namespace`]).
+    pub fn records(&self, namespace: &'static str) -> Records {
+        Records::new(self.store.clone(), namespace)
+    }
+
+    /// The deployment's own secret (the same on every node, never shown), for keys derived
+    /// from it such as the console's CSRF tokens. Empty without a runtime.
+    pub(crate) fn deployment_secret(&self) -> &[u8] {
+        match &self.over {
+            Over::Runtime(r) => r.shared().job_id_key.as_slice(),
+            Over::Store { .. } => &[],
+        }
+    }
+}
