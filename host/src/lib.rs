@@ -36,6 +36,7 @@ pub mod scaffold;
 pub mod schedule;
 pub mod seal;
 pub mod server;
+pub mod steps;
 pub mod storage;
 pub mod store;
 pub mod tokens;

@@ -98,7 +98,6 @@ pub fn write_fixture(
         secrets.insert(name.clone(), format!("recorded-{name}").into());
     }
     case.insert("secrets".into(), secrets.into());
-    let mut list = Vec::new();
     let list: Vec<toml::Value> = exchanges
         .iter()
         .map(|e| toml::Value::Table(exchange_table(e, &scrub)))

@@ -35,6 +35,7 @@ const ORDER: &[&str] = &[
     "engine",
     "guest_env",
     // The capabilities: never the call path.
+    "steps",
     "http",
     "tokens",
     "storage",
@@ -69,6 +70,7 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("tokens", "call"),
     ("storage", "call"),
     ("jobs", "call"),
+    ("steps", "call"),
     ("pause", "call"),
 ];
 

@@ -781,4 +781,44 @@ async fn the_cli_and_the_front_door_retry_a_dead_job_alike() {
     // A job that is not dead: the same refusal, exit code 12 (conflict) and 409.
     let out = weft(&dep, &["jobs", "cancel", "no-such-job"]);
     assert_eq!(out.status.code(), Some(19));
+
+    // Every dead job at once, through the same operation: another adapter's filter takes
+    // none, the API's takes both, and so does the CLI's.
+    let r: Value = c
+        .post(format!("{url}/v1/jobs:retry?adapter=other"))
+        .send()
+        .await
+        .expect("bulk")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["queued"], 0, "{r}");
+    let r = c
+        .post(format!("{url}/v1/jobs:retry?adapter=probe"))
+        .send()
+        .await
+        .expect("bulk");
+    assert_eq!(r.status(), 202);
+    let r: Value = r.json().await.expect("json");
+    assert_eq!(r["queued"], 2, "{r}");
+    let mut attempts = Vec::new();
+    for id in &dead {
+        let job =
+            weft_tests::harness::job_in_state(&c, url, id, &["dead"], Duration::from_secs(20))
+                .await
+                .expect("dead once more");
+        attempts.push(job["max_attempts"].as_u64().expect("n"));
+    }
+    assert_eq!(
+        attempts,
+        [4, 4],
+        "each got its adapter's [retry] max_attempts more"
+    );
+    drop(served);
+    let out = weft(&dep, &["jobs", "retry-dead", "--adapter", "probe"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "2 dead jobs queued again"
+    );
 }

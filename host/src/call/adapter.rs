@@ -1,7 +1,7 @@
 //! A loaded adapter instance: its manifest, its compiled component ready to instantiate, and its
 //! capabilities. Every call runs in a fresh instance from the `InstancePre` built at load.
 
-use super::invoke::error_message;
+use super::failure::error_message;
 use super::state::{CallState, Purpose};
 use super::{Answer, Export};
 use crate::bindings::{AdapterWorld, AdapterWorldPre, guest};

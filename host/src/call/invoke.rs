@@ -3,10 +3,11 @@
 //! inside the call's deadline.
 
 use super::LoadedAdapter;
+use super::failure::AfterFailure;
 use super::{Answer, Export};
-use crate::bindings::{guest, types};
+use crate::bindings::types;
 use crate::clock::now_ms;
-use crate::error::{Detail, ErrorKind, InvokeError};
+use crate::error::{ErrorKind, InvokeError};
 use crate::metrics::{CallLabels, ErrorLabels};
 use crate::retry::backoff;
 use std::sync::Arc;
@@ -29,27 +30,6 @@ pub struct CallOptions {
     /// Attempts for transient failures inside this call (default `retry.max_attempts`); jobs
     /// use 1, since the queue retries them itself with its own backoff.
     pub max_attempts: Option<u32>,
-}
-
-/// The message of a WIT adapter error, with the platform code where there is one.
-pub(crate) fn error_message(e: &guest::AdapterError) -> String {
-    match e {
-        types::AdapterError::InvalidInput(p) => p.message.clone(),
-        types::AdapterError::Rejected(r) => format!("{} (platform code {})", r.message, r.code),
-        types::AdapterError::Auth(m) => m.clone(),
-        types::AdapterError::Transient(t) => t.message.clone(),
-    }
-}
-
-fn details(list: &[types::Detail], redactor: &crate::redact::Redactor) -> Vec<Detail> {
-    list.iter()
-        .map(|d| Detail {
-            index: d.index,
-            field: d.field.clone(),
-            code: d.code.clone(),
-            message: redactor.scrub(&d.message),
-        })
-        .collect()
 }
 
 /// What a retried call runs: an operation or a schedule.
@@ -251,15 +231,8 @@ impl LoadedAdapter {
             let outcome = called.outcome;
             let mut e = self.map_error(op, &error, outcome.denied.as_deref(), &called.redactor);
             e.attempts = attempts;
-            // The manifest may name platform codes that mean "token no longer good".
-            let token_refused = matches!(error, types::AdapterError::Auth(_))
-                || e.platform_code
-                    .as_ref()
-                    .is_some_and(|c| self.manifest.token.refresh_on.contains(c));
-            match (&error, e.kind) {
-                _ if token_refused && !auth_retried && !outcome.tokens_used.is_empty() => {
-                    // An auth failure with no token used came from the token endpoint itself:
-                    // another fetch with the same credentials would fail the same way.
+            match self.after_failure(&error, &e, !auth_retried && !outcome.tokens_used.is_empty()) {
+                AfterFailure::FreshToken => {
                     auth_retried = true;
                     for (scope, token) in &outcome.tokens_used {
                         self.shared.tokens.invalidate(name, scope, token).await;
@@ -270,11 +243,9 @@ impl LoadedAdapter {
                         "platform refused the token: retrying once with a fresh one"
                     );
                 }
-                (types::AdapterError::Transient(t), ErrorKind::Transient)
-                    if transient_tries + 1 < max_attempts =>
-                {
+                AfterFailure::Later(retry_after_ms) if transient_tries + 1 < max_attempts => {
                     transient_tries += 1;
-                    let wait = backoff(retry, transient_tries, t.retry_after_ms);
+                    let wait = backoff(retry, transient_tries, retry_after_ms);
                     if Instant::now() + wait >= deadline {
                         e.message.push_str(&format!(
                             " (no time left for another attempt within limits.timeout {})",
@@ -292,58 +263,9 @@ impl LoadedAdapter {
                     );
                     tokio::time::sleep(wait).await;
                 }
-                _ => return Err(e),
+                AfterFailure::Later(_) | AfterFailure::Stop => return Err(e),
             }
             attempt += 1;
-        }
-    }
-
-    /// Maps the adapter's error to the caller's, naming adapter and operation.
-    fn map_error(
-        &self,
-        op: &str,
-        e: &guest::AdapterError,
-        denied: Option<&str>,
-        redactor: &crate::redact::Redactor,
-    ) -> InvokeError {
-        let name = &self.manifest.name;
-        // The call's redactor: it knows the tokens this call was handed, not only the secrets.
-        let scrub = |s: &str| redactor.scrub(s);
-        // A send the host refused (the allow-list, the per-call request cap) explains the
-        // failure better than whatever the adapter made of it.
-        if let Some(why) = denied {
-            return InvokeError::new(
-                ErrorKind::Denied,
-                name,
-                op,
-                format!("adapter {name} {}", scrub(why)),
-            );
-        }
-        match e {
-            types::AdapterError::InvalidInput(p) => {
-                let mut out =
-                    InvokeError::new(ErrorKind::InvalidInput, name, op, scrub(&p.message));
-                out.details = details(&p.details, redactor);
-                out
-            }
-            types::AdapterError::Rejected(r) => {
-                let kind = if r.conflict {
-                    ErrorKind::Conflict
-                } else {
-                    ErrorKind::Rejected
-                };
-                let mut out = InvokeError::new(kind, name, op, scrub(&r.message));
-                out.platform_code = Some(r.code.clone());
-                out.details = details(&r.details, redactor);
-                out
-            }
-            types::AdapterError::Auth(m) => InvokeError::new(ErrorKind::Auth, name, op, scrub(m)),
-            types::AdapterError::Transient(t) => {
-                let mut out = InvokeError::new(ErrorKind::Transient, name, op, scrub(&t.message));
-                out.platform_code = t.code.clone();
-                out.retry_after_ms = t.retry_after_ms;
-                out
-            }
         }
     }
 }

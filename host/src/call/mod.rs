@@ -10,6 +10,7 @@
 //! for one there could deadlock an adapter whose `limits.concurrency` is 1.
 
 mod adapter;
+mod failure;
 mod invoke;
 mod state;
 
@@ -203,6 +204,11 @@ impl LoadedAdapter {
         };
         let Instance { mut store, world } =
             self.instantiate(export.purpose(), &label, deadline).await?;
+        if matches!(export.purpose(), Purpose::Invoke | Purpose::Schedule) {
+            // Steps are recorded under the call's id: a job's id for a job, so that every run
+            // of the job finds them.
+            store.data_mut().steps = crate::steps::CallSteps::new(Some(ctx.call_id.clone()));
+        }
         let guest = world.weft_adapter_adapter();
         let at = deadline.into();
         let result = match export {

@@ -2,18 +2,19 @@
 //!
 //! Each call gets a fresh instance and a fresh `CallState`: nothing leaks between calls. The
 //! host side of each imported interface lives with its capability ([`crate::http`],
-//! [`crate::tokens`], [`crate::storage`], [`crate::jobs`], [`crate::guest_env`]) and works on a
+//! [`crate::tokens`], [`crate::storage`], [`crate::jobs`], [`crate::steps`], [`crate::guest_env`]) and works on a
 //! view of this state that holds only what that capability may touch; the linker hands each
 //! interface its view. There, the outer `wasmtime::Result` of each function is a trap and the
 //! inner `Result` the WIT error the guest sees.
 
 use super::adapter::{ComponentFetcher, LoadedAdapter};
-use crate::bindings::{config, digest, http, jobs, log, storage, tokens, types};
+use crate::bindings::{config, digest, http, jobs, log, steps, storage, tokens, types};
 use crate::digest::DigestView;
 use crate::guest_env::{GuestEnv, LogStream};
 use crate::http::HttpView;
 use crate::jobs::{CallJobs, JobsView};
 use crate::redact::SharedRedactor;
+use crate::steps::{CallSteps, StepsView};
 use crate::storage::StorageView;
 use crate::tokens::TokensView;
 use std::sync::Arc;
@@ -114,6 +115,8 @@ pub struct CallState {
     pub redactor: SharedRedactor,
     /// Jobs enqueued by this call, committed if it succeeds.
     pub jobs: CallJobs,
+    /// The call's durable steps.
+    pub steps: CallSteps,
     /// Bytes this call has written through the `log` interface.
     logged_bytes: usize,
     /// Outbound requests this call has sent.
@@ -180,6 +183,7 @@ impl CallState {
             tokens_used: Vec::new(),
             denied: None,
             jobs: CallJobs::default(),
+            steps: CallSteps::default(),
             logged_bytes: 0,
             requests_sent: 0,
         }
@@ -209,6 +213,10 @@ struct EnvCap;
 impl HasData for EnvCap {
     type Data<'a> = GuestEnv<'a>;
 }
+struct StepsCap;
+impl HasData for StepsCap {
+    type Data<'a> = StepsView<'a>;
+}
 struct DigestCap;
 impl HasData for DigestCap {
     type Data<'a> = DigestView;
@@ -227,6 +235,16 @@ impl CallState {
             redactor: &self.redactor,
             denied: &mut self.denied,
             sent: &mut self.requests_sent,
+            steps: &mut self.steps,
+        }
+    }
+
+    fn steps(&mut self) -> StepsView<'_> {
+        let adapter = &*self.adapter;
+        StepsView {
+            store: adapter.shared.store.as_ref(),
+            adapter: &adapter.manifest.name,
+            steps: &mut self.steps,
         }
     }
 
@@ -287,6 +305,7 @@ pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<CallState>> 
     tokens::add_to_linker::<CallState, TokensCap>(&mut linker, CallState::tokens)?;
     storage::add_to_linker::<CallState, StorageCap>(&mut linker, CallState::storage)?;
     jobs::add_to_linker::<CallState, JobsCap>(&mut linker, CallState::jobs)?;
+    steps::add_to_linker::<CallState, StepsCap>(&mut linker, CallState::steps)?;
     config::add_to_linker::<CallState, EnvCap>(&mut linker, CallState::env)?;
     log::add_to_linker::<CallState, EnvCap>(&mut linker, CallState::env)?;
     digest::add_to_linker::<CallState, DigestCap>(&mut linker, |_| DigestView)?;

@@ -94,68 +94,86 @@ pub(super) async fn operation(
             )
         })?;
     match query.mode.as_deref() {
-        None | Some("sync") => {
-            let call_id = uuid::Uuid::new_v4().to_string();
-            let options = CallOptions {
-                call_id: Some(call_id.clone()),
-                idempotency_key: key,
-                deadline: Some(Instant::now() + app.options.request_timeout),
-                ..CallOptions::default()
-            };
-            // The call runs in a task of its own: a client that hangs up does not cut a call
-            // the platform may already be carrying out. It finishes, and the log says so.
-            let runtime = app.runtime.clone();
-            let (name2, op2, input) = (name.clone(), op.clone(), input.to_string());
-            let call = tokio::spawn(
-                async move { runtime.invoke(&name2, &op2, &input, options).await }
-                    .instrument(tracing::Span::current()),
-            );
-            let mut watch = ClientGone {
-                call_id,
-                adapter: name,
-                op,
-                answered: false,
-            };
-            let finished = call.await;
-            watch.answered = true;
-            let output = finished.map_err(|e| {
-                Problem::new(
-                    ErrorKind::Trap,
-                    500,
-                    format!("the call's task ended abnormally: {e}"),
-                )
-            })??;
-            Ok(([(header::CONTENT_TYPE, "application/json")], output).into_response())
-        }
-        Some("async") => {
-            // The job's input is copied on its way into the store: those copies count against
-            // --max-buffered too, or parallel large enqueues take several times the budget.
-            let _copies = app
-                .options
-                .body_budget
-                .reserve(input.len() as u64 * super::body::ENQUEUE_COPIES)?;
-            let enqueued = app
-                .runtime
-                .enqueue(&name, &op, input, key, Duration::ZERO)
-                .await?;
-            let (status, id) = match enqueued {
-                Enqueued::New(id) => (StatusCode::ACCEPTED, id),
-                Enqueued::Existing(id) | Enqueued::KeyConflict(id) => (StatusCode::ACCEPTED, id),
-            };
-            let location = format!("/v1/jobs/{id}");
-            Ok((
-                status,
-                [(header::LOCATION, location)],
-                axum::Json(json!({ "job_id": id })),
-            )
-                .into_response())
-        }
+        None | Some("sync") => call_now(&app, name, op, input, key).await,
+        Some("async") => enqueue_one(&app, &name, &op, input, key).await,
         Some(other) => Err(Problem::new(
             ErrorKind::InvalidInput,
             400,
             format!("mode must be \"sync\" or \"async\", found {other:?}"),
         )),
     }
+}
+
+/// Runs a synchronous call and answers its output.
+async fn call_now(
+    app: &App,
+    name: String,
+    op: String,
+    input: &str,
+    key: Option<String>,
+) -> Result<Response, Problem> {
+    let call_id = uuid::Uuid::new_v4().to_string();
+    let options = CallOptions {
+        call_id: Some(call_id.clone()),
+        idempotency_key: key,
+        deadline: Some(Instant::now() + app.options.request_timeout),
+        ..CallOptions::default()
+    };
+    // The call runs in a task of its own: a client that hangs up does not cut a call
+    // the platform may already be carrying out. It finishes, and the log says so.
+    let runtime = app.runtime.clone();
+    let (name2, op2, input) = (name.clone(), op.clone(), input.to_string());
+    let call = tokio::spawn(
+        async move { runtime.invoke(&name2, &op2, &input, options).await }
+            .instrument(tracing::Span::current()),
+    );
+    let mut watch = ClientGone {
+        call_id,
+        adapter: name,
+        op,
+        answered: false,
+    };
+    let finished = call.await;
+    watch.answered = true;
+    let output = finished.map_err(|e| {
+        Problem::new(
+            ErrorKind::Trap,
+            500,
+            format!("the call's task ended abnormally: {e}"),
+        )
+    })??;
+    Ok(([(header::CONTENT_TYPE, "application/json")], output).into_response())
+}
+
+/// Enqueues the call as a job and answers where to find it.
+async fn enqueue_one(
+    app: &App,
+    name: &str,
+    op: &str,
+    input: &str,
+    key: Option<String>,
+) -> Result<Response, Problem> {
+    // The job's input is copied on its way into the store: those copies count against
+    // --max-buffered too, or parallel large enqueues take several times the budget.
+    let _copies = app
+        .options
+        .body_budget
+        .reserve(input.len() as u64 * super::body::ENQUEUE_COPIES)?;
+    let enqueued = app
+        .runtime
+        .enqueue(name, op, input, key, Duration::ZERO)
+        .await?;
+    let (status, id) = match enqueued {
+        Enqueued::New(id) => (StatusCode::ACCEPTED, id),
+        Enqueued::Existing(id) | Enqueued::KeyConflict(id) => (StatusCode::ACCEPTED, id),
+    };
+    let location = format!("/v1/jobs/{id}");
+    Ok((
+        status,
+        [(header::LOCATION, location)],
+        axum::Json(json!({ "job_id": id })),
+    )
+        .into_response())
 }
 
 pub(super) async fn inbound(

@@ -31,6 +31,8 @@ pub struct HttpView<'a> {
     pub denied: &'a mut Option<String>,
     /// Requests this call has sent so far (`limits.requests_per_call`).
     pub sent: &'a mut u32,
+    /// The call's durable steps: an unsafe step is marked sent before its first request.
+    pub steps: &'a mut crate::steps::CallSteps,
 }
 
 impl HttpView<'_> {
@@ -100,6 +102,11 @@ impl http::Host for HttpView<'_> {
         if let Err(e) = self.wait_for_rate().await {
             return Ok(Err(e));
         }
+        if let Err(e) = self.steps.before_send(self.store).await {
+            return Ok(Err(http::HttpError::Connect(format!(
+                "not sent: the step could not be recorded as sent first: {e}"
+            ))));
+        }
         let copy = self.recorder.map(|_| outbound.clone());
         let result = self
             .http
@@ -120,6 +127,9 @@ impl http::Host for HttpView<'_> {
                 answer: result.clone().map_err(|e| e.to_string()),
             });
         }
+        if result.as_ref().is_err_and(HttpError::unanswered) {
+            self.steps.no_answer();
+        }
         Ok(match result {
             Ok(r) => Ok(http::Response {
                 status: r.status,
@@ -132,7 +142,7 @@ impl http::Host for HttpView<'_> {
                     http::HttpError::Denied(m)
                 }
                 HttpError::Timeout(m) => http::HttpError::Timeout(m),
-                HttpError::Connect(m) => http::HttpError::Connect(m),
+                HttpError::Connect(m) | HttpError::Unreached(m) => http::HttpError::Connect(m),
                 HttpError::TooLarge(m) => http::HttpError::TooLarge(m),
                 HttpError::InvalidRequest(m) => http::HttpError::InvalidRequest(m),
             }),

@@ -49,9 +49,12 @@ pub enum HttpError {
     /// No complete answer in time.
     #[error("timeout: {0}")]
     Timeout(String),
-    /// Connection failed or broke.
+    /// The connection broke after the request may have gone out.
     #[error("connect: {0}")]
     Connect(String),
+    /// No connection could be made: nothing reached the platform.
+    #[error("connect: {0}")]
+    Unreached(String),
     /// Request or answer too large.
     #[error("too large: {0}")]
     TooLarge(String),
@@ -61,11 +64,17 @@ pub enum HttpError {
 }
 
 impl HttpError {
+    /// True when the request may have reached the platform and no answer came back: a step
+    /// that sent it cannot know whether the platform did the work.
+    pub fn unanswered(&self) -> bool {
+        matches!(self, Self::Timeout(_) | Self::Connect(_))
+    }
+
     fn metric_label(&self) -> &'static str {
         match self {
             Self::Denied(_) => "denied",
             Self::Timeout(_) => "timeout",
-            Self::Connect(_) => "connect",
+            Self::Connect(_) | Self::Unreached(_) => "connect",
             Self::TooLarge(_) => "too-large",
             Self::InvalidRequest(_) => "invalid-request",
         }
@@ -200,56 +209,9 @@ impl HttpCapability {
         redactor: &Redactor,
     ) -> Result<OutboundResponse, HttpError> {
         let shown = redact::url_for_log(url, redactor);
-        if let Err(why) = self.policy.allowed.check(url) {
-            tracing::warn!(adapter = %self.adapter, url = %shown, "outbound request denied: {why}");
-            return Err(HttpError::Denied(format!("{} {shown}: {why}", req.method)));
-        }
-        if req.body.len() as u64 > self.policy.max_request {
-            return Err(HttpError::TooLarge(format!(
-                "request body of {} bytes exceeds limits.http_request ({} bytes)",
-                req.body.len(),
-                self.policy.max_request
-            )));
-        }
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let timeout = req
-            .timeout
-            .unwrap_or(self.policy.timeout)
-            .min(self.policy.timeout)
-            .min(remaining);
-        if timeout.is_zero() {
-            return Err(HttpError::Timeout(format!(
-                "{} {shown}: the call's deadline has passed",
-                req.method
-            )));
-        }
-        let mut builder = self
-            .client
-            .request(req.method.clone(), url.clone())
-            .timeout(timeout);
-        for (name, value) in &req.headers {
-            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                HttpError::InvalidRequest(format!("header name {name:?} is not valid"))
-            })?;
-            let value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
-                HttpError::InvalidRequest(format!(
-                    "value of header {name} is not a valid header value"
-                ))
-            })?;
-            builder = builder.header(name, value);
-        }
-        let headers_shown: Vec<String> = req
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                let v = if redact::is_sensitive_header(n) {
-                    redact::REDACTED.to_string()
-                } else {
-                    redactor.scrub(v)
-                };
-                format!("{n}: {v}")
-            })
-            .collect();
+        let timeout = self.check_request(url, &req, deadline, &shown)?;
+        let builder = self.request_builder(url, &req, timeout)?;
+        let headers_shown = headers_for_log(&req.headers, redactor);
         tracing::debug!(adapter = %self.adapter, method = %req.method, url = %shown, headers = ?headers_shown, body_bytes = req.body.len(), "outbound request");
         let started = Instant::now();
         let response = builder
@@ -283,6 +245,82 @@ impl HttpCapability {
             body,
         })
     }
+
+    /// Refuses a request the allow-list or `limits.http_request` forbids, or that has no time
+    /// left; answers its timeout (the request's own, the manifest's, and the call's deadline,
+    /// whichever is first).
+    fn check_request(
+        &self,
+        url: &url::Url,
+        req: &OutboundRequest,
+        deadline: Instant,
+        shown: &str,
+    ) -> Result<std::time::Duration, HttpError> {
+        if let Err(why) = self.policy.allowed.check(url) {
+            tracing::warn!(adapter = %self.adapter, url = %shown, "outbound request denied: {why}");
+            return Err(HttpError::Denied(format!("{} {shown}: {why}", req.method)));
+        }
+        if req.body.len() as u64 > self.policy.max_request {
+            return Err(HttpError::TooLarge(format!(
+                "request body of {} bytes exceeds limits.http_request ({} bytes)",
+                req.body.len(),
+                self.policy.max_request
+            )));
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let timeout = req
+            .timeout
+            .unwrap_or(self.policy.timeout)
+            .min(self.policy.timeout)
+            .min(remaining);
+        if timeout.is_zero() {
+            return Err(HttpError::Timeout(format!(
+                "{} {shown}: the call's deadline has passed",
+                req.method
+            )));
+        }
+        Ok(timeout)
+    }
+
+    /// The request as reqwest sends it; a header that is not valid HTTP is the adapter's error.
+    fn request_builder(
+        &self,
+        url: &url::Url,
+        req: &OutboundRequest,
+        timeout: std::time::Duration,
+    ) -> Result<reqwest::RequestBuilder, HttpError> {
+        let mut builder = self
+            .client
+            .request(req.method.clone(), url.clone())
+            .timeout(timeout);
+        for (name, value) in &req.headers {
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                HttpError::InvalidRequest(format!("header name {name:?} is not valid"))
+            })?;
+            let value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+                HttpError::InvalidRequest(format!(
+                    "value of header {name} is not a valid header value"
+                ))
+            })?;
+            builder = builder.header(name, value);
+        }
+        Ok(builder)
+    }
+}
+
+/// `headers` as the debug log shows them: credentials masked, known secrets scrubbed.
+fn headers_for_log(headers: &[(String, String)], redactor: &Redactor) -> Vec<String> {
+    headers
+        .iter()
+        .map(|(n, v)| {
+            let v = if redact::is_sensitive_header(n) {
+                redact::REDACTED.to_string()
+            } else {
+                redactor.scrub(v)
+            };
+            format!("{n}: {v}")
+        })
+        .collect()
 }
 
 async fn read_capped(
@@ -326,6 +364,8 @@ fn classify(e: &reqwest::Error, shown: &str, timeout: Duration, redactor: &Redac
         HttpError::Denied(format!("{shown}: {detail}"))
     } else if e.is_builder() {
         HttpError::InvalidRequest(format!("{shown}: {detail}"))
+    } else if e.is_connect() {
+        HttpError::Unreached(format!("{shown}: {detail}"))
     } else {
         HttpError::Connect(format!("{shown}: {detail}"))
     }

@@ -174,73 +174,93 @@ fn check(
         InboundAuth::Basic {
             username,
             secret: s,
-        } => {
-            let expected = secret(s)?;
-            // The scheme name is case-insensitive (RFC 7617).
-            let given = header(req, "authorization")
-                .and_then(|v| v.trim().split_once(' '))
-                .and_then(|(scheme, rest)| scheme.eq_ignore_ascii_case("basic").then_some(rest))
-                .and_then(|b| {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(b.trim())
-                        .ok()
-                })
-                .ok_or_else(|| AuthRefused("Basic credentials are missing or malformed".into()))?;
-            let mut wanted = username.as_bytes().to_vec();
-            wanted.push(b':');
-            wanted.extend_from_slice(&expected);
-            if same(&given, &wanted) {
-                Ok(())
-            } else {
-                Err(AuthRefused("Basic credentials do not match".into()))
-            }
-        }
+        } => check_basic(req, username, &secret(s)?),
         InboundAuth::Hmac {
             header: name,
             secret: s,
             timestamp_header,
             window,
             ..
-        } => {
-            let key = secret(s)?;
-            let given = header(req, name)
-                .ok_or_else(|| AuthRefused(format!("header {name} is missing")))?;
-            let given = given.trim().strip_prefix("sha256=").unwrap_or(given.trim());
-            let given = hex::decode(given)
-                .map_err(|_| AuthRefused(format!("header {name} is not a hex HMAC-SHA256")))?;
-            let mut mac = Hmac::<Sha256>::new_from_slice(&key)
-                .map_err(|_| AuthRefused("HMAC key is unusable".into()))?;
-            if let Some(ts_name) = timestamp_header {
-                let ts = header(req, ts_name)
-                    .ok_or_else(|| AuthRefused(format!("header {ts_name} is missing")))?;
-                let seconds: i64 = ts
-                    .trim()
-                    .parse()
-                    .map_err(|_| AuthRefused(format!("header {ts_name} is not unix seconds")))?;
-                let now = crate::clock::now_ms() / 1000;
-                let window = i64::try_from(window.get().as_secs()).unwrap_or(i64::MAX);
-                // Saturating: a timestamp of i64::MIN or MAX is out of range, not an overflow.
-                if seconds < now.saturating_sub(window) {
-                    return Err(AuthRefused(format!(
-                        "timestamp {seconds} is older than the {window}s window"
-                    )));
-                }
-                if seconds > now.saturating_add(FUTURE_SKEW) {
-                    return Err(AuthRefused(format!(
-                        "timestamp {seconds} is more than {FUTURE_SKEW}s in the future"
-                    )));
-                }
-                mac.update(ts.trim().as_bytes());
-                mac.update(b".");
-            }
-            if !with_body {
-                return Ok(());
-            }
-            mac.update(&req.body);
-            mac.verify_slice(&given)
-                .map_err(|_| AuthRefused(format!("header {name} does not match the body's HMAC")))
-        }
+        } => check_hmac(
+            req,
+            name,
+            &secret(s)?,
+            timestamp_header.as_deref(),
+            window.get(),
+            with_body,
+        ),
     }
+}
+
+/// Basic credentials: `username` and the secret `expected`, compared in constant time.
+fn check_basic(req: &InboundRequest, username: &str, expected: &[u8]) -> Result<(), AuthRefused> {
+    // The scheme name is case-insensitive (RFC 7617).
+    let given = header(req, "authorization")
+        .and_then(|v| v.trim().split_once(' '))
+        .and_then(|(scheme, rest)| scheme.eq_ignore_ascii_case("basic").then_some(rest))
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .ok_or_else(|| AuthRefused("Basic credentials are missing or malformed".into()))?;
+    let mut wanted = username.as_bytes().to_vec();
+    wanted.push(b':');
+    wanted.extend_from_slice(expected);
+    if same(&given, &wanted) {
+        Ok(())
+    } else {
+        Err(AuthRefused("Basic credentials do not match".into()))
+    }
+}
+
+/// An HMAC-SHA256 of the body (after the timestamp and a dot, when the route has one) in
+/// header `name`, keyed with `key`; the timestamp within `window` of now. Without `with_body`
+/// everything but the body's MAC is checked.
+fn check_hmac(
+    req: &InboundRequest,
+    name: &str,
+    key: &[u8],
+    timestamp_header: Option<&str>,
+    window: std::time::Duration,
+    with_body: bool,
+) -> Result<(), AuthRefused> {
+    let given =
+        header(req, name).ok_or_else(|| AuthRefused(format!("header {name} is missing")))?;
+    let given = given.trim().strip_prefix("sha256=").unwrap_or(given.trim());
+    let given = hex::decode(given)
+        .map_err(|_| AuthRefused(format!("header {name} is not a hex HMAC-SHA256")))?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(key)
+        .map_err(|_| AuthRefused("HMAC key is unusable".into()))?;
+    if let Some(ts_name) = timestamp_header {
+        let ts = header(req, ts_name)
+            .ok_or_else(|| AuthRefused(format!("header {ts_name} is missing")))?;
+        let seconds: i64 = ts
+            .trim()
+            .parse()
+            .map_err(|_| AuthRefused(format!("header {ts_name} is not unix seconds")))?;
+        let now = crate::clock::now_ms() / 1000;
+        let window = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
+        // Saturating: a timestamp of i64::MIN or MAX is out of range, not an overflow.
+        if seconds < now.saturating_sub(window) {
+            return Err(AuthRefused(format!(
+                "timestamp {seconds} is older than the {window}s window"
+            )));
+        }
+        if seconds > now.saturating_add(FUTURE_SKEW) {
+            return Err(AuthRefused(format!(
+                "timestamp {seconds} is more than {FUTURE_SKEW}s in the future"
+            )));
+        }
+        mac.update(ts.trim().as_bytes());
+        mac.update(b".");
+    }
+    if !with_body {
+        return Ok(());
+    }
+    mac.update(&req.body);
+    mac.verify_slice(&given)
+        .map_err(|_| AuthRefused(format!("header {name} does not match the body's HMAC")))
 }
 
 /// How far in the future a signed timestamp may be (clocks differ a little, not by minutes).

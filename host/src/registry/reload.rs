@@ -92,14 +92,37 @@ impl Registry {
                 .or_default()
                 .push((file, adapter));
         }
-        let mut adapters = self.settle_claims(claims, &current, &mut failures);
+        let adapters = self.settle_claims(claims, &current, &mut failures);
+        self.publish(
+            shared,
+            &current,
+            adapters,
+            failures,
+            failed_now,
+            &mut changes,
+        );
+        changes
+    }
+
+    /// Swaps `adapters` in for `current` once the instance pool's reservations are settled,
+    /// with the rescan's `failures`; records what changed and drops compiled components no
+    /// adapter uses any more.
+    fn publish(
+        &self,
+        shared: &Shared,
+        current: &BTreeMap<String, Arc<LoadedAdapter>>,
+        mut adapters: BTreeMap<String, Arc<LoadedAdapter>>,
+        mut failures: Vec<ManifestError>,
+        failed_now: BTreeMap<PathBuf, FailedLoad>,
+        changes: &mut ReloadChanges,
+    ) {
         reserve_instances(
             shared.engine.options().max_instances,
-            &current,
+            current,
             &mut adapters,
             &mut failures,
         );
-        self.record_changes(shared, &current, &adapters, &mut changes);
+        self.record_changes(shared, current, &adapters, changes);
         let in_use: std::collections::HashSet<&str> = adapters
             .values()
             .map(|a| a.component_hash.as_str())
@@ -111,7 +134,6 @@ impl Registry {
         if changes.published + changes.removed > 0 {
             self.generation.send_modify(|g| *g += 1);
         }
-        changes
     }
 
     /// The adapter of each name, from every file that claims it: a name claimed by one file

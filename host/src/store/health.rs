@@ -8,7 +8,8 @@
 
 use super::{
     Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, KvStore, KvUsage,
-    NewJob, RateStore, ScheduleStore, Store, StoreError, StoreLock, StoredGrant, TokenStore,
+    NewJob, RateStore, ScheduleStore, StepRecord, StepState, StepStore, Store, StoreError,
+    StoreLock, StoredGrant, TokenStore,
 };
 use async_trait::async_trait;
 use std::future::Future;
@@ -328,6 +329,16 @@ watched! {
             self.inner.job_wakeup()
         }
     }
+}
+
+watched! {
+    impl StepStore {
+        false fn step_get(&self, call_id: &str, name: &str) -> Option<StepRecord>;
+        true fn step_put(&self, call_id: &str, name: &str, state: StepState, outcome: Option<&str>, now_ms: i64) -> ();
+        true fn step_delete(&self, call_id: &str, name: &str) -> ();
+        false fn step_list(&self, call_id: &str, limit: u32) -> Vec<StepRecord>;
+        false fn step_prune(&self, before_ms: i64, limit: u32) -> u64;
+    } also {}
 }
 
 watched! {

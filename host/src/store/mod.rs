@@ -1,6 +1,6 @@
 //! Durable state, one trait per capability — adapter storage ([`KvStore`]), token grants
-//! ([`TokenStore`]), jobs ([`JobStore`]), schedule ticks ([`ScheduleStore`]) and rate budgets
-//! ([`RateStore`]) — which [`Store`] puts together. The embedded default is SQLite; PostgreSQL
+//! ([`TokenStore`]), jobs ([`JobStore`]), schedule ticks ([`ScheduleStore`]), rate budgets
+//! ([`RateStore`]) and durable steps ([`StepStore`]) — which [`Store`] puts together. The embedded default is SQLite; PostgreSQL
 //! implements the same traits. The SQL both dialects agree on is written once, in `sql`; each
 //! backend keeps, one file per capability, only what differs (JSON functions, `SKIP LOCKED`,
 //! advisory locks, `LISTEN/NOTIFY`).
@@ -14,6 +14,7 @@ mod rate;
 mod schedules;
 pub(crate) mod sql;
 mod sqlite;
+pub(crate) mod steps;
 mod tokens;
 
 pub use health::{Health, HealthStore, Monitored};
@@ -23,6 +24,7 @@ pub use postgres::PgStore;
 pub use rate::{RateStore, budget_key};
 pub use schedules::ScheduleStore;
 pub use sqlite::SqliteStore;
+pub use steps::{StepRecord, StepState, StepStore};
 pub use tokens::{StoreLock, StoredGrant, TokenStore};
 
 /// A store failure; callers see it as "unavailable, may be retried".
@@ -216,11 +218,12 @@ pub async fn probe(store: &dyn Store) -> Result<(), String> {
 /// [`TokenStore`], [`JobStore`], [`ScheduleStore`], [`RateStore`]), each implemented by both
 /// backends, and the watch kept on them ([`HealthStore`]).
 pub trait Store:
-    KvStore + TokenStore + JobStore + ScheduleStore + RateStore + HealthStore + 'static
+    KvStore + TokenStore + JobStore + ScheduleStore + RateStore + StepStore + HealthStore + 'static
 {
 }
 
-impl<T: KvStore + TokenStore + JobStore + ScheduleStore + RateStore + HealthStore + 'static> Store
-    for T
+impl<
+    T: KvStore + TokenStore + JobStore + ScheduleStore + RateStore + StepStore + HealthStore + 'static,
+> Store for T
 {
 }

@@ -81,3 +81,17 @@ pub(crate) fn like_prefix(prefix: &str) -> String {
     out.push('%');
     out
 }
+
+/// One step of a call.
+pub const STEP_GET: &str =
+    "SELECT name, state, outcome, updated_at_ms FROM steps WHERE call_id = $1 AND name = $2";
+/// Records a step, in place of what was (its first record's time stays).
+pub const STEP_PUT: &str = "INSERT INTO steps (call_id, name, state, outcome, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (call_id, name) DO UPDATE SET state = excluded.state, outcome = excluded.outcome, updated_at_ms = excluded.updated_at_ms";
+/// Forgets a step.
+pub const STEP_DELETE: &str = "DELETE FROM steps WHERE call_id = $1 AND name = $2";
+/// The steps of a call, in the order they began.
+pub const STEP_LIST: &str = "SELECT name, state, outcome, updated_at_ms FROM steps WHERE call_id = $1 ORDER BY created_at_ms, name LIMIT $2";
+/// Steps older than a time whose call is no job the store holds (pruned, or never a job).
+pub const STEP_PRUNE: &str = "DELETE FROM steps WHERE (call_id, name) IN (SELECT s.call_id, s.name FROM steps s \
+     WHERE s.created_at_ms < $1 AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = s.call_id) LIMIT $2)";

@@ -5,7 +5,7 @@ use super::{TokenError, TokenFetcher, TokenHealth, TokenKey};
 use crate::clock::{ms, now_ms};
 use crate::manifest::TokenPolicy;
 use crate::seal::StoreKey;
-use crate::store::TokenStore;
+use crate::store::{StoredGrant, TokenStore};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -236,41 +236,8 @@ impl TokenCache {
             .await
             .map_err(unavailable)?;
         let now = now_ms();
-        {
-            let mut state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
-            if state.credentials != key.credentials {
-                state.grant = None;
-                state.credentials = key.credentials.to_string();
-            }
-            if let Some(s) = &stored {
-                state.version = Some(s.version);
-                // The endpoint's rate limit holds whoever called it last, with any credentials.
-                state.last_attempt_ms = state.last_attempt_ms.max(s.last_attempt_ms);
-                let token = s
-                    .token
-                    .as_ref()
-                    .filter(|_| s.credentials == key.credentials)
-                    .and_then(|sealed| {
-                        self.open(key.adapter, key.scope, sealed)
-                            .map(|t| (t, sealed))
-                    });
-                if let Some((token, sealed)) = token {
-                    let grant = Grant {
-                        token,
-                        sealed: sealed.clone(),
-                        expires_at_ms: s.expires_at_ms,
-                        fetched_at_ms: s.fetched_at_ms,
-                    };
-                    if grant.fresh(now, policy) {
-                        let token = grant.token.clone();
-                        state.grant = Some(grant);
-                        return Ok(token);
-                    }
-                    if grant.usable(now) {
-                        state.grant = Some(grant);
-                    }
-                }
-            }
+        if let Some(token) = self.adopt_stored(entry, key, policy, stored.as_ref(), now) {
+            return Ok(token);
         }
         let last_attempt = entry
             .state
@@ -334,6 +301,55 @@ impl TokenCache {
             "token fetched"
         );
         Ok(grant.token)
+    }
+
+    /// Takes what the store holds for `key` (`stored`, read by the caller under the lock) into
+    /// `entry`: its version and last attempt, and its token when it was fetched with the same
+    /// credentials and is still usable. Answers the token when it is fresh enough to hand out
+    /// without a fetch.
+    fn adopt_stored(
+        &self,
+        entry: &Entry,
+        key: &TokenKey<'_>,
+        policy: &TokenPolicy,
+        stored: Option<&StoredGrant>,
+        now: i64,
+    ) -> Option<String> {
+        let mut state = entry.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.credentials != key.credentials {
+            state.grant = None;
+            state.credentials = key.credentials.to_string();
+        }
+        if let Some(s) = stored {
+            state.version = Some(s.version);
+            // The endpoint's rate limit holds whoever called it last, with any credentials.
+            state.last_attempt_ms = state.last_attempt_ms.max(s.last_attempt_ms);
+            let token = s
+                .token
+                .as_ref()
+                .filter(|_| s.credentials == key.credentials)
+                .and_then(|sealed| {
+                    self.open(key.adapter, key.scope, sealed)
+                        .map(|t| (t, sealed))
+                });
+            if let Some((token, sealed)) = token {
+                let grant = Grant {
+                    token,
+                    sealed: sealed.clone(),
+                    expires_at_ms: s.expires_at_ms,
+                    fetched_at_ms: s.fetched_at_ms,
+                };
+                if grant.fresh(now, policy) {
+                    let token = grant.token.clone();
+                    state.grant = Some(grant);
+                    return Some(token);
+                }
+                if grant.usable(now) {
+                    state.grant = Some(grant);
+                }
+            }
+        }
+        None
     }
 
     /// The tokens this process holds for `adapter` now (to redact them from a recording).

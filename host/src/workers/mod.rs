@@ -111,6 +111,11 @@ impl Workers {
     }
 }
 
+/// The claim loop of one process: claims its fair share of due jobs for the free workers,
+/// starts their attempts, and waits for an enqueue (here or on another node), a freed share
+/// or the poll. Longer than most because the wake-ups it waits on are registered before the
+/// claim they guard and awaited after it, in one scope: split apart, an enqueue between the
+/// two would be missed until the next poll.
 async fn claimer(
     rt: Arc<Runtime>,
     owner: String,
@@ -264,6 +269,53 @@ impl InHand {
 /// attempt ended (an early return or a panic included).
 struct Heartbeat(tokio::task::JoinHandle<()>);
 
+impl Heartbeat {
+    /// Renews `job`'s lease every third of `lease` until dropped or the lease is lost.
+    fn start(store: Arc<dyn crate::store::Store>, job: &JobRecord, lease: Duration) -> Self {
+        let (id, attempt) = (job.id.clone(), job.attempt);
+        Heartbeat(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                match store
+                    .job_heartbeat(&id, attempt, now_ms() + ms(lease))
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job = %id, attempt, "lease lost: a newer attempt owns the job");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(job = %id, "heartbeat failed: {e}"),
+                }
+            }
+        }))
+    }
+}
+
+/// What an attempt's result makes of its job: succeeded, queued again after its backoff
+/// (a retryable failure with attempts left), or dead.
+fn outcome(
+    result: Result<String, crate::error::InvokeError>,
+    job: &JobRecord,
+    retry: &crate::manifest::RetryPolicy,
+) -> JobOutcome {
+    match result {
+        Ok(output) => JobOutcome::Succeeded(output),
+        Err(e) => {
+            let problem = e.problem().to_string();
+            if crate::retry::retryable(e.kind) && job.attempt < job.max_attempts {
+                let wait = crate::retry::backoff(retry, job.attempt, e.retry_after_ms);
+                JobOutcome::Retry {
+                    run_at_ms: now_ms() + ms(wait),
+                    error: problem,
+                }
+            } else {
+                JobOutcome::Dead(problem)
+            }
+        }
+    }
+}
+
 impl Drop for Heartbeat {
     fn drop(&mut self) {
         self.0.abort();
@@ -290,26 +342,7 @@ async fn run_attempt(
         let _ = finishes.commit(&store, release).await;
         return;
     };
-    let _heartbeat = {
-        let store = store.clone();
-        let (id, attempt, lease) = (job.id.clone(), job.attempt, options.lease);
-        Heartbeat(tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(lease / 3).await;
-                match store
-                    .job_heartbeat(&id, attempt, now_ms() + ms(lease))
-                    .await
-                {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        tracing::warn!(job = %id, attempt, "lease lost: a newer attempt owns the job");
-                        return;
-                    }
-                    Err(e) => tracing::warn!(job = %id, "heartbeat failed: {e}"),
-                }
-            }
-        }))
-    };
+    let _heartbeat = Heartbeat::start(store.clone(), &job, options.lease);
     let started = std::time::Instant::now();
     let metrics = &rt.shared().metrics;
     metrics
@@ -333,22 +366,7 @@ async fn run_attempt(
             .map(|()| serde_json::json!({ "schedule": schedule, "ran": true }).to_string()),
         None => adapter.invoke(&job.op, &job.input, options).await,
     };
-    let outcome = match result {
-        Ok(output) => JobOutcome::Succeeded(output),
-        Err(e) => {
-            let problem = e.problem().to_string();
-            if crate::retry::retryable(e.kind) && job.attempt < job.max_attempts {
-                let wait =
-                    crate::retry::backoff(&adapter.manifest.retry, job.attempt, e.retry_after_ms);
-                JobOutcome::Retry {
-                    run_at_ms: now_ms() + ms(wait),
-                    error: problem,
-                }
-            } else {
-                JobOutcome::Dead(problem)
-            }
-        }
-    };
+    let outcome = outcome(result, &job, &adapter.manifest.retry);
     let end = Finish {
         id: job.id.clone(),
         attempt: job.attempt,

@@ -142,17 +142,21 @@ pub(crate) fn foreign(g: &Guard, headers: &HeaderMap, host: &str) -> Option<Resp
     None
 }
 
+/// The request's `Host` ("" when it has none readable).
+fn host_of(headers: &axum::http::HeaderMap) -> &str {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+}
+
 /// Admits or refuses a request (see the module doc).
 pub(crate) async fn guard(State(g): State<Arc<Guard>>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     if crate::front::console::owns(&path) {
         // The console signs its users in itself (a cookie, not a bearer header, and forms,
         // not JSON); the rebinding and cross-site checks are the same as the API's.
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
+        let host = host_of(request.headers());
         if let Some(refused) = foreign(&g, request.headers(), host) {
             return refused;
         }
@@ -161,11 +165,7 @@ pub(crate) async fn guard(State(g): State<Arc<Guard>>, request: Request, next: N
     let Some(need) = need_of(request.method(), &path, g.access.metrics_need_read) else {
         if path == "/metrics" {
             // Open metrics still refuse a foreign Host: nothing else is exempt from it.
-            let host = request
-                .headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("");
+            let host = host_of(request.headers());
             if !host.is_empty() && !host_allowed(&g.access, host) {
                 return refuse(
                     &g.metrics,
@@ -180,10 +180,7 @@ pub(crate) async fn guard(State(g): State<Arc<Guard>>, request: Request, next: N
         return next.run(request).await;
     };
     let headers = request.headers();
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
+    let host = host_of(headers);
     if let Some(refused) = foreign(&g, headers, host) {
         return refused;
     }
@@ -200,6 +197,20 @@ pub(crate) async fn guard(State(g): State<Arc<Guard>>, request: Request, next: N
     let Some(tokens) = &g.access.tokens else {
         return next.run(request).await;
     };
+    if let Err(refused) = authorize(&g, tokens, headers, &need).await {
+        return refused;
+    }
+    next.run(request).await
+}
+
+/// Admits a request with a bearer token that is valid and allows `need`; otherwise answers
+/// the refusal (401 with a challenge, 403, or 503 when the tokens cannot be read).
+async fn authorize(
+    g: &Guard,
+    tokens: &super::ApiTokens,
+    headers: &axum::http::HeaderMap,
+    need: &Need,
+) -> Result<(), Response> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -209,38 +220,38 @@ pub(crate) async fn guard(State(g): State<Arc<Guard>>, request: Request, next: N
         });
     let challenge = "Bearer realm=\"weft\"".to_string();
     let Some(presented) = presented else {
-        return refuse(
+        return Err(refuse(
             &g.metrics,
             "unauthenticated",
             401,
             ErrorKind::Auth,
             "an API token is required: Authorization: Bearer weft_…".into(),
             Some(challenge),
-        );
+        ));
     };
     let token = match tokens.verify(presented).await {
         Ok(Some(t)) => t,
         Ok(None) => {
-            return refuse(
+            return Err(refuse(
                 &g.metrics,
                 "unauthenticated",
                 401,
                 ErrorKind::Auth,
                 "the API token is not valid (unknown, revoked or malformed)".into(),
                 Some(format!("{challenge}, error=\"invalid_token\"")),
-            );
+            ));
         }
         Err(e) => {
-            return Problem::new(
+            return Err(Problem::new(
                 ErrorKind::Unavailable,
                 503,
                 format!("API tokens cannot be read: {e}"),
             )
-            .into_response();
+            .into_response());
         }
     };
-    if !token.allows(&need) {
-        return refuse(
+    if !token.allows(need) {
+        return Err(refuse(
             &g.metrics,
             "forbidden",
             403,
@@ -252,9 +263,9 @@ pub(crate) async fn guard(State(g): State<Arc<Guard>>, request: Request, next: N
             Some(format!(
                 "{challenge}, error=\"insufficient_scope\", scope=\"{need}\""
             )),
-        );
+        ));
     }
-    next.run(request).await
+    Ok(())
 }
 
 #[cfg(test)]

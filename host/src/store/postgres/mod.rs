@@ -182,4 +182,5 @@ mod kv;
 mod queue;
 mod rate;
 mod schedules;
+mod steps;
 mod tokens;

@@ -134,4 +134,5 @@ mod kv;
 mod queue;
 mod rate;
 mod schedules;
+mod steps;
 mod tokens;

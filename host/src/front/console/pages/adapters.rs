@@ -56,48 +56,57 @@ pub(crate) fn adapters(
                                 }
                             }
                         }
-                        @if let Some(a) = &loaded {
-                            @let l = &a.manifest.limits;
-                            @let sum = recent.summary(&s.name);
-                            section.hour {
-                                h3 { "Last hour" }
-                                (chart(&sum.calls, &sum.errors))
-                                dl.stats {
-                                    dt { "Calls" } dd.calls { (sum.total) }
-                                    dt { "Errors" } dd {
-                                        @if sum.total > 0 { (format!("{:.1}%", 100.0 * sum.failed as f64 / sum.total as f64)) } @else { "–" }
-                                    }
-                                    dt { "p50" } dd { (ms_text(sum.p50_ms)) }
-                                    dt { "p99" } dd { (ms_text(sum.p99_ms)) }
-                                }
-                                @if !sum.outbound.is_empty() {
-                                    p.outbound { "Outbound: "
-                                        @for (class, n) in &sum.outbound {
-                                            span class=(format!("pill s{}", class.chars().next().unwrap_or('e'))) { (class) " " (n) } " "
-                                        }
-                                    }
-                                }
-                            }
-                            details {
-                                summary { "Limits and hosts" }
-                                dl {
-                                    dt { "Concurrency" } dd { (l.concurrency) @if let Some(q) = l.queue { ", queue " (q) } }
-                                    dt { "Timeout" } dd { (l.timeout) }
-                                    dt { "CPU per call" } dd { (l.cpu_time) }
-                                    dt { "Memory" } dd { (l.memory) }
-                                    @if let Some(r) = &l.rate { dt { "Rate" } dd { (r) } }
-                                    dt { "Storage" } dd { (l.storage) ", " (l.storage_keys) " keys" }
-                                    dt { "Allowed hosts" } dd {
-                                        @let hosts = a.manifest.allowed_hosts.patterns();
-                                        @if hosts.is_empty() { "none" }
-                                        @for (i, p) in hosts.iter().enumerate() { @if i > 0 { ", " } code { (p) } }
-                                    }
-                                }
-                            }
-                        }
+                        @if let Some(a) = &loaded { (last_hour_and_limits(&a.manifest, recent)) }
                     }
                 }
             }
         },
     )
+}
+
+/// One loaded adapter's last hour (calls, errors, latency, outbound statuses) and its limits
+/// and allowed hosts.
+fn last_hour_and_limits(
+    manifest: &crate::manifest::Manifest,
+    recent: &crate::recent::Recent,
+) -> Markup {
+    html! {
+        @let l = &manifest.limits;
+        @let sum = recent.summary(&manifest.name);
+        section.hour {
+            h3 { "Last hour" }
+            (chart(&sum.calls, &sum.errors))
+            dl.stats {
+                dt { "Calls" } dd.calls { (sum.total) }
+                dt { "Errors" } dd {
+                    @if sum.total > 0 { (format!("{:.1}%", 100.0 * sum.failed as f64 / sum.total as f64)) } @else { "–" }
+                }
+                dt { "p50" } dd { (ms_text(sum.p50_ms)) }
+                dt { "p99" } dd { (ms_text(sum.p99_ms)) }
+            }
+            @if !sum.outbound.is_empty() {
+                p.outbound { "Outbound: "
+                    @for (class, n) in &sum.outbound {
+                        span class=(format!("pill s{}", class.chars().next().unwrap_or('e'))) { (class) " " (n) } " "
+                    }
+                }
+            }
+        }
+        details {
+            summary { "Limits and hosts" }
+            dl {
+                dt { "Concurrency" } dd { (l.concurrency) @if let Some(q) = l.queue { ", queue " (q) } }
+                dt { "Timeout" } dd { (l.timeout) }
+                dt { "CPU per call" } dd { (l.cpu_time) }
+                dt { "Memory" } dd { (l.memory) }
+                @if let Some(r) = &l.rate { dt { "Rate" } dd { (r) } }
+                dt { "Storage" } dd { (l.storage) ", " (l.storage_keys) " keys" }
+                dt { "Allowed hosts" } dd {
+                    @let hosts = manifest.allowed_hosts.patterns();
+                    @if hosts.is_empty() { "none" }
+                    @for (i, p) in hosts.iter().enumerate() { @if i > 0 { ", " } code { (p) } }
+                }
+            }
+        }
+    }
 }
