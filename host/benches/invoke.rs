@@ -102,6 +102,23 @@ impl storage::Host for Bare {
         Ok(Ok(false))
     }
 }
+impl bare::weft::adapter::steps::Host for Bare {
+    async fn begin(
+        &mut self,
+        _name: String,
+        _resend: bare::weft::adapter::steps::Resend,
+    ) -> wasmtime::Result<bare::weft::adapter::steps::Recorded> {
+        Ok(bare::weft::adapter::steps::Recorded::None)
+    }
+    async fn end(
+        &mut self,
+        _name: String,
+        _outcome: Result<String, bare::weft::adapter::types::AdapterError>,
+    ) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
 impl jobs::Host for Bare {
     async fn enqueue(
         &mut self,

@@ -1,6 +1,6 @@
 //! Job retention: finished jobs pruned after `--job-retention`, succeeded schedule ticks
-//! after `--tick-retention`, a few hundred per statement so that no transaction holds the
-//! queue for long.
+//! after `--tick-retention`, and the durable steps of calls whose job is gone, a few hundred
+//! per statement so that no transaction holds the queue for long.
 
 use crate::clock::{ms, now_ms};
 use crate::runtime::Runtime;
@@ -60,6 +60,12 @@ impl Runtime {
                 break;
             }
             // Let the queue's own statements in between batches.
+            tokio::task::yield_now().await;
+        }
+        // Steps go with their job; a call that was no job keeps them for the shorter of the
+        // two retentions (its retries are over within its `limits.timeout`).
+        let steps_before = now_ms().saturating_sub(ms(retention.min(tick_retention)));
+        while store.step_prune(steps_before, PRUNE_BATCH).await? >= u64::from(PRUNE_BATCH) {
             tokio::task::yield_now().await;
         }
         Ok(total)

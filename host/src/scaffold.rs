@@ -36,6 +36,10 @@ const FIXTURES: &[(&str, &str)] = &[
         "refused.toml",
         include_str!("../templates/adapter/fixture-refused.toml.tmpl"),
     ),
+    (
+        "resume.toml",
+        include_str!("../templates/adapter/fixture-resume.toml.tmpl"),
+    ),
 ];
 
 /// Checks an adapter name.

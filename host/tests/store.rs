@@ -949,3 +949,73 @@ async fn a_fair_claim_goes_round_the_adapters_within_their_shares() {
         assert_eq!(lapsed[0].attempt, 2, "{name}: {:?}", lapsed[0]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_are_recorded_per_call_forgotten_when_unknown_and_pruned_with_their_job() {
+    use weft::store::StepState;
+    let b = backends().await;
+    for (name, s) in &b.stores {
+        assert!(s.step_get("c1", "batch/1").await.expect("get").is_none());
+        s.step_put("c1", "batch/1", StepState::Succeeded, Some("{\"n\":1}"), 10)
+            .await
+            .expect("put");
+        s.step_put("c1", "batch/2", StepState::Sent, None, 11)
+            .await
+            .expect("sent");
+        s.step_put("c2", "batch/1", StepState::Failed, Some("{}"), 12)
+            .await
+            .expect("other call");
+        let one = s
+            .step_get("c1", "batch/1")
+            .await
+            .expect("get")
+            .expect("one");
+        assert_eq!(one.state, StepState::Succeeded, "{name}");
+        assert_eq!(one.outcome.as_deref(), Some("{\"n\":1}"), "{name}");
+        // A step recorded again replaces what was.
+        s.step_put("c1", "batch/2", StepState::Succeeded, Some("2"), 13)
+            .await
+            .expect("again");
+        s.step_put("c1", "batch/3", StepState::Sent, None, 14)
+            .await
+            .expect("sent");
+        let all = s.step_list("c1", 100).await.expect("list");
+        let names: Vec<(&str, StepState)> =
+            all.iter().map(|r| (r.name.as_str(), r.state)).collect();
+        assert_eq!(
+            names,
+            [
+                ("batch/1", StepState::Succeeded),
+                ("batch/2", StepState::Succeeded),
+                ("batch/3", StepState::Sent)
+            ],
+            "{name}"
+        );
+        assert_eq!(s.step_forget_sent("c1").await.expect("forget"), 1, "{name}");
+        assert!(
+            s.step_get("c1", "batch/3").await.expect("get").is_none(),
+            "{name}"
+        );
+        // A call with a job keeps its steps; one without (c2, or c1 once its job is gone) loses
+        // them past the cutoff.
+        s.job_enqueue_many(&[job("c1", None, "{}")], 0)
+            .await
+            .expect("job");
+        assert_eq!(s.step_prune(1_000, 100).await.expect("prune"), 1, "{name}");
+        assert!(
+            s.step_get("c2", "batch/1").await.expect("get").is_none(),
+            "{name}"
+        );
+        assert_eq!(
+            s.step_list("c1", 100).await.expect("list").len(),
+            2,
+            "{name}"
+        );
+        s.step_delete("c1", "batch/2").await.expect("delete");
+        assert_eq!(
+            s.step_list("c1", 100).await.expect("list").len(),
+            1,
+            "{name}"
+        );
+    }
+}

@@ -183,8 +183,17 @@ pub async fn retry(
     let Some(job) = store.job_get(id).await? else {
         return Ok(JobChange::NotFound);
     };
+    // An operator's retry settles the steps that were sent and never answered: they run again
+    // (an outcome-unknown job is retried once its platform was checked). Forgotten before the
+    // job is queued, or a worker could claim it and find them unknown still; and only of a dead
+    // job, whose steps nothing else touches.
+    let unknown = if job.state == crate::store::JobState::Dead {
+        store.step_forget_sent(id).await?
+    } else {
+        0
+    };
     if store.job_retry(id, attempts.max(1), now_ms()).await? {
-        tracing::info!(job = %id, attempts, "dead job queued again");
+        tracing::info!(job = %id, attempts, unknown_steps = unknown, "dead job queued again");
         Ok(JobChange::Done)
     } else {
         Ok(JobChange::Refused(job.state))

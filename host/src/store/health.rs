@@ -336,6 +336,7 @@ watched! {
         false fn step_get(&self, call_id: &str, name: &str) -> Option<StepRecord>;
         true fn step_put(&self, call_id: &str, name: &str, state: StepState, outcome: Option<&str>, now_ms: i64) -> ();
         true fn step_delete(&self, call_id: &str, name: &str) -> ();
+        true fn step_forget_sent(&self, call_id: &str) -> u64;
         false fn step_list(&self, call_id: &str, limit: u32) -> Vec<StepRecord>;
         false fn step_prune(&self, before_ms: i64, limit: u32) -> u64;
     } also {}

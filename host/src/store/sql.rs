@@ -90,6 +90,8 @@ pub const STEP_PUT: &str = "INSERT INTO steps (call_id, name, state, outcome, cr
      ON CONFLICT (call_id, name) DO UPDATE SET state = excluded.state, outcome = excluded.outcome, updated_at_ms = excluded.updated_at_ms";
 /// Forgets a step.
 pub const STEP_DELETE: &str = "DELETE FROM steps WHERE call_id = $1 AND name = $2";
+/// Forgets the steps of a call that were sent and never answered.
+pub const STEP_FORGET_SENT: &str = "DELETE FROM steps WHERE call_id = $1 AND state = 'sent'";
 /// The steps of a call, in the order they began.
 pub const STEP_LIST: &str = "SELECT name, state, outcome, updated_at_ms FROM steps WHERE call_id = $1 ORDER BY created_at_ms, name LIMIT $2";
 /// Steps older than a time whose call is no job the store holds (pruned, or never a job).

@@ -68,6 +68,10 @@ pub trait StepStore: Send + Sync {
     /// Forgets step `name` of call `call_id` (it did not reach the platform: it runs again).
     async fn step_delete(&self, call_id: &str, name: &str) -> Result<(), StoreError>;
 
+    /// Forgets every step of call `call_id` that was sent and never answered, so that the call
+    /// runs them again (an operator's retry after checking the platform); answers how many.
+    async fn step_forget_sent(&self, call_id: &str) -> Result<u64, StoreError>;
+
     /// Every step of call `call_id`, in the order they began (at most `limit`).
     async fn step_list(&self, call_id: &str, limit: u32) -> Result<Vec<StepRecord>, StoreError>;
 
@@ -144,6 +148,14 @@ macro_rules! impl_step_store {
                         .execute(&self.pool)
                         .await?;
                     Ok(())
+                }
+
+                async fn step_forget_sent(&self, call_id: &str) -> Result<u64, StoreError> {
+                    let done = sqlx::query(sql::STEP_FORGET_SENT)
+                        .bind(call_id)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected())
                 }
 
                 async fn step_list(

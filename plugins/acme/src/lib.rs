@@ -2,6 +2,7 @@
 //! one operation that sends items in batches, and the SDK's usual reading of HTTP statuses.
 //! Change what your platform does differently; `weft test plugins/acme/fixtures` checks it.
 
+use weft_sdk::batch::{self, Resend};
 use weft_sdk::http::{Request, join};
 use weft_sdk::{
     Adapter, AdapterError, CallContext, ConfigType as T, Describe, Description, Result, TokenGrant,
@@ -96,8 +97,12 @@ struct SendItems {
     items: Vec<Value>,
 }
 
-/// Sends the items in batches of `batch_size`; a failed batch says which, and how many items
-/// the platform had already taken.
+/// Sends the items in batches of `batch_size`, each batch a durable step (`batch/1`, `batch/2`,
+/// …): when the host runs the call again — after a 429, a refused token, a crash — the batches
+/// the platform already took are not sent again. A failed batch says which, and how many items
+/// the platform had already taken. `Resend::Once`: a batch that went out and got no answer
+/// stops the call as outcome-unknown rather than risk sending its items twice; where the
+/// platform takes the same items twice harmlessly (an upsert by SKU), say `Resend::Safe`.
 fn send_items(input: Value) -> Result<Value> {
     let c: Config = config::typed()?;
     let input: SendItems = weft_sdk::parse_input(input)?;
@@ -105,24 +110,25 @@ fn send_items(input: Value) -> Result<Value> {
         return Err(AdapterError::invalid_input("items: at least one item"));
     }
     let url = join(&c.base_url, &c.items_path);
-    let batches = input.items.chunks(c.batch_size.max(1)).count();
-    let mut accepted = 0u64;
-    for (n, batch) in input.items.chunks(c.batch_size.max(1)).enumerate() {
+    let size = c.batch_size.max(1);
+    let rows = input.items.len();
+    let accepted: Vec<u64> = batch::in_steps("batch", rows, size, Resend::Once, |seq| {
+        let items = &input.items[seq.rows.clone()];
         let answer: Value = tokens::with_token("", |token| {
             let response = Request::post(&url)
                 .header("Authorization", format!("Bearer {token}"))
-                .json(&json!({ "items": batch }))?
+                .json(&json!({ "items": items }))?
                 .send()?;
             response.classify("send-items")?.json()
         })
         .map_err(|e| {
-            let offset = n * c.batch_size.max(1);
-            e.shift_indexes(offset).context(format!(
-                "batch {} of {batches}; {offset} item(s) were accepted before it",
-                n + 1
+            let before = seq.rows.start;
+            e.shift_indexes(before).context(format!(
+                "batch {} of {}; {before} item(s) were accepted before it",
+                seq.seq_id, seq.seq_count
             ))
         })?;
-        accepted += answer["accepted"].as_u64().unwrap_or(batch.len() as u64);
-    }
-    Ok(json!({ "accepted": accepted, "batches": batches }))
+        Ok(answer["accepted"].as_u64().unwrap_or(items.len() as u64))
+    })?;
+    Ok(json!({ "accepted": accepted.iter().sum::<u64>(), "batches": accepted.len() }))
 }

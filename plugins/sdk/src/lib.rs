@@ -2,7 +2,8 @@
 //!
 //! An adapter implements [`Adapter`] and exports it with [`export_adapter!`]. The modules wrap
 //! the host's capabilities in Rust idioms: [`http`] (requests, JSON and form bodies), [`tokens`]
-//! (the host's token cache), [`storage`], [`jobs`], [`config`] (typed `[config]` and secrets),
+//! (the host's token cache), [`steps`] (durable steps: what the platform already answered is not
+//! sent again when a call runs again), [`storage`], [`jobs`], [`config`] (typed `[config]` and secrets),
 //! [`log`], [`digest`] (SHA-256 computed natively by the host), [`batch`] (splitting rows into
 //! numbered requests) and [`error`] (the four-way adapter error).
 
@@ -14,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod log;
+pub mod steps;
 pub mod storage;
 pub mod tokens;
 pub mod xml;

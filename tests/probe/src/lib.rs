@@ -85,6 +85,10 @@ impl Adapter for Probe {
                 ),
                 ("context", "answer the call context"),
                 (
+                    "steps",
+                    "POST input.count requests to input.url, each a durable step (input.once: unsafe to resend)",
+                ),
+                (
                     "residue",
                     "report whether memory looks as a fresh instance's, then write input.mark over it",
                 ),
@@ -260,6 +264,29 @@ impl Adapter for Probe {
                     }
                 }
                 Ok(json!({ "sent": sent, "refusal": refusal }))
+            }
+            "steps" => {
+                let url = input["url"]
+                    .as_str()
+                    .ok_or_else(|| AdapterError::invalid_input("url is required"))?;
+                let count = input["count"].as_u64().unwrap_or(1);
+                let once = input["once"].as_bool().unwrap_or(false);
+                let mut answers = Vec::new();
+                for n in 1..=count {
+                    let send = || {
+                        let r = Request::post(format!("{url}?n={n}")).send()?;
+                        let r = r.classify("steps")?;
+                        Ok(r.text())
+                    };
+                    let name = format!("request/{n}");
+                    let answer: String = if once {
+                        weft_sdk::steps::run_once(&name, send)?
+                    } else {
+                        weft_sdk::steps::run(&name, send)?
+                    };
+                    answers.push(answer);
+                }
+                Ok(json!({ "answers": answers }))
             }
             "storage" => {
                 let key = input["key"]

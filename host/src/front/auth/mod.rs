@@ -23,9 +23,6 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
-/// The store namespace of API tokens: starts with a control character, so no adapter's
-/// storage namespace (its name) can be it.
-
 /// What an API token may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
