@@ -21,6 +21,7 @@ pub mod guest_env;
 pub mod http;
 pub mod inbound;
 pub mod jobs;
+pub mod journal;
 pub mod manifest;
 pub mod metrics;
 pub mod operations;

@@ -26,6 +26,7 @@ const ORDER: &[&str] = &[
     "store",
     "seal",
     "redact",
+    "journal",
     "recent",
     "metrics",
     "connections",

@@ -313,14 +313,19 @@ impl LoadedAdapter {
     }
 
     /// Calls `fetch-token(scope)` in a fresh instance.
-    async fn fetch_token(self: &Arc<Self>, scope: &str) -> Result<FetchedToken, TokenError> {
+    async fn fetch_token(
+        self: &Arc<Self>,
+        scope: &str,
+        journal: &crate::journal::Journal,
+    ) -> Result<FetchedToken, TokenError> {
         let deadline = Instant::now() + self.manifest.token.fetch_timeout.get();
         let outcome = async {
             let called = self
-                .call(
+                .call_into(
                     Export::FetchToken { scope },
                     &super::fresh_context(),
                     deadline,
+                    journal,
                 )
                 .await
                 .map_err(|f| TokenError::Failed(f.message))?;
@@ -372,19 +377,25 @@ impl LoadedAdapter {
     }
 }
 
-/// Runs an adapter's `fetch-token` for the token cache.
-pub(crate) struct ComponentFetcher(Arc<LoadedAdapter>);
+/// Runs an adapter's `fetch-token` for the token cache, its exchanges journaled with those of
+/// the call that needed the token.
+pub(crate) struct ComponentFetcher(Arc<LoadedAdapter>, crate::journal::Journal);
 
 impl ComponentFetcher {
-    /// The fetcher for `adapter`.
+    /// The fetcher for `adapter`, outside any call (its exchanges are not journaled).
     pub(crate) fn new(adapter: Arc<LoadedAdapter>) -> Self {
-        Self(adapter)
+        Self(adapter, crate::journal::Journal::default())
+    }
+
+    /// The fetcher of a call whose journal is `journal`.
+    pub(crate) fn for_call(adapter: Arc<LoadedAdapter>, journal: crate::journal::Journal) -> Self {
+        Self(adapter, journal)
     }
 }
 
 #[async_trait]
 impl TokenFetcher for ComponentFetcher {
     async fn fetch(&self, scope: &str) -> Result<FetchedToken, TokenError> {
-        self.0.fetch_token(scope).await
+        self.0.fetch_token(scope, &self.1).await
     }
 }

@@ -12,6 +12,7 @@
 mod adapter;
 mod failure;
 mod invoke;
+mod journaled;
 mod state;
 
 pub(crate) use adapter::{ComponentFetcher, Instance};
@@ -156,6 +157,33 @@ impl LoadedAdapter {
         ctx: &types::CallContext,
         deadline: Instant,
     ) -> Result<Called, Failure> {
+        let journaled = matches!(
+            export.purpose(),
+            Purpose::Invoke | Purpose::Schedule | Purpose::Inbound
+        );
+        if !journaled {
+            return self
+                .call_into(export, ctx, deadline, &crate::journal::Journal::default())
+                .await;
+        }
+        let journal = crate::journal::Journal::new(&self.manifest.journal);
+        let what = journaled::What::of(&export);
+        let started = crate::clock::now_ms();
+        let result = self.call_into(export, ctx, deadline, &journal).await;
+        self.keep_journal(what, ctx, started, &journal, &result)
+            .await;
+        result
+    }
+
+    /// [`LoadedAdapter::call`], its exchanges gathered in `journal` (a token fetch's in the
+    /// journal of the call that needed the token).
+    pub(crate) async fn call_into(
+        self: &Arc<Self>,
+        export: Export<'_>,
+        ctx: &types::CallContext,
+        deadline: Instant,
+        journal: &crate::journal::Journal,
+    ) -> Result<Called, Failure> {
         let started = Instant::now();
         let name = export.name();
         let span = tracing::info_span!(
@@ -165,7 +193,7 @@ impl LoadedAdapter {
             label = %export.label(),
         );
         let result = self
-            .call_inner(export, ctx, deadline)
+            .call_inner(export, ctx, deadline, journal)
             .instrument(span)
             .await;
         let outcome = match &result {
@@ -191,6 +219,7 @@ impl LoadedAdapter {
         export: Export<'_>,
         ctx: &types::CallContext,
         deadline: Instant,
+        journal: &crate::journal::Journal,
     ) -> Result<Called, Failure> {
         let label = export.label();
         let _running = self
@@ -204,6 +233,8 @@ impl LoadedAdapter {
         };
         let Instance { mut store, world } =
             self.instantiate(export.purpose(), &label, deadline).await?;
+        journal.attach(store.data().redactor.clone());
+        store.data_mut().journal_into(journal.clone());
         if matches!(export.purpose(), Purpose::Invoke | Purpose::Schedule) {
             // Steps are recorded under the call's id: a job's id for a job, so that every run
             // of the job finds them.

@@ -117,6 +117,8 @@ pub struct CallState {
     pub jobs: CallJobs,
     /// The call's durable steps.
     pub steps: CallSteps,
+    /// The call's exchanges, for the journal.
+    pub journal: crate::journal::Journal,
     /// Bytes this call has written through the `log` interface.
     logged_bytes: usize,
     /// Outbound requests this call has sent.
@@ -184,6 +186,7 @@ impl CallState {
             denied: None,
             jobs: CallJobs::default(),
             steps: CallSteps::default(),
+            journal: crate::journal::Journal::default(),
             logged_bytes: 0,
             requests_sent: 0,
         }
@@ -223,6 +226,12 @@ impl HasData for DigestCap {
 }
 
 impl CallState {
+    /// Gathers this call's exchanges, and those of the token fetches it causes, in `journal`.
+    pub(crate) fn journal_into(&mut self, journal: crate::journal::Journal) {
+        self.fetcher = ComponentFetcher::for_call(self.adapter.clone(), journal.clone());
+        self.journal = journal;
+    }
+
     fn http(&mut self) -> HttpView<'_> {
         let adapter = &*self.adapter;
         HttpView {
@@ -236,6 +245,7 @@ impl CallState {
             denied: &mut self.denied,
             sent: &mut self.requests_sent,
             steps: &mut self.steps,
+            journal: &self.journal,
         }
     }
 

@@ -33,6 +33,8 @@ pub struct HttpView<'a> {
     pub sent: &'a mut u32,
     /// The call's durable steps: an unsafe step is marked sent before its first request.
     pub steps: &'a mut crate::steps::CallSteps,
+    /// The call's exchanges, for the journal.
+    pub journal: &'a crate::journal::Journal,
 }
 
 impl HttpView<'_> {
@@ -108,11 +110,30 @@ impl http::Host for HttpView<'_> {
             ))));
         }
         let copy = self.recorder.map(|_| outbound.clone());
+        let method = outbound.method.to_string();
+        let pending = self.journal.begin(crate::journal::Request {
+            at_ms: crate::clock::now_ms(),
+            step: self.steps.current(),
+            token_fetch: self.fetching_token,
+            method: &method,
+            url: &outbound.url,
+            headers: &outbound.headers,
+            body: &outbound.body,
+        });
+        let started = Instant::now();
         let result = self
             .http
             .send(outbound, self.deadline, &self.redactor.snapshot())
             .instrument(tracing::info_span!("host http.send"))
             .await;
+        if let Some(pending) = pending {
+            let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let answer = match &result {
+                Ok(r) => Ok((r.status, r.headers.as_slice(), r.body.as_slice())),
+                Err(e) => Err(e.to_string()),
+            };
+            self.journal.end(pending, elapsed, answer);
+        }
         if let (Some(recorder), Some(sent)) = (self.recorder, copy) {
             recorder.push(Recorded {
                 token_fetch: self.fetching_token,

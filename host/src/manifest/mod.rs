@@ -5,6 +5,7 @@
 //! `FILE: KEY: what was expected, what was found`.
 
 pub mod interpolate;
+mod journal;
 mod secrets;
 mod units;
 mod validate;
@@ -13,6 +14,7 @@ use validate::validate;
 
 pub use crate::cadence::{Cadence, Zone};
 pub use interpolate::interpolate;
+pub use journal::{JournalPolicy, Keep};
 pub use secrets::{SecretRef, SecretValue};
 pub use units::{ByteSize, Duration, Rate, RefreshWindow};
 
@@ -82,6 +84,8 @@ pub struct Manifest {
     pub schedules: Vec<Schedule>,
     /// Platform-facing routes, served at `/inbound/{name}{path}`.
     pub routes: Vec<Route>,
+    /// Which calls' platform exchanges are kept, and how much of them.
+    pub journal: JournalPolicy,
     /// The adapter's own `[config]`, as JSON, `base_url` included.
     pub config: serde_json::Value,
 }
@@ -304,6 +308,8 @@ struct RawManifest {
     schedules: Vec<Schedule>,
     #[serde(default)]
     routes: Vec<Route>,
+    #[serde(default)]
+    journal: JournalPolicy,
     #[serde(default)]
     config: toml::Table,
 }

@@ -30,6 +30,12 @@ pub(super) fn validate(
         secrets.insert(name, value);
     }
     check_limits(&raw.limits, &raw.token, &raw.retry, &err)?;
+    if raw.journal.max_calls == 0 {
+        return Err(err(
+            "journal.max_calls",
+            "expected at least 1 (keep = \"off\" keeps none)".into(),
+        ));
+    }
     let mut schedules = raw.schedules;
     check_schedules(&mut schedules, &err)?;
     check_routes(&raw.routes, &secrets, &err)?;
@@ -53,6 +59,7 @@ pub(super) fn validate(
         retry: raw.retry,
         schedules,
         routes: raw.routes,
+        journal: raw.journal,
         config,
     })
 }

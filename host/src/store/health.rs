@@ -7,9 +7,9 @@
 //! [`Monitored`] wraps any [`Store`] with this watch; [`super::open`] hands out stores wrapped.
 
 use super::{
-    Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, KvStore, KvUsage,
-    NewJob, RateStore, ScheduleStore, StepRecord, StepState, StepStore, Store, StoreError,
-    StoreLock, StoredGrant, TokenStore,
+    Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, JournalRow,
+    JournalStore, KvStore, KvUsage, NewJob, RateStore, ScheduleStore, StepRecord, StepState,
+    StepStore, Store, StoreError, StoreLock, StoredGrant, TokenStore,
 };
 use async_trait::async_trait;
 use std::future::Future;
@@ -339,6 +339,15 @@ watched! {
         true fn step_forget_sent(&self, call_id: &str) -> u64;
         false fn step_list(&self, call_id: &str, limit: u32) -> Vec<StepRecord>;
         false fn step_prune(&self, before_ms: i64, limit: u32) -> u64;
+    } also {}
+}
+
+watched! {
+    impl JournalStore {
+        true fn journal_put(&self, row: &JournalRow) -> ();
+        false fn journal_get(&self, call_id: &str, limit: u32) -> Vec<(u32, String)>;
+        false fn journal_prune(&self, before_ms: i64, limit: u32) -> u64;
+        false fn journal_trim(&self, adapter: &str, keep: u32, limit: u32) -> u64;
     } also {}
 }
 

@@ -1,6 +1,7 @@
 //! Durable state, one trait per capability — adapter storage ([`KvStore`]), token grants
 //! ([`TokenStore`]), jobs ([`JobStore`]), schedule ticks ([`ScheduleStore`]), rate budgets
-//! ([`RateStore`]) and durable steps ([`StepStore`]) — which [`Store`] puts together. The embedded default is SQLite; PostgreSQL
+//! ([`RateStore`]), durable steps ([`StepStore`]) and the exchange journal ([`JournalStore`]) —
+//! which [`Store`] puts together. The embedded default is SQLite; PostgreSQL
 //! implements the same traits. The SQL both dialects agree on is written once, in `sql`; each
 //! backend keeps, one file per capability, only what differs (JSON functions, `SKIP LOCKED`,
 //! advisory locks, `LISTEN/NOTIFY`).
@@ -8,6 +9,7 @@
 pub mod health;
 mod jobs;
 mod jobs_impl;
+pub(crate) mod journal;
 mod kv;
 mod postgres;
 mod rate;
@@ -19,6 +21,7 @@ mod tokens;
 
 pub use health::{Health, HealthStore, Monitored};
 pub use jobs::{Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, NewJob};
+pub use journal::{JournalRow, JournalStore};
 pub use kv::{KvStore, KvUsage, host_namespace};
 pub use postgres::PgStore;
 pub use rate::{RateStore, budget_key};
@@ -218,12 +221,28 @@ pub async fn probe(store: &dyn Store) -> Result<(), String> {
 /// [`TokenStore`], [`JobStore`], [`ScheduleStore`], [`RateStore`]), each implemented by both
 /// backends, and the watch kept on them ([`HealthStore`]).
 pub trait Store:
-    KvStore + TokenStore + JobStore + ScheduleStore + RateStore + StepStore + HealthStore + 'static
+    KvStore
+    + TokenStore
+    + JobStore
+    + ScheduleStore
+    + RateStore
+    + StepStore
+    + JournalStore
+    + HealthStore
+    + 'static
 {
 }
 
 impl<
-    T: KvStore + TokenStore + JobStore + ScheduleStore + RateStore + StepStore + HealthStore + 'static,
+    T: KvStore
+        + TokenStore
+        + JobStore
+        + ScheduleStore
+        + RateStore
+        + StepStore
+        + JournalStore
+        + HealthStore
+        + 'static,
 > Store for T
 {
 }

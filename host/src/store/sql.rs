@@ -97,3 +97,16 @@ pub const STEP_LIST: &str = "SELECT name, state, outcome, updated_at_ms FROM ste
 /// Steps older than a time whose call is no job the store holds (pruned, or never a job).
 pub const STEP_PRUNE: &str = "DELETE FROM steps WHERE (call_id, name) IN (SELECT s.call_id, s.name FROM steps s \
      WHERE s.created_at_ms < $1 AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = s.call_id) LIMIT $2)";
+
+/// Keeps one attempt of a call in the journal, in place of what was.
+pub const JOURNAL_PUT: &str = "INSERT INTO journal (call_id, attempt, adapter, job_id, at_ms, entry) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (call_id, attempt) DO UPDATE SET entry = excluded.entry, at_ms = excluded.at_ms";
+/// The journal of a call, attempt by attempt.
+pub const JOURNAL_GET: &str =
+    "SELECT attempt, entry FROM journal WHERE call_id = $1 ORDER BY attempt LIMIT $2";
+/// Journal rows older than a time whose call is no job the store holds.
+pub const JOURNAL_PRUNE: &str = "DELETE FROM journal WHERE (call_id, attempt) IN (SELECT s.call_id, s.attempt FROM journal s \
+     WHERE s.at_ms < $1 AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = s.call_id) LIMIT $2)";
+/// An adapter's journal rows past its newest `$2`.
+pub const JOURNAL_TRIM: &str = "DELETE FROM journal WHERE (call_id, attempt) IN (SELECT call_id, attempt FROM journal \
+     WHERE adapter = $1 ORDER BY at_ms DESC, call_id DESC LIMIT $2 OFFSET $3)";

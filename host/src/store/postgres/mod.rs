@@ -178,6 +178,7 @@ fn split_schema(url: &str) -> (String, String) {
 
 mod claim;
 mod jobs;
+mod journal;
 mod kv;
 mod queue;
 mod rate;

@@ -130,6 +130,7 @@ impl crate::store::HealthStore for SqliteStore {}
 
 mod claim;
 mod jobs;
+mod journal;
 mod kv;
 mod queue;
 mod rate;

@@ -109,49 +109,12 @@ pub(crate) async fn jobs(
     ))
 }
 
-/// Keys whose values a page never shows, whatever the adapter's secrets are.
-fn sensitive_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    [
-        "secret",
-        "password",
-        "passwd",
-        "token",
-        "apikey",
-        "api_key",
-        "api-key",
-        "authorization",
-        "credential",
-        "private",
-        "signature",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
-}
-
-fn redact_value(v: &mut serde_json::Value, scrub: &Redactor) {
-    match v {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if sensitive_key(k) && !v.is_null() {
-                    *v = serde_json::Value::String(REDACTED.into());
-                } else {
-                    redact_value(v, scrub);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(|i| redact_value(i, scrub)),
-        serde_json::Value::String(s) => *s = scrub.scrub(s),
-        _ => {}
-    }
-}
-
 /// JSON text for a page: secret-looking keys masked, the adapter's secrets scrubbed, pretty,
 /// cut at [`MAX_SHOWN`].
 fn shown(text: &str, scrub: &Redactor) -> String {
     let mut out = match serde_json::from_str::<serde_json::Value>(text) {
         Ok(mut v) => {
-            redact_value(&mut v, scrub);
+            crate::redact::mask_json(&mut v, scrub);
             serde_json::to_string_pretty(&v).unwrap_or_default()
         }
         Err(_) => scrub.scrub(text),

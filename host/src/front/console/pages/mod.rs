@@ -16,7 +16,7 @@ pub(crate) use tokens::tokens;
 use super::words::{cadence, relative, span, timestamp};
 use super::{JobsQuery, Viewer};
 use crate::operations::{JobFilter, JobRecord, JobState, Operations, StoreError};
-use crate::redact::{REDACTED, Redactor};
+use crate::redact::Redactor;
 use crate::runtime::Runtime;
 use maud::{DOCTYPE, Markup, html};
 
