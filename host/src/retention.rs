@@ -1,6 +1,7 @@
 //! Job retention: finished jobs pruned after `--job-retention`, succeeded schedule ticks
-//! after `--tick-retention`, and the durable steps of calls whose job is gone, a few hundred
-//! per statement so that no transaction holds the queue for long.
+//! after `--tick-retention`, the durable steps and journals of calls whose job is gone, and
+//! each adapter's journals past its `[journal] max_calls`, a few hundred per statement so that
+//! no transaction holds the queue for long.
 
 use crate::clock::{ms, now_ms};
 use crate::runtime::Runtime;
@@ -67,6 +68,19 @@ impl Runtime {
         let steps_before = now_ms().saturating_sub(ms(retention.min(tick_retention)));
         while store.step_prune(steps_before, PRUNE_BATCH).await? >= u64::from(PRUNE_BATCH) {
             tokio::task::yield_now().await;
+        }
+        // Journals too; and each adapter keeps at most its `[journal] max_calls`.
+        while store.journal_prune(steps_before, PRUNE_BATCH).await? >= u64::from(PRUNE_BATCH) {
+            tokio::task::yield_now().await;
+        }
+        for name in self.registry().names() {
+            let Some(adapter) = self.registry().get(&name) else {
+                continue;
+            };
+            let keep = adapter.manifest.journal.max_calls;
+            while store.journal_trim(&name, keep, PRUNE_BATCH).await? >= u64::from(PRUNE_BATCH) {
+                tokio::task::yield_now().await;
+            }
         }
         Ok(total)
     }

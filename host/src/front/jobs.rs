@@ -33,6 +33,39 @@ pub(super) async fn show_job(
     }
 }
 
+/// `GET /v1/jobs/{id}/journal`: the job's durable steps and the journal of its attempts.
+pub(super) async fn job_journal(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    if app.ops.job(&id).await.map_err(store_problem)?.is_none() {
+        return Err(no_job(&id));
+    }
+    let record = app.ops.call_record(&id).await.map_err(store_problem)?;
+    Ok(axum::Json(record.unwrap_or_else(|| {
+        json!({ "call_id": id, "steps": [], "attempts": [] })
+    }))
+    .into_response())
+}
+
+/// `GET /v1/calls/{id}`: what is kept of a call (a synchronous call's id is in its answer's
+/// `X-Weft-Call-Id`): its steps and journal, 404 when nothing is.
+pub(super) async fn show_call(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    match app.ops.call_record(&id).await.map_err(store_problem)? {
+        Some(record) => Ok(axum::Json(record).into_response()),
+        None => Err(Problem::new(
+            ErrorKind::NotFound,
+            404,
+            format!(
+                "nothing is kept of call {id}: its journal was not kept (the adapter's [journal] keep) or is past its retention"
+            ),
+        )),
+    }
+}
+
 #[derive(Deserialize)]
 pub(super) struct JobQuery {
     state: Option<String>,

@@ -13,8 +13,8 @@ mod problem;
 use adapters::{adapters, pause_adapter, resume_adapter};
 pub use body::BodyBudget;
 use jobs::{
-    cancel_job, enqueue_batch, list_jobs, retry_dead_jobs, retry_job, run_schedule, schedules,
-    show_job,
+    cancel_job, enqueue_batch, job_journal, list_jobs, retry_dead_jobs, retry_job, run_schedule,
+    schedules, show_call, show_job,
 };
 use ops::{inbound, operation};
 
@@ -105,6 +105,8 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
         .route("/v1/jobs:retry", post(retry_dead_jobs))
         .route("/v1/jobs/{id}", get(show_job).delete(cancel_job))
         .route("/v1/jobs/{id}/retry", post(retry_job))
+        .route("/v1/jobs/{id}/journal", get(job_journal))
+        .route("/v1/calls/{id}", get(show_call))
         .route("/v1/schedules", get(schedules))
         .route("/v1/schedules/{adapter}/{name}/run", post(run_schedule))
         .route("/v1/admin/reload", post(reload))

@@ -135,14 +135,23 @@ async fn call_now(
     };
     let finished = call.await;
     watch.answered = true;
-    let output = finished.map_err(|e| {
-        Problem::new(
+    let answer = match finished {
+        Ok(Ok(output)) => ([(header::CONTENT_TYPE, "application/json")], output).into_response(),
+        Ok(Err(e)) => Problem::from(e).into_response(),
+        Err(e) => Problem::new(
             ErrorKind::Trap,
             500,
             format!("the call's task ended abnormally: {e}"),
         )
-    })??;
-    Ok(([(header::CONTENT_TYPE, "application/json")], output).into_response())
+        .into_response(),
+    };
+    // What is kept of the call (its journal, by the adapter's `[journal] keep`) is at
+    // `GET /v1/calls/{id}`: the id is in every answer, failed or not.
+    let mut answer = answer;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&watch.call_id) {
+        answer.headers_mut().insert("x-weft-call-id", v);
+    }
+    Ok(answer)
 }
 
 /// Enqueues the call as a job and answers where to find it.

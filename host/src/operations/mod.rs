@@ -10,6 +10,7 @@
 //! manifest).
 
 mod jobs;
+mod journal;
 mod observe;
 mod records;
 

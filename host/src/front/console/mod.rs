@@ -250,7 +250,11 @@ async fn job_page(
 ) -> Response {
     let viewer = viewer_or_return!(c, headers);
     match c.ops.job(&id).await {
-        Ok(Some(job)) => page(pages::job(&viewer, &c.runtime, &job)),
+        Ok(Some(job)) => {
+            // The timeline is extra: a store that fails to give it still shows the job.
+            let record = c.ops.call_record(&id).await.ok().flatten();
+            page(pages::job(&viewer, &c.runtime, &job, record.as_ref()))
+        }
         Ok(None) => page_response(
             StatusCode::NOT_FOUND,
             pages::message("No such job", &format!("There is no job {id}.")),

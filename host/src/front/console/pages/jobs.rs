@@ -130,8 +130,14 @@ fn shown(text: &str, scrub: &Redactor) -> String {
     out
 }
 
-/// One job: its fields, input, attempts and output.
-pub(crate) fn job(viewer: &Viewer, runtime: &Runtime, j: &JobRecord) -> Markup {
+/// One job: its fields, input, attempts and output, and its timeline (steps, then each kept
+/// attempt with its exchanges).
+pub(crate) fn job(
+    viewer: &Viewer,
+    runtime: &Runtime,
+    j: &JobRecord,
+    record: Option<&serde_json::Value>,
+) -> Markup {
     let now = crate::clock::now_ms();
     let scrub = scrubber(runtime, &j.adapter);
     frame(
@@ -173,6 +179,7 @@ pub(crate) fn job(viewer: &Viewer, runtime: &Runtime, j: &JobRecord) -> Markup {
                     }
                 } }
             }
+            @if let Some(r) = record { (super::timeline::timeline(r, &scrub, now)) }
             h2 { "Input" }
             pre { (shown(&j.input, &scrub)) }
             @if let Some(o) = &j.output {

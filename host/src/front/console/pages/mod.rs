@@ -5,6 +5,7 @@ mod adapters;
 mod jobs;
 mod reloads;
 mod schedules;
+mod timeline;
 mod tokens;
 
 pub(crate) use adapters::adapters;
