@@ -51,8 +51,19 @@ impl LoadedAdapter {
             return;
         }
         let redactor = journal.redactor();
+        let platform_code = match result {
+            Ok(c) => match &c.answer {
+                Answer::Invoke(Err(e)) | Answer::Schedule(Err(e)) => match e {
+                    types::AdapterError::Rejected(r) => Some(r.code.clone()),
+                    types::AdapterError::Transient(t) => t.code.clone(),
+                    _ => None,
+                },
+                _ => None,
+            },
+            Err(_) => None,
+        };
         let (outcome, error) = match result {
-            Ok(c) if succeeded => ("ok".to_string(), None),
+            Ok(_) if succeeded => ("ok".to_string(), None),
             Ok(c) => (
                 c.answer.outcome_label().to_string(),
                 Some(match &c.answer {
@@ -90,6 +101,7 @@ impl LoadedAdapter {
             "input": input,
             "outcome": outcome,
             "error": error,
+            "platform_code": platform_code.map(|c| redactor.scrub(&c)),
             "started_at_ms": started_ms,
             "ended_at_ms": now,
             "exchanges": exchanges,

@@ -42,10 +42,10 @@ pub(super) async fn job_journal(
         return Err(no_job(&id));
     }
     let record = app.ops.call_record(&id).await.map_err(store_problem)?;
-    Ok(axum::Json(record.unwrap_or_else(|| {
-        json!({ "call_id": id, "steps": [], "attempts": [] })
-    }))
-    .into_response())
+    Ok(
+        axum::Json(record.unwrap_or_else(|| json!({ "call_id": id, "steps": [], "attempts": [] })))
+            .into_response(),
+    )
 }
 
 /// `GET /v1/calls/{id}`: what is kept of a call (a synchronous call's id is in its answer's

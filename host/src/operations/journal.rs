@@ -54,19 +54,27 @@ impl Operations {
         })))
     }
 
-    /// The adapter's secrets and cached tokens, to scrub what is shown of its calls.
+    /// The adapter's secrets (and, in a running host, its cached tokens), to scrub what is
+    /// shown of its calls.
     fn redactor_of(&self, adapter: Option<&str>) -> crate::redact::Redactor {
-        let (Over::Runtime(runtime), Some(name)) = (&self.over, adapter) else {
+        let Some(name) = adapter else {
             return crate::redact::Redactor::default();
         };
-        let mut r = runtime
-            .registry()
-            .get(name)
-            .map(|a| a.redactor.clone())
-            .unwrap_or_default();
-        for token in runtime.cached_tokens(name) {
-            r.add(&token);
+        match &self.over {
+            Over::Runtime(runtime) => {
+                let mut r = runtime
+                    .registry()
+                    .get(name)
+                    .map(|a| a.redactor.clone())
+                    .unwrap_or_default();
+                for token in runtime.cached_tokens(name) {
+                    r.add(&token);
+                }
+                r
+            }
+            Over::Store { manifests, .. } => crate::manifest::named(manifests, name)
+                .map(|m| crate::redact::Redactor::new(m.secrets.values().map(|s| s.expose())))
+                .unwrap_or_default(),
         }
-        r
     }
 }

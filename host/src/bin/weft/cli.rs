@@ -136,6 +136,20 @@ pub(crate) enum Command {
         /// Its name: lower-case letters, digits and '-'.
         name: String,
     },
+    /// Fixtures made from what Weft kept.
+    Fixture {
+        #[command(subcommand)]
+        command: FixtureCommand,
+    },
+    /// Run a journaled call again against another build of its adapter, with the platform's
+    /// recorded answers, and show where its requests or its result differ (exit 1 if they do).
+    Replay {
+        /// The call's id (a job's id, or a synchronous call's X-Weft-Call-Id).
+        id: String,
+        /// The component to run.
+        #[arg(long)]
+        component: PathBuf,
+    },
     /// Run an adapter against fixture files (folders mean their *.toml): exit 1 if a case fails.
     Test {
         /// Fixture files or folders, e.g. plugins/acme/fixtures.
@@ -145,6 +159,18 @@ pub(crate) enum Command {
         /// plugins/NAME/…).
         #[arg(long)]
         component: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum FixtureCommand {
+    /// Write a `weft test` fixture from a journaled call: its input, the platform's recorded
+    /// answers and its outcome as the expectation, with no secret or token.
+    FromCall {
+        /// The call's id (a job's id, or a synchronous call's X-Weft-Call-Id).
+        id: String,
+        /// Folder to write it in (default: the current one).
+        dir: Option<PathBuf>,
     },
 }
 

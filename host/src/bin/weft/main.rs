@@ -19,10 +19,10 @@ mod local;
 mod logs;
 mod serve;
 
-use cli::{Cli, Command, JobsCommand, SchedulesCommand, TokensCommand};
+use cli::{Cli, Command, FixtureCommand, JobsCommand, SchedulesCommand, TokensCommand};
 use control::{deployment_totals, pause, schedules, tokens};
 use jobs::jobs;
-use kit::fixtures;
+use kit::{fixtures, from_call, replay};
 use logs::init_logs;
 use serve::serve;
 
@@ -39,6 +39,8 @@ fn main() -> ExitCode {
         | Command::Resume { .. }
         | Command::New { .. }
         | Command::Test { .. }
+        | Command::Fixture { .. }
+        | Command::Replay { .. }
         | Command::Tokens { .. } => "warn",
         // The outcome is printed; the log only adds what went wrong on the way.
         Command::Invoke { .. } => "error",
@@ -217,6 +219,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::Test { paths, component } => return fixtures(paths, component.as_deref()).await,
+        Command::Fixture {
+            command: FixtureCommand::FromCall { id, dir },
+        } => return from_call(&cli, id, dir.as_deref()).await,
+        Command::Replay { id, component } => return replay(&cli, id, component).await,
         Command::Schedules { command } => return schedules(&cli, command.as_ref()).await,
         _ => {}
     }
@@ -230,6 +236,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Resume { .. }
         | Command::New { .. }
         | Command::Test { .. }
+        | Command::Fixture { .. }
+        | Command::Replay { .. }
         | Command::Tokens { .. } => Ok(ExitCode::SUCCESS),
         Command::Check { files } => local::check(&cli, &runtime, files),
         Command::Adapters => {

@@ -4,6 +4,10 @@
 //! written, nor any request body that held a secret; answers keep their shape with the values
 //! redacted, so a replay hands the adapter `[redacted]` as its token.
 
+mod journal;
+
+pub use journal::fixture_from_call;
+
 use crate::http::Recorded;
 use crate::manifest::Manifest;
 use crate::redact::Redactor;
@@ -66,38 +70,8 @@ pub fn write_fixture(
         redactor.add(t);
     }
     let scrub = |s: &str| redactor.scrub(s);
-    let mut case = toml::Table::new();
-    case.insert("operation".into(), op.into());
-    if let Some(v) = serde_json::from_str::<Value>(&scrub(input))
-        .ok()
-        .and_then(|v| to_toml(&v))
-    {
-        case.insert("input".into(), v);
-    }
-    if let Some(base) = &manifest.base_url {
-        let path = base.path().trim_end_matches('/');
-        if !path.is_empty() {
-            case.insert("base_path".into(), path.into());
-        }
-    }
-    let mut config = manifest.config.clone();
-    if let Some(o) = config.as_object_mut() {
-        o.remove("base_url");
-    }
-    // URLs on the platform's own address (a token endpoint beside base_url) follow the fake
-    // platform of a replay: `{base}` is its root.
-    if let Some(base) = &manifest.base_url {
-        let root = base.origin().ascii_serialization();
-        config = rebase(&config, &root);
-    }
-    if let Some(t) = to_toml(&config) {
-        case.insert("config".into(), t);
-    }
-    let mut secrets = toml::Table::new();
-    for name in manifest.secrets.keys() {
-        secrets.insert(name.clone(), format!("recorded-{name}").into());
-    }
-    case.insert("secrets".into(), secrets.into());
+    let input = serde_json::from_str::<Value>(&scrub(input)).ok();
+    let mut case = case_for(manifest, "operation", op, input.as_ref());
     let list: Vec<toml::Value> = exchanges
         .iter()
         .map(|e| toml::Value::Table(exchange_table(e, &scrub)))
@@ -114,6 +88,41 @@ pub fn write_fixture(
         ),
     )?;
     Ok(path)
+}
+
+/// A fixture case for `manifest`'s adapter: what it runs (`kind` is "operation" or
+/// "schedule"), its input, and the manifest's `base_url` path, `[config]` (URLs on the
+/// platform's own address following the fake platform, `{base}`) and secret names with
+/// stand-in values.
+fn case_for(manifest: &Manifest, kind: &str, what: &str, input: Option<&Value>) -> toml::Table {
+    let mut case = toml::Table::new();
+    case.insert(kind.into(), what.into());
+    if let Some(v) = input.and_then(to_toml) {
+        case.insert("input".into(), v);
+    }
+    if let Some(base) = &manifest.base_url {
+        let path = base.path().trim_end_matches('/');
+        if !path.is_empty() {
+            case.insert("base_path".into(), path.into());
+        }
+    }
+    let mut config = manifest.config.clone();
+    if let Some(o) = config.as_object_mut() {
+        o.remove("base_url");
+    }
+    if let Some(base) = &manifest.base_url {
+        let root = base.origin().ascii_serialization();
+        config = rebase(&config, &root);
+    }
+    if let Some(t) = to_toml(&config) {
+        case.insert("config".into(), t);
+    }
+    let mut secrets = toml::Table::new();
+    for name in manifest.secrets.keys() {
+        secrets.insert(name.clone(), format!("recorded-{name}").into());
+    }
+    case.insert("secrets".into(), secrets.into());
+    case
 }
 
 /// One recorded exchange as a fixture's `[[exchanges]]` entry: what the request must match
