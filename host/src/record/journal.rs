@@ -4,7 +4,7 @@
 //! masked (`[redacted]`) is left out of what a request must match, and a replay hands the
 //! adapter `[redacted]` where a token was.
 
-use super::{body_value, case_for, to_toml};
+use super::{body_value, case_for, rebase, to_toml};
 use crate::manifest::Manifest;
 use crate::redact::REDACTED;
 use serde_json::Value;
@@ -40,6 +40,17 @@ pub fn fixture_from_call(
     if input.as_ref().is_some_and(|v| v["cut"] == true) {
         return Err("the call's input was too large to keep: a fixture needs it whole".into());
     }
+    // The addresses the call talked to follow the fake platform of a replay, wherever they
+    // appear in the input (an operation told where to send).
+    let mut origins: Vec<String> = attempts
+        .iter()
+        .flat_map(|a| a["exchanges"].as_array().cloned().unwrap_or_default())
+        .filter_map(|x| url::Url::parse(x["url"].as_str()?).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .collect();
+    origins.sort();
+    origins.dedup();
+    let input = input.map(|v| origins.iter().fold(v, |v, o| rebase(&v, o)));
     let mut case = case_for(manifest, kind, what, input.as_ref());
     case.insert(
         "max_attempts".into(),

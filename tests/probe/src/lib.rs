@@ -85,6 +85,10 @@ impl Adapter for Probe {
                 ),
                 ("context", "answer the call context"),
                 (
+                    "leak-secrets",
+                    "send secret api_key and a token to input.url in every form, then fail",
+                ),
+                (
                     "steps",
                     "POST input.count requests to input.url, each a durable step (input.once: unsafe to resend)",
                 ),
@@ -264,6 +268,38 @@ impl Adapter for Probe {
                     }
                 }
                 Ok(json!({ "sent": sent, "refusal": refusal }))
+            }
+            "leak-secrets" => {
+                use base64::Engine as _;
+                let url = input["url"]
+                    .as_str()
+                    .ok_or_else(|| AdapterError::invalid_input("url is required"))?;
+                let secret = weft_sdk::config::secret("api_key")?;
+                let token = weft_sdk::tokens::get("leak")?;
+                let b64 = base64::engine::general_purpose::STANDARD;
+                let query = weft_sdk::http::form_encode(&[
+                    ("key", &secret),
+                    ("t", &token),
+                    ("b64", &b64.encode(&secret)),
+                ]);
+                let json = Request::post(format!("{url}?{query}"))
+                    .header("X-Api-Key", secret.clone())
+                    .header("Authorization", format!("Bearer {token}"))
+                    .header("X-Echo", format!("{secret} {token}"))
+                    .json(&json!({
+                        "password": secret,
+                        "note": format!("uses {token} and {secret}"),
+                        "b64": b64.encode(&token),
+                        "rows": [{ "sku": "A-1", "sig": secret }],
+                    }))?
+                    .send()?;
+                let form = Request::post(url)
+                    .form(&[("user", "erp"), ("pass", &secret), ("tok", &token)])
+                    .send()?;
+                Err(AdapterError::rejected(
+                    "E-LEAK",
+                    format!("the platform answered {} and {}", json.status, form.status),
+                ))
             }
             "steps" => {
                 let url = input["url"]
