@@ -494,3 +494,49 @@ pub async fn metric(c: &reqwest::Client, url: &str, family: &str, labels: &[&str
         .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
         .sum()
 }
+
+/// From a failure to a test: the journal kept of call `call_id` of `adapter` (in `rt`'s store)
+/// is made into a fixture with `weft::record::fixture_from_call`, and that fixture is run with
+/// `weft test`'s runner against the adapter's component, where it must reproduce the call's
+/// outcome. Answers the fixture's text.
+pub async fn failure_replays_as_a_fixture(rt: &Runtime, adapter: &str, call_id: &str) -> String {
+    use weft::store::JournalStore as _;
+    let rows = rt
+        .shared()
+        .store
+        .journal_get(call_id, 100)
+        .await
+        .expect("journal");
+    assert!(!rows.is_empty(), "the failed call {call_id} is journaled");
+    let attempts: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(_, e)| serde_json::from_str(e).expect("journal entry"))
+        .collect();
+    assert!(
+        attempts
+            .iter()
+            .any(|a| a["exchanges"].as_array().is_some_and(|x| !x.is_empty())),
+        "the journal holds the platform exchanges: {attempts:?}"
+    );
+    let record =
+        serde_json::json!({ "call_id": call_id, "adapter": adapter, "attempts": attempts });
+    let loaded = rt.registry().get(adapter).expect("loaded");
+    let text = weft::record::fixture_from_call(&record, &loaded.manifest, None).expect("fixture");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("from-call.toml");
+    std::fs::write(&file, &text).expect("write fixture");
+    let crate_name = format!("weft-{adapter}");
+    let outcomes = weft::fixture::run(
+        &component(&crate_name),
+        std::slice::from_ref(&file),
+        &dir.path().join("run"),
+    )
+    .await
+    .expect("fixture run");
+    let failures: Vec<String> = outcomes.into_iter().flat_map(|o| o.failures).collect();
+    assert!(
+        failures.is_empty(),
+        "the fixture from call {call_id} reproduces its failure: {failures:#?}\n{text}"
+    );
+    text
+}

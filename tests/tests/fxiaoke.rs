@@ -627,3 +627,63 @@ async fn push_raw_at_most_once_is_never_sent_twice() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(erp.crm.ledger(|l| l.pushes.len()), 1);
 }
+
+/// Through the front door and the CLI: the failed call's id is in its answer, `weft fixture
+/// from-call` writes its fixture, and `weft test` reproduces the failure with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_call_is_journaled_and_replays_as_a_fixture() {
+    let erp = start(&[], false).await;
+    erp.crm.fail_next("s106240500", "写入缓存表失败");
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/adapters/fxiaoke/ops/push-record",
+            erp.served.url
+        ))
+        .json(&order("SO-J1", 1))
+        .send()
+        .await
+        .expect("op");
+    assert_eq!(r.status(), 422);
+    let call_id = r
+        .headers()
+        .get("x-weft-call-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("call id")
+        .to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let weft = |args: &[&str]| {
+        weft_tests::harness::weft_command()
+            .arg("--manifests")
+            .arg(erp._dep.manifests())
+            .arg("--data")
+            .arg(erp._dep.data())
+            .args(args)
+            .output()
+            .expect("weft runs")
+    };
+    let out = weft(&[
+        "fixture",
+        "from-call",
+        &call_id,
+        &dir.path().display().to_string(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let file = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .next()
+        .expect("a fixture")
+        .expect("entry")
+        .path();
+    let component = component("weft-fxiaoke").display().to_string();
+    let out = weft(&[
+        "test",
+        "--component",
+        &component,
+        &file.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{out:?}\n{}",
+        std::fs::read_to_string(&file).unwrap_or_default()
+    );
+}

@@ -694,3 +694,24 @@ async fn a_create_whose_every_answer_is_lost_names_its_request_id() {
         e.message
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_call_is_journaled_and_replays_as_a_fixture() {
+    const CALL: &str = "hugevision-rejected-call";
+    let (_sim, _dep, rt) = setup(Setup::default()).await;
+    let input = json!({"docList": [adjustment("INV9", "NO-SUCH-PRODUCT", "5")]});
+    let e = rt
+        .invoke(
+            "hugevision",
+            "create-inventory-adjustment",
+            &input.to_string(),
+            CallOptions {
+                call_id: Some(CALL.into()),
+                ..CallOptions::default()
+            },
+        )
+        .await
+        .expect_err("data error");
+    assert_eq!(e.kind, ErrorKind::Rejected, "{e:?}");
+    weft_tests::harness::failure_replays_as_a_fixture(&rt, "hugevision", CALL).await;
+}

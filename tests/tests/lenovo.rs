@@ -361,3 +361,25 @@ async fn a_hundred_thousand_rows_are_two_hundred_requests() {
         assert_eq!(l.rows_written, 100_000);
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_call_is_journaled_and_replays_as_a_fixture() {
+    const CALL: &str = "lenovo-rejected-call";
+    let (_sim, _dep, rt) = setup("").await;
+    let mut data = rows(10);
+    data[3]["version"] = json!("much-too-long-version");
+    let e = rt
+        .invoke(
+            "lenovo",
+            "sync",
+            &input("add", data).to_string(),
+            CallOptions {
+                call_id: Some(CALL.into()),
+                ..CallOptions::default()
+            },
+        )
+        .await
+        .expect_err("E00V00");
+    assert_eq!(e.kind, ErrorKind::Rejected, "{e}");
+    weft_tests::harness::failure_replays_as_a_fixture(&rt, "lenovo", CALL).await;
+}

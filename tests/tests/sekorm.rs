@@ -565,3 +565,24 @@ async fn the_schedule_reconciles_every_complete_day_it_missed_once() {
         "a day is reconciled once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_call_is_journaled_and_replays_as_a_fixture() {
+    const CALL: &str = "sekorm-refused-call";
+    let (sim, _dep, rt) = setup(Sections::default()).await;
+    sim.deny_loopback();
+    let e = rt
+        .invoke(
+            "sekorm",
+            "full-sync",
+            &items(1).to_string(),
+            CallOptions {
+                call_id: Some(CALL.into()),
+                ..CallOptions::default()
+            },
+        )
+        .await
+        .expect_err("ip invalid");
+    assert_eq!(e.kind, ErrorKind::Rejected, "{e}");
+    weft_tests::harness::failure_replays_as_a_fixture(&rt, "sekorm", CALL).await;
+}

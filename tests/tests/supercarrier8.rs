@@ -334,3 +334,26 @@ async fn a_delete_or_disable_retried_after_a_lost_answer_succeeds() {
     assert_eq!(out["failed"][0]["index"], 0, "{out}");
     assert_eq!(out["failed"][0]["message"], "商品不存在", "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_call_is_journaled_and_replays_as_a_fixture() {
+    const CALL: &str = "supercarrier8-rejected-call";
+    let (_sim, _dep, rt) = setup("app-secret", 28800, Duration::from_secs(60), "60s").await;
+    let mut items = products(3);
+    items[1]["goodsName"] = json!("x".repeat(51));
+    let input = json!({ "items": items });
+    let e = rt
+        .invoke(
+            "supercarrier8",
+            "upsert-products",
+            &input.to_string(),
+            CallOptions {
+                call_id: Some(CALL.into()),
+                ..CallOptions::default()
+            },
+        )
+        .await
+        .expect_err("rejected");
+    assert_eq!(e.kind, ErrorKind::Rejected, "{e}");
+    weft_tests::harness::failure_replays_as_a_fixture(&rt, "supercarrier8", CALL).await;
+}
