@@ -500,7 +500,6 @@ pub async fn metric(c: &reqwest::Client, url: &str, family: &str, labels: &[&str
 /// `weft test`'s runner against the adapter's component, where it must reproduce the call's
 /// outcome. Answers the fixture's text.
 pub async fn failure_replays_as_a_fixture(rt: &Runtime, adapter: &str, call_id: &str) -> String {
-    use weft::store::JournalStore as _;
     let rows = rt
         .shared()
         .store

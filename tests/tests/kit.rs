@@ -190,3 +190,109 @@ fn weft_check_catches_a_config_typo_and_an_unknown_schedule_in_a_shipped_manifes
         "every problem of the file, not only the first: {stdout}"
     );
 }
+
+/// `weft test` holds a real suite: twenty cases in one folder, in one run (also in a pool of
+/// 16 instance slots, which takes several runtimes); a case that seeds and checks storage; a
+/// case of two calls under one call id, the second resuming the first's durable steps; and
+/// inbound cases through the route's real HMAC check, signed and forged.
+#[test]
+fn weft_test_runs_a_real_suite() {
+    let scratch = tempfile::tempdir().expect("scratch");
+    let dir = scratch.path();
+    for i in 0..16 {
+        std::fs::write(
+            dir.join(format!("echo-{i:02}.toml")),
+            format!(
+                "operation = \"echo\"\ninput = {{ n = {i} }}\n[expect]\noutput = {{ n = {i} }}\n"
+            ),
+        )
+        .expect("write");
+    }
+    std::fs::write(
+        dir.join("storage.toml"),
+        r#"operation = "storage"
+input = { key = "watermark", value = "2026-12-07" }
+
+[storage]
+seeded = "before"
+doc = { n = 1 }
+
+[expect]
+output = { read = "2026-12-07" }
+
+[expect.storage]
+watermark = "2026-12-07"
+seeded = "before"
+doc = { n = 1 }
+nothing = false
+"#,
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("resume.toml"),
+        r#"# The first call stops at a 500 on request 2; run again under the same call id, it
+# resumes there: request 1 is not sent twice.
+exchanges = [
+  { method = "POST", path = "/p", query = { n = "1" }, answer = { status = 200, body = "one" } },
+  { method = "POST", path = "/p", query = { n = "2" }, answer = { status = 500, body = "down" } },
+  { method = "POST", path = "/p", query = { n = "2" }, answer = { status = 200, body = "two" } },
+  { method = "POST", path = "/p", query = { n = "3" }, answer = { status = 200, body = "three" } },
+]
+max_attempts = 1
+
+[[calls]]
+operation = "steps"
+input = { url = "{base}/p", count = 3 }
+call_id = "resume-1"
+expect = { error = "transient" }
+
+[[calls]]
+operation = "steps"
+input = { url = "{base}/p", count = 3 }
+call_id = "resume-1"
+expect = { output = { answers = ["one", "two", "three"] } }
+"#,
+    )
+    .expect("write");
+    for (name, signature, status) in [("signed", "{hmac}", 200), ("forged", "00ff", 401)] {
+        std::fs::write(
+            dir.join(format!("hook-{name}.toml")),
+            format!(
+                r#"[inbound]
+route = "hook"
+path = "/hook"
+body = {{ event = "created" }}
+headers = {{ "x-signature" = "{signature}", "x-timestamp" = "{{timestamp}}" }}
+auth = {{ type = "hmac", header = "x-signature", secret = "hook_key", timestamp_header = "x-timestamp" }}
+
+[secrets]
+hook_key = "fixture-hook-key"
+
+[expect]
+status = {status}
+"#
+            ),
+        )
+        .expect("write");
+    }
+    let probe = component("weft-probe");
+    for pool in [None, Some("16")] {
+        let mut command = weft_command();
+        if let Some(n) = pool {
+            command.args(["--max-instances", n]);
+        }
+        let out = command
+            .args(["test", "--component"])
+            .arg(&probe)
+            .arg(dir)
+            .output()
+            .expect("weft runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("20 passed, 0 failed"), "{stdout}");
+    }
+}

@@ -91,6 +91,7 @@ pub(crate) async fn replay(
 pub(crate) async fn fixtures(
     paths: &[PathBuf],
     component: Option<&std::path::Path>,
+    max_instances: u32,
 ) -> anyhow::Result<ExitCode> {
     let files = weft::fixture::files(paths)?;
     if files.is_empty() {
@@ -103,7 +104,7 @@ pub(crate) async fn fixtures(
         })?,
     };
     let scratch = tempfile_dir()?;
-    let outcomes = weft::fixture::run(&component, &files, &scratch).await;
+    let outcomes = weft::fixture::run_with(&component, &files, &scratch, max_instances).await;
     let _ = std::fs::remove_dir_all(&scratch);
     let outcomes = outcomes?;
     let failed = outcomes.iter().filter(|o| !o.failures.is_empty()).count();

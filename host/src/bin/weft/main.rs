@@ -218,7 +218,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::SUCCESS);
         }
-        Command::Test { paths, component } => return fixtures(paths, component.as_deref()).await,
+        Command::Test { paths, component } => {
+            return fixtures(paths, component.as_deref(), cli.max_instances).await;
+        }
         Command::Fixture {
             command: FixtureCommand::FromCall { id, dir },
         } => return from_call(&cli, id, dir.as_deref()).await,
