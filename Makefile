@@ -10,7 +10,7 @@ TEST_PLUGINS := weft-probe
 BENCH_PLUGINS := weft-hello-http
 WASM_DIR := target/wasm32-wasip2/wasm
 
-.PHONY: run test toolchain plugins build check lint bench browser wrk
+.PHONY: run test toolchain plugins build check lint bench browser wrk doc
 
 toolchain:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -49,6 +49,11 @@ browser:
 test: plugins browser
 	$(CARGO) test --workspace $(addprefix --exclude ,$(PLUGINS) weft-sdk weft-probe weft-hello-http)
 	$(CARGO) test $(addprefix -p ,weft-sdk $(PLUGINS)) --lib
+
+# The SDK's reference for adapter authors (docs/writing-an-adapter.md links it):
+# target/doc/weft_sdk/index.html. Documented for the host target: the WIT bindings are the same.
+doc:
+	$(CARGO) doc -p weft-sdk --no-deps
 
 lint: plugins
 	$(CARGO) fmt --all -- --check
