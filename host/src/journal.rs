@@ -82,6 +82,16 @@ pub struct Request<'a> {
     pub body: &'a [u8],
 }
 
+/// A platform's answer, as the journal sees it.
+pub struct Answer<'a> {
+    /// Status.
+    pub status: u16,
+    /// Headers.
+    pub headers: &'a [(String, String)],
+    /// Body.
+    pub body: &'a [u8],
+}
+
 /// A request the journal gathered, waiting for its answer.
 pub struct Pending(Raw);
 
@@ -181,19 +191,14 @@ impl Journal {
         }))
     }
 
-    /// Adds a gathered request with its answer (status, headers, body), or why there was none.
-    pub fn end(
-        &self,
-        pending: Pending,
-        elapsed_ms: u64,
-        answer: Result<(u16, &[(String, String)], &[u8]), String>,
-    ) {
+    /// Adds a gathered request with its answer, or why there was none.
+    pub fn end(&self, pending: Pending, elapsed_ms: u64, answer: Result<Answer<'_>, String>) {
         let mut e = self.entries();
         let max = e.policy.as_ref().map_or(0, |p| p.max_body.as_usize());
         let mut raw = pending.0;
         raw.elapsed_ms = elapsed_ms;
         raw.answer = match answer {
-            Ok((status, headers, body)) => Ok((status, e.gather(max, headers, body))),
+            Ok(a) => Ok((a.status, e.gather(max, a.headers, a.body))),
             Err(why) => Err(why),
         };
         e.exchanges.push(raw);

@@ -129,7 +129,11 @@ impl http::Host for HttpView<'_> {
         if let Some(pending) = pending {
             let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let answer = match &result {
-                Ok(r) => Ok((r.status, r.headers.as_slice(), r.body.as_slice())),
+                Ok(r) => Ok(crate::journal::Answer {
+                    status: r.status,
+                    headers: &r.headers,
+                    body: &r.body,
+                }),
                 Err(e) => Err(e.to_string()),
             };
             self.journal.end(pending, elapsed, answer);
