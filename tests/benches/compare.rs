@@ -6,7 +6,7 @@
 //!
 //! Environment: `WEFT_BIN` (release weft), `WASMTIME_BIN` (wasmtime-cli 48), `BENCH_SECONDS`
 //! (length of each load phase, default 5), `BENCH_ONLY` (one part: `invoke`, `front`, `call`,
-//! `tokens`, `memory`, `lenovo`; for profiling — BENCHMARKS.md is then left alone),
+//! `tokens`, `memory`, `lenovo`, `journal`; for profiling — BENCHMARKS.md is then left alone),
 //! `BENCH_ROUNDS` (alternating rounds of the Lenovo comparison, default 5).
 
 #![allow(missing_docs)]
@@ -382,30 +382,12 @@ async fn stampede() -> (Duration, Duration, Duration, Duration, usize) {
 /// requests each made. One sample a side swung from 1.03× to 1.59× between runs on this
 /// shared machine; alternating rounds meet the same noise, and the median drops the outliers.
 async fn lenovo(rounds: usize) -> (Duration, Duration, usize, usize) {
-    let rows: Vec<Value> = (0..100_000)
-        .map(|i| json!({"LENOVO_PN": format!("pn_{i}"), "PLANT": "1111", "QTY": i}))
-        .collect();
-    // Written straight from the rows: `json!` would deep-copy them into a tree and drop it
-    // here, and the allocator's consolidation of those 400,000 freed blocks then landed inside
-    // Weft's timed call (its first large allocation), 11 ms of it in a profile.
-    #[derive(serde::Serialize)]
-    struct Sync<'a> {
-        data_category: &'a str,
-        biz_key: &'a str,
-        action: &'a str,
-        rows: &'a [Value],
-    }
-    let input = serde_json::to_string(&Sync {
-        data_category: "inventory",
-        biz_key: "stock",
-        action: "add",
-        rows: &rows,
-    })
-    .expect("input");
+    let rows = lenovo_rows();
+    let input = lenovo_input();
     let (mut weft, mut plain) = (Vec::new(), Vec::new());
     let (mut weft_requests, mut plain_requests) = (0, 0);
     for _ in 0..rounds {
-        let (took, sent) = lenovo_weft(&input).await;
+        let (took, sent) = lenovo_weft(&input, "failures").await;
         weft.push(took);
         weft_requests = sent;
         let (took, sent) = lenovo_plain(&rows).await;
@@ -418,6 +400,87 @@ async fn lenovo(rounds: usize) -> (Duration, Duration, usize, usize) {
         );
     }
     (median(weft), median(plain), weft_requests, plain_requests)
+}
+
+/// The 100,000 rows of the Lenovo comparisons.
+fn lenovo_rows() -> Vec<Value> {
+    (0..100_000)
+        .map(|i| json!({"LENOVO_PN": format!("pn_{i}"), "PLANT": "1111", "QTY": i}))
+        .collect()
+}
+
+/// `sync`'s input of [`lenovo_rows`], written straight from the rows: `json!` would deep-copy
+/// them into a tree and drop it, and the allocator's consolidation of those 400,000 freed
+/// blocks then landed inside Weft's timed call (its first large allocation), 11 ms of it in a
+/// profile.
+fn lenovo_input() -> String {
+    #[derive(serde::Serialize)]
+    struct Sync<'a> {
+        data_category: &'a str,
+        biz_key: &'a str,
+        action: &'a str,
+        rows: &'a [Value],
+    }
+    serde_json::to_string(&Sync {
+        data_category: "inventory",
+        biz_key: "stock",
+        action: "add",
+        rows: &lenovo_rows(),
+    })
+    .expect("input")
+}
+
+/// Lenovo's 100,000 rows, the adapter's journal off, kept for failures (the default) and kept
+/// for every call, alternating `rounds` times: each setting's median.
+async fn lenovo_journal(rounds: usize) -> [Duration; 3] {
+    let input = lenovo_input();
+    let mut samples: [Vec<Duration>; 3] = Default::default();
+    for _ in 0..rounds {
+        for (i, keep) in JOURNAL_KEEPS.iter().enumerate() {
+            samples[i].push(lenovo_weft(&input, keep).await.0);
+        }
+    }
+    samples.map(median)
+}
+
+/// The `[journal] keep` settings compared, the first the baseline.
+const JOURNAL_KEEPS: [&str; 3] = ["off", "failures", "all"];
+
+/// The front door as deployed (API tokens on), one platform request a call (`probe http-get`
+/// of a loopback platform answering 2 KiB), an adapter for each journal setting; phases
+/// alternating `rounds` times: each setting's median throughput.
+async fn front_journal(length: Duration, rounds: usize) -> [f64; 3] {
+    let app = axum::Router::new().fallback(|| async { "x".repeat(2048) });
+    let (addr, _task) = weft_tests::harness::serve_app(app).await;
+    let dep = Deployment::new();
+    for keep in JOURNAL_KEEPS {
+        dep.manifest(
+            &format!("probe-{keep}"),
+            &format!(
+                "name = \"probe-{keep}\"\ncomponent = \"{}\"\nallowed_hosts = [\"127.0.0.1:{}\"]\n[limits]\nconcurrency = 64\n[journal]\nkeep = \"{keep}\"\n",
+                component("weft-probe").display(),
+                addr.port()
+            ),
+        );
+    }
+    let log = dep.data().with_file_name("serve.log");
+    let served = Served::start_secure(&dep, &[], "warn", &log);
+    let token = std::fs::read_to_string(dep.data().join("admin-token")).expect("admin token");
+    let body: &'static str =
+        Box::leak(format!(r#"{{"url":"http://127.0.0.1:{}/x"}}"#, addr.port()).into_boxed_str());
+    let mut samples: [Vec<f64>; 3] = Default::default();
+    for _ in 0..rounds {
+        for (i, keep) in JOURNAL_KEEPS.iter().enumerate() {
+            let url = format!("{}/v1/adapters/probe-{keep}/ops/http-get", served.url);
+            let l = load_as(&url, body, Some(token.trim()), length).await;
+            assert_eq!(l.errors, 0, "probe-{keep}");
+            samples[i].push(l.rps());
+        }
+    }
+    samples.map(|mut s| {
+        s.sort_by(f64::total_cmp);
+        s[s.len() / 2]
+    })
 }
 
 /// `BENCH_ROUNDS`: how many times each side of the Lenovo comparison runs (5).
@@ -434,9 +497,9 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-/// One `sync` of `input` through a fresh deployment (a batch already sent would only resume):
-/// its time and the requests the simulator saw.
-async fn lenovo_weft(input: &str) -> (Duration, usize) {
+/// One `sync` of `input` through a fresh deployment (a batch already sent would only resume),
+/// the adapter's `[journal] keep` set to `journal`: its time and the requests the simulator saw.
+async fn lenovo_weft(input: &str, journal: &str) -> (Duration, usize) {
     use weft_tests::lenovo::Lenovo;
     let sim = Lenovo::start("bench-client", "bench-secret").await;
     let dep = Deployment::new();
@@ -457,6 +520,9 @@ memory = "512MiB"
 request_body = "64MiB"
 timeout = "300s"
 cpu_time = "120s"
+
+[journal]
+keep = "{journal}"
 
 [config]
 token_url = "{}"
@@ -758,6 +824,30 @@ async fn main() {
                 ms(weft),
                 ms(plain),
                 weft.as_secs_f64() / plain.as_secs_f64()
+            ),
+        );
+    }
+    if wanted("journal") {
+        let rounds = lenovo_rounds();
+        let [off, failures, all] = front_journal(length, rounds).await;
+        line(
+            &mut r,
+            format!(
+                "| front door as deployed, one 2 KiB platform answer a call, `[journal] keep = \"failures\"` (the default; every call succeeds) / `\"all\"` | {failures:.0} / {all:.0} req/s (median of {rounds} alternating phases) | `keep = \"off\"`: {off:.0} req/s | **{:.3}×** / **{:.3}×** |",
+                failures / off,
+                all / off
+            ),
+        );
+        let [off, failures, all] = lenovo_journal(rounds).await;
+        line(
+            &mut r,
+            format!(
+                "| Lenovo: 100,000 rows through `sync`, `[journal] keep = \"failures\"` / `\"all\"` | {} / {} (median of {rounds} alternating rounds) | `keep = \"off\"`: {} | **{:.3}×** / **{:.3}×** |",
+                ms(failures),
+                ms(all),
+                ms(off),
+                failures.as_secs_f64() / off.as_secs_f64(),
+                all.as_secs_f64() / off.as_secs_f64()
             ),
         );
     }

@@ -1,9 +1,9 @@
 //! A loaded adapter instance: its manifest, its compiled component ready to instantiate, and its
 //! capabilities. Every call runs in a fresh instance from the `InstancePre` built at load.
 
+use super::Export;
 use super::failure::error_message;
 use super::state::{CallState, Purpose};
-use super::{Answer, Export};
 use crate::bindings::{AdapterWorld, AdapterWorldPre, guest};
 use crate::description::AdapterDescription;
 use crate::engine::WeftEngine;
@@ -306,9 +306,7 @@ impl LoadedAdapter {
         let called = self
             .call(Export::Describe, &super::fresh_context(), deadline)
             .await?;
-        let Answer::Describe(d) = called.answer else {
-            return Err(Failure::wrong_export(&self.manifest.name));
-        };
+        let d = called.answer.description(&self.manifest.name)?;
         Ok(AdapterDescription::from(d))
     }
 
@@ -330,11 +328,10 @@ impl LoadedAdapter {
                 .await
                 .map_err(|f| TokenError::Failed(f.message))?;
             let redactor = called.redactor;
-            let Answer::FetchToken(answer) = called.answer else {
-                return Err(TokenError::Failed(
-                    Failure::wrong_export(&self.manifest.name).message,
-                ));
-            };
+            let answer = called
+                .answer
+                .grant(&self.manifest.name)
+                .map_err(|f| TokenError::Failed(f.message))?;
             if let (Err(_), Some(why)) = (&answer, called.outcome.denied) {
                 return Err(TokenError::Denied(redactor.scrub(&why)));
             }

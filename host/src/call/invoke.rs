@@ -2,9 +2,9 @@
 //! call path (`crate::call`), one token refresh on `auth`, and backoff on `transient`, all
 //! inside the call's deadline.
 
+use super::Export;
 use super::LoadedAdapter;
 use super::failure::AfterFailure;
-use super::{Answer, Export};
 use crate::bindings::types;
 use crate::clock::now_ms;
 use crate::error::{ErrorKind, InvokeError};
@@ -219,14 +219,10 @@ impl LoadedAdapter {
                     return Err(e);
                 }
             };
-            let error = match called.answer {
-                Answer::Invoke(Ok(output)) => return Ok(Some(output)),
-                Answer::Schedule(Ok(())) => return Ok(None),
-                Answer::Invoke(Err(e)) | Answer::Schedule(Err(e)) => e,
-                _ => {
-                    let wrong = super::Failure::wrong_export(&self.manifest.name);
-                    return Err(err(wrong.kind, wrong.message));
-                }
+            let error = match called.answer.result(&self.manifest.name) {
+                Ok(Ok(done)) => return Ok(done),
+                Ok(Err(e)) => e,
+                Err(wrong) => return Err(err(wrong.kind, wrong.message)),
             };
             let outcome = called.outcome;
             let mut e = self.map_error(op, &error, outcome.denied.as_deref(), &called.redactor);

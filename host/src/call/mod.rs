@@ -110,7 +110,48 @@ pub(crate) enum Answer {
     Schedule(Result<(), guest::AdapterError>),
 }
 
+/// The typed answer of each export: an export's caller takes its own type, and an answer of
+/// another export (a bug of the host) is the one `wrong_export` failure, written here only.
 impl Answer {
+    /// `describe`'s description.
+    pub(crate) fn description(self, adapter: &str) -> Result<guest::Description, Failure> {
+        match self {
+            Self::Describe(d) => Ok(d),
+            _ => Err(Failure::wrong_export(adapter)),
+        }
+    }
+
+    /// `fetch-token`'s grant or error.
+    pub(crate) fn grant(
+        self,
+        adapter: &str,
+    ) -> Result<Result<guest::TokenGrant, guest::AdapterError>, Failure> {
+        match self {
+            Self::FetchToken(g) => Ok(g),
+            _ => Err(Failure::wrong_export(adapter)),
+        }
+    }
+
+    /// `handle-inbound`'s response.
+    pub(crate) fn response(self, adapter: &str) -> Result<guest::InboundResponse, Failure> {
+        match self {
+            Self::Inbound(r) => Ok(r),
+            _ => Err(Failure::wrong_export(adapter)),
+        }
+    }
+
+    /// `invoke`'s output (`Some`) or `on-schedule`'s success (`None`), or the adapter's error.
+    pub(crate) fn result(
+        self,
+        adapter: &str,
+    ) -> Result<Result<Option<String>, guest::AdapterError>, Failure> {
+        match self {
+            Self::Invoke(r) => Ok(r.map(Some)),
+            Self::Schedule(r) => Ok(r.map(|()| None)),
+            _ => Err(Failure::wrong_export(adapter)),
+        }
+    }
+
     /// Whether the call succeeded, so that the jobs it enqueued are committed.
     fn succeeded(&self) -> bool {
         match self {

@@ -399,9 +399,7 @@ impl LoadedAdapter {
                 deadline,
             )
             .await?;
-        let crate::call::Answer::Inbound(response) = called.answer else {
-            return Err(crate::call::Failure::wrong_export(&self.manifest.name));
-        };
+        let response = called.answer.response(&self.manifest.name)?;
         Ok(InboundResponse {
             status: response.status,
             headers: response.headers,
