@@ -146,6 +146,18 @@ impl Deployment {
         format!("file:{}", path.display())
     }
 
+    /// Runs the `weft` binary on this deployment's manifests and data with `args`.
+    pub fn weft(&self, args: &[&str]) -> std::process::Output {
+        weft_command()
+            .arg("--manifests")
+            .arg(self.manifests())
+            .arg("--data")
+            .arg(self.data())
+            .args(args)
+            .output()
+            .expect("weft runs")
+    }
+
     /// Runtime options for this deployment, with a small instance pool fit for tests.
     pub fn options(&self) -> RuntimeOptions {
         RuntimeOptions {

@@ -792,3 +792,55 @@ fetch('/ui/jobs').then(r => r.text()).then(t => {
         "dead"
     );
 }
+
+/// The job page's timeline: a job that failed at its platform shows its attempts and their
+/// exchanges (method, path, status, the bodies folded away), with no secret or token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_jobs_page_shows_its_exchanges_without_secrets() {
+    const SECRET: &str = "console-secret-7f3e";
+    let app = axum::Router::new().fallback(|body: String| async move {
+        (
+            axum::http::StatusCode::BAD_REQUEST,
+            format!("refused: {body}"),
+        )
+    });
+    let (addr, _task) = weft_tests::harness::serve_app(app).await;
+    let dep = Deployment::new();
+    dep.manifest(
+        "probe",
+        &format!(
+            "name = \"probe\"\ncomponent = \"{}\"\nallowed_hosts = [\"127.0.0.1:{}\"]\n[secrets]\napi_key = \"{}\"\n[retry]\nmax_attempts = 1\n",
+            component("weft-probe").display(),
+            addr.port(),
+            dep.secret("api_key", SECRET),
+        ),
+    );
+    let admin = create_token(&dep, "console-admin", "admin");
+    let log = dep.data().join("../serve.log");
+    let served = Served::start_secure(&dep, &[], "info", &log);
+    let c = plain();
+    let r: Value = c
+        .post(format!(
+            "{}/v1/adapters/probe/ops/leak-secrets?mode=async",
+            served.url
+        ))
+        .bearer_auth(&admin)
+        .json(&json!({ "url": format!("http://127.0.0.1:{}/push", addr.port()) }))
+        .send()
+        .await
+        .expect("enqueue")
+        .json()
+        .await
+        .expect("json");
+    let id = r["job_id"].as_str().expect("job id").to_string();
+    wait_state(&c, &served.url, &admin, &id, "dead").await;
+    let cookie = session_cookie(&sign_in(&c, &served.url, &admin).await);
+    let page = page_text(&c, &served.url, &format!("/ui/jobs/{id}"), &cookie).await;
+    assert!(page.contains("Exchanges"), "{page}");
+    assert!(page.contains("Attempt 1"), "{page}");
+    assert!(page.contains("/push"), "{page}");
+    assert!(page.contains("<strong>400</strong>"), "{page}");
+    for leaked in [SECRET, "probe-token-leak"] {
+        assert!(!page.contains(leaked), "the page shows {leaked}");
+    }
+}

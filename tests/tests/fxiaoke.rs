@@ -651,16 +651,7 @@ async fn a_refused_call_is_journaled_and_replays_as_a_fixture() {
         .expect("call id")
         .to_string();
     let dir = tempfile::tempdir().expect("tempdir");
-    let weft = |args: &[&str]| {
-        weft_tests::harness::weft_command()
-            .arg("--manifests")
-            .arg(erp._dep.manifests())
-            .arg("--data")
-            .arg(erp._dep.data())
-            .args(args)
-            .output()
-            .expect("weft runs")
-    };
+    let weft = |args: &[&str]| erp._dep.weft(args);
     let out = weft(&[
         "fixture",
         "from-call",

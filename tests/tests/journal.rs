@@ -6,9 +6,7 @@
 use base64::Engine as _;
 use serde_json::{Value, json};
 use std::time::Duration;
-use weft_tests::harness::{
-    Deployment, Served, component, get_json, invoke_json, serve_app, weft_command,
-};
+use weft_tests::harness::{Deployment, Served, component, get_json, invoke_json, serve_app};
 
 /// A secret with characters that travel escaped: a quote, `+`, `/`, `=`.
 const SECRET: &str = "s3cr\"et+/=Val-91";
@@ -75,17 +73,6 @@ fn probe(dep: &Deployment, host: &str, journal: &str) {
     );
 }
 
-fn weft(dep: &Deployment, args: &[&str]) -> std::process::Output {
-    weft_command()
-        .arg("--manifests")
-        .arg(dep.manifests())
-        .arg("--data")
-        .arg(dep.data())
-        .args(args)
-        .output()
-        .expect("weft runs")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_call_is_journaled_without_a_secret_in_any_form_anywhere() {
     let host = echo_platform().await;
@@ -142,15 +129,12 @@ async fn a_failed_call_is_journaled_without_a_secret_in_any_form_anywhere() {
     // Exported as a fixture by the CLI: nothing secret either, and it replays the failure.
     drop(served);
     let out_dir = tempfile::tempdir().expect("tempdir");
-    let out = weft(
-        &dep,
-        &[
-            "fixture",
-            "from-call",
-            &call_id,
-            &out_dir.path().display().to_string(),
-        ],
-    );
+    let out = dep.weft(&[
+        "fixture",
+        "from-call",
+        &call_id,
+        &out_dir.path().display().to_string(),
+    ]);
     assert!(out.status.success(), "{out:?}");
     let file = std::fs::read_dir(out_dir.path())
         .expect("dir")
@@ -160,28 +144,22 @@ async fn a_failed_call_is_journaled_without_a_secret_in_any_form_anywhere() {
         .path();
     let fixture = std::fs::read_to_string(&file).expect("fixture");
     assert_clean("the exported fixture", &fixture);
-    let out = weft(
-        &dep,
-        &[
-            "test",
-            "--component",
-            &component("weft-probe").display().to_string(),
-            &file.display().to_string(),
-        ],
-    );
+    let out = dep.weft(&[
+        "test",
+        "--component",
+        &component("weft-probe").display().to_string(),
+        &file.display().to_string(),
+    ]);
     assert!(
         out.status.success(),
         "the fixture reproduces the failure: {out:?}\n{fixture}"
     );
-    let out = weft(
-        &dep,
-        &[
-            "replay",
-            &call_id,
-            "--component",
-            &component("weft-probe").display().to_string(),
-        ],
-    );
+    let out = dep.weft(&[
+        "replay",
+        &call_id,
+        "--component",
+        &component("weft-probe").display().to_string(),
+    ]);
     assert!(out.status.success(), "{out:?}");
 
     // And the store's files hold none of it in plain text.

@@ -6,6 +6,27 @@
 use std::path::Path;
 use weft_tests::harness::{component, weft_command, workspace};
 
+/// Runs `weft test --component COMPONENT FIXTURES` with `command`, which must pass: its report.
+fn weft_test_passes(
+    mut command: std::process::Command,
+    component: &Path,
+    fixtures: &Path,
+) -> String {
+    let out = command
+        .args(["test", "--component"])
+        .arg(component)
+        .arg(fixtures)
+        .output()
+        .expect("weft runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 fn weft_in(dir: &Path, args: &[&str]) -> std::process::Output {
     weft_command()
         .current_dir(dir)
@@ -56,17 +77,10 @@ fn every_adapters_fixtures_pass() {
             continue;
         }
         let name = dir.file_name().and_then(|n| n.to_str()).expect("name");
-        let out = weft_command()
-            .args(["test", "--component"])
-            .arg(component(&format!("weft-{name}")))
-            .arg(&fixtures)
-            .output()
-            .expect("weft runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
+        let stdout = weft_test_passes(
+            weft_command(),
+            &component(&format!("weft-{name}")),
+            &fixtures,
         );
         assert!(stdout.contains(" 0 failed"), "{stdout}");
         ran += 1;
@@ -281,18 +295,7 @@ status = {status}
         if let Some(n) = pool {
             command.args(["--max-instances", n]);
         }
-        let out = command
-            .args(["test", "--component"])
-            .arg(&probe)
-            .arg(dir)
-            .output()
-            .expect("weft runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = weft_test_passes(command, &probe, dir);
         assert!(stdout.contains("20 passed, 0 failed"), "{stdout}");
     }
 }

@@ -54,6 +54,19 @@ impl Platform {
     }
 }
 
+/// The job once it has ended (after the killed process's lease lapsed).
+async fn ended(url: &str, id: &str) -> Value {
+    job_in_state(
+        &reqwest::Client::new(),
+        url,
+        id,
+        &["succeeded", "dead"],
+        Duration::from_secs(60),
+    )
+    .await
+    .expect("the job ends after its lease lapses")
+}
+
 fn probe(dep: &Deployment, host: &str) {
     dep.manifest(
         "probe",
@@ -108,16 +121,7 @@ async fn after_a_takeover_only_the_unanswered_and_the_rest_are_sent() {
     let dep = Deployment::new();
     probe(&dep, &host);
     let (id, before, served) = killed_at_the_fourth(&dep, &platform, &host, false).await;
-    let c = reqwest::Client::new();
-    let job = job_in_state(
-        &c,
-        &served.url,
-        &id,
-        &["succeeded", "dead"],
-        Duration::from_secs(60),
-    )
-    .await
-    .expect("the job ends after its lease lapses");
+    let job = ended(&served.url, &id).await;
     assert_eq!(job["state"], "succeeded", "{job}");
     let after = platform.received()[before.len()..].to_vec();
     assert_eq!(
@@ -139,15 +143,7 @@ async fn an_unsafe_step_without_an_answer_stops_the_job_until_an_operator_settle
     probe(&dep, &host);
     let (id, before, served) = killed_at_the_fourth(&dep, &platform, &host, true).await;
     let c = reqwest::Client::new();
-    let job = job_in_state(
-        &c,
-        &served.url,
-        &id,
-        &["succeeded", "dead"],
-        Duration::from_secs(60),
-    )
-    .await
-    .expect("the job ends after its lease lapses");
+    let job = ended(&served.url, &id).await;
     assert_eq!(job["state"], "dead", "{job}");
     let error = job["last_error"].to_string();
     assert!(
@@ -166,15 +162,7 @@ async fn an_unsafe_step_without_an_answer_stops_the_job_until_an_operator_settle
         .await
         .expect("retry");
     assert_eq!(r.status(), 202);
-    let job = job_in_state(
-        &c,
-        &served.url,
-        &id,
-        &["succeeded", "dead"],
-        Duration::from_secs(60),
-    )
-    .await
-    .expect("the retried job ends");
+    let job = ended(&served.url, &id).await;
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(platform.received()[before.len()..], [4, 5]);
 }
