@@ -22,23 +22,26 @@ impl Drop for Retention {
     }
 }
 
-impl Runtime {
+impl Retention {
     /// Deletes finished jobs (succeeded, dead, cancelled) last changed more than `retention`
     /// ago, in batches of a few hundred so that no transaction holds the queue for long;
     /// returns how many.
-    pub async fn prune_jobs(&self, retention: Duration) -> Result<u64, crate::store::StoreError> {
-        self.prune_jobs_with(retention, retention).await
+    pub async fn prune(
+        runtime: &Runtime,
+        retention: Duration,
+    ) -> Result<u64, crate::store::StoreError> {
+        Self::prune_with(runtime, retention, retention).await
     }
 
-    /// Like [`Runtime::prune_jobs`], with succeeded schedule ticks kept only for
+    /// Like [`Retention::prune`], with succeeded schedule ticks kept only for
     /// `tick_retention`: a per-second schedule makes 86,400 of them a day per adapter, and a
     /// tick that succeeded has nothing to show that the schedule's own status does not.
-    pub async fn prune_jobs_with(
-        &self,
+    pub async fn prune_with(
+        runtime: &Runtime,
         retention: Duration,
         tick_retention: Duration,
     ) -> Result<u64, crate::store::StoreError> {
-        let store = &self.shared().store;
+        let store = &runtime.shared().store;
         let mut total = 0;
         let ticks_before = now_ms().saturating_sub(ms(tick_retention));
         loop {
@@ -46,7 +49,7 @@ impl Runtime {
                 .job_prune_succeeded(crate::jobs::JOB_PREFIX, ticks_before, PRUNE_BATCH)
                 .await?;
             total += n;
-            self.shared().metrics.jobs_pruned.inc_by(n);
+            runtime.shared().metrics.jobs_pruned.inc_by(n);
             if n < u64::from(PRUNE_BATCH) {
                 break;
             }
@@ -56,7 +59,7 @@ impl Runtime {
         loop {
             let n = store.job_prune(before, PRUNE_BATCH).await?;
             total += n;
-            self.shared().metrics.jobs_pruned.inc_by(n);
+            runtime.shared().metrics.jobs_pruned.inc_by(n);
             if n < u64::from(PRUNE_BATCH) {
                 break;
             }
@@ -73,8 +76,8 @@ impl Runtime {
         while store.journal_prune(steps_before, PRUNE_BATCH).await? >= u64::from(PRUNE_BATCH) {
             tokio::task::yield_now().await;
         }
-        for name in self.registry().names() {
-            let Some(adapter) = self.registry().get(&name) else {
+        for name in runtime.registry().names() {
+            let Some(adapter) = runtime.registry().get(&name) else {
                 continue;
             };
             let keep = adapter.manifest.journal.max_calls;
@@ -86,22 +89,22 @@ impl Runtime {
     }
 
     /// Starts pruning finished jobs older than `retention`, once now and then every `every`.
-    pub fn start_retention(self: &Arc<Self>, retention: Duration, every: Duration) -> Retention {
-        self.start_retention_with(retention, retention, every)
+    pub fn start(runtime: &Arc<Runtime>, retention: Duration, every: Duration) -> Self {
+        Self::start_with(runtime, retention, retention, every)
     }
 
-    /// Like [`Runtime::start_retention`], with succeeded schedule ticks kept for
+    /// Like [`Retention::start`], with succeeded schedule ticks kept for
     /// `tick_retention` only.
-    pub fn start_retention_with(
-        self: &Arc<Self>,
+    pub fn start_with(
+        runtime: &Arc<Runtime>,
         retention: Duration,
         tick_retention: Duration,
         every: Duration,
     ) -> Retention {
-        let rt = self.clone();
+        let rt = runtime.clone();
         let task = tokio::spawn(async move {
             loop {
-                match rt.prune_jobs_with(retention, tick_retention).await {
+                match Self::prune_with(&rt, retention, tick_retention).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(jobs = n, "finished jobs past their retention pruned"),
                     Err(e) => {

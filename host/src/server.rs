@@ -86,16 +86,20 @@ impl Server {
     /// Starts everything but the front door, so that the process watches its files and runs
     /// its jobs before it tells anyone where it listens.
     pub fn start(runtime: Arc<Runtime>, options: ServeOptions) -> Self {
-        let workers = runtime.start_workers(options.workers.clone());
-        let schedules = runtime.start_schedules();
+        let workers = crate::workers::Workers::start(&runtime, options.workers.clone());
+        let schedules = crate::schedule::Scheduler::start(&runtime);
         // Often enough that a short retention (tests, small disks) holds within a few minutes.
         let tick_retention = options.tick_retention.min(options.job_retention);
         let prune_every =
             (tick_retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(600));
-        let retention =
-            runtime.start_retention_with(options.job_retention, tick_retention, prune_every);
+        let retention = crate::retention::Retention::start_with(
+            &runtime,
+            options.job_retention,
+            tick_retention,
+            prune_every,
+        );
         runtime.refresh_tokens_at_startup();
-        let watcher = match runtime.watch(options.reload_debounce) {
+        let watcher = match crate::watch::Watcher::start(&runtime, options.reload_debounce) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::warn!("hot reload is off: {e}");

@@ -59,10 +59,10 @@ pub fn is_content_change(kind: &EventKind) -> bool {
     }
 }
 
-impl Runtime {
+impl Watcher {
     /// Watches the manifests folder and the components' folders, reloading after `debounce`
     /// of quiet following a change.
-    pub fn watch(self: &Arc<Self>, debounce: Duration) -> Result<Watcher, WatchError> {
+    pub fn start(runtime: &Arc<Runtime>, debounce: Duration) -> Result<Self, WatchError> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
@@ -74,10 +74,10 @@ impl Runtime {
                 Err(e) => tracing::warn!("file watcher: {e}"),
             })
             .map_err(|source| WatchError {
-                path: self.manifests_dir().to_path_buf(),
+                path: runtime.manifests_dir().to_path_buf(),
                 source,
             })?;
-        let manifests = self.manifests_dir().to_path_buf();
+        let manifests = runtime.manifests_dir().to_path_buf();
         watcher
             .watch(&manifests, RecursiveMode::NonRecursive)
             .map_err(|source| WatchError {
@@ -85,8 +85,8 @@ impl Runtime {
                 source,
             })?;
         let mut watched: BTreeSet<PathBuf> = BTreeSet::from([manifests]);
-        add_component_folders(&mut watcher, &mut watched, self);
-        let rt = self.clone();
+        add_component_folders(&mut watcher, &mut watched, runtime);
+        let rt = runtime.clone();
         let task = tokio::spawn(async move {
             while rx.recv().await.is_some() {
                 // Debounce: wait until the folder has been quiet for `debounce`, so that a

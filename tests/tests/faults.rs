@@ -24,11 +24,14 @@ async fn dead_job(dep: &Deployment, adapter: &str, op: &str, input: Value) -> Va
         weft::store::Enqueued::New(id) | weft::store::Enqueued::Existing(id) => id,
         other => panic!("{other:?}"),
     };
-    let workers = rt.start_workers(WorkerOptions {
-        workers: 1,
-        lease: Duration::from_secs(5),
-        poll: Duration::from_millis(20),
-    });
+    let workers = weft::workers::Workers::start(
+        &rt,
+        WorkerOptions {
+            workers: 1,
+            lease: Duration::from_secs(5),
+            poll: Duration::from_millis(20),
+        },
+    );
     let record = eventually(Duration::from_secs(20), || {
         let (rt, id) = (rt.clone(), id.clone());
         async move {

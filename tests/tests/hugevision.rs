@@ -558,11 +558,14 @@ async fn an_asynchronous_data_error_ends_the_poll_job_dead_with_line_details() {
         e.details
     );
     let rt = Arc::new(rt);
-    let workers = rt.start_workers(weft::workers::WorkerOptions {
-        workers: 1,
-        lease: Duration::from_secs(5),
-        poll: Duration::from_millis(50),
-    });
+    let workers = weft::workers::Workers::start(
+        &rt,
+        weft::workers::WorkerOptions {
+            workers: 1,
+            lease: Duration::from_secs(5),
+            poll: Duration::from_millis(50),
+        },
+    );
     let job = submitted["pollJob"].as_str().expect("job").to_string();
     let record = eventually(Duration::from_secs(10), || {
         let (rt, job) = (rt.clone(), job.clone());

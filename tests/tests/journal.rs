@@ -217,7 +217,7 @@ async fn journals_keep_their_bounds_and_go_with_their_job() {
         other => panic!("{other:?}"),
     };
     let rt = std::sync::Arc::new(rt);
-    let workers = rt.start_workers(weft::workers::WorkerOptions::default());
+    let workers = weft::workers::Workers::start(&rt, weft::workers::WorkerOptions::default());
     let ops = weft::operations::Operations::new(rt.clone());
     let record = weft_tests::harness::eventually(Duration::from_secs(30), || async {
         let job = ops.job(&id).await.ok()??;
@@ -238,7 +238,9 @@ async fn journals_keep_their_bounds_and_go_with_their_job() {
     }
     drop(workers);
     // Pruned with its job.
-    rt.prune_jobs(Duration::ZERO).await.expect("prune");
+    weft::retention::Retention::prune(&rt, Duration::ZERO)
+        .await
+        .expect("prune");
     assert!(ops.job(&id).await.expect("job").is_none());
     assert!(
         ops.call_record(&id).await.expect("record").is_none(),

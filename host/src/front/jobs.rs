@@ -238,7 +238,7 @@ pub(super) async fn cancel_job(
 }
 
 pub(super) async fn schedules(State(app): State<App>) -> Response {
-    axum::Json(app.runtime.schedules().await).into_response()
+    axum::Json(app.ops.schedules().await).into_response()
 }
 
 pub(super) async fn run_schedule(
@@ -246,8 +246,8 @@ pub(super) async fn run_schedule(
     Path((adapter, name)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
     let id = app
-        .runtime
-        .run_schedule_now(&adapter, &name)
+        .ops
+        .run_schedule(&adapter, &name)
         .await
         .map_err(Problem::from)?;
     Ok((

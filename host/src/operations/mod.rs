@@ -122,6 +122,32 @@ impl Operations {
         Ok(was)
     }
 
+    /// Every schedule of every loaded adapter, with its last and next tick (none without a
+    /// running host: the schedules are the loaded adapters').
+    pub async fn schedules(&self) -> Vec<crate::schedule::ScheduleStatus> {
+        match &self.over {
+            Over::Runtime(runtime) => crate::schedule::statuses(runtime).await,
+            Over::Store { .. } => Vec::new(),
+        }
+    }
+
+    /// Runs `adapter`'s schedule `name` now as a job of its own; answers the job's id.
+    pub async fn run_schedule(
+        &self,
+        adapter: &str,
+        name: &str,
+    ) -> Result<String, crate::error::InvokeError> {
+        match &self.over {
+            Over::Runtime(runtime) => crate::schedule::run_now(runtime, adapter, name).await,
+            Over::Store { .. } => Err(crate::error::InvokeError::new(
+                crate::error::ErrorKind::Unavailable,
+                adapter,
+                name,
+                "a schedule runs in a host: start weft serve",
+            )),
+        }
+    }
+
     /// The host's records under `namespace` (one of [`host_namespace`]).
     pub fn records(&self, namespace: &'static str) -> Records {
         Records::new(self.store.clone(), namespace)

@@ -15,7 +15,7 @@
 
 mod status;
 
-pub use status::{ManualRun, ScheduleStatus};
+pub use status::{ManualRun, ScheduleStatus, run_now, statuses};
 
 use crate::call::LoadedAdapter;
 use crate::clock::{now_ms, rfc3339};
@@ -82,11 +82,11 @@ impl Drop for Scheduler {
     }
 }
 
-impl Runtime {
+impl Scheduler {
     /// Starts the scheduler for every loaded adapter; reloads are picked up as they happen.
-    pub fn start_schedules(self: &Arc<Self>) -> Scheduler {
+    pub fn start(runtime: &Arc<Runtime>) -> Self {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let rt = self.clone();
+        let rt = runtime.clone();
         let task = tokio::spawn(async move {
             let mut changed = rt.registry().subscribe();
             // The last tick this node handled per schedule: the store is asked once per tick.

@@ -60,77 +60,75 @@ pub(super) fn manual_key(adapter: &str, schedule: &str) -> String {
     format!("{adapter}/{schedule}")
 }
 
-impl Runtime {
-    /// Every schedule of every loaded adapter, with its last and next tick.
-    pub async fn schedules(&self) -> Vec<ScheduleStatus> {
-        let now = now_ms();
-        let mut out = Vec::new();
-        for name in self.registry().names() {
-            let Some(adapter) = self.registry().get(&name) else {
-                continue;
-            };
-            for schedule in &adapter.manifest.schedules {
-                out.push(status(self, &adapter, schedule, now).await);
-            }
-        }
-        out
-    }
-
-    /// Runs `adapter`'s schedule `name` now, as a job of its own (not keyed to a tick); answers
-    /// the job's id. It is refused while a run of the schedule is queued or running.
-    pub async fn run_schedule_now(&self, adapter: &str, name: &str) -> Result<String, InvokeError> {
-        let op = job_op(name);
-        let loaded = self.adapter(adapter, &op)?;
-        let err = |kind, message: String| InvokeError::new(kind, adapter, &op, message);
-        if !loaded.manifest.schedules.iter().any(|s| s.name == name) {
-            let names: Vec<&str> = loaded
-                .manifest
-                .schedules
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect();
-            return Err(err(
-                ErrorKind::NotFound,
-                format!(
-                    "adapter {adapter} has no schedule {name:?} (it has: {})",
-                    names.join(", ")
-                ),
-            ));
-        }
-        let store = &self.shared().store;
-        let unavailable = |e: crate::store::StoreError| {
-            err(
-                ErrorKind::Unavailable,
-                format!("the store is unavailable: {e}"),
-            )
+/// Every schedule of every loaded adapter, with its last and next tick.
+pub async fn statuses(rt: &Runtime) -> Vec<ScheduleStatus> {
+    let now = now_ms();
+    let mut out = Vec::new();
+    for name in rt.registry().names() {
+        let Some(adapter) = rt.registry().get(&name) else {
+            continue;
         };
-        if store.job_active(adapter, &op).await.map_err(unavailable)? {
-            return Err(err(
-                ErrorKind::Conflict,
-                format!("schedule {name} of adapter {adapter} is already queued or running"),
-            ));
+        for schedule in &adapter.manifest.schedules {
+            out.push(status(rt, &adapter, schedule, now).await);
         }
-        let input = serde_json::json!({ "schedule": name, "manual": true }).to_string();
-        let job = loaded.job_owner().job(&op, input, None, Duration::ZERO);
-        let id = job.id.clone();
-        store
-            .job_enqueue(&job, now_ms())
-            .await
-            .map_err(unavailable)?;
-        self.shared().jobs_wakeup.notify_waiters();
-        // Only for status: a failure to remember it does not undo the run.
-        if let Err(e) = store
-            .kv_set(MANUAL_RUNS, &manual_key(adapter, name), id.as_bytes())
-            .await
-        {
-            tracing::warn!(
-                adapter,
-                schedule = name,
-                "manual run not remembered for status: {e}"
-            );
-        }
-        Ok(id)
     }
+    out
+}
+
+/// Runs `adapter`'s schedule `name` now, as a job of its own (not keyed to a tick); answers
+/// the job's id. It is refused while a run of the schedule is queued or running.
+pub async fn run_now(rt: &Runtime, adapter: &str, name: &str) -> Result<String, InvokeError> {
+    let op = job_op(name);
+    let loaded = rt.adapter(adapter, &op)?;
+    let err = |kind, message: String| InvokeError::new(kind, adapter, &op, message);
+    if !loaded.manifest.schedules.iter().any(|s| s.name == name) {
+        let names: Vec<&str> = loaded
+            .manifest
+            .schedules
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        return Err(err(
+            ErrorKind::NotFound,
+            format!(
+                "adapter {adapter} has no schedule {name:?} (it has: {})",
+                names.join(", ")
+            ),
+        ));
+    }
+    let store = &rt.shared().store;
+    let unavailable = |e: crate::store::StoreError| {
+        err(
+            ErrorKind::Unavailable,
+            format!("the store is unavailable: {e}"),
+        )
+    };
+    if store.job_active(adapter, &op).await.map_err(unavailable)? {
+        return Err(err(
+            ErrorKind::Conflict,
+            format!("schedule {name} of adapter {adapter} is already queued or running"),
+        ));
+    }
+    let input = serde_json::json!({ "schedule": name, "manual": true }).to_string();
+    let job = loaded.job_owner().job(&op, input, None, Duration::ZERO);
+    let id = job.id.clone();
+    store
+        .job_enqueue(&job, now_ms())
+        .await
+        .map_err(unavailable)?;
+    rt.shared().jobs_wakeup.notify_waiters();
+    // Only for status: a failure to remember it does not undo the run.
+    if let Err(e) = store
+        .kv_set(MANUAL_RUNS, &manual_key(adapter, name), id.as_bytes())
+        .await
+    {
+        tracing::warn!(
+            adapter,
+            schedule = name,
+            "manual run not remembered for status: {e}"
+        );
+    }
+    Ok(id)
 }
 
 pub(super) async fn status(

@@ -58,18 +58,18 @@ pub struct Workers {
     owner: String,
 }
 
-impl Runtime {
+impl Workers {
     /// Starts the worker pool: one claimer that takes as many due jobs as there are free
     /// slots in one round trip, up to `workers` attempts at once, whose ends are committed in
     /// batches.
-    pub fn start_workers(self: &Arc<Self>, options: WorkerOptions) -> Workers {
+    pub fn start(runtime: &Arc<Runtime>, options: WorkerOptions) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let wake = Arc::new(tokio::sync::Notify::new());
         let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4());
         let finishes = Arc::new(Finishes::default());
         let mut tasks = JoinSet::new();
         {
-            let rt = self.clone();
+            let rt = runtime.clone();
             let stop = stop.clone();
             let wake = wake.clone();
             let owner = owner.clone();
@@ -79,7 +79,7 @@ impl Runtime {
             stop,
             wake,
             tasks,
-            runtime: self.clone(),
+            runtime: runtime.clone(),
             owner,
         }
     }

@@ -36,13 +36,11 @@ pub(crate) async fn schedules(
     cli: &Cli,
     command: Option<&SchedulesCommand>,
 ) -> anyhow::Result<ExitCode> {
-    let runtime = open(cli).await?;
+    let runtime = std::sync::Arc::new(open(cli).await?);
     match command {
         None | Some(SchedulesCommand::List) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&runtime.schedules().await)?
-            );
+            let ops = weft::operations::Operations::new(runtime.clone());
+            println!("{}", serde_json::to_string_pretty(&ops.schedules().await)?);
             Ok(ExitCode::SUCCESS)
         }
         Some(SchedulesCommand::Run { adapter, name }) => {

@@ -143,7 +143,7 @@ pub(super) async fn run_now(
     if let Err(r) = c.act(&headers, body).await {
         return r;
     }
-    let note = match c.runtime.run_schedule_now(&adapter, &name).await {
+    let note = match c.ops.run_schedule(&adapter, &name).await {
         Ok(id) => {
             tracing::info!(adapter = %adapter, schedule = %name, job = %id, "console: run now");
             format!("{adapter} {name}: running as job {id}")

@@ -270,7 +270,7 @@ async fn schedules_page(
 ) -> Response {
     let viewer = viewer_or_return!(c, headers);
     let done = query.ok().and_then(|Query(q)| q.done);
-    page(pages::schedules(&viewer, &c.runtime, done.as_deref()).await)
+    page(pages::schedules(&viewer, &c.runtime, &c.ops, done.as_deref()).await)
 }
 
 async fn tokens_page(State(c): State<Console>, headers: HeaderMap) -> Response {

@@ -4,9 +4,14 @@ use super::jobs::problem_line;
 use super::*;
 
 /// Schedules: cadence in words, last run and outcome, next run, run now.
-pub(crate) async fn schedules(viewer: &Viewer, runtime: &Runtime, done: Option<&str>) -> Markup {
+pub(crate) async fn schedules(
+    viewer: &Viewer,
+    runtime: &Runtime,
+    ops: &Operations,
+    done: Option<&str>,
+) -> Markup {
     let now = crate::clock::now_ms();
-    let list = runtime.schedules().await;
+    let list = ops.schedules().await;
     let at = |rfc: &Option<String>| {
         rfc.as_deref()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
