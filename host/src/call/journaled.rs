@@ -51,34 +51,7 @@ impl LoadedAdapter {
             return;
         }
         let redactor = journal.redactor();
-        let platform_code = match result {
-            Ok(c) => match &c.answer {
-                Answer::Invoke(Err(e)) | Answer::Schedule(Err(e)) => match e {
-                    types::AdapterError::Rejected(r) => Some(r.code.clone()),
-                    types::AdapterError::Transient(t) => t.code.clone(),
-                    _ => None,
-                },
-                _ => None,
-            },
-            Err(_) => None,
-        };
-        let (outcome, error) = match result {
-            Ok(_) if succeeded => ("ok".to_string(), None),
-            Ok(c) => (
-                c.answer.outcome_label().to_string(),
-                Some(match &c.answer {
-                    Answer::Invoke(Err(e)) | Answer::Schedule(Err(e)) => {
-                        c.redactor.scrub(&super::failure::error_message(e))
-                    }
-                    Answer::Inbound(r) => format!("answered {}", r.status),
-                    _ => String::new(),
-                }),
-            ),
-            Err(f) => (
-                f.kind.as_str().to_string(),
-                Some(redactor.scrub(&f.message)),
-            ),
-        };
+        let (outcome, error, platform_code) = outcome_of(result, succeeded, &redactor);
         let input = what.input.map(|text| {
             let mut v = serde_json::from_str::<serde_json::Value>(text)
                 .unwrap_or_else(|_| serde_json::Value::String(text.to_string()));
@@ -101,7 +74,7 @@ impl LoadedAdapter {
             "input": input,
             "outcome": outcome,
             "error": error,
-            "platform_code": platform_code.map(|c| redactor.scrub(&c)),
+            "platform_code": platform_code,
             "started_at_ms": started_ms,
             "ended_at_ms": now,
             "exchanges": exchanges,
@@ -119,4 +92,42 @@ impl LoadedAdapter {
             tracing::warn!(adapter = %self.manifest.name, call_id = %ctx.call_id, "the call's journal could not be kept: {e}");
         }
     }
+}
+
+/// How an attempt ended, as its journal says it: the outcome ("ok" or the error's kind), the
+/// error's message and the platform's code, scrubbed.
+fn outcome_of(
+    result: &Result<Called, Failure>,
+    succeeded: bool,
+    redactor: &crate::redact::Redactor,
+) -> (String, Option<String>, Option<String>) {
+    let platform_code = match result {
+        Ok(c) => match &c.answer {
+            Answer::Invoke(Err(e)) | Answer::Schedule(Err(e)) => match e {
+                types::AdapterError::Rejected(r) => Some(r.code.clone()),
+                types::AdapterError::Transient(t) => t.code.clone(),
+                _ => None,
+            },
+            _ => None,
+        },
+        Err(_) => None,
+    };
+    let (outcome, error) = match result {
+        Ok(_) if succeeded => ("ok".to_string(), None),
+        Ok(c) => (
+            c.answer.outcome_label().to_string(),
+            Some(match &c.answer {
+                Answer::Invoke(Err(e)) | Answer::Schedule(Err(e)) => {
+                    c.redactor.scrub(&super::failure::error_message(e))
+                }
+                Answer::Inbound(r) => format!("answered {}", r.status),
+                _ => String::new(),
+            }),
+        ),
+        Err(f) => (
+            f.kind.as_str().to_string(),
+            Some(redactor.scrub(&f.message)),
+        ),
+    };
+    (outcome, error, platform_code.map(|c| redactor.scrub(&c)))
 }

@@ -70,65 +70,39 @@ impl HttpView<'_> {
     }
 }
 
-impl http::Host for HttpView<'_> {
-    async fn send(
-        &mut self,
-        req: http::Request,
-    ) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
-        let method = match req.method {
-            http::Method::Get => reqwest::Method::GET,
-            http::Method::Post => reqwest::Method::POST,
-            http::Method::Put => reqwest::Method::PUT,
-            http::Method::Patch => reqwest::Method::PATCH,
-            http::Method::Delete => reqwest::Method::DELETE,
-            http::Method::Head => reqwest::Method::HEAD,
-        };
-        let outbound = OutboundRequest {
-            method,
-            url: req.url,
-            headers: req.headers,
-            body: req.body,
-            timeout: req
-                .timeout_ms
-                .map(|ms| Duration::from_millis(u64::from(ms))),
-        };
+impl HttpView<'_> {
+    /// Whether this call may send another request now: within `limits.requests_per_call`,
+    /// after its rate slot, and with its unsafe step (if any) recorded as sent first.
+    async fn admit(&mut self) -> Result<(), http::HttpError> {
         let cap = self.manifest.limits.requests_per_call;
         if *self.sent >= cap {
             let message = format!(
                 "this call sent {cap} requests already, the most one call may (limits.requests_per_call)"
             );
             *self.denied = Some(format!("was stopped: {message}"));
-            return Ok(Err(http::HttpError::Denied(message)));
+            return Err(http::HttpError::Denied(message));
         }
         *self.sent += 1;
-        if let Err(e) = self.wait_for_rate().await {
-            return Ok(Err(e));
-        }
-        if let Err(e) = self.steps.before_send(self.store).await {
-            return Ok(Err(http::HttpError::Connect(format!(
+        self.wait_for_rate().await?;
+        self.steps.before_send(self.store).await.map_err(|e| {
+            http::HttpError::Connect(format!(
                 "not sent: the step could not be recorded as sent first: {e}"
-            ))));
-        }
-        let copy = self.recorder.map(|_| outbound.clone());
-        let method = outbound.method.to_string();
-        let pending = self.journal.begin(crate::journal::Request {
-            at_ms: crate::clock::now_ms(),
-            step: self.steps.current(),
-            token_fetch: self.fetching_token,
-            method: &method,
-            url: &outbound.url,
-            headers: &outbound.headers,
-            body: &outbound.body,
-        });
-        let started = Instant::now();
-        let result = self
-            .http
-            .send(outbound, self.deadline, &self.redactor.snapshot())
-            .instrument(tracing::info_span!("host http.send"))
-            .await;
+            ))
+        })
+    }
+
+    /// Notes an exchange where it goes: the journal (`pending`, gathered before the send), the
+    /// recorder (`copy`, when the process records), and the step, if it got no answer.
+    fn note(
+        &mut self,
+        pending: Option<crate::journal::Pending>,
+        copy: Option<OutboundRequest>,
+        started: Instant,
+        result: &Result<super::OutboundResponse, HttpError>,
+    ) {
         if let Some(pending) = pending {
             let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            let answer = match &result {
+            let answer = match result {
                 Ok(r) => Ok(crate::journal::Answer {
                     status: r.status,
                     headers: &r.headers,
@@ -155,6 +129,57 @@ impl http::Host for HttpView<'_> {
         if result.as_ref().is_err_and(HttpError::unanswered) {
             self.steps.no_answer();
         }
+    }
+}
+
+/// The request as the host sends it.
+fn outbound(req: http::Request) -> OutboundRequest {
+    let method = match req.method {
+        http::Method::Get => reqwest::Method::GET,
+        http::Method::Post => reqwest::Method::POST,
+        http::Method::Put => reqwest::Method::PUT,
+        http::Method::Patch => reqwest::Method::PATCH,
+        http::Method::Delete => reqwest::Method::DELETE,
+        http::Method::Head => reqwest::Method::HEAD,
+    };
+    OutboundRequest {
+        method,
+        url: req.url,
+        headers: req.headers,
+        body: req.body,
+        timeout: req
+            .timeout_ms
+            .map(|ms| Duration::from_millis(u64::from(ms))),
+    }
+}
+
+impl http::Host for HttpView<'_> {
+    async fn send(
+        &mut self,
+        req: http::Request,
+    ) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
+        let outbound = outbound(req);
+        if let Err(e) = self.admit().await {
+            return Ok(Err(e));
+        }
+        let copy = self.recorder.map(|_| outbound.clone());
+        let method = outbound.method.to_string();
+        let pending = self.journal.begin(crate::journal::Request {
+            at_ms: crate::clock::now_ms(),
+            step: self.steps.current(),
+            token_fetch: self.fetching_token,
+            method: &method,
+            url: &outbound.url,
+            headers: &outbound.headers,
+            body: &outbound.body,
+        });
+        let started = Instant::now();
+        let result = self
+            .http
+            .send(outbound, self.deadline, &self.redactor.snapshot())
+            .instrument(tracing::info_span!("host http.send"))
+            .await;
+        self.note(pending, copy, started, &result);
         Ok(match result {
             Ok(r) => Ok(http::Response {
                 status: r.status,

@@ -184,3 +184,33 @@ macro_rules! impl_job_store {
     };
 }
 pub(crate) use impl_job_store;
+
+/// Writes a backend's `finish_query`: the statement recording one attempt's end, its job id
+/// and attempt bound after it, for the backend's database `$db` and arguments `$args`. Only the
+/// statements of a retry and of a death differ between dialects (how the attempt's error is
+/// appended to the last 20): the backend gives them, `$retry` and `$dead`.
+macro_rules! finish_query {
+    ($db:ty, $args:ty, $retry:expr, $dead:expr) => {
+        /// The statement recording one attempt's end; the job id and attempt are bound after it.
+        fn finish_query(
+            outcome: &$crate::store::JobOutcome,
+            now_ms: i64,
+        ) -> sqlx::query::Query<'static, $db, $args> {
+            use $crate::store::JobOutcome;
+            match outcome {
+                JobOutcome::Succeeded(output) => sqlx::query($crate::store::sql::JOB_SUCCEED)
+                    .bind(output.clone())
+                    .bind(now_ms),
+                JobOutcome::Retry { run_at_ms, error } => sqlx::query($retry)
+                    .bind(*run_at_ms)
+                    .bind(error.clone())
+                    .bind(now_ms),
+                JobOutcome::Dead(error) => sqlx::query($dead).bind(error.clone()).bind(now_ms),
+                JobOutcome::Release { run_at_ms } => sqlx::query($crate::store::sql::JOB_RELEASE)
+                    .bind(*run_at_ms)
+                    .bind(now_ms),
+            }
+        }
+    };
+}
+pub(crate) use finish_query;

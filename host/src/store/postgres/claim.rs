@@ -3,6 +3,7 @@
 
 use super::PgStore;
 use super::jobs::{CLAIM_COLUMNS_OF_JOBS, job_from_row};
+use crate::store::jobs::FairClaim;
 use crate::store::{JobRecord, StoreError};
 
 impl PgStore {
@@ -54,22 +55,14 @@ impl PgStore {
         shares: &[(String, u32)],
         reclaim: bool,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let shares: Vec<&(String, u32)> = shares.iter().filter(|(_, n)| *n > 0).collect();
-        if shares.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        if let [(adapter, cap)] = shares.as_slice() {
-            return self
-                .claim_one(
-                    owner,
-                    now_ms,
-                    lease_until_ms,
-                    limit.min(*cap),
-                    adapter,
-                    reclaim,
-                )
-                .await;
-        }
+        let shares = match FairClaim::of(limit, shares) {
+            FairClaim::Nothing => return Ok(Vec::new()),
+            FairClaim::One(adapter, n) => {
+                let claim = self.claim_one(owner, now_ms, lease_until_ms, n, adapter, reclaim);
+                return claim.await;
+            }
+            FairClaim::Several(shares) => shares,
+        };
         let limit = i64::from(limit);
         let adapters: Vec<&str> = shares.iter().map(|(a, _)| a.as_str()).collect();
         let caps: Vec<i64> = shares

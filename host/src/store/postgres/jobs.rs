@@ -184,31 +184,17 @@ async fn finish_on(
     Ok(crate::store::jobs::end_answers(finished, recorded, others))
 }
 
-/// The statement recording one attempt's end; the job id and attempt are bound after it.
-fn finish_query(
-    outcome: &JobOutcome,
-    now_ms: i64,
-) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    match outcome {
-        JobOutcome::Succeeded(output) => sqlx::query(crate::store::sql::JOB_SUCCEED)
-        .bind(output.clone())
-        .bind(now_ms),
-        JobOutcome::Retry { run_at_ms, error } => sqlx::query(
-            "UPDATE jobs SET state = 'queued', run_at_ms = $1, last_error = $2, errors = (CASE WHEN jsonb_array_length(COALESCE(errors, '[]')::jsonb) >= 20 THEN COALESCE(errors, '[]')::jsonb - 0 ELSE COALESCE(errors, '[]')::jsonb END || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at_ms', $3::bigint, 'error', $2::jsonb)))::text, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $3 WHERE id = $4 AND attempt = $5 AND state = 'running'"
-        )
-        .bind(*run_at_ms)
-        .bind(error.clone())
-        .bind(now_ms),
-        JobOutcome::Dead(error) => sqlx::query(
-            "UPDATE jobs SET state = 'dead', last_error = $1, errors = (CASE WHEN jsonb_array_length(COALESCE(errors, '[]')::jsonb) >= 20 THEN COALESCE(errors, '[]')::jsonb - 0 ELSE COALESCE(errors, '[]')::jsonb END || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at_ms', $2::bigint, 'error', $1::jsonb)))::text, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 WHERE id = $3 AND attempt = $4 AND state = 'running'"
-        )
-        .bind(error.clone())
-        .bind(now_ms),
-        JobOutcome::Release { run_at_ms } => sqlx::query(crate::store::sql::JOB_RELEASE)
-        .bind(*run_at_ms)
-        .bind(now_ms),
-    }
-}
+/// A failed attempt queued again: its error appended to the last 20 (in this dialect's JSON).
+const JOB_RETRY: &str = "UPDATE jobs SET state = 'queued', run_at_ms = $1, last_error = $2, errors = (CASE WHEN jsonb_array_length(COALESCE(errors, '[]')::jsonb) >= 20 THEN COALESCE(errors, '[]')::jsonb - 0 ELSE COALESCE(errors, '[]')::jsonb END || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at_ms', $3::bigint, 'error', $2::jsonb)))::text, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $3 WHERE id = $4 AND attempt = $5 AND state = 'running'";
+/// A failed attempt that was the last: the job dead, its error appended to the last 20.
+const JOB_DEAD: &str = "UPDATE jobs SET state = 'dead', last_error = $1, errors = (CASE WHEN jsonb_array_length(COALESCE(errors, '[]')::jsonb) >= 20 THEN COALESCE(errors, '[]')::jsonb - 0 ELSE COALESCE(errors, '[]')::jsonb END || jsonb_build_array(jsonb_build_object('attempt', attempt, 'at_ms', $2::bigint, 'error', $1::jsonb)))::text, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $2 WHERE id = $3 AND attempt = $4 AND state = 'running'";
+
+crate::store::jobs_impl::finish_query!(
+    sqlx::Postgres,
+    sqlx::postgres::PgArguments,
+    JOB_RETRY,
+    JOB_DEAD
+);
 
 /// What a claim answers: a job without its attempt history (a worker has no use for it), named
 /// through the table (a claim's update joins the rows it picked).

@@ -2,6 +2,7 @@
 
 use super::SqliteStore;
 use super::jobs::{CLAIM_COLUMNS, job_from_row};
+use crate::store::jobs::FairClaim;
 use crate::store::{JobRecord, StoreError};
 
 impl SqliteStore {
@@ -14,22 +15,14 @@ impl SqliteStore {
         shares: &[(String, u32)],
         reclaim: bool,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let shares: Vec<&(String, u32)> = shares.iter().filter(|(_, n)| *n > 0).collect();
-        if shares.is_empty() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        if let [(adapter, cap)] = shares.as_slice() {
-            return self
-                .claim_one(
-                    owner,
-                    now_ms,
-                    lease_until_ms,
-                    limit.min(*cap),
-                    adapter,
-                    reclaim,
-                )
-                .await;
-        }
+        let shares = match FairClaim::of(limit, shares) {
+            FairClaim::Nothing => return Ok(Vec::new()),
+            FairClaim::One(adapter, n) => {
+                let claim = self.claim_one(owner, now_ms, lease_until_ms, n, adapter, reclaim);
+                return claim.await;
+            }
+            FairClaim::Several(shares) => shares,
+        };
         let limit = i64::from(limit);
         // One compound statement over one index, (adapter, state, priority, run_at_ms): per
         // adapter, a range scan of its normal due jobs stopping at its share of a round (its
