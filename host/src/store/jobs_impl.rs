@@ -6,7 +6,8 @@
 /// Writes [`crate::store::JobStore`] for a backend: `$store`, writing through its pool `pool`
 /// and reading through `$read`, with its own methods (`$more`) beside the shared ones. The
 /// shared ones call the backend module's `finish_query` (an attempt's end, in its dialect),
-/// `job_from_row`, `JOB_COLUMNS` and `oldest_queued`.
+/// `job_from_row`, `JOB_COLUMNS` and `oldest_queued`, and the backend's `claim_one` (one
+/// adapter's jobs) and `claim_several` (a fair claim among several).
 macro_rules! impl_job_store {
     ($store:ty, $read:ident $(, $more:item)*) => {
         const _: () = {
@@ -15,6 +16,29 @@ macro_rules! impl_job_store {
 
             #[async_trait]
             impl JobStore for $store {
+                async fn job_claim_fair(
+                    &self,
+                    owner: &str,
+                    now_ms: i64,
+                    lease_until_ms: i64,
+                    limit: u32,
+                    shares: &[(String, u32)],
+                    reclaim: bool,
+                ) -> Result<Vec<JobRecord>, StoreError> {
+                    use $crate::store::jobs::FairClaim;
+                    match FairClaim::of(limit, shares) {
+                        FairClaim::Nothing => Ok(Vec::new()),
+                        FairClaim::One(adapter, n) => {
+                            self.claim_one(owner, now_ms, lease_until_ms, n, adapter, reclaim)
+                                .await
+                        }
+                        FairClaim::Several(shares) => {
+                            self.claim_several(owner, now_ms, lease_until_ms, limit, &shares, reclaim)
+                                .await
+                        }
+                    }
+                }
+
                 async fn job_heartbeat(
                     &self,
                     id: &str,
@@ -214,3 +238,50 @@ macro_rules! finish_query {
     };
 }
 pub(crate) use finish_query;
+
+/// In a backend's batched finish: records on connection `$conn` every end of `$finished` that
+/// is no success (each its own fenced statement, by the backend's `finish_query`), and answers
+/// the whole batch's answers with `$recorded`, the successes the batch statement recorded.
+macro_rules! finish_the_rest {
+    ($finished:expr, $recorded:expr, $now_ms:expr, $conn:expr) => {{
+        let mut others = Vec::new();
+        for f in $finished {
+            if !matches!(f.outcome, $crate::store::JobOutcome::Succeeded(_)) {
+                let done = finish_query(&f.outcome, $now_ms)
+                    .bind(f.id.clone())
+                    .bind(i64::from(f.attempt))
+                    .execute(&mut *$conn)
+                    .await?;
+                others.push(done.rows_affected() == 1);
+            }
+        }
+        Ok($crate::store::jobs::end_answers(
+            $finished, $recorded, others,
+        ))
+    }};
+}
+pub(crate) use finish_the_rest;
+
+/// In a backend's enqueue: answers what became of each of `$jobs` on connection `$conn`, given
+/// the ids of those the insert stored (`$inserted`); a keyed job that was not inserted is read
+/// back by its key (the same request: the existing job; another: a conflict).
+macro_rules! enqueue_answers {
+    ($jobs:expr, $inserted:expr, $conn:expr) => {{
+        let mut out = Vec::with_capacity($jobs.len());
+        for outcome in $crate::store::jobs::insert_outcomes($jobs, $inserted) {
+            out.push(match outcome {
+                Ok(done) => done,
+                Err(job) => {
+                    let row = sqlx::query($crate::store::sql::JOB_BY_KEY)
+                        .bind(&job.adapter)
+                        .bind(&job.idempotency_key)
+                        .fetch_one(&mut *$conn)
+                        .await?;
+                    $crate::store::jobs::keyed_outcome(job, row.get(0), row.get(1))
+                }
+            });
+        }
+        Ok(out)
+    }};
+}
+pub(crate) use enqueue_answers;

@@ -3,7 +3,6 @@
 
 use super::PgStore;
 use super::jobs::{CLAIM_COLUMNS_OF_JOBS, job_from_row};
-use crate::store::jobs::FairClaim;
 use crate::store::{JobRecord, StoreError};
 
 impl PgStore {
@@ -46,23 +45,17 @@ impl PgStore {
         Ok(jobs)
     }
 
-    pub(super) async fn claim_fair(
+    /// A fair claim of up to `limit` due jobs among the adapters of `shares` (two or more,
+    /// each with room), as `JobStore::job_claim_fair` says.
+    pub(crate) async fn claim_several(
         &self,
         owner: &str,
         now_ms: i64,
         lease_until_ms: i64,
         limit: u32,
-        shares: &[(String, u32)],
+        shares: &[&(String, u32)],
         reclaim: bool,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let shares = match FairClaim::of(limit, shares) {
-            FairClaim::Nothing => return Ok(Vec::new()),
-            FairClaim::One(adapter, n) => {
-                let claim = self.claim_one(owner, now_ms, lease_until_ms, n, adapter, reclaim);
-                return claim.await;
-            }
-            FairClaim::Several(shares) => shares,
-        };
         let limit = i64::from(limit);
         let adapters: Vec<&str> = shares.iter().map(|(a, _)| a.as_str()).collect();
         let caps: Vec<i64> = shares
@@ -111,7 +104,7 @@ impl PgStore {
     /// its own rows. Written apart also for the planner's sake: for the general claim with one
     /// adapter PostgreSQL kept planning afresh at every execution (0.6 ms, more than the claim
     /// itself), while this one keeps its generic plan (0.05 ms a claim).
-    async fn claim_one(
+    pub(crate) async fn claim_one(
         &self,
         owner: &str,
         now_ms: i64,

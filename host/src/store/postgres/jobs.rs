@@ -55,18 +55,6 @@ crate::store::jobs_impl::impl_job_store!(
     ) -> Result<Vec<JobRecord>, StoreError> {
         self.claim_many(owner, now_ms, lease_until_ms, limit).await
     },
-    async fn job_claim_fair(
-        &self,
-        owner: &str,
-        now_ms: i64,
-        lease_until_ms: i64,
-        limit: u32,
-        shares: &[(String, u32)],
-        reclaim: bool,
-    ) -> Result<Vec<JobRecord>, StoreError> {
-        self.claim_fair(owner, now_ms, lease_until_ms, limit, shares, reclaim)
-            .await
-    },
     fn job_wakeup(&self) -> Option<Arc<tokio::sync::Notify>> {
         Some(self.wakeup.clone())
     }
@@ -116,21 +104,7 @@ async fn enqueue_on(
     .fetch_all(&mut *conn)
     .await?;
     let inserted: std::collections::HashSet<String> = inserted.into_iter().flatten().collect();
-    let mut out = Vec::with_capacity(jobs.len());
-    for outcome in crate::store::jobs::insert_outcomes(jobs, &inserted) {
-        out.push(match outcome {
-            Ok(done) => done,
-            Err(job) => {
-                let row = sqlx::query(crate::store::sql::JOB_BY_KEY)
-                    .bind(&job.adapter)
-                    .bind(&job.idempotency_key)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                crate::store::jobs::keyed_outcome(job, row.get(0), row.get(1))
-            }
-        });
-    }
-    Ok(out)
+    crate::store::jobs_impl::enqueue_answers!(jobs, &inserted, conn)
 }
 
 /// Records the ends of `finished` on `conn` (a transaction, or a connection for one statement).
@@ -170,18 +144,7 @@ async fn finish_on(
                 .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1))),
         );
     }
-    let mut others = Vec::new();
-    for f in finished {
-        if !matches!(f.outcome, JobOutcome::Succeeded(_)) {
-            let done = finish_query(&f.outcome, now_ms)
-                .bind(f.id.clone())
-                .bind(i64::from(f.attempt))
-                .execute(&mut *conn)
-                .await?;
-            others.push(done.rows_affected() == 1);
-        }
-    }
-    Ok(crate::store::jobs::end_answers(finished, recorded, others))
+    crate::store::jobs_impl::finish_the_rest!(finished, recorded, now_ms, conn)
 }
 
 /// A failed attempt queued again: its error appended to the last 20 (in this dialect's JSON).

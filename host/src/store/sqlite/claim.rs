@@ -2,27 +2,20 @@
 
 use super::SqliteStore;
 use super::jobs::{CLAIM_COLUMNS, job_from_row};
-use crate::store::jobs::FairClaim;
 use crate::store::{JobRecord, StoreError};
 
 impl SqliteStore {
-    pub(super) async fn claim_fair(
+    /// A fair claim of up to `limit` due jobs among the adapters of `shares` (two or more,
+    /// each with room), as `JobStore::job_claim_fair` says.
+    pub(crate) async fn claim_several(
         &self,
         owner: &str,
         now_ms: i64,
         lease_until_ms: i64,
         limit: u32,
-        shares: &[(String, u32)],
+        shares: &[&(String, u32)],
         reclaim: bool,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let shares = match FairClaim::of(limit, shares) {
-            FairClaim::Nothing => return Ok(Vec::new()),
-            FairClaim::One(adapter, n) => {
-                let claim = self.claim_one(owner, now_ms, lease_until_ms, n, adapter, reclaim);
-                return claim.await;
-            }
-            FairClaim::Several(shares) => shares,
-        };
         let limit = i64::from(limit);
         // One compound statement over one index, (adapter, state, priority, run_at_ms): per
         // adapter, a range scan of its normal due jobs stopping at its share of a round (its
@@ -49,7 +42,7 @@ impl SqliteStore {
         q.push(" ORDER BY run_at_ms LIMIT ");
         q.push_bind(limit);
         q.push(")");
-        for (adapter, cap) in &shares {
+        for (adapter, cap) in shares {
             q.push(" UNION ALL SELECT * FROM (SELECT id, adapter, priority, run_at_ms, 0 FROM jobs INDEXED BY jobs_adapter_queue WHERE adapter = ");
             q.push_bind(adapter.as_str());
             q.push(" AND state = 'queued' AND priority = 0 AND run_at_ms <= ");
@@ -86,7 +79,7 @@ impl SqliteStore {
     /// The claim when one adapter alone can take jobs (a deployment of one integration, or the
     /// others at their limits): its share needs no ranking against anyone's, so three ordered
     /// scans of its own indexes and no window.
-    async fn claim_one(
+    pub(crate) async fn claim_one(
         &self,
         owner: &str,
         now_ms: i64,
