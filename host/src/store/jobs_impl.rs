@@ -6,8 +6,8 @@
 /// Writes [`crate::store::JobStore`] for a backend: `$store`, writing through its pool `pool`
 /// and reading through `$read`, with its own methods (`$more`) beside the shared ones. The
 /// shared ones call the backend module's `finish_query` (an attempt's end, in its dialect),
-/// `job_from_row`, `JOB_COLUMNS` and `oldest_queued`, and the backend's `claim_one` (one
-/// adapter's jobs) and `claim_several` (a fair claim among several).
+/// `job_from_row`, `JOB_COLUMNS` and `oldest_queued`, and the backend's `claim_one_sql` (the
+/// claim of one adapter's jobs) and `claim_several` (a fair claim among several).
 macro_rules! impl_job_store {
     ($store:ty, $read:ident $(, $more:item)*) => {
         const _: () = {
@@ -29,8 +29,16 @@ macro_rules! impl_job_store {
                     match FairClaim::of(limit, shares) {
                         FairClaim::Nothing => Ok(Vec::new()),
                         FairClaim::One(adapter, n) => {
-                            self.claim_one(owner, now_ms, lease_until_ms, n, adapter, reclaim)
-                                .await
+                            let rows = sqlx::query(&claim_one_sql())
+                                .bind(owner)
+                                .bind(lease_until_ms)
+                                .bind(now_ms)
+                                .bind(i64::from(n))
+                                .bind(adapter)
+                                .bind(reclaim)
+                                .fetch_all(&self.pool)
+                                .await?;
+                            Ok(rows.iter().map(job_from_row).collect())
                         }
                         FairClaim::Several(shares) => {
                             self.claim_several(owner, now_ms, lease_until_ms, limit, &shares, reclaim)

@@ -2,6 +2,7 @@
 //! across nodes.
 
 use super::PgStore;
+use super::claim::claim_one_sql;
 pub(super) use crate::store::jobs::job_from_row;
 use crate::store::{Enqueued, Finish, JobOutcome, NewJob, StoreError};
 use sqlx::Row;

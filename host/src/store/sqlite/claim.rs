@@ -75,36 +75,20 @@ impl SqliteStore {
         let rows = q.build().fetch_all(&self.pool).await?;
         Ok(rows.iter().map(job_from_row).collect())
     }
+}
 
-    /// The claim when one adapter alone can take jobs (a deployment of one integration, or the
-    /// others at their limits): its share needs no ranking against anyone's, so three ordered
-    /// scans of its own indexes and no window.
-    pub(crate) async fn claim_one(
-        &self,
-        owner: &str,
-        now_ms: i64,
-        lease_until_ms: i64,
-        limit: u32,
-        adapter: &str,
-        reclaim: bool,
-    ) -> Result<Vec<JobRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until_ms = ?2, updated_at_ms = ?3 \
-             WHERE id IN (SELECT id FROM ( \
-                 SELECT * FROM (SELECT id, priority, run_at_ms, 0 AS lapsed FROM jobs INDEXED BY jobs_adapter_queue WHERE adapter = ?5 AND state = 'queued' AND priority = 1 AND run_at_ms <= ?3 ORDER BY run_at_ms LIMIT ?4) \
-                 UNION ALL SELECT * FROM (SELECT id, priority, run_at_ms, 0 FROM jobs INDEXED BY jobs_adapter_queue WHERE adapter = ?5 AND state = 'queued' AND priority = 0 AND run_at_ms <= ?3 ORDER BY run_at_ms LIMIT ?4) \
-                 UNION ALL SELECT * FROM (SELECT id, priority, run_at_ms, 1 FROM jobs INDEXED BY jobs_adapter_queue WHERE adapter = ?5 AND state = 'running' AND lease_until_ms < ?3 AND ?6 LIMIT ?4)) \
-               ORDER BY lapsed DESC, priority DESC, run_at_ms LIMIT ?4) \
-             RETURNING {CLAIM_COLUMNS}"
-        ))
-        .bind(owner)
-        .bind(lease_until_ms)
-        .bind(now_ms)
-        .bind(i64::from(limit))
-        .bind(adapter)
-        .bind(reclaim)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(job_from_row).collect())
-    }
+/// The statement of the claim when one adapter alone can take jobs (a deployment of one
+/// integration, or the others at their limits): its share needs no ranking against anyone's, so
+/// three ordered scans of its own indexes and no window. Its binds: owner, lease end, now, limit,
+/// adapter, whether to take lapsed leases.
+pub(super) fn claim_one_sql() -> String {
+    format!(
+        "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until_ms = ?2, updated_at_ms = ?3 \
+         WHERE id IN (SELECT id FROM ( \
+             SELECT * FROM (SELECT id, priority, run_at_ms, 0 AS lapsed FROM jobs INDEXED BY jobs_adapter_queue WHERE adapter = ?5 AND state = 'queued' AND priority = 1 AND run_at_ms <= ?3 ORDER BY run_at_ms LIMIT ?4) \
+             UNION ALL SELECT * FROM (SELECT id, priority, run_at_ms, 0 FROM jobs INDEXED BY jobs_adapter_queue WHERE adapter = ?5 AND state = 'queued' AND priority = 0 AND run_at_ms <= ?3 ORDER BY run_at_ms LIMIT ?4) \
+             UNION ALL SELECT * FROM (SELECT id, priority, run_at_ms, 1 FROM jobs INDEXED BY jobs_adapter_queue WHERE adapter = ?5 AND state = 'running' AND lease_until_ms < ?3 AND ?6 LIMIT ?4)) \
+           ORDER BY lapsed DESC, priority DESC, run_at_ms LIMIT ?4) \
+         RETURNING {CLAIM_COLUMNS}"
+    )
 }

@@ -1,6 +1,7 @@
 //! The job queue on SQLite: claims through the one writer connection, `RETURNING` for ids.
 
 use super::SqliteStore;
+use super::claim::claim_one_sql;
 pub(super) use crate::store::jobs::job_from_row;
 use crate::store::{Enqueued, Finish, JobOutcome, NewJob, StoreError};
 use sqlx::Row;
