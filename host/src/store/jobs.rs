@@ -382,30 +382,6 @@ pub trait JobStore: Send + Sync {
     }
 }
 
-/// How a fair claim goes, from the claim's `limit` and the adapters' `shares`: nothing to
-/// claim, one adapter alone (its share, a simpler statement), or several to deal among.
-pub(crate) enum FairClaim<'a> {
-    /// No adapter has room, or the claim takes none.
-    Nothing,
-    /// One adapter, and at most this many of its jobs.
-    One(&'a str, u32),
-    /// Several adapters with room.
-    Several(Vec<&'a (String, u32)>),
-}
-
-impl<'a> FairClaim<'a> {
-    /// The claim of `limit` jobs among `shares`.
-    pub(crate) fn of(limit: u32, shares: &'a [(String, u32)]) -> Self {
-        let shares: Vec<&(String, u32)> = shares.iter().filter(|(_, n)| *n > 0).collect();
-        match shares.as_slice() {
-            _ if limit == 0 => Self::Nothing,
-            [] => Self::Nothing,
-            [(adapter, cap)] => Self::One(adapter, limit.min(*cap)),
-            _ => Self::Several(shares),
-        }
-    }
-}
-
 /// A job read from the first columns of a row of either backend, in the order of their
 /// `JOB_COLUMNS` (the attempt history, 13, may be missing: a claim leaves it out).
 pub(crate) fn job_from_row<'r, R: sqlx::Row>(r: &'r R) -> JobRecord

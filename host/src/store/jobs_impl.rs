@@ -3,6 +3,30 @@
 //! What truly differs (enqueues, claims, batched ends, PostgreSQL's wake-ups) each backend
 //! writes itself and passes in, to stand in the same `impl`.
 
+/// How a fair claim goes, from the claim's `limit` and the adapters' `shares`: nothing to
+/// claim, one adapter alone (its share, a simpler statement), or several to deal among.
+pub(crate) enum FairClaim<'a> {
+    /// No adapter has room, or the claim takes none.
+    Nothing,
+    /// One adapter, and at most this many of its jobs.
+    One(&'a str, u32),
+    /// Several adapters with room.
+    Several(Vec<&'a (String, u32)>),
+}
+
+impl<'a> FairClaim<'a> {
+    /// The claim of `limit` jobs among `shares`.
+    pub(crate) fn of(limit: u32, shares: &'a [(String, u32)]) -> Self {
+        let shares: Vec<&(String, u32)> = shares.iter().filter(|(_, n)| *n > 0).collect();
+        match shares.as_slice() {
+            _ if limit == 0 => Self::Nothing,
+            [] => Self::Nothing,
+            [(adapter, cap)] => Self::One(adapter, limit.min(*cap)),
+            _ => Self::Several(shares),
+        }
+    }
+}
+
 /// Writes [`crate::store::JobStore`] for a backend: `$store`, writing through its pool `pool`
 /// and reading through `$read`, with its own methods (`$more`) beside the shared ones. The
 /// shared ones call the backend module's `finish_query` (an attempt's end, in its dialect),
@@ -25,7 +49,7 @@ macro_rules! impl_job_store {
                     shares: &[(String, u32)],
                     reclaim: bool,
                 ) -> Result<Vec<JobRecord>, StoreError> {
-                    use $crate::store::jobs::FairClaim;
+                    use $crate::store::jobs_impl::FairClaim;
                     match FairClaim::of(limit, shares) {
                         FairClaim::Nothing => Ok(Vec::new()),
                         FairClaim::One(adapter, n) => {
