@@ -176,3 +176,27 @@ pub(super) async fn read_body(
     };
     read
 }
+
+impl super::App {
+    /// The request's body, at most `limit` bytes (`what` names the limit in the refusal):
+    /// refused on its declared length before a byte is read, then read within the front door's
+    /// `--body-timeout` and `--max-buffered`.
+    pub(super) async fn read_request(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+        limit: u64,
+        what: &str,
+    ) -> Result<HeldBody, Problem> {
+        check_length(headers, limit, what)?;
+        let options = &self.options;
+        read_body(
+            body,
+            limit,
+            what,
+            options.body_timeout,
+            &options.body_budget,
+        )
+        .await
+    }
+}

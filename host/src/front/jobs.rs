@@ -293,15 +293,9 @@ pub(super) async fn enqueue_batch(
     body: axum::body::Body,
 ) -> Result<Response, Problem> {
     let what = "the front door's --max-body";
-    super::body::check_length(&headers, app.options.max_body, what)?;
-    let bytes = super::body::read_body(
-        body,
-        app.options.max_body,
-        what,
-        app.options.body_timeout,
-        &app.options.body_budget,
-    )
-    .await?;
+    let bytes = app
+        .read_request(&headers, body, app.options.max_body, what)
+        .await?;
     // The parsed batch and each job's input are copies of the body: they count too.
     let _copies = app
         .options

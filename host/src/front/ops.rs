@@ -1,6 +1,5 @@
 //! Operations over HTTP (sync and async) and inbound routes.
 
-use super::body::{check_length, read_body};
 use super::{App, Problem};
 use crate::error::ErrorKind;
 use crate::operations::CallOptions;
@@ -65,15 +64,7 @@ pub(super) async fn operation(
     } else {
         "the front door's --max-body".to_string()
     };
-    check_length(&headers, limit, &what)?;
-    let bytes = read_body(
-        body,
-        limit,
-        &what,
-        app.options.body_timeout,
-        &app.options.body_budget,
-    )
-    .await?;
+    let bytes = app.read_request(&headers, body, limit, &what).await?;
     let input = std::str::from_utf8(&bytes).map_err(|e| {
         Problem::new(
             ErrorKind::InvalidInput,
@@ -238,15 +229,7 @@ pub(super) async fn inbound(
     // Read only once the headers pass: whatever can be refused without the body is refused
     // before a byte of it is read.
     let body = async {
-        check_length(&headers, limit, &what)?;
-        let held = read_body(
-            body,
-            limit,
-            &what,
-            app.options.body_timeout,
-            &app.options.body_budget,
-        )
-        .await?;
+        let held = app.read_request(&headers, body, limit, &what).await?;
         let (bytes, share) = held.into_parts();
         Ok::<_, Problem>((Vec::from(bytes), share))
     };

@@ -53,7 +53,7 @@ macro_rules! impl_job_store {
                     match FairClaim::of(limit, shares) {
                         FairClaim::Nothing => Ok(Vec::new()),
                         FairClaim::One(adapter, n) => {
-                            let rows = sqlx::query(&claim_one_sql())
+                            let rows = sqlx::query(claim_one_sql())
                                 .bind(owner)
                                 .bind(lease_until_ms)
                                 .bind(now_ms)

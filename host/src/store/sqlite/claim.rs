@@ -81,14 +81,18 @@ impl SqliteStore {
 /// integration, or the others at their limits): its share needs no ranking against anyone's, so
 /// three ordered scans of its own indexes and no window. Its binds: owner, lease end, now, limit,
 /// adapter, whether to take lapsed leases.
-pub(super) fn claim_one_sql() -> String {
-    format!(
-        "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until_ms = ?2, updated_at_ms = ?3 \
+pub(super) fn claim_one_sql() -> &'static str {
+    // Built once: a claim runs many times a second under load.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?1, lease_until_ms = ?2, updated_at_ms = ?3 \
          WHERE id IN (SELECT id FROM ( \
              SELECT * FROM (SELECT id, priority, run_at_ms, 0 AS lapsed FROM jobs INDEXED BY jobs_adapter_queue WHERE adapter = ?5 AND state = 'queued' AND priority = 1 AND run_at_ms <= ?3 ORDER BY run_at_ms LIMIT ?4) \
              UNION ALL SELECT * FROM (SELECT id, priority, run_at_ms, 0 FROM jobs INDEXED BY jobs_adapter_queue WHERE adapter = ?5 AND state = 'queued' AND priority = 0 AND run_at_ms <= ?3 ORDER BY run_at_ms LIMIT ?4) \
              UNION ALL SELECT * FROM (SELECT id, priority, run_at_ms, 1 FROM jobs INDEXED BY jobs_adapter_queue WHERE adapter = ?5 AND state = 'running' AND lease_until_ms < ?3 AND ?6 LIMIT ?4)) \
            ORDER BY lapsed DESC, priority DESC, run_at_ms LIMIT ?4) \
          RETURNING {CLAIM_COLUMNS}"
-    )
+        )
+    });
+    &SQL
 }
