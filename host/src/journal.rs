@@ -9,6 +9,8 @@
 
 use crate::manifest::{JournalPolicy, Keep};
 use crate::redact::{REDACTED, Redactor, SharedRedactor};
+use crate::store::group::{GroupCommit, Write};
+use crate::store::{JournalRow, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
@@ -331,4 +333,54 @@ fn body_text(
         cut -= 1;
     }
     (Some(text[..cut].to_string()), true)
+}
+
+/// Kept attempts, committed in groups: many calls' journals in one statement.
+pub(crate) struct Kept;
+
+#[async_trait::async_trait]
+impl Write for Kept {
+    type Item = JournalRow;
+    type Done = ();
+    const WHAT: &'static str = "journals";
+
+    async fn many(store: &dyn Store, rows: &[JournalRow]) -> Result<Vec<()>, StoreError> {
+        store.journal_put_many(rows).await?;
+        Ok(vec![(); rows.len()])
+    }
+
+    async fn one(store: &dyn Store, row: &JournalRow) -> Result<(), StoreError> {
+        store.journal_put(row).await
+    }
+}
+
+/// The group commit of kept journals.
+pub(crate) type Writes = GroupCommit<Kept>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn journals_handed_over_are_written_when_a_flush_returns() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::store::open(None, dir.path()).await.expect("store");
+        let writes = Writes::default();
+        for n in 0..600 {
+            let row = JournalRow {
+                call_id: format!("c{n}"),
+                attempt: 1,
+                adapter: "a".into(),
+                job_id: None,
+                at_ms: 1,
+                entry: "{}".into(),
+            };
+            writes.hand_over(&store, row).await;
+        }
+        writes.flush().await;
+        for n in 0..600 {
+            let kept = store.journal_get(&format!("c{n}"), 2).await.expect("get");
+            assert_eq!(kept.len(), 1, "c{n}");
+        }
+    }
 }

@@ -108,6 +108,7 @@ impl Runtime {
             metrics: Arc::new(Metrics::default()),
             jobs_wakeup: tokio::sync::Notify::new(),
             enqueues: crate::jobs::Enqueues::default(),
+            journal_writes: crate::journal::Writes::default(),
             in_flight: crate::call::InFlight::default(),
             job_id_key,
             recorder: options

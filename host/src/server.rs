@@ -191,6 +191,11 @@ impl Server {
             let cut = self.runtime.shared().in_flight.list();
             tracing::warn!(timeout = ?timeout, calls = ?cut, "job attempts still running at --shutdown-timeout are cut: their jobs run again once their lease lapses");
         }
+        // Succeeded calls' journals are written after their answers: written before the exit.
+        let journals = self.runtime.shared().journal_writes.flush();
+        if tokio::time::timeout(timeout, journals).await.is_err() {
+            tracing::warn!(timeout = ?timeout, "journals of succeeded calls still unwritten at --shutdown-timeout are lost");
+        }
         served
     }
 }

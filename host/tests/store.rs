@@ -1019,3 +1019,36 @@ async fn steps_are_recorded_per_call_forgotten_when_unknown_and_pruned_with_thei
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journal_rows_are_kept_many_at_once_in_place_of_the_same_attempt() {
+    use weft::store::JournalRow;
+    let row = |call: usize, attempt: u32, entry: &str| JournalRow {
+        call_id: format!("call-{call}"),
+        attempt,
+        adapter: "a".into(),
+        job_id: (call % 2 == 0).then(|| format!("call-{call}")),
+        at_ms: 10,
+        entry: entry.into(),
+    };
+    let b = backends().await;
+    for (name, s) in &b.stores {
+        // More rows than one statement holds (100), so the rows are written in several.
+        let rows: Vec<JournalRow> = (0..250).map(|n| row(n, 1, "{\"first\":true}")).collect();
+        s.journal_put_many(&rows).await.expect("many");
+        s.journal_put_many(&[row(7, 1, "{\"again\":true}"), row(7, 2, "{}")])
+            .await
+            .expect("again");
+        let seven = s.journal_get("call-7", 10).await.expect("get");
+        assert_eq!(
+            seven,
+            vec![(1, "{\"again\":true}".to_string()), (2, "{}".to_string())],
+            "{name}"
+        );
+        for n in [0, 99, 100, 249] {
+            let got = s.journal_get(&format!("call-{n}"), 10).await.expect("get");
+            assert_eq!(got.len(), 1, "{name}: call-{n}");
+        }
+        s.journal_put_many(&[]).await.expect("none");
+    }
+}

@@ -36,6 +36,8 @@ pub struct Shared {
     pub jobs_wakeup: tokio::sync::Notify,
     /// Enqueues of the front door, committed together when they arrive together.
     pub(crate) enqueues: crate::jobs::Enqueues,
+    /// Kept journals, group-committed; a succeeded attempt's off the call's path.
+    pub(crate) journal_writes: crate::journal::Writes,
     /// Calls running right now, so that a drain cut short can say which ones it cut.
     pub in_flight: InFlight,
     /// The deployment's secret for job ids derived from idempotency keys (kept in the store,

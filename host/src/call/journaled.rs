@@ -88,7 +88,13 @@ impl LoadedAdapter {
             at_ms: now,
             entry: entry.to_string(),
         };
-        if let Err(e) = self.shared.store.journal_put(&row).await {
+        // A succeeded attempt's journal is written after its answer (a reader on this node
+        // flushes first); a failed one's before, so that the failure recorded or answered can
+        // always be looked up.
+        let writes = &self.shared.journal_writes;
+        if succeeded {
+            writes.hand_over(&self.shared.store, row).await;
+        } else if let Err(e) = writes.commit(&self.shared.store, row).await {
             tracing::warn!(adapter = %self.manifest.name, call_id = %ctx.call_id, "the call's journal could not be kept: {e}");
         }
     }

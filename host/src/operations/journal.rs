@@ -14,6 +14,11 @@ impl Operations {
     /// What is kept of call `call_id` (a job's id for a job): `None` when nothing is. Step
     /// values are shown with credential fields masked and the adapter's secrets scrubbed.
     pub async fn call_record(&self, call_id: &str) -> Result<Option<Value>, StoreError> {
+        // A running host writes a succeeded attempt's journal after the call answered: what it
+        // holds is written before it is read, so a call's journal can be read right after it.
+        if let Over::Runtime(runtime) = &self.over {
+            runtime.shared().journal_writes.flush().await;
+        }
         let attempts = self.store.journal_get(call_id, MAX_ATTEMPTS).await?;
         let steps = self.store.step_list(call_id, MAX_STEPS).await?;
         if attempts.is_empty() && steps.is_empty() {

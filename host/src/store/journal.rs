@@ -26,6 +26,11 @@ pub trait JournalStore: Send + Sync {
     /// Keeps `row`, in place of what was kept of the same attempt.
     async fn journal_put(&self, row: &JournalRow) -> Result<(), StoreError>;
 
+    /// Keeps every row of `rows` (many calls' attempts, group-committed: a statement of up to
+    /// [`sql::JOURNAL_PUT_ROWS`](super::sql::JOURNAL_PUT_ROWS) rows, each in place of what was
+    /// kept of the same attempt). No two rows may be of the same attempt.
+    async fn journal_put_many(&self, rows: &[JournalRow]) -> Result<(), StoreError>;
+
     /// The kept attempts of call `call_id` (at most `limit`), in order: (attempt, entry).
     async fn journal_get(
         &self,
@@ -62,6 +67,24 @@ macro_rules! impl_journal_store {
                         .bind(&row.entry)
                         .execute(&self.pool)
                         .await?;
+                    Ok(())
+                }
+
+                async fn journal_put_many(&self, rows: &[JournalRow]) -> Result<(), StoreError> {
+                    for chunk in rows.chunks(sql::JOURNAL_PUT_ROWS) {
+                        let text = sql::journal_put_rows(chunk.len());
+                        let mut q = sqlx::query(&text);
+                        for row in chunk {
+                            q = q
+                                .bind(&row.call_id)
+                                .bind(i64::from(row.attempt))
+                                .bind(&row.adapter)
+                                .bind(row.job_id.as_deref())
+                                .bind(row.at_ms)
+                                .bind(&row.entry);
+                        }
+                        q.execute(&self.pool).await?;
+                    }
                     Ok(())
                 }
 

@@ -7,6 +7,7 @@
 //! advisory locks, `LISTEN/NOTIFY`).
 
 pub mod health;
+pub(crate) mod group;
 mod jobs;
 mod jobs_impl;
 pub(crate) mod journal;

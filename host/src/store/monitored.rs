@@ -124,6 +124,7 @@ watched! {
 watched! {
     impl JournalStore {
         true fn journal_put(&self, row: &JournalRow) -> ();
+        true fn journal_put_many(&self, rows: &[JournalRow]) -> ();
         false fn journal_get(&self, call_id: &str, limit: u32) -> Vec<(u32, String)>;
         false fn journal_prune(&self, before_ms: i64, limit: u32) -> u64;
         false fn journal_trim(&self, adapter: &str, keep: u32, limit: u32) -> u64;

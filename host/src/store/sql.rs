@@ -101,6 +101,24 @@ pub const STEP_PRUNE: &str = "DELETE FROM steps WHERE (call_id, name) IN (SELECT
 /// Keeps one attempt of a call in the journal, in place of what was.
 pub const JOURNAL_PUT: &str = "INSERT INTO journal (call_id, attempt, adapter, job_id, at_ms, entry) VALUES ($1, $2, $3, $4, $5, $6) \
      ON CONFLICT (call_id, attempt) DO UPDATE SET entry = excluded.entry, at_ms = excluded.at_ms";
+/// Journal rows one [`journal_put_rows`] statement keeps at most (six parameters each).
+pub const JOURNAL_PUT_ROWS: usize = 100;
+
+/// [`JOURNAL_PUT`] for `n` rows in one statement (atomic by itself: no transaction around it).
+pub fn journal_put_rows(n: usize) -> String {
+    let values: Vec<String> = (0..n)
+        .map(|r| {
+            let p = r * 6;
+            format!("(${}, ${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6)
+        })
+        .collect();
+    format!(
+        "INSERT INTO journal (call_id, attempt, adapter, job_id, at_ms, entry) VALUES {} \
+         ON CONFLICT (call_id, attempt) DO UPDATE SET entry = excluded.entry, at_ms = excluded.at_ms",
+        values.join(", ")
+    )
+}
+
 /// The journal of a call, attempt by attempt.
 pub const JOURNAL_GET: &str =
     "SELECT attempt, entry FROM journal WHERE call_id = $1 ORDER BY attempt LIMIT $2";

@@ -1,12 +1,21 @@
 //! Keeping secrets and tokens out of logs and error messages.
 
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use std::collections::BTreeSet;
+
+mod masks;
+pub use masks::{
+    is_sensitive_header, mask_json, mask_json_text, sensitive_key, url_for_log,
+};
 
 /// Replaces known secret values in text; built once per adapter from its resolved secrets,
 /// extended per call with the tokens handed out.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     values: BTreeSet<String>,
+    /// Every value in one automaton, built at the first scrub after a value was added: a text
+    /// is scrubbed in one pass, whatever the number of values and forms (about 20 a value).
+    matcher: std::sync::OnceLock<Matcher>,
 }
 
 /// What a redacted value is replaced with.
@@ -58,33 +67,50 @@ impl Redactor {
                 self.values.insert(form.to_ascii_lowercase());
             }
         }
+        self.matcher = std::sync::OnceLock::new();
     }
 
     /// `text` with every known value replaced, whatever the ASCII case it came in.
     pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        // Longest first, so a secret containing another is replaced whole.
-        let mut values: Vec<&String> = self.values.iter().collect();
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        // ASCII lower-casing keeps every byte where it was, so positions found in the folded
-        // copy are positions in `out`.
-        let mut folded = out.to_ascii_lowercase();
-        for v in values {
-            if !folded.contains(v.as_str()) {
-                continue;
+        match self.matcher.get_or_init(|| Matcher::of(&self.values)) {
+            Matcher::Values(m) if m.is_match(text) => {
+                m.replace_all(text, &vec![REDACTED; self.values.len()])
             }
-            let mut scrubbed = String::with_capacity(out.len());
-            let mut last = 0;
-            for (at, _) in folded.match_indices(v.as_str()) {
-                scrubbed.push_str(&out[last..at]);
-                scrubbed.push_str(REDACTED);
-                last = at + v.len();
-            }
-            scrubbed.push_str(&out[last..]);
-            out = scrubbed;
-            folded = out.to_ascii_lowercase();
+            Matcher::Broken => REDACTED.to_string(),
+            _ => text.to_string(),
         }
-        out
+    }
+}
+
+/// A redactor's values as one automaton.
+#[derive(Debug, Clone)]
+enum Matcher {
+    /// No value is known.
+    Nothing,
+    /// Leftmost-longest, so that a secret containing another is replaced whole; ASCII case
+    /// ignored.
+    Values(AhoCorasick),
+    /// The automaton could not be built (never seen: it takes values far past any redactor's):
+    /// every text is then replaced whole rather than let through.
+    Broken,
+}
+
+impl Matcher {
+    fn of(values: &BTreeSet<String>) -> Self {
+        if values.is_empty() {
+            return Self::Nothing;
+        }
+        match AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(values)
+        {
+            Ok(m) => Self::Values(m),
+            Err(e) => {
+                tracing::error!("the redactor's automaton could not be built: {e}");
+                Self::Broken
+            }
+        }
     }
 }
 
@@ -166,157 +192,10 @@ fn form_urlencoded_byte_serialize(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-/// True for JSON keys whose values are never shown or kept, whatever the adapter's secrets are
-/// (a refresh token, a password a platform echoes).
-pub fn sensitive_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    [
-        "secret",
-        "password",
-        "passwd",
-        "token",
-        "apikey",
-        "api_key",
-        "api-key",
-        "authorization",
-        "credential",
-        "private",
-        "signature",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
-}
-
-/// Masks, in place, the value of every [`sensitive_key`] of `v` (at any depth) and scrubs every
-/// string with `scrub`.
-pub fn mask_json(v: &mut serde_json::Value, scrub: &Redactor) {
-    match v {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if sensitive_key(k) && !v.is_null() {
-                    *v = serde_json::Value::String(REDACTED.into());
-                } else {
-                    mask_json(v, scrub);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(|i| mask_json(i, scrub)),
-        serde_json::Value::String(s) => *s = scrub.scrub(s),
-        _ => {}
-    }
-}
-
-/// `text`, JSON that may be cut short, with the string value of every [`sensitive_key`]
-/// masked (to the end of the text when the value is cut): for the start of a body too large to
-/// parse whole.
-pub fn mask_json_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(open) = rest.find('"') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let Some(len) = string_len(after) else {
-            out.push_str(&rest[open..]);
-            return out;
-        };
-        let key = &after[..len];
-        out.push('"');
-        out.push_str(key);
-        out.push('"');
-        rest = &after[len + 1..];
-        let trimmed = rest.trim_start();
-        if !sensitive_key(key) || !trimmed.starts_with(':') {
-            continue;
-        }
-        let value = trimmed[1..].trim_start();
-        out.push_str(&rest[..rest.len() - value.len()]);
-        let Some(body) = value.strip_prefix('"') else {
-            rest = value;
-            continue;
-        };
-        out.push('"');
-        out.push_str(REDACTED);
-        match string_len(body) {
-            Some(len) => {
-                out.push('"');
-                rest = &body[len + 1..];
-            }
-            None => return out,
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The length of the JSON string body at the start of `s` (after its opening quote) up to its
-/// closing quote; `None` when it does not close.
-fn string_len(s: &str) -> Option<usize> {
-    let mut escaped = false;
-    for (i, c) in s.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            '"' => return Some(i),
-            _ => {}
-        }
-    }
-    None
-}
-
-/// True for header names whose values are credentials.
-pub fn is_sensitive_header(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    matches!(
-        n.as_str(),
-        "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
-    ) || [
-        "token",
-        "secret",
-        "password",
-        "api-key",
-        "apikey",
-        "signature",
-        "sign",
-    ]
-    .iter()
-    .any(|s| n.contains(s))
-}
-
-/// A URL for logs: query values whose names look like credentials are replaced.
-pub fn url_for_log(url: &url::Url, redactor: &Redactor) -> String {
-    let mut shown = url.clone();
-    if url.query().is_some() {
-        let pairs: Vec<(String, String)> = url
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if is_sensitive_header(&k) {
-                    REDACTED.to_string()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        shown.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    let _ = shown.set_password(None);
-    redactor.scrub(shown.as_str())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn credential_fields_of_cut_json_are_masked() {
-        let text = r#"{"user":"erp","access_token":"abc\"def","n":{"refresh_token" : "xyz"},"password":"cut-shor"#;
-        let out = mask_json_text(text);
-        assert_eq!(
-            out,
-            r#"{"user":"erp","access_token":"[redacted]","n":{"refresh_token" : "[redacted]"},"password":"[redacted]"#
-        );
-        assert_eq!(mask_json_text("[1, \"two\"]"), "[1, \"two\"]");
-    }
 
     #[test]
     fn scrubs_plain_and_encoded_values() {
@@ -393,15 +272,4 @@ mod tests {
         assert_eq!(copy.scrub("secret-one"), REDACTED);
     }
 
-    #[test]
-    fn sensitive_headers_and_queries() {
-        assert!(is_sensitive_header("Authorization"));
-        assert!(is_sensitive_header("X-Access-Token"));
-        assert!(!is_sensitive_header("Content-Type"));
-        let u = url::Url::parse("https://h/p?accessToken=abc&x=1").expect("url");
-        assert_eq!(
-            url_for_log(&u, &Redactor::default()),
-            "https://h/p?accessToken=%5Bredacted%5D&x=1"
-        );
-    }
 }
