@@ -127,8 +127,8 @@ const MAX_LOG_BYTES_PER_CALL: usize = 256 * 1024;
 pub struct GuestEnv<'a> {
     /// The adapter's manifest (`[config]`, secrets, name).
     pub manifest: &'a Manifest,
-    /// `[config]` as JSON, rendered once at load.
-    pub config_json: &'a str,
+    /// `[config]` with the adapter's declared defaults, rendered once at load.
+    pub config: &'a crate::description::EffectiveConfig,
     /// Operation (or schedule / route name), for log lines.
     pub op: &'a str,
     /// The call's redactor.
@@ -139,14 +139,14 @@ pub struct GuestEnv<'a> {
 
 impl config::Host for GuestEnv<'_> {
     async fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.manifest.config.get(&key).map(|v| match v {
+        Ok(self.config.value.get(&key).map(|v| match v {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
         }))
     }
 
     async fn all(&mut self) -> wasmtime::Result<String> {
-        Ok(self.config_json.to_string())
+        Ok(self.config.json.clone())
     }
 
     async fn secret(&mut self, name: String) -> wasmtime::Result<Option<String>> {

@@ -169,14 +169,12 @@ async fn a_recorded_call_replays_and_holds_no_secret_or_token() {
     );
 }
 
-#[test]
-fn weft_check_catches_a_config_typo_and_an_unknown_schedule_in_a_shipped_manifest() {
+/// `weft check` on a shipped manifest (Sekorm's) changed by `edit`: its exit code and output.
+fn check_edited_sekorm(edit: impl Fn(&str) -> String) -> (Option<i32>, String) {
     let root = workspace();
     let scratch = tempfile::tempdir().expect("scratch");
     let shipped = std::fs::read_to_string(root.join("manifests/sekorm.toml")).expect("manifest");
-    let broken = shipped
-        .replace("\nchunk_size = 500", "\nchunk_sise = 500")
-        .replace("name = \"daily-reconcile\"", "name = \"daily-reconcil\"");
+    let broken = edit(&shipped);
     assert_ne!(broken, shipped);
     let file = scratch.path().join("sekorm.toml");
     std::fs::write(&file, broken).expect("write");
@@ -193,8 +191,20 @@ fn weft_check_catches_a_config_typo_and_an_unknown_schedule_in_a_shipped_manifes
         .env("SEKORM_APP_SECRET", "b")
         .output()
         .expect("weft runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn weft_check_catches_a_config_typo_and_an_unknown_schedule_in_a_shipped_manifest() {
+    let (code, stdout) = check_edited_sekorm(|shipped| {
+        shipped
+            .replace("\nchunk_size = 500", "\nchunk_sise = 500")
+            .replace("name = \"daily-reconcile\"", "name = \"daily-reconcil\"")
+    });
+    assert_eq!(code, Some(2), "{stdout}");
     assert!(
         stdout.contains("config.chunk_sise") && stdout.contains("did you mean \"chunk_size\""),
         "{stdout}"
@@ -203,6 +213,30 @@ fn weft_check_catches_a_config_typo_and_an_unknown_schedule_in_a_shipped_manifes
         stdout.contains("runs no schedule \"daily-reconcil\""),
         "every problem of the file, not only the first: {stdout}"
     );
+}
+
+/// A value the adapter's declared bounds or choices refuse fails at `weft check`, naming the
+/// key and what it takes, not at the first call; the shipped manifest itself passes.
+#[test]
+fn weft_check_refuses_a_config_value_out_of_its_declared_range_or_choices() {
+    let (code, stdout) = check_edited_sekorm(|shipped| {
+        shipped.replace(
+            "\nchunk_size = 500",
+            "\nchunk_size = 0\ntoken_method = \"PUT\"",
+        )
+    });
+    assert_eq!(code, Some(2), "{stdout}");
+    assert!(
+        stdout.contains("config.chunk_size: expected an integer from 1 to 100000, found 0"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("config.token_method: expected one of \"GET\", \"POST\", found \"PUT\""),
+        "{stdout}"
+    );
+    let (code, stdout) =
+        check_edited_sekorm(|shipped| shipped.replace("chunk_size = 500", "chunk_size = 100000"));
+    assert_eq!(code, Some(0), "the range's end is in it: {stdout}");
 }
 
 /// `weft test` holds a real suite: twenty cases in one folder, in one run (also in a pool of

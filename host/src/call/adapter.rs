@@ -107,7 +107,10 @@ pub struct LoadedAdapter {
     pub(crate) http: HttpCapability,
     pub(crate) redactor: Redactor,
     pub(crate) credentials: String,
-    pub(crate) config_json: String,
+    /// `[config]` as the manifest gives it: what `describe` reads.
+    pub(crate) config_given: crate::description::EffectiveConfig,
+    /// `[config]` with the adapter's declared defaults: what every later call reads.
+    pub(crate) config: OnceLock<crate::description::EffectiveConfig>,
     pub(crate) permits: Arc<Semaphore>,
     /// Calls waiting for a permit right now (bounded by `limits.queue`).
     pub(crate) waiting: Arc<std::sync::atomic::AtomicU32>,

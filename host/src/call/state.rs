@@ -297,7 +297,7 @@ impl CallState {
         let adapter = &*self.adapter;
         GuestEnv {
             manifest: &adapter.manifest,
-            config_json: &adapter.config_json,
+            config: adapter.config.get().unwrap_or(&adapter.config_given),
             op: &self.op,
             redactor: &self.redactor,
             logged: &mut self.logged_bytes,

@@ -4,9 +4,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use std::collections::BTreeSet;
 
 mod masks;
-pub use masks::{
-    is_sensitive_header, mask_json, mask_json_text, sensitive_key, url_for_log,
-};
+pub use masks::{is_sensitive_header, mask_json, mask_json_text, sensitive_key, url_for_log};
 
 /// Replaces known secret values in text; built once per adapter from its resolved secrets,
 /// extended per call with the tokens handed out.
@@ -196,7 +194,6 @@ fn form_urlencoded_byte_serialize(value: &str) -> String {
 mod tests {
     use super::*;
 
-
     #[test]
     fn scrubs_plain_and_encoded_values() {
         let r = Redactor::new(["s3cr3t+/=", "abc"]);
@@ -271,5 +268,4 @@ mod tests {
         assert_eq!(copy.scrub("token-added-later"), REDACTED);
         assert_eq!(copy.scrub("secret-one"), REDACTED);
     }
-
 }

@@ -46,19 +46,17 @@ pub(super) fn check_declared(
                 ));
                 continue;
             };
-            let fits = match declared.kind {
-                "string" => value.is_string(),
-                "integer" => value.is_i64() || value.is_u64(),
-                "number" => value.is_number(),
-                "boolean" => value.is_boolean(),
-                "list" => value.is_array(),
-                "table" => value.is_object(),
-                _ => true,
-            };
-            if !fits {
+            if let Some(why) = declared.refuses(value) {
+                problems.push((format!("config.{key}"), why));
+            }
+        }
+        // The adapter's own defaults are checked too: a default its own bounds refuse is the
+        // adapter's bug, said at load rather than met at a call.
+        for k in &d.config {
+            if let Some(why) = k.default.as_ref().and_then(|v| k.refuses(v)) {
                 problems.push((
-                    format!("config.{key}"),
-                    format!("expected a {}, found {value}", declared.kind),
+                    format!("config.{}", k.name),
+                    format!("{who} declares a default it refuses itself: {why}"),
                 ));
             }
         }
@@ -230,7 +228,7 @@ pub async fn load_adapter(
             .iter()
             .map(|(name, value)| (name.as_str(), value.expose())),
     );
-    let config_json = manifest.config.to_string();
+    let config_given = crate::description::EffectiveConfig::of(&manifest.config, &[]);
     let carried = running
         .get(&manifest.name)
         .filter(|old| old.manifest.limits.concurrency == manifest.limits.concurrency)
@@ -251,7 +249,8 @@ pub async fn load_adapter(
         http,
         redactor,
         credentials,
-        config_json,
+        config_given,
+        config: OnceLock::new(),
         permits,
         waiting,
         shared: shared.clone(),
@@ -261,6 +260,10 @@ pub async fn load_adapter(
         .await
         .map_err(|f| err("component", format!("describe() failed: {}", f.message)))?;
     check_description(&adapter.manifest, &description, &err)?;
+    let _ = adapter.config.set(crate::description::EffectiveConfig::of(
+        &adapter.manifest.config,
+        &description.config,
+    ));
     let _ = adapter.description.set(description);
     tracing::info!(adapter = %adapter.manifest.name, file = %file.display(), hash = %adapter.component_hash, "adapter loaded");
     Ok(adapter)

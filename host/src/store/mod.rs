@@ -6,8 +6,8 @@
 //! backend keeps, one file per capability, only what differs (JSON functions, `SKIP LOCKED`,
 //! advisory locks, `LISTEN/NOTIFY`).
 
-pub mod health;
 pub(crate) mod group;
+pub mod health;
 mod jobs;
 mod jobs_impl;
 pub(crate) mod journal;

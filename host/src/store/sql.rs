@@ -109,7 +109,15 @@ pub fn journal_put_rows(n: usize) -> String {
     let values: Vec<String> = (0..n)
         .map(|r| {
             let p = r * 6;
-            format!("(${}, ${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6)
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6
+            )
         })
         .collect();
     format!(

@@ -3,39 +3,29 @@
 //! Change what your platform does differently; `weft test plugins/acme/fixtures` checks it.
 
 use weft_sdk::batch::{self, Resend};
+use weft_sdk::config::Key;
 use weft_sdk::http::{Request, join};
 use weft_sdk::{
-    Adapter, AdapterError, CallContext, ConfigType as T, Describe, Description, Result, TokenGrant,
-    Value, config, json, tokens,
+    Adapter, AdapterError, CallContext, Describe, Description, Result, TokenGrant, Value, config,
+    json, tokens,
 };
 
 /// The adapter type exported to the host.
 struct Acme;
 
-/// The manifest's `[config]` (`base_url` is the manifest's own key).
+/// The manifest's `[config]` (`base_url` is the manifest's own key). Each key's default and
+/// bounds are declared once, in `describe`: the host checks the manifest against them and fills
+/// in what it leaves out, so this struct has no defaults of its own.
 #[derive(serde::Deserialize)]
 struct Config {
     /// The platform's root URL.
     base_url: String,
     /// Path of the token endpoint.
-    #[serde(default = "default_token_path")]
     token_path: String,
     /// Path items are sent to.
-    #[serde(default = "default_items_path")]
     items_path: String,
     /// Items per request.
-    #[serde(default = "default_batch_size")]
     batch_size: usize,
-}
-
-fn default_token_path() -> String {
-    "/oauth/token".into()
-}
-fn default_items_path() -> String {
-    "/items".into()
-}
-fn default_batch_size() -> usize {
-    100
 }
 
 /// The operations: (name, what it does). `describe` and `invoke` both read this table.
@@ -49,11 +39,14 @@ impl Adapter for Acme {
             OPERATIONS,
             &["client_id", "client_secret"],
         )
-        // The keys of `Config` below: `weft check` refuses a manifest with a typo in them.
-        .config(&[
-            ("token_path", T::Text, false, "the token endpoint"),
-            ("items_path", T::Text, false, "where items go"),
-            ("batch_size", T::Integer, false, "items per request"),
+        // The keys of `Config` above, each declared once: `weft check` refuses a manifest with
+        // a typo in them or a value out of range, and the host fills in the defaults.
+        .config([
+            Key::text("token_path", "the token endpoint").default("/oauth/token"),
+            Key::text("items_path", "where items go").default("/items"),
+            Key::integer("batch_size", "items per request")
+                .range(1, 10_000)
+                .default(100),
         ])
     }
 

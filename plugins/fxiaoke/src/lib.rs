@@ -24,7 +24,7 @@ struct Fxiaoke;
 
 impl Adapter for Fxiaoke {
     fn describe() -> Description {
-        use weft_sdk::{ConfigType as T, Describe};
+        use weft_sdk::Describe;
         weft_sdk::describe(
             "fxiaoke",
             env!("CARGO_PKG_VERSION"),
@@ -56,19 +56,7 @@ impl Adapter for Fxiaoke {
             ],
             &["crm_token", "push_token"],
         )
-        .config(&[
-            ("syncpush_path", T::Text, false, "path of the CRM's syncpush"),
-            ("tenant_id", T::Text, false, "tenantId of syncpush"),
-            ("data_center_ids", T::Array, false, "the ledgers of a multi-ledger account"),
-            ("id_field", T::Text, false, "the field holding a record's id"),
-            ("success_code", T::Any, false, "code of a successful answer to the CRM"),
-            ("error_code", T::Any, false, "code of a refusal"),
-            ("erp_endpoint", T::Text, false, "the company ERP that pushed records go to"),
-            ("max_limit", T::Integer, false, "largest limit of a batch poll"),
-            ("log_retention_days", T::Integer, false, "days of change log kept"),
-            ("update_mode", T::Text, false, "merge or replace"),
-            ("auth_codes", T::Array, false, "syncpush errCodes that mean credentials"),
-        ])
+        .config(records::keys())
         .schedules(&["prune-log"])
         .routes(&["create", "update", "queryMasterBatch", "queryMasterById"])
     }

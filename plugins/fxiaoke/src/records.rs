@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use weft_sdk::config::Key;
 use weft_sdk::{AdapterError, CallContext, Result, Value, config, json, storage};
 
 /// The manifest's `[config]`.
@@ -18,7 +19,6 @@ pub struct Config {
     /// The CRM's root, e.g. `https://www.fxiaoke.com`.
     pub base_url: String,
     /// Path of the CRM's push endpoint.
-    #[serde(default = "default_syncpush_path")]
     pub syncpush_path: String,
     /// `tenantId` header of syncpush (given by Fxiaoke).
     #[serde(default)]
@@ -27,68 +27,62 @@ pub struct Config {
     #[serde(default)]
     pub data_center_ids: Vec<String>,
     /// Field of `masterFieldVal` (and of detail rows) that holds the record's id.
-    #[serde(default = "default_id_field")]
     pub id_field: String,
     /// `code` of a successful answer to the CRM, as written in the manifest: a string ("0",
     /// the document's type) or a number (0) if the CRM's side expects one.
-    #[serde(default = "default_success_code")]
     pub success_code: Value,
     /// `code` of a refused request.
-    #[serde(default = "default_error_code")]
     pub error_code: Value,
     /// The company's own ERP endpoint: records the CRM pushes are delivered there by a job.
     #[serde(default)]
     pub erp_endpoint: Option<String>,
     /// Largest `limit` of a batch poll.
-    #[serde(default = "default_max_limit")]
     pub max_limit: usize,
     /// Days of change log kept for batch polls (schedule `prune-log`); the CRM polls windows of
     /// minutes, so older entries only cost space.
-    #[serde(default = "default_log_retention_days")]
     pub log_retention_days: u64,
     /// What an update does with what it does not mention: `merge` (the default) keeps master
     /// fields it leaves out and detail lists it does not name; `replace` makes the record
     /// exactly what the update says.
-    #[serde(default)]
     pub update_mode: UpdateMode,
     /// syncpush `errCode`s that mean the token or tenant was refused (answered as `auth`); an
     /// `errMsg` about the token, the tenant or authentication means the same.
-    #[serde(default = "default_auth_codes")]
     pub auth_codes: Vec<String>,
 }
 
 /// See [`Config::update_mode`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UpdateMode {
     /// Fields and detail lists the update leaves out are kept.
-    #[default]
     Merge,
     /// The record becomes what the update says.
     Replace,
 }
 
-fn default_auth_codes() -> Vec<String> {
-    vec!["s106240401".into(), "s106240402".into()]
-}
-
-fn default_syncpush_path() -> String {
-    "/erp/syncdata/open/objdata/syncpush".into()
-}
-fn default_id_field() -> String {
-    "id".into()
-}
-fn default_success_code() -> Value {
-    Value::from("0")
-}
-fn default_error_code() -> Value {
-    Value::from("-1")
-}
-fn default_max_limit() -> usize {
-    1000
-}
-fn default_log_retention_days() -> u64 {
-    30
+/// The `[config]` keys, each declared once.
+pub fn keys() -> [Key; 11] {
+    [
+        Key::text("syncpush_path", "path of the CRM's syncpush")
+            .default("/erp/syncdata/open/objdata/syncpush"),
+        Key::text("tenant_id", "tenantId of syncpush"),
+        Key::list("data_center_ids", "the ledgers of a multi-ledger account"),
+        Key::text("id_field", "the field holding a record's id").default("id"),
+        Key::any("success_code", "code of a successful answer to the CRM").default("0"),
+        Key::any("error_code", "code of a refusal").default("-1"),
+        Key::text("erp_endpoint", "the company ERP that pushed records go to"),
+        Key::integer("max_limit", "largest limit of a batch poll")
+            .range(1, 100_000)
+            .default(1000),
+        Key::integer("log_retention_days", "days of change log kept")
+            .range(0, 3660)
+            .default(30),
+        Key::text("update_mode", "what an update does with what it leaves out")
+            .one_of(&["merge", "replace"])
+            .default("merge"),
+        Key::list("auth_codes", "syncpush errCodes that mean credentials")
+            .default(["s106240401", "s106240402"]),
+    ]
 }
 
 impl Config {

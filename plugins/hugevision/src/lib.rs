@@ -23,7 +23,7 @@ struct HugeVision;
 
 impl Adapter for HugeVision {
     fn describe() -> Description {
-        use weft_sdk::{ConfigType as T, Describe};
+        use weft_sdk::Describe;
         weft_sdk::describe(
             "hugevision",
             env!("CARGO_PKG_VERSION"),
@@ -51,21 +51,7 @@ impl Adapter for HugeVision {
             ],
             &["system_key", "user_name", "system_password"],
         )
-        .config(&[
-            ("token_path", T::Text, false, "path of the login"),
-            ("paths", T::Table, false, "each API's path"),
-            ("client_id", T::Any, false, "the login's clientId"),
-            ("organization_id", T::Any, false, "the login's organizationId"),
-            ("role_id", T::Any, false, "the login's roleId"),
-            ("warehouse_id", T::Any, false, "the login's warehouseId"),
-            ("utc_offset", T::Text, false, "offset of requestTime"),
-            ("poll_first_delay", T::Text, false, "first poll of a submission"),
-            ("poll_backoff", T::Text, false, "wait between polls, doubling"),
-            ("poll_backoff_max", T::Text, false, "longest wait between polls"),
-            ("poll_give_up_after", T::Text, false, "when a pending submission fails"),
-            ("login_retry_after", T::Text, false, "pause after a rate-limited login"),
-            ("retention_days", T::Integer, false, "days request ids are remembered"),
-        ])
+        .config(platform::keys())
         .schedules(&["prune-requests"])
     }
 

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::Duration;
+use weft_sdk::config::Key;
 use weft_sdk::http::{Request, Response, join, snippet};
 use weft_sdk::{
     AdapterError, CallContext, Result, TokenGrant, Value, config, dates, json, storage, tokens,
@@ -29,7 +30,6 @@ pub struct Config {
     /// The platform's root, e.g. `https://demo.scm.huge-vision.com`.
     pub base_url: String,
     /// The login's path.
-    #[serde(default = "default_token_path")]
     pub token_path: String,
     /// Paths of the business APIs by operation (defaults: the manual's).
     #[serde(default)]
@@ -47,51 +47,43 @@ pub struct Config {
     #[serde(default)]
     pub warehouse_id: Option<Value>,
     /// Time zone of `requestTime` (the platform writes local time without a zone).
-    #[serde(default = "default_offset")]
     pub utc_offset: String,
     /// Wait before the first API170NNF poll after an API170COB submission.
-    #[serde(default = "default_poll_first")]
     pub poll_first_delay: String,
     /// Wait before the second poll; doubles after each poll still pending…
-    #[serde(default = "default_poll_backoff")]
     pub poll_backoff: String,
     /// …up to this (the platform processes asynchronous requests every 30 minutes).
-    #[serde(default = "default_poll_max")]
     pub poll_backoff_max: String,
     /// A submission still pending after this long ends its job as failed.
-    #[serde(default = "default_poll_give_up")]
     pub poll_give_up_after: String,
     /// Wait asked of the login when it answers 429 without a Retry-After.
-    #[serde(default = "default_login_retry_after")]
     pub login_retry_after: String,
     /// Days the request ids this adapter sent are remembered (schedule `prune-requests`).
-    #[serde(default = "default_retention_days")]
     pub retention_days: u64,
 }
 
-fn default_token_path() -> String {
-    "/api/v1/auth/tokens".into()
-}
-fn default_offset() -> String {
-    "+08:00".into()
-}
-fn default_poll_first() -> String {
-    "5m".into()
-}
-fn default_poll_backoff() -> String {
-    "5m".into()
-}
-fn default_poll_max() -> String {
-    "30m".into()
-}
-fn default_poll_give_up() -> String {
-    "24h".into()
-}
-fn default_login_retry_after() -> String {
-    "60s".into()
-}
-fn default_retention_days() -> u64 {
-    30
+/// The `[config]` keys, each declared once.
+pub fn keys() -> [Key; 13] {
+    [
+        Key::text("token_path", "path of the login").default("/api/v1/auth/tokens"),
+        Key::table(
+            "paths",
+            "each API's path, by operation (defaults: the manual's)",
+        ),
+        Key::any("client_id", "the login's clientId"),
+        Key::any("organization_id", "the login's organizationId"),
+        Key::any("role_id", "the login's roleId"),
+        Key::any("warehouse_id", "the login's warehouseId"),
+        Key::text("utc_offset", "offset of requestTime, e.g. +08:00").default("+08:00"),
+        Key::text("poll_first_delay", "first poll of a submission").default("5m"),
+        Key::text("poll_backoff", "wait between polls, doubling").default("5m"),
+        Key::text("poll_backoff_max", "longest wait between polls").default("30m"),
+        Key::text("poll_give_up_after", "when a pending submission fails").default("24h"),
+        Key::text("login_retry_after", "pause after a rate-limited login").default("60s"),
+        Key::integer("retention_days", "days request ids are remembered")
+            .range(0, 3660)
+            .default(30),
+    ]
 }
 
 /// The polling schedule of asynchronous submissions.

@@ -10,25 +10,16 @@ use weft_sdk::http::{Method, Request, join};
 use weft_sdk::{AdapterError, CallContext, Detail, Result, batch, config, digest, storage, tokens};
 
 /// The document's upper bound of rows per request.
-const SEQ_LIMIT: usize = 500;
+pub(crate) const SEQ_LIMIT: usize = 500;
 /// How long a run holds a batch before another run may take it over.
 const LEASE_MS: u64 = 10 * 60 * 1000;
 
 #[derive(serde::Deserialize)]
 struct Config {
     base_url: String,
-    #[serde(default = "default_seq_max")]
     seq_max: usize,
     app_name: Option<String>,
-    #[serde(default = "default_format")]
     format: String,
-}
-
-fn default_seq_max() -> usize {
-    SEQ_LIMIT
-}
-fn default_format() -> String {
-    "json".into()
 }
 
 #[derive(serde::Deserialize)]
@@ -180,12 +171,6 @@ fn new_batch_id(ctx: &CallContext, salt: u32) -> Result<String> {
 /// Runs (or resumes) one batch; `input` is the caller's JSON text.
 pub fn sync(ctx: &CallContext, input: &str) -> Result<Value> {
     let cfg: Config = config::typed()?;
-    if !(1..=SEQ_LIMIT).contains(&cfg.seq_max) {
-        return Err(AdapterError::invalid_input(format!(
-            "manifest [config] seq_max: expected 1 to {SEQ_LIMIT}, found {}",
-            cfg.seq_max
-        )));
-    }
     if let Some(app) = &cfg.app_name
         && app.chars().count() > 10
     {

@@ -15,7 +15,7 @@ struct Lenovo;
 
 impl Adapter for Lenovo {
     fn describe() -> Description {
-        use weft_sdk::{ConfigType as T, Describe};
+        use weft_sdk::{Describe, config::Key};
         weft_sdk::describe(
             "lenovo",
             env!("CARGO_PKG_VERSION"),
@@ -25,14 +25,22 @@ impl Adapter for Lenovo {
             )],
             &[],
         )
-        .config(&[
-            ("seq_max", T::Integer, false, "rows per sequence, at most 500"),
-            ("app_name", T::Text, false, "appName, at most 10 characters"),
-            ("format", T::Text, false, "json or xml"),
-            ("token_mode", T::Text, false, "client_credentials or static"),
-            ("token_url", T::Text, false, "the token endpoint (client_credentials)"),
-            ("token_auth", T::Text, false, "basic or form"),
-            ("token_scope", T::Text, false, "scope asked for with the token"),
+        .config([
+            Key::integer("seq_max", "rows per sequence")
+                .range(1, batch::SEQ_LIMIT as u32)
+                .default(batch::SEQ_LIMIT),
+            Key::text("app_name", "appName, at most 10 characters"),
+            Key::text("format", "how rows are sent")
+                .one_of(&["json", "xml"])
+                .default("json"),
+            Key::text("token_mode", "how a token is obtained")
+                .one_of(&["client_credentials", "static"])
+                .default("client_credentials"),
+            Key::text("token_url", "the token endpoint (client_credentials)"),
+            Key::text("token_auth", "how the client's credentials are sent")
+                .one_of(&["basic", "form"])
+                .default("basic"),
+            Key::text("token_scope", "scope asked for with the token"),
         ])
     }
 

@@ -7,19 +7,10 @@ use weft_sdk::{AdapterError, Result, TokenGrant, Value, config};
 
 #[derive(serde::Deserialize)]
 struct TokenConfig {
-    #[serde(default = "default_mode")]
     token_mode: String,
     token_url: Option<String>,
-    #[serde(default = "default_auth")]
     token_auth: String,
     token_scope: Option<String>,
-}
-
-fn default_mode() -> String {
-    "client_credentials".into()
-}
-fn default_auth() -> String {
-    "basic".into()
 }
 
 /// Obtains a token as `[config].token_mode` says.
@@ -54,6 +45,7 @@ pub fn fetch() -> Result<TokenGrant> {
                     fields.push(("client_secret", &secret));
                     Request::post(url).form(&fields)
                 }
+                // The host refuses any other value at load (`one_of` in `describe`).
                 other => {
                     return Err(AdapterError::invalid_input(format!(
                         "manifest [config] token_auth: expected \"basic\" or \"form\", found {other:?}"

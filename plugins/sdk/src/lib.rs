@@ -99,9 +99,9 @@ pub fn describe(name: &str, version: &str, ops: &[(&str, &str)], secrets: &[&str
 /// (`weft check`): a `[config]` typo, a missing required key, a schedule or route the adapter
 /// does not know fail the manifest with its file and key, not the first call.
 pub trait Describe {
-    /// The `[config]` keys read: (name, type, required, what it does). `base_url` is the
-    /// manifest's own and need not be listed.
-    fn config(self, keys: &[(&str, ConfigType, bool, &str)]) -> Self;
+    /// The `[config]` keys read, each declared once ([`config::Key`]: type, default, bounds or
+    /// choices, what it does). `base_url` is the manifest's own and need not be listed.
+    fn config(self, keys: impl IntoIterator<Item = config::Key>) -> Self;
     /// The schedule names `on_schedule` runs.
     fn schedules(self, names: &[&str]) -> Self;
     /// The inbound route names `handle_inbound` serves.
@@ -109,16 +109,8 @@ pub trait Describe {
 }
 
 impl Describe for Description {
-    fn config(mut self, keys: &[(&str, ConfigType, bool, &str)]) -> Self {
-        self.config = keys
-            .iter()
-            .map(|(name, kind, required, description)| ConfigKey {
-                name: name.to_string(),
-                kind: *kind,
-                required: *required,
-                description: description.to_string(),
-            })
-            .collect();
+    fn config(mut self, keys: impl IntoIterator<Item = config::Key>) -> Self {
+        self.config = keys.into_iter().map(config::Key::into_wit).collect();
         self
     }
 

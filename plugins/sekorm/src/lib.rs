@@ -22,7 +22,7 @@ const CHANGES: &str = "changes/";
 
 impl Adapter for Sekorm {
     fn describe() -> Description {
-        use weft_sdk::{ConfigType as T, Describe};
+        use weft_sdk::Describe;
         weft_sdk::describe(
             "sekorm",
             env!("CARGO_PKG_VERSION"),
@@ -42,18 +42,7 @@ impl Adapter for Sekorm {
             ],
             &["account", "app_secret"],
         )
-        .config(&[
-            ("token_path", T::Text, false, "path of getAccessToken"),
-            ("token_method", T::Text, false, "GET or POST for getAccessToken"),
-            ("full_sync_path", T::Text, false, "path of pnStock"),
-            ("update_path", T::Text, false, "path of updQuantity"),
-            ("compare_path", T::Text, false, "path of compare"),
-            ("chunk_size", T::Integer, false, "items per request"),
-            ("utc_offset", T::Text, false, "the offset that defines a day"),
-            ("reconcile_schedule", T::Text, false, "name of the reconciliation schedule"),
-            ("reconcile_day_offset", T::Integer, false, "newest day reconciled: -1 or 0"),
-            ("changes_retention_days", T::Integer, false, "days of recorded changes kept"),
-        ])
+        .config(platform::keys())
         .schedules(&["daily-reconcile"])
     }
 

@@ -1,79 +1,75 @@
 //! Sekorm's dialect: form-encoded calls, the `{code, msg, data}` envelope and its -1 messages.
 
 use crate::stock::Item;
+use weft_sdk::config::Key;
 use weft_sdk::dates::{self, Offset};
 use weft_sdk::http::{self, Request, Response, join};
 use weft_sdk::{AdapterError, Result, TokenGrant, Value, config, tokens};
 
 /// The manifest's `[config]` for this adapter; every path and policy the document leaves to
-/// deployment is here rather than in code.
+/// deployment is here rather than in code. Defaults, bounds and choices are declared once, in
+/// [`keys`]: the host checks the manifest against them and fills in what it leaves out.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Root of the serviceGate API, e.g. `https://wwww.sekorm.com/serviceGate`.
     pub base_url: String,
     /// Path of the token call.
-    #[serde(default = "default_token_path")]
     pub token_path: String,
     /// `POST` (form body) or `GET` (query) for the token call; the document allows both.
-    #[serde(default = "default_token_method")]
     pub token_method: String,
     /// Path of the full stock sync.
-    #[serde(default = "default_full_sync_path")]
     pub full_sync_path: String,
     /// Path of the single-item update.
-    #[serde(default = "default_update_path")]
     pub update_path: String,
     /// Path of the daily comparison.
-    #[serde(default = "default_compare_path")]
     pub compare_path: String,
     /// Items per full-sync request.
-    #[serde(default = "default_chunk_size")]
     pub chunk_size: usize,
     /// UTC offset that defines "the day" for reconciliation, e.g. "+08:00".
-    #[serde(default = "default_utc_offset")]
     pub utc_offset: String,
     /// Name of the manifest schedule that sends the day's changes.
-    #[serde(default = "default_reconcile_schedule")]
     pub reconcile_schedule: String,
     /// The newest day the schedule reconciles: -1 the day before (complete days, the
     /// default), 0 also the current day so far.
-    #[serde(default = "default_day_offset")]
     pub reconcile_day_offset: i64,
     /// Days of recorded changes to keep.
-    #[serde(default = "default_retention")]
     pub changes_retention_days: u32,
 }
 
-fn default_token_path() -> String {
-    "getAccessToken".into()
-}
-fn default_token_method() -> String {
-    "POST".into()
-}
-fn default_full_sync_path() -> String {
-    "pnarttnumber/pnStock".into()
-}
-fn default_update_path() -> String {
-    "stock/updQuantity".into()
-}
-fn default_compare_path() -> String {
-    "stock/compare".into()
-}
-fn default_chunk_size() -> usize {
-    500
-}
-fn default_utc_offset() -> String {
-    "+08:00".into()
-}
-fn default_reconcile_schedule() -> String {
-    "daily-reconcile".into()
-}
-fn default_day_offset() -> i64 {
-    -1
-}
-fn default_retention() -> u32 {
-    7
+/// The `[config]` keys, each declared once.
+pub fn keys() -> [Key; 10] {
+    [
+        Key::text("token_path", "path of getAccessToken").default("getAccessToken"),
+        Key::text(
+            "token_method",
+            "GET (query) or POST (form body) for getAccessToken",
+        )
+        .one_of(&["GET", "POST"])
+        .default("POST"),
+        Key::text("full_sync_path", "path of pnStock").default("pnarttnumber/pnStock"),
+        Key::text("update_path", "path of updQuantity").default("stock/updQuantity"),
+        Key::text("compare_path", "path of compare").default("stock/compare"),
+        Key::integer("chunk_size", "items per request")
+            .range(1, 100_000)
+            .default(500),
+        Key::text(
+            "utc_offset",
+            "the UTC offset that defines a day, e.g. +08:00",
+        )
+        .default("+08:00"),
+        Key::text("reconcile_schedule", "name of the reconciliation schedule")
+            .default("daily-reconcile"),
+        Key::integer(
+            "reconcile_day_offset",
+            "newest day reconciled: -1 the day before, 0 today so far",
+        )
+        .range(-1, 0)
+        .default(-1),
+        Key::integer("changes_retention_days", "days of recorded changes kept")
+            .range(1, 3660)
+            .default(7),
+    ]
 }
 
 /// The platform as configured by the manifest.
@@ -97,20 +93,9 @@ impl Platform {
     /// Reads and checks the configuration.
     pub fn load() -> Result<Self> {
         let config: Config = config::typed()?;
-        if config.chunk_size == 0 {
-            return Err(AdapterError::invalid_input(
-                "manifest [config] chunk_size: must be at least 1",
-            ));
-        }
         let offset = dates::parse_offset(&config.utc_offset).map_err(|e| {
             AdapterError::invalid_input(format!("manifest [config] utc_offset: {e}"))
         })?;
-        if !matches!(config.token_method.as_str(), "GET" | "POST") {
-            return Err(AdapterError::invalid_input(format!(
-                "manifest [config] token_method: expected \"GET\" or \"POST\", found {:?}",
-                config.token_method
-            )));
-        }
         Ok(Self { config, offset })
     }
 

@@ -15,7 +15,7 @@ struct SuperCarrier8;
 
 impl Adapter for SuperCarrier8 {
     fn describe() -> Description {
-        use weft_sdk::{ConfigType as T, Describe};
+        use weft_sdk::Describe;
         weft_sdk::describe(
             "supercarrier8",
             env!("CARGO_PKG_VERSION"),
@@ -46,54 +46,7 @@ impl Adapter for SuperCarrier8 {
             ],
             &["access_key", "secret_key"],
         )
-        .config(&[
-            ("token_path", T::Text, false, "path of get-token"),
-            ("batch_max", T::Integer, false, "items per V3 call"),
-            ("paths", T::Table, false, "each operation's path"),
-            (
-                "item_key",
-                T::Text,
-                false,
-                "product-code field, every operation",
-            ),
-            (
-                "item_keys",
-                T::Table,
-                false,
-                "product-code field per operation",
-            ),
-            (
-                "batch_field",
-                T::Text,
-                false,
-                "field wrapping a batch, every operation",
-            ),
-            (
-                "batch_fields",
-                T::Table,
-                false,
-                "field wrapping a batch per operation",
-            ),
-            (
-                "page_field",
-                T::Text,
-                false,
-                "page number field of the list",
-            ),
-            ("size_field", T::Text, false, "page size field of the list"),
-            (
-                "records_field",
-                T::Text,
-                false,
-                "records field of a list answer",
-            ),
-            (
-                "total_field",
-                T::Text,
-                false,
-                "total field of a list answer",
-            ),
-        ])
+        .config(platform::keys())
     }
 
     fn fetch_token(_scope: String) -> Result<TokenGrant> {

@@ -3,6 +3,7 @@
 
 use md5::{Digest, Md5};
 use std::collections::BTreeMap;
+use weft_sdk::config::Key;
 use weft_sdk::http::{Method, Request, join, snippet};
 use weft_sdk::{AdapterError, Result, TokenGrant, Value, config, tokens};
 
@@ -23,10 +24,8 @@ pub struct Config {
     /// Root of the open platform, e.g. `https://sapi.supercarrier8.com`.
     pub base_url: String,
     /// The token call's path.
-    #[serde(default = "default_token_path")]
     pub token_path: String,
     /// Items per V3 batch call.
-    #[serde(default = "default_batch_max")]
     pub batch_max: usize,
     /// Paths of the product operations, by operation name.
     #[serde(default)]
@@ -46,25 +45,15 @@ pub struct Config {
     #[serde(default)]
     pub batch_fields: BTreeMap<String, String>,
     /// Field names of the paged list.
-    #[serde(default = "default_page_field")]
     pub page_field: String,
     /// Page size field.
-    #[serde(default = "default_size_field")]
     pub size_field: String,
     /// Records field in the answer's data.
-    #[serde(default = "default_records_field")]
     pub records_field: String,
     /// Total field in the answer's data.
-    #[serde(default = "default_total_field")]
     pub total_field: String,
 }
 
-fn default_token_path() -> String {
-    "/cncop/ca/v1/applications/get-token".into()
-}
-fn default_batch_max() -> usize {
-    100
-}
 /// The product-code field of operation `op` when the manifest does not say: `productNo` for the
 /// single upsert, as the platform's public page for 通过商品编号新增/修改商品信息 has it;
 /// `goodsCode` for the V3 family, an assumption (the document names those calls only).
@@ -74,17 +63,24 @@ pub fn default_item_key(op: &str) -> &'static str {
         _ => "goodsCode",
     }
 }
-fn default_page_field() -> String {
-    "pageNo".into()
-}
-fn default_size_field() -> String {
-    "pageSize".into()
-}
-fn default_records_field() -> String {
-    "records".into()
-}
-fn default_total_field() -> String {
-    "total".into()
+
+/// The `[config]` keys, each declared once.
+pub fn keys() -> [Key; 11] {
+    [
+        Key::text("token_path", "path of get-token").default("/cncop/ca/v1/applications/get-token"),
+        Key::integer("batch_max", "items per V3 call")
+            .range(1, 10_000)
+            .default(100),
+        Key::table("paths", "each operation's path"),
+        Key::text("item_key", "product-code field, every operation"),
+        Key::table("item_keys", "product-code field per operation"),
+        Key::text("batch_field", "field wrapping a batch, every operation"),
+        Key::table("batch_fields", "field wrapping a batch per operation"),
+        Key::text("page_field", "page number field of the list").default("pageNo"),
+        Key::text("size_field", "page size field of the list").default("pageSize"),
+        Key::text("records_field", "records field of a list answer").default("records"),
+        Key::text("total_field", "total field of a list answer").default("total"),
+    ]
 }
 
 /// Default paths of the product family (override per operation under `[config.paths]`).
@@ -121,11 +117,6 @@ impl Platform {
     /// Reads and checks the configuration.
     pub fn load() -> Result<Self> {
         let config: Config = config::typed()?;
-        if config.batch_max == 0 {
-            return Err(AdapterError::invalid_input(
-                "manifest [config] batch_max: must be at least 1",
-            ));
-        }
         Ok(Self { config })
     }
 
