@@ -152,6 +152,110 @@ impl AdapterDescription {
     }
 }
 
+impl AdapterDescription {
+    /// Every way `manifest` differs from what the adapter declares it reads: `[config]` keys it
+    /// does not know (typos) or lacks, values of the wrong type, out of range or not among the
+    /// choices, defaults the adapter's own bounds refuse, schedules and routes it does not run. Each is (key, what is wrong); all of them, not the first.
+    pub fn problems_with(&self, manifest: &crate::manifest::Manifest) -> Vec<(String, String)> {
+        let d = self;
+        let mut problems = Vec::new();
+        let who = format!("adapter {} {}", d.name, d.version);
+        if !d.config.is_empty() {
+            let given = manifest.config.as_object().cloned().unwrap_or_default();
+            let known: Vec<&str> = d.config.iter().map(|k| k.name.as_str()).collect();
+            for (key, value) in &given {
+                // `base_url` is the manifest's own key, handed to every adapter.
+                if key == "base_url" {
+                    continue;
+                }
+                let Some(declared) = d.config.iter().find(|k| k.name == *key) else {
+                    let near = known
+                        .iter()
+                        .find(|k| similar(k, key))
+                        .map(|k| format!(" (did you mean {k:?}?)"))
+                        .unwrap_or_default();
+                    problems.push((
+                        format!("config.{key}"),
+                        format!(
+                            "{who} reads no such key{near}; it reads {}",
+                            known.join(", ")
+                        ),
+                    ));
+                    continue;
+                };
+                if let Some(why) = declared.refuses(value) {
+                    problems.push((format!("config.{key}"), why));
+                }
+            }
+            // The adapter's own defaults are checked too: a default its own bounds refuse is the
+            // adapter's bug, said at load rather than met at a call.
+            for k in &d.config {
+                if let Some(why) = k.default.as_ref().and_then(|v| k.refuses(v)) {
+                    problems.push((
+                        format!("config.{}", k.name),
+                        format!("{who} declares a default it refuses itself: {why}"),
+                    ));
+                }
+            }
+            for k in d.config.iter().filter(|k| k.required) {
+                if !given.contains_key(&k.name) {
+                    problems.push((
+                        format!("config.{}", k.name),
+                        format!("required by {who}: {}", k.description),
+                    ));
+                }
+            }
+        }
+        for s in manifest
+            .schedules
+            .iter()
+            .filter(|_| !d.schedules.is_empty())
+        {
+            if !d.schedules.contains(&s.name) {
+                problems.push((
+                    "schedules".into(),
+                    format!(
+                        "{who} runs no schedule {:?} (it runs: {})",
+                        s.name,
+                        d.schedules.join(", ")
+                    ),
+                ));
+            }
+        }
+        for r in manifest.routes.iter().filter(|_| !d.routes.is_empty()) {
+            if !d.routes.contains(&r.name) {
+                problems.push((
+                    "routes".into(),
+                    format!(
+                        "{who} serves no route {:?} (it serves: {})",
+                        r.name,
+                        d.routes.join(", ")
+                    ),
+                ));
+            }
+        }
+        problems
+    }
+}
+
+/// Two keys one typo apart (one letter added, dropped, changed, or two swapped).
+fn similar(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            row[j] = (prev[j] + 1).min(row[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = row;
+    }
+    prev[b.len()] <= 2
+}
+
 impl From<guest::Description> for AdapterDescription {
     fn from(d: guest::Description) -> Self {
         AdapterDescription {
@@ -197,5 +301,78 @@ impl From<guest::Description> for AdapterDescription {
             schedules: d.schedules,
             routes: d.routes,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key(kind: &'static str) -> ConfigKey {
+        ConfigKey {
+            name: "k".into(),
+            kind,
+            required: false,
+            description: String::new(),
+            default: None,
+            minimum: None,
+            maximum: None,
+            choices: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_value_is_refused_for_its_type_bounds_or_choices_and_the_refusal_says_what_fits() {
+        let size = ConfigKey {
+            minimum: Some(1.0),
+            maximum: Some(500.0),
+            ..key("integer")
+        };
+        assert_eq!(size.refuses(&json!(1)), None);
+        assert_eq!(size.refuses(&json!(500)), None);
+        assert_eq!(
+            size.refuses(&json!(0)).as_deref(),
+            Some("expected an integer from 1 to 500, found 0")
+        );
+        assert_eq!(
+            size.refuses(&json!(2.5)).as_deref(),
+            Some("expected an integer from 1 to 500, found 2.5")
+        );
+        let mode = ConfigKey {
+            choices: vec!["json".into(), "xml".into()],
+            ..key("string")
+        };
+        assert_eq!(mode.refuses(&json!("xml")), None);
+        assert_eq!(
+            mode.refuses(&json!("yaml")).as_deref(),
+            Some("expected one of \"json\", \"xml\", found \"yaml\"")
+        );
+        assert_eq!(key("any").refuses(&json!({"a": 1})), None);
+    }
+
+    #[test]
+    fn defaults_fill_only_what_the_manifest_leaves_out() {
+        let keys = [
+            ConfigKey {
+                name: "size".into(),
+                default: Some(json!(100)),
+                ..key("integer")
+            },
+            ConfigKey {
+                name: "mode".into(),
+                default: Some(json!("json")),
+                ..key("string")
+            },
+        ];
+        let config = EffectiveConfig::of(&json!({"size": 7, "base_url": "u"}), &keys);
+        assert_eq!(
+            config.value,
+            json!({"size": 7, "mode": "json", "base_url": "u"})
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&config.json).ok(),
+            Some(config.value)
+        );
     }
 }

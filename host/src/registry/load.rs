@@ -14,110 +14,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use tokio::sync::Semaphore;
 
-/// Every way `manifest` differs from what the adapter declares it reads: `[config]` keys it
-/// does not know (typos) or lacks, values of the wrong type, schedules and routes it does not
-/// run. Each is (key, what is wrong); all of them, not the first.
-pub(super) fn check_declared(
-    manifest: &crate::manifest::Manifest,
-    d: &crate::description::AdapterDescription,
-) -> Vec<(String, String)> {
-    let mut problems = Vec::new();
-    let who = format!("adapter {} {}", d.name, d.version);
-    if !d.config.is_empty() {
-        let given = manifest.config.as_object().cloned().unwrap_or_default();
-        let known: Vec<&str> = d.config.iter().map(|k| k.name.as_str()).collect();
-        for (key, value) in &given {
-            // `base_url` is the manifest's own key, handed to every adapter.
-            if key == "base_url" {
-                continue;
-            }
-            let Some(declared) = d.config.iter().find(|k| k.name == *key) else {
-                let near = known
-                    .iter()
-                    .find(|k| similar(k, key))
-                    .map(|k| format!(" (did you mean {k:?}?)"))
-                    .unwrap_or_default();
-                problems.push((
-                    format!("config.{key}"),
-                    format!(
-                        "{who} reads no such key{near}; it reads {}",
-                        known.join(", ")
-                    ),
-                ));
-                continue;
-            };
-            if let Some(why) = declared.refuses(value) {
-                problems.push((format!("config.{key}"), why));
-            }
-        }
-        // The adapter's own defaults are checked too: a default its own bounds refuse is the
-        // adapter's bug, said at load rather than met at a call.
-        for k in &d.config {
-            if let Some(why) = k.default.as_ref().and_then(|v| k.refuses(v)) {
-                problems.push((
-                    format!("config.{}", k.name),
-                    format!("{who} declares a default it refuses itself: {why}"),
-                ));
-            }
-        }
-        for k in d.config.iter().filter(|k| k.required) {
-            if !given.contains_key(&k.name) {
-                problems.push((
-                    format!("config.{}", k.name),
-                    format!("required by {who}: {}", k.description),
-                ));
-            }
-        }
-    }
-    for s in manifest
-        .schedules
-        .iter()
-        .filter(|_| !d.schedules.is_empty())
-    {
-        if !d.schedules.contains(&s.name) {
-            problems.push((
-                "schedules".into(),
-                format!(
-                    "{who} runs no schedule {:?} (it runs: {})",
-                    s.name,
-                    d.schedules.join(", ")
-                ),
-            ));
-        }
-    }
-    for r in manifest.routes.iter().filter(|_| !d.routes.is_empty()) {
-        if !d.routes.contains(&r.name) {
-            problems.push((
-                "routes".into(),
-                format!(
-                    "{who} serves no route {:?} (it serves: {})",
-                    r.name,
-                    d.routes.join(", ")
-                ),
-            ));
-        }
-    }
-    problems
-}
-
-/// Two keys one typo apart (one letter added, dropped, changed, or two swapped).
-fn similar(a: &str, b: &str) -> bool {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    if a.len().abs_diff(b.len()) > 1 {
-        return false;
-    }
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut row = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            row[j] = (prev[j] + 1).min(row[j - 1] + 1).min(prev[j - 1] + cost);
-        }
-        prev = row;
-    }
-    prev[b.len()] <= 2
-}
-
 /// Instances an adapter may hold at once: one per concurrent call, and one for a token fetch
 /// running beside them.
 pub fn reserved_instances(manifest: &crate::manifest::Manifest) -> u32 {
@@ -377,7 +273,7 @@ fn check_description(
             ));
         }
     }
-    let problems = check_declared(manifest, description);
+    let problems = description.problems_with(manifest);
     if let Some(((key, first), rest)) = problems.split_first() {
         // Every problem at once: the first names the key, the others follow with theirs.
         let mut message = first.clone();
