@@ -9,5 +9,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use self::weft::adapter::{config, digest, http, jobs, log, steps, storage, tokens, types};
+pub use self::weft::adapter::{
+    config, digest, http, items, jobs, log, steps, storage, tokens, types,
+};
 pub use exports::weft::adapter::adapter as guest;

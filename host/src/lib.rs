@@ -20,6 +20,7 @@ pub mod front;
 pub mod guest_env;
 pub mod http;
 pub mod inbound;
+pub mod items;
 pub mod jobs;
 pub mod journal;
 pub mod manifest;

@@ -72,6 +72,10 @@ impl Retention {
         while store.step_prune(steps_before, PRUNE_BATCH).await? >= u64::from(PRUNE_BATCH) {
             tokio::task::yield_now().await;
         }
+        // What became of a call's items too.
+        while store.items_prune(steps_before, PRUNE_BATCH).await? >= u64::from(PRUNE_BATCH) {
+            tokio::task::yield_now().await;
+        }
         // Journals too; and each adapter keeps at most its `[journal] max_calls`.
         while store.journal_prune(steps_before, PRUNE_BATCH).await? >= u64::from(PRUNE_BATCH) {
             tokio::task::yield_now().await;

@@ -37,6 +37,7 @@ const ORDER: &[&str] = &[
     "guest_env",
     // The capabilities: never the call path.
     "steps",
+    "items",
     "http",
     "tokens",
     "storage",
@@ -72,6 +73,7 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("storage", "call"),
     ("jobs", "call"),
     ("steps", "call"),
+    ("items", "call"),
     ("pause", "call"),
 ];
 

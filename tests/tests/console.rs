@@ -844,3 +844,54 @@ async fn a_failed_jobs_page_shows_its_exchanges_without_secrets() {
         assert!(!page.contains(leaked), "the page shows {leaked}");
     }
 }
+
+/// The job page of a partial success: how many items the platform took and refused, and the
+/// refused ones with their index, code and reason, scrubbed of secrets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_success_job_page_shows_its_refused_items() {
+    const SECRET: &str = "console-items-secret-2c9a";
+    let dep = Deployment::new();
+    dep.manifest(
+        "probe",
+        &format!(
+            "name = \"probe\"\ncomponent = \"{}\"\n[secrets]\napi_key = \"{}\"\n",
+            component("weft-probe").display(),
+            dep.secret("api_key", SECRET),
+        ),
+    );
+    let admin = create_token(&dep, "console-admin", "admin");
+    let log = dep.data().join("../serve.log");
+    let served = Served::start_secure(&dep, &[], "info", &log);
+    let c = plain();
+    let r: Value = c
+        .post(format!(
+            "{}/v1/adapters/probe/ops/items?mode=async",
+            served.url
+        ))
+        .bearer_auth(&admin)
+        .json(&json!({
+            "accepted": 116,
+            "rejected": [
+                {"index": 7, "code": "E12", "message": format!("bad key {SECRET}")},
+                {"index": 50, "code": "E40", "message": "unknown sku"},
+            ],
+        }))
+        .send()
+        .await
+        .expect("enqueue")
+        .json()
+        .await
+        .expect("json");
+    let id = r["job_id"].as_str().expect("job id").to_string();
+    wait_state(&c, &served.url, &admin, &id, "succeeded").await;
+    let cookie = session_cookie(&sign_in(&c, &served.url, &admin).await);
+    let page = page_text(&c, &served.url, &format!("/ui/jobs/{id}"), &cookie).await;
+    assert!(page.contains("data-items-accepted=\"116\""), "{page}");
+    assert!(page.contains("data-items-rejected=\"2\""), "{page}");
+    assert!(
+        page.contains("unknown sku") && page.contains("E40"),
+        "{page}"
+    );
+    assert!(page.contains("bad key [redacted]"), "{page}");
+    assert!(!page.contains(SECRET), "the page shows the secret");
+}

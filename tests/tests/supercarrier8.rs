@@ -197,6 +197,31 @@ async fn two_hundred_fifty_products_are_three_batch_calls_and_failures_are_per_i
         json!([{"index": 7, "code": "30001", "message": "商品已锁定"}])
     );
     assert_eq!(out["succeeded"], 249);
+    // The failList is a partial success the host sees, not only the adapter's output.
+    let sink = weft::operations::ItemsSink::default();
+    let again = rt
+        .invoke(
+            "supercarrier8",
+            "upsert-products",
+            &json!({ "items": [products(3)[0].clone(), json!({"goodsCode": "FAIL-1", "goodsName": "x"})] })
+                .to_string(),
+            CallOptions {
+                items: Some(sink.clone()),
+                ..CallOptions::default()
+            },
+        )
+        .await
+        .expect("a partial success succeeds");
+    assert!(again.contains("商品已锁定"), "{again}");
+    let tally = sink.lock().expect("tally").clone();
+    assert_eq!((tally.accepted, tally.rejected), (1, 1), "{tally:?}");
+    assert_eq!(tally.rejected_items[0].index, Some(1), "{tally:?}");
+    assert_eq!(tally.rejected_items[0].code, "30001", "{tally:?}");
+    let metrics = rt.metrics().encode();
+    assert!(
+        metrics.contains("weft_items_total{adapter=\"supercarrier8\",outcome=\"rejected\"} 2"),
+        "both calls' refused items are counted: {metrics}"
+    );
 
     let listed = call(&rt, "list-products", json!({"size": 100, "all": true}))
         .await

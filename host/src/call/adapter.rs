@@ -146,6 +146,8 @@ pub struct Outcome {
     pub denied: Option<String>,
     /// Jobs the call enqueued: committed only if the call succeeds.
     pub jobs: Vec<crate::store::NewJob>,
+    /// What became of the call's items, as the adapter reported (partial success).
+    pub items: crate::items::Tally,
 }
 
 /// A fresh instance of an adapter, for one call.
@@ -276,13 +278,15 @@ impl LoadedAdapter {
             Err(_) => Err(self.timeout()),
             Ok(Err(e)) => Err(self.classify(&store, e)),
             Ok(Ok(value)) => {
-                let state = store.into_data();
+                let mut state = store.into_data();
+                let items = state.items.take();
                 Ok((
                     value,
                     Outcome {
                         tokens_used: state.tokens_used,
                         denied: state.denied,
                         jobs: state.jobs.jobs,
+                        items,
                     },
                 ))
             }

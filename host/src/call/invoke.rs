@@ -30,7 +30,13 @@ pub struct CallOptions {
     /// Attempts for transient failures inside this call (default `retry.max_attempts`); jobs
     /// use 1, since the queue retries them itself with its own backoff.
     pub max_attempts: Option<u32>,
+    /// Where the call's item report (its last attempt's) is left for the caller, when it
+    /// wants one: the front door answers it in headers.
+    pub items: Option<ItemsSink>,
 }
+
+/// Where a call leaves what became of its items.
+pub type ItemsSink = std::sync::Arc<std::sync::Mutex<crate::items::Tally>>;
 
 /// What a retried call runs: an operation or a schedule.
 #[derive(Debug, Clone, Copy)]
@@ -219,6 +225,11 @@ impl LoadedAdapter {
                     return Err(e);
                 }
             };
+            if let Some(sink) = &options.items
+                && let Ok(mut tally) = sink.lock()
+            {
+                tally.clone_from(&called.outcome.items);
+            }
             let error = match called.answer.result(&self.manifest.name) {
                 Ok(Ok(done)) => return Ok(done),
                 Ok(Err(e)) => e,

@@ -12,13 +12,14 @@
 mod adapter;
 mod failure;
 mod invoke;
+mod items;
 mod journaled;
 mod state;
 
 pub(crate) use adapter::{ComponentFetcher, Instance};
 pub use adapter::{Failure, InFlight, LoadedAdapter, Outcome, Shared};
-pub use invoke::CallOptions;
 pub(crate) use invoke::count_schedule_run;
+pub use invoke::{CallOptions, ItemsSink};
 pub use state::{CallState, MemoryLimiter, Purpose, linker};
 
 use crate::bindings::{guest, types};
@@ -321,6 +322,7 @@ impl LoadedAdapter {
                 ),
             });
         }
+        let answer = self.keep_items(ctx, answer, &outcome.items).await;
         let jobs = std::mem::take(&mut outcome.jobs);
         if answer.succeeded() && !jobs.is_empty() {
             self.commit_jobs(jobs).await.map_err(|message| Failure {

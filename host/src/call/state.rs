@@ -8,7 +8,7 @@
 //! inner `Result` the WIT error the guest sees.
 
 use super::adapter::{ComponentFetcher, LoadedAdapter};
-use crate::bindings::{config, digest, http, jobs, log, steps, storage, tokens, types};
+use crate::bindings::{config, digest, http, items, jobs, log, steps, storage, tokens, types};
 use crate::digest::DigestView;
 use crate::guest_env::{GuestEnv, LogStream};
 use crate::http::HttpView;
@@ -117,6 +117,8 @@ pub struct CallState {
     pub jobs: CallJobs,
     /// The call's durable steps.
     pub steps: CallSteps,
+    /// What became of the call's items (partial success).
+    pub items: crate::items::CallItems,
     /// The call's exchanges, for the journal.
     pub journal: crate::journal::Journal,
     /// Bytes this call has written through the `log` interface.
@@ -186,6 +188,7 @@ impl CallState {
             denied: None,
             jobs: CallJobs::default(),
             steps: CallSteps::default(),
+            items: crate::items::CallItems::default(),
             journal: crate::journal::Journal::default(),
             logged_bytes: 0,
             requests_sent: 0,
@@ -219,6 +222,10 @@ impl HasData for EnvCap {
 struct StepsCap;
 impl HasData for StepsCap {
     type Data<'a> = StepsView<'a>;
+}
+struct ItemsCap;
+impl HasData for ItemsCap {
+    type Data<'a> = crate::items::ItemsView<'a>;
 }
 struct DigestCap;
 impl HasData for DigestCap {
@@ -255,6 +262,13 @@ impl CallState {
             store: adapter.shared.store.as_ref(),
             adapter: &adapter.manifest.name,
             steps: &mut self.steps,
+        }
+    }
+
+    fn items(&mut self) -> crate::items::ItemsView<'_> {
+        crate::items::ItemsView {
+            items: &mut self.items,
+            redactor: &self.redactor,
         }
     }
 
@@ -316,6 +330,7 @@ pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<CallState>> 
     storage::add_to_linker::<CallState, StorageCap>(&mut linker, CallState::storage)?;
     jobs::add_to_linker::<CallState, JobsCap>(&mut linker, CallState::jobs)?;
     steps::add_to_linker::<CallState, StepsCap>(&mut linker, CallState::steps)?;
+    items::add_to_linker::<CallState, ItemsCap>(&mut linker, CallState::items)?;
     config::add_to_linker::<CallState, EnvCap>(&mut linker, CallState::env)?;
     log::add_to_linker::<CallState, EnvCap>(&mut linker, CallState::env)?;
     digest::add_to_linker::<CallState, DigestCap>(&mut linker, |_| DigestView)?;

@@ -23,7 +23,7 @@ pub(super) async fn show_job(
     State(app): State<App>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    match app.ops.job(&id).await.map_err(store_problem)? {
+    match app.ops.job_shown(&id).await.map_err(store_problem)? {
         Some(job) => Ok(axum::Json(job).into_response()),
         None => Err(Problem::new(
             ErrorKind::NotFound,

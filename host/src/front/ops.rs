@@ -2,8 +2,8 @@
 
 use super::{App, Problem};
 use crate::error::ErrorKind;
-use crate::operations::CallOptions;
 use crate::operations::Enqueued;
+use crate::operations::{CallOptions, ItemsSink};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -104,10 +104,12 @@ async fn call_now(
     key: Option<String>,
 ) -> Result<Response, Problem> {
     let call_id = uuid::Uuid::new_v4().to_string();
+    let items = ItemsSink::default();
     let options = CallOptions {
         call_id: Some(call_id.clone()),
         idempotency_key: key,
         deadline: Some(Instant::now() + app.options.request_timeout),
+        items: Some(items.clone()),
         ..CallOptions::default()
     };
     // The call runs in a task of its own: a client that hangs up does not cut a call
@@ -141,6 +143,15 @@ async fn call_now(
     let mut answer = answer;
     if let Ok(v) = axum::http::HeaderValue::from_str(&watch.call_id) {
         answer.headers_mut().insert("x-weft-call-id", v);
+    }
+    // A partial success says so beside the adapter's own output (whose shape stays its own):
+    // the counts here, the refused items at `GET /v1/calls/{id}`.
+    if let Ok(tally) = items.lock()
+        && !tally.is_empty()
+    {
+        let headers = answer.headers_mut();
+        headers.insert("x-weft-items-accepted", tally.accepted.into());
+        headers.insert("x-weft-items-rejected", tally.rejected.into());
     }
     Ok(answer)
 }

@@ -1,4 +1,5 @@
-//! `[journal]`: which calls' platform exchanges the host keeps, and how much of each.
+//! `[journal]`: which calls' platform exchanges the host keeps, and how much of each; and
+//! `[items]`: what a refused item does to its call.
 
 use super::ByteSize;
 use serde::Deserialize;
@@ -40,4 +41,14 @@ impl Default for JournalPolicy {
             max_calls: 10_000,
         }
     }
+}
+
+/// `[items]`: what the items a platform refused in a successful answer (partial success) do to
+/// the call.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ItemsPolicy {
+    /// Any refused item fails the call as `rejected` (a job then ends dead, not retried). By
+    /// default the call succeeds, its refused items shown on it.
+    pub fail_on_rejected: bool,
 }

@@ -14,7 +14,7 @@ use validate::validate;
 
 pub use crate::cadence::{Cadence, Zone};
 pub use interpolate::interpolate;
-pub use journal::{JournalPolicy, Keep};
+pub use journal::{ItemsPolicy, JournalPolicy, Keep};
 pub use secrets::{SecretRef, SecretValue};
 pub use units::{ByteSize, Duration, Rate, RefreshWindow};
 
@@ -86,6 +86,8 @@ pub struct Manifest {
     pub routes: Vec<Route>,
     /// Which calls' platform exchanges are kept, and how much of them.
     pub journal: JournalPolicy,
+    /// What refused items do to a call.
+    pub items: ItemsPolicy,
     /// The adapter's own `[config]`, as JSON, `base_url` included.
     pub config: serde_json::Value,
 }
@@ -310,6 +312,8 @@ struct RawManifest {
     routes: Vec<Route>,
     #[serde(default)]
     journal: JournalPolicy,
+    #[serde(default)]
+    items: ItemsPolicy,
     #[serde(default)]
     config: toml::Table,
 }

@@ -60,6 +60,7 @@ pub(super) fn validate(
         schedules,
         routes: raw.routes,
         journal: raw.journal,
+        items: raw.items,
         config,
     })
 }

@@ -24,6 +24,15 @@ pub struct ErrorLabels {
     pub kind: String,
 }
 
+/// Labels of an item count (partial success).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ItemLabels {
+    /// Adapter instance.
+    pub adapter: String,
+    /// `accepted` or `rejected`.
+    pub outcome: String,
+}
+
 /// Labels of a front-door request: the route template, never the raw path.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FrontLabels {

@@ -2,6 +2,7 @@
 
 mod labels;
 mod process;
+mod record;
 
 pub use labels::*;
 
@@ -20,6 +21,8 @@ pub struct Metrics {
     pub invocation_seconds: Family<CallLabels, Histogram>,
     /// Errors by kind.
     pub errors: Family<ErrorLabels, Counter>,
+    /// Items of partial successes, by adapter and outcome (accepted, rejected).
+    pub items: Family<ItemLabels, Counter>,
     /// Outbound HTTP requests.
     pub http_requests: Family<HttpLabels, Counter>,
     /// Token fetches (`fetch-token` calls).
@@ -87,6 +90,7 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.0005, 2.0, 18))
         });
         let errors = Family::<ErrorLabels, Counter>::default();
+        let items = Family::<ItemLabels, Counter>::default();
         let http_requests = Family::<HttpLabels, Counter>::default();
         let token_fetches = Family::<TokenLabels, Counter>::default();
         let jobs = Family::<JobLabels, Gauge>::default();
@@ -244,6 +248,11 @@ impl Default for Metrics {
         );
         registry.register("errors", "Invocation errors by kind", errors.clone());
         registry.register(
+            "items",
+            "Items the adapters reported, by outcome: accepted, or rejected by the platform in an answer that succeeded",
+            items.clone(),
+        );
+        registry.register(
             "outbound_requests",
             "Outbound platform requests by adapter, host and status",
             http_requests.clone(),
@@ -270,6 +279,7 @@ impl Default for Metrics {
             invocations,
             invocation_seconds,
             errors,
+            items,
             http_requests,
             token_fetches,
             jobs,
@@ -305,110 +315,6 @@ fn status_class(status: u16) -> String {
 }
 
 impl Metrics {
-    /// Counts and times one front-door request.
-    pub fn record_front_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        self.front_requests
-            .get_or_create(&FrontLabels {
-                route: route.to_string(),
-                method: method.to_string(),
-                status: status_class(status),
-            })
-            .inc();
-        self.front_seconds
-            .get_or_create(&RouteLabels {
-                route: route.to_string(),
-            })
-            .observe(seconds);
-    }
-
-    /// Counts one inbound request.
-    pub fn record_inbound(&self, adapter: &str, route: &str, outcome: &str) {
-        self.inbound_requests
-            .get_or_create(&InboundLabels {
-                adapter: adapter.to_string(),
-                route: route.to_string(),
-                outcome: outcome.to_string(),
-            })
-            .inc();
-    }
-
-    /// Refreshes the gauges read at scrape time: process figures and adapter status.
-    pub fn refresh<'a>(&self, statuses: impl IntoIterator<Item = (&'a str, &'a str)>) {
-        let (rss, cpu, fds) = process::stats();
-        self.process_rss.set(rss);
-        self.process_cpu.set(cpu);
-        self.process_fds.set(fds);
-        self.adapter_status.clear();
-        for (adapter, status) in statuses {
-            self.adapter_status
-                .get_or_create(&StatusLabels {
-                    adapter: adapter.to_string(),
-                    status: status.to_string(),
-                })
-                .set(1);
-        }
-    }
-
-    /// Counts one adapter load (`published`) or failed load.
-    pub fn record_load(&self, adapter: &str, published: bool) {
-        self.adapter_loads
-            .get_or_create(&LoadLabels {
-                adapter: adapter.to_string(),
-                outcome: if published { "published" } else { "failed" }.to_string(),
-            })
-            .inc();
-    }
-
-    /// True at most once per `every`: whether this scrape counts the jobs table again. A count
-    /// reads the whole table's index, so scrapes in a burst (several Prometheus servers, a
-    /// dashboard polling) share one instead of each scanning a table of millions.
-    pub fn job_counts_due(&self, every: std::time::Duration) -> bool {
-        let mut at = self.counted_at.lock().unwrap_or_else(|p| p.into_inner());
-        let now = std::time::Instant::now();
-        if at.is_some_and(|t| now.duration_since(t) < every) {
-            return false;
-        }
-        *at = Some(now);
-        true
-    }
-
-    /// Sets the job gauges from the store's counts (states without jobs read 0).
-    pub fn set_job_counts(&self, counts: &[(String, crate::store::JobState, i64)]) {
-        use crate::store::JobState;
-        let adapters: std::collections::BTreeSet<&str> =
-            counts.iter().map(|(a, _, _)| a.as_str()).collect();
-        for adapter in adapters {
-            for state in [
-                JobState::Queued,
-                JobState::Running,
-                JobState::Succeeded,
-                JobState::Dead,
-                JobState::Cancelled,
-            ] {
-                let n = counts
-                    .iter()
-                    .find(|(a, s, _)| a == adapter && *s == state)
-                    .map_or(0, |(_, _, n)| *n);
-                self.jobs
-                    .get_or_create(&JobLabels {
-                        adapter: adapter.to_string(),
-                        state: state.as_str().to_string(),
-                    })
-                    .set(n);
-            }
-        }
-    }
-
-    /// Brings the store-error counters up to the store's own counts.
-    pub fn set_store_errors(&self, counts: &[(crate::store::health::FailureClass, u64)]) {
-        for (class, n) in counts {
-            let counter = self.store_errors.get_or_create(&StoreErrorLabels {
-                class: class.as_str().to_string(),
-            });
-            counter.inc_by(n.saturating_sub(counter.get()));
-        }
-    }
-
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut out = String::new();

@@ -54,6 +54,32 @@ impl Operations {
         self.store.job_get(id).await
     }
 
+    /// Job `id` as an operator reads it (`GET /v1/jobs/{id}`, `weft jobs show`): its record,
+    /// and `items` — what became of its items — when its adapter reported any.
+    pub async fn job_shown(&self, id: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let Some(job) = self.store.job_get(id).await? else {
+            return Ok(None);
+        };
+        let mut shown = serde_json::to_value(&job).unwrap_or_default();
+        if let Some(items) = self.items(id).await? {
+            shown["items"] = serde_json::to_value(items).unwrap_or_default();
+        }
+        Ok(Some(shown))
+    }
+
+    /// What became of call `call_id`'s items (a job's id for a job), when it reported any.
+    pub async fn items(&self, call_id: &str) -> Result<Option<crate::items::Tally>, StoreError> {
+        Ok(self
+            .store
+            .items_get(call_id)
+            .await?
+            .map(|row| crate::items::Tally {
+                accepted: row.accepted,
+                rejected: row.rejected,
+                rejected_items: serde_json::from_str(&row.rejected_items).unwrap_or_default(),
+            }))
+    }
+
     /// Up to `limit` jobs that `filter` selects, newest first (a page of `GET /v1/jobs`, the
     /// console's lists and `weft jobs list`).
     pub async fn jobs(

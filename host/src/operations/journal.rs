@@ -21,7 +21,8 @@ impl Operations {
         }
         let attempts = self.store.journal_get(call_id, MAX_ATTEMPTS).await?;
         let steps = self.store.step_list(call_id, MAX_STEPS).await?;
-        if attempts.is_empty() && steps.is_empty() {
+        let items = self.items(call_id).await?;
+        if attempts.is_empty() && steps.is_empty() && items.is_none() {
             return Ok(None);
         }
         let attempts: Vec<Value> = attempts
@@ -55,6 +56,7 @@ impl Operations {
             "call_id": call_id,
             "adapter": adapter,
             "steps": steps,
+            "items": items,
             "attempts": attempts,
         })))
     }

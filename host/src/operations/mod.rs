@@ -18,7 +18,7 @@ pub use jobs::{JobCounts, Queue};
 pub use records::Records;
 
 /// What a call may carry besides its input (an idempotency key, a deadline…).
-pub use crate::call::CallOptions;
+pub use crate::call::{CallOptions, ItemsSink};
 /// Why an operation could not reach the store.
 pub use crate::store::StoreError;
 /// The host's own namespaces in the store.

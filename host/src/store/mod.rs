@@ -8,6 +8,7 @@
 
 pub(crate) mod group;
 pub mod health;
+pub(crate) mod items;
 mod jobs;
 mod jobs_impl;
 pub(crate) mod journal;
@@ -22,6 +23,7 @@ pub(crate) mod steps;
 mod tokens;
 
 pub use health::Health;
+pub use items::{ItemStore, ItemsRow};
 pub use jobs::{Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, NewJob};
 pub use journal::{JournalRow, JournalStore};
 pub use kv::{KvStore, KvUsage, host_namespace};
@@ -231,6 +233,7 @@ pub trait Store:
     + RateStore
     + StepStore
     + JournalStore
+    + ItemStore
     + HealthStore
     + 'static
 {
@@ -244,6 +247,7 @@ impl<
         + RateStore
         + StepStore
         + JournalStore
+        + ItemStore
         + HealthStore
         + 'static,
 > Store for T

@@ -3,9 +3,9 @@
 
 use super::health::Health;
 use super::{
-    Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, JournalRow,
-    JournalStore, KvStore, KvUsage, NewJob, RateStore, ScheduleStore, StepRecord, StepState,
-    StepStore, Store, StoreError, StoreLock, StoredGrant, TokenStore,
+    Enqueued, Finish, ItemStore, ItemsRow, JobFilter, JobOutcome, JobRecord, JobState, JobStore,
+    JournalRow, JournalStore, KvStore, KvUsage, NewJob, RateStore, ScheduleStore, StepRecord,
+    StepState, StepStore, Store, StoreError, StoreLock, StoredGrant, TokenStore,
 };
 use async_trait::async_trait;
 use std::future::Future;
@@ -118,6 +118,14 @@ watched! {
         true fn step_forget_sent(&self, call_id: &str) -> u64;
         false fn step_list(&self, call_id: &str, limit: u32) -> Vec<StepRecord>;
         false fn step_prune(&self, before_ms: i64, limit: u32) -> u64;
+    } also {}
+}
+
+watched! {
+    impl ItemStore {
+        true fn items_put(&self, row: &ItemsRow) -> ();
+        false fn items_get(&self, call_id: &str) -> Option<ItemsRow>;
+        false fn items_prune(&self, before_ms: i64, limit: u32) -> u64;
     } also {}
 }
 

@@ -98,6 +98,16 @@ pub const STEP_LIST: &str = "SELECT name, state, outcome, updated_at_ms FROM ste
 pub const STEP_PRUNE: &str = "DELETE FROM steps WHERE (call_id, name) IN (SELECT s.call_id, s.name FROM steps s \
      WHERE s.created_at_ms < $1 AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = s.call_id) LIMIT $2)";
 
+/// Keeps what became of a call's items, in place of what was.
+pub const ITEMS_PUT: &str = "INSERT INTO call_items (call_id, adapter, accepted, rejected, rejected_items, at_ms) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (call_id) DO UPDATE SET accepted = excluded.accepted, rejected = excluded.rejected, rejected_items = excluded.rejected_items, at_ms = excluded.at_ms";
+/// What became of a call's items.
+pub const ITEMS_GET: &str =
+    "SELECT adapter, accepted, rejected, rejected_items, at_ms FROM call_items WHERE call_id = $1";
+/// Item rows older than a time whose call is no job the store holds.
+pub const ITEMS_PRUNE: &str = "DELETE FROM call_items WHERE call_id IN (SELECT s.call_id FROM call_items s \
+     WHERE s.at_ms < $1 AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = s.call_id) LIMIT $2)";
+
 /// Keeps one attempt of a call in the journal, in place of what was.
 pub const JOURNAL_PUT: &str = "INSERT INTO journal (call_id, attempt, adapter, job_id, at_ms, entry) VALUES ($1, $2, $3, $4, $5, $6) \
      ON CONFLICT (call_id, attempt) DO UPDATE SET entry = excluded.entry, at_ms = excluded.at_ms";

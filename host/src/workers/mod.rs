@@ -358,6 +358,8 @@ async fn run_attempt(
         first_attempt: Some(job.attempt),
         max_attempts: Some(1),
         deadline: None,
+        // A job's items are kept under its id by the call path: read with the job.
+        items: None,
     };
     let result = match job.op.strip_prefix(crate::jobs::JOB_PREFIX) {
         Some(schedule) => adapter

@@ -13,6 +13,7 @@ pub mod dates;
 pub mod digest;
 pub mod error;
 pub mod http;
+pub mod items;
 pub mod jobs;
 pub mod log;
 pub mod steps;

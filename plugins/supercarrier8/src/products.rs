@@ -134,6 +134,22 @@ pub fn batch(ctx: &CallContext, p: &Platform, op: &str, input: Value) -> Result<
         }
         traces.push(ok.trace_id);
     }
+    // The failList is a partial success: the host shows it on the job and in its metrics.
+    let rejected: Vec<weft_sdk::items::Rejected> = failed
+        .iter()
+        .map(|f| {
+            weft_sdk::items::Rejected::new(
+                f["index"].as_u64().map(|i| i as usize),
+                match &f["code"] {
+                    Value::String(c) => c.clone(),
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                },
+                f["message"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    weft_sdk::items::report(input.items.len() - failed.len(), &rejected);
     Ok(json!({
         "items": input.items.len(),
         "calls": sequences.len(),

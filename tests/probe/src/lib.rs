@@ -98,6 +98,10 @@ impl Adapter for Probe {
                 ),
                 ("version", "answer which build of the probe this is"),
                 (
+                    "items",
+                    "report input.accepted items taken and input.rejected ([{index, code, message}]) refused, in input.reports reports",
+                ),
+                (
                     "leak-token",
                     "echo a token back the way a careless platform does",
                 ),
@@ -300,6 +304,31 @@ impl Adapter for Probe {
                     "E-LEAK",
                     format!("the platform answered {} and {}", json.status, form.status),
                 ))
+            }
+            "items" => {
+                let accepted = input["accepted"].as_u64().unwrap_or(0) as usize;
+                let rejected: Vec<weft_sdk::items::Rejected> = input["rejected"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|r| {
+                        weft_sdk::items::Rejected::new(
+                            r["index"].as_u64().map(|i| i as usize),
+                            r["code"].as_str().unwrap_or_default(),
+                            r["message"].as_str().unwrap_or_default(),
+                        )
+                    })
+                    .collect();
+                // Split across several reports, as an adapter reporting a batch at a time does.
+                let reports = input["reports"].as_u64().unwrap_or(1).max(1) as usize;
+                let per = rejected.len().div_ceil(reports).max(1);
+                for (n, chunk) in rejected.chunks(per).enumerate() {
+                    weft_sdk::items::report(if n == 0 { accepted } else { 0 }, chunk);
+                }
+                if rejected.is_empty() {
+                    weft_sdk::items::report(accepted, &[]);
+                }
+                Ok(json!({ "reported": true }))
             }
             "steps" => {
                 let url = input["url"]

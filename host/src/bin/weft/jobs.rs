@@ -31,7 +31,7 @@ pub(crate) async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<Exi
             println!("{}", serde_json::to_string_pretty(&list)?);
             Ok(ExitCode::SUCCESS)
         }
-        JobsCommand::Show { id } => match ops.job(id).await? {
+        JobsCommand::Show { id } => match ops.job_shown(id).await? {
             Some(job) => {
                 println!("{}", serde_json::to_string_pretty(&job)?);
                 Ok(ExitCode::SUCCESS)

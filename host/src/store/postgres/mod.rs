@@ -177,6 +177,7 @@ fn split_schema(url: &str) -> (String, String) {
 }
 
 mod claim;
+mod items;
 mod jobs;
 mod journal;
 mod kv;

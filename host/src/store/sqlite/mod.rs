@@ -129,6 +129,7 @@ async fn open_lock(data_dir: &Path) -> Result<std::fs::File, StoreError> {
 impl crate::store::HealthStore for SqliteStore {}
 
 mod claim;
+mod items;
 mod jobs;
 mod journal;
 mod kv;

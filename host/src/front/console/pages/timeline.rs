@@ -1,5 +1,5 @@
-//! A call's timeline on the job page: its durable steps, then each kept attempt with its
-//! exchanges — when, which step, what was sent where, what came back — bodies folded away.
+//! A call's timeline on the job page: what became of its items (partial success), its durable
+//! steps, then each kept attempt with its exchanges — when, which step, what was sent where, what came back — bodies folded away.
 
 use super::*;
 use serde_json::Value;
@@ -33,7 +33,34 @@ fn message(title: &str, m: &Value, scrub: &Redactor) -> Markup {
 pub(super) fn timeline(record: &Value, scrub: &Redactor, now: i64) -> Markup {
     let steps = record["steps"].as_array().cloned().unwrap_or_default();
     let attempts = record["attempts"].as_array().cloned().unwrap_or_default();
+    let items = &record["items"];
+    let refused = items["rejected_items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     html! {
+        @if !items.is_null() {
+            h2 { "Items" }
+            p.items {
+                strong data-items-accepted=(text(&items["accepted"])) { (text(&items["accepted"])) } " accepted · "
+                strong data-items-rejected=(text(&items["rejected"])) { (text(&items["rejected"])) } " rejected by the platform"
+                @if items["rejected"].as_u64().unwrap_or(0) > refused.len() as u64 { " (the first " (refused.len()) " shown)" }
+            }
+            @if !refused.is_empty() {
+                div.scroll { table.rejected-items {
+                    thead { tr { th { "Index" } th { "Code" } th { "Reason" } } }
+                    tbody {
+                        @for r in &refused {
+                            tr {
+                                td { (text(&r["index"])) }
+                                td { code { (scrub.scrub(&text(&r["code"]))) } }
+                                td { (scrub.scrub(&text(&r["message"]))) }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
         @if !steps.is_empty() {
             h2 { "Steps " span.count { (steps.len()) } }
             div.scroll { table.steps {
