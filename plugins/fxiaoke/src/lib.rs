@@ -16,8 +16,7 @@ mod inbound;
 mod records;
 
 use weft_sdk::{
-    Adapter, AdapterError, CallContext, Description, InboundRequest, InboundResponse, Result,
-    TokenGrant, Value,
+    Adapter, AdapterError, CallContext, Description, InboundRequest, InboundResponse, Result, Value,
 };
 
 struct Fxiaoke;
@@ -59,12 +58,6 @@ impl Adapter for Fxiaoke {
         .config(records::keys())
         .schedules(&["prune-log"])
         .routes(&["create", "update", "queryMasterBatch", "queryMasterById"])
-    }
-
-    fn fetch_token(_scope: String) -> Result<TokenGrant> {
-        Err(AdapterError::invalid_input(
-            "Fxiaoke tokens are fixed strings in [secrets]; there is nothing to fetch",
-        ))
     }
 
     fn invoke(ctx: CallContext, op: String, input: Value) -> Result<Value> {

@@ -31,6 +31,12 @@ pub fn op_path(
         })
 }
 
+/// An optional secret from `[secrets]`: `None` when the manifest gives none (describe lists
+/// only the secrets an adapter requires).
+pub fn secret_opt(name: &str) -> Option<String> {
+    wit::secret(name)
+}
+
 /// A secret from `[secrets]`; its absence is a manifest error naming the secret.
 pub fn secret(name: &str) -> Result<String, AdapterError> {
     wit::secret(name).ok_or_else(|| {

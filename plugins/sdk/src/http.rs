@@ -39,6 +39,17 @@ impl Request {
         Self::new(Method::Post, url)
     }
 
+    /// Adds query parameters, percent-encoded, after any the URL already has.
+    pub fn query(mut self, params: &[(&str, &str)]) -> Self {
+        if params.is_empty() {
+            return self;
+        }
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        self.url.push(sep);
+        self.url.push_str(&form_encode(params));
+        self
+    }
+
     /// Adds a header.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -270,5 +281,19 @@ mod tests {
         let wait = answer(429, Some(&later)).retry_after_ms().expect("a date");
         assert!((100_000..=120_000).contains(&wait), "{wait}");
         assert_eq!(answer(429, Some("soon")).retry_after_ms(), None);
+    }
+
+    #[test]
+    fn query_parameters_are_encoded_and_appended() {
+        let r = Request::get("https://p.example/orders")
+            .query(&[("since", "2026-12-07T08:00:00+08:00"), ("q", "a b&c")]);
+        assert_eq!(
+            r.url,
+            "https://p.example/orders?since=2026-12-07T08%3A00%3A00%2B08%3A00&q=a+b%26c"
+        );
+        let r = Request::get("https://p.example/orders?limit=5")
+            .query(&[("page", "2")])
+            .query(&[]);
+        assert_eq!(r.url, "https://p.example/orders?limit=5&page=2");
     }
 }

@@ -16,9 +16,11 @@ pub mod http;
 pub mod items;
 pub mod jobs;
 pub mod log;
+pub mod paging;
 pub mod steps;
 pub mod storage;
 pub mod tokens;
+pub mod watermark;
 pub mod xml;
 
 /// Bindings generated from `wit/adapter.wit`; adapters rarely need them directly.
@@ -47,7 +49,13 @@ pub trait Adapter {
     fn describe() -> Description;
 
     /// Obtains a token for `scope` from the platform (called by the host's token cache only).
-    fn fetch_token(scope: String) -> Result<TokenGrant>;
+    /// By default there is none to obtain: a platform whose credentials are fixed secrets
+    /// needs no `fetch_token` of its own.
+    fn fetch_token(scope: String) -> Result<TokenGrant> {
+        Err(AdapterError::invalid_input(format!(
+            "this adapter obtains no tokens (asked for scope {scope:?}): its platform's credentials are in [secrets]"
+        )))
+    }
 
     /// Runs operation `op` on JSON `input`, answering JSON.
     fn invoke(ctx: CallContext, op: String, input: Value) -> Result<Value>;

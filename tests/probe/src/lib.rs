@@ -98,6 +98,10 @@ impl Adapter for Probe {
                 ),
                 ("version", "answer which build of the probe this is"),
                 (
+                    "pages",
+                    "read every page of input.url since the watermark, each page a step, then advance the mark",
+                ),
+                (
                     "items",
                     "report input.accepted items taken and input.rejected ([{index, code, message}]) refused, in input.reports reports",
                 ),
@@ -304,6 +308,41 @@ impl Adapter for Probe {
                     "E-LEAK",
                     format!("the platform answered {} and {}", json.status, form.status),
                 ))
+            }
+            "pages" => {
+                use weft_sdk::paging::{self, At, Page};
+                use weft_sdk::watermark::Watermark;
+                let url = input["url"]
+                    .as_str()
+                    .ok_or_else(|| AdapterError::invalid_input("url is required"))?
+                    .to_string();
+                let max_pages = input["max_pages"].as_u64().unwrap_or(10) as usize;
+                let mark = Watermark::load("mark")?;
+                let rows: Vec<Value> = paging::all("orders", At::Cursor(None), max_pages, |at| {
+                    let mut r = Request::get(url.clone());
+                    if let Some(since) = mark.since() {
+                        r = r.query(&[("since", since)]);
+                    }
+                    if let At::Cursor(Some(c)) = at {
+                        r = r.query(&[("cursor", c)]);
+                    }
+                    let answer = r.send()?;
+                    let page: Value = answer.classify("orders")?.json()?;
+                    Ok(Page {
+                        items: page["rows"].as_array().cloned().unwrap_or_default(),
+                        next: page["next"]
+                            .as_str()
+                            .map(|c| At::Cursor(Some(c.to_string()))),
+                    })
+                })?;
+                let newest =
+                    Watermark::newest(rows.iter().filter_map(|r| r["updated_at"].as_str()));
+                let since = mark.since().map(str::to_string);
+                let now = match newest {
+                    Some(n) => Some(mark.advance(n)?),
+                    None => since.clone(),
+                };
+                Ok(json!({ "rows": rows.len(), "since": since, "mark": now }))
             }
             "items" => {
                 let accepted = input["accepted"].as_u64().unwrap_or(0) as usize;
