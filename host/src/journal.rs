@@ -362,7 +362,7 @@ mod tests {
     use super::*;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn journals_handed_over_are_written_when_a_flush_returns() {
+    async fn journals_offered_are_written_when_a_flush_returns() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = crate::store::open(None, dir.path()).await.expect("store");
         let writes = Writes::default();
@@ -375,7 +375,7 @@ mod tests {
                 at_ms: 1,
                 entry: "{}".into(),
             };
-            writes.hand_over(&store, row).await;
+            assert!(writes.offer(&store, row), "the queue has room for 600");
         }
         writes.flush().await;
         for n in 0..600 {

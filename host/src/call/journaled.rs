@@ -53,12 +53,18 @@ impl LoadedAdapter {
         let redactor = journal.redactor();
         let (outcome, error, platform_code) = outcome_of(result, succeeded, &redactor);
         let input = what.input.map(|text| {
+            // Judged by its size before it is parsed: a batch of 100,000 rows parsed, masked
+            // and written out again only to be found too large cost more than the call's own
+            // work with the platform.
+            if text.len() > MAX_INPUT {
+                return json!({ "cut": true, "bytes": text.len() });
+            }
             let mut v = serde_json::from_str::<serde_json::Value>(text)
                 .unwrap_or_else(|_| serde_json::Value::String(text.to_string()));
             crate::redact::mask_json(&mut v, &redactor);
-            let text = v.to_string();
-            if text.len() > MAX_INPUT {
-                json!({ "cut": true, "bytes": text.len() })
+            let masked = v.to_string();
+            if masked.len() > MAX_INPUT {
+                json!({ "cut": true, "bytes": masked.len() })
             } else {
                 v
             }
@@ -89,11 +95,14 @@ impl LoadedAdapter {
             entry: entry.to_string(),
         };
         // A succeeded attempt's journal is written after its answer (a reader on this node
-        // flushes first); a failed one's before, so that the failure recorded or answered can
-        // always be looked up.
+        // flushes first), and shed when the writer is behind — counted, never slowing the
+        // calls, as a tracer drops spans; a failed one's is written before its answer, so
+        // that the failure recorded or answered can always be looked up.
         let writes = &self.shared.journal_writes;
         if succeeded {
-            writes.hand_over(&self.shared.store, row).await;
+            if !writes.offer(&self.shared.store, row) {
+                self.shared.metrics.record_journal_shed(&self.manifest.name);
+            }
         } else if let Err(e) = writes.commit(&self.shared.store, row).await {
             tracing::warn!(adapter = %self.manifest.name, call_id = %ctx.call_id, "the call's journal could not be kept: {e}");
         }

@@ -23,6 +23,8 @@ pub struct Metrics {
     pub errors: Family<ErrorLabels, Counter>,
     /// Items of partial successes, by adapter and outcome (accepted, rejected).
     pub items: Family<ItemLabels, Counter>,
+    /// Journals of succeeded calls shed because the store's writer was behind.
+    pub journal_shed: Family<AdapterLabels, Counter>,
     /// Outbound HTTP requests.
     pub http_requests: Family<HttpLabels, Counter>,
     /// Token fetches (`fetch-token` calls).
@@ -91,6 +93,7 @@ impl Default for Metrics {
         });
         let errors = Family::<ErrorLabels, Counter>::default();
         let items = Family::<ItemLabels, Counter>::default();
+        let journal_shed = Family::<AdapterLabels, Counter>::default();
         let http_requests = Family::<HttpLabels, Counter>::default();
         let token_fetches = Family::<TokenLabels, Counter>::default();
         let jobs = Family::<JobLabels, Gauge>::default();
@@ -253,6 +256,11 @@ impl Default for Metrics {
             items.clone(),
         );
         registry.register(
+            "journal_shed",
+            "Journals of succeeded calls ([journal] keep = \"all\") not kept because the store's writer was behind",
+            journal_shed.clone(),
+        );
+        registry.register(
             "outbound_requests",
             "Outbound platform requests by adapter, host and status",
             http_requests.clone(),
@@ -280,6 +288,7 @@ impl Default for Metrics {
             invocation_seconds,
             errors,
             items,
+            journal_shed,
             http_requests,
             token_fetches,
             jobs,

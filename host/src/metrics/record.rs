@@ -107,6 +107,15 @@ impl Metrics {
         }
     }
 
+    /// Counts one succeeded call's journal shed (the store's writer was behind).
+    pub fn record_journal_shed(&self, adapter: &str) {
+        self.journal_shed
+            .get_or_create(&AdapterLabels {
+                adapter: adapter.to_string(),
+            })
+            .inc();
+    }
+
     /// Counts what became of one call's items (partial success).
     pub fn record_items(&self, adapter: &str, accepted: u64, rejected: u64) {
         for (outcome, n) in [("accepted", accepted), ("rejected", rejected)] {

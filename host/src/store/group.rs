@@ -2,8 +2,9 @@
 //! transaction, so that many concurrent writers share one commit (one fsync on PostgreSQL)
 //! instead of queueing for one each. Alone, a write is committed at once. A writer that waits
 //! is answered only once its write is committed, and if a batch fails, each write is retried
-//! alone, so one bad write never costs the others theirs. A writer may also hand its write over
-//! without waiting ([`GroupCommit::hand_over`]): [`GroupCommit::flush`] then waits for it.
+//! alone, so one bad write never costs the others theirs. A writer may also offer its write
+//! without waiting ([`GroupCommit::offer`], shed when the queue is full): [`GroupCommit::flush`]
+//! then waits for it.
 
 use super::{Store, StoreError};
 use async_trait::async_trait;
@@ -75,14 +76,18 @@ impl<W: Write> GroupCommit<W> {
         }
     }
 
-    /// Hands `item` to the batcher without waiting for its commit (only for room in the
-    /// queue: a batcher that falls behind slows its writers rather than drop their writes).
-    /// A failed write is logged by the batcher.
-    pub(crate) async fn hand_over(&self, store: &Arc<dyn Store>, item: W::Item) {
-        if let Err(item) = self.send(store, item, None).await
-            && let Err(e) = W::one(store.as_ref(), &item).await
-        {
-            tracing::warn!("a write of {} failed: {e}", W::WHAT);
+    /// Hands `item` to the batcher if its queue has room, without waiting for anything; answers
+    /// false (the write dropped) when the queue is full — for writes that may be shed under
+    /// load rather than slow their writers, as a tracer drops spans.
+    pub(crate) fn offer(&self, store: &Arc<dyn Store>, item: W::Item) -> bool {
+        let queue = self.queue(store);
+        self.sent.fetch_add(1, Ordering::AcqRel);
+        match queue.try_send((item, None)) {
+            Ok(()) => true,
+            Err(_) => {
+                self.done.send_modify(|d| *d += 1);
+                false
+            }
         }
     }
 
@@ -94,17 +99,21 @@ impl<W: Write> GroupCommit<W> {
         let _ = done.wait_for(|d| *d >= target).await;
     }
 
+    fn queue(&self, store: &Arc<dyn Store>) -> &mpsc::Sender<Request<W>> {
+        self.queue.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            tokio::spawn(in_batches::<W>(store.clone(), rx, self.done.clone()));
+            tx
+        })
+    }
+
     async fn send(
         &self,
         store: &Arc<dyn Store>,
         item: W::Item,
         reply: Option<Reply<W>>,
     ) -> Result<(), W::Item> {
-        let queue = self.queue.get_or_init(|| {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(in_batches::<W>(store.clone(), rx, self.done.clone()));
-            tx
-        });
+        let queue = self.queue(store);
         // Counted before it is queued: a flush that starts after this write was queued waits
         // for at least as many writes as were queued up to and including it.
         self.sent.fetch_add(1, Ordering::AcqRel);
