@@ -119,6 +119,16 @@ impl bare::weft::adapter::steps::Host for Bare {
     }
 }
 
+impl bare::weft::adapter::items::Host for Bare {
+    async fn report(
+        &mut self,
+        _accepted: u32,
+        _rejected: Vec<bare::weft::adapter::items::RejectedItem>,
+    ) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
 impl jobs::Host for Bare {
     async fn enqueue(
         &mut self,

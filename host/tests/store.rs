@@ -1027,7 +1027,7 @@ async fn journal_rows_are_kept_many_at_once_in_place_of_the_same_attempt() {
         call_id: format!("call-{call}"),
         attempt,
         adapter: "a".into(),
-        job_id: (call % 2 == 0).then(|| format!("call-{call}")),
+        job_id: call.is_multiple_of(2).then(|| format!("call-{call}")),
         at_ms: 10,
         entry: entry.into(),
     };
