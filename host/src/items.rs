@@ -7,6 +7,7 @@
 
 use crate::bindings::items;
 use crate::redact::SharedRedactor;
+use crate::store::ItemsRow;
 use serde::{Deserialize, Serialize};
 
 /// Refused items one call keeps in full; past it they are counted, not kept.
@@ -43,6 +44,28 @@ impl Tally {
         self.accepted == 0 && self.rejected == 0
     }
 
+    /// The tally as the store keeps it for call `call_id` of `adapter`.
+    pub fn row(&self, call_id: &str, adapter: &str, at_ms: i64) -> ItemsRow {
+        ItemsRow {
+            call_id: call_id.to_string(),
+            adapter: adapter.to_string(),
+            accepted: self.accepted,
+            rejected: self.rejected,
+            rejected_items: serde_json::to_string(&self.rejected_items)
+                .unwrap_or_else(|_| "[]".into()),
+            at_ms,
+        }
+    }
+
+    /// The tally the store kept as `row`.
+    pub fn from_row(row: &ItemsRow) -> Self {
+        Self {
+            accepted: row.accepted,
+            rejected: row.rejected,
+            rejected_items: serde_json::from_str(&row.rejected_items).unwrap_or_default(),
+        }
+    }
+
     /// One line for an error or a log: "4 of 120 items were rejected (first: index 7, E12: …)".
     pub fn summary(&self) -> String {
         let total = self.accepted + self.rejected;
@@ -61,23 +84,10 @@ impl Tally {
     }
 }
 
-/// What one call has reported so far.
-#[derive(Debug, Default)]
-pub struct CallItems {
-    tally: Tally,
-}
-
-impl CallItems {
-    /// The call's tally, leaving an empty one.
-    pub fn take(&mut self) -> Tally {
-        std::mem::take(&mut self.tally)
-    }
-}
-
 /// The `items` interface's view of a call.
 pub struct ItemsView<'a> {
-    /// The call's tally.
-    pub items: &'a mut CallItems,
+    /// What the call has reported so far.
+    pub items: &'a mut Tally,
     /// The call's redactor: a platform's message may echo what it was sent.
     pub redactor: &'a SharedRedactor,
 }
@@ -96,7 +106,7 @@ impl items::Host for ItemsView<'_> {
         accepted: u32,
         rejected: Vec<items::RejectedItem>,
     ) -> wasmtime::Result<()> {
-        let tally = &mut self.items.tally;
+        let tally = &mut *self.items;
         tally.accepted = tally.accepted.saturating_add(u64::from(accepted));
         tally.rejected = tally.rejected.saturating_add(rejected.len() as u64);
         let room = MAX_KEPT.saturating_sub(tally.rejected_items.len());

@@ -36,6 +36,13 @@ fn partial() -> Value {
     })
 }
 
+/// The job `id` once it has ended (within 30 s).
+async fn ended(c: &reqwest::Client, url: &str, id: &str) -> Value {
+    job_in_state(c, url, id, &["succeeded", "dead"], Duration::from_secs(30))
+        .await
+        .expect("the job ends")
+}
+
 async fn enqueue(c: &reqwest::Client, url: &str, input: &Value) -> String {
     let r: Value = c
         .post(format!("{url}/v1/adapters/probe/ops/items?mode=async"))
@@ -57,15 +64,7 @@ async fn a_partial_success_shows_on_its_job_answer_call_record_and_metrics() {
     let c = reqwest::Client::new();
 
     let id = enqueue(&c, &served.url, &partial()).await;
-    let job = job_in_state(
-        &c,
-        &served.url,
-        &id,
-        &["succeeded", "dead"],
-        Duration::from_secs(20),
-    )
-    .await
-    .expect("the job ends");
+    let job = ended(&c, &served.url, &id).await;
     assert_eq!(
         job["state"], "succeeded",
         "refusals do not fail it by default: {job:#}"
@@ -159,15 +158,7 @@ async fn fail_on_rejected_makes_a_refusal_reject_the_call_and_end_its_job_withou
     assert!(!text.contains(SECRET), "{problem:#}");
 
     let id = enqueue(&c, &served.url, &partial()).await;
-    let job = job_in_state(
-        &c,
-        &served.url,
-        &id,
-        &["succeeded", "dead"],
-        Duration::from_secs(20),
-    )
-    .await
-    .expect("the job ends");
+    let job = ended(&c, &served.url, &id).await;
     assert_eq!(job["state"], "dead", "{job:#}");
     assert_eq!(job["attempt"], 1, "a rejection is not retried: {job:#}");
     assert_eq!(job["items"]["rejected"], 4, "{job:#}");
@@ -197,15 +188,7 @@ async fn a_flood_of_refusals_is_counted_whole_and_kept_within_bounds() {
         .collect();
     let input = json!({"accepted": 0, "rejected": rejected, "reports": 5});
     let id = enqueue(&c, &served.url, &input).await;
-    let job = job_in_state(
-        &c,
-        &served.url,
-        &id,
-        &["succeeded", "dead"],
-        Duration::from_secs(30),
-    )
-    .await
-    .expect("the job ends");
+    let job = ended(&c, &served.url, &id).await;
     assert_eq!(job["items"]["rejected"], 5000);
     let kept = job["items"]["rejected_items"].as_array().expect("kept");
     assert_eq!(kept.len(), 1000, "the first 1,000 are kept");

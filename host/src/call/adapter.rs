@@ -279,7 +279,7 @@ impl LoadedAdapter {
             Ok(Err(e)) => Err(self.classify(&store, e)),
             Ok(Ok(value)) => {
                 let mut state = store.into_data();
-                let items = state.items.take();
+                let items = std::mem::take(&mut state.items);
                 Ok((
                     value,
                     Outcome {

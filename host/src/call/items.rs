@@ -6,7 +6,6 @@
 use super::{Answer, LoadedAdapter};
 use crate::bindings::types;
 use crate::items::Tally;
-use crate::store::ItemsRow;
 
 /// The code of the rejection a refused item makes of a call under `fail_on_rejected`.
 pub const ITEMS_REJECTED: &str = "items-rejected";
@@ -27,15 +26,7 @@ impl LoadedAdapter {
         self.shared
             .metrics
             .record_items(name, tally.accepted, tally.rejected);
-        let row = ItemsRow {
-            call_id: ctx.call_id.clone(),
-            adapter: name.clone(),
-            accepted: tally.accepted,
-            rejected: tally.rejected,
-            rejected_items: serde_json::to_string(&tally.rejected_items)
-                .unwrap_or_else(|_| "[]".into()),
-            at_ms: crate::clock::now_ms(),
-        };
+        let row = tally.row(&ctx.call_id, name, crate::clock::now_ms());
         if let Err(e) = self.shared.store.items_put(&row).await {
             tracing::warn!(adapter = %name, call_id = %ctx.call_id, "what became of the call's items could not be kept: {e}");
         }

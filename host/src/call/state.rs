@@ -118,7 +118,7 @@ pub struct CallState {
     /// The call's durable steps.
     pub steps: CallSteps,
     /// What became of the call's items (partial success).
-    pub items: crate::items::CallItems,
+    pub items: crate::items::Tally,
     /// The call's exchanges, for the journal.
     pub journal: crate::journal::Journal,
     /// Bytes this call has written through the `log` interface.
@@ -188,7 +188,7 @@ impl CallState {
             denied: None,
             jobs: CallJobs::default(),
             steps: CallSteps::default(),
-            items: crate::items::CallItems::default(),
+            items: crate::items::Tally::default(),
             journal: crate::journal::Journal::default(),
             logged_bytes: 0,
             requests_sent: 0,

@@ -73,11 +73,7 @@ impl Operations {
             .store
             .items_get(call_id)
             .await?
-            .map(|row| crate::items::Tally {
-                accepted: row.accepted,
-                rejected: row.rejected,
-                rejected_items: serde_json::from_str(&row.rejected_items).unwrap_or_default(),
-            }))
+            .map(|row| crate::items::Tally::from_row(&row)))
     }
 
     /// Up to `limit` jobs that `filter` selects, newest first (a page of `GET /v1/jobs`, the

@@ -72,7 +72,12 @@ impl Redactor {
     pub fn scrub(&self, text: &str) -> String {
         match self.matcher.get_or_init(|| Matcher::of(&self.values)) {
             Matcher::Values(m) if m.is_match(text) => {
-                m.replace_all(text, &vec![REDACTED; self.values.len()])
+                let mut out = String::with_capacity(text.len());
+                m.replace_all_with(text, &mut out, |_, _, out| {
+                    out.push_str(REDACTED);
+                    true
+                });
+                out
             }
             Matcher::Broken => REDACTED.to_string(),
             _ => text.to_string(),
