@@ -79,6 +79,14 @@ impl storage::Host for Bare {
     ) -> wasmtime::Result<Result<(), storage::StorageError>> {
         Ok(Ok(()))
     }
+    async fn set_expiring(
+        &mut self,
+        _k: String,
+        _v: Vec<u8>,
+        _t: u64,
+    ) -> wasmtime::Result<Result<(), storage::StorageError>> {
+        Ok(Ok(()))
+    }
     async fn delete(
         &mut self,
         _k: String,
@@ -98,6 +106,15 @@ impl storage::Host for Bare {
         _k: String,
         _e: Option<Vec<u8>>,
         _n: Option<Vec<u8>>,
+    ) -> wasmtime::Result<Result<bool, storage::StorageError>> {
+        Ok(Ok(false))
+    }
+    async fn compare_and_swap_expiring(
+        &mut self,
+        _k: String,
+        _e: Option<Vec<u8>>,
+        _n: Vec<u8>,
+        _t: u64,
     ) -> wasmtime::Result<Result<bool, storage::StorageError>> {
         Ok(Ok(false))
     }

@@ -1,7 +1,7 @@
 //! Job retention: finished jobs pruned after `--job-retention`, succeeded schedule ticks
 //! after `--tick-retention`, the durable steps and journals of calls whose job is gone, and
-//! each adapter's journals past its `[journal] max_calls`, a few hundred per statement so that
-//! no transaction holds the queue for long.
+//! each adapter's journals past its `[journal] max_calls`, and storage keys past their time to
+//! live, a few hundred per statement so that no transaction holds the queue for long.
 
 use crate::clock::{ms, now_ms};
 use crate::runtime::Runtime;
@@ -78,6 +78,10 @@ impl Retention {
         }
         // Journals too; and each adapter keeps at most its `[journal] max_calls`.
         while store.journal_prune(steps_before, PRUNE_BATCH).await? >= u64::from(PRUNE_BATCH) {
+            tokio::task::yield_now().await;
+        }
+        // Expired storage keys are already absent to every read; this frees their room.
+        while store.kv_expire(now_ms(), PRUNE_BATCH).await? >= u64::from(PRUNE_BATCH) {
             tokio::task::yield_now().await;
         }
         for name in runtime.registry().names() {

@@ -10,6 +10,15 @@ use tracing::Instrument;
 const MAX_KEY: usize = 512;
 /// Most keys one `list-keys` returns.
 const MAX_LIST: u32 = 1000;
+/// Longest time to live a write may ask for (ten years): far enough for any use, near enough
+/// that the expiry time never overflows.
+const MAX_TTL_MS: u64 = 10 * 366 * 86_400_000;
+
+/// When a key written now with `ttl_ms` to live expires, in Unix milliseconds.
+fn expiry(ttl_ms: u64) -> i64 {
+    let ttl = i64::try_from(ttl_ms.min(MAX_TTL_MS)).unwrap_or(i64::MAX);
+    crate::clock::now_ms().saturating_add(ttl)
+}
 
 /// What the `storage` interface sees of a call: the store, the adapter's namespace and limits.
 pub struct StorageView<'a> {
@@ -81,6 +90,42 @@ impl StorageView<'_> {
     }
 }
 
+impl StorageView<'_> {
+    /// Writes `value` to `key` within the limits, to expire at `until` (`None`: never).
+    async fn write(
+        &self,
+        key: &str,
+        value: &[u8],
+        until: Option<i64>,
+    ) -> Result<(), storage::StorageError> {
+        check_key(key).and_then(|()| self.check_value(value))?;
+        self.check_quota(key, value).await?;
+        self.store
+            .kv_set_until(self.namespace, key, value, until)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Swaps `expected` for `new` at `key` within the limits, `new` to expire at `until`.
+    async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        until: Option<i64>,
+    ) -> Result<bool, storage::StorageError> {
+        check_key(key)?;
+        if let Some(v) = new {
+            self.check_value(v)?;
+            self.check_quota(key, v).await?;
+        }
+        self.store
+            .kv_cas_until(self.namespace, key, expected, new, until)
+            .await
+            .map_err(unavailable)
+    }
+}
+
 impl storage::Host for StorageView<'_> {
     async fn get(
         &mut self,
@@ -102,18 +147,22 @@ impl storage::Host for StorageView<'_> {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), storage::StorageError>> {
-        if let Err(e) = check_key(&key).and_then(|()| self.check_value(&value)) {
-            return Ok(Err(e));
-        }
-        if let Err(e) = self.check_quota(&key, &value).await {
-            return Ok(Err(e));
-        }
         Ok(self
-            .store
-            .kv_set(self.namespace, &key, &value)
+            .write(&key, &value, None)
             .instrument(tracing::info_span!("host storage.set"))
-            .await
-            .map_err(unavailable))
+            .await)
+    }
+
+    async fn set_expiring(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+        ttl_ms: u64,
+    ) -> wasmtime::Result<Result<(), storage::StorageError>> {
+        Ok(self
+            .write(&key, &value, Some(expiry(ttl_ms)))
+            .instrument(tracing::info_span!("host storage.set-expiring"))
+            .await)
     }
 
     async fn delete(
@@ -161,21 +210,24 @@ impl storage::Host for StorageView<'_> {
         expected: Option<Vec<u8>>,
         new: Option<Vec<u8>>,
     ) -> wasmtime::Result<Result<bool, storage::StorageError>> {
-        if let Err(e) =
-            check_key(&key).and_then(|()| new.as_deref().map_or(Ok(()), |v| self.check_value(v)))
-        {
-            return Ok(Err(e));
-        }
-        if let Some(v) = &new
-            && let Err(e) = self.check_quota(&key, v).await
-        {
-            return Ok(Err(e));
-        }
         Ok(self
-            .store
-            .kv_cas(self.namespace, &key, expected.as_deref(), new.as_deref())
+            .swap(&key, expected.as_deref(), new.as_deref(), None)
             .instrument(tracing::info_span!("host storage.compare-and-swap"))
-            .await
-            .map_err(unavailable))
+            .await)
+    }
+
+    async fn compare_and_swap_expiring(
+        &mut self,
+        key: String,
+        expected: Option<Vec<u8>>,
+        new: Vec<u8>,
+        ttl_ms: u64,
+    ) -> wasmtime::Result<Result<bool, storage::StorageError>> {
+        Ok(self
+            .swap(&key, expected.as_deref(), Some(&new), Some(expiry(ttl_ms)))
+            .instrument(tracing::info_span!(
+                "host storage.compare-and-swap-expiring"
+            ))
+            .await)
     }
 }

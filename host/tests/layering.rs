@@ -308,9 +308,10 @@ fn host_modules_import_each_other_without_a_cycle() {
         past_a_door.is_empty(),
         "arrows past a door (use the runtime or crate::operations): {past_a_door:#?}"
     );
+    // The clock is the one leaf it reads: a storage key's expiry is judged at the store.
     assert!(
-        edges["store"].is_empty(),
-        "the store uses nothing of the host above it: {:?}",
+        edges["store"].iter().all(|m| m == "clock"),
+        "the store uses nothing of the host but the clock: {:?}",
         edges["store"]
     );
 }

@@ -184,6 +184,84 @@ async fn compare_and_swap_is_atomic_under_contention() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_key_is_absent_to_every_read_and_swap_until_retention_deletes_it() {
+    let b = backends().await;
+    let now = weft::clock::now_ms();
+    let (past, future) = (Some(now - 1), Some(now + 3_600_000));
+    for (name, s) in &b.stores {
+        s.kv_set_until("e", "old", b"gone", past)
+            .await
+            .expect("set");
+        s.kv_set_until("e", "live", b"here", future)
+            .await
+            .expect("set");
+        s.kv_set("e", "kept", b"forever").await.expect("set");
+        assert_eq!(s.kv_get("e", "old").await.expect("get"), None, "{name}");
+        assert_eq!(
+            s.kv_get("e", "live").await.expect("get").as_deref(),
+            Some(&b"here"[..]),
+            "{name}"
+        );
+        assert_eq!(
+            s.kv_list("e", "", None, 10).await.expect("list"),
+            vec!["kept", "live"],
+            "{name}: an expired key is not listed"
+        );
+        let usage = s.kv_usage("e", "old").await.expect("usage");
+        assert_eq!((usage.keys, usage.existing), (2, None), "{name}");
+        assert!(!s.kv_delete("e", "old").await.expect("delete"), "{name}");
+        // A swap sees the expired key as absent: it cannot be swapped from its old value, and
+        // creating it succeeds (once), with the new expiry.
+        assert!(
+            !s.kv_cas("e", "old", Some(b"gone"), Some(b"x"))
+                .await
+                .expect("cas"),
+            "{name}"
+        );
+        assert!(
+            s.kv_cas("e", "old", None, None).await.expect("absent"),
+            "{name}"
+        );
+        s.kv_set_until("e", "old", b"gone", past)
+            .await
+            .expect("set");
+        assert!(
+            s.kv_cas_until("e", "old", None, Some(b"again"), future)
+                .await
+                .expect("create over an expired key"),
+            "{name}"
+        );
+        assert!(
+            !s.kv_cas_until("e", "old", None, Some(b"twice"), future)
+                .await
+                .expect("a live key is not created twice"),
+            "{name}"
+        );
+        // A plain write clears the expiry; a swap sets the one it is given.
+        s.kv_set("e", "live", b"now forever").await.expect("set");
+        assert!(
+            s.kv_cas_until("e", "kept", Some(b"forever"), Some(b"soon"), past)
+                .await
+                .expect("swap"),
+            "{name}"
+        );
+        assert_eq!(s.kv_get("e", "kept").await.expect("get"), None, "{name}");
+        // Retention deletes what expired by the time it is given, nothing else.
+        assert_eq!(s.kv_expire(now, 100).await.expect("expire"), 1, "{name}");
+        assert_eq!(
+            s.kv_expire(now + 7_200_000, 100).await.expect("expire"),
+            1,
+            "{name}: the key created over the expired one, an hour from now"
+        );
+        assert_eq!(
+            s.kv_list("e", "", None, 10).await.expect("list"),
+            vec!["live"],
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_grants_are_versioned_and_invalidated_only_when_current() {
     let b = backends().await;
     for (name, s) in &b.stores {

@@ -77,7 +77,7 @@ poll_first_delay = "300ms"
 poll_backoff = "300ms"
 poll_backoff_max = "1s"
 poll_give_up_after = "1m"
-retention_days = 0
+retention_days = 1
 "#,
         component("weft-hugevision").display(),
         sim.base_url(),
@@ -583,7 +583,7 @@ async fn an_asynchronous_data_error_ends_the_poll_job_dead_with_line_details() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resent_request_id_is_ours_until_the_retention_schedule_forgets_it() {
+async fn a_resent_request_id_is_ours_until_its_record_expires() {
     let (sim, _dep, rt) = setup(Setup::default()).await;
     let id = "7f0c1d2e-0000-4000-8000-00000000abcd";
     let input = json!({"requestId": id, "docList": [adjustment("INV11", "SD01B09", "2")]});
@@ -596,9 +596,16 @@ async fn a_resent_request_id_is_ours_until_the_retention_schedule_forgets_it() {
         .expect("our own duplicate");
     assert_eq!(again["documents"], first["documents"]);
     assert_eq!(sim.ledger(|l| l.documents.len()), 1);
-    // retention_days = 0: the schedule forgets every id; a resend is no longer known as ours.
-    let adapter = rt.adapter("hugevision", "prune").expect("loaded");
-    adapter.on_schedule("prune-requests").await.expect("pruned");
+    // retention_days = 1: what the store deletes two days from now is every record of this
+    // request; a resend is then no longer known as ours.
+    let two_days_on = weft::clock::now_ms() + 2 * 86_400_000;
+    let expired = rt
+        .shared()
+        .store
+        .kv_expire(two_days_on, 1000)
+        .await
+        .expect("expired");
+    assert_eq!(expired, 2, "the id and its document shape");
     let e = call(&rt, "create-inventory-adjustment", input)
         .await
         .expect_err("unknown duplicate");

@@ -1,7 +1,8 @@
 //! The SDK's integration patterns against a platform that pages by cursor: every page a
 //! durable step (a lost answer on page 2 re-reads page 2, not page 1), a watermark that moves
 //! only when the whole run succeeded, and a bound on pages for a platform that never says
-//! "last page". Through `weft serve` and the probe adapter.
+//! "last page"; storage keys that expire, and a "latest wins" write. Through `weft serve` and
+//! the probe adapter.
 
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -165,4 +166,90 @@ async fn a_list_that_never_ends_stops_at_its_bound_on_pages() {
         5,
         "no sixth page is asked for"
     );
+}
+
+async fn storage(c: &reqwest::Client, served: &Served, input: Value) -> Value {
+    let r = c
+        .post(format!("{}/v1/adapters/probe/ops/storage", served.url))
+        .json(&input)
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiring_key_is_gone_once_its_time_is_up_and_latest_wins_keeps_the_newest() {
+    let (_dep, served) = deploy("127.0.0.1:9");
+    let c = reqwest::Client::new();
+    // A time to live of zero is up as soon as it is written: no read or listing sees the key.
+    let out = storage(
+        &c,
+        &served,
+        json!({"key": "marker", "value": "x", "ttl_ms": 0}),
+    )
+    .await;
+    assert_eq!(out["read"], Value::Null, "{out}");
+    assert_eq!(out["keys"], json!([]), "{out}");
+    let out = storage(
+        &c,
+        &served,
+        json!({"key": "marker", "value": "y", "ttl_ms": 3_600_000}),
+    )
+    .await;
+    assert_eq!(out["read"], "y", "{out}");
+
+    // Deliveries out of order: version 2, then the older 1 (kept out), then 3.
+    let write = |version: u64| json!({"key": "order/7", "latest": {"version": version, "qty": version * 10}});
+    for (version, written) in [(2, true), (1, false), (2, false), (3, true)] {
+        let out = storage(&c, &served, write(version)).await;
+        assert_eq!(out["written"], written, "version {version}: {out}");
+    }
+    let out = storage(&c, &served, json!({"key": "order/7"})).await;
+    let stored: Value = serde_json::from_str(out["read"].as_str().expect("stored")).expect("json");
+    assert_eq!(stored, json!({"version": 3, "qty": 30}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_handler_that_fails_answers_the_status_of_its_kind() {
+    let dep = Deployment::new();
+    dep.manifest(
+        "probe",
+        &format!(
+            "name = \"probe\"\ncomponent = \"{}\"\n[[routes]]\nname = \"fail\"\nmethod = \"POST\"\npath = \"/fail\"\nauth = {{ type = \"none\" }}\n",
+            component("weft-probe").display(),
+        ),
+    );
+    let served = Served::start(&dep, &[]);
+    let c = reqwest::Client::new();
+    for (kind, status, code) in [
+        ("invalid", 400, Value::Null),
+        ("rejected", 422, json!("E7")),
+        ("conflict", 409, json!("DUP")),
+        ("auth", 401, Value::Null),
+        ("transient", 503, Value::Null),
+    ] {
+        let r = c
+            .post(format!("{}/inbound/probe/fail?kind={kind}", served.url))
+            .body("{}")
+            .send()
+            .await
+            .expect("route");
+        assert_eq!(r.status().as_u16(), status, "{kind}");
+        let retry_after = r.headers().get("retry-after").cloned();
+        assert_eq!(
+            retry_after.is_some(),
+            kind == "transient",
+            "{kind}: {retry_after:?}"
+        );
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["error"]["code"], code, "{kind}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+    }
 }

@@ -125,7 +125,7 @@ fn manifests(dep: &Deployment, sims: &Sims, live_probe: &std::path::Path) {
     dep.manifest(
         "hugevision",
         &format!(
-            "name = \"hugevision\"\ncomponent = \"{}\"\nbase_url = \"{}\"\n[secrets]\nsystem_key = \"{}\"\nuser_name = \"{}\"\nsystem_password = \"{}\"\n[token]\nmin_fetch_interval = \"0s\"\nrefresh_window = \"10%\"\n[retry]\nmax_attempts = 4\ninitial_backoff = \"10ms\"\nmax_backoff = \"100ms\"\n[config]\nclient_id = 1000003\nrole_id = 1000021\norganization_id = 1000001\npoll_first_delay = \"300ms\"\npoll_backoff = \"300ms\"\npoll_backoff_max = \"1s\"\npoll_give_up_after = \"1m\"\nretention_days = 0\n",
+            "name = \"hugevision\"\ncomponent = \"{}\"\nbase_url = \"{}\"\n[secrets]\nsystem_key = \"{}\"\nuser_name = \"{}\"\nsystem_password = \"{}\"\n[token]\nmin_fetch_interval = \"0s\"\nrefresh_window = \"10%\"\n[retry]\nmax_attempts = 4\ninitial_backoff = \"10ms\"\nmax_backoff = \"100ms\"\n[config]\nclient_id = 1000003\nrole_id = 1000021\norganization_id = 1000001\npoll_first_delay = \"300ms\"\npoll_backoff = \"300ms\"\npoll_backoff_max = \"1s\"\npoll_give_up_after = \"1m\"\nretention_days = 1\n",
             component("weft-hugevision").display(),
             sims.hv.base_url(),
             dep.secret("hv_system", &a.system_key),

@@ -320,9 +320,10 @@ pub async fn check_replay(
     let seconds: i64 = ts.trim().parse().unwrap_or(0);
     let store = &adapter.shared.store;
     let ns = replay_namespace(&adapter.manifest.name);
-    // Keys sort by timestamp (zero-padded), so the expired ones are the first ones. The
-    // route is not part of the key: a signature stands for one delivery, and the same signed
-    // request presented to a sibling route that shares the secret is that delivery again.
+    // The route is not part of the key: a signature stands for one delivery, and the same
+    // signed request presented to a sibling route that shares the secret is that delivery
+    // again. It is remembered until its timestamp leaves the window, when the timestamp check
+    // refuses it anyway; then the key expires and retention deletes it.
     let key = format!(
         "{:020}/{}",
         seconds.max(0),
@@ -330,30 +331,20 @@ pub async fn check_replay(
             .trim_start_matches("sha256=")
             .to_ascii_lowercase()
     );
+    let window_s = i64::try_from(window.get().as_secs()).unwrap_or(i64::MAX / 2);
+    let until = seconds
+        .max(0)
+        .saturating_add(window_s)
+        .saturating_add(FUTURE_SKEW)
+        .saturating_mul(1000);
     if !store
-        .kv_cas(&ns, &key, None, Some(b"1"))
+        .kv_cas_until(&ns, &key, None, Some(b"1"), Some(until))
         .await
         .map_err(|e| ReplayCheck::Unavailable(e.to_string()))?
     {
         return Err(ReplayCheck::Refused(AuthRefused(
             "this signed request was accepted before: a replay is refused".into(),
         )));
-    }
-    let oldest = crate::clock::now_ms() / 1000
-        - i64::try_from(window.get().as_secs()).unwrap_or(i64::MAX / 2)
-        - FUTURE_SKEW;
-    if let Ok(keys) = store.kv_list(&ns, "", None, 16).await {
-        for k in keys {
-            let ts: i64 = k
-                .split('/')
-                .next()
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(0);
-            if ts >= oldest {
-                break;
-            }
-            let _ = store.kv_delete(&ns, &k).await;
-        }
     }
     Ok(Some(Remembered { ns, key }))
 }

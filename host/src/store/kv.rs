@@ -56,16 +56,28 @@ impl KvUsage {
 /// An adapter's key-value namespace (the `storage` interface).
 #[async_trait]
 pub trait KvStore: Send + Sync {
-    /// Reads `key` of namespace `ns`.
+    /// Reads `key` of namespace `ns`, unless it has expired.
     async fn kv_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Writes `key` of `ns`.
-    async fn kv_set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// Writes `key` of `ns`, never to expire.
+    async fn kv_set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.kv_set_until(ns, key, value, None).await
+    }
 
-    /// Deletes `key` of `ns`; true if it existed.
+    /// Writes `key` of `ns`, to expire at `until` (Unix ms; `None`: never). An expired key is
+    /// absent to every read, list, swap and usage count, and [`KvStore::kv_expire`] deletes it.
+    async fn kv_set_until(
+        &self,
+        ns: &str,
+        key: &str,
+        value: &[u8],
+        until: Option<i64>,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes `key` of `ns`; true if it existed and had not expired.
     async fn kv_delete(&self, ns: &str, key: &str) -> Result<bool, StoreError>;
 
-    /// Keys of `ns` starting with `prefix`, after `after`, in byte order, at most `limit`.
+    /// Live keys of `ns` starting with `prefix`, after `after`, in byte order, at most `limit`.
     async fn kv_list(
         &self,
         ns: &str,
@@ -78,25 +90,42 @@ pub trait KvStore: Send + Sync {
     /// `key` if it is set (a write replacing it frees those).
     async fn kv_usage(&self, ns: &str, key: &str) -> Result<KvUsage, StoreError>;
 
-    /// Atomically replaces `expected` by `new` (`None`: absent); true if it did.
+    /// Atomically replaces `expected` by `new` (`None`: absent or expired); true if it did.
+    /// The value written never expires.
     async fn kv_cas(
         &self,
         ns: &str,
         key: &str,
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
+        self.kv_cas_until(ns, key, expected, new, None).await
+    }
+
+    /// [`KvStore::kv_cas`], the value written to expire at `until` (Unix ms; `None`: never).
+    async fn kv_cas_until(
+        &self,
+        ns: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+        until: Option<i64>,
     ) -> Result<bool, StoreError>;
+
+    /// Deletes at most `limit` keys (of any namespace) expired by `now_ms`; answers how many.
+    async fn kv_expire(&self, now_ms: i64, limit: u32) -> Result<u64, StoreError>;
 }
 
 /// Writes [`KvStore`] for a backend: `$store`, reading through its pool `$read` (SQLite keeps
 /// readers apart from its one writer) and writing through `pool`, with `$usage` its dialect of
-/// the usage query (binds the key, then the namespace). Every other statement is the shared
+/// the usage query (binds the key, the namespace, then the time before which a key has expired). Every other statement is the shared
 /// SQL of `store::sql`, so the Rust around it is written once for both.
 macro_rules! impl_kv_store {
     ($store:ty, $read:ident, $usage:expr) => {
         const _: () = {
             use async_trait::async_trait;
             use sqlx::Row;
+            use $crate::clock::now_ms;
             use $crate::store::{KvStore, KvUsage, StoreError, sql};
 
             #[async_trait]
@@ -105,21 +134,24 @@ macro_rules! impl_kv_store {
                     let row = sqlx::query(sql::KV_GET)
                         .bind(ns)
                         .bind(key)
+                        .bind(now_ms())
                         .fetch_optional(&self.$read)
                         .await?;
                     Ok(row.map(|r| r.get::<Vec<u8>, _>(0)))
                 }
 
-                async fn kv_set(
+                async fn kv_set_until(
                     &self,
                     ns: &str,
                     key: &str,
                     value: &[u8],
+                    until: Option<i64>,
                 ) -> Result<(), StoreError> {
                     sqlx::query(sql::KV_SET)
                         .bind(ns)
                         .bind(key)
                         .bind(value)
+                        .bind(until)
                         .execute(&self.pool)
                         .await?;
                     Ok(())
@@ -129,6 +161,7 @@ macro_rules! impl_kv_store {
                     let row = sqlx::query($usage)
                         .bind(key)
                         .bind(ns)
+                        .bind(now_ms())
                         .fetch_one(&self.$read)
                         .await?;
                     KvUsage::from_row(&row)
@@ -138,6 +171,7 @@ macro_rules! impl_kv_store {
                     let done = sqlx::query(sql::KV_DELETE)
                         .bind(ns)
                         .bind(key)
+                        .bind(now_ms())
                         .execute(&self.pool)
                         .await?;
                     Ok(done.rows_affected() == 1)
@@ -155,32 +189,39 @@ macro_rules! impl_kv_store {
                         .bind(sql::like_prefix(prefix))
                         .bind(after.unwrap_or(""))
                         .bind(i64::from(limit))
+                        .bind(now_ms())
                         .fetch_all(&self.$read)
                         .await?;
                     Ok(rows.into_iter().map(|r| r.get::<String, _>(0)).collect())
                 }
 
-                async fn kv_cas(
+                async fn kv_cas_until(
                     &self,
                     ns: &str,
                     key: &str,
                     expected: Option<&[u8]>,
                     new: Option<&[u8]>,
+                    until: Option<i64>,
                 ) -> Result<bool, StoreError> {
+                    let now = now_ms();
                     // Each case is one statement, so the check and the write are atomic.
                     let affected = match (expected, new) {
                         (None, Some(new)) => sqlx::query(sql::KV_CREATE)
                             .bind(ns)
                             .bind(key)
                             .bind(new)
+                            .bind(until)
+                            .bind(now)
                             .execute(&self.pool)
                             .await?
                             .rows_affected(),
                         (Some(old), Some(new)) => sqlx::query(sql::KV_SWAP)
                             .bind(new)
+                            .bind(until)
                             .bind(ns)
                             .bind(key)
                             .bind(old)
+                            .bind(now)
                             .execute(&self.pool)
                             .await?
                             .rows_affected(),
@@ -188,6 +229,7 @@ macro_rules! impl_kv_store {
                             .bind(ns)
                             .bind(key)
                             .bind(old)
+                            .bind(now)
                             .execute(&self.pool)
                             .await?
                             .rows_affected(),
@@ -195,12 +237,22 @@ macro_rules! impl_kv_store {
                             let exists: i64 = sqlx::query_scalar(sql::KV_EXISTS)
                                 .bind(ns)
                                 .bind(key)
+                                .bind(now)
                                 .fetch_one(&self.$read)
                                 .await?;
                             u64::from(exists == 0)
                         }
                     };
                     Ok(affected == 1)
+                }
+
+                async fn kv_expire(&self, now: i64, limit: u32) -> Result<u64, StoreError> {
+                    let done = sqlx::query(sql::KV_EXPIRE)
+                        .bind(now)
+                        .bind(i64::from(limit))
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected())
                 }
             }
         };

@@ -77,11 +77,12 @@ macro_rules! watched {
 watched! {
     impl KvStore {
         false fn kv_get(&self, ns: &str, key: &str) -> Option<Vec<u8>>;
-        true fn kv_set(&self, ns: &str, key: &str, value: &[u8]) -> ();
+        true fn kv_set_until(&self, ns: &str, key: &str, value: &[u8], until: Option<i64>) -> ();
         true fn kv_delete(&self, ns: &str, key: &str) -> bool;
         false fn kv_list(&self, ns: &str, prefix: &str, after: Option<&str>, limit: u32) -> Vec<String>;
         false fn kv_usage(&self, ns: &str, key: &str) -> KvUsage;
-        true fn kv_cas(&self, ns: &str, key: &str, expected: Option<&[u8]>, new: Option<&[u8]>) -> bool;
+        true fn kv_cas_until(&self, ns: &str, key: &str, expected: Option<&[u8]>, new: Option<&[u8]>, until: Option<i64>) -> bool;
+        true fn kv_expire(&self, now_ms: i64, limit: u32) -> u64;
     } also {}
 }
 

@@ -1,23 +1,51 @@
 //! SQL both backends run as written (sqlx takes `$N` parameters for SQLite too); each backend
 //! keeps only the statements where the dialects differ.
 
-/// One value.
-pub const KV_GET: &str = "SELECT value FROM kv WHERE ns = $1 AND key = $2";
-/// Write a value, replacing any.
-pub const KV_SET: &str = "INSERT INTO kv (ns, key, value) VALUES ($1, $2, $3) ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value";
-/// Delete a key.
-pub const KV_DELETE: &str = "DELETE FROM kv WHERE ns = $1 AND key = $2";
-/// Keys by prefix (a `LIKE` pattern from `like_prefix`), after a key, in order.
-pub const KV_LIST: &str = "SELECT key FROM kv WHERE ns = $1 AND key LIKE $2 ESCAPE '\\' AND key > $3 ORDER BY key LIMIT $4";
-/// Write a value only where the key is absent (compare-and-swap from nothing).
-pub const KV_CREATE: &str =
-    "INSERT INTO kv (ns, key, value) VALUES ($1, $2, $3) ON CONFLICT (ns, key) DO NOTHING";
-/// Replace a value only where it is still the expected one.
-pub const KV_SWAP: &str = "UPDATE kv SET value = $1 WHERE ns = $2 AND key = $3 AND value = $4";
-/// Delete a key only where its value is still the expected one.
-pub const KV_DELETE_IF: &str = "DELETE FROM kv WHERE ns = $1 AND key = $2 AND value = $3";
-/// Whether a key is set (counts 0 or 1).
-pub const KV_EXISTS: &str = "SELECT COUNT(*) FROM kv WHERE ns = $1 AND key = $2";
+/// A key that has not expired, as a condition on `kv` with the time bound at `$N`.
+macro_rules! live {
+    ($n:literal) => {
+        concat!("(expires_at_ms IS NULL OR expires_at_ms > $", $n, ")")
+    };
+}
+
+/// One value; binds ns, key, now.
+pub const KV_GET: &str = concat!(
+    "SELECT value FROM kv WHERE ns = $1 AND key = $2 AND ",
+    live!(3)
+);
+/// Write a value, replacing any; binds ns, key, value, expiry (NULL: never).
+pub const KV_SET: &str = "INSERT INTO kv (ns, key, value, expires_at_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, expires_at_ms = excluded.expires_at_ms";
+/// Delete a key, answering for a live one only; binds ns, key, now.
+pub const KV_DELETE: &str = concat!("DELETE FROM kv WHERE ns = $1 AND key = $2 AND ", live!(3));
+/// Live keys by prefix (a `LIKE` pattern from `like_prefix`), after a key, in order; binds ns,
+/// pattern, after, limit, now.
+pub const KV_LIST: &str = concat!(
+    "SELECT key FROM kv WHERE ns = $1 AND key LIKE $2 ESCAPE '\\' AND key > $3 AND ",
+    live!(5),
+    " ORDER BY key LIMIT $4"
+);
+/// Write a value only where the key is absent or expired (compare-and-swap from nothing);
+/// binds ns, key, value, expiry, now.
+pub const KV_CREATE: &str = "INSERT INTO kv (ns, key, value, expires_at_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, expires_at_ms = excluded.expires_at_ms WHERE kv.expires_at_ms IS NOT NULL AND kv.expires_at_ms <= $5";
+/// Replace a value only where it is still the expected, live one; binds new, expiry, ns, key,
+/// expected, now.
+pub const KV_SWAP: &str = concat!(
+    "UPDATE kv SET value = $1, expires_at_ms = $2 WHERE ns = $3 AND key = $4 AND value = $5 AND ",
+    live!(6)
+);
+/// Delete a key only where its value is still the expected, live one; binds ns, key, expected,
+/// now.
+pub const KV_DELETE_IF: &str = concat!(
+    "DELETE FROM kv WHERE ns = $1 AND key = $2 AND value = $3 AND ",
+    live!(4)
+);
+/// Whether a live key is set (counts 0 or 1); binds ns, key, now.
+pub const KV_EXISTS: &str = concat!(
+    "SELECT COUNT(*) FROM kv WHERE ns = $1 AND key = $2 AND ",
+    live!(3)
+);
+/// Delete a batch of expired keys; binds now, limit.
+pub const KV_EXPIRE: &str = "DELETE FROM kv WHERE (ns, key) IN (SELECT ns, key FROM kv WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= $1 LIMIT $2)";
 /// The job holding an adapter's idempotency key, and what the key was used for.
 pub const JOB_BY_KEY: &str =
     "SELECT id, request_hash FROM jobs WHERE adapter = $1 AND idempotency_key = $2";

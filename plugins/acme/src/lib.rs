@@ -4,7 +4,7 @@
 
 use weft_sdk::batch::{self, Resend};
 use weft_sdk::config::Key;
-use weft_sdk::http::{Request, join};
+use weft_sdk::http::{ErrorBody, Request, join};
 use weft_sdk::{
     Adapter, AdapterError, CallContext, Describe, Description, Result, TokenGrant, Value, config,
     json, tokens,
@@ -112,7 +112,10 @@ fn send_items(input: Value) -> Result<Value> {
                 .header("Authorization", format!("Bearer {token}"))
                 .json(&json!({ "items": items }))?
                 .send()?;
-            response.classify("send-items")?.json()
+            // The platform says what it refused in `{"error": "..."}`.
+            response
+                .classify_with("send-items", &ErrorBody::message("/error"))?
+                .json()
         })
         .map_err(|e| {
             let before = seq.rows.start;

@@ -56,7 +56,6 @@ impl Adapter for Fxiaoke {
             &["crm_token", "push_token"],
         )
         .config(records::keys())
-        .schedules(&["prune-log"])
         .routes(&["create", "update", "queryMasterBatch", "queryMasterById"])
     }
 
@@ -75,20 +74,9 @@ impl Adapter for Fxiaoke {
         }
     }
 
-    fn on_schedule(_ctx: CallContext, name: String) -> Result<()> {
-        let config = records::Config::load()?;
-        if name != "prune-log" {
-            return Err(AdapterError::invalid_input(format!(
-                "unknown schedule {name:?} (this adapter runs \"prune-log\")"
-            )));
-        }
-        let removed = records::prune_log(config.log_retention_days)?;
-        weft_sdk::log::info("change log pruned", &[("entries", &removed.to_string())]);
-        Ok(())
-    }
-
-    fn handle_inbound(ctx: CallContext, req: InboundRequest) -> InboundResponse {
-        inbound::handle(&ctx, req)
+    fn handle_inbound(ctx: CallContext, req: InboundRequest) -> Result<InboundResponse> {
+        // Refusals are answered in the CRM's own `{code, message, data}` shape, never `Err`.
+        Ok(inbound::handle(&ctx, req))
     }
 }
 

@@ -4,9 +4,9 @@
 //!
 //! Storage layout (the adapter's own namespace):
 //! - `rec/{obj}/{id}` — the record (JSON [`Record`]);
-//! - `log/{obj}/{changed_ms:013}/{id}` — one entry per change. A record counts in a window at
-//!   its last change no later than the window's end, so later changes never move it inside a
-//!   window that has already closed.
+//! - `log/{obj}/{changed_ms:013}/{id}` — one entry per change, expiring after
+//!   `log_retention_days`. A record counts in a window at its last change no later than the
+//!   window's end, so later changes never move it inside a window that has already closed.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -38,8 +38,8 @@ pub struct Config {
     pub erp_endpoint: Option<String>,
     /// Largest `limit` of a batch poll.
     pub max_limit: usize,
-    /// Days of change log kept for batch polls (schedule `prune-log`); the CRM polls windows of
-    /// minutes, so older entries only cost space.
+    /// Days of change log kept for batch polls (each entry's storage key expires then); the
+    /// CRM polls windows of minutes, so older entries only cost space.
     pub log_retention_days: u64,
     /// What an update does with what it does not mention: `merge` (the default) keeps master
     /// fields it leaves out and detail lists it does not name; `replace` makes the record
@@ -75,7 +75,7 @@ pub fn keys() -> [Key; 11] {
             .range(1, 100_000)
             .default(1000),
         Key::integer("log_retention_days", "days of change log kept")
-            .range(0, 3660)
+            .range(1, 3660)
             .default(30),
         Key::text("update_mode", "what an update does with what it leaves out")
             .one_of(&["merge", "replace"])
@@ -95,6 +95,11 @@ impl Config {
             ));
         }
         Ok(config)
+    }
+
+    /// How long a change-log entry is kept (`log_retention_days`).
+    pub fn log_kept(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.log_retention_days.saturating_mul(86_400))
     }
 }
 
@@ -403,7 +408,7 @@ pub fn upsert(
     // The record first, then its log entry: a crash in between leaves a record that a poll
     // finds at its previous change, never a log entry without its record.
     storage::set_json(&record_key(&obj, &id), &record)?;
-    storage::set(&log_key(&obj, at, &id), b"")?;
+    storage::set_expiring(&log_key(&obj, at, &id), b"", config.log_kept())?;
     Ok(record)
 }
 
@@ -466,26 +471,6 @@ pub fn window(
         }
     }
     Ok((total, page))
-}
-
-/// Deletes change-log entries older than `days`, and those of records no longer stored;
-/// answers how many went. A superseded entry stays until then: a window ending before the
-/// later change still lists the record at it.
-pub fn prune_log(days: u64) -> Result<usize> {
-    let cutoff = now_ms().saturating_sub(days.saturating_mul(86_400_000));
-    let mut removed = 0;
-    for key in storage::list_all("log/")? {
-        let mut parts = key["log/".len()..].splitn(3, '/');
-        let (Some(obj), Some(at), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        let Ok(at) = at.parse::<u64>() else { continue };
-        if at < cutoff || get(obj, id)?.is_none() {
-            storage::delete(&key)?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
 }
 
 /// `upsert-record`: the company's own systems feed an ERP-side record.

@@ -291,8 +291,9 @@ fn check_request_id(id: &Option<String>) -> Result<()> {
     }
 }
 
-fn save_shape(id: &str, shape: &Shape) -> Result<()> {
-    storage::set_json(&format!("shapes/{id}"), shape)
+/// Keeps a request's document shape as long as its id is remembered.
+fn save_shape(p: &Platform, id: &str, shape: &Shape) -> Result<()> {
+    storage::set_json_expiring(&format!("shapes/{id}"), shape, p.remembered())
 }
 
 fn load_shape(id: &str) -> Result<Shape> {
@@ -354,9 +355,9 @@ pub fn create(p: &Platform, ctx: &CallContext, input: Value) -> Result<Value> {
     check_request_id(&input.request_id)?;
     let (docs, shape) = check_documents(input.doc_list, false)?;
     let fields = json!({ "docList": docs });
-    let sent = request_id(ctx, CREATE, input.request_id.as_deref(), &fields)?;
+    let sent = request_id(p, ctx, CREATE, input.request_id.as_deref(), &fields)?;
     let id = sent.id.clone();
-    save_shape(&id, &shape)?;
+    save_shape(p, &id, &shape)?;
     let answer = p
         .send(CREATE, &id, &fields)
         .map_err(|e| e.context(settle_hint("API170COF", &id, ctx)))?;
@@ -386,9 +387,9 @@ pub fn submit(p: &Platform, ctx: &CallContext, input: Value) -> Result<Value> {
     check_request_id(&input.request_id)?;
     let (docs, shape) = check_documents(input.doc_list, true)?;
     let fields = json!({ "docList": docs });
-    let sent = request_id(ctx, SUBMIT, input.request_id.as_deref(), &fields)?;
+    let sent = request_id(p, ctx, SUBMIT, input.request_id.as_deref(), &fields)?;
     let id = sent.id.clone();
-    save_shape(&id, &shape)?;
+    save_shape(p, &id, &shape)?;
     let answer = p
         .send(SUBMIT, &id, &fields)
         .map_err(|e| e.context(settle_hint("API170COB", &id, ctx)))?;

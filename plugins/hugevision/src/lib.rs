@@ -52,26 +52,10 @@ impl Adapter for HugeVision {
             &["system_key", "user_name", "system_password"],
         )
         .config(platform::keys())
-        .schedules(&["prune-requests"])
     }
 
     fn fetch_token(_scope: String) -> Result<TokenGrant> {
         platform::Platform::load()?.login()
-    }
-
-    fn on_schedule(_ctx: CallContext, name: String) -> Result<()> {
-        let p = platform::Platform::load()?;
-        if name != "prune-requests" {
-            return Err(AdapterError::invalid_input(format!(
-                "unknown schedule {name:?} (this adapter runs \"prune-requests\")"
-            )));
-        }
-        let forgotten = platform::prune(p.config.retention_days)?;
-        weft_sdk::log::info(
-            "request ids pruned",
-            &[("forgotten", &forgotten.to_string())],
-        );
-        Ok(())
     }
 
     fn invoke(ctx: CallContext, op: String, input: Value) -> Result<Value> {

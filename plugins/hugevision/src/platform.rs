@@ -58,7 +58,7 @@ pub struct Config {
     pub poll_give_up_after: String,
     /// Wait asked of the login when it answers 429 without a Retry-After.
     pub login_retry_after: String,
-    /// Days the request ids this adapter sent are remembered (schedule `prune-requests`).
+    /// Days the request ids this adapter sent are remembered (their storage keys expire then).
     pub retention_days: u64,
 }
 
@@ -81,7 +81,7 @@ pub fn keys() -> [Key; 13] {
         Key::text("poll_give_up_after", "when a pending submission fails").default("24h"),
         Key::text("login_retry_after", "pause after a rate-limited login").default("60s"),
         Key::integer("retention_days", "days request ids are remembered")
-            .range(0, 3660)
+            .range(1, 3660)
             .default(30),
     ]
 }
@@ -148,6 +148,11 @@ impl Platform {
             poll,
             login_retry_after,
         })
+    }
+
+    /// How long what this adapter sent under a request id is remembered (`retention_days`).
+    pub fn remembered(&self) -> Duration {
+        Duration::from_secs(self.config.retention_days.saturating_mul(86_400))
     }
 
     /// The path of operation `op`.
@@ -341,14 +346,16 @@ pub struct RequestId {
 /// same call (same job, or same idempotency key) persisted, or a new UUID — persisted with what
 /// it carries before anything is sent, so a resend reuses it and its duplicate is known as ours.
 pub fn request_id(
+    p: &Platform,
     ctx: &CallContext,
     op: &str,
     given: Option<&str>,
     fields: &Value,
 ) -> Result<RequestId> {
     let digest = digest(fields);
+    let keep = p.remembered();
     if let Some(id) = given {
-        let fresh = remember(id, op, &digest)?;
+        let fresh = remember(id, op, &digest, keep)?;
         return Ok(RequestId {
             id: id.to_string(),
             fresh,
@@ -360,57 +367,28 @@ pub fn request_id(
         hex::encode(Sha256::digest(call.as_bytes()))
     );
     let fresh = uuid::Uuid::new_v4().to_string();
-    let id = if storage::compare_and_swap(&key, None, Some(fresh.as_bytes()))? {
+    let id = if storage::compare_and_swap_expiring(&key, None, fresh.as_bytes(), keep)? {
         fresh
     } else {
         storage::get(&key)?
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .ok_or_else(|| AdapterError::transient("request id vanished from storage"))?
     };
-    let fresh = remember(&id, op, &digest)?;
+    let fresh = remember(&id, op, &digest, keep)?;
     Ok(RequestId { id, fresh })
 }
 
 /// Records what `id` carries unless it is already recorded (the first submission under an id
 /// is the one the platform holds, so a later reuse must not pass itself off as it); true if
-/// this call recorded it.
-fn remember(id: &str, op: &str, digest: &str) -> Result<bool> {
+/// this call recorded it. The record expires after `keep`, and the id is no longer known as ours.
+fn remember(id: &str, op: &str, digest: &str, keep: Duration) -> Result<bool> {
     let record = serde_json::to_vec(&SentRequest {
         op: op.to_string(),
         digest: digest.to_string(),
         at_ms: dates::now_ms(),
     })
     .map_err(|e| AdapterError::transient(format!("request record: {e}")))?;
-    storage::compare_and_swap(&format!("requests/{id}"), None, Some(&record))
-}
-
-/// Forgets request ids sent more than `days` ago, with their shapes and the calls that named
-/// them; answers how many were forgotten.
-pub fn prune(days: u64) -> Result<usize> {
-    let cutoff = dates::now_ms().saturating_sub(days.saturating_mul(86_400_000));
-    let mut forgotten = 0;
-    for key in storage::list_all("requests/")? {
-        let Some(id) = key.strip_prefix("requests/") else {
-            continue;
-        };
-        let old = storage::get_json::<SentRequest>(&key)?.is_none_or(|r| r.at_ms < cutoff);
-        if old {
-            storage::delete(&key)?;
-            storage::delete(&format!("shapes/{id}"))?;
-            forgotten += 1;
-        }
-    }
-    for key in storage::list_all("calls/")? {
-        let id = storage::get(&key)?.map(|b| String::from_utf8_lossy(&b).into_owned());
-        let known = match &id {
-            Some(id) => storage::get(&format!("requests/{id}"))?.is_some(),
-            None => false,
-        };
-        if !known {
-            storage::delete(&key)?;
-        }
-    }
-    Ok(forgotten)
+    storage::compare_and_swap_expiring(&format!("requests/{id}"), None, &record, keep)
 }
 
 /// What this adapter sent under `id`, if it sent it.

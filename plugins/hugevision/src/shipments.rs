@@ -74,7 +74,7 @@ pub fn query(p: &Platform, ctx: &CallContext, input: Value) -> Result<Value> {
         return Err(e);
     }
     let fields = Value::Object(filters);
-    let id = request_id(ctx, OP, given.as_deref(), &fields)?.id;
+    let id = request_id(p, ctx, OP, given.as_deref(), &fields)?.id;
     // Set while a send of this query may have been processed unseen (see below).
     let marker = format!("inflight/{id}");
     let uncertain = storage::get(&marker)?.is_some();

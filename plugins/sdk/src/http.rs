@@ -159,19 +159,84 @@ impl Response {
     /// the start of the body. An adapter checks its platform's exceptions first, then calls
     /// this.
     pub fn classify(&self, what: &str) -> Result<&Self> {
+        self.judge(what, None, snippet(&self.body))
+    }
+
+    /// [`Response::classify`], with the platform's own code and message read from an error
+    /// answer's JSON body where `body` says they are: the code (when found) becomes the error's
+    /// platform code in place of the status, and the message is the platform's words rather
+    /// than the start of the body. A body that is not JSON, or lacks them, is classified as
+    /// [`Response::classify`] does.
+    ///
+    /// ```ignore
+    /// // {"error": {"code": "E1001", "message": "sku unknown"}} with a 422
+    /// response.classify_with("send-items", &ErrorBody::at("/error/code", "/error/message"))?;
+    /// ```
+    pub fn classify_with(&self, what: &str, body: &ErrorBody) -> Result<&Self> {
+        if (200..300).contains(&self.status) {
+            return Ok(self);
+        }
+        let parsed = serde_json::from_slice::<serde_json::Value>(&self.body).ok();
+        let read = |pointer: Option<&str>| {
+            let found = parsed.as_ref()?.pointer(pointer?)?;
+            match found {
+                serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
+        };
+        let code = read(body.code);
+        let message = read(Some(body.message))
+            .map(|m| snippet(m.as_bytes()))
+            .unwrap_or_else(|| snippet(&self.body));
+        self.judge(what, code, message)
+    }
+
+    /// The usual meaning of the status, the error coded `code` (default: the status).
+    fn judge(&self, what: &str, code: Option<String>, said: String) -> Result<&Self> {
         let status = self.status;
-        let message = || format!("{what}: HTTP {status}: {}", snippet(&self.body));
+        let message = match &code {
+            Some(code) => format!("{what}: HTTP {status}: {code}: {said}"),
+            None => format!("{what}: HTTP {status}: {said}"),
+        };
+        let code = code.unwrap_or_else(|| status.to_string());
         match status {
             200..=299 => Ok(self),
-            401 | 403 => Err(AdapterError::auth(message())),
+            401 | 403 => Err(AdapterError::auth(message)),
             429 | 500..=599 => {
-                let mut e = AdapterError::transient_code(status.to_string(), message());
+                let mut e = AdapterError::transient_code(code, message);
                 if let Some(wait) = self.retry_after_ms() {
                     e = e.retry_after_ms(wait);
                 }
                 Err(e)
             }
-            _ => Err(AdapterError::rejected(status.to_string(), message())),
+            _ => Err(AdapterError::rejected(code, message)),
+        }
+    }
+}
+
+/// Where a platform writes what went wrong in an error answer's JSON body, as JSON pointers
+/// (`/message`, `/error/code`), for [`Response::classify_with`].
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorBody {
+    code: Option<&'static str>,
+    message: &'static str,
+}
+
+impl ErrorBody {
+    /// The code at `code` and the message at `message`.
+    pub const fn at(code: &'static str, message: &'static str) -> Self {
+        Self {
+            code: Some(code),
+            message,
+        }
+    }
+
+    /// A message at `message` and no code of the platform's own (the status stays the code).
+    pub const fn message(message: &'static str) -> Self {
+        Self {
+            code: None,
+            message,
         }
     }
 }
@@ -281,6 +346,50 @@ mod tests {
         let wait = answer(429, Some(&later)).retry_after_ms().expect("a date");
         assert!((100_000..=120_000).contains(&wait), "{wait}");
         assert_eq!(answer(429, Some("soon")).retry_after_ms(), None);
+    }
+
+    #[test]
+    fn an_error_body_gives_its_code_and_message_where_it_has_them() {
+        let with = |status: u16, body: &str| Response {
+            status,
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+        };
+        let spec = ErrorBody::at("/error/code", "/error/message");
+        let e = with(422, r#"{"error":{"code":"E1001","message":"sku unknown"}}"#)
+            .classify_with("send", &spec)
+            .expect_err("refused");
+        let AdapterError::Rejected { code, message, .. } = e else {
+            panic!("rejected: {e:?}")
+        };
+        assert_eq!(code, "E1001");
+        assert_eq!(message, "send: HTTP 422: E1001: sku unknown");
+        // A numeric code, and a 503 that stays transient under its platform code.
+        let e = with(503, r#"{"error":{"code":7,"message":"busy"}}"#)
+            .classify_with("send", &spec)
+            .expect_err("busy");
+        assert!(
+            matches!(&e, AdapterError::Transient { code: Some(c), .. } if c == "7"),
+            "{e:?}"
+        );
+        // Not JSON, or no such fields: as `classify`, the status the code.
+        for body in ["<html>bad gateway</html>", r#"{"other":1}"#] {
+            let e = with(400, body)
+                .classify_with("send", &spec)
+                .expect_err("refused");
+            assert!(
+                matches!(&e, AdapterError::Rejected { code, message, .. } if code == "400" && message.contains(&body[..5])),
+                "{e:?}"
+            );
+        }
+        let e = with(401, r#"{"error":"expired"}"#)
+            .classify_with("send", &ErrorBody::message("/error"))
+            .expect_err("auth");
+        assert!(
+            e.is_auth() && e.to_string().contains("HTTP 401: expired"),
+            "{e}"
+        );
+        assert!(with(200, "{}").classify_with("send", &spec).is_ok());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod dates;
 pub mod digest;
 pub mod error;
 pub mod http;
+pub mod inbound;
 pub mod items;
 pub mod jobs;
 pub mod log;
@@ -68,12 +69,15 @@ pub trait Adapter {
         None
     }
 
-    /// Answers a platform-facing route; by default every route is 404.
-    fn handle_inbound(_ctx: CallContext, req: InboundRequest) -> InboundResponse {
-        http::inbound_json(
+    /// Answers a platform-facing route; by default every route is 404. A failure answers the
+    /// status of its kind ([`inbound::failure`]: 400, 409, 422, 401 or 503 with `Retry-After`),
+    /// so that `?` works here as in `invoke`; a platform that expects refusals in a shape of
+    /// its own is answered `Ok` with that shape.
+    fn handle_inbound(_ctx: CallContext, req: InboundRequest) -> Result<InboundResponse> {
+        Ok(http::inbound_json(
             404,
             &json!({ "error": format!("this adapter serves no route {}", req.route) }),
-        )
+        ))
     }
 
     /// Runs a manifest schedule; by default every schedule name is unknown.
@@ -197,7 +201,7 @@ macro_rules! export_adapter {
                 ctx: $crate::CallContext,
                 req: $crate::InboundRequest,
             ) -> $crate::InboundResponse {
-                <$ty as $crate::Adapter>::handle_inbound(ctx, req)
+                $crate::inbound::respond(<$ty as $crate::Adapter>::handle_inbound(ctx, req))
             }
             fn on_schedule(
                 ctx: $crate::CallContext,

@@ -8,7 +8,7 @@
 //!     let mut r = Request::get(join(&base, "/orders")).query(&[("limit", "100")]);
 //!     if let At::Cursor(Some(c)) = at { r = r.query(&[("cursor", c)]); }
 //!     let answer: Answer = r.send()?.classify("orders")?.json()?;
-//!     Ok(Page { items: answer.data, next: answer.next_cursor.map(|c| At::Cursor(Some(c))) })
+//!     Ok(Page::by_cursor(answer.data, answer.next_cursor))
 //! })?;
 //! ```
 
@@ -37,9 +37,39 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Where the next page starts; `None` after the last.
     pub next: Option<At>,
+    /// How many rows the whole list holds, where the platform says.
+    #[serde(default)]
+    pub total: Option<usize>,
+}
+
+/// What [`read`] read of a list.
+#[derive(Debug, Clone)]
+pub struct Listing<T> {
+    /// Every row, in the platform's order.
+    pub items: Vec<T>,
+    /// Pages read.
+    pub pages: usize,
+    /// The list's size as its last page said, if it said.
+    pub total: Option<usize>,
 }
 
 impl<T> Page<T> {
+    /// A page of `items`, the next one starting at `next` (`None`: this is the last).
+    pub fn new(items: Vec<T>, next: Option<At>) -> Self {
+        Self {
+            items,
+            next,
+            total: None,
+        }
+    }
+
+    /// A page of a cursor-paged list: the next page follows the platform's `cursor`, if it
+    /// gave one (an empty cursor counts as none).
+    pub fn by_cursor(items: Vec<T>, cursor: Option<String>) -> Self {
+        let next = cursor.filter(|c| !c.is_empty());
+        Self::new(items, next.map(|c| At::Cursor(Some(c))))
+    }
+
     /// A page of an offset-paged list of pages of `size` rows starting at `offset`: the next
     /// page starts after it unless it came back short (the last) or `total` says so.
     pub fn by_offset(items: Vec<T>, offset: usize, size: usize, total: Option<usize>) -> Self {
@@ -48,6 +78,7 @@ impl<T> Page<T> {
         Self {
             items,
             next: more.then_some(At::Offset(end)),
+            total,
         }
     }
 
@@ -65,6 +96,7 @@ impl<T> Page<T> {
         Self {
             items,
             next: more.then_some(At::Number(number + 1)),
+            total,
         }
     }
 }
@@ -77,27 +109,43 @@ pub fn all<T: Serialize + DeserializeOwned>(
     name: &str,
     start: At,
     max_pages: usize,
-    mut fetch: impl FnMut(&At) -> Result<Page<T>>,
+    fetch: impl FnMut(&At) -> Result<Page<T>>,
 ) -> Result<Vec<T>> {
-    let mut rows = Vec::new();
+    read(name, start, max_pages, fetch).map(|listing| listing.items)
+}
+
+/// [`all`], answering also how many pages were read and the list's total where the platform
+/// gave one.
+pub fn read<T: Serialize + DeserializeOwned>(
+    name: &str,
+    start: At,
+    max_pages: usize,
+    mut fetch: impl FnMut(&At) -> Result<Page<T>>,
+) -> Result<Listing<T>> {
+    let mut listing = Listing {
+        items: Vec::new(),
+        pages: 0,
+        total: None,
+    };
     let mut at = Some(start);
-    let mut read = 0usize;
     while let Some(here) = at {
-        if read == max_pages {
+        if listing.pages == max_pages {
             return Err(AdapterError::rejected(
                 TOO_MANY_PAGES,
                 format!(
                     "list {name} has more than {max_pages} pages; read {} rows so far",
-                    rows.len()
+                    listing.items.len()
                 ),
             ));
         }
-        read += 1;
-        let page: Page<T> = crate::steps::run(&format!("{name}/page/{read}"), || fetch(&here))?;
-        rows.extend(page.items);
+        listing.pages += 1;
+        let step = format!("{name}/page/{}", listing.pages);
+        let page: Page<T> = crate::steps::run(&step, || fetch(&here))?;
+        listing.items.extend(page.items);
+        listing.total = page.total.or(listing.total);
         at = page.next;
     }
-    Ok(rows)
+    Ok(listing)
 }
 
 #[cfg(test)]

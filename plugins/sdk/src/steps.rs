@@ -22,6 +22,9 @@ use serde::de::DeserializeOwned;
 /// The code of the error a [`run_once`] step answers when it was sent and never answered.
 pub const OUTCOME_UNKNOWN: &str = "outcome-unknown";
 
+/// Largest value the host records for a step (its `steps::MAX_VALUE`, 4 MiB).
+const MAX_VALUE: usize = 4 * 1024 * 1024;
+
 /// Runs `work` as step `name`, which may be sent again when it got no answer; a recorded
 /// outcome from an earlier run of this call is returned without running it.
 pub fn run<T: Serialize + DeserializeOwned>(
@@ -55,11 +58,21 @@ fn step<T: Serialize + DeserializeOwned>(
         wit::Recorded::None => {
             let result = work();
             let outcome = match &result {
-                Ok(value) => serde_json::to_string(value).map_err(|e| {
-                    // Not recorded: the step runs again next time, as if it had failed.
-                    AdapterError::transient(format!("step {name}: value not recordable: {e}"))
-                        .into_wit()
-                }),
+                // Not recorded (a value that cannot be written, or is past what the host
+                // keeps): ended as a passing failure, so the step runs again next time, and
+                // this run goes on with its value.
+                Ok(value) => match serde_json::to_string(value) {
+                    Ok(text) if text.len() <= MAX_VALUE => Ok(text),
+                    Ok(text) => Err(AdapterError::transient(format!(
+                        "step {name}: a value of {} bytes is past the {MAX_VALUE} a step records",
+                        text.len()
+                    ))
+                    .into_wit()),
+                    Err(e) => Err(AdapterError::transient(format!(
+                        "step {name}: value not recordable: {e}"
+                    ))
+                    .into_wit()),
+                },
                 Err(e) => Err(e.clone().into_wit()),
             };
             wit::end(name, outcome.as_deref());

@@ -70,8 +70,7 @@ impl Adapter for Sekorm {
                 platform.config.reconcile_schedule
             )));
         }
-        reconcile_due_days(&platform)?;
-        prune_changes(&platform)
+        reconcile_due_days(&platform)
     }
 }
 
@@ -173,7 +172,7 @@ fn full_sync(ctx: &CallContext, platform: &Platform, input: Value) -> Result<Val
                     at_ms: dates::now_ms(),
                     items: piece.to_vec(),
                 };
-                if let Err(e) = storage::set_json(&key, &record) {
+                if let Err(e) = storage::set_json_expiring(&key, &record, platform.changes_kept()) {
                     log::warn(
                         "full-sync items not recorded for the day's reconciliation",
                         &[("error", &e.to_string())],
@@ -183,6 +182,8 @@ fn full_sync(ctx: &CallContext, platform: &Platform, input: Value) -> Result<Val
             Ok(())
         },
     )?;
+    // The platform takes a request whole or refuses it whole: a success is every item taken.
+    weft_sdk::items::report(items.len(), &[]);
     Ok(json!({ "items": items.len(), "chunks": chunks, "chunk_size": platform.config.chunk_size }))
 }
 
@@ -202,7 +203,7 @@ fn update_quantity(platform: &Platform, input: Value) -> Result<Value> {
         item: item.clone(),
         at_ms: dates::now_ms(),
     };
-    storage::set_json(&change_key(&day, &item), &record)?;
+    storage::set_json_expiring(&change_key(&day, &item), &record, platform.changes_kept())?;
     Ok(json!({ "updated": item, "recorded_for": day }))
 }
 
@@ -293,16 +294,4 @@ fn reconcile_due_days(platform: &Platform) -> Result<()> {
 fn change_key(day: &str, item: &Item) -> String {
     // The unit separator cannot appear in a validated brand name, so keys never collide.
     format!("{CHANGES}{day}/{}\u{1f}{}", item.brand_name, item.pn_code)
-}
-
-fn prune_changes(platform: &Platform) -> Result<()> {
-    let keep = platform.config.changes_retention_days;
-    let oldest = platform.day(-(keep as i64))?;
-    for key in storage::list_all(CHANGES)? {
-        let day = key[CHANGES.len()..].split('/').next().unwrap_or_default();
-        if day < oldest.as_str() {
-            storage::delete(&key)?;
-        }
-    }
-    Ok(())
 }

@@ -33,7 +33,7 @@ pub struct Config {
     /// The newest day the schedule reconciles: -1 the day before (complete days, the
     /// default), 0 also the current day so far.
     pub reconcile_day_offset: i64,
-    /// Days of recorded changes to keep.
+    /// Days of recorded changes to keep (their storage keys expire then).
     pub changes_retention_days: u32,
 }
 
@@ -97,6 +97,13 @@ impl Platform {
             AdapterError::invalid_input(format!("manifest [config] utc_offset: {e}"))
         })?;
         Ok(Self { config, offset })
+    }
+
+    /// How long a change recorded today is kept: until its day falls out of the
+    /// `changes_retention_days` the schedule looks back over, with a day to spare for offsets.
+    pub fn changes_kept(&self) -> std::time::Duration {
+        let days = u64::from(self.config.changes_retention_days) + 2;
+        std::time::Duration::from_secs(days * 86_400)
     }
 
     /// The date `days` from today in the configured offset, as YYYY-MM-DD.

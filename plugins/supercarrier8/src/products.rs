@@ -4,6 +4,7 @@
 use crate::platform::Platform;
 use weft_sdk::error::{detail, invalid_rows};
 use weft_sdk::http::Method;
+use weft_sdk::paging::{self, At, Page};
 use weft_sdk::{AdapterError, CallContext, Detail, Result, Value, json};
 
 fn code_of<'a>(item: &'a Value, key: &str) -> Option<&'a str> {
@@ -208,11 +209,12 @@ pub fn list(p: &Platform, input: Value) -> Result<Value> {
     }
     let path = p.path("list-products")?;
     let c = &p.config;
-    let mut page = input.page.unwrap_or(1).max(1);
-    let mut records = Vec::new();
-    let mut total = None;
-    // At most 10,000 pages: a platform that never ends a list cannot keep us forever.
-    for _ in 0..10_000 {
+    let first = input.page.unwrap_or(1).max(1);
+    let fetch = |at: &At| {
+        let page = match at {
+            At::Number(n) => *n,
+            _ => first,
+        };
         let mut body = input.filters.clone();
         body.insert(c.page_field.clone(), json!(page));
         body.insert(c.size_field.clone(), json!(size));
@@ -221,19 +223,19 @@ pub fn list(p: &Platform, input: Value) -> Result<Value> {
             .as_array()
             .cloned()
             .unwrap_or_default();
-        total = ok.data[c.total_field.as_str()].as_u64().or(total);
-        let n = got.len();
-        records.extend(got);
-        let done =
-            !input.all || n < size as usize || total.is_some_and(|t| records.len() as u64 >= t);
-        if done {
-            break;
+        let total = ok.data[c.total_field.as_str()]
+            .as_u64()
+            .and_then(|t| usize::try_from(t).ok());
+        let before = usize::try_from((page - first) * size).unwrap_or(usize::MAX);
+        let mut page = Page::by_number(got, page, size as usize, total, before);
+        if !input.all {
+            page.next = None;
         }
-        page += 1;
-    }
-    Ok(
-        json!({ "records": records, "total": total, "pages_read": if input.all { page - input.page.unwrap_or(1).max(1) + 1 } else { 1 } }),
-    )
+        Ok(page)
+    };
+    // At most 10,000 pages: a platform that never ends a list cannot keep us forever.
+    let listing = paging::read("list-products", At::Number(first), 10_000, fetch)?;
+    Ok(json!({ "records": listing.items, "total": listing.total, "pages_read": listing.pages }))
 }
 
 /// `call`: `{"method", "path", "body"?}` with the same token and error handling.

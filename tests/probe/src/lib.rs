@@ -3,6 +3,7 @@
 //! jobs, answers huge outputs, waits on host calls past its deadline, fetches a token that never
 //! comes) so that tests can prove the host's limits.
 
+use std::time::Duration;
 use weft_sdk::http::Request;
 use weft_sdk::{
     Adapter, AdapterError, CallContext, Description, Result, TokenGrant, Value, json, storage,
@@ -328,12 +329,10 @@ impl Adapter for Probe {
                     }
                     let answer = r.send()?;
                     let page: Value = answer.classify("orders")?.json()?;
-                    Ok(Page {
-                        items: page["rows"].as_array().cloned().unwrap_or_default(),
-                        next: page["next"]
-                            .as_str()
-                            .map(|c| At::Cursor(Some(c.to_string()))),
-                    })
+                    Ok(Page::by_cursor(
+                        page["rows"].as_array().cloned().unwrap_or_default(),
+                        page["next"].as_str().map(str::to_string),
+                    ))
                 })?;
                 let newest =
                     Watermark::newest(rows.iter().filter_map(|r| r["updated_at"].as_str()));
@@ -396,12 +395,23 @@ impl Adapter for Probe {
                 let key = input["key"]
                     .as_str()
                     .ok_or_else(|| AdapterError::invalid_input("key is required"))?;
-                if let Some(value) = input["value"].as_str() {
-                    storage::set(key, value.as_bytes())?;
+                match (input["value"].as_str(), input["ttl_ms"].as_u64()) {
+                    (Some(value), None) => storage::set(key, value.as_bytes())?,
+                    (Some(value), Some(ttl)) => {
+                        storage::set_expiring(key, value.as_bytes(), Duration::from_millis(ttl))?
+                    }
+                    (None, _) => {}
                 }
+                // A versioned value written only when newer than the stored one.
+                let written = match input.get("latest") {
+                    Some(latest) => Some(storage::latest_wins(key, latest, |v: &Value| {
+                        v["version"].as_u64()
+                    })?),
+                    None => None,
+                };
                 let read = storage::get(key)?.map(|v| String::from_utf8_lossy(&v).into_owned());
                 let keys = storage::list_all("")?;
-                Ok(json!({ "read": read, "keys": keys }))
+                Ok(json!({ "read": read, "keys": keys, "written": written }))
             }
             "log-flood" => {
                 let count = input["count"].as_u64().unwrap_or(1);
@@ -439,11 +449,24 @@ impl Adapter for Probe {
         }
     }
 
-    /// Echoes an inbound request and counts the calls in storage under "inbound_calls".
+    /// Echoes an inbound request and counts the calls in storage under "inbound_calls". Route
+    /// "fail" fails with the error its `kind` query value names.
     fn handle_inbound(
         _ctx: CallContext,
         req: weft_sdk::InboundRequest,
-    ) -> weft_sdk::InboundResponse {
+    ) -> Result<weft_sdk::InboundResponse> {
+        if req.route == "fail" {
+            let kind = req.query.iter().find(|(k, _)| k == "kind");
+            return Err(match kind.map(|(_, v)| v.as_str()) {
+                Some("rejected") => AdapterError::rejected("E7", "order 7 is closed"),
+                Some("conflict") => AdapterError::rejected("DUP", "seen before").conflict(),
+                Some("auth") => AdapterError::auth("the body's signature does not match"),
+                Some("transient") => {
+                    AdapterError::transient("the store is busy").retry_after_ms(2_000)
+                }
+                _ => AdapterError::invalid_input("orderId: required"),
+            });
+        }
         if req.route.starts_with("forge") {
             // A hostile answer, exactly as the request's body (or its `spec` query value)
             // describes it: any status, any headers (framing and cookies included), any body.
@@ -466,18 +489,18 @@ impl Adapter for Probe {
                         .collect()
                 })
                 .unwrap_or_default();
-            return weft_sdk::InboundResponse {
+            return Ok(weft_sdk::InboundResponse {
                 status: spec["status"].as_u64().unwrap_or(200) as u16,
                 headers,
                 body: spec["body"].as_str().unwrap_or("").as_bytes().to_vec(),
-            };
+            });
         }
         let calls: u64 = storage::get_json("inbound_calls")
             .ok()
             .flatten()
             .unwrap_or(0);
         let _ = storage::set_json("inbound_calls", &(calls + 1));
-        weft_sdk::http::inbound_json(
+        Ok(weft_sdk::http::inbound_json(
             200,
             &json!({
                 "route": req.route,
@@ -486,7 +509,7 @@ impl Adapter for Probe {
                 "query": req.query,
                 "body": String::from_utf8_lossy(&req.body),
             }),
-        )
+        ))
     }
 
     /// Schedule "tick" counts its runs in storage and records any overlap with itself; it

@@ -1,0 +1,4 @@
+-- A storage key may expire (`storage.set-expiring`): reads no longer see it past this time,
+-- and retention deletes it. NULL: it never expires.
+ALTER TABLE kv ADD COLUMN expires_at_ms INTEGER;
+CREATE INDEX kv_expiry ON kv (expires_at_ms) WHERE expires_at_ms IS NOT NULL;
