@@ -211,11 +211,38 @@ async fn several_problems_at_once_name_every_row_field_and_sub_code() {
     again[1]["LENOVO_PN"] = json!("pn_new_1");
     again[2]["LENOVO_PN"] = json!("pn_new_2");
     again[2]["version"] = json!("far-too-long-version");
-    let e = sync(&rt, input("add", again))
+    let sink = weft::operations::ItemsSink::default();
+    let e = rt
+        .invoke(
+            "lenovo",
+            "sync",
+            &input("add", again).to_string(),
+            CallOptions {
+                items: Some(sink.clone()),
+                ..CallOptions::default()
+            },
+        )
         .await
         .expect_err("several problems");
     assert_eq!(e.kind, ErrorKind::Rejected, "{e:?}");
     assert_eq!(e.platform_code.as_deref(), Some("E00M00"));
+    // The rows it names are refused items of the call, under their sub-codes, and counted.
+    let tally = sink.lock().expect("tally").clone();
+    let refused: Vec<(Option<u32>, &str)> = tally
+        .rejected_items
+        .iter()
+        .map(|r| (r.index, r.code.as_str()))
+        .collect();
+    assert_eq!(
+        (tally.accepted, refused),
+        (0, vec![(Some(0), "E00W00"), (Some(2), "E00V00")]),
+        "{tally:?}"
+    );
+    let metrics = rt.metrics().encode();
+    assert!(
+        metrics.contains("weft_items_total{adapter=\"lenovo\",outcome=\"rejected\"} 2"),
+        "{metrics}"
+    );
     let details: Vec<(Option<u32>, Option<&str>, Option<&str>)> = e
         .details
         .iter()

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use weft_sdk::dates::now_ms;
 use weft_sdk::error::{detail, invalid_rows};
 use weft_sdk::http::{Method, Request, join};
+use weft_sdk::items::Rejected;
 use weft_sdk::{AdapterError, CallContext, Detail, Result, batch, config, digest, storage, tokens};
 
 /// The document's upper bound of rows per request.
@@ -366,7 +367,9 @@ fn send_all(
             }
             _ => {
                 let part = checked.json.maps(seq.rows.clone());
-                return Err(refusal(&where_, &answer, &part, offset));
+                let refused = refusal(&where_, &answer, &part, offset);
+                report_refused(offset, &refused);
+                return Err(refused);
             }
         }
     }
@@ -382,6 +385,33 @@ fn send_all(
         "rows_accepted": rows.len(),
         "answers": answers,
     }))
+}
+
+/// The rows before the refused sequence were taken (their sequences succeeded); the rows the
+/// refusal names were refused, each under its sub-code: the job, the console and
+/// `weft_items_total` show them as refused items, not only the error's details.
+fn report_refused(accepted: usize, refused: &AdapterError) {
+    let AdapterError::Rejected { code, details, .. } = refused else {
+        return;
+    };
+    // A row with several problems is one refused row, its messages joined.
+    let mut rows: std::collections::BTreeMap<u32, Rejected> = Default::default();
+    for d in details {
+        let Some(index) = d.index else { continue };
+        let said = match &d.field {
+            Some(field) => format!("{field}: {}", d.message),
+            None => d.message.clone(),
+        };
+        rows.entry(index)
+            .and_modify(|r| r.message = format!("{}; {said}", r.message))
+            .or_insert_with(|| {
+                let code = d.code.clone().unwrap_or_else(|| code.clone());
+                Rejected::new(usize::try_from(index).ok(), code, said)
+            });
+    }
+    if !rows.is_empty() {
+        weft_sdk::items::report(accepted, &rows.into_values().collect::<Vec<_>>());
+    }
 }
 
 fn prefix(where_: &str, e: AdapterError) -> AdapterError {
