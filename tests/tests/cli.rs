@@ -211,3 +211,29 @@ fn the_shipped_manifests_pass_check() {
         assert!(stdout.contains(&format!("ok      {name} ")), "{stdout}");
     }
 }
+
+#[test]
+fn a_usage_error_exits_1_apart_from_a_configuration_error_and_help_exits_0() {
+    let dep = Deployment::new();
+    for args in [
+        &["no-such-command"][..],
+        &["invoke"],
+        &["check", "--no-such-flag"],
+    ] {
+        let out = weft(&dep, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Usage:"),
+            "{args:?}: {out:?}"
+        );
+    }
+    for args in [&["--help"][..], &["--version"], &["check", "--help"]] {
+        let out = weft(&dep, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
+    // The README's table is the one these codes follow.
+    let readme = include_str!("../../README.md");
+    assert!(readme.contains("| 1 | — | usage error |"));
+    assert!(readme.contains("| 2 | — | configuration error (manifest, store) |"));
+}

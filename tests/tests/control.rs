@@ -118,6 +118,13 @@ async fn without_a_token_nothing_runs_and_each_scope_allows_only_its_own() {
         let r = c.get(format!("{url}{path}")).send().await.expect("answer");
         assert_eq!(r.status(), 401, "{path}");
     }
+    // The browser's own icon request beside every console page: no icon, and no refusal.
+    let icon = c
+        .get(format!("{url}/favicon.ico"))
+        .send()
+        .await
+        .expect("icon");
+    assert_eq!(icon.status(), 204);
     // Health and readiness stay open.
     assert_eq!(
         c.get(format!("{url}/healthz"))

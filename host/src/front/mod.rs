@@ -112,6 +112,7 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
         .route("/v1/admin/reload", post(reload))
         .route("/inbound/{name}/{*rest}", axum::routing::any(inbound))
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/favicon.ico", get(no_icon))
         .route("/problems", get(problems))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -141,6 +142,16 @@ async fn problems() -> Response {
     (
         [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
         include_str!("../../../docs/problems.md"),
+    )
+        .into_response()
+}
+
+/// No icon: answered so that the browser's own request beside every console page is neither
+/// refused (and logged as a 401) nor asked again for a day.
+async fn no_icon() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(header::CACHE_CONTROL, "public, max-age=86400")],
     )
         .into_response()
 }

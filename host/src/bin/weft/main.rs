@@ -27,7 +27,15 @@ use logs::init_logs;
 use serve::serve;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version are answers (exit 0); a usage error exits 1, as the README's
+            // table says, apart from a configuration error's 2 (clap's own default).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     let default_log = match cli.command {
         Command::Serve { .. } => "info",
         Command::Check { .. }

@@ -96,9 +96,17 @@ pub(crate) async fn serve(cli: &Cli, args: &cli::ServeArgs) -> anyhow::Result<Ex
     };
     let adapters = runtime.adapters().len();
     let server = weft::server::Server::start(runtime, options);
-    println!("weft listening on http://{addr}");
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
+    {
+        use std::io::Write;
+        // One write, its errors ignored: a reader that takes the first line and closes the
+        // pipe (a supervisor, a test) must not make a later print panic the server.
+        let mut out = std::io::stdout().lock();
+        let _ = write!(
+            out,
+            "weft listening on http://{addr}\nconsole: http://{addr}/ui (sign in with an admin token)\n"
+        );
+        let _ = out.flush();
+    }
     tracing::info!(%addr, adapters, "serving");
     server.serve(listener, stop).await?;
     Ok(ExitCode::SUCCESS)

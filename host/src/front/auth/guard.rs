@@ -29,6 +29,8 @@ fn need_of(method: &Method, path: &str, metrics_need_read: bool) -> Option<Need>
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method, parts.as_slice()) {
         (_, ["healthz"] | ["readyz"] | ["problems"]) => None,
+        // What a browser asks for by itself beside every console page: no icon, and no 401.
+        (&Method::GET | &Method::HEAD, ["favicon.ico"]) => None,
         (_, ["inbound", ..]) => None,
         (_, ["metrics"]) => metrics_need_read.then_some(Need::Read),
         (
@@ -276,6 +278,11 @@ mod tests {
     #[test]
     fn routes_need_what_they_change() {
         assert_eq!(need_of(&Method::GET, "/healthz", false), None);
+        assert_eq!(need_of(&Method::GET, "/favicon.ico", false), None);
+        assert_eq!(
+            need_of(&Method::POST, "/favicon.ico", false),
+            Some(Need::Admin)
+        );
         assert_eq!(need_of(&Method::POST, "/inbound/x/y", false), None);
         assert_eq!(need_of(&Method::GET, "/metrics", false), None);
         assert_eq!(need_of(&Method::GET, "/metrics", true), Some(Need::Read));
