@@ -9,6 +9,7 @@ mod jobs;
 pub mod observe;
 mod ops;
 mod problem;
+mod storage;
 
 use adapters::{adapters, pause_adapter, resume_adapter};
 pub use body::BodyBudget;
@@ -17,6 +18,7 @@ use jobs::{
     schedules, show_call, show_job,
 };
 use ops::{inbound, operation};
+use storage::{storage_delete, storage_keys, storage_value};
 
 pub use auth::{Access, ApiToken, ApiTokens};
 pub use problem::Problem;
@@ -101,6 +103,11 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
         .route("/v1/adapters/{name}/jobs:batch", post(enqueue_batch))
         .route("/v1/adapters/{name}/pause", post(pause_adapter))
         .route("/v1/adapters/{name}/resume", post(resume_adapter))
+        .route("/v1/adapters/{name}/storage", get(storage_keys))
+        .route(
+            "/v1/adapters/{name}/storage/{*key}",
+            get(storage_value).delete(storage_delete),
+        )
         .route("/v1/jobs", get(list_jobs))
         .route("/v1/jobs:retry", post(retry_dead_jobs))
         .route("/v1/jobs/{id}", get(show_job).delete(cancel_job))

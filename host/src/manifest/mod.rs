@@ -17,6 +17,7 @@ pub use interpolate::interpolate;
 pub use journal::{ItemsPolicy, JournalPolicy, Keep};
 pub use secrets::{SecretRef, SecretValue};
 pub use units::{ByteSize, Duration, Rate, RefreshWindow};
+pub use validate::valid_name;
 
 use crate::egress::allowed::{AllowedHosts, HostPattern};
 use serde::Deserialize;

@@ -335,7 +335,9 @@ fn check_routes(
     Ok(())
 }
 
-fn valid_name(name: &str) -> bool {
+/// Whether `name` is a valid adapter (instance) name: 1 to 64 of `a-z`, `0-9`, `-`, `_`,
+/// starting with a letter or digit.
+pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && name

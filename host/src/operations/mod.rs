@@ -13,9 +13,11 @@ mod jobs;
 mod journal;
 mod observe;
 mod records;
+mod storage;
 
 pub use jobs::{JobCounts, Queue};
 pub use records::Records;
+pub use storage::{MAX_KEYS as MAX_STORAGE_KEYS, StorageRefused, StoredValue};
 
 /// What a call may carry besides its input (an idempotency key, a deadline…).
 pub use crate::call::{CallOptions, ItemsSink};

@@ -111,6 +111,12 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// An adapter's storage: list its keys, show a value (secret-looking fields masked),
+    /// delete a key (a watermark to move back, a marker that holds work back).
+    Storage {
+        #[command(subcommand)]
+        command: StorageCommand,
+    },
     /// Pause an adapter's jobs and schedules on every node (they stay queued; ticks are
     /// counted "paused"); its synchronous calls keep working unless --refuse-calls.
     Pause {
@@ -320,4 +326,37 @@ pub(crate) struct ServeArgs {
     /// a 503.
     #[arg(long, env = "WEFT_MAX_BUFFERED", default_value = "256MiB")]
     pub(crate) max_buffered: String,
+}
+
+/// `weft storage`'s verbs.
+#[derive(Subcommand)]
+pub(crate) enum StorageCommand {
+    /// List an adapter's keys in byte order, a page at a time.
+    List {
+        /// The adapter (instance) name.
+        adapter: String,
+        /// Only keys starting with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Only keys after this one (the last key of the previous page).
+        #[arg(long)]
+        after: Option<String>,
+        /// At most this many (1 to 1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Show one value: JSON with secret-looking fields masked, or the start of its text.
+    Get {
+        /// The adapter (instance) name.
+        adapter: String,
+        /// The key.
+        key: String,
+    },
+    /// Delete one key.
+    Delete {
+        /// The adapter (instance) name.
+        adapter: String,
+        /// The key.
+        key: String,
+    },
 }

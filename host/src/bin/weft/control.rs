@@ -1,4 +1,5 @@
-//! `weft tokens` and `weft schedules`: the control plane from the command line.
+//! `weft tokens`, `weft schedules` and `weft storage`: the control plane from the command
+//! line.
 
 use crate::*;
 
@@ -115,4 +116,42 @@ pub(crate) fn deployment_totals(cli: &Cli, runtime: &Runtime) -> String {
         cli.max_instances,
         (concurrency as usize).clamp(16, 512)
     )
+}
+
+pub(crate) async fn storage(cli: &Cli, command: &StorageCommand) -> anyhow::Result<ExitCode> {
+    let ops = operations(cli).await?;
+    let by = "the command line (weft storage)";
+    match command {
+        StorageCommand::List {
+            adapter,
+            prefix,
+            after,
+            limit,
+        } => {
+            let keys = ops
+                .storage_keys(adapter, prefix, after.as_deref(), *limit)
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&keys)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        StorageCommand::Get { adapter, key } => match ops.storage_value(adapter, key, by).await? {
+            Some(value) => {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                eprintln!("error: adapter {adapter:?} holds no key {key:?}");
+                Ok(ExitCode::from(19))
+            }
+        },
+        StorageCommand::Delete { adapter, key } => {
+            if ops.storage_delete(adapter, key, by).await? {
+                println!("deleted {key:?} of {adapter}");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("error: adapter {adapter:?} holds no key {key:?}");
+                Ok(ExitCode::from(19))
+            }
+        }
+    }
 }

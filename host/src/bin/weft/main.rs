@@ -19,8 +19,10 @@ mod local;
 mod logs;
 mod serve;
 
-use cli::{Cli, Command, FixtureCommand, JobsCommand, SchedulesCommand, TokensCommand};
-use control::{deployment_totals, pause, schedules, tokens};
+use cli::{
+    Cli, Command, FixtureCommand, JobsCommand, SchedulesCommand, StorageCommand, TokensCommand,
+};
+use control::{deployment_totals, pause, schedules, storage, tokens};
 use jobs::jobs;
 use kit::{fixtures, from_call, replay};
 use logs::init_logs;
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::Check { .. }
         | Command::Adapters
         | Command::Jobs { .. }
+        | Command::Storage { .. }
         | Command::Schedules { .. }
         | Command::Keygen
         | Command::Pause { .. }
@@ -205,6 +208,7 @@ fn parse_duration(flag: &str, text: &str) -> anyhow::Result<std::time::Duration>
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Jobs { command } => return jobs(&cli, command).await,
+        Command::Storage { command } => return storage(&cli, command).await,
         Command::Serve(args) => return serve(&cli, args).await,
         Command::Tokens { command } => return tokens(&cli, command).await,
         Command::Pause {
@@ -240,6 +244,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Serve { .. }
         | Command::Jobs { .. }
+        | Command::Storage { .. }
         | Command::Schedules { .. }
         | Command::Keygen
         | Command::Pause { .. }

@@ -33,6 +33,9 @@ fn need_of(method: &Method, path: &str, metrics_need_read: bool) -> Option<Need>
         (&Method::GET | &Method::HEAD, ["favicon.ico"]) => None,
         (_, ["inbound", ..]) => None,
         (_, ["metrics"]) => metrics_need_read.then_some(Need::Read),
+        // An adapter's storage may hold what it was given in confidence: reading it is an
+        // administrator's act, like changing it.
+        (_, ["v1", "adapters", _, "storage", ..]) => Some(Need::Admin),
         (
             &Method::POST,
             ["v1", "adapters", name, "ops", _] | ["v1", "adapters", name, "jobs:batch"],
@@ -153,7 +156,11 @@ fn host_of(headers: &axum::http::HeaderMap) -> &str {
 }
 
 /// Admits or refuses a request (see the module doc).
-pub(crate) async fn guard(State(g): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+pub(crate) async fn guard(
+    State(g): State<Arc<Guard>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_string();
     if crate::front::console::owns(&path) {
         // The console signs its users in itself (a cookie, not a bearer header, and forms,
@@ -199,11 +206,19 @@ pub(crate) async fn guard(State(g): State<Arc<Guard>>, request: Request, next: N
     let Some(tokens) = &g.access.tokens else {
         return next.run(request).await;
     };
-    if let Err(refused) = authorize(&g, tokens, headers, &need).await {
-        return refused;
+    match authorize(&g, tokens, headers, &need).await {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(refused) => refused,
     }
-    next.run(request).await
 }
+
+/// Who a request came from, for the log of what it did: `token ID (NAME)`, or nobody known
+/// when the control plane runs without tokens (`--insecure-no-auth`).
+#[derive(Debug, Clone)]
+pub struct Caller(pub String);
 
 /// Admits a request with a bearer token that is valid and allows `need`; otherwise answers
 /// the refusal (401 with a challenge, 403, or 503 when the tokens cannot be read).
@@ -212,7 +227,7 @@ async fn authorize(
     tokens: &super::ApiTokens,
     headers: &axum::http::HeaderMap,
     need: &Need,
-) -> Result<(), Response> {
+) -> Result<Caller, Response> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -267,7 +282,7 @@ async fn authorize(
             )),
         ));
     }
-    Ok(())
+    Ok(Caller(format!("token {} ({})", token.id, token.name)))
 }
 
 #[cfg(test)]
@@ -279,6 +294,10 @@ mod tests {
     fn routes_need_what_they_change() {
         assert_eq!(need_of(&Method::GET, "/healthz", false), None);
         assert_eq!(need_of(&Method::GET, "/favicon.ico", false), None);
+        assert_eq!(
+            need_of(&Method::GET, "/v1/adapters/hugevision/storage", false),
+            Some(Need::Admin)
+        );
         assert_eq!(
             need_of(&Method::POST, "/favicon.ico", false),
             Some(Need::Admin)

@@ -14,7 +14,7 @@
 mod guard;
 
 pub use guard::Access;
-pub(crate) use guard::{Guard, guard};
+pub(crate) use guard::{Caller, Guard, guard};
 
 use crate::operations::{Operations, Records, StoreError};
 use rand::RngCore;
