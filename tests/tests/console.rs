@@ -895,3 +895,82 @@ async fn a_partial_success_job_page_shows_its_refused_items() {
     assert!(page.contains("bad key [redacted]"), "{page}");
     assert!(!page.contains(SECRET), "the page shows the secret");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_session_sees_an_adapters_storage_and_deletes_a_key() {
+    let dep = deployment();
+    let (served, tokens) = start(&dep);
+    let url = &served.url;
+    let c = plain();
+    for (key, value) in [
+        ("cursor", r#"{"at":"page-7","password":"hunter2"}"#),
+        ("markers/a", "1"),
+    ] {
+        let r = c
+            .post(format!("{url}/v1/adapters/probe/ops/storage"))
+            .bearer_auth(&tokens.admin)
+            .json(&json!({"key": key, "value": value}))
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(r.status(), 200);
+    }
+    let admin = session_cookie(&sign_in(&c, url, &tokens.admin).await);
+    let read = session_cookie(&sign_in(&c, url, &tokens.read).await);
+    // A read-only session is shown no link and refused the page.
+    assert!(
+        !page_text(&c, url, "/ui", &read)
+            .await
+            .contains("/ui/adapters/probe/storage")
+    );
+    let refused = c
+        .get(format!("{url}/ui/adapters/probe/storage"))
+        .header("cookie", &read)
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(refused.status(), 403);
+
+    assert!(
+        page_text(&c, url, "/ui", &admin)
+            .await
+            .contains("/ui/adapters/probe/storage")
+    );
+    let page = page_text(&c, url, "/ui/adapters/probe/storage", &admin).await;
+    assert!(
+        page.contains("markers/a") && page.contains("cursor"),
+        "{page}"
+    );
+    let shown = page_text(&c, url, "/ui/adapters/probe/storage?key=cursor", &admin).await;
+    assert!(shown.contains("page-7"), "{shown}");
+    assert!(!shown.contains("hunter2"), "a password is masked: {shown}");
+
+    let csrf = csrf_of(&page);
+    let deleted = c
+        .post(format!("{url}/ui/adapters/probe/storage/delete"))
+        .header("cookie", &admin)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&key=markers%2Fa&prefix="))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(deleted.status(), 303);
+    let back = deleted.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let after = page_text(&c, url, &back, &admin).await;
+    assert!(after.contains("markers/a deleted"), "{after}");
+    assert!(
+        !after.contains("href=\"/ui/adapters/probe/storage?prefix=&amp;key=markers"),
+        "{after}"
+    );
+    let logged = std::fs::read_to_string(dep.data().join("../serve.log")).expect("log");
+    let admin_id = tokens.admin.split('_').nth(1).expect("id");
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains("storage key deleted by an operator") && l.contains(admin_id)),
+        "{logged}"
+    );
+}

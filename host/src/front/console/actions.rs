@@ -1,5 +1,5 @@
 //! The console's actions: retry and cancel a job, retry every dead job of an adapter (or of
-//! all), and run a schedule now. Each is a form POST that needs the session's CSRF token and
+//! all), run a schedule now, and delete a key of an adapter's storage. Each is a form POST that needs the session's CSRF token and
 //! an `admin` scope.
 
 use super::*;
@@ -151,4 +151,35 @@ pub(super) async fn run_now(
         Err(e) => format!("{adapter} {name}: {}", e.message),
     };
     back_to(&format!("/ui/schedules?done={}", encode(&note)))
+}
+
+/// Deletes one key of an adapter's storage (the form's `key`), logged with the session's token.
+pub(super) async fn delete_key(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Path(adapter): Path<String>,
+    body: Body,
+) -> Response {
+    let form = match c.act(&headers, body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let key = form.get("key").cloned().unwrap_or_default();
+    let prefix = form.get("prefix").cloned().unwrap_or_default();
+    let who = match c.viewer(&headers).await {
+        Ok(v) => v.acting(),
+        Err(r) => return r,
+    };
+    let note = match c.ops.storage_delete(&adapter, &key, &who).await {
+        Ok(true) => format!("{key} deleted"),
+        Ok(false) => format!("{key}: no such key"),
+        Err(crate::operations::StorageRefused::Store(e)) => return store_down(e),
+        Err(e) => e.to_string(),
+    };
+    back_to(&format!(
+        "/ui/adapters/{}/storage?prefix={}&done={}",
+        encode(&adapter),
+        encode(&prefix),
+        encode(&note)
+    ))
 }

@@ -77,6 +77,8 @@ pub(crate) fn router(runtime: Arc<Runtime>, ops: Operations, access: Access) -> 
         .route("/ui/jobs/{id}/cancel", post(cancel))
         .route("/ui/adapters/{name}/pause", post(pause))
         .route("/ui/adapters/{name}/resume", post(resume))
+        .route("/ui/adapters/{name}/storage", get(storage_page))
+        .route("/ui/adapters/{name}/storage/delete", post(delete_key))
         .route("/ui/schedules", get(schedules_page))
         .route("/ui/schedules/{adapter}/{name}/run", post(run_now))
         .route("/ui/tokens", get(tokens_page))
@@ -94,12 +96,21 @@ pub(crate) fn router(runtime: Arc<Runtime>, ops: Operations, access: Access) -> 
 pub(crate) struct Viewer {
     /// The token's name and scopes as shown in the header ("open" without authentication).
     pub who: String,
+    /// The session's token id, for the log of what it did (empty with authentication off).
+    pub token_id: String,
     /// Whether action buttons are shown and actions taken (an admin scope).
     pub can_act: bool,
     /// Whether there is a session to sign out of (not with authentication off).
     pub signed_in: bool,
     /// The CSRF token of this session.
     pub csrf: String,
+}
+
+impl Viewer {
+    /// Who acts, for the log: the console session's token id and name.
+    pub(crate) fn acting(&self) -> String {
+        format!("console session, token {} {}", self.token_id, self.who)
+    }
 }
 
 fn to_login() -> Response {
@@ -205,7 +216,7 @@ macro_rules! viewer_or_return {
 
 // After the macro: the actions use it.
 mod actions;
-use actions::{bulk_retry, cancel, pause, resume, retry, run_now};
+use actions::{bulk_retry, cancel, delete_key, pause, resume, retry, run_now};
 
 async fn adapters_page(State(c): State<Console>, headers: HeaderMap) -> Response {
     let viewer = viewer_or_return!(c, headers);
@@ -281,4 +292,75 @@ async fn tokens_page(State(c): State<Console>, headers: HeaderMap) -> Response {
 async fn reloads_page(State(c): State<Console>, headers: HeaderMap) -> Response {
     let viewer = viewer_or_return!(c, headers);
     page(pages::reloads(&viewer, &c.runtime))
+}
+
+/// The storage page's query: a prefix, where the page starts, the key to show.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct StorageQuery {
+    #[serde(default)]
+    prefix: String,
+    after: Option<String>,
+    key: Option<String>,
+    done: Option<String>,
+}
+
+/// Keys shown on one storage page.
+const STORAGE_PAGE: u32 = 100;
+
+async fn storage_page(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Path(adapter): Path<String>,
+    query: Result<Query<StorageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let viewer = viewer_or_return!(c, headers);
+    if !viewer.can_act {
+        return page_response(
+            StatusCode::FORBIDDEN,
+            pages::message(
+                "Refused",
+                "An adapter's storage may hold what it was given in confidence: it takes an admin token.",
+            ),
+        );
+    }
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let refused = |e: crate::operations::StorageRefused| match e {
+        crate::operations::StorageRefused::Store(e) => store_down(e),
+        other => page_response(
+            StatusCode::BAD_REQUEST,
+            pages::message("Refused", &other.to_string()),
+        ),
+    };
+    let keys = match c
+        .ops
+        .storage_keys(&adapter, &q.prefix, q.after.as_deref(), STORAGE_PAGE)
+        .await
+    {
+        Ok(keys) => keys,
+        Err(e) => return refused(e),
+    };
+    let value = match &q.key {
+        Some(key) => {
+            let by = viewer.acting();
+            match c.ops.storage_value(&adapter, key, &by).await {
+                Ok(v) => Some((key.as_str(), v)),
+                Err(e) => return refused(e),
+            }
+        }
+        None => None,
+    };
+    let next_after = (keys.len() >= STORAGE_PAGE as usize)
+        .then(|| keys.last().map(String::as_str))
+        .flatten();
+    page(pages::storage(
+        &viewer,
+        &pages::StorageView {
+            adapter: &adapter,
+            prefix: &q.prefix,
+            keys: &keys,
+            next_after,
+            shown: value.as_ref().map(|(k, v)| (*k, v.as_ref())),
+            done: q.done.as_deref(),
+        },
+    ))
 }

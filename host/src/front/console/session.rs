@@ -128,6 +128,7 @@ impl Console {
         if self.access.tokens.is_none() {
             return Ok(Viewer {
                 who: "authentication off (--insecure-no-auth)".into(),
+                token_id: String::new(),
                 can_act: true,
                 signed_in: false,
                 csrf: self.csrf_for(""),
@@ -148,6 +149,7 @@ impl Console {
         };
         Ok(Viewer {
             who: format!("{} ({})", token.name, token.scopes.join(", ")),
+            token_id: token.id.clone(),
             can_act: token.allows(&Need::Admin),
             signed_in: true,
             csrf: self.csrf_for(&presented),

@@ -38,6 +38,7 @@ pub(crate) fn adapters(
                                 (action(viewer, &format!("/ui/adapters/{}/pause", s.name), "Pause jobs", "cancel", &[]))
                                 (action(viewer, &format!("/ui/adapters/{}/pause", s.name), "Pause jobs and calls", "cancel", &[("calls", "refuse")]))
                             }
+                            @if viewer.can_act { " " a.storage href=(format!("/ui/adapters/{}/storage", s.name)) { "Storage" } }
                         }
                         @if let Some(e) = &s.error {
                             p.error role="alert" { (scrub.scrub(e)) }

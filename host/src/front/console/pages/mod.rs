@@ -5,6 +5,7 @@ mod adapters;
 mod jobs;
 mod reloads;
 mod schedules;
+mod storage;
 mod timeline;
 mod tokens;
 
@@ -12,6 +13,7 @@ pub(crate) use adapters::adapters;
 pub(crate) use jobs::{job, jobs};
 pub(crate) use reloads::reloads;
 pub(crate) use schedules::schedules;
+pub(crate) use storage::{StorageView, storage};
 pub(crate) use tokens::tokens;
 
 use super::words::{cadence, relative, span, timestamp};
