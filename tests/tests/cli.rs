@@ -190,8 +190,6 @@ fn the_shipped_manifests_pass_check() {
         .env("HVS_USER_NAME", "user")
         .env("FXIAOKE_CRM_TOKEN", "crm")
         .env("FXIAOKE_PUSH_TOKEN", "push")
-        .env("ACME_CLIENT_ID", "id")
-        .env("ACME_CLIENT_SECRET", "secret")
         .output()
         .expect("weft check");
     let stdout = String::from_utf8_lossy(&out.stdout);
