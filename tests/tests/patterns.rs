@@ -252,4 +252,15 @@ async fn a_route_handler_that_fails_answers_the_status_of_its_kind() {
             "{body}"
         );
     }
+    // Inbound traffic is the adapter's calls on the console's last hour (the 503 an error).
+    let page = c
+        .get(format!("{}/ui", served.url))
+        .send()
+        .await
+        .expect("console")
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("<dd class=\"calls\">5</dd>"), "{page}");
+    assert!(page.contains("20.0%"), "one error in five: {page}");
 }

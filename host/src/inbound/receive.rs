@@ -80,7 +80,15 @@ pub async fn receive<E, G>(
             return Err(NotAnswered::Unavailable);
         }
     };
+    let started = std::time::Instant::now();
     let answer = adapter.handle_inbound(route, request).await;
+    // Inbound traffic is the adapter's calls too, in the console's last hour: a failed handler
+    // or a 5xx answer counts as an error.
+    adapter.shared.metrics.recent.record_call(
+        name,
+        answer.as_ref().is_ok_and(|a| a.status < 500),
+        started.elapsed().as_secs_f64(),
+    );
     if let Some(r) = remembered
         && !answer
             .as_ref()
