@@ -88,9 +88,7 @@ impl StorageView<'_> {
         }
         Ok(())
     }
-}
 
-impl StorageView<'_> {
     /// Writes `value` to `key` within the limits, to expire at `until` (`None`: never).
     async fn write(
         &self,

@@ -868,26 +868,17 @@ async fn an_admin_sees_an_adapters_storage_masked_and_deletes_a_key_and_each_act
         .expect("list");
     assert_eq!(r.status(), 403);
 
-    let page: Value = get(
-        "/v1/adapters/probe/storage?prefix=requests/&limit=2".into(),
-        &admin,
-    )
-    .await
-    .expect("list")
-    .json()
-    .await
-    .expect("json");
+    let list = |query: &str| {
+        let listed = get(format!("/v1/adapters/probe/storage?{query}"), &admin);
+        async move {
+            let r = listed.await.expect("list");
+            r.json::<Value>().await.expect("json")
+        }
+    };
+    let page = list("prefix=requests/&limit=2").await;
     assert_eq!(page["keys"], json!(["requests/a", "requests/b"]), "{page}");
     assert_eq!(page["next_after"], "requests/b");
-    let rest: Value = get(
-        "/v1/adapters/probe/storage?prefix=requests/&after=requests/b".into(),
-        &admin,
-    )
-    .await
-    .expect("list")
-    .json()
-    .await
-    .expect("json");
+    let rest = list("prefix=requests/&after=requests/b").await;
     assert_eq!(rest["keys"], json!(["requests/c"]), "{rest}");
     assert_eq!(rest["next_after"], Value::Null);
 

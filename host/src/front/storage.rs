@@ -70,11 +70,7 @@ pub(super) async fn storage_value(
         .map_err(problem)?
     {
         Some(value) => Ok(axum::Json(value).into_response()),
-        None => Err(Problem::new(
-            ErrorKind::NotFound,
-            404,
-            format!("adapter {name:?} holds no key {key:?}"),
-        )),
+        None => Err(no_key(&name, &key)),
     }
 }
 
@@ -91,10 +87,14 @@ pub(super) async fn storage_delete(
     {
         Ok(axum::Json(json!({ "adapter": name, "key": key, "deleted": true })).into_response())
     } else {
-        Err(Problem::new(
-            ErrorKind::NotFound,
-            404,
-            format!("adapter {name:?} holds no key {key:?}"),
-        ))
+        Err(no_key(&name, &key))
     }
+}
+
+fn no_key(adapter: &str, key: &str) -> Problem {
+    Problem::new(
+        ErrorKind::NotFound,
+        404,
+        format!("adapter {adapter:?} holds no key {key:?} (never written, deleted or expired)"),
+    )
 }

@@ -59,9 +59,12 @@ pub fn get_json<T: DeserializeOwned>(key: &str) -> Result<Option<T>, AdapterErro
 
 /// Serialises and writes a JSON value.
 pub fn set_json<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<(), AdapterError> {
-    let bytes = serde_json::to_vec(value)
-        .map_err(|e| AdapterError::invalid_input(format!("value for {key:?}: {e}")))?;
-    set(key, &bytes)
+    set(key, &json_of(key, value)?)
+}
+
+fn json_of<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, AdapterError> {
+    serde_json::to_vec(value)
+        .map_err(|e| AdapterError::invalid_input(format!("value for {key:?}: {e}")))
 }
 
 /// [`set_json`], the value expiring after `ttl` (see [`set_expiring`]).
@@ -70,9 +73,7 @@ pub fn set_json_expiring<T: Serialize + ?Sized>(
     value: &T,
     ttl: Duration,
 ) -> Result<(), AdapterError> {
-    let bytes = serde_json::to_vec(value)
-        .map_err(|e| AdapterError::invalid_input(format!("value for {key:?}: {e}")))?;
-    set_expiring(key, &bytes, ttl)
+    set_expiring(key, &json_of(key, value)?, ttl)
 }
 
 /// Every key under `prefix`, paging through the host's list until the end.
@@ -128,8 +129,7 @@ where
     T: Serialize + DeserializeOwned,
     K: Ord,
 {
-    let bytes = serde_json::to_vec(value)
-        .map_err(|e| AdapterError::invalid_input(format!("value for {key:?}: {e}")))?;
+    let bytes = json_of(key, value)?;
     let mine = order(value);
     for _ in 0..LATEST_WINS_TRIES {
         let stored = get(key)?;
