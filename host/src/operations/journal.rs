@@ -62,8 +62,8 @@ impl Operations {
     }
 
     /// The adapter's secrets (and, in a running host, its cached tokens), to scrub what is
-    /// shown of its calls.
-    fn redactor_of(&self, adapter: Option<&str>) -> crate::redact::Redactor {
+    /// shown of its calls and its storage.
+    pub(super) fn redactor_of(&self, adapter: Option<&str>) -> crate::redact::Redactor {
         let Some(name) = adapter else {
             return crate::redact::Redactor::default();
         };

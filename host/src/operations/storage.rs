@@ -1,5 +1,6 @@
 //! An adapter's storage as an operator sees it: its keys by prefix, a page at a time; one
-//! value, bounded and with secret-looking fields masked; and deleting a key (a watermark to
+//! value, bounded, with secret-looking fields masked and the adapter's secrets and tokens
+//! scrubbed; and deleting a key (a watermark to
 //! move back, a marker that holds work back). Every read and delete is logged with who asked.
 
 use super::{Operations, StoreError};
@@ -40,12 +41,12 @@ pub struct StoredValue {
 }
 
 impl StoredValue {
-    fn of(key: &str, raw: &[u8]) -> Self {
+    fn of(key: &str, raw: &[u8], scrub: &Redactor) -> Self {
         let bytes = raw.len();
         if bytes <= MAX_SHOWN
             && let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(raw)
         {
-            mask_json(&mut v, &Redactor::new([]));
+            mask_json(&mut v, scrub);
             return Self {
                 key: key.to_string(),
                 bytes,
@@ -59,7 +60,7 @@ impl StoredValue {
             key: key.to_string(),
             bytes,
             json: None,
-            text: Some(mask_json_text(&String::from_utf8_lossy(shown))),
+            text: Some(scrub.scrub(&mask_json_text(&String::from_utf8_lossy(shown)))),
             cut: bytes > MAX_SHOWN,
         }
     }
@@ -106,7 +107,7 @@ impl Operations {
             found = raw.is_some(),
             "storage value read by an operator"
         );
-        Ok(raw.map(|raw| StoredValue::of(key, &raw)))
+        Ok(raw.map(|raw| StoredValue::of(key, &raw, &self.redactor_of(Some(adapter)))))
     }
 
     /// Deletes a key of `adapter`'s storage; true if it was there. Logged with `by`.
@@ -135,16 +136,24 @@ mod tests {
 
     #[test]
     fn a_value_is_shown_masked_and_bounded() {
+        let scrub = Redactor::new(["s3cret-value"]);
         let v = StoredValue::of(
             "k",
-            br#"{"cursor":"c1","token":"t0p","nested":{"password":"p"}}"#,
+            br#"{"cursor":"c1","token":"t0p","nested":{"password":"p"},"note":"key s3cret-value"}"#,
+            &scrub,
         );
         let json = v.json.expect("json");
         assert_eq!(json["cursor"], "c1");
         assert_ne!(json["token"], "t0p");
         assert_ne!(json["nested"]["password"], "p");
+        assert!(
+            json["note"]
+                .as_str()
+                .is_some_and(|n| !n.contains("s3cret-value")),
+            "{json}"
+        );
         let big = vec![b'x'; MAX_SHOWN + 10];
-        let v = StoredValue::of("k", &big);
+        let v = StoredValue::of("k", &big, &scrub);
         assert!(v.cut && v.text.as_ref().is_some_and(|t| t.len() == MAX_SHOWN));
         assert_eq!(v.bytes, MAX_SHOWN + 10);
         assert!(namespace("\u{1f}weft/api-tokens").is_err());
