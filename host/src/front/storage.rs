@@ -45,17 +45,15 @@ pub(super) async fn storage_keys(
     Path(name): Path<String>,
     Query(q): Query<KeysQuery>,
 ) -> Result<Response, Problem> {
-    let limit = q.limit.unwrap_or(100);
-    let keys = app
+    let page = app
         .ops
-        .storage_keys(&name, &q.prefix, q.after.as_deref(), limit)
+        .storage_keys(&name, &q.prefix, q.after.as_deref(), q.limit.unwrap_or(100))
         .await
         .map_err(problem)?;
-    // A full page may have more after it: ask again after its last key.
-    let next = (keys.len() >= limit.clamp(1, crate::operations::MAX_STORAGE_KEYS) as usize)
-        .then(|| keys.last().cloned())
-        .flatten();
-    Ok(axum::Json(json!({ "adapter": name, "keys": keys, "next_after": next })).into_response())
+    Ok(
+        axum::Json(json!({ "adapter": name, "keys": page.keys, "next_after": page.next_after }))
+            .into_response(),
+    )
 }
 
 pub(super) async fn storage_value(

@@ -17,7 +17,7 @@ mod storage;
 
 pub use jobs::{JobCounts, Queue};
 pub use records::Records;
-pub use storage::{MAX_KEYS as MAX_STORAGE_KEYS, StorageRefused, StoredValue};
+pub use storage::{KeyPage, StorageRefused, StoredValue};
 
 /// What a call may carry besides its input (an idempotency key, a deadline…).
 pub use crate::call::{CallOptions, ItemsSink};

@@ -23,6 +23,15 @@ pub enum StorageRefused {
     Store(#[from] StoreError),
 }
 
+/// One page of an adapter's keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyPage {
+    /// The keys, in byte order.
+    pub keys: Vec<String>,
+    /// Where the next page starts (its `after`), when this one is full.
+    pub next_after: Option<String>,
+}
+
 /// One value, as shown to an operator.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredValue {
@@ -76,19 +85,22 @@ fn namespace(adapter: &str) -> Result<&str, StorageRefused> {
 
 impl Operations {
     /// Keys of `adapter`'s storage starting with `prefix`, after `after`, at most `limit`
-    /// (capped at [`MAX_KEYS`]), in byte order; expired keys are not listed.
+    /// (1 to [`MAX_KEYS`]), in byte order; expired keys are not listed.
     pub async fn storage_keys(
         &self,
         adapter: &str,
         prefix: &str,
         after: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<String>, StorageRefused> {
+    ) -> Result<KeyPage, StorageRefused> {
         let ns = namespace(adapter)?;
-        Ok(self
-            .store
-            .kv_list(ns, prefix, after, limit.clamp(1, MAX_KEYS))
-            .await?)
+        let limit = limit.clamp(1, MAX_KEYS);
+        let keys = self.store.kv_list(ns, prefix, after, limit).await?;
+        // A full page may have more after it: the next one starts after its last key.
+        let next_after = (keys.len() >= limit as usize)
+            .then(|| keys.last().cloned())
+            .flatten();
+        Ok(KeyPage { keys, next_after })
     }
 
     /// One value of `adapter`'s storage, as [`StoredValue`] shows it; logged with `by`.

@@ -128,10 +128,13 @@ pub(crate) async fn storage(cli: &Cli, command: &StorageCommand) -> anyhow::Resu
             after,
             limit,
         } => {
-            let keys = ops
+            let page = ops
                 .storage_keys(adapter, prefix, after.as_deref(), *limit)
                 .await?;
-            println!("{}", serde_json::to_string_pretty(&keys)?);
+            println!("{}", serde_json::to_string_pretty(&page.keys)?);
+            if let Some(after) = page.next_after {
+                eprintln!("more keys: --after {after:?}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         StorageCommand::Get { adapter, key } => match ops.storage_value(adapter, key, by).await? {

@@ -71,8 +71,8 @@ pub(super) async fn bulk_retry(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let form = match c.act(&headers, body).await {
-        Ok(f) => f,
+    let (form, _) = match c.act(&headers, body).await {
+        Ok(acted) => acted,
         Err(r) => return r,
     };
     let adapter = form.get("adapter").filter(|a| !a.is_empty()).cloned();
@@ -95,8 +95,8 @@ pub(super) async fn pause(
     Path(adapter): Path<String>,
     body: Body,
 ) -> Response {
-    let form = match c.act(&headers, body).await {
-        Ok(f) => f,
+    let (form, _) = match c.act(&headers, body).await {
+        Ok(acted) => acted,
         Err(r) => return r,
     };
     if !c.runtime.adapters().iter().any(|a| a.name == adapter) {
@@ -160,17 +160,13 @@ pub(super) async fn delete_key(
     Path(adapter): Path<String>,
     body: Body,
 ) -> Response {
-    let form = match c.act(&headers, body).await {
-        Ok(f) => f,
+    let (form, viewer) = match c.act(&headers, body).await {
+        Ok(acted) => acted,
         Err(r) => return r,
     };
     let key = form.get("key").cloned().unwrap_or_default();
     let prefix = form.get("prefix").cloned().unwrap_or_default();
-    let who = match c.viewer(&headers).await {
-        Ok(v) => v.acting(),
-        Err(r) => return r,
-    };
-    let note = match c.ops.storage_delete(&adapter, &key, &who).await {
+    let note = match c.ops.storage_delete(&adapter, &key, &viewer.acting()).await {
         Ok(true) => format!("{key} deleted"),
         Ok(false) => format!("{key}: no such key"),
         Err(crate::operations::StorageRefused::Store(e)) => return store_down(e),

@@ -331,12 +331,12 @@ async fn storage_page(
             pages::message("Refused", &other.to_string()),
         ),
     };
-    let keys = match c
+    let listed = match c
         .ops
         .storage_keys(&adapter, &q.prefix, q.after.as_deref(), STORAGE_PAGE)
         .await
     {
-        Ok(keys) => keys,
+        Ok(listed) => listed,
         Err(e) => return refused(e),
     };
     let value = match &q.key {
@@ -349,16 +349,13 @@ async fn storage_page(
         }
         None => None,
     };
-    let next_after = (keys.len() >= STORAGE_PAGE as usize)
-        .then(|| keys.last().map(String::as_str))
-        .flatten();
     page(pages::storage(
         &viewer,
         &pages::StorageView {
             adapter: &adapter,
             prefix: &q.prefix,
-            keys: &keys,
-            next_after,
+            keys: &listed.keys,
+            next_after: listed.next_after.as_deref(),
             shown: value.as_ref().map(|(k, v)| (*k, v.as_ref())),
             done: q.done.as_deref(),
         },

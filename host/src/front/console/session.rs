@@ -156,13 +156,14 @@ impl Console {
         })
     }
 
-    /// An action's form, once its sender is known to be signed in with an admin scope and the
-    /// form carries this session's CSRF token; otherwise the page that says why not.
+    /// An action's form and who sent it, once the sender is known to be signed in with an
+    /// admin scope and the form carries this session's CSRF token; otherwise the page that
+    /// says why not.
     pub(super) async fn act(
         &self,
         headers: &HeaderMap,
         body: Body,
-    ) -> Result<HashMap<String, String>, Response> {
+    ) -> Result<(HashMap<String, String>, Viewer), Response> {
         let form = read_form(body).await?;
         let viewer = self.viewer(headers).await?;
         let given = form.get("csrf").map(String::as_str).unwrap_or("");
@@ -186,7 +187,7 @@ impl Console {
                 ),
             ));
         }
-        Ok(form)
+        Ok((form, viewer))
     }
 }
 
