@@ -22,6 +22,8 @@ Weft demo: five simulated platforms (above) and weft serve on http://$LISTEN
   manifests    demo/*.toml (the production ones are in manifests/)
   admin token  $DATA/admin-token, made on the first start
   try it       README.md, "The first five minutes": one call per adapter, a job, a schedule, a reload
+  the CLI      export WEFT_URL=http://$LISTEN WEFT_TOKEN_FILE=$DATA/admin-token
+               then: target/debug/weft status | adapters | jobs list | schedules
   Ctrl-C stops both.
 
 MSG

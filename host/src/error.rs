@@ -44,6 +44,27 @@ impl ErrorKind {
         )
     }
 
+    /// Every kind.
+    pub const ALL: [ErrorKind; 12] = [
+        Self::InvalidInput,
+        Self::Rejected,
+        Self::Conflict,
+        Self::Auth,
+        Self::Transient,
+        Self::Timeout,
+        Self::Denied,
+        Self::Trap,
+        Self::Limit,
+        Self::NotFound,
+        Self::Unavailable,
+        Self::Busy,
+    ];
+
+    /// The kind a problem document's `kind` names ([`ErrorKind::as_str`]'s spelling).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// The kebab-case name used in problem documents, metrics and logs.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1,7 +1,8 @@
 //! Pausing an adapter: its jobs stay queued, its schedule ticks are counted `paused` instead of
-//! run, and its synchronous calls go on or are refused, as the operator chose. The state is in
-//! the store, so every node honours it and it survives a restart; each node reads it at most
-//! once a second.
+//! run, and its synchronous calls go on or are refused, as the operator chose. Pausing one
+//! schedule: its ticks are counted `paused` (a run asked for by hand still runs). The state is
+//! in the store, so every node honours it and it survives a restart; each node reads it at
+//! most once a second.
 
 use crate::store::{KvStore, StoreError};
 use serde::{Deserialize, Serialize};
@@ -9,9 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The store namespace of paused adapters: a control character keeps it apart from every
-/// adapter's namespace.
-const NAMESPACE: &str = crate::store::host_namespace::PAUSED;
+use crate::store::host_namespace::{PAUSED, PAUSED_SCHEDULES};
 
 /// How long a node takes the paused set it read as current.
 const FRESH: Duration = Duration::from_secs(1);
@@ -31,17 +30,29 @@ pub struct Paused {
 /// Every paused adapter by name, as read at one moment.
 pub type PausedSet = Arc<BTreeMap<String, Paused>>;
 
-/// The paused adapters of a deployment.
+/// The paused adapters (or schedules) of a deployment.
 pub struct Pauses {
     store: Arc<dyn KvStore>,
+    /// The host namespace they are kept in.
+    namespace: &'static str,
     read: std::sync::Mutex<Option<(Instant, PausedSet)>>,
 }
 
 impl Pauses {
-    /// The pauses kept in `store`.
+    /// The paused adapters kept in `store`.
     pub fn new(store: Arc<dyn KvStore>) -> Self {
         Self {
             store,
+            namespace: PAUSED,
+            read: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The paused schedules kept in `store`, each named by [`schedule_key`].
+    pub fn of_schedules(store: Arc<dyn KvStore>) -> Self {
+        Self {
+            store,
+            namespace: PAUSED_SCHEDULES,
             read: std::sync::Mutex::new(None),
         }
     }
@@ -53,18 +64,18 @@ impl Pauses {
             refuse_calls,
         };
         let value = serde_json::to_vec(&paused).unwrap_or_default();
-        self.store.kv_set(NAMESPACE, adapter, &value).await?;
+        self.store.kv_set(self.namespace, adapter, &value).await?;
         self.forget();
-        tracing::info!(adapter, refuse_calls, "adapter paused");
+        tracing::info!(paused = adapter, refuse_calls, "paused");
         Ok(())
     }
 
     /// Resumes `adapter`; false if it was not paused.
     pub async fn resume(&self, adapter: &str) -> Result<bool, StoreError> {
-        let was = self.store.kv_delete(NAMESPACE, adapter).await?;
+        let was = self.store.kv_delete(self.namespace, adapter).await?;
         self.forget();
         if was {
-            tracing::info!(adapter, "adapter resumed");
+            tracing::info!(resumed = adapter, "resumed");
         }
         Ok(was)
     }
@@ -106,8 +117,12 @@ impl Pauses {
 
     async fn load(&self) -> Result<BTreeMap<String, Paused>, StoreError> {
         let mut out = BTreeMap::new();
-        for key in self.store.kv_list(NAMESPACE, "", None, MAX_PAUSED).await? {
-            if let Some(value) = self.store.kv_get(NAMESPACE, &key).await?
+        for key in self
+            .store
+            .kv_list(self.namespace, "", None, MAX_PAUSED)
+            .await?
+        {
+            if let Some(value) = self.store.kv_get(self.namespace, &key).await?
                 && let Ok(p) = serde_json::from_slice::<Paused>(&value)
             {
                 out.insert(key, p);
@@ -115,4 +130,9 @@ impl Pauses {
         }
         Ok(out)
     }
+}
+
+/// The name a paused schedule is kept under: no adapter name holds a `/`.
+pub fn schedule_key(adapter: &str, schedule: &str) -> String {
+    format!("{adapter}/{schedule}")
 }

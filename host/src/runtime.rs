@@ -100,6 +100,7 @@ impl Runtime {
             .map_err(|e| EngineError::Config(format!("{e:#}")))?;
         let job_id_key = crate::store::deployment_secret(store.as_ref(), "job-id-key").await?;
         let pauses = crate::pause::Pauses::new(store.clone());
+        let schedule_pauses = crate::pause::Pauses::of_schedules(store.clone());
         let shared = Arc::new(Shared {
             engine,
             linker,
@@ -115,6 +116,7 @@ impl Runtime {
                 .record
                 .then(|| Arc::new(crate::http::Recorder::default())),
             pauses,
+            schedule_pauses,
         });
         let runtime = Self {
             shared,

@@ -643,6 +643,7 @@ async fn job_pages_follow_a_cursor_without_inputs_or_outputs() {
                 state: None,
                 adapter: Some("a"),
                 after: after.as_ref().map(|(c, id)| (*c, id.as_str())),
+                ..Default::default()
             };
             let page = s.job_page(&filter, 7).await.expect("page");
             for j in &page {
@@ -665,6 +666,64 @@ async fn job_pages_follow_a_cursor_without_inputs_or_outputs() {
         assert!(seen[0].starts_with("j2"), "{name}: newest first: {seen:?}");
         let full = s.job_get("j00").await.expect("get").expect("j00");
         assert_eq!(full.input, "{\"big\":1}", "{name}: job_get has the input");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_are_found_by_operation_idempotency_key_and_time_range() {
+    use weft::store::JobFilter;
+    let b = backends().await;
+    for (name, s) in &b.stores {
+        for i in 0..12_i64 {
+            let key = format!("order-{i}");
+            let mut j = job(&format!("s{i:02}"), Some(&key), "{}");
+            j.op = if i % 3 == 0 { "sync" } else { "push" }.into();
+            s.job_enqueue(&j, 10_000 + i * 1_000)
+                .await
+                .expect("enqueue");
+        }
+        let ids = |page: Vec<weft::store::JobRecord>| -> Vec<String> {
+            page.into_iter().map(|j| j.id).collect()
+        };
+        let by_key = JobFilter {
+            idempotency_key: Some("order-7"),
+            ..JobFilter::default()
+        };
+        assert_eq!(
+            ids(s.job_page(&by_key, 10).await.expect("key")),
+            ["s07"],
+            "{name}"
+        );
+        let by_op = JobFilter {
+            adapter: Some("a"),
+            op: Some("sync"),
+            ..JobFilter::default()
+        };
+        assert_eq!(
+            ids(s.job_page(&by_op, 10).await.expect("op")),
+            ["s09", "s06", "s03", "s00"],
+            "{name}: newest first"
+        );
+        // From the 3rd second (inclusive) to the 6th (exclusive).
+        let range = JobFilter {
+            since_ms: Some(13_000),
+            until_ms: Some(16_000),
+            ..JobFilter::default()
+        };
+        assert_eq!(
+            ids(s.job_page(&range, 10).await.expect("range")),
+            ["s05", "s04", "s03"],
+            "{name}"
+        );
+        let none = JobFilter {
+            idempotency_key: Some("order-7"),
+            op: Some("sync"),
+            ..JobFilter::default()
+        };
+        assert!(
+            s.job_page(&none, 10).await.expect("none").is_empty(),
+            "{name}: filters combine"
+        );
     }
 }
 

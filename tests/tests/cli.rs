@@ -235,3 +235,122 @@ fn a_usage_error_exits_1_apart_from_a_configuration_error_and_help_exits_0() {
     assert!(readme.contains("| 1 | — | usage error |"));
     assert!(readme.contains("| 2 | — | configuration error (manifest, store) |"));
 }
+
+/// The path of this repository's docs/reference.md.
+fn reference_file() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("docs")
+        .join("reference.md")
+}
+
+#[test]
+fn the_reference_page_is_what_the_code_defines() {
+    let out = weft_tests::harness::weft_command()
+        .arg("reference")
+        .output()
+        .expect("weft runs");
+    assert!(out.status.success(), "{out:?}");
+    let generated = String::from_utf8(out.stdout).expect("utf8");
+    // Every option, its variable, and every manifest key is in it.
+    for needle in [
+        "`--max-connections MAX_CONNECTIONS`",
+        "`WEFT_MAX_CONNECTIONS`",
+        "`--server SERVER`",
+        "`WEFT_TOKEN`",
+        "`limits.concurrency`",
+        "`[[routes]].auth.window`",
+        "## `weft jobs list`",
+        "`--key KEY`",
+    ] {
+        assert!(
+            generated.contains(needle),
+            "{needle} missing from: {generated}"
+        );
+    }
+    let written = std::fs::read_to_string(reference_file()).unwrap_or_default();
+    assert!(
+        written == generated,
+        "docs/reference.md differs from what the code defines (an option, variable or manifest \
+         key was added, changed or removed without it): run `target/debug/weft reference > \
+         docs/reference.md`"
+    );
+}
+
+#[test]
+fn serve_reads_a_config_file_which_flags_and_variables_override_and_prints_it_masked() {
+    let dep = Deployment::new();
+    let file = dep.manifests().parent().expect("root").join("weft.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:9191\"\nmax-connections = 77\nworkers = 3\nmetrics_auth = true\n\
+         allowed-host = [\"weft.example\", \"ops.example\"]\n\
+         store-key = \"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"\n",
+    )
+    .expect("config");
+    let print = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut command = weft_tests::harness::weft_command();
+        command
+            .env_remove("WEFT_WORKERS")
+            .env_remove("WEFT_MAX_CONNECTIONS")
+            .env_remove("WEFT_LISTEN")
+            .env_remove("WEFT_STORE_KEY");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let out = command
+            .args(["serve", "--config"])
+            .arg(&file)
+            .arg("--print-config")
+            .args(extra)
+            .output()
+            .expect("weft runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).expect("utf8")
+    };
+    let shown = print(&["--workers", "9"], &[("WEFT_MAX_CONNECTIONS", "55")]);
+    let line = |key: &str| {
+        shown
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("{key} in {shown}"))
+            .to_string()
+    };
+    assert!(
+        line("listen").starts_with("listen = \"127.0.0.1:9191\""),
+        "{shown}"
+    );
+    assert!(
+        line("workers").starts_with("workers = 9 "),
+        "a flag wins: {shown}"
+    );
+    assert!(
+        line("max-connections").contains("= 55 "),
+        "a variable wins: {shown}"
+    );
+    assert!(
+        line("metrics-auth").starts_with("metrics-auth = true"),
+        "{shown}"
+    );
+    assert!(line("allowed-host").contains("\"ops.example\""), "{shown}");
+    assert!(line("store-key").contains("masked"), "{shown}");
+    assert!(
+        !shown.contains("00112233445566778899"),
+        "the key is never printed: {shown}"
+    );
+    assert!(line("max-body").contains("the default"), "{shown}");
+
+    // A key that is no setting is refused, naming it, as a configuration error.
+    std::fs::write(&file, "listen = \"127.0.0.1:0\"\nworkrs = 3\n").expect("config");
+    let out = weft_tests::harness::weft_command()
+        .args(["serve", "--config"])
+        .arg(&file)
+        .output()
+        .expect("weft runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("workrs") && err.contains("max-connections"),
+        "{err}"
+    );
+}

@@ -679,6 +679,103 @@ async fn the_console_in_a_real_browser() {
     );
     screenshot(b, "schedules").await;
 
+    // One schedule's page: its runs kept, the flaky run's failed attempts and its retry.
+    b.goto(&format!("{url}/ui/schedules/probe/flaky"))
+        .await
+        .expect("goto");
+    let runs = b
+        .find_all(Locator::Css("table.runs tbody tr"))
+        .await
+        .expect("runs");
+    assert!(
+        runs.len() >= 3,
+        "two failed attempts and the retry's success"
+    );
+    let history = text_of(b, "table.runs").await;
+    for word in ["dead", "succeeded", "by hand", "fails on purpose"] {
+        assert!(history.contains(word), "{word}: {history}");
+    }
+    screenshot(b, "schedule").await;
+
+    // Paused from the console: the row says so, and so does the API.
+    b.goto(&format!("{url}/ui/schedules")).await.expect("goto");
+    b.find(Locator::Css(&format!("{tick} button.pause")))
+        .await
+        .expect("pause button")
+        .click()
+        .await
+        .expect("click");
+    let notice = wait_text(b, "p.notice").await;
+    assert!(notice.contains("paused"), "{notice}");
+    assert_eq!(text_of(b, &format!("{tick} .badge.dead")).await, "paused");
+    let shown: Value = c
+        .get(format!("{url}/v1/schedules/probe/tick"))
+        .bearer_auth(&tokens.admin)
+        .send()
+        .await
+        .expect("schedule")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(shown["paused"], true, "{shown}");
+
+    // Jobs found by operation and state.
+    b.goto(&format!(
+        "{url}/ui/jobs?op=schedule%3Aflaky&state=succeeded"
+    ))
+    .await
+    .expect("goto");
+    let found = wait_text(b, "main").await;
+    assert!(found.contains("Found"), "{found}");
+    assert!(
+        b.source()
+            .await
+            .expect("source")
+            .contains(&format!("data-job=\"{dead}\"")),
+        "the retried flaky run is found"
+    );
+
+    // On a phone's width the lists are one card a row: no cell squeezed to a letter-group,
+    // nothing wider than the screen. The same for an adapter's storage.
+    c.post(format!("{url}/v1/adapters/probe/ops/storage"))
+        .bearer_auth(&tokens.admin)
+        .json(&json!({"key": "cursor/orders", "value": "{\"after\":\"2026-12-01T00:00:00Z\"}"}))
+        .send()
+        .await
+        .expect("storage");
+    b.set_window_size(390, 844).await.expect("resize");
+    for (page, name) in [
+        ("/ui/jobs?op=schedule%3Aflaky", "jobs-phone"),
+        ("/ui/schedules/probe/flaky", "schedule-phone"),
+        ("/ui/adapters/probe/storage", "storage-phone"),
+    ] {
+        b.goto(&format!("{url}{page}")).await.expect("goto");
+        let fit = b
+            .execute(
+                "const cells = Array.from(document.querySelectorAll('table.jobs td, table.runs td, table.storage td'));\
+                 return {cells: cells.length, narrowest: Math.min(...cells.map(c => c.getBoundingClientRect().width)),\
+                         page: document.documentElement.scrollWidth, screen: window.innerWidth};",
+                vec![],
+            )
+            .await
+            .expect("measure");
+        assert!(fit["cells"].as_u64() > Some(0), "{page}: {fit}");
+        assert!(
+            fit["narrowest"].as_f64() >= Some(250.0),
+            "{page}: a cell squeezed narrow on a phone: {fit}"
+        );
+        assert!(
+            fit["page"].as_f64() <= fit["screen"].as_f64().map(|w| w + 1.0),
+            "{page}: wider than the screen: {fit}"
+        );
+        screenshot(b, name).await;
+    }
+    assert!(
+        b.source().await.expect("source").contains("cursor/orders"),
+        "the storage page lists the key"
+    );
+    b.set_window_size(1280, 1000).await.expect("resize");
+
     // Tokens and reloads read; no page carries a token.
     b.goto(&format!("{url}/ui/tokens")).await.expect("goto");
     screenshot(b, "tokens").await;
@@ -711,8 +808,9 @@ async fn the_console_in_a_real_browser() {
         &format!("/ui/jobs/{second}"),
     ] {
         b.goto(&format!("{url}{page}")).await.expect("goto");
+        // A search's button is no action: actions are the forms that POST.
         let buttons = b
-            .find_all(Locator::Css("main button"))
+            .find_all(Locator::Css("main form[method=\"post\"] button"))
             .await
             .expect("buttons");
         assert!(buttons.is_empty(), "{page}: a reader sees no action button");

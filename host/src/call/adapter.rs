@@ -47,6 +47,8 @@ pub struct Shared {
     pub recorder: Option<Arc<crate::http::Recorder>>,
     /// The adapters an operator paused.
     pub pauses: crate::pause::Pauses,
+    /// The schedules an operator paused.
+    pub schedule_pauses: crate::pause::Pauses,
 }
 
 /// The calls running in this process: call id → (adapter, what it runs).

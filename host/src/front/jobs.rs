@@ -1,5 +1,4 @@
-//! Jobs and schedules over HTTP: a job's record, listings by page, retry and cancel, the
-//! schedules' status and "run now".
+//! Jobs over HTTP: a job's record, searches by page, retry and cancel, batches.
 
 use super::ops::query_problem;
 use super::{App, Problem};
@@ -66,53 +65,104 @@ pub(super) async fn show_call(
     }
 }
 
-#[derive(Deserialize)]
+/// A field of a search that narrows it: given and not empty (a form's untouched input).
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|v| !v.is_empty())
+}
+
+/// A search of `GET /v1/jobs` (and the console's jobs page): every field narrows it.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub(super) struct JobQuery {
-    state: Option<String>,
-    adapter: Option<String>,
-    limit: Option<u32>,
-    after: Option<String>,
+    pub(super) state: Option<String>,
+    pub(super) adapter: Option<String>,
+    pub(super) op: Option<String>,
+    pub(super) key: Option<String>,
+    pub(super) since: Option<String>,
+    pub(super) until: Option<String>,
+    pub(super) limit: Option<u32>,
+    pub(super) after: Option<String>,
+}
+
+impl JobQuery {
+    /// The store's filter for this search, or a 400 naming the field that is wrong. Empty
+    /// fields (a form's untouched inputs) narrow nothing.
+    pub(super) fn filter(&self) -> Result<JobFilter<'_>, Problem> {
+        let bad = |detail: String| Problem::new(ErrorKind::InvalidInput, 400, detail);
+        let state = match given(&self.state) {
+            None => None,
+            Some(s) => Some(JobState::parse(s).ok_or_else(|| {
+                bad(format!(
+                    "state must be queued, running, succeeded, dead or cancelled, found {s:?}"
+                ))
+            })?),
+        };
+        let after = match given(&self.after) {
+            None => None,
+            Some(cursor) => Some(
+                cursor
+                    .split_once(':')
+                    .and_then(|(c, id)| Some((c.parse::<i64>().ok()?, id)))
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "after must be a cursor from a Link header, found {cursor:?}"
+                        ))
+                    })?,
+            ),
+        };
+        let time = |name: &str, v: &Option<String>| match given(v) {
+            None => Ok(None),
+            Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+                .map(|t| Some(t.timestamp_millis()))
+                .map_err(|_| {
+                    bad(format!(
+                        "{name} must be an RFC 3339 time such as 2026-12-01T08:00:00Z, found {t:?}"
+                    ))
+                }),
+        };
+        Ok(JobFilter {
+            state,
+            adapter: given(&self.adapter),
+            after,
+            op: given(&self.op),
+            idempotency_key: given(&self.key),
+            since_ms: time("since", &self.since)?,
+            until_ms: time("until", &self.until)?,
+        })
+    }
+
+    /// This search's query string from the page after `(created, id)` on.
+    pub(super) fn next(&self, limit: u32, created: i64, id: &str) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("limit", &limit.to_string());
+        q.append_pair("after", &format!("{created}:{id}"));
+        for (name, value) in [
+            ("state", &self.state),
+            ("adapter", &self.adapter),
+            ("op", &self.op),
+            ("key", &self.key),
+            ("since", &self.since),
+            ("until", &self.until),
+        ] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                q.append_pair(name, v);
+            }
+        }
+        q.finish()
+    }
 }
 
 /// The most one job listing holds, in bytes: past it the page ends early, with a `next` link.
 const MAX_LIST_BYTES: usize = 4 * 1024 * 1024;
 
+/// `GET /v1/jobs`: a page of the jobs a search finds, newest first, with a `Link` to the next.
 pub(super) async fn list_jobs(
     State(app): State<App>,
     q: Result<Query<JobQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
     let Query(q) = q.map_err(query_problem)?;
-    let state = match q.state.as_deref() {
-        None => None,
-        Some(s) => Some(JobState::parse(s).ok_or_else(|| {
-            Problem::new(
-                ErrorKind::InvalidInput,
-                400,
-                format!("state must be queued, running, succeeded, dead or cancelled, found {s:?}"),
-            )
-        })?),
-    };
-    let after = match q.after.as_deref() {
-        None => None,
-        Some(cursor) => Some(
-            cursor
-                .split_once(':')
-                .and_then(|(c, id)| Some((c.parse::<i64>().ok()?, id)))
-                .ok_or_else(|| {
-                    Problem::new(
-                        ErrorKind::InvalidInput,
-                        400,
-                        format!("after must be a cursor from a Link header, found {cursor:?}"),
-                    )
-                })?,
-        ),
-    };
+    let filter = q.filter()?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let filter = JobFilter {
-        state,
-        adapter: q.adapter.as_deref(),
-        after,
-    };
     let jobs = app.ops.jobs(&filter, limit).await.map_err(store_problem)?;
     // Outputs are left out (GET /v1/jobs/{id} has them), and the page ends early rather than
     // grow past MAX_LIST_BYTES: a listing costs the server a bounded amount whatever it holds.
@@ -140,18 +190,8 @@ pub(super) async fn list_jobs(
     if (full || cut)
         && let Some((created, id)) = last
     {
-        let mut next = format!(
-            "/v1/jobs?limit={limit}&after={created}:{}",
-            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
-        );
-        let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
-        if let Some(s) = &q.state {
-            next.push_str(&format!("&state={}", enc(s)));
-        }
-        if let Some(a) = &q.adapter {
-            next.push_str(&format!("&adapter={}", enc(a)));
-        }
-        if let Ok(v) = axum::http::HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+        let next = format!("</v1/jobs?{}>; rel=\"next\"", q.next(limit, created, &id));
+        if let Ok(v) = axum::http::HeaderValue::from_str(&next) {
             response.headers_mut().insert(header::LINK, v);
         }
     }
@@ -235,27 +275,6 @@ pub(super) async fn cancel_job(
             ),
         )),
     }
-}
-
-pub(super) async fn schedules(State(app): State<App>) -> Response {
-    axum::Json(app.ops.schedules().await).into_response()
-}
-
-pub(super) async fn run_schedule(
-    State(app): State<App>,
-    Path((adapter, name)): Path<(String, String)>,
-) -> Result<Response, Problem> {
-    let id = app
-        .ops
-        .run_schedule(&adapter, &name)
-        .await
-        .map_err(Problem::from)?;
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, format!("/v1/jobs/{id}"))],
-        axum::Json(json!({ "job_id": id, "state": "queued" })),
-    )
-        .into_response())
 }
 
 /// Jobs one batch enqueues at most.

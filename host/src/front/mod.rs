@@ -9,16 +9,20 @@ mod jobs;
 pub mod observe;
 mod ops;
 mod problem;
+mod schedules;
 mod storage;
+mod tokens;
 
 use adapters::{adapters, pause_adapter, resume_adapter};
 pub use body::BodyBudget;
 use jobs::{
-    cancel_job, enqueue_batch, job_journal, list_jobs, retry_dead_jobs, retry_job, run_schedule,
-    schedules, show_call, show_job,
+    cancel_job, enqueue_batch, job_journal, list_jobs, retry_dead_jobs, retry_job, show_call,
+    show_job,
 };
 use ops::{inbound, operation};
+use schedules::{pause_schedule, resume_schedule, run_schedule, schedules, show_schedule};
 use storage::{storage_delete, storage_keys, storage_value};
+use tokens::{create_token, list_tokens, revoke_token};
 
 pub use auth::{Access, ApiToken, ApiTokens};
 pub use problem::Problem;
@@ -115,7 +119,15 @@ pub fn router(runtime: Arc<Runtime>, options: FrontOptions) -> Router {
         .route("/v1/jobs/{id}/journal", get(job_journal))
         .route("/v1/calls/{id}", get(show_call))
         .route("/v1/schedules", get(schedules))
+        .route("/v1/schedules/{adapter}/{name}", get(show_schedule))
         .route("/v1/schedules/{adapter}/{name}/run", post(run_schedule))
+        .route("/v1/schedules/{adapter}/{name}/pause", post(pause_schedule))
+        .route(
+            "/v1/schedules/{adapter}/{name}/resume",
+            post(resume_schedule),
+        )
+        .route("/v1/tokens", get(list_tokens).post(create_token))
+        .route("/v1/tokens/{id}", axum::routing::delete(revoke_token))
         .route("/v1/admin/reload", post(reload))
         .route("/inbound/{name}/{*rest}", axum::routing::any(inbound))
         .route("/healthz", get(|| async { "ok\n" }))

@@ -14,6 +14,14 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// What went wrong, in words (its `detail`).
+    pub fn detail(&self) -> &str {
+        self.body
+            .get("detail")
+            .and_then(|d| d.as_str())
+            .unwrap_or_default()
+    }
+
     /// A problem of `kind` with `detail`, outside any adapter call.
     pub fn new(kind: ErrorKind, status: u16, detail: impl Into<String>) -> Self {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -9,6 +9,7 @@
 
 mod batch;
 mod guest;
+pub mod runs;
 
 pub(crate) use batch::{Enqueues, Finishes};
 pub use guest::{CallJobs, JobsView};

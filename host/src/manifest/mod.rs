@@ -6,6 +6,7 @@
 
 pub mod interpolate;
 mod journal;
+mod keys;
 mod secrets;
 mod units;
 mod validate;
@@ -15,6 +16,7 @@ use validate::validate;
 pub use crate::cadence::{Cadence, Zone};
 pub use interpolate::interpolate;
 pub use journal::{ItemsPolicy, JournalPolicy, Keep};
+pub use keys::KEYS;
 pub use secrets::{SecretRef, SecretValue};
 pub use units::{ByteSize, Duration, Rate, RefreshWindow};
 pub use validate::valid_name;

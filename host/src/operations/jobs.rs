@@ -96,7 +96,7 @@ impl Operations {
         let filter = JobFilter {
             state: Some(JobState::Queued),
             adapter,
-            after: None,
+            ..JobFilter::default()
         };
         Ok(self
             .store
@@ -187,6 +187,7 @@ impl Operations {
                 state: Some(JobState::Dead),
                 adapter,
                 after: after.as_ref().map(|(t, id)| (*t, id.as_str())),
+                ..JobFilter::default()
             };
             let page = self.store.job_page(&filter, BULK_PAGE).await?;
             let Some(last) = page.last() else { break };

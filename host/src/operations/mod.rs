@@ -52,6 +52,7 @@ enum Over {
     /// `[retry]`.
     Store {
         pauses: Arc<Pauses>,
+        schedule_pauses: Arc<Pauses>,
         manifests: PathBuf,
     },
 }
@@ -80,6 +81,7 @@ impl Operations {
         Ok(Self {
             over: Over::Store {
                 pauses: Arc::new(Pauses::new(opened.clone())),
+                schedule_pauses: Arc::new(Pauses::of_schedules(opened.clone())),
                 manifests: manifests.to_path_buf(),
             },
             store: opened,
@@ -96,6 +98,15 @@ impl Operations {
         match &self.over {
             Over::Runtime(runtime) => &runtime.shared().pauses,
             Over::Store { pauses, .. } => pauses,
+        }
+    }
+
+    fn schedule_pauses(&self) -> &Pauses {
+        match &self.over {
+            Over::Runtime(runtime) => &runtime.shared().schedule_pauses,
+            Over::Store {
+                schedule_pauses, ..
+            } => schedule_pauses,
         }
     }
 
@@ -148,6 +159,27 @@ impl Operations {
                 "a schedule runs in a host: start weft serve",
             )),
         }
+    }
+
+    /// Pauses `adapter`'s schedule `name`: its ticks are not run until it is resumed.
+    pub async fn pause_schedule(&self, adapter: &str, name: &str) -> Result<(), StoreError> {
+        let key = crate::pause::schedule_key(adapter, name);
+        self.schedule_pauses().pause(&key, false).await
+    }
+
+    /// Resumes `adapter`'s schedule `name`; answers whether it was paused.
+    pub async fn resume_schedule(&self, adapter: &str, name: &str) -> Result<bool, StoreError> {
+        let key = crate::pause::schedule_key(adapter, name);
+        self.schedule_pauses().resume(&key).await
+    }
+
+    /// `adapter`'s schedule `name`'s last runs, newest first.
+    pub async fn schedule_runs(
+        &self,
+        adapter: &str,
+        name: &str,
+    ) -> Result<Vec<crate::jobs::runs::ScheduleRun>, StoreError> {
+        crate::jobs::runs::history(self.store.as_ref(), adapter, name).await
     }
 
     /// The host's records under `namespace` (one of [`host_namespace`]).

@@ -170,8 +170,11 @@ async fn handle_tick(
             .map(|_| true)
             .unwrap_or_else(warn);
     }
-    if rt.shared().pauses.get(name).await.is_some() {
-        tracing::info!(adapter = %name, schedule = %sname, tick = %rfc3339(tick), "tick not run: the adapter is paused");
+    let key = crate::pause::schedule_key(name, sname);
+    if rt.shared().pauses.get(name).await.is_some()
+        || rt.shared().schedule_pauses.get(&key).await.is_some()
+    {
+        tracing::info!(adapter = %name, schedule = %sname, tick = %rfc3339(tick), "tick not run: the adapter or the schedule is paused");
         crate::call::count_schedule_run(adapter, sname, "paused");
         return store
             .schedule_claim(name, sname, tick, now, 0)

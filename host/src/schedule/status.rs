@@ -17,6 +17,8 @@ pub struct ScheduleStatus {
     pub time_zone: Option<String>,
     /// Whether a tick missed while Weft was down runs at start.
     pub catch_up: bool,
+    /// True while an operator has paused this schedule (its ticks are not run).
+    pub paused: bool,
     /// The last tick handled (enqueued, skipped or missed), RFC 3339.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_tick: Option<String>,
@@ -154,6 +156,12 @@ pub(super) async fn status(
             _ => None,
         },
         catch_up: schedule.catch_up,
+        paused: rt
+            .shared()
+            .schedule_pauses
+            .get(&crate::pause::schedule_key(name, &schedule.name))
+            .await
+            .is_some(),
         last_tick: last.map(rfc3339),
         last_job: None,
         last_outcome: None,

@@ -69,56 +69,6 @@ pub struct NewJob {
     pub priority: i32,
 }
 
-/// What an insert of `jobs` did for each, in order, as far as the ids it inserted tell: the
-/// answer, or (`Err`) a keyed job that was not inserted, whose key's job must be looked up
-/// ([`keyed_outcome`]). Both backends answer enqueues through this.
-pub(crate) fn insert_outcomes<'a>(
-    jobs: &'a [NewJob],
-    inserted: &std::collections::HashSet<String>,
-) -> Vec<Result<Enqueued, &'a NewJob>> {
-    let mut taken = std::collections::HashSet::new();
-    jobs.iter()
-        .map(|job| {
-            // An id inserted once: a second job of the batch with the same id was not.
-            if inserted.contains(&job.id) && taken.insert(job.id.as_str()) {
-                return Ok(Enqueued::New(job.id.clone()));
-            }
-            match job.idempotency_key {
-                Some(_) => Err(job),
-                None => Ok(Enqueued::Existing(job.id.clone())),
-            }
-        })
-        .collect()
-}
-
-/// What enqueueing keyed `job` did, given the job that holds its key (`id`) and what the key was
-/// used for then (`hash`): the same request names that job; another is a conflict.
-pub(crate) fn keyed_outcome(job: &NewJob, id: String, hash: Option<String>) -> Enqueued {
-    if hash == job.request_hash {
-        Enqueued::Existing(id)
-    } else {
-        Enqueued::KeyConflict(id)
-    }
-}
-
-/// The answers of [`JobStore::job_finish_many`], in order: a success is recorded where the
-/// batch's update returned its `(id, attempt)` in `recorded` (once, should an end be sent twice);
-/// every other end takes the next of `others`, the results of their own statements in order.
-pub(crate) fn end_answers(
-    finished: &[Finish],
-    mut recorded: std::collections::HashSet<(String, i64)>,
-    others: Vec<bool>,
-) -> Vec<bool> {
-    let mut others = others.into_iter();
-    finished
-        .iter()
-        .map(|f| match f.outcome {
-            JobOutcome::Succeeded(_) => recorded.remove(&(f.id.clone(), i64::from(f.attempt))),
-            _ => others.next().unwrap_or(false),
-        })
-        .collect()
-}
-
 /// What enqueueing did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Enqueued {
@@ -178,6 +128,14 @@ pub struct JobFilter<'a> {
     pub adapter: Option<&'a str>,
     /// Continue after this job: its `created_at_ms` and id.
     pub after: Option<(i64, &'a str)>,
+    /// Only jobs of this operation (a schedule's are `schedule:NAME`).
+    pub op: Option<&'a str>,
+    /// Only the job enqueued with this idempotency key.
+    pub idempotency_key: Option<&'a str>,
+    /// Only jobs created at or after this time, unix ms.
+    pub since_ms: Option<i64>,
+    /// Only jobs created before this time, unix ms.
+    pub until_ms: Option<i64>,
 }
 
 /// One attempt's end, for [`JobStore::job_finish_many`].
@@ -317,7 +275,7 @@ pub trait JobStore: Send + Sync {
         let filter = JobFilter {
             state,
             adapter,
-            after: None,
+            ..JobFilter::default()
         };
         self.job_page(&filter, limit).await
     }

@@ -133,6 +133,14 @@ macro_rules! impl_job_store {
                     .bind(after_created)
                     .bind(after_id)
                     .bind(i64::from(limit))
+                    .bind(filter.op)
+                    .bind(filter.op)
+                    .bind(filter.idempotency_key)
+                    .bind(filter.idempotency_key)
+                    .bind(filter.since_ms)
+                    .bind(filter.since_ms)
+                    .bind(filter.until_ms)
+                    .bind(filter.until_ms)
                     .fetch_all(&self.$read)
                     .await?;
                     Ok(rows.iter().map(job_from_row).collect())
@@ -287,7 +295,7 @@ macro_rules! finish_the_rest {
                 others.push(done.rows_affected() == 1);
             }
         }
-        Ok($crate::store::jobs::end_answers(
+        Ok($crate::store::jobs_impl::end_answers(
             $finished, $recorded, others,
         ))
     }};
@@ -300,7 +308,7 @@ pub(crate) use finish_the_rest;
 macro_rules! enqueue_answers {
     ($jobs:expr, $inserted:expr, $conn:expr) => {{
         let mut out = Vec::with_capacity($jobs.len());
-        for outcome in $crate::store::jobs::insert_outcomes($jobs, $inserted) {
+        for outcome in $crate::store::jobs_impl::insert_outcomes($jobs, $inserted) {
             out.push(match outcome {
                 Ok(done) => done,
                 Err(job) => {
@@ -309,7 +317,7 @@ macro_rules! enqueue_answers {
                         .bind(&job.idempotency_key)
                         .fetch_one(&mut *$conn)
                         .await?;
-                    $crate::store::jobs::keyed_outcome(job, row.get(0), row.get(1))
+                    $crate::store::jobs_impl::keyed_outcome(job, row.get(0), row.get(1))
                 }
             });
         }
@@ -317,3 +325,59 @@ macro_rules! enqueue_answers {
     }};
 }
 pub(crate) use enqueue_answers;
+
+/// What an insert of `jobs` did for each, in order, as far as the ids it inserted tell: the
+/// answer, or (`Err`) a keyed job that was not inserted, whose key's job must be looked up
+/// ([`keyed_outcome`]). Both backends answer enqueues through this.
+pub(crate) fn insert_outcomes<'a>(
+    jobs: &'a [crate::store::NewJob],
+    inserted: &std::collections::HashSet<String>,
+) -> Vec<Result<crate::store::Enqueued, &'a crate::store::NewJob>> {
+    let mut taken = std::collections::HashSet::new();
+    jobs.iter()
+        .map(|job| {
+            // An id inserted once: a second job of the batch with the same id was not.
+            if inserted.contains(&job.id) && taken.insert(job.id.as_str()) {
+                return Ok(crate::store::Enqueued::New(job.id.clone()));
+            }
+            match job.idempotency_key {
+                Some(_) => Err(job),
+                None => Ok(crate::store::Enqueued::Existing(job.id.clone())),
+            }
+        })
+        .collect()
+}
+
+/// What enqueueing keyed `job` did, given the job that holds its key (`id`) and what the key was
+/// used for then (`hash`): the same request names that job; another is a conflict.
+pub(crate) fn keyed_outcome(
+    job: &crate::store::NewJob,
+    id: String,
+    hash: Option<String>,
+) -> crate::store::Enqueued {
+    if hash == job.request_hash {
+        crate::store::Enqueued::Existing(id)
+    } else {
+        crate::store::Enqueued::KeyConflict(id)
+    }
+}
+
+/// The answers of [`crate::store::JobStore::job_finish_many`], in order: a success is recorded where the
+/// batch's update returned its `(id, attempt)` in `recorded` (once, should an end be sent twice);
+/// every other end takes the next of `others`, the results of their own statements in order.
+pub(crate) fn end_answers(
+    finished: &[crate::store::Finish],
+    mut recorded: std::collections::HashSet<(String, i64)>,
+    others: Vec<bool>,
+) -> Vec<bool> {
+    let mut others = others.into_iter();
+    finished
+        .iter()
+        .map(|f| match f.outcome {
+            crate::store::JobOutcome::Succeeded(_) => {
+                recorded.remove(&(f.id.clone(), i64::from(f.attempt)))
+            }
+            _ => others.next().unwrap_or(false),
+        })
+        .collect()
+}

@@ -17,6 +17,10 @@ pub mod host_namespace {
     pub const CONSOLE_SESSIONS: &str = "\u{1f}weft/console-sessions";
     /// The last manual run of each schedule.
     pub const SCHEDULE_RUNS: &str = "\u{1f}weft/schedule-runs";
+    /// Each schedule's last runs (its history), under `ADAPTER/SCHEDULE`.
+    pub const SCHEDULE_HISTORY: &str = "\u{1f}weft/schedule-history";
+    /// Paused schedules, under `ADAPTER/SCHEDULE`.
+    pub const PAUSED_SCHEDULES: &str = "\u{1f}weft/paused-schedules";
 
     /// The signatures `adapter`'s inbound routes accepted lately (replay protection).
     pub fn replay(adapter: &str) -> String {

@@ -66,6 +66,8 @@ pub const JOB_PRUNE_SUCCEEDED: &str = "DELETE FROM jobs WHERE id IN (SELECT id F
 /// One page of a listing, newest first; `{columns}` is the backend's list columns.
 pub const JOB_PAGE: &str = "FROM jobs WHERE ($1 IS NULL OR state = $2) AND ($3 IS NULL OR adapter = $4) \
      AND ($5 IS NULL OR created_at_ms < $6 OR (created_at_ms = $7 AND id > $8)) \
+     AND ($10 IS NULL OR op = $11) AND ($12 IS NULL OR idempotency_key = $13) \
+     AND ($14 IS NULL OR created_at_ms >= $15) AND ($16 IS NULL OR created_at_ms < $17) \
      ORDER BY created_at_ms DESC, id LIMIT $9";
 /// The columns of a listing: a job's, without input and output, which may be megabytes.
 pub const LIST_COLUMNS: &str = "id, adapter, op, '' AS input, state, attempt, max_attempts, run_at_ms, idempotency_key, NULL AS output, last_error, created_at_ms, updated_at_ms";

@@ -390,6 +390,16 @@ async fn run_attempt(
                 })
                 .observe(started.elapsed().as_secs_f64());
             tracing::info!(job = %job.id, adapter = %job.adapter, op = %job.op, attempt = job.attempt, owner, "job attempt ended: {state}");
+            if let Some(schedule) = job.op.strip_prefix(crate::jobs::JOB_PREFIX) {
+                crate::jobs::runs::remember(
+                    store.as_ref(),
+                    &job,
+                    schedule,
+                    &outcome,
+                    started.elapsed(),
+                )
+                .await;
+            }
         }
         Ok(false) => {
             tracing::warn!(job = %job.id, attempt = job.attempt, "a newer attempt owns the job: this attempt's result is dropped")

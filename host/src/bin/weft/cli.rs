@@ -1,6 +1,7 @@
 //! Every subcommand's clap definition, with the help texts that are the CLI's reference.
 
-use clap::{Args, Parser, Subcommand};
+pub(crate) use crate::serve::ServeArgs;
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 /// Weft: a WebAssembly-plugin integration runtime.
@@ -63,6 +64,20 @@ pub(crate) struct Cli {
     /// and job ids of the spans they belong to).
     #[arg(long, global = true, env = "WEFT_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub(crate) log_format: String,
+    /// A running Weft to ask (e.g. http://127.0.0.1:8080): the read and action commands
+    /// (adapters, status, jobs, schedules, pause, resume, tokens, storage, reload) go through
+    /// its API with the token in WEFT_TOKEN or --token-file; without it they read the store
+    /// of --data / --store in this process.
+    #[arg(long, global = true, env = "WEFT_URL")]
+    pub(crate) server: Option<String>,
+    /// A file holding the API token for --server (instead of the WEFT_TOKEN variable), e.g.
+    /// data/admin-token.
+    #[arg(long, global = true, env = "WEFT_TOKEN_FILE")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// How to print what a command read: "table" (columns, human times), "json" (the API's
+    /// JSON, for scripts) or "auto" (a table on a terminal, JSON otherwise).
+    #[arg(long, global = true, env = "WEFT_OUTPUT", default_value = "auto", value_parser = ["auto", "table", "json"])]
+    pub(crate) output: String,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -92,8 +107,13 @@ pub(crate) enum Command {
         #[arg(long)]
         record: Option<PathBuf>,
     },
-    /// List the adapters with their status, version and operations.
+    /// List the adapters with their status, version and operations; exit 3 if any failed.
     Adapters,
+    /// A running Weft's health: ready or not, failed adapters, dead jobs, paused adapters;
+    /// exit 3 when something needs an operator (needs --server).
+    Status,
+    /// Make a running Weft read its manifests and components again now (needs --server).
+    Reload,
     /// Serve the front door, run jobs and schedules until SIGTERM or Ctrl-C.
     Serve(ServeArgs),
     /// Create, list and revoke the API tokens of the front door.
@@ -101,7 +121,8 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: TokensCommand,
     },
-    /// List the schedules with their last and next ticks, or run one now.
+    /// List the schedules with their last and next ticks; show one with its last runs; run
+    /// one now; pause or resume one.
     Schedules {
         #[command(subcommand)]
         command: Option<SchedulesCommand>,
@@ -142,6 +163,10 @@ pub(crate) enum Command {
         /// Its name: lower-case letters, digits and '-'.
         name: String,
     },
+    /// Print the reference of every command, flag, variable and manifest key (the text of
+    /// docs/reference.md).
+    #[command(hide = true)]
+    Reference,
     /// Fixtures made from what Weft kept.
     Fixture {
         #[command(subcommand)]
@@ -204,8 +229,31 @@ pub(crate) enum TokensCommand {
 pub(crate) enum SchedulesCommand {
     /// Every schedule: cadence, time zone, last tick and its outcome, next tick (the default).
     List,
-    /// Run one schedule now, in this process, and print its outcome.
+    /// One schedule with its last runs (outcome, duration, job), newest first.
+    Show {
+        /// Adapter instance name.
+        adapter: String,
+        /// Schedule name.
+        name: String,
+    },
+    /// Run one schedule now: with --server as a job of the running Weft (its id is printed),
+    /// otherwise in this process, printing its outcome.
     Run {
+        /// Adapter instance name.
+        adapter: String,
+        /// Schedule name.
+        name: String,
+    },
+    /// Pause one schedule on every node: its ticks are counted "paused", not run (a run
+    /// asked for by hand still runs).
+    Pause {
+        /// Adapter instance name.
+        adapter: String,
+        /// Schedule name.
+        name: String,
+    },
+    /// Resume a paused schedule: its next tick runs.
+    Resume {
         /// Adapter instance name.
         adapter: String,
         /// Schedule name.
@@ -215,17 +263,32 @@ pub(crate) enum SchedulesCommand {
 
 #[derive(Subcommand)]
 pub(crate) enum JobsCommand {
-    /// List jobs, newest first.
+    /// Find jobs, newest first: every option narrows the search.
     List {
-        /// queued, running, succeeded or dead.
+        /// queued, running, succeeded, dead or cancelled.
         #[arg(long)]
         state: Option<String>,
         /// Only this adapter's jobs.
         #[arg(long)]
         adapter: Option<String>,
-        /// At most this many.
+        /// Only jobs of this operation (a schedule's runs: schedule:NAME).
+        #[arg(long)]
+        op: Option<String>,
+        /// Only the job enqueued with this Idempotency-Key.
+        #[arg(long)]
+        key: Option<String>,
+        /// Only jobs created since: an RFC 3339 time or a span back from now ("2h", "1d").
+        #[arg(long)]
+        since: Option<String>,
+        /// Only jobs created before: an RFC 3339 time or a span back from now.
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many (1 to 1000).
         #[arg(long, default_value_t = 100)]
         limit: u32,
+        /// The next page: the cursor the previous page printed.
+        #[arg(long)]
+        after: Option<String>,
     },
     /// Show one job with its output or last error.
     Show {
@@ -253,79 +316,6 @@ pub(crate) enum JobsCommand {
         #[arg(long)]
         adapter: Option<String>,
     },
-}
-
-/// `weft serve`'s settings, as given on the command line (or in the environment): defined once,
-/// here, and read by `serve` as they are.
-#[derive(Args, Debug)]
-pub(crate) struct ServeArgs {
-    /// Address to listen on (port 0 picks a free port; the address is printed).
-    #[arg(long, env = "WEFT_LISTEN", default_value = "127.0.0.1:8080")]
-    pub(crate) listen: String,
-    /// Jobs run at once across all adapters; 0 (the default): every loaded adapter's
-    /// limits.concurrency together, from 16 to 512. Each adapter gets a fair share of
-    /// them and never more than its limits.concurrency.
-    #[arg(long, env = "WEFT_WORKERS", default_value_t = 0)]
-    pub(crate) workers: usize,
-    /// Largest request body accepted by any route.
-    #[arg(long, env = "WEFT_MAX_BODY", default_value = "16MiB")]
-    pub(crate) max_body: String,
-    /// Deadline of a synchronous call, e.g. "120s".
-    #[arg(long, env = "WEFT_REQUEST_TIMEOUT", default_value = "120s")]
-    pub(crate) request_timeout: String,
-    /// How long an attempt owns its job between heartbeats, e.g. "30s".
-    #[arg(long, env = "WEFT_JOB_LEASE", default_value = "30s")]
-    pub(crate) job_lease: String,
-    /// How long succeeded, dead and cancelled jobs are kept before they are pruned.
-    #[arg(long, env = "WEFT_JOB_RETENTION", default_value = "7d")]
-    pub(crate) job_retention: String,
-    /// How long a schedule tick's job is kept once it succeeded (at most
-    /// --job-retention; dead ticks keep the full retention).
-    #[arg(long, env = "WEFT_TICK_RETENTION", default_value = "1h")]
-    pub(crate) tick_retention: String,
-    /// Turn API-token authentication off (local development only; refused unless the
-    /// listen address is loopback).
-    #[arg(long, env = "WEFT_INSECURE_NO_AUTH")]
-    pub(crate) insecure_no_auth: bool,
-    /// A host name clients use to reach this Weft (besides IP addresses and localhost);
-    /// repeat for several. Requests naming another Host are refused (DNS rebinding).
-    #[arg(
-        long = "allowed-host",
-        env = "WEFT_ALLOWED_HOSTS",
-        value_delimiter = ','
-    )]
-    pub(crate) allowed_hosts: Vec<String>,
-    /// Require a read-scoped token for /metrics (open by default).
-    #[arg(long, env = "WEFT_METRICS_AUTH")]
-    pub(crate) metrics_auth: bool,
-    /// Adapters /readyz waits for: "all" (every manifest) or a comma-separated list.
-    #[arg(long, env = "WEFT_REQUIRE_ADAPTERS", default_value = "all")]
-    pub(crate) require_adapters: String,
-    /// After SIGTERM, how long to keep accepting while /readyz answers 503.
-    #[arg(long, env = "WEFT_SHUTDOWN_DELAY", default_value = "0s")]
-    pub(crate) shutdown_delay: String,
-    /// The longest each drain phase (requests in flight, then job attempts) may take.
-    #[arg(long, env = "WEFT_SHUTDOWN_TIMEOUT", default_value = "60s")]
-    pub(crate) shutdown_timeout: String,
-    /// Connections served at once; past it a new one gets a 503 and is closed.
-    #[arg(long, env = "WEFT_MAX_CONNECTIONS", default_value_t = 512)]
-    pub(crate) max_connections: usize,
-    /// Connections one client address may hold once more than half of --max-connections
-    /// are in use (0: a quarter of --max-connections). Behind a proxy every client has
-    /// its address: raise it there.
-    #[arg(long, env = "WEFT_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 0)]
-    pub(crate) max_connections_per_client: usize,
-    /// How long a client may take to send a request's headers (also how long an idle
-    /// keep-alive connection stays open).
-    #[arg(long, env = "WEFT_HEADER_TIMEOUT", default_value = "10s")]
-    pub(crate) header_timeout: String,
-    /// How long a request body may take to arrive.
-    #[arg(long, env = "WEFT_BODY_TIMEOUT", default_value = "30s")]
-    pub(crate) body_timeout: String,
-    /// Bytes of request bodies held at once across all requests; past it a request gets
-    /// a 503.
-    #[arg(long, env = "WEFT_MAX_BUFFERED", default_value = "256MiB")]
-    pub(crate) max_buffered: String,
 }
 
 /// `weft storage`'s verbs.

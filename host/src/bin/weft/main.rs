@@ -3,7 +3,6 @@
 //! test`) and `logs`.
 
 use anyhow::Context;
-use clap::Parser;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,12 +11,16 @@ use weft::operations::Operations;
 use weft::{CallOptions, Runtime, RuntimeOptions};
 
 mod cli;
+mod config;
 mod control;
+mod health;
 mod jobs;
 mod kit;
 mod local;
 mod logs;
+mod remote;
 mod serve;
+mod show;
 
 use cli::{
     Cli, Command, FixtureCommand, JobsCommand, SchedulesCommand, StorageCommand, TokensCommand,
@@ -29,19 +32,37 @@ use logs::init_logs;
 use serve::serve;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
+    let (cli, matches) = match config::parse() {
+        Ok(parsed) => parsed,
+        Err(config::ParseError::Usage(e)) => {
             // Help and version are answers (exit 0); a usage error exits 1, as the README's
             // table says, apart from a configuration error's 2 (clap's own default).
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
         }
+        Err(config::ParseError::Config(message)) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
     };
+    match &cli.command {
+        Command::Serve(args) if args.print_config => {
+            config::print(&matches);
+            return ExitCode::SUCCESS;
+        }
+        Command::Reference => {
+            print!("{}", config::reference());
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
     let default_log = match cli.command {
         Command::Serve { .. } => "info",
         Command::Check { .. }
         | Command::Adapters
+        | Command::Status
+        | Command::Reload
+        | Command::Reference
         | Command::Jobs { .. }
         | Command::Storage { .. }
         | Command::Schedules { .. }
@@ -238,6 +259,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => return from_call(&cli, id, dir.as_deref()).await,
         Command::Replay { id, component } => return replay(&cli, id, component).await,
         Command::Schedules { command } => return schedules(&cli, command.as_ref()).await,
+        Command::Adapters | Command::Status | Command::Reload => {
+            let out = show::Output::of(&cli.output);
+            match remote::Remote::of(cli.server.as_deref(), cli.token_file.as_deref())? {
+                Some(server) => {
+                    return remote::exit_of(match &cli.command {
+                        Command::Status => health::status(&server, out).await,
+                        Command::Reload => match server.post("/v1/admin/reload", &[], None).await {
+                            Ok(answer) => {
+                                out.print(&answer.body, show::adapters);
+                                Ok(health::health_exit(health::failed(&answer.body).is_empty()))
+                            }
+                            Err(e) => Err(e),
+                        },
+                        _ => health::served_adapters(&server, out).await,
+                    });
+                }
+                None if !matches!(cli.command, Command::Adapters) => {
+                    eprintln!(
+                        "error: this command asks a running Weft: give --server URL (or WEFT_URL) and its token (WEFT_TOKEN or --token-file)"
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+                None => {}
+            }
+        }
         _ => {}
     }
     let runtime = open(&cli).await?;
@@ -256,9 +302,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Tokens { .. } => Ok(ExitCode::SUCCESS),
         Command::Check { files } => local::check(&cli, &runtime, files),
         Command::Adapters => {
-            println!("{}", serde_json::to_string_pretty(&runtime.adapters())?);
-            Ok(ExitCode::SUCCESS)
+            let list = serde_json::to_value(runtime.adapters())?;
+            show::Output::of(&cli.output).print(&list, show::adapters);
+            Ok(health::health_exit(health::failed(&list).is_empty()))
         }
+        Command::Status | Command::Reload | Command::Reference => Ok(ExitCode::from(1)),
         Command::Invoke {
             adapter,
             op,

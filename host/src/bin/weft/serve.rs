@@ -126,3 +126,85 @@ pub(crate) fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Outpu
         }
     })
 }
+
+/// `weft serve`'s settings, as given on the command line (or in the environment): defined once,
+/// here, and read by `serve` as they are.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// A TOML file of settings: any `weft serve` option or global option by its long name
+    /// (`listen = "0.0.0.0:8080"`, `max-connections = 1024`, `allowed-host = ["weft.example"]`).
+    /// A flag or variable given as well overrides the file.
+    #[arg(long, env = "WEFT_CONFIG")]
+    pub(crate) config: Option<std::path::PathBuf>,
+    /// Print the settings `weft serve` would run with (from flags, variables, --config and
+    /// defaults, each named), secrets masked, and exit.
+    #[arg(long)]
+    pub(crate) print_config: bool,
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, env = "WEFT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: String,
+    /// Jobs run at once across all adapters; 0 (the default): every loaded adapter's
+    /// limits.concurrency together, from 16 to 512. Each adapter gets a fair share of
+    /// them and never more than its limits.concurrency.
+    #[arg(long, env = "WEFT_WORKERS", default_value_t = 0)]
+    pub(crate) workers: usize,
+    /// Largest request body accepted by any route.
+    #[arg(long, env = "WEFT_MAX_BODY", default_value = "16MiB")]
+    pub(crate) max_body: String,
+    /// Deadline of a synchronous call, e.g. "120s".
+    #[arg(long, env = "WEFT_REQUEST_TIMEOUT", default_value = "120s")]
+    pub(crate) request_timeout: String,
+    /// How long an attempt owns its job between heartbeats, e.g. "30s".
+    #[arg(long, env = "WEFT_JOB_LEASE", default_value = "30s")]
+    pub(crate) job_lease: String,
+    /// How long succeeded, dead and cancelled jobs are kept before they are pruned.
+    #[arg(long, env = "WEFT_JOB_RETENTION", default_value = "7d")]
+    pub(crate) job_retention: String,
+    /// How long a schedule tick's job is kept once it succeeded (at most
+    /// --job-retention; dead ticks keep the full retention).
+    #[arg(long, env = "WEFT_TICK_RETENTION", default_value = "1h")]
+    pub(crate) tick_retention: String,
+    /// Turn API-token authentication off (local development only; refused unless the
+    /// listen address is loopback).
+    #[arg(long, env = "WEFT_INSECURE_NO_AUTH")]
+    pub(crate) insecure_no_auth: bool,
+    /// A host name clients use to reach this Weft (besides IP addresses and localhost);
+    /// repeat for several. Requests naming another Host are refused (DNS rebinding).
+    #[arg(
+        long = "allowed-host",
+        env = "WEFT_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub(crate) allowed_hosts: Vec<String>,
+    /// Require a read-scoped token for /metrics (open by default).
+    #[arg(long, env = "WEFT_METRICS_AUTH")]
+    pub(crate) metrics_auth: bool,
+    /// Adapters /readyz waits for: "all" (every manifest) or a comma-separated list.
+    #[arg(long, env = "WEFT_REQUIRE_ADAPTERS", default_value = "all")]
+    pub(crate) require_adapters: String,
+    /// After SIGTERM, how long to keep accepting while /readyz answers 503.
+    #[arg(long, env = "WEFT_SHUTDOWN_DELAY", default_value = "0s")]
+    pub(crate) shutdown_delay: String,
+    /// The longest each drain phase (requests in flight, then job attempts) may take.
+    #[arg(long, env = "WEFT_SHUTDOWN_TIMEOUT", default_value = "60s")]
+    pub(crate) shutdown_timeout: String,
+    /// Connections served at once; past it a new one gets a 503 and is closed.
+    #[arg(long, env = "WEFT_MAX_CONNECTIONS", default_value_t = 512)]
+    pub(crate) max_connections: usize,
+    /// Connections one client address may hold once more than half of --max-connections
+    /// are in use (0: a quarter of --max-connections). Behind a proxy every client has
+    /// its address: raise it there.
+    #[arg(long, env = "WEFT_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 0)]
+    pub(crate) max_connections_per_client: usize,
+    /// How long a client may take to send a request's headers (also how long an idle
+    /// keep-alive connection stays open).
+    #[arg(long, env = "WEFT_HEADER_TIMEOUT", default_value = "10s")]
+    pub(crate) header_timeout: String,
+    /// How long a request body may take to arrive.
+    #[arg(long, env = "WEFT_BODY_TIMEOUT", default_value = "30s")]
+    pub(crate) body_timeout: String,
+    /// Bytes of request bodies held at once across all requests; past it a request gets
+    /// a 503.
+    #[arg(long, env = "WEFT_MAX_BUFFERED", default_value = "256MiB")]
+    pub(crate) max_buffered: String,
+}

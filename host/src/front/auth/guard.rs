@@ -36,6 +36,8 @@ fn need_of(method: &Method, path: &str, metrics_need_read: bool) -> Option<Need>
         // An adapter's storage may hold what it was given in confidence: reading it is an
         // administrator's act, like changing it.
         (_, ["v1", "adapters", _, "storage", ..]) => Some(Need::Admin),
+        // Who may do what is itself an administrator's to read.
+        (_, ["v1", "tokens", ..]) => Some(Need::Admin),
         (
             &Method::POST,
             ["v1", "adapters", name, "ops", _] | ["v1", "adapters", name, "jobs:batch"],

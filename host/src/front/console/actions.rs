@@ -153,6 +153,71 @@ pub(super) async fn run_now(
     back_to(&format!("/ui/schedules?done={}", encode(&note)))
 }
 
+/// Pauses one schedule.
+pub(super) async fn schedule_pause(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Path((adapter, name)): Path<(String, String)>,
+    body: Body,
+) -> Response {
+    pause_or_resume(c, headers, adapter, name, body, true).await
+}
+
+/// Resumes one schedule.
+pub(super) async fn schedule_resume(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Path((adapter, name)): Path<(String, String)>,
+    body: Body,
+) -> Response {
+    pause_or_resume(c, headers, adapter, name, body, false).await
+}
+
+/// Pauses or resumes one schedule, and goes back to the schedules page saying so.
+async fn pause_or_resume(
+    c: Console,
+    headers: HeaderMap,
+    adapter: String,
+    name: String,
+    body: Body,
+    pause: bool,
+) -> Response {
+    let viewer = match c.act(&headers, body).await {
+        Ok((_, viewer)) => viewer,
+        Err(r) => return r,
+    };
+    let known = c
+        .ops
+        .schedules()
+        .await
+        .iter()
+        .any(|s| s.adapter == adapter && s.schedule == name);
+    let note = if !known {
+        format!("{adapter} has no schedule {name}")
+    } else {
+        let done = match pause {
+            true => c
+                .ops
+                .pause_schedule(&adapter, &name)
+                .await
+                .map(|()| "paused"),
+            false => c
+                .ops
+                .resume_schedule(&adapter, &name)
+                .await
+                .map(|_| "resumed"),
+        };
+        match done {
+            Ok(done) => {
+                tracing::info!(adapter = %adapter, schedule = %name, by = %viewer.acting(), "console: schedule {done}");
+                format!("{adapter} {name}: {done}")
+            }
+            Err(e) => return store_down(e),
+        }
+    };
+    back_to(&format!("/ui/schedules?done={}", encode(&note)))
+}
+
 /// Deletes one key of an adapter's storage (the form's `key`), logged with the session's token.
 pub(super) async fn delete_key(
     State(c): State<Console>,

@@ -80,7 +80,13 @@ pub(crate) fn router(runtime: Arc<Runtime>, ops: Operations, access: Access) -> 
         .route("/ui/adapters/{name}/storage", get(storage_page))
         .route("/ui/adapters/{name}/storage/delete", post(delete_key))
         .route("/ui/schedules", get(schedules_page))
+        .route("/ui/schedules/{adapter}/{name}", get(schedule_page))
         .route("/ui/schedules/{adapter}/{name}/run", post(run_now))
+        .route("/ui/schedules/{adapter}/{name}/pause", post(schedule_pause))
+        .route(
+            "/ui/schedules/{adapter}/{name}/resume",
+            post(schedule_resume),
+        )
         .route("/ui/tokens", get(tokens_page))
         .route("/ui/reloads", get(reloads_page))
         .route("/ui/assets/console.css", get(css))
@@ -216,7 +222,9 @@ macro_rules! viewer_or_return {
 
 // After the macro: the actions use it.
 mod actions;
-use actions::{bulk_retry, cancel, delete_key, pause, resume, retry, run_now};
+use actions::{
+    bulk_retry, cancel, delete_key, pause, resume, retry, run_now, schedule_pause, schedule_resume,
+};
 
 async fn adapters_page(State(c): State<Console>, headers: HeaderMap) -> Response {
     let viewer = viewer_or_return!(c, headers);
@@ -230,6 +238,16 @@ async fn adapters_page(State(c): State<Console>, headers: HeaderMap) -> Response
 pub(crate) struct JobsQuery {
     /// Only this adapter's jobs.
     pub adapter: Option<String>,
+    /// A search: only jobs in this state.
+    pub state: Option<String>,
+    /// A search: only jobs of this operation.
+    pub op: Option<String>,
+    /// A search: only the job of this idempotency key.
+    pub key: Option<String>,
+    /// A search: only jobs created since (RFC 3339).
+    pub since: Option<String>,
+    /// A search: only jobs created before (RFC 3339).
+    pub until: Option<String>,
     /// A note to show once (after an action).
     pub done: Option<String>,
 }
@@ -282,6 +300,25 @@ async fn schedules_page(
     let viewer = viewer_or_return!(c, headers);
     let done = query.ok().and_then(|Query(q)| q.done);
     page(pages::schedules(&viewer, &c.runtime, &c.ops, done.as_deref()).await)
+}
+
+async fn schedule_page(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Path((adapter, name)): Path<(String, String)>,
+) -> Response {
+    let viewer = viewer_or_return!(c, headers);
+    match pages::schedule(&viewer, &c.runtime, &c.ops, &adapter, &name).await {
+        Ok(Some(m)) => page(m),
+        Ok(None) => page_response(
+            StatusCode::NOT_FOUND,
+            pages::message(
+                "No such schedule",
+                &format!("Adapter {adapter} has no schedule {name}."),
+            ),
+        ),
+        Err(e) => store_down(e),
+    }
 }
 
 async fn tokens_page(State(c): State<Console>, headers: HeaderMap) -> Response {

@@ -27,9 +27,9 @@ fn job_rows(viewer: &Viewer, runtime: &Runtime, jobs: &[JobRecord], now: i64) ->
                         td { a href=(format!("/ui/jobs/{}", j.id)) { code { (short_hash(&j.id)) } } }
                         td { (j.adapter) }
                         td { (j.op) }
-                        td { (j.attempt) "/" (j.max_attempts) }
+                        td data-label="attempts" { (j.attempt) "/" (j.max_attempts) }
                         td.error-text { @if let Some(e) = &j.last_error { (scrub.scrub(&problem_line(e))) } }
-                        td { (when(j.updated_at_ms, now)) }
+                        td data-label="changed" { (when(j.updated_at_ms, now)) }
                         td.actions {
                             @if j.state == JobState::Dead {
                                 (action(viewer, &format!("/ui/jobs/{}/retry", j.id), "Retry", "retry", &[]))
@@ -60,7 +60,7 @@ pub(crate) async fn jobs(
     let dead_filter = JobFilter {
         state: Some(JobState::Dead),
         adapter,
-        after: None,
+        ..JobFilter::default()
     };
     let dead = ops.jobs(&dead_filter, LIST).await?;
     let failing = ops.failing(adapter, LIST).await?;
@@ -71,6 +71,29 @@ pub(crate) async fn jobs(
         JobState::Dead,
         JobState::Cancelled,
     ];
+    let search = crate::front::jobs::JobQuery {
+        adapter: query.adapter.clone(),
+        state: query.state.clone(),
+        op: query.op.clone(),
+        key: query.key.clone(),
+        since: query.since.clone(),
+        until: query.until.clone(),
+        ..Default::default()
+    };
+    let searching = [
+        &query.state,
+        &query.op,
+        &query.key,
+        &query.since,
+        &query.until,
+    ]
+    .iter()
+    .any(|f| f.as_deref().is_some_and(|v| !v.is_empty()));
+    let found = match (searching, search.filter()) {
+        (false, _) => None,
+        (true, Ok(filter)) => Some(Ok(ops.jobs(&filter, LIST).await?)),
+        (true, Err(problem)) => Some(Err(problem.detail().to_string())),
+    };
     let adapters = counts.adapters();
     let count_state = |s: JobState| counts.count(adapter, s);
     let count = |a: &str, s: JobState| counts.count(Some(a), s);
@@ -95,6 +118,18 @@ pub(crate) async fn jobs(
                     @if adapters.is_empty() { tr { td colspan="6" { "No jobs yet." } } }
                 }
             } }
+            (search_form(query, searching))
+            @match &found {
+                None => {}
+                Some(Err(why)) => { p.error role="alert" { (why) } }
+                Some(Ok(list)) => {
+                    h2 { "Found " span.count { (list.len()) } }
+                    @if list.is_empty() { p.muted { "No job matches." } } @else {
+                        (job_rows(viewer, runtime, list, now))
+                        @if list.len() == LIST as usize { p.muted { "The newest " (LIST) " matches are shown: narrow the search, or page through " code { "GET /v1/jobs" } "." } }
+                    }
+                }
+            }
             h2 { "Dead " span.count { (count_state(JobState::Dead)) } }
             @if dead.is_empty() { p.muted { "No dead jobs." } } @else {
                 (action(viewer, "/ui/jobs/retry", &format!("Retry all dead jobs{}", adapter.map(|a| format!(" of {a}")).unwrap_or_default()), "retry bulk", &[("adapter", adapter.unwrap_or(""))]))
@@ -107,6 +142,29 @@ pub(crate) async fn jobs(
             }
         },
     ))
+}
+
+/// The search: by adapter, state, operation, idempotency key and creation time.
+fn search_form(query: &JobsQuery, searching: bool) -> Markup {
+    let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    let state = value(&query.state);
+    html! {
+        details.search open[searching] { summary { "Find jobs" }
+        form.search method="get" action="/ui/jobs" role="search" {
+            label { "Adapter" input type="text" name="adapter" value=(value(&query.adapter)); }
+            label { "State" select name="state" {
+                option value="" selected[state.is_empty()] { "any" }
+                @for s in ["queued", "running", "succeeded", "dead", "cancelled"] {
+                    option value=(s) selected[state == s] { (s) }
+                }
+            } }
+            label { "Operation" input type="text" name="op" value=(value(&query.op)) placeholder="schedule:NAME"; }
+            label { "Idempotency key" input type="text" name="key" value=(value(&query.key)); }
+            label { "Created since" input type="text" name="since" value=(value(&query.since)) placeholder="2026-12-01T00:00:00Z"; }
+            label { "until" input type="text" name="until" value=(value(&query.until)); }
+            button type="submit" { "Find" }
+        } }
+    }
 }
 
 /// JSON text for a page: secret-looking keys masked, the adapter's secrets scrubbed, pretty,

@@ -12,7 +12,7 @@ mod tokens;
 pub(crate) use adapters::adapters;
 pub(crate) use jobs::{job, jobs};
 pub(crate) use reloads::reloads;
-pub(crate) use schedules::schedules;
+pub(crate) use schedules::{schedule, schedules};
 pub(crate) use storage::{StorageView, storage};
 pub(crate) use tokens::tokens;
 

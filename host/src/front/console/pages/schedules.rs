@@ -34,7 +34,8 @@ pub(crate) async fn schedules(
                             @let scrub = scrubs.get(s.adapter.as_str()).unwrap_or(&none);
                             tr data-schedule=(format!("{}/{}", s.adapter, s.schedule)) {
                                 td { (s.adapter) }
-                                td { (s.schedule) }
+                                td { a href=(format!("/ui/schedules/{}/{}", s.adapter, s.schedule)) { (s.schedule) }
+                                    @if s.paused { " " span.badge.dead title="its ticks are not run until it is resumed" { "paused" } } }
                                 td { span title=(s.cadence) { (cadence(&s.cadence)) }
                                     @if let Some(z) = &s.time_zone { " " span.muted { "(" (z) ")" } }
                                     @if s.catch_up { " " span.badge.muted title="a tick missed while Weft was down runs at start" { "catch-up" } } }
@@ -53,7 +54,14 @@ pub(crate) async fn schedules(
                                     }
                                 }
                                 td { @if let Some(t) = at(&s.next_tick) { (when(t, now)) } }
-                                td.actions { (action(viewer, &format!("/ui/schedules/{}/{}/run", s.adapter, s.schedule), "Run now", "run", &[])) }
+                                td.actions {
+                                    (action(viewer, &format!("/ui/schedules/{}/{}/run", s.adapter, s.schedule), "Run now", "run", &[]))
+                                    @if s.paused {
+                                        (action(viewer, &format!("/ui/schedules/{}/{}/resume", s.adapter, s.schedule), "Resume", "resume secondary", &[]))
+                                    } @else {
+                                        (action(viewer, &format!("/ui/schedules/{}/{}/pause", s.adapter, s.schedule), "Pause", "pause secondary", &[]))
+                                    }
+                                }
                             }
                         }
                     }
@@ -61,4 +69,55 @@ pub(crate) async fn schedules(
             }
         },
     )
+}
+
+/// One schedule: its cadence and state, then its last runs with outcome, duration and job.
+pub(crate) async fn schedule(
+    viewer: &Viewer,
+    runtime: &Runtime,
+    ops: &Operations,
+    adapter: &str,
+    name: &str,
+) -> Result<Option<Markup>, StoreError> {
+    let Some(status) = ops
+        .schedules()
+        .await
+        .into_iter()
+        .find(|s| s.adapter == adapter && s.schedule == name)
+    else {
+        return Ok(None);
+    };
+    let runs = ops.schedule_runs(adapter, name).await?;
+    let now = crate::clock::now_ms();
+    let scrub = scrubber(runtime, adapter);
+    Ok(Some(frame(
+        Some(viewer),
+        "/ui/schedules",
+        &format!("{name} of {adapter}"),
+        html! {
+            h1 { (name) " " span.muted { "of " (adapter) } }
+            p { span title=(status.cadence) { (cadence(&status.cadence)) }
+                @if let Some(z) = &status.time_zone { " (" (z) ")" }
+                @if status.paused { " " span.badge.dead { "paused" } } }
+            h2 { "Last runs " span.count { (runs.len()) } }
+            @if runs.is_empty() { p.muted { "No run has ended since Weft began keeping them." } } @else {
+                div.scroll { table.runs {
+                    thead { tr { th { "Started" } th { "Took" } th { "Outcome" } th { "Attempt" } th { "Run" } th { "Job" } th { "Error" } } }
+                    tbody {
+                        @for r in &runs {
+                            tr data-run=(r.job) {
+                                td { (when(r.started_at_ms, now)) }
+                                td.num data-label="took" { (span(i64::try_from(r.duration_ms).unwrap_or(i64::MAX))) }
+                                td { span class=(format!("badge {}", r.outcome)) { (r.outcome) } }
+                                td.num data-label="attempt" { (r.attempt) }
+                                td { @if r.manual { "by hand" } @else { "tick" } }
+                                td { a href=(format!("/ui/jobs/{}", r.job)) { code { (short_hash(&r.job)) } } }
+                                td.error-text { @if let Some(e) = &r.error { (scrub.scrub(&problem_line(e))) } }
+                            }
+                        }
+                    }
+                } }
+            }
+        },
+    )))
 }
