@@ -10,7 +10,7 @@ TEST_PLUGINS := weft-probe
 BENCH_PLUGINS := weft-hello-http
 WASM_DIR := target/wasm32-wasip2/wasm
 
-.PHONY: run test toolchain plugins build check lint bench browser wrk doc
+.PHONY: run test toolchain plugins build check lint bench browser wrk doc deploy-tools
 
 toolchain:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -42,11 +42,22 @@ browser:
 	    || echo "!!! chromium and chromium-driver could not be installed: the console's browser tests will be skipped"; \
 	fi
 
+# The tools that check what deploy/ ships: promtool (Debian's prometheus package) for the alert
+# rules, systemd-analyze for the unit. Installed when missing, as `browser` does.
+deploy-tools:
+	@missing=; command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  echo "installing Debian's$$missing (the checks of deploy/)"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
 # Every test: unit, manifest snapshots, the adapters against their simulators, the CLI, the
 # console in a browser. Not after `build`: `cargo test` builds the `weft` binary the tests run
 # itself, with the features the whole workspace unifies to, and a separate `cargo build -p weft`
 # first compiled wasmtime and cranelift a second time for nothing (7 of CI's minutes).
-test: plugins browser
+test: plugins browser deploy-tools
 	$(CARGO) test --workspace $(addprefix --exclude ,$(PLUGINS) weft-sdk weft-probe weft-hello-http)
 	$(CARGO) test $(addprefix -p ,weft-sdk $(PLUGINS)) --lib
 

@@ -914,7 +914,11 @@ async fn an_admin_sees_an_adapters_storage_masked_and_deletes_a_key_and_each_act
     let out = weft(&dep, &["storage", "list", "probe", "--prefix", "requests/"]);
     assert!(out.status.success(), "{out:?}");
     let keys: Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(keys, json!(["requests/a", "requests/b", "requests/c"]));
+    assert_eq!(
+        keys["keys"],
+        json!(["requests/a", "requests/b", "requests/c"]),
+        "the API's shape: {keys}"
+    );
     let out = weft(&dep, &["storage", "get", "probe", "requests/b"]);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("\"json\": 2"),

@@ -210,3 +210,126 @@ async fn broken_changes_leave_the_previous_version_serving_until_fixed() {
     assert_eq!(list[0]["status"], "ready");
     let _ = json!(null);
 }
+
+/// Writes `files` as a new version of a Kubernetes ConfigMap volume at `mount`, the way the
+/// kubelet does: a new timestamped folder, a `..data_tmp` link to it renamed over `..data` (one
+/// atomic swap), a link per file through `..data`, and the old folder removed.
+fn configmap_update(mount: &std::path::Path, version: u32, files: &[(&str, String)]) {
+    let folder = format!("..2026_12_07_00_00_{version:02}.000000001");
+    std::fs::create_dir(mount.join(&folder)).expect("version folder");
+    for (name, text) in files {
+        std::fs::write(mount.join(&folder).join(name), text).expect("file");
+    }
+    let old = std::fs::read_link(mount.join("..data")).ok();
+    std::os::unix::fs::symlink(&folder, mount.join("..data_tmp")).expect("..data_tmp");
+    std::fs::rename(mount.join("..data_tmp"), mount.join("..data")).expect("swap ..data");
+    for (name, _) in files {
+        let link = mount.join(name);
+        if std::fs::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink(format!("..data/{name}"), &link).expect("file link");
+        }
+    }
+    if let Some(old) = old {
+        std::fs::remove_dir_all(mount.join(old)).expect("old version");
+    }
+}
+
+/// `weft_adapter_loads_total` of the probe with `outcome`, as /metrics shows it.
+async fn loads(c: &reqwest::Client, url: &str, outcome: &str) -> u64 {
+    let text = c
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .filter(|l| l.starts_with("weft_adapter_loads_total{"))
+        .filter(|l| l.contains("adapter=\"probe\"") && l.contains(&format!("\"{outcome}\"")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|v| v as u64)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configmap_update_reloads_once_and_a_broken_one_keeps_the_old_version_serving() {
+    let dep = Deployment::new();
+    let mount = dep.manifests();
+    let manifest = |component: &std::path::Path| {
+        format!(
+            "name = \"probe\"\ncomponent = \"{}\"\n",
+            component.display()
+        )
+    };
+    configmap_update(
+        &mount,
+        1,
+        &[("probe.toml", manifest(&component("weft-probe")))],
+    );
+    let served = Served::start(&dep, &[]);
+    let url = served.url.clone();
+    let c = reqwest::Client::new();
+    assert_eq!(build(&c, &url).await.as_deref(), Some("v1"));
+    let published = loads(&c, &url, "published").await;
+    assert_eq!(published, 1, "the first load");
+
+    // The update: a new manifest behind one swap of `..data`.
+    configmap_update(&mount, 2, &[("probe.toml", manifest(&probe_v2()))]);
+    eventually(Duration::from_secs(15), || async {
+        (build(&c, &url).await.as_deref() == Some("v2")).then_some(())
+    })
+    .await
+    .expect("the update serves");
+    // The swap is several events (a link made, renamed, the old folder removed): one reload.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        loads(&c, &url, "published").await,
+        published + 1,
+        "one update, one reload"
+    );
+
+    // A broken update: the error shows, the last good version keeps serving.
+    configmap_update(
+        &mount,
+        3,
+        &[(
+            "probe.toml",
+            format!(
+                "{}[limits]\nconcurrency = \"many\"\n",
+                manifest(&probe_v2())
+            ),
+        )],
+    );
+    let listed = eventually(Duration::from_secs(15), || async {
+        let list: Value = c
+            .get(format!("{url}/v1/adapters"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let probe = list
+            .as_array()?
+            .iter()
+            .find(|a| a["name"] == "probe")?
+            .clone();
+        (probe["status"] == "stale").then_some(probe)
+    })
+    .await
+    .expect("the broken update shows");
+    assert!(
+        listed["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("concurrency"),
+        "{listed}"
+    );
+    assert_eq!(
+        build(&c, &url).await.as_deref(),
+        Some("v2"),
+        "v2 still serves"
+    );
+    assert_eq!(loads(&c, &url, "published").await, published + 1);
+}

@@ -57,6 +57,9 @@ pub struct Metrics {
     pub token_expiry: Family<AdapterLabels, Gauge>,
     /// When each schedule last succeeded, Unix seconds.
     pub schedule_last_success: Family<ScheduleNameLabels, Gauge>,
+    /// Each schedule's interval between its last tick and its next, seconds: what an alert
+    /// compares the age of its last success with.
+    pub schedule_period: Family<ScheduleNameLabels, Gauge>,
     /// Time from a job's due time to its claim, seconds.
     pub job_lag_seconds: Family<AdapterLabels, Histogram>,
     /// Job attempt duration by outcome, seconds.
@@ -116,6 +119,7 @@ impl Default for Metrics {
         let adapter_status = Family::<StatusLabels, Gauge>::default();
         let token_expiry = Family::<AdapterLabels, Gauge>::default();
         let schedule_last_success = Family::<ScheduleNameLabels, Gauge>::default();
+        let schedule_period = Family::<ScheduleNameLabels, Gauge>::default();
         let job_lag_seconds = Family::<AdapterLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.001, 2.0, 20))
         });
@@ -187,6 +191,12 @@ impl Default for Metrics {
             "When each schedule last succeeded (Unix time)",
             prometheus_client::registry::Unit::Seconds,
             schedule_last_success.clone(),
+        );
+        registry.register_with_unit(
+            "schedule_period",
+            "Each schedule's interval from its last tick to its next",
+            prometheus_client::registry::Unit::Seconds,
+            schedule_period.clone(),
         );
         registry.register_with_unit(
             "job_start_lag",
@@ -305,6 +315,7 @@ impl Default for Metrics {
             adapter_status,
             token_expiry,
             schedule_last_success,
+            schedule_period,
             job_lag_seconds,
             job_attempt_seconds,
             build_info,

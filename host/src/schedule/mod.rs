@@ -111,6 +111,16 @@ impl Scheduler {
                         }
                         if let Some(next) = next_tick(cadence, now) {
                             wake = wake.min(next);
+                            if let Some(last) = latest_tick(cadence, now) {
+                                rt.shared()
+                                    .metrics
+                                    .schedule_period
+                                    .get_or_create(&crate::metrics::ScheduleNameLabels {
+                                        adapter: name.clone(),
+                                        schedule: schedule.name.clone(),
+                                    })
+                                    .set((next - last) / 1000);
+                            }
                         }
                     }
                 }
