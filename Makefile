@@ -10,7 +10,7 @@ TEST_PLUGINS := weft-probe
 BENCH_PLUGINS := weft-hello-http
 WASM_DIR := target/wasm32-wasip2/wasm
 
-.PHONY: run test toolchain plugins build check lint bench browser wrk doc deploy-tools
+.PHONY: run test toolchain plugins build check lint bench browser wrk doc deploy-tools dist
 
 toolchain:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -43,8 +43,14 @@ browser:
 	fi
 
 # The tools that check what deploy/ ships: promtool (Debian's prometheus package) for the alert
-# rules, systemd-analyze for the unit. Installed when missing, as `browser` does.
-deploy-tools:
+# rules, systemd-analyze for the unit, installed when missing as `browser` does.
+# And kubernetes-validate (PyPI, with the API schemas inside: no cluster needed) for deploy/kubernetes.
+KUBE_VALIDATE := target/tools/kv/bin/kubernetes-validate
+$(KUBE_VALIDATE):
+	python3 -m venv target/tools/kv
+	target/tools/kv/bin/pip install -q kubernetes-validate==1.37.0
+
+deploy-tools: $(KUBE_VALIDATE)
 	@missing=; command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	if [ -n "$$missing" ]; then \
@@ -70,6 +76,14 @@ lint: plugins
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --target wasm32-wasip2 $(addprefix -p ,$(PLUGINS) $(TEST_PLUGINS) $(BENCH_PLUGINS)) -- -D warnings
+
+# The release tarball and the OCI image, in target/dist (deploy/dist.py: no registry, no container
+# daemon). DIST_PROFILE=dev packs the debug build instead, as tests/tests/deploy.rs does.
+DIST_PROFILE ?= release
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+dist: plugins
+	$(CARGO) build --profile $(DIST_PROFILE) -p weft
+	python3 deploy/dist.py target/$(if $(filter dev,$(DIST_PROFILE)),debug,$(DIST_PROFILE))/weft $(WASM_DIR) $(VERSION) target/dist
 
 # wasmtime-cli 48, for the comparison with `wasmtime serve` (built once, kept in target/tools).
 WASMTIME := target/tools/bin/wasmtime

@@ -182,6 +182,12 @@ impl Operations {
         crate::jobs::runs::history(self.store.as_ref(), adapter, name).await
     }
 
+    /// Writes a consistent copy of the store to the new file `to` while it serves (the
+    /// embedded store; PostgreSQL is refused, naming its own tools).
+    pub async fn backup(&self, to: &Path) -> Result<(), StoreError> {
+        self.store.backup_to(to).await
+    }
+
     /// The host's records under `namespace` (one of [`host_namespace`]).
     pub fn records(&self, namespace: &'static str) -> Records {
         Records::new(self.store.clone(), namespace)
@@ -195,4 +201,26 @@ impl Operations {
             Over::Store { .. } => &[],
         }
     }
+}
+
+/// Makes the backup `file` the embedded store of data folder `data`, under the store key
+/// `store_key` names (`--store-key`; without one, `DATA/store-key`, which must then exist: a
+/// new key would open nothing of the backup). Refused if the backup was made under another
+/// key, and while `data` holds a store unless `replace` (that one is moved aside). Weft must
+/// not be running on `data`.
+pub async fn restore(
+    file: &Path,
+    data: &Path,
+    store_key: Option<&str>,
+    replace: bool,
+) -> Result<crate::store::backup::Restored, StoreError> {
+    if store_key.is_none_or(|k| k.trim().is_empty()) && !data.join("store-key").exists() {
+        return Err(StoreError::Config(format!(
+            "no store key: give the key the backup was made under (--store-key, WEFT_STORE_KEY) or put its store-key file in {}",
+            data.display()
+        )));
+    }
+    let key = crate::seal::StoreKey::resolve(store_key, data, false)
+        .map_err(|e| StoreError::Config(e.to_string()))?;
+    crate::store::backup::restore(file, data, &key.check_value(), replace).await
 }

@@ -6,6 +6,7 @@
 //! backend keeps, one file per capability, only what differs (JSON functions, `SKIP LOCKED`,
 //! advisory locks, `LISTEN/NOTIFY`).
 
+pub mod backup;
 pub(crate) mod group;
 pub mod health;
 pub(crate) mod items;
@@ -22,6 +23,7 @@ mod sqlite;
 pub(crate) mod steps;
 mod tokens;
 
+pub use backup::BackupStore;
 pub use health::Health;
 pub use items::{ItemStore, ItemsRow};
 pub use jobs::{Enqueued, Finish, JobFilter, JobOutcome, JobRecord, JobState, JobStore, NewJob};
@@ -235,6 +237,7 @@ pub trait Store:
     + JournalStore
     + ItemStore
     + HealthStore
+    + BackupStore
     + 'static
 {
 }
@@ -249,6 +252,7 @@ impl<
         + JournalStore
         + ItemStore
         + HealthStore
+        + BackupStore
         + 'static,
 > Store for T
 {

@@ -55,6 +55,14 @@ impl<S: Store> HealthStore for Monitored<S> {
     }
 }
 
+// A backup takes as long as the store is large: not bounded by the call timeout.
+#[async_trait]
+impl<S: Store> super::BackupStore for Monitored<S> {
+    async fn backup_to(&self, to: &std::path::Path) -> Result<(), StoreError> {
+        self.inner.backup_to(to).await
+    }
+}
+
 /// Implements `$trait` for [`Monitored`]: each listed method delegates to the inner store
 /// through [`Monitored::watch`] (`write` marks the calls whose success shows the store can
 /// write again); the tokens after `also` are further items of the impl, written out.

@@ -154,6 +154,11 @@ pub(crate) enum Command {
     },
     /// Print a new random store key (for WEFT_STORE_KEY).
     Keygen,
+    /// Back up the embedded store while Weft serves, or restore a backup.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Make something new: `weft new adapter NAME` writes a complete adapter (crate, manifest,
     /// fixtures) that builds and passes `weft test` as made.
     New {
@@ -348,5 +353,25 @@ pub(crate) enum StorageCommand {
         adapter: String,
         /// The key.
         key: String,
+    },
+}
+
+/// `weft store`'s verbs.
+#[derive(Subcommand)]
+pub(crate) enum StoreCommand {
+    /// Write a consistent copy of the embedded store (DATA/weft.db) to a new file, while Weft
+    /// keeps serving. The store key is not in it: keep DATA/store-key (or WEFT_STORE_KEY) apart.
+    Backup {
+        /// The new file.
+        file: PathBuf,
+    },
+    /// Make a backup the store of --data (Weft stopped): refused if it was made under another
+    /// store key, or while --data holds a store unless --replace.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// Put it in place of the store --data holds (which is moved aside, not deleted).
+        #[arg(long)]
+        replace: bool,
     },
 }

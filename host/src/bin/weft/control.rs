@@ -369,3 +369,44 @@ async fn served_storage(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `weft store backup FILE` and `weft store restore FILE [--replace]`.
+pub(crate) async fn store(cli: &Cli, command: &StoreCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        StoreCommand::Backup { file } => {
+            let ops = operations(cli).await?;
+            let started = std::time::Instant::now();
+            ops.backup(file)
+                .await
+                .with_context(|| format!("cannot back up the store to {}", file.display()))?;
+            let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "store backed up to {} ({}, {:.1}s); a restore needs the store key it was made under: keep it apart",
+                file.display(),
+                bytesize::ByteSize(size),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        StoreCommand::Restore { file, replace } => {
+            if !matches!(cli.store.as_str(), "" | "sqlite") {
+                anyhow::bail!(
+                    "weft store restore restores the embedded store; PostgreSQL is restored with its own tools"
+                );
+            }
+            let restored =
+                weft::operations::restore(file, &cli.data, cli.store_key.as_deref(), *replace)
+                    .await
+                    .with_context(|| format!("cannot restore {}", file.display()))?;
+            println!(
+                "restored {} as the store of {} (store id {})",
+                file.display(),
+                cli.data.display(),
+                restored.store_id
+            );
+            if let Some(previous) = restored.previous {
+                println!("the store that was there is kept as {}", previous.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

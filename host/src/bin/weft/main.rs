@@ -23,9 +23,10 @@ mod serve;
 mod show;
 
 use cli::{
-    Cli, Command, FixtureCommand, JobsCommand, SchedulesCommand, StorageCommand, TokensCommand,
+    Cli, Command, FixtureCommand, JobsCommand, SchedulesCommand, StorageCommand, StoreCommand,
+    TokensCommand,
 };
-use control::{deployment_totals, pause, schedules, storage, tokens};
+use control::{deployment_totals, pause, schedules, storage, store, tokens};
 use jobs::jobs;
 use kit::{fixtures, from_call, replay};
 use logs::init_logs;
@@ -67,6 +68,7 @@ fn main() -> ExitCode {
         | Command::Storage { .. }
         | Command::Schedules { .. }
         | Command::Keygen
+        | Command::Store { .. }
         | Command::Pause { .. }
         | Command::Resume { .. }
         | Command::New { .. }
@@ -241,6 +243,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", weft::seal::StoreKey::generate_text());
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Store { command } => return store(&cli, command).await,
         Command::New { name, .. } => {
             let written = weft::scaffold::write(std::path::Path::new("."), name)?;
             for path in written {
@@ -293,6 +296,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Storage { .. }
         | Command::Schedules { .. }
         | Command::Keygen
+        | Command::Store { .. }
         | Command::Pause { .. }
         | Command::Resume { .. }
         | Command::New { .. }

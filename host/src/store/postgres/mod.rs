@@ -152,6 +152,7 @@ impl PgStore {
 }
 
 impl crate::store::HealthStore for PgStore {}
+impl crate::store::BackupStore for PgStore {}
 
 fn split_schema(url: &str) -> (String, String) {
     let Some((head, query)) = url.split_once('?') else {

@@ -94,6 +94,17 @@ impl SqliteStore {
         done
     }
 
+    /// The read-only connections (a backup reads through them, beside the writer).
+    pub(crate) fn reader_pool(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// Closes every connection (the WAL is checkpointed into the file as the last closes).
+    pub(crate) async fn close(&self) {
+        self.reader.close().await;
+        self.pool.close().await;
+    }
+
     /// Checks every page of the database (`PRAGMA quick_check`): the description of the
     /// first problem, if there is one.
     pub async fn quick_check(&self) -> Result<(), String> {
