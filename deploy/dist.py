@@ -3,7 +3,7 @@
 machine, with no registry and no container daemon.
 
 The tarball (target/dist/weft-VERSION-x86_64-linux.tar.gz) holds the binary, the production
-adapters' components, the production manifests, the systemd unit and the docs.
+adapters' components, the production manifests, the systemd unit, the docs and the licence.
 
 The image (target/dist/weft-oci/, an OCI image layout, and weft-oci.tar, the same as one
 archive that `podman load` or `docker load` take) is one layer: the binary and the shared
@@ -113,6 +113,7 @@ def tarball(binary, comps, version, out):
             add_file(tar, c, f"{name}/components/{os.path.basename(c)}", 0o644)
         for m in manifests():
             add_file(tar, m, f"{name}/manifests/{os.path.basename(m)}", 0o644)
+        add_file(tar, os.path.join(ROOT, "LICENSE"), f"{name}/LICENSE", 0o644)
         add_file(
             tar,
             os.path.join(ROOT, "deploy/systemd/weft.service"),
@@ -132,8 +133,8 @@ def layer(binary, comps):
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         dirs = {"etc", "etc/weft", "etc/weft/manifests", "opt", "opt/weft",
-                "opt/weft/components", "usr", "usr/local", "usr/local/bin", "var",
-                "var/lib", "tmp"}
+                "opt/weft/components", "usr", "usr/local", "usr/local/bin", "usr/share",
+                "usr/share/doc", "usr/share/doc/weft", "var", "var/lib", "tmp"}
         libs = linked_libraries(binary)
         for lib in libs:
             parts = lib.strip("/").split("/")[:-1]
@@ -145,6 +146,7 @@ def layer(binary, comps):
         add_bytes(tar, b"root:x:0:0:root:/:/sbin/nologin\nweft:x:10001:10001:weft:/var/lib/weft:/sbin/nologin\n", "etc/passwd", 0o644)
         add_bytes(tar, b"root:x:0:\nweft:x:10001:\n", "etc/group", 0o644)
         add_file(tar, binary, "usr/local/bin/weft", 0o755)
+        add_file(tar, os.path.join(ROOT, "LICENSE"), "usr/share/doc/weft/LICENSE", 0o644)
         for lib in libs:
             add_file(tar, os.path.realpath(lib), lib.strip("/"), 0o755)
         for c in comps:

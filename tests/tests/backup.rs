@@ -133,6 +133,15 @@ async fn a_backup_taken_under_load_restores_to_a_store_serving_the_same_jobs_and
     let file_arg = file.to_str().expect("path");
     let (code, said) = weft(&["--data", restored_arg, "store", "restore", file_arg], &[]);
     assert_eq!(code, 0, "restore: {said}");
+    let mode = std::fs::metadata(&restored)
+        .expect("restored")
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o700,
+        "the restored data folder is this user's only"
+    );
     // Again over it: refused without --replace; with it, the store there is kept aside.
     let (code, said) = weft(&["--data", restored_arg, "store", "restore", file_arg], &[]);
     assert_eq!(code, 2, "{said}");

@@ -432,7 +432,9 @@ async fn dist_makes_a_tarball_that_serves_its_manifests_and_an_image_that_holds_
     );
     let unit = std::fs::read_to_string(unpacked.join("systemd/weft.service")).expect("unit");
     assert!(unit.contains("ProtectSystem=strict"));
-    assert!(unpacked.join("docs/README.md").is_file() && unpacked.join("docs/deploy.md").is_file());
+    for file in ["docs/README.md", "docs/deploy.md", "LICENSE"] {
+        assert!(unpacked.join(file).is_file(), "the tarball holds {file}");
+    }
 
     // The image: its metadata, then its one layer holds everything the binary needs to run.
     let layout = out.path().join("weft-oci");

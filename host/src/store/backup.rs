@@ -14,7 +14,7 @@ pub trait BackupStore: Send + Sync {
     /// Writes a snapshot of the whole store to the new file `to`.
     async fn backup_to(&self, _to: &Path) -> Result<(), StoreError> {
         Err(StoreError::Config(
-            "this store is backed up with its own tools: for PostgreSQL, pg_dump of Weft's schema (and keep the store key apart; see README \"Backup and restore\")".into(),
+            "this store is backed up with its own tools: for PostgreSQL, pg_dump of Weft's schema (and keep the store key apart; see docs/deploy.md, \"Backup and restore\")".into(),
         ))
     }
 }
@@ -68,7 +68,15 @@ pub async fn restore(
             target.display()
         )));
     }
-    std::fs::create_dir_all(data)?;
+    if !data.exists() {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data)?;
+        // The mode asked for passes through the umask: set it as meant.
+        std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700))?;
+    }
     // Opened where it will not be mistaken for the store: a folder of its own in `data`.
     let scratch = data.join(format!(".restore-{}", crate::clock::now_ms()));
     std::fs::create_dir(&scratch)?;

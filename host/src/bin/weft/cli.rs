@@ -269,32 +269,7 @@ pub(crate) enum SchedulesCommand {
 #[derive(Subcommand)]
 pub(crate) enum JobsCommand {
     /// Find jobs, newest first: every option narrows the search.
-    List {
-        /// queued, running, succeeded, dead or cancelled.
-        #[arg(long)]
-        state: Option<String>,
-        /// Only this adapter's jobs.
-        #[arg(long)]
-        adapter: Option<String>,
-        /// Only jobs of this operation (a schedule's runs: schedule:NAME).
-        #[arg(long)]
-        op: Option<String>,
-        /// Only the job enqueued with this Idempotency-Key.
-        #[arg(long)]
-        key: Option<String>,
-        /// Only jobs created since: an RFC 3339 time or a span back from now ("2h", "1d").
-        #[arg(long)]
-        since: Option<String>,
-        /// Only jobs created before: an RFC 3339 time or a span back from now.
-        #[arg(long)]
-        until: Option<String>,
-        /// At most this many (1 to 1000).
-        #[arg(long, default_value_t = 100)]
-        limit: u32,
-        /// The next page: the cursor the previous page printed.
-        #[arg(long)]
-        after: Option<String>,
-    },
+    List(JobSearch),
     /// Show one job with its output or last error.
     Show {
         /// Job id.
@@ -374,4 +349,33 @@ pub(crate) enum StoreCommand {
         #[arg(long)]
         replace: bool,
     },
+}
+
+/// `weft jobs list`'s search: every option narrows it.
+#[derive(clap::Args)]
+pub(crate) struct JobSearch {
+    /// queued, running, succeeded, dead or cancelled.
+    #[arg(long)]
+    pub(crate) state: Option<String>,
+    /// Only this adapter's jobs.
+    #[arg(long)]
+    pub(crate) adapter: Option<String>,
+    /// Only jobs of this operation (a schedule's runs: schedule:NAME).
+    #[arg(long)]
+    pub(crate) op: Option<String>,
+    /// Only the job enqueued with this Idempotency-Key.
+    #[arg(long)]
+    pub(crate) key: Option<String>,
+    /// Only jobs created since: an RFC 3339 time or a span back from now ("2h", "1d").
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// Only jobs created before: an RFC 3339 time or a span back from now.
+    #[arg(long)]
+    pub(crate) until: Option<String>,
+    /// At most this many (1 to 1000).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) limit: u32,
+    /// The next page: the cursor the previous page printed.
+    #[arg(long)]
+    pub(crate) after: Option<String>,
 }

@@ -43,17 +43,8 @@ pub(crate) async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<Exi
     use weft::operations::{JobFilter, JobState};
     let ops = operations(cli).await?;
     match command {
-        JobsCommand::List {
-            state,
-            adapter,
-            op,
-            key,
-            since,
-            until,
-            limit,
-            after,
-        } => {
-            let state = match state.as_deref() {
+        JobsCommand::List(search) => {
+            let state = match search.state.as_deref() {
                 None => None,
                 Some(s) => Some(JobState::parse(s).ok_or_else(|| {
                     anyhow::anyhow!(
@@ -61,7 +52,7 @@ pub(crate) async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<Exi
                     )
                 })?),
             };
-            let after = match after.as_deref() {
+            let after = match search.after.as_deref() {
                 None => None,
                 Some(c) => Some(
                     c.split_once(':')
@@ -75,14 +66,22 @@ pub(crate) async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<Exi
             };
             let filter = JobFilter {
                 state,
-                adapter: adapter.as_deref(),
+                adapter: search.adapter.as_deref(),
                 after,
-                op: op.as_deref(),
-                idempotency_key: key.as_deref(),
-                since_ms: since.as_deref().map(|t| time_arg("since", t)).transpose()?,
-                until_ms: until.as_deref().map(|t| time_arg("until", t)).transpose()?,
+                op: search.op.as_deref(),
+                idempotency_key: search.key.as_deref(),
+                since_ms: search
+                    .since
+                    .as_deref()
+                    .map(|t| time_arg("since", t))
+                    .transpose()?,
+                until_ms: search
+                    .until
+                    .as_deref()
+                    .map(|t| time_arg("until", t))
+                    .transpose()?,
             };
-            let limit = (*limit).clamp(1, 1000);
+            let limit = search.limit.clamp(1, 1000);
             let list = ops.jobs(&filter, limit).await?;
             let next = (list.len() == limit as usize)
                 .then(|| list.last().map(|j| format!("{}:{}", j.created_at_ms, j.id)))
@@ -130,29 +129,20 @@ pub(crate) async fn jobs(cli: &Cli, command: &JobsCommand) -> anyhow::Result<Exi
 /// `weft jobs …` through a running Weft's API.
 async fn served(remote: &Remote, out: Output, command: &JobsCommand) -> Result<ExitCode, Failure> {
     match command {
-        JobsCommand::List {
-            state,
-            adapter,
-            op,
-            key,
-            since,
-            until,
-            limit,
-            after,
-        } => {
-            let mut query: Vec<(&str, String)> = vec![("limit", limit.to_string())];
+        JobsCommand::List(search) => {
+            let mut query: Vec<(&str, String)> = vec![("limit", search.limit.to_string())];
             for (name, value) in [
-                ("state", state),
-                ("adapter", adapter),
-                ("op", op),
-                ("key", key),
-                ("after", after),
+                ("state", &search.state),
+                ("adapter", &search.adapter),
+                ("op", &search.op),
+                ("key", &search.key),
+                ("after", &search.after),
             ] {
                 if let Some(v) = value {
                     query.push((name, v.clone()));
                 }
             }
-            for (name, value) in [("since", since), ("until", until)] {
+            for (name, value) in [("since", &search.since), ("until", &search.until)] {
                 if let Some(v) = value {
                     query.push((name, rfc3339(time_arg(name, v)?)));
                 }
