@@ -1072,3 +1072,55 @@ async fn an_admin_session_sees_an_adapters_storage_and_deletes_a_key() {
         "{logged}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_of_jobs_pages_through_every_match() {
+    let dep = deployment();
+    let (served, tokens) = start(&dep);
+    let url = &served.url;
+    let c = plain();
+    // 130 jobs of one operation with keys, and one of another.
+    let jobs: Vec<Value> = (0..130)
+        .map(|i| json!({"op": "echo", "input": {"i": i}, "idempotency_key": format!("page-{i}")}))
+        .chain([json!({"op": "version", "input": {}})])
+        .collect();
+    let r = c
+        .post(format!("{url}/v1/adapters/probe/jobs:batch"))
+        .bearer_auth(&tokens.admin)
+        .json(&json!({ "jobs": jobs }))
+        .send()
+        .await
+        .expect("batch");
+    assert_eq!(r.status(), 202);
+    let read = session_cookie(&sign_in(&c, url, &tokens.read).await);
+    let first = page_text(&c, url, "/ui/jobs?op=echo", &read).await;
+    // The rows of the search's table: those before the dead jobs' heading.
+    let found = |page: &str| {
+        let end = page.find("<h2>Dead").unwrap_or(page.len());
+        page[..end].matches("<tr data-job=").count()
+    };
+    assert!(first.contains("Found"), "{first}");
+    assert_eq!(found(&first), 100, "a page holds 100");
+    let at = first
+        .find("class=\"older\" href=\"")
+        .expect("a link to older matches");
+    let rest = &first[at + "class=\"older\" href=\"".len()..];
+    let next = rest[..rest.find('"').expect("end")].replace("&amp;", "&");
+    assert!(
+        next.contains("op=echo") && next.contains("after="),
+        "{next}"
+    );
+    let second = page_text(&c, url, &next, &read).await;
+    assert_eq!(
+        found(&first) + found(&second),
+        130,
+        "every match once, over two pages"
+    );
+    assert!(!second.contains("class=\"older\""), "no third page");
+    // By key: exactly its job.
+    let one = page_text(&c, url, "/ui/jobs?key=page-7", &read).await;
+    assert_eq!(found(&one), 1, "{one}");
+    // A time that is no time: said, not a 500.
+    let bad = page_text(&c, url, "/ui/jobs?since=yesterday", &read).await;
+    assert!(bad.contains("since must be an RFC 3339 time"), "{bad}");
+}

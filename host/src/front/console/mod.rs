@@ -248,6 +248,8 @@ pub(crate) struct JobsQuery {
     pub since: Option<String>,
     /// A search: only jobs created before (RFC 3339).
     pub until: Option<String>,
+    /// A search's next page: after this job (a cursor the previous page linked).
+    pub after: Option<String>,
     /// A note to show once (after an action).
     pub done: Option<String>,
 }

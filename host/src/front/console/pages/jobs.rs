@@ -78,6 +78,7 @@ pub(crate) async fn jobs(
         key: query.key.clone(),
         since: query.since.clone(),
         until: query.until.clone(),
+        after: query.after.clone(),
         ..Default::default()
     };
     let searching = [
@@ -126,7 +127,9 @@ pub(crate) async fn jobs(
                     h2 { "Found " span.count { (list.len()) } }
                     @if list.is_empty() { p.muted { "No job matches." } } @else {
                         (job_rows(viewer, runtime, list, now))
-                        @if list.len() == LIST as usize { p.muted { "The newest " (LIST) " matches are shown: narrow the search, or page through " code { "GET /v1/jobs" } "." } }
+                        @if let (true, Some(last)) = (list.len() == LIST as usize, list.last()) {
+                            p { a.older href=(format!("/ui/jobs?{}", search.next(LIST, last.created_at_ms, &last.id))) { "Older matches →" } }
+                        }
                     }
                 }
             }
