@@ -124,13 +124,33 @@ async fn the_cli_operates_a_running_weft_through_its_api_with_the_tokens_scopes(
         assert!(run["job"].as_str().is_some_and(|j| !j.is_empty()), "{run}");
         assert!(run["duration_ms"].as_u64().is_some(), "{run}");
     }
-    // A tick in flight when the pause landed may still finish: read after it has.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A tick queued or running when the pause landed may still finish: read once none is.
+    let tick_jobs = |state: &str| {
+        json_of(
+            url,
+            &admin,
+            &["jobs", "list", "--op", "schedule:tick", "--state", state],
+        )
+        .as_array()
+        .map_or(0, Vec::len)
+    };
+    eventually(Duration::from_secs(30), || async {
+        (tick_jobs("queued") + tick_jobs("running") == 0).then_some(())
+    })
+    .await
+    .expect("the last tick before the pause ends");
+    let made = tick_jobs("succeeded");
     let before = ticks(&json_of(url, &admin, &["storage", "get", "probe", "ticks"]));
     tokio::time::sleep(Duration::from_millis(3000)).await;
     let after = ticks(&json_of(url, &admin, &["storage", "get", "probe", "ticks"]));
     assert!(before.is_some(), "the probe counted its ticks");
     assert_eq!(before, after, "no tick runs while the schedule is paused");
+    assert_eq!(
+        tick_jobs("succeeded"),
+        made,
+        "no tick job is made while it is paused"
+    );
+    assert_eq!(tick_jobs("queued"), 0);
 
     // Storage: listed, read, deleted; gone after.
     let keys = json_of(url, &admin, &["storage", "list", "probe"]);
