@@ -18,7 +18,7 @@ const FRESH: Duration = Duration::from_secs(1);
 /// Adapters paused at most (the whole set is read at once).
 const MAX_PAUSED: u32 = 10_000;
 
-/// One paused adapter.
+/// One paused adapter or schedule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Paused {
     /// When it was paused, unix ms.
@@ -27,7 +27,7 @@ pub struct Paused {
     pub refuse_calls: bool,
 }
 
-/// Every paused adapter by name, as read at one moment.
+/// Everything paused by name, as read at one moment.
 pub type PausedSet = Arc<BTreeMap<String, Paused>>;
 
 /// The paused adapters (or schedules) of a deployment.
@@ -57,25 +57,26 @@ impl Pauses {
         }
     }
 
-    /// Pauses `adapter` (again: the choice about calls is updated).
-    pub async fn pause(&self, adapter: &str, refuse_calls: bool) -> Result<(), StoreError> {
+    /// Pauses `name`, an adapter or a [`schedule_key`] (again: the choice about calls is
+    /// updated).
+    pub async fn pause(&self, name: &str, refuse_calls: bool) -> Result<(), StoreError> {
         let paused = Paused {
             since_ms: crate::clock::now_ms(),
             refuse_calls,
         };
         let value = serde_json::to_vec(&paused).unwrap_or_default();
-        self.store.kv_set(self.namespace, adapter, &value).await?;
+        self.store.kv_set(self.namespace, name, &value).await?;
         self.forget();
-        tracing::info!(paused = adapter, refuse_calls, "paused");
+        tracing::info!(paused = name, refuse_calls, "paused");
         Ok(())
     }
 
-    /// Resumes `adapter`; false if it was not paused.
-    pub async fn resume(&self, adapter: &str) -> Result<bool, StoreError> {
-        let was = self.store.kv_delete(self.namespace, adapter).await?;
+    /// Resumes `name`; false if it was not paused.
+    pub async fn resume(&self, name: &str) -> Result<bool, StoreError> {
+        let was = self.store.kv_delete(self.namespace, name).await?;
         self.forget();
         if was {
-            tracing::info!(resumed = adapter, "resumed");
+            tracing::info!(resumed = name, "resumed");
         }
         Ok(was)
     }
@@ -86,7 +87,7 @@ impl Pauses {
         }
     }
 
-    /// Every paused adapter, as read within the last second. A store that cannot be read
+    /// Everything paused, as read within the last second. A store that cannot be read
     /// leaves the last set read in force (nothing paused if none was ever read).
     pub async fn all(&self) -> PausedSet {
         let cached = self.read.lock().ok().and_then(|r| r.clone());
@@ -110,9 +111,9 @@ impl Pauses {
         }
     }
 
-    /// Whether `adapter` is paused, and how.
-    pub async fn get(&self, adapter: &str) -> Option<Paused> {
-        self.all().await.get(adapter).cloned()
+    /// Whether `name` (an adapter or a [`schedule_key`]) is paused, and how.
+    pub async fn get(&self, name: &str) -> Option<Paused> {
+        self.all().await.get(name).cloned()
     }
 
     async fn load(&self) -> Result<BTreeMap<String, Paused>, StoreError> {
