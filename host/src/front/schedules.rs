@@ -20,13 +20,10 @@ async fn known(
     adapter: &str,
     name: &str,
 ) -> Result<crate::schedule::ScheduleStatus, Problem> {
-    let all = app.ops.schedules().await;
-    if let Some(found) = all
-        .iter()
-        .find(|s| s.adapter == adapter && s.schedule == name)
-    {
-        return Ok(found.clone());
+    if let Some(found) = app.ops.schedule(adapter, name).await {
+        return Ok(found);
     }
+    let all = app.ops.schedules().await;
     let names: Vec<&str> = all
         .iter()
         .filter(|s| s.adapter == adapter)

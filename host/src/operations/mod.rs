@@ -144,6 +144,19 @@ impl Operations {
         }
     }
 
+    /// `adapter`'s schedule `name` with its last and next tick, if a loaded adapter declares
+    /// it (none without a running host).
+    pub async fn schedule(
+        &self,
+        adapter: &str,
+        name: &str,
+    ) -> Option<crate::schedule::ScheduleStatus> {
+        match &self.over {
+            Over::Runtime(runtime) => crate::schedule::status_of(runtime, adapter, name).await,
+            Over::Store { .. } => None,
+        }
+    }
+
     /// Runs `adapter`'s schedule `name` now as a job of its own; answers the job's id.
     pub async fn run_schedule(
         &self,

@@ -15,7 +15,7 @@
 
 mod status;
 
-pub use status::{ManualRun, ScheduleStatus, run_now, statuses};
+pub use status::{ManualRun, ScheduleStatus, run_now, status_of, statuses};
 
 use crate::call::LoadedAdapter;
 use crate::clock::{now_ms, rfc3339};

@@ -77,6 +77,14 @@ pub async fn statuses(rt: &Runtime) -> Vec<ScheduleStatus> {
     out
 }
 
+/// `adapter`'s schedule `name`, if a loaded adapter declares it (one schedule's reads, not
+/// every schedule's).
+pub async fn status_of(rt: &Runtime, adapter: &str, name: &str) -> Option<ScheduleStatus> {
+    let loaded = rt.registry().get(adapter)?;
+    let schedule = loaded.manifest.schedules.iter().find(|s| s.name == name)?;
+    Some(status(rt, &loaded, schedule, now_ms()).await)
+}
+
 /// Runs `adapter`'s schedule `name` now, as a job of its own (not keyed to a tick); answers
 /// the job's id. It is refused while a run of the schedule is queued or running.
 pub async fn run_now(rt: &Runtime, adapter: &str, name: &str) -> Result<String, InvokeError> {

@@ -110,12 +110,7 @@ pub(crate) async fn schedules(
             Ok(ExitCode::SUCCESS)
         }
         Some(SchedulesCommand::Show { adapter, name }) => {
-            let Some(status) = ops
-                .schedules()
-                .await
-                .into_iter()
-                .find(|s| &s.adapter == adapter && &s.schedule == name)
-            else {
+            let Some(status) = ops.schedule(adapter, name).await else {
                 eprintln!("error: adapter {adapter} has no schedule {name:?}");
                 return Ok(ExitCode::from(19));
             };

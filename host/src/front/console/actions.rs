@@ -186,12 +186,7 @@ async fn pause_or_resume(
         Ok((_, viewer)) => viewer,
         Err(r) => return r,
     };
-    let known = c
-        .ops
-        .schedules()
-        .await
-        .iter()
-        .any(|s| s.adapter == adapter && s.schedule == name);
+    let known = c.ops.schedule(&adapter, &name).await.is_some();
     let note = if !known {
         format!("{adapter} has no schedule {name}")
     } else {

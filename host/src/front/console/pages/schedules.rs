@@ -79,12 +79,7 @@ pub(crate) async fn schedule(
     adapter: &str,
     name: &str,
 ) -> Result<Option<Markup>, StoreError> {
-    let Some(status) = ops
-        .schedules()
-        .await
-        .into_iter()
-        .find(|s| s.adapter == adapter && s.schedule == name)
-    else {
+    let Some(status) = ops.schedule(adapter, name).await else {
         return Ok(None);
     };
     let runs = ops.schedule_runs(adapter, name).await?;
