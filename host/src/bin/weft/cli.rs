@@ -127,7 +127,7 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: Option<SchedulesCommand>,
     },
-    /// Inspect and retry durable jobs in the store.
+    /// Find, show, retry and cancel durable jobs (in the store, or through --server).
     Jobs {
         #[command(subcommand)]
         command: JobsCommand,
