@@ -154,8 +154,9 @@ async fn the_credentials_fingerprint_depends_on_the_key() {
 fn a_shared_store_without_a_key_is_refused() {
     let dep = Deployment::new();
     dep.manifest("probe", &probe_manifest(&dep, "x"));
-    let url = std::env::var("WEFT_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    // A schema of its own, dropped after: the refusal must leave no table behind anywhere.
+    let schema = weft_tests::harness::PgSchema::new("at_rest_nokey");
+    let url = schema.url();
     let out = weft_tests::harness::weft_command()
         .env_remove("WEFT_STORE_KEY")
         .arg("--manifests")
