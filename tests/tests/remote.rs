@@ -226,6 +226,11 @@ async fn the_cli_operates_a_running_weft_through_its_api_with_the_tokens_scopes(
     .await
     .expect("a resumed schedule ticks again");
 
+    // No Weft there at all: unavailable, 20.
+    let (code, _, err) = cli("http://127.0.0.1:1", Some(&admin), &["status"]);
+    assert_eq!(code, 20, "{err}");
+    assert!(err.contains("cannot reach Weft"), "{err}");
+
     // A usage error exits 1; a command that needs a server says so without one.
     let (code, _, _) = cli(url, Some(&admin), &["jobs", "list", "--bogus"]);
     assert_eq!(code, 1);

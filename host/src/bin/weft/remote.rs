@@ -148,7 +148,7 @@ impl Remote {
             request = request.json(&body);
         }
         let mut response = request.send().await.map_err(|e| {
-            Failure::Other(anyhow::anyhow!(
+            Failure::Unreachable(format!(
                 "cannot reach Weft at {}: {}",
                 self.base,
                 weft_error_chain(&e)
@@ -164,7 +164,7 @@ impl Remote {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| Failure::Other(anyhow::anyhow!("the answer broke off: {e}")))?
+            .map_err(|e| Failure::Unreachable(format!("the answer broke off: {e}")))?
         {
             if bytes.len() + chunk.len() > MAX_ANSWER {
                 return Err(Failure::Other(anyhow::anyhow!(
@@ -209,6 +209,8 @@ impl Remote {
 pub(crate) enum Failure {
     /// The server refused it (a problem answer).
     Refused(Refused),
+    /// The server could not be reached, or its answer broke off: exit 20, as unavailable.
+    Unreachable(String),
     /// It never got an answer.
     Other(anyhow::Error),
 }
@@ -224,6 +226,10 @@ pub(crate) fn exit_of(result: Result<ExitCode, Failure>) -> anyhow::Result<ExitC
     match result {
         Ok(code) => Ok(code),
         Err(Failure::Refused(r)) => Ok(r.exit()),
+        Err(Failure::Unreachable(why)) => {
+            eprintln!("error: {why}");
+            Ok(ExitCode::from(20))
+        }
         Err(Failure::Other(e)) => Err(e),
     }
 }
