@@ -148,10 +148,11 @@ impl Remote {
             request = request.json(&body);
         }
         let mut response = request.send().await.map_err(|e| {
+            // `{:#}` names the causes reqwest keeps apart (connection refused, DNS…).
             Failure::Unreachable(format!(
-                "cannot reach Weft at {}: {}",
+                "cannot reach Weft at {}: {:#}",
                 self.base,
-                weft_error_chain(&e)
+                anyhow::Error::new(e)
             ))
         })?;
         let status = response.status();
@@ -264,16 +265,4 @@ fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
         anyhow::bail!("--token-file {}: the file is empty", path.display());
     }
     Ok(token)
-}
-
-/// An error with its causes, which reqwest keeps apart (connection refused, DNS…).
-fn weft_error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
