@@ -236,20 +236,14 @@ fn configmap_update(mount: &std::path::Path, version: u32, files: &[(&str, Strin
 
 /// `weft_adapter_loads_total` of the probe with `outcome`, as /metrics shows it.
 async fn loads(c: &reqwest::Client, url: &str, outcome: &str) -> u64 {
-    let text = c
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .filter(|l| l.starts_with("weft_adapter_loads_total{"))
-        .filter(|l| l.contains("adapter=\"probe\"") && l.contains(&format!("\"{outcome}\"")))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|v| v as u64)
-        .sum()
+    let outcome = format!("\"{outcome}\"");
+    weft_tests::harness::metric(
+        c,
+        url,
+        "weft_adapter_loads_total{",
+        &["adapter=\"probe\"", &outcome],
+    )
+    .await as u64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

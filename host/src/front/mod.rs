@@ -25,6 +25,8 @@ use storage::{storage_delete, storage_keys, storage_value};
 use tokens::{create_token, list_tokens, revoke_token};
 
 pub use auth::{Access, ApiToken, ApiTokens};
+/// Times and durations in an operator's words, as the console and the CLI's tables show them.
+pub use console::words;
 pub use problem::Problem;
 
 use crate::error::ErrorKind;

@@ -33,13 +33,6 @@ fn problem(e: StorageRefused) -> Problem {
     }
 }
 
-fn who(caller: Option<Extension<Caller>>) -> String {
-    caller.map_or_else(
-        || "an unauthenticated caller (--insecure-no-auth)".into(),
-        |c| c.0.0,
-    )
-}
-
 pub(super) async fn storage_keys(
     State(app): State<App>,
     Path(name): Path<String>,
@@ -63,7 +56,7 @@ pub(super) async fn storage_value(
 ) -> Result<Response, Problem> {
     match app
         .ops
-        .storage_value(&name, &key, &who(caller))
+        .storage_value(&name, &key, &Caller::named(caller))
         .await
         .map_err(problem)?
     {
@@ -79,7 +72,7 @@ pub(super) async fn storage_delete(
 ) -> Result<Response, Problem> {
     if app
         .ops
-        .storage_delete(&name, &key, &who(caller))
+        .storage_delete(&name, &key, &Caller::named(caller))
         .await
         .map_err(problem)?
     {

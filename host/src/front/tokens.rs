@@ -46,10 +46,6 @@ fn problem(e: TokenStoreError) -> Problem {
     }
 }
 
-fn who(caller: Option<Extension<Caller>>) -> String {
-    caller.map_or_else(|| "an unauthenticated caller".into(), |c| c.0.0)
-}
-
 /// `GET /v1/tokens`.
 pub(super) async fn list_tokens(State(app): State<App>) -> Result<Response, Problem> {
     let list = tokens(&app).list().await.map_err(problem)?;
@@ -86,7 +82,7 @@ pub(super) async fn create_token(
         .create(&new.name, &new.scopes)
         .await
         .map_err(problem)?;
-    tracing::info!(token = %token.id, scopes = ?token.scopes, by = %who(caller), "API token created");
+    tracing::info!(token = %token.id, scopes = ?token.scopes, by = %Caller::named(caller), "API token created");
     Ok((
         StatusCode::CREATED,
         axum::Json(json!({
@@ -107,7 +103,7 @@ pub(super) async fn revoke_token(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     if tokens(&app).revoke(&id).await.map_err(problem)? {
-        tracing::info!(token = %id, by = %who(caller), "API token revoked");
+        tracing::info!(token = %id, by = %Caller::named(caller), "API token revoked");
         Ok(axum::Json(json!({ "id": id, "revoked": true })).into_response())
     } else {
         Err(Problem::new(

@@ -92,21 +92,9 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
-/// A time (unix ms) from now: `42s ago`, `3m ago`, `in 5h`, `2d ago`.
+/// A time (unix ms) from now: `42s ago`, `in 5h`, `now`.
 pub(crate) fn ago(ms: i64) -> String {
-    let diff = weft::clock::now_ms() - ms;
-    let secs = diff.unsigned_abs() / 1000;
-    let span = match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m", secs / 60),
-        3600..86_400 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86_400),
-    };
-    if diff >= 0 {
-        format!("{span} ago")
-    } else {
-        format!("in {span}")
-    }
+    weft::front::words::relative(ms, weft::clock::now_ms())
 }
 
 /// `value[field]` as a time from now, read as unix ms or RFC 3339.
@@ -259,7 +247,9 @@ pub(crate) fn schedule(value: &Value) -> String {
         .map(|r| {
             vec![
                 when(r, "started_at_ms"),
-                format!("{} ms", text(r, "duration_ms")),
+                r.get("duration_ms")
+                    .and_then(Value::as_i64)
+                    .map_or_else(|| "-".into(), weft::front::words::span),
                 text(r, "outcome"),
                 text(r, "attempt"),
                 if r.get("manual").and_then(Value::as_bool) == Some(true) {

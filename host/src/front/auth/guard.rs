@@ -222,6 +222,17 @@ pub(crate) async fn guard(
 #[derive(Debug, Clone)]
 pub struct Caller(pub String);
 
+impl Caller {
+    /// Who the request the guard admitted (`caller`, its extension) came from, as the log of
+    /// an act names it.
+    pub(crate) fn named(caller: Option<axum::Extension<Caller>>) -> String {
+        caller.map_or_else(
+            || "an unauthenticated caller (--insecure-no-auth)".into(),
+            |c| c.0.0,
+        )
+    }
+}
+
 /// Admits a request with a bearer token that is valid and allows `need`; otherwise answers
 /// the refusal (401 with a challenge, 403, or 503 when the tokens cannot be read).
 async fn authorize(

@@ -19,7 +19,7 @@
 
 mod pages;
 mod session;
-mod words;
+pub mod words;
 
 use session::{login, login_page, logout};
 
