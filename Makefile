@@ -15,14 +15,42 @@ WASM_DIR := target/wasm32-wasip2/wasm
 # right after `make test` (5 min 50 s on 2 cores).
 HOST := --workspace $(addprefix --exclude ,$(PLUGINS) weft-sdk weft-probe weft-hello-http)
 
+# Adapters in TypeScript and Python, found by glob as the Rust ones are:
+# plugins/typescript/NAME/adapter.ts becomes weft_ts_NAME.wasm, plugins/python/NAME/adapter.py
+# weft_py_NAME.wasm. Their tools are pinned by the SDKs' own files and installed under
+# sdk/typescript/node_modules and target/tools/py the first time they are needed.
+TS_ADAPTERS := $(patsubst plugins/typescript/%/adapter.ts,$(WASM_DIR)/weft_ts_%.wasm,$(sort $(wildcard plugins/typescript/*/adapter.ts)))
+PY_ADAPTERS := $(patsubst plugins/python/%/adapter.py,$(WASM_DIR)/weft_py_%.wasm,$(sort $(wildcard plugins/python/*/adapter.py)))
+TS_TOOLS := sdk/typescript/node_modules/.weft-installed
+COMPONENTIZE_PY := target/tools/py/bin/componentize-py
+
 .PHONY: run test toolchain plugins build check lint bench browser wrk doc deploy-tools dist
+
+# An adapter is rebuilt when its own files, its SDK's or the WIT change.
+.SECONDEXPANSION:
 
 toolchain:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
-plugins: toolchain
+plugins: toolchain $(TS_ADAPTERS) $(PY_ADAPTERS)
 	$(CARGO) build --target wasm32-wasip2 --profile wasm $(addprefix -p ,$(PLUGINS) $(TEST_PLUGINS))
 	$(CARGO) build --target wasm32-wasip2 --profile wasm -p weft-probe --features v2 --target-dir target/probe-v2
+
+$(TS_TOOLS): sdk/typescript/package.json sdk/typescript/package-lock.json
+	cd sdk/typescript && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(COMPONENTIZE_PY): sdk/python/requirements.txt
+	python3 -m venv target/tools/py
+	target/tools/py/bin/pip install -q -r sdk/python/requirements.txt
+	touch $@
+
+$(WASM_DIR)/weft_ts_%.wasm: $(TS_TOOLS) wit/adapter.wit sdk/typescript/build.mjs $$(wildcard sdk/typescript/src/*.ts plugins/typescript/$$*/*.ts)
+	node sdk/typescript/build.mjs plugins/typescript/$* $@
+
+$(WASM_DIR)/weft_py_%.wasm: $(COMPONENTIZE_PY) wit/adapter.wit $$(wildcard sdk/python/weft_sdk/*.py plugins/python/$$*/*.py)
+	@mkdir -p $(WASM_DIR)
+	$(COMPONENTIZE_PY) -d wit -w adapter-world componentize -p plugins/python/$* -p sdk/python adapter -o $@
 
 build: plugins
 	$(CARGO) build $(HOST)
