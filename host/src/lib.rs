@@ -34,6 +34,7 @@ pub mod registry;
 pub mod retention;
 pub mod retry;
 pub mod runtime;
+pub mod sandbox;
 pub mod scaffold;
 pub mod schedule;
 pub mod seal;

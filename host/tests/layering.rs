@@ -44,6 +44,7 @@ const ORDER: &[&str] = &[
     "jobs",
     "pause",
     "call",
+    "sandbox",
     "inbound",
     "record",
     "registry",

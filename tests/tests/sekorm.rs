@@ -1,5 +1,7 @@
-//! The Sekorm adapter end to end: the real component from `plugins/sekorm`, the host library,
-//! and the strict simulator over loopback HTTP.
+//! The Sekorm adapter end to end: the real component, the host library, and the strict
+//! simulator over loopback HTTP. Every scenario runs against each of Sekorm's three builds —
+//! Rust (`plugins/sekorm`), TypeScript (`plugins/typescript/sekorm`) and Python
+//! (`plugins/python/sekorm`) — so the SDKs are held to one behaviour.
 
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -9,6 +11,51 @@ use weft_tests::sekorm::{Fault, Sekorm};
 
 const ACCOUNT: &str = "weft-test-account";
 const SECRET: &str = "s3cret+/=app";
+
+/// Each scenario as one test per build, named `rust::…`, `typescript::…` and `python::…`.
+macro_rules! for_each_build {
+    ($($name:ident),* $(,)?) => {
+        mod rust {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name("weft-sekorm").await
+            })*
+        }
+        mod typescript {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name("weft-ts-sekorm").await
+            })*
+        }
+        mod python {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name("weft-py-sekorm").await
+            })*
+        }
+    };
+}
+
+for_each_build!(
+    full_sync_sends_every_item_in_chunks_with_one_token,
+    update_quantity_is_recorded_and_reconcile_sends_the_days_changes,
+    a_token_revoked_mid_run_is_refreshed_once_and_the_call_succeeds,
+    a_token_near_expiry_is_refreshed_before_use,
+    wrong_credentials_are_an_auth_error_without_a_fetch_loop,
+    server_errors_are_retried_with_backoff_then_reported,
+    a_slow_platform_times_out_and_a_lost_answer_is_resent,
+    invalid_input_is_refused_before_anything_is_sent,
+    a_host_outside_allowed_hosts_is_refused_without_a_connection,
+    platform_refusals_keep_their_message,
+    a_hundred_concurrent_calls_on_a_cold_cache_make_one_token_request,
+    a_restart_reuses_the_persisted_token,
+    min_fetch_interval_spaces_token_fetches,
+    the_same_item_twice_in_one_request_is_refused_naming_both,
+    a_later_chunk_that_fails_says_what_the_platform_already_applied,
+    reconciliation_counts_full_sync_and_updates_in_chunks,
+    the_schedule_reconciles_every_complete_day_it_missed_once,
+    a_refused_call_is_journaled_and_replays_as_a_fixture,
+);
 
 /// Manifest sections a test may change.
 #[derive(Default)]
@@ -20,7 +67,7 @@ struct Sections {
     config: &'static str,
 }
 
-fn deploy(sim: &Sekorm, s: Sections) -> Deployment {
+fn deploy(build: &str, sim: &Sekorm, s: Sections) -> Deployment {
     let dep = Deployment::new();
     let account = dep.secret("account", ACCOUNT);
     let secret = dep.secret("app_secret", SECRET);
@@ -65,7 +112,7 @@ timeout = "20s"
 [config]
 {config}
 "#,
-            component = component("weft-sekorm").display(),
+            component = component(build).display(),
             base = sim.base_url(),
             top = s.top,
             config = s.config,
@@ -74,9 +121,9 @@ timeout = "20s"
     dep
 }
 
-async fn setup(s: Sections) -> (Sekorm, Deployment, Runtime) {
+async fn setup(build: &str, s: Sections) -> (Sekorm, Deployment, Runtime) {
     let sim = Sekorm::start(ACCOUNT, SECRET).await;
-    let dep = deploy(&sim, s);
+    let dep = deploy(build, &sim, s);
     let rt = dep.runtime().await;
     (sim, dep, rt)
 }
@@ -94,9 +141,8 @@ async fn call(rt: &Runtime, op: &str, input: Value) -> Result<Value, weft::Invok
         .map(|out| serde_json::from_str(&out).expect("output is JSON"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn full_sync_sends_every_item_in_chunks_with_one_token() {
-    let (sim, _dep, rt) = setup(Sections {
+async fn full_sync_sends_every_item_in_chunks_with_one_token(build: &'static str) {
+    let (sim, _dep, rt) = setup(build, Sections {
         config: "chunk_size = 500",
         ..Sections::default()
     })
@@ -120,9 +166,8 @@ async fn full_sync_sends_every_item_in_chunks_with_one_token() {
     assert_eq!(sim.token_requests(), 1, "the token is reused while valid");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn update_quantity_is_recorded_and_reconcile_sends_the_days_changes() {
-    let (sim, _dep, rt) = setup(Sections::default()).await;
+async fn update_quantity_is_recorded_and_reconcile_sends_the_days_changes(build: &'static str) {
+    let (sim, _dep, rt) = setup(build, Sections::default()).await;
     for (pn, q) in [("A-1", 5), ("B/2+", 7), ("A-1", 9)] {
         let out = call(
             &rt,
@@ -159,9 +204,8 @@ async fn update_quantity_is_recorded_and_reconcile_sends_the_days_changes() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_revoked_mid_run_is_refreshed_once_and_the_call_succeeds() {
-    let (sim, _dep, rt) = setup(Sections::default()).await;
+async fn a_token_revoked_mid_run_is_refreshed_once_and_the_call_succeeds(build: &'static str) {
+    let (sim, _dep, rt) = setup(build, Sections::default()).await;
     call(&rt, "full-sync", items(3)).await.expect("first");
     sim.revoke_tokens();
     call(&rt, "full-sync", items(3))
@@ -171,9 +215,8 @@ async fn a_token_revoked_mid_run_is_refreshed_once_and_the_call_succeeds() {
     assert_eq!(sim.ledger(|l| l.refused_tokens), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_near_expiry_is_refreshed_before_use() {
-    let (sim, _dep, rt) = setup(Sections {
+async fn a_token_near_expiry_is_refreshed_before_use(build: &'static str) {
+    let (sim, _dep, rt) = setup(build, Sections {
         token: "refresh_window = \"50%\"\nmin_fetch_interval = \"0s\"",
         ..Sections::default()
     })
@@ -196,10 +239,9 @@ async fn a_token_near_expiry_is_refreshed_before_use() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_credentials_are_an_auth_error_without_a_fetch_loop() {
+async fn wrong_credentials_are_an_auth_error_without_a_fetch_loop(build: &'static str) {
     let sim = Sekorm::start(ACCOUNT, "another-secret").await;
-    let dep = deploy(&sim, Sections::default());
+    let dep = deploy(build, &sim, Sections::default());
     let rt = dep.runtime().await;
     let e = call(&rt, "full-sync", items(1)).await.expect_err("refused");
     assert_eq!(e.kind, ErrorKind::Auth, "{e}");
@@ -212,9 +254,8 @@ async fn wrong_credentials_are_an_auth_error_without_a_fetch_loop() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_errors_are_retried_with_backoff_then_reported() {
-    let (sim, _dep, rt) = setup(Sections::default()).await;
+async fn server_errors_are_retried_with_backoff_then_reported(build: &'static str) {
+    let (sim, _dep, rt) = setup(build, Sections::default()).await;
     sim.fail_next([Fault::Status(500), Fault::SystemError]);
     let out = call(&rt, "full-sync", items(2))
         .await
@@ -230,9 +271,8 @@ async fn server_errors_are_retried_with_backoff_then_reported() {
     assert_eq!(e.platform_code.as_deref(), Some("500"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_platform_times_out_and_a_lost_answer_is_resent() {
-    let (sim, _dep, rt) = setup(Sections {
+async fn a_slow_platform_times_out_and_a_lost_answer_is_resent(build: &'static str) {
+    let (sim, _dep, rt) = setup(build, Sections {
         limits: "http_timeout = \"300ms\"",
         retry: "max_attempts = 1",
         ..Sections::default()
@@ -276,9 +316,8 @@ async fn a_slow_platform_times_out_and_a_lost_answer_is_resent() {
     sim.ledger(|l| assert_eq!(l.stock.get(&("AMS".into(), "X".into())), Some(&3)));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalid_input_is_refused_before_anything_is_sent() {
-    let (sim, _dep, rt) = setup(Sections::default()).await;
+async fn invalid_input_is_refused_before_anything_is_sent(build: &'static str) {
+    let (sim, _dep, rt) = setup(build, Sections::default()).await;
     let long = "x".repeat(51);
     let bad = json!({ "items": [
         { "pnCode": "ok", "brandName": "AMS", "stockQuantity": 1 },
@@ -322,9 +361,8 @@ async fn invalid_input_is_refused_before_anything_is_sent() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_host_outside_allowed_hosts_is_refused_without_a_connection() {
-    let (sim, _dep, rt) = setup(Sections {
+async fn a_host_outside_allowed_hosts_is_refused_without_a_connection(build: &'static str) {
+    let (sim, _dep, rt) = setup(build, Sections {
         top: "allowed_hosts = [\"wwww.sekorm.com\"]",
         ..Sections::default()
     })
@@ -338,9 +376,8 @@ async fn a_host_outside_allowed_hosts_is_refused_without_a_connection() {
     assert_eq!(sim.token_requests() + sim.business_requests(), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn platform_refusals_keep_their_message() {
-    let (sim, _dep, rt) = setup(Sections::default()).await;
+async fn platform_refusals_keep_their_message(build: &'static str) {
+    let (sim, _dep, rt) = setup(build, Sections::default()).await;
     sim.deny_loopback();
     let e = call(&rt, "full-sync", items(1))
         .await
@@ -350,7 +387,7 @@ async fn platform_refusals_keep_their_message() {
     assert_eq!(e.platform_code.as_deref(), Some("-1"));
     let sim2 = Sekorm::start(ACCOUNT, SECRET).await;
     sim2.forbid();
-    let dep2 = deploy(&sim2, Sections::default());
+    let dep2 = deploy(build, &sim2, Sections::default());
     let rt2 = dep2.runtime().await;
     let e = call(&rt2, "full-sync", items(1))
         .await
@@ -359,9 +396,8 @@ async fn platform_refusals_keep_their_message() {
     drop(sim);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hundred_concurrent_calls_on_a_cold_cache_make_one_token_request() {
-    let (sim, _dep, rt) = setup(Sections {
+async fn a_hundred_concurrent_calls_on_a_cold_cache_make_one_token_request(build: &'static str) {
+    let (sim, _dep, rt) = setup(build, Sections {
         limits: "concurrency = 100\nhttp_timeout = \"5s\"",
         ..Sections::default()
     })
@@ -387,10 +423,9 @@ async fn a_hundred_concurrent_calls_on_a_cold_cache_make_one_token_request() {
     assert_eq!(sim.ledger(|l| l.updates.len()), 100);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_reuses_the_persisted_token() {
+async fn a_restart_reuses_the_persisted_token(build: &'static str) {
     let sim = Sekorm::start(ACCOUNT, SECRET).await;
-    let dep = deploy(&sim, Sections::default());
+    let dep = deploy(build, &sim, Sections::default());
     {
         let rt = dep.runtime().await;
         call(&rt, "full-sync", items(1))
@@ -408,9 +443,8 @@ async fn a_restart_reuses_the_persisted_token() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn min_fetch_interval_spaces_token_fetches() {
-    let (sim, _dep, rt) = setup(Sections {
+async fn min_fetch_interval_spaces_token_fetches(build: &'static str) {
+    let (sim, _dep, rt) = setup(build, Sections {
         token: "min_fetch_interval = \"1500ms\"",
         ..Sections::default()
     })
@@ -448,9 +482,8 @@ fn day_at_plus8(days: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_same_item_twice_in_one_request_is_refused_naming_both() {
-    let (sim, _dep, rt) = setup(Sections::default()).await;
+async fn the_same_item_twice_in_one_request_is_refused_naming_both(build: &'static str) {
+    let (sim, _dep, rt) = setup(build, Sections::default()).await;
     let twice = json!({ "items": [
         { "pnCode": "A", "brandName": "AMS", "stockQuantity": 1 },
         { "pnCode": "B", "brandName": "AMS", "stockQuantity": 2 },
@@ -470,9 +503,8 @@ async fn the_same_item_twice_in_one_request_is_refused_naming_both() {
     });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_later_chunk_that_fails_says_what_the_platform_already_applied() {
-    let (sim, _dep, rt) = setup(Sections {
+async fn a_later_chunk_that_fails_says_what_the_platform_already_applied(build: &'static str) {
+    let (sim, _dep, rt) = setup(build, Sections {
         config: "chunk_size = 500",
         retry: "max_attempts = 1",
         ..Sections::default()
@@ -492,9 +524,8 @@ async fn a_later_chunk_that_fails_says_what_the_platform_already_applied() {
     assert_eq!(sim.ledger(|l| l.full_sync_batches.clone()), vec![500]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconciliation_counts_full_sync_and_updates_in_chunks() {
-    let (sim, _dep, rt) = setup(Sections {
+async fn reconciliation_counts_full_sync_and_updates_in_chunks(build: &'static str) {
+    let (sim, _dep, rt) = setup(build, Sections {
         config: "chunk_size = 2",
         ..Sections::default()
     })
@@ -524,9 +555,8 @@ async fn reconciliation_counts_full_sync_and_updates_in_chunks() {
     });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_schedule_reconciles_every_complete_day_it_missed_once() {
-    let (sim, _dep, rt) = setup(Sections {
+async fn the_schedule_reconciles_every_complete_day_it_missed_once(build: &'static str) {
+    let (sim, _dep, rt) = setup(build, Sections {
         config: "[[schedules]]\nname = \"daily-reconcile\"\nevery = \"1h\"",
         ..Sections::default()
     })
@@ -566,10 +596,9 @@ async fn the_schedule_reconciles_every_complete_day_it_missed_once() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_call_is_journaled_and_replays_as_a_fixture() {
+async fn a_refused_call_is_journaled_and_replays_as_a_fixture(build: &'static str) {
     const CALL: &str = "sekorm-refused-call";
-    let (sim, _dep, rt) = setup(Sections::default()).await;
+    let (sim, _dep, rt) = setup(build, Sections::default()).await;
     sim.deny_loopback();
     let e = rt
         .invoke(

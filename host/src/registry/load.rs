@@ -224,10 +224,20 @@ async fn compile(
                     format!("{}: {e}", manifest.component.display()),
                 )
             })?;
-    let pre = shared
-        .linker
-        .instantiate_pre(&component)
-        .and_then(AdapterWorldPre::new)
+    let engine = shared.engine.engine();
+    let inert = crate::sandbox::check(engine, &component).map_err(|e| {
+        err(
+            "component",
+            format!("{} {e}", manifest.component.display()),
+        )
+    })?;
+    let pre = if inert.is_empty() {
+        shared.linker.instantiate_pre(&component)
+    } else {
+        crate::sandbox::linker_for(&shared.linker, engine, &component, &inert)
+            .and_then(|linker| linker.instantiate_pre(&component))
+    }
+    .and_then(AdapterWorldPre::new)
         .map_err(|e| {
             err(
                 "component",

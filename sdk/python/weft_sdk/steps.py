@@ -34,3 +34,24 @@ def run(name: str, resend: wit.Resend, work: Callable[[], Any]) -> Any:
         raise
     wit.end(name, Ok(json.dumps(value, separators=(",", ":"), ensure_ascii=False)))
     return value
+
+
+class Sequence:
+    """One request's share of a batch: its 1-based number, the count, and the caller's rows."""
+
+    def __init__(self, seq_id: int, seq_count: int, rows: range):
+        self.seq_id, self.seq_count, self.rows = seq_id, seq_count, rows
+
+
+def in_batches(name: str, total: int, size: int, resend: wit.Resend, send: Callable[[Sequence], Any]) -> list:
+    """Sends `total` rows in sequences of at most `size` with `send`, each as the durable step
+    `{name}/{seq_id}`: when the call runs again (after a 429, a refused token, a crash), the
+    sequences the platform already took are not sent again and their recorded answers stand in.
+    Answers every sequence's answer, in order."""
+    size = max(size, 1)
+    count = -(-total // size)
+    answers = []
+    for i in range(count):
+        seq = Sequence(i + 1, count, range(i * size, min(total, (i + 1) * size)))
+        answers.append(run(f"{name}/{seq.seq_id}", resend, lambda: send(seq)))
+    return answers

@@ -180,3 +180,27 @@ export function step<T>(name: string, resend: witSteps.Resend, work: () => T): T
   witSteps.end(name, { tag: 'ok', val: JSON.stringify(value) ?? 'null' });
   return value;
 }
+
+/** One request's share of a batch: its 1-based number, the count, and the caller's rows
+ * `[start, end)`. */
+export interface Sequence {
+  seqId: number;
+  seqCount: number;
+  start: number;
+  end: number;
+}
+
+/** Sends `total` rows in sequences of at most `size` with `send`, each as the durable step
+ * `{name}/{seqId}`: when the call runs again (after a 429, a refused token, a crash), the
+ * sequences the platform already took are not sent again and their recorded answers stand in.
+ * Answers every sequence's answer, in order. */
+export function inBatches<T>(name: string, total: number, size: number, resend: witSteps.Resend, send: (seq: Sequence) => T): T[] {
+  const per = Math.max(size, 1);
+  const seqCount = Math.ceil(total / per);
+  const answers: T[] = [];
+  for (let i = 0; i < seqCount; i++) {
+    const seq = { seqId: i + 1, seqCount, start: i * per, end: Math.min(total, (i + 1) * per) };
+    answers.push(step(`${name}/${seq.seqId}`, resend, () => send(seq)));
+  }
+  return answers;
+}

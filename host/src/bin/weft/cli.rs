@@ -167,6 +167,10 @@ pub(crate) enum Command {
         kind: String,
         /// Its name: lower-case letters, digits and '-'.
         name: String,
+        /// The language: rust (a crate under plugins/), typescript (plugins/typescript/NAME)
+        /// or python (plugins/python/NAME). All three make the same adapter and fixtures.
+        #[arg(long, default_value = "rust", value_parser = ["rust", "typescript", "python"])]
+        lang: String,
     },
     /// Print the reference of every command, flag, variable and manifest key (the text of
     /// docs/reference.md).

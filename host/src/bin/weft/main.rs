@@ -244,13 +244,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::Store { command } => return store(&cli, command).await,
-        Command::New { name, .. } => {
-            let written = weft::scaffold::write(std::path::Path::new("."), name)?;
+        Command::New { name, lang, .. } => {
+            let lang = weft::scaffold::Lang::parse(lang).unwrap_or_default();
+            let written = weft::scaffold::write(std::path::Path::new("."), name, lang)?;
+            let folder = match lang {
+                weft::scaffold::Lang::Rust => format!("plugins/{name}"),
+                weft::scaffold::Lang::TypeScript => format!("plugins/typescript/{name}"),
+                weft::scaffold::Lang::Python => format!("plugins/python/{name}"),
+            };
             for path in written {
                 println!("wrote {}", path.display());
             }
             println!(
-                "next: make plugins && target/debug/weft test plugins/{name}/fixtures (docs/writing-an-adapter.md)"
+                "next: make plugins && target/debug/weft test {folder}/fixtures (docs/writing-an-adapter.md)"
             );
             return Ok(ExitCode::SUCCESS);
         }
