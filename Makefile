@@ -138,4 +138,5 @@ bench: plugins wrk $(WASMTIME)
 	WEFT_BIN=$(CURDIR)/target/release/weft $(CARGO) bench -p weft-tests --bench jobs
 	WEFT_BIN=$(CURDIR)/target/release/weft $(CARGO) bench -p weft-tests --bench fairness
 	WEFT_BIN=$(CURDIR)/target/release/weft $(CARGO) bench -p weft-tests --bench footprint
+	$(CARGO) bench -p weft-tests --bench languages
 	WEFT_BIN=$(CURDIR)/target/release/weft WASMTIME_BIN=$(CURDIR)/$(WASMTIME) $(CARGO) bench -p weft-tests --bench compare

@@ -5,7 +5,7 @@
 //! - **lent**: every `weft:adapter` interface, and the WASI 0.2 interfaces a language's runtime
 //!   links whether or not the adapter uses them (CPython's libc imports sockets and the
 //!   filesystem; a Rust or JavaScript component imports clocks, random and stdio). They are
-//!   granted nothing ([`crate::call::state::CallState::new`]): no preopened directory, no
+//!   granted nothing ([`crate::call::CallState::new`]): no preopened directory, no
 //!   environment, every socket address refused. Refusing these imports would refuse every
 //!   Python adapter for what its interpreter could do, not for what it does;
 //! - **inert**: `wasi:http/types`, which StarlingMonkey (componentize-js) imports for its
@@ -15,7 +15,7 @@
 //!   have: `wasi:http/outgoing-handler` (a `fetch` past `allowed_hosts`), WASI 0.3, and any
 //!   interface of another package (`wasi:keyvalue`, `wasi:config`, a vendor's).
 
-use crate::call::state::CallState;
+use crate::call::CallState;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker, ResourceType};
 
@@ -103,12 +103,12 @@ pub fn linker_for(
         if !inert.iter().any(|i| i == name) {
             continue;
         }
-        let ComponentItem::ComponentInstance(instance) = item else {
+        let ComponentItem::ComponentInstance(instance) = item.ty else {
             continue;
         };
         let mut at = linker.instance(name)?;
         for (export, item) in instance.exports(engine) {
-            match item {
+            match item.ty {
                 ComponentItem::ComponentFunc(_) => {
                     let what = format!("{name}#{export}");
                     at.func_new(export, move |_, _, _, _| {

@@ -36,24 +36,33 @@ fn weft_in(dir: &Path, args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn weft_new_makes_the_committed_acme_adapter() {
+fn weft_new_makes_the_committed_acme_adapter_in_each_language() {
+    for lang in ["rust", "typescript", "python"] {
+        scaffold_is_committed(lang);
+    }
+}
+
+/// `weft new adapter acme --lang LANG` makes exactly the committed acme of that language, and
+/// its manifest passes `weft check` against the built component.
+fn scaffold_is_committed(lang: &str) {
     let scratch = tempfile::tempdir().expect("scratch");
-    let out = weft_in(scratch.path(), &["new", "adapter", "acme"]);
+    let out = weft_in(scratch.path(), &["new", "adapter", "acme", "--lang", lang]);
     assert!(
         out.status.success(),
-        "{}",
+        "{lang}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let made: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.strip_prefix("wrote ").map(str::to_string))
         .collect();
-    assert!(made.len() >= 5, "{made:?}");
+    assert!(made.len() >= 5, "{lang}: {made:?}");
     for path in &made {
         let fresh = std::fs::read_to_string(scratch.path().join(path)).expect("made");
         if path.starts_with("manifests/") {
             // The example's manifest is not committed among the production manifests (a
-            // deployment serving manifests/ would fail its /readyz on it); it must pass check.
+            // deployment serving manifests/ would fail its /readyz on it); it must pass check,
+            // which loads the component it names.
             let out = weft_tests::harness::weft_command()
                 .arg("--manifests")
                 .arg(scratch.path().join("manifests"))
@@ -68,7 +77,7 @@ fn weft_new_makes_the_committed_acme_adapter() {
                 .env("ACME_CLIENT_SECRET", "secret")
                 .output()
                 .expect("weft check");
-            assert!(out.status.success(), "{path}: {out:?}");
+            assert!(out.status.success(), "{lang}: {path}: {out:?}");
             assert!(!workspace().join(path).exists(), "{path} is committed");
             continue;
         }
@@ -76,14 +85,14 @@ fn weft_new_makes_the_committed_acme_adapter() {
             .unwrap_or_else(|_| panic!("{path} is not committed"));
         assert_eq!(
             fresh, committed,
-            "{path}: the scaffold and plugins/acme differ (regenerate acme with `weft new adapter acme`)"
+            "{path}: the scaffold and the committed acme differ (regenerate it with `weft new adapter acme --lang {lang}`)"
         );
     }
     // Nothing is overwritten, and a bad name is refused.
-    let again = weft_in(scratch.path(), &["new", "adapter", "acme"]);
+    let again = weft_in(scratch.path(), &["new", "adapter", "acme", "--lang", lang]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
-    let bad = weft_in(scratch.path(), &["new", "adapter", "Bad_Name"]);
+    let bad = weft_in(scratch.path(), &["new", "adapter", "Bad_Name", "--lang", lang]);
     assert!(!bad.status.success());
 }
 

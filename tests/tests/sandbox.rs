@@ -377,3 +377,54 @@ async fn a_flood_on_one_adapter_queues_up_to_its_bound_and_never_starves_the_oth
     let limited = kinds.iter().filter(|k| **k == ErrorKind::Limit).count();
     assert_eq!((limited, busy), (2, 2), "{kinds:?}");
 }
+
+/// A component whose only content is empty imports of instances named `names`.
+fn component_importing(names: &[&str]) -> Vec<u8> {
+    use wasm_encoder::{
+        Component, ComponentImportSection, ComponentTypeRef, ComponentTypeSection, InstanceType,
+    };
+    let mut types = ComponentTypeSection::new();
+    types.instance(&InstanceType::new());
+    let mut imports = ComponentImportSection::new();
+    for name in names {
+        imports.import(name, ComponentTypeRef::Instance(0));
+    }
+    let mut component = Component::new();
+    component.section(&types);
+    component.section(&imports);
+    component.finish()
+}
+
+#[test]
+fn a_component_importing_what_weft_does_not_grant_fails_to_load_naming_each_import() {
+    let dep = Deployment::new();
+    let path = dep.data().join("grabby.wasm");
+    std::fs::create_dir_all(dep.data()).expect("data");
+    let refused = [
+        "wasi:http/outgoing-handler@0.2.3",
+        "wasi:sockets/tcp@0.3.0",
+        "wasi:keyvalue/store@0.2.0-draft",
+    ];
+    let mut imports = refused.to_vec();
+    // Lent with nothing granted (CPython's libc imports it whether or not the adapter opens a
+    // socket): not named.
+    imports.push("wasi:sockets/tcp@0.2.3");
+    std::fs::write(&path, component_importing(&imports)).expect("component");
+    dep.manifest(
+        "grabby",
+        &format!("name = \"grabby\"\ncomponent = \"{}\"\n", path.display()),
+    );
+    let out = dep.weft(&["check"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    for name in refused {
+        assert!(text.contains(name), "{name} is not named: {text}");
+    }
+    assert!(text.contains("through weft:adapter/http"), "{text}");
+    assert!(text.contains("WASI 0.2"), "{text}");
+    assert!(!text.contains("tcp@0.2.3"), "a lent import named: {text}");
+}

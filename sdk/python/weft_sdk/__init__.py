@@ -18,12 +18,12 @@ from wit_world import exports
 from wit_world.exports import adapter as wit
 from wit_world.imports import types as wit_types
 
-from . import dates, http, steps, storage, tokens
+from . import dates, http, paging, steps, storage, tokens, xml
 from .errors import AdapterError, auth, detail, invalid_input, invalid_rows, rejected, transient
 from .small import config, enqueue, log, report, secret, sha256
 
 __all__ = [
-    "Adapter", "AdapterError", "Key", "TokenGrant", "auth", "config", "dates", "describe",
+    "Adapter", "AdapterError", "Key", "TokenGrant", "auth", "config", "dates", "describe", "paging",
     "detail", "enqueue", "http", "invalid_input", "invalid_rows", "log", "rejected", "report",
     "secret", "sha256", "steps", "storage", "tokens", "transient",
 ]

@@ -204,3 +204,25 @@ export function inBatches<T>(name: string, total: number, size: number, resend: 
   }
   return answers;
 }
+
+/** The code of the error a list answers when it has more pages than its bound. */
+export const TOO_MANY_PAGES = 'too-many-pages';
+
+/** Every row of list `name`: `fetch(at)` answers a page's rows and where the next page starts
+ * (undefined after the last: a cursor, an offset, a page number), each page run as the durable
+ * step `{name}/page/{n}` (a call run again after a lost answer on page 5 reads from page 5).
+ * More than `maxPages` pages is `rejected`, coded `too-many-pages`. */
+export function allPages<T, At>(name: string, start: At, maxPages: number, fetch: (at: At) => { items: T[]; next?: At }): T[] {
+  const rows: T[] = [];
+  let at: At | undefined = start;
+  let pages = 0;
+  while (at !== undefined && at !== null) {
+    if (pages === maxPages) throw rejected(TOO_MANY_PAGES, `list ${name} has more than ${maxPages} pages; read ${rows.length} rows so far`);
+    pages += 1;
+    const here: At = at;
+    const page = step(`${name}/page/${pages}`, 'safe', () => fetch(here));
+    rows.push(...page.items);
+    at = page.next;
+  }
+  return rows;
+}

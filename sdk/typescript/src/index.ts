@@ -22,7 +22,8 @@ import { AdapterError, auth, invalidInput } from './errors.js';
 export * from './errors.js';
 export * as http from './http.js';
 export * as dates from './dates.js';
-export { config, enqueue, inBatches, log, OUTCOME_UNKNOWN, report, secret, sha256, step, storage, tokens, type Sequence } from './host.js';
+export * as xml from './xml.js';
+export { allPages, config, enqueue, inBatches, log, OUTCOME_UNKNOWN, report, secret, sha256, step, storage, TOO_MANY_PAGES, tokens, type Sequence } from './host.js';
 export type { CallContext, Description, InboundRequest, InboundResponse, TokenGrant };
 
 /** One `[config]` key, declared once: type, default, bounds or choices, and what it does. The
