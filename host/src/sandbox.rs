@@ -90,6 +90,20 @@ pub fn check(engine: &wasmtime::Engine, component: &Component) -> Result<Vec<Str
 /// Marks the resources of an inert interface: no value of them is ever made.
 struct Inert;
 
+/// The host type of resource `name` of an inert interface: `wasi:http/types` re-exports
+/// wasi:io's streams, pollable and error, which must be the types WASI's own linking gave
+/// them; its own resources (fields, requests, responses) are [`Inert`].
+fn resource_type(name: &str) -> ResourceType {
+    use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, IoError};
+    match name {
+        "input-stream" => ResourceType::host::<DynInputStream>(),
+        "output-stream" => ResourceType::host::<DynOutputStream>(),
+        "pollable" => ResourceType::host::<DynPollable>(),
+        "io-error" | "error" => ResourceType::host::<IoError>(),
+        _ => ResourceType::host::<Inert>(),
+    }
+}
+
 /// `base` with the `inert` imports of `component` defined as functions that trap, naming the
 /// import and the interface to use instead. `base` itself when there are none.
 pub fn linker_for(
@@ -118,7 +132,7 @@ pub fn linker_for(
                     })?;
                 }
                 ComponentItem::Resource(_) => {
-                    at.resource(export, ResourceType::host::<Inert>(), |_, _| Ok(()))?;
+                    at.resource(export, resource_type(export), |_, _| Ok(()))?;
                 }
                 _ => {}
             }

@@ -4,8 +4,9 @@
 // 2. a type check of the adapter and the SDK against them (tsc, strict);
 // 3. one ES module (esbuild), the `weft:adapter/*` imports left for the component's linker;
 // 4. the component (componentize-js, StarlingMonkey pre-initialised), with no wasi:http
-//    outgoing handler or stdio: an adapter reaches its platform through weft:adapter/http,
-//    which checks allowed_hosts, and the host grants neither.
+//    outgoing handler: an adapter reaches its platform through weft:adapter/http, which checks
+//    allowed_hosts, and the host refuses a component that imports it. stdout and stderr stay:
+//    console.log and an uncaught exception's stack go to the host's log.
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,7 +91,7 @@ const { component } = await componentize({
   sourcePath: bundled,
   witPath: wit,
   worldName: 'adapter-world',
-  disableFeatures: ['http', 'stdio'],
+  disableFeatures: ['http'],
 });
 await mkdir(dirname(out), { recursive: true });
 await writeFile(out, component);

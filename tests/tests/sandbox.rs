@@ -387,7 +387,7 @@ fn component_importing(names: &[&str]) -> Vec<u8> {
     types.instance(&InstanceType::new());
     let mut imports = ComponentImportSection::new();
     for name in names {
-        imports.import(name, ComponentTypeRef::Instance(0));
+        imports.import(*name, ComponentTypeRef::Instance(0));
     }
     let mut component = Component::new();
     component.section(&types);

@@ -21,28 +21,14 @@ export class AdapterError extends Error {
     readonly retryAfterMs: number | undefined = undefined,
   ) {
     super(message);
+    this.payload = this.toWit();
   }
 
-  /** The same error with `prefix: ` before its message (which request of several it was). */
-  context(prefix: string): AdapterError {
-    return this.with({ message: `${prefix}: ${this.message}` });
-  }
+  /** The WIT variant the host reads. The bindings take a thrown error's own `payload` property
+   * as an export's err value (any other error traps the instance, as a Rust panic does). */
+  readonly payload: WitError;
 
-  /** Every detail's row index moved by `offset`: a chunk's details as the caller's indexes. */
-  shiftIndexes(offset: number): AdapterError {
-    const details = this.details.map((d) =>
-      d.index === undefined ? d : { ...d, index: Math.min(d.index + offset, 2 ** 32 - 1) },
-    );
-    return this.with({ details });
-  }
-
-  /** Adds per-row details. */
-  withDetails(more: Detail[]): AdapterError {
-    return this.with({ details: [...this.details, ...more] });
-  }
-
-  /** The WIT variant the host reads; the bindings take an error's `payload` as the err value. */
-  get payload(): WitError {
+  private toWit(): WitError {
     switch (this.kind) {
       case 'invalid-input':
         return { tag: 'invalid-input', val: { message: this.message, details: this.details } };
@@ -63,6 +49,25 @@ export class AdapterError extends Error {
           },
         };
     }
+  }
+
+
+  /** The same error with `prefix: ` before its message (which request of several it was). */
+  context(prefix: string): AdapterError {
+    return this.with({ message: `${prefix}: ${this.message}` });
+  }
+
+  /** Every detail's row index moved by `offset`: a chunk's details as the caller's indexes. */
+  shiftIndexes(offset: number): AdapterError {
+    const details = this.details.map((d) =>
+      d.index === undefined ? d : { ...d, index: Math.min(d.index + offset, 2 ** 32 - 1) },
+    );
+    return this.with({ details });
+  }
+
+  /** Adds per-row details. */
+  withDetails(more: Detail[]): AdapterError {
+    return this.with({ details: [...this.details, ...more] });
   }
 
   /** The SDK's error for a WIT variant (a recorded step's failure, a token fetch's). */
