@@ -162,10 +162,7 @@ mod tests {
             "wasi:sockets/tcp@0.3.0",
             "acme:secret/exfiltrate",
         ] {
-            assert!(
-                matches!(judge(refused), Verdict::Refused(_)),
-                "{refused}"
-            );
+            assert!(matches!(judge(refused), Verdict::Refused(_)), "{refused}");
         }
     }
 }

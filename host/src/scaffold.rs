@@ -121,7 +121,10 @@ pub fn files(name: &str, lang: Lang) -> Result<Vec<(PathBuf, String)>, ScaffoldE
         }
         Lang::TypeScript => {
             let dir = Path::new("plugins/typescript").join(name);
-            (dir.clone(), vec![(dir.join("adapter.ts"), fill(TYPESCRIPT))])
+            (
+                dir.clone(),
+                vec![(dir.join("adapter.ts"), fill(TYPESCRIPT))],
+            )
         }
         Lang::Python => {
             let dir = Path::new("plugins/python").join(name);
@@ -182,9 +185,15 @@ mod tests {
             manifest.contains("${ACME_CORP_BASE_URL:-") && manifest.contains("weft_acme_corp.wasm")
         );
         let py = files("acme-corp", Lang::Python).expect("files");
-        assert!(py.iter().any(|(p, _)| p.ends_with("plugins/python/acme-corp/adapter.py")));
+        assert!(
+            py.iter()
+                .any(|(p, _)| p.ends_with("plugins/python/acme-corp/adapter.py"))
+        );
         assert!(py.iter().any(|(_, t)| t.contains("weft_py_acme_corp.wasm")));
         let ts = files("acme-corp", Lang::TypeScript).expect("files");
-        assert!(ts.iter().any(|(p, _)| p.ends_with("plugins/typescript/acme-corp/fixtures/resume.toml")));
+        assert!(
+            ts.iter()
+                .any(|(p, _)| p.ends_with("plugins/typescript/acme-corp/fixtures/resume.toml"))
+        );
     }
 }

@@ -67,9 +67,10 @@ async fn measure(build: &str, calls: usize) -> Row {
     let (first, first_load) = open(&dep, cache.path()).await;
     drop(first);
     let (rt, cached_load) = open(&dep, cache.path()).await;
+    let rt = std::sync::Arc::new(rt);
 
-    let refused = json!({ "items": [{ "pnCode": "", "brandName": "AMS", "stockQuantity": 1 }] })
-        .to_string();
+    let refused =
+        json!({ "items": [{ "pnCode": "", "brandName": "AMS", "stockQuantity": 1 }] }).to_string();
     let mut no_io = Vec::new();
     for i in 0..calls + 20 {
         let t = Instant::now();
@@ -107,7 +108,8 @@ async fn measure(build: &str, calls: usize) -> Row {
     for i in 0..held {
         let rt = rt.clone();
         calls_open.push(tokio::spawn(async move {
-            let input = json!({ "pnCode": format!("M-{i}"), "brandName": "AMS", "stockQuantity": 1 });
+            let input =
+                json!({ "pnCode": format!("M-{i}"), "brandName": "AMS", "stockQuantity": 1 });
             rt.invoke(
                 "sekorm",
                 "update-quantity",

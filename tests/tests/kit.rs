@@ -92,7 +92,10 @@ fn scaffold_is_committed(lang: &str) {
     let again = weft_in(scratch.path(), &["new", "adapter", "acme", "--lang", lang]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
-    let bad = weft_in(scratch.path(), &["new", "adapter", "Bad_Name", "--lang", lang]);
+    let bad = weft_in(
+        scratch.path(),
+        &["new", "adapter", "Bad_Name", "--lang", lang],
+    );
     assert!(!bad.status.success());
 }
 
@@ -101,7 +104,11 @@ fn every_adapters_fixtures_pass() {
     let root = workspace();
     let mut ran = Vec::new();
     // Rust adapters in plugins/, then the other languages' under plugins/LANGUAGE/.
-    for (folder, prefix) in [("plugins", ""), ("plugins/typescript", "ts-"), ("plugins/python", "py-")] {
+    for (folder, prefix) in [
+        ("plugins", ""),
+        ("plugins/typescript", "ts-"),
+        ("plugins/python", "py-"),
+    ] {
         for entry in std::fs::read_dir(root.join(folder)).expect("plugins") {
             let dir = entry.expect("entry").path();
             let fixtures = dir.join("fixtures");
@@ -119,7 +126,10 @@ fn every_adapters_fixtures_pass() {
         }
     }
     for port in ["ts-sekorm", "py-sekorm", "ts-acme", "py-acme"] {
-        assert!(ran.iter().any(|r| r == port), "{port}'s fixtures did not run: {ran:?}");
+        assert!(
+            ran.iter().any(|r| r == port),
+            "{port}'s fixtures did not run: {ran:?}"
+        );
     }
 }
 

@@ -428,3 +428,31 @@ fn a_component_importing_what_weft_does_not_grant_fails_to_load_naming_each_impo
     assert!(text.contains("WASI 0.2"), "{text}");
     assert!(!text.contains("tcp@0.2.3"), "a lent import named: {text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interpreter_needs_its_memory_and_a_limit_below_it_fails_at_load_saying_so() {
+    // The Python and TypeScript builds start an interpreter's heap: a limit fit for a Rust
+    // adapter (4 MiB) is refused at load (and by `weft check`), with what the instance asked.
+    for build in ["weft-py-sekorm", "weft-ts-sekorm"] {
+        let dep = Deployment::new();
+        let manifest = |memory: &str| {
+            format!(
+                "name = \"sekorm\"\ncomponent = \"{}\"\nbase_url = \"http://127.0.0.1:9\"\n\n[secrets]\naccount = \"{}\"\napp_secret = \"{}\"\n\n[limits]\nmemory = \"{memory}\"\n",
+                component(build).display(),
+                dep.secret("account", "a"),
+                dep.secret("app_secret", "s"),
+            )
+        };
+        dep.manifest("sekorm", &manifest("4MiB"));
+        let rt = Runtime::open(dep.options()).await.expect("opens");
+        let errors = format!("{:?}", rt.load_errors());
+        assert!(
+            errors.contains("exceeded limits.memory (4.0 MiB)") && errors.contains("asked for"),
+            "{build}: {errors}"
+        );
+        drop(rt);
+        dep.manifest("sekorm", &manifest("64MiB"));
+        let rt = runtime(&dep).await;
+        assert!(rt.registry().get("sekorm").is_some(), "{build}");
+    }
+}

@@ -142,10 +142,13 @@ async fn call(rt: &Runtime, op: &str, input: Value) -> Result<Value, weft::Invok
 }
 
 async fn full_sync_sends_every_item_in_chunks_with_one_token(build: &'static str) {
-    let (sim, _dep, rt) = setup(build, Sections {
-        config: "chunk_size = 500",
-        ..Sections::default()
-    })
+    let (sim, _dep, rt) = setup(
+        build,
+        Sections {
+            config: "chunk_size = 500",
+            ..Sections::default()
+        },
+    )
     .await;
     let out = call(&rt, "full-sync", items(1234))
         .await
@@ -216,10 +219,13 @@ async fn a_token_revoked_mid_run_is_refreshed_once_and_the_call_succeeds(build: 
 }
 
 async fn a_token_near_expiry_is_refreshed_before_use(build: &'static str) {
-    let (sim, _dep, rt) = setup(build, Sections {
-        token: "refresh_window = \"50%\"\nmin_fetch_interval = \"0s\"",
-        ..Sections::default()
-    })
+    let (sim, _dep, rt) = setup(
+        build,
+        Sections {
+            token: "refresh_window = \"50%\"\nmin_fetch_interval = \"0s\"",
+            ..Sections::default()
+        },
+    )
     .await;
     sim.set_expires_in(2);
     call(&rt, "full-sync", items(1)).await.expect("first");
@@ -272,11 +278,14 @@ async fn server_errors_are_retried_with_backoff_then_reported(build: &'static st
 }
 
 async fn a_slow_platform_times_out_and_a_lost_answer_is_resent(build: &'static str) {
-    let (sim, _dep, rt) = setup(build, Sections {
-        limits: "http_timeout = \"300ms\"",
-        retry: "max_attempts = 1",
-        ..Sections::default()
-    })
+    let (sim, _dep, rt) = setup(
+        build,
+        Sections {
+            limits: "http_timeout = \"300ms\"",
+            retry: "max_attempts = 1",
+            ..Sections::default()
+        },
+    )
     .await;
     // Get the token first so the faults hit the business call.
     call(
@@ -362,10 +371,13 @@ async fn invalid_input_is_refused_before_anything_is_sent(build: &'static str) {
 }
 
 async fn a_host_outside_allowed_hosts_is_refused_without_a_connection(build: &'static str) {
-    let (sim, _dep, rt) = setup(build, Sections {
-        top: "allowed_hosts = [\"wwww.sekorm.com\"]",
-        ..Sections::default()
-    })
+    let (sim, _dep, rt) = setup(
+        build,
+        Sections {
+            top: "allowed_hosts = [\"wwww.sekorm.com\"]",
+            ..Sections::default()
+        },
+    )
     .await;
     let e = call(&rt, "full-sync", items(1)).await.expect_err("denied");
     assert_eq!(e.kind, ErrorKind::Denied, "{e}");
@@ -397,10 +409,13 @@ async fn platform_refusals_keep_their_message(build: &'static str) {
 }
 
 async fn a_hundred_concurrent_calls_on_a_cold_cache_make_one_token_request(build: &'static str) {
-    let (sim, _dep, rt) = setup(build, Sections {
-        limits: "concurrency = 100\nhttp_timeout = \"5s\"",
-        ..Sections::default()
-    })
+    let (sim, _dep, rt) = setup(
+        build,
+        Sections {
+            limits: "concurrency = 100\nhttp_timeout = \"5s\"",
+            ..Sections::default()
+        },
+    )
     .await;
     let rt = std::sync::Arc::new(rt);
     let calls: Vec<_> = (0..100)
@@ -444,10 +459,13 @@ async fn a_restart_reuses_the_persisted_token(build: &'static str) {
 }
 
 async fn min_fetch_interval_spaces_token_fetches(build: &'static str) {
-    let (sim, _dep, rt) = setup(build, Sections {
-        token: "min_fetch_interval = \"1500ms\"",
-        ..Sections::default()
-    })
+    let (sim, _dep, rt) = setup(
+        build,
+        Sections {
+            token: "min_fetch_interval = \"1500ms\"",
+            ..Sections::default()
+        },
+    )
     .await;
     call(&rt, "full-sync", items(1)).await.expect("first");
     sim.revoke_tokens();
@@ -504,11 +522,14 @@ async fn the_same_item_twice_in_one_request_is_refused_naming_both(build: &'stat
 }
 
 async fn a_later_chunk_that_fails_says_what_the_platform_already_applied(build: &'static str) {
-    let (sim, _dep, rt) = setup(build, Sections {
-        config: "chunk_size = 500",
-        retry: "max_attempts = 1",
-        ..Sections::default()
-    })
+    let (sim, _dep, rt) = setup(
+        build,
+        Sections {
+            config: "chunk_size = 500",
+            retry: "max_attempts = 1",
+            ..Sections::default()
+        },
+    )
     .await;
     sim.fail_next([Fault::Pass, Fault::Status(400)]);
     let e = call(&rt, "full-sync", items(1234))
@@ -525,10 +546,13 @@ async fn a_later_chunk_that_fails_says_what_the_platform_already_applied(build: 
 }
 
 async fn reconciliation_counts_full_sync_and_updates_in_chunks(build: &'static str) {
-    let (sim, _dep, rt) = setup(build, Sections {
-        config: "chunk_size = 2",
-        ..Sections::default()
-    })
+    let (sim, _dep, rt) = setup(
+        build,
+        Sections {
+            config: "chunk_size = 2",
+            ..Sections::default()
+        },
+    )
     .await;
     call(&rt, "full-sync", items(3)).await.expect("full sync");
     call(
@@ -556,10 +580,13 @@ async fn reconciliation_counts_full_sync_and_updates_in_chunks(build: &'static s
 }
 
 async fn the_schedule_reconciles_every_complete_day_it_missed_once(build: &'static str) {
-    let (sim, _dep, rt) = setup(build, Sections {
-        config: "[[schedules]]\nname = \"daily-reconcile\"\nevery = \"1h\"",
-        ..Sections::default()
-    })
+    let (sim, _dep, rt) = setup(
+        build,
+        Sections {
+            config: "[[schedules]]\nname = \"daily-reconcile\"\nevery = \"1h\"",
+            ..Sections::default()
+        },
+    )
     .await;
     // Changes recorded three and two days ago (Weft was down since), and today's so far.
     let store = &rt.shared().store;

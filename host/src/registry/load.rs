@@ -225,12 +225,8 @@ async fn compile(
                 )
             })?;
     let engine = shared.engine.engine();
-    let inert = crate::sandbox::check(engine, &component).map_err(|e| {
-        err(
-            "component",
-            format!("{} {e}", manifest.component.display()),
-        )
-    })?;
+    let inert = crate::sandbox::check(engine, &component)
+        .map_err(|e| err("component", format!("{} {e}", manifest.component.display())))?;
     let pre = if inert.is_empty() {
         shared.linker.instantiate_pre(&component)
     } else {
@@ -238,15 +234,15 @@ async fn compile(
             .and_then(|linker| linker.instantiate_pre(&component))
     }
     .and_then(AdapterWorldPre::new)
-        .map_err(|e| {
-            err(
-                "component",
-                format!(
-                    "{} does not implement weft:adapter@0.1.0: {e:#}",
-                    manifest.component.display()
-                ),
-            )
-        })?;
+    .map_err(|e| {
+        err(
+            "component",
+            format!(
+                "{} does not implement weft:adapter@0.1.0: {e:#}",
+                manifest.component.display()
+            ),
+        )
+    })?;
     Ok((pre, hash))
 }
 
