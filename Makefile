@@ -24,7 +24,7 @@ PY_ADAPTERS := $(patsubst plugins/python/%/adapter.py,$(WASM_DIR)/weft_py_%.wasm
 TS_TOOLS := sdk/typescript/node_modules/.weft-installed
 COMPONENTIZE_PY := target/tools/py/bin/componentize-py
 
-.PHONY: run test toolchain plugins build check lint bench browser wrk doc deploy-tools dist
+.PHONY: run test toolchain plugins build check lint bench browser wrk doc deploy-tools dist sdk-test
 
 # An adapter is rebuilt when its own files, its SDK's or the WIT change.
 .SECONDEXPANSION:
@@ -94,9 +94,18 @@ deploy-tools: $(KUBE_VALIDATE)
 # Every test: unit, manifest snapshots, the adapters against their simulators, the CLI, the
 # console in a browser. `cargo test` builds the `weft` binary the tests run itself, from the
 # same crates as `build` (HOST): one compile serves both, in either order.
-test: plugins browser deploy-tools
+test: plugins browser deploy-tools sdk-test
 	$(CARGO) test $(HOST)
 	$(CARGO) test $(addprefix -p ,weft-sdk $(PLUGINS)) --lib
+
+# The TypeScript and Python SDKs' own helpers, under Node and CPython (the Python tests against
+# the WIT's types as componentize-py generates them); the adapters' fixtures and scenarios test
+# what crosses into the host.
+sdk-test: $(COMPONENTIZE_PY) $(TS_TOOLS)
+	rm -rf target/py-bindings
+	$(COMPONENTIZE_PY) -d wit -w adapter-world bindings target/py-bindings
+	PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=target/py-bindings:sdk/python python3 -m unittest discover -s sdk/python/tests
+	node sdk/typescript/test.mjs
 
 # The SDK's reference for adapter authors (docs/writing-an-adapter.md links it):
 # target/doc/weft_sdk/index.html. Documented for the host target: the WIT bindings are the same.
