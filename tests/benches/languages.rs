@@ -52,6 +52,19 @@ async fn open(dep: &Deployment, cache: &std::path::Path) -> (Runtime, Duration) 
     (rt, took)
 }
 
+/// One `update-quantity` of item `pn`: a token (cached after the first), a platform request,
+/// a storage write.
+async fn update_quantity(rt: &Runtime, pn: String) -> Result<String, weft::InvokeError> {
+    let input = json!({ "pnCode": pn, "brandName": "AMS", "stockQuantity": 1 });
+    rt.invoke(
+        "sekorm",
+        "update-quantity",
+        &input.to_string(),
+        CallOptions::default(),
+    )
+    .await
+}
+
 async fn measure(build: &str, calls: usize) -> Row {
     let sim = Sekorm::start(ACCOUNT, SECRET).await;
     let dep = Deployment::new();
@@ -85,16 +98,10 @@ async fn measure(build: &str, calls: usize) -> Row {
     }
     let mut update = Vec::new();
     for i in 0..calls + 5 {
-        let input = json!({ "pnCode": format!("B-{i}"), "brandName": "AMS", "stockQuantity": i });
         let t = Instant::now();
-        rt.invoke(
-            "sekorm",
-            "update-quantity",
-            &input.to_string(),
-            CallOptions::default(),
-        )
-        .await
-        .expect("updated");
+        update_quantity(&rt, format!("B-{i}"))
+            .await
+            .expect("updated");
         if i >= 5 {
             update.push(t.elapsed());
         }
@@ -108,15 +115,7 @@ async fn measure(build: &str, calls: usize) -> Row {
     for i in 0..held {
         let rt = rt.clone();
         calls_open.push(tokio::spawn(async move {
-            let input =
-                json!({ "pnCode": format!("M-{i}"), "brandName": "AMS", "stockQuantity": 1 });
-            rt.invoke(
-                "sekorm",
-                "update-quantity",
-                &input.to_string(),
-                CallOptions::default(),
-            )
-            .await
+            update_quantity(&rt, format!("M-{i}")).await
         }));
     }
     let mut peak = 0;

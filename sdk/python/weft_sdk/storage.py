@@ -90,3 +90,27 @@ def list_all(prefix: str) -> List[str]:
 def compare_and_swap(key: str, expected: Optional[bytes], new: Optional[bytes]) -> bool:
     """Sets `key` to `new` (None deletes) only if it holds `expected`; True if it did."""
     return _call(wit.compare_and_swap, key, expected, new)
+
+
+class Watermark:
+    """How far a pull from a platform has read, kept under a storage key. Read it before the
+    run and advance it once the run has read everything it asked for: a run that fails on page
+    3 leaves it where it was. Marks compare as text (write RFC 3339 in UTC, or zero-padded
+    numbers); two runs at once cannot move it backwards."""
+
+    def __init__(self, key: str):
+        self.key = key
+        raw = get(key)
+        self.since: Optional[str] = None if raw is None else raw.decode("utf-8", "replace")
+
+    def advance(self, to: str) -> str:
+        """Moves the mark to `to` if that is past where it stands; where it stands now."""
+        while True:
+            if self.since is not None and self.since >= to:
+                return self.since
+            expected = None if self.since is None else self.since.encode()
+            if compare_and_swap(self.key, expected, to.encode()):
+                self.since = to
+                return to
+            # Another run moved it meanwhile: compare with where it is now.
+            self.since = Watermark(self.key).since

@@ -226,3 +226,30 @@ export function allPages<T, At>(name: string, start: At, maxPages: number, fetch
   }
   return rows;
 }
+
+/** How far a pull from a platform has read, kept under a storage key. Read it before the run
+ * and advance it once the run has read everything it asked for: a run that fails on page 3
+ * leaves it where it was. Marks compare as text (write RFC 3339 in UTC, or zero-padded
+ * numbers); two runs at once cannot move it backwards. */
+export class Watermark {
+  since: string | undefined;
+
+  constructor(readonly key: string) {
+    const raw = storage.get(key);
+    this.since = raw === undefined ? undefined : decoder.decode(raw);
+  }
+
+  /** Moves the mark to `to` if that is past where it stands; where it stands now. */
+  advance(to: string): string {
+    for (;;) {
+      if (this.since !== undefined && this.since >= to) return this.since;
+      const expected = this.since === undefined ? undefined : encoder.encode(this.since);
+      if (storage.compareAndSwap(this.key, expected, encoder.encode(to))) {
+        this.since = to;
+        return to;
+      }
+      // Another run moved it meanwhile: compare with where it is now.
+      this.since = new Watermark(this.key).since;
+    }
+  }
+}

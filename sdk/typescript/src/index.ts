@@ -23,7 +23,7 @@ export * from './errors.js';
 export * as http from './http.js';
 export * as dates from './dates.js';
 export * as xml from './xml.js';
-export { allPages, config, enqueue, inBatches, log, OUTCOME_UNKNOWN, report, secret, sha256, step, storage, TOO_MANY_PAGES, tokens, type Sequence } from './host.js';
+export { allPages, config, enqueue, inBatches, log, OUTCOME_UNKNOWN, report, secret, sha256, step, storage, TOO_MANY_PAGES, tokens, Watermark, type Sequence } from './host.js';
 export type { CallContext, Description, InboundRequest, InboundResponse, TokenGrant };
 
 /** One `[config]` key, declared once: type, default, bounds or choices, and what it does. The
