@@ -59,6 +59,31 @@ class Key:
         """true or false."""
         return cls(name, wit.ConfigType.BOOLEAN, description)
 
+    @classmethod
+    def list(cls, name: str, description: str) -> "Key":
+        """A list."""
+        return cls(name, wit.ConfigType.ARRAY, description)
+
+    @classmethod
+    def table(cls, name: str, description: str) -> "Key":
+        """A table."""
+        return cls(name, wit.ConfigType.TABLE, description)
+
+    @classmethod
+    def any(cls, name: str, description: str) -> "Key":
+        """Anything."""
+        return cls(name, wit.ConfigType.ANY, description)
+
+    def at_least(self, minimum: float) -> "Key":
+        """The least a number may be."""
+        self._key.minimum = float(minimum)
+        return self
+
+    def at_most(self, maximum: float) -> "Key":
+        """The greatest a number may be."""
+        self._key.maximum = float(maximum)
+        return self
+
     def required(self) -> "Key":
         """The manifest must give it."""
         self._key.required = True

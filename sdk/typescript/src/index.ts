@@ -44,6 +44,23 @@ export class Key {
   /** true or false. */
   static boolean = (name: string, description: string) => new Key(name, 'boolean', description);
 
+  /** A list. */
+  static list = (name: string, description: string) => new Key(name, 'array', description);
+  /** A table. */
+  static table = (name: string, description: string) => new Key(name, 'table', description);
+  /** Anything. */
+  static any = (name: string, description: string) => new Key(name, 'any', description);
+
+  /** The least a number may be. */
+  atLeast(minimum: number): this {
+    this.key.minimum = minimum;
+    return this;
+  }
+  /** The greatest a number may be. */
+  atMost(maximum: number): this {
+    this.key.maximum = maximum;
+    return this;
+  }
   /** The manifest must give it. */
   required(): this {
     this.key.required = true;
