@@ -104,8 +104,9 @@ fn resource_type(name: &str) -> ResourceType {
     }
 }
 
-/// `base` with the `inert` imports of `component` defined as functions that trap, naming the
-/// import and the interface to use instead. `base` itself when there are none.
+/// A copy of `base` with the `inert` imports of `component` defined as functions that trap,
+/// naming the import and the interface to use instead (a component with none links with `base`
+/// itself, uncopied).
 pub fn linker_for(
     base: &Linker<CallState>,
     engine: &wasmtime::Engine,
