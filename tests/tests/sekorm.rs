@@ -359,6 +359,16 @@ async fn invalid_input_is_refused_before_anything_is_sent(build: &'static str) {
         .await
         .expect_err("not JSON");
     assert_eq!(e.kind, ErrorKind::InvalidInput);
+    for odd in [
+        json!({ "date": 5 }),
+        json!({ "date": "2026-02-30" }),
+        json!([1]),
+    ] {
+        let e = call(&rt, "reconcile", odd.clone())
+            .await
+            .expect_err("refused");
+        assert_eq!(e.kind, ErrorKind::InvalidInput, "{odd}: {e:?}");
+    }
     let e = call(&rt, "no-such-op", json!({}))
         .await
         .expect_err("unknown op");

@@ -159,6 +159,8 @@ def reconcile(platform, input):
     date = input.get("date")
     if date is None:
         date = platform.day(0)
+    elif not isinstance(date, str):
+        raise invalid_input('date: expected a date such as "2026-11-23"')
     else:
         try:
             dates.check_date(date)
