@@ -11,7 +11,7 @@ An adapter is a module `adapter.py` defining `class Adapter(weft_sdk.Adapter)`.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, Sequence, Tuple
 
 from componentize_py_types import Err
 from wit_world import exports
@@ -25,7 +25,7 @@ from .small import config, enqueue, log, report, secret, sha256
 __all__ = [
     "Adapter", "AdapterError", "Key", "TokenGrant", "auth", "config", "dates", "describe", "paging",
     "detail", "enqueue", "http", "invalid_input", "invalid_rows", "log", "rejected", "report",
-    "secret", "sha256", "steps", "storage", "tokens", "transient",
+    "secret", "sha256", "steps", "storage", "tokens", "transient", "xml", "fields",
 ]
 
 TokenGrant = wit.TokenGrant
